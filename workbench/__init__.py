@@ -1,0 +1,24 @@
+"""Workbench for community mental-health care joined to chronic-disease care.
+
+The public API: questionnaires as data (:mod:`workbench.instruments`), one scoring engine
+(:func:`score`), and a seeded sample community (:mod:`workbench.synth`).
+"""
+
+from workbench.instruments import Instrument, InstrumentError, get_instrument, instrument_ids, load_instrument
+from workbench.scoring import ResponseError, ScoreResult, check_answers, score, score_valid
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Instrument",
+    "InstrumentError",
+    "ResponseError",
+    "ScoreResult",
+    "check_answers",
+    "get_instrument",
+    "instrument_ids",
+    "load_instrument",
+    "score",
+    "score_valid",
+    "__version__",
+]
