@@ -186,10 +186,12 @@ def _compute(data: pd.DataFrame, inst: Instrument, answers: np.ndarray, max_miss
         "prorated": scorable & (n_missing > 0),
     }, index=data.index)
     for crit in inst.critical_items:
-        item = raw[:, crit.item - 1]
-        out[crit.flag] = pd.array(np.where(np.isnan(item), False, item >= crit.at_least),
-                                  dtype="boolean")
-        out.loc[np.isnan(item), crit.flag] = pd.NA
+        cells = raw[:, [n - 1 for n in crit.items]]
+        with np.errstate(invalid="ignore"):
+            hit = (cells >= crit.at_least) if crit.at_least is not None else (cells <= crit.at_most)
+        flag = pd.array(hit.any(axis=1), dtype="boolean")
+        flag[~flag.to_numpy(dtype=bool) & np.isnan(cells).any(axis=1)] = pd.NA  # unknown, never False
+        out[crit.flag] = flag
     for name, multiplier in inst.derived.items():
         out[name] = value * multiplier
     out.attrs.update({"instrument": inst.id, "declaration_version": inst.declaration_version,

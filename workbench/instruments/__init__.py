@@ -96,13 +96,24 @@ class Band:
 
 @dataclass(frozen=True)
 class CriticalItem:
-    """An item whose answer raises a flag for a person to act on, whatever the total."""
+    """Items whose answer raises a flag for a person to act on, whatever the total.
 
-    item: int
+    The flag is True when any of ``items`` is answered at least ``at_least`` (or at most
+    ``at_most``), False when all of them are answered and none is, and unknown otherwise.
+    """
+
+    items: tuple[int, ...]
     flag: str
-    at_least: int
+    at_least: int | None
+    at_most: int | None
     message: Mapping[str, str]
     source: str
+
+    def hits(self, answer: float) -> bool:
+        """Whether one answer to one of ``items`` raises the flag."""
+        if self.at_least is not None:
+            return answer >= self.at_least
+        return answer <= self.at_most
 
 
 @dataclass(frozen=True)
@@ -470,18 +481,34 @@ def _build(raw: Any, path: Path, problems: list[str]) -> Instrument | None:
         if not isinstance(c, Mapping):
             problems.append(f"{where}: must be a mapping")
             continue
-        item_n = _int(c.get("item"), f"{where}.item", problems)
-        at_least = _int(c.get("at_least"), f"{where}.at_least", problems)
-        if item_n is not None and item_n not in numbers:
-            problems.append(f"{where}.item: {item_n} is not an item of {inst_id}")
-        if item_n in reverse:
-            problems.append(f"{where}.item: a critical item must not be reverse-keyed")
-        if at_least is not None and rmin is not None and rmax is not None and not rmin < at_least <= rmax:
-            problems.append(f"{where}.at_least: {at_least} must lie in ({rmin}, {rmax}]")
+        if ("item" in c) == ("items" in c) or ("at_least" in c) == ("at_most" in c):
+            problems.append(f"{where}: give exactly one of item/items and one of at_least/at_most")
+            continue
+        item_ns = [c["item"]] if "item" in c else c["items"]
+        if not isinstance(item_ns, list) or not item_ns:
+            problems.append(f"{where}.items: must be a non-empty list of item numbers")
+            continue
+        for item_n in item_ns:
+            if _int(item_n, f"{where}.item", problems) is not None and item_n not in numbers:
+                problems.append(f"{where}.item: {item_n} is not an item of {inst_id}")
+            if item_n in reverse:
+                problems.append(f"{where}.item: a critical item must not be reverse-keyed")
+        bound_key = "at_least" if "at_least" in c else "at_most"
+        bound = _int(c[bound_key], f"{where}.{bound_key}", problems)
+        if bound is not None and rmin is not None and rmax is not None:
+            if bound_key == "at_least" and not rmin < bound <= rmax:
+                problems.append(f"{where}.at_least: {bound} must lie in ({rmin}, {rmax}]")
+            if bound_key == "at_most" and not rmin <= bound < rmax:
+                problems.append(f"{where}.at_most: {bound} must lie in [{rmin}, {rmax})")
         flag = c.get("flag")
         if not isinstance(flag, str) or not _IDENT.match(flag) or flag in _RESERVED:
             problems.append(f"{where}.flag: {flag!r} must be an identifier other than {sorted(_RESERVED)}")
-        critical.append(CriticalItem(item=item_n or -1, flag=str(flag), at_least=at_least or 0,
+        unknown = set(c) - {"item", "items", "at_least", "at_most", "flag", "en", "zh", "source"}
+        if unknown:
+            problems.append(f"{where}: unknown keys {sorted(unknown)}")
+        critical.append(CriticalItem(items=tuple(item_ns), flag=str(flag),
+                                     at_least=bound if bound_key == "at_least" else None,
+                                     at_most=bound if bound_key == "at_most" else None,
                                      message=_texts(c, where, problems),
                                      source=_text(c.get("source"), f"{where}.source", problems)))
     flags = [c.flag for c in critical]

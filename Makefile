@@ -1,0 +1,33 @@
+# Two commands on a fresh machine: `make run` and `make test` (README.md).
+SHELL := /bin/bash
+PYTHON ?= python3
+PORT ?= 8888
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test bench setup system-deps clean
+
+run: setup
+	@PORT=$(PORT) $(BIN)/python -m workbench.server --port $(PORT)
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(BIN)/python benchmarks/run.py
+
+setup: system-deps $(STAMP)
+
+# Debian packages the workbench and its tests need (scripts/debian-packages.txt).
+system-deps:
+	@bash scripts/system-deps.sh
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]' 2>&1 | grep -v "^WARNING: Location"; test $${PIPESTATUS[0]} -eq 0
+	@touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) .pytest_cache
