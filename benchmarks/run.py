@@ -24,8 +24,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import bench_scoring  # noqa: E402
+import bench_synth  # noqa: E402
 
-CASES = {**bench_scoring.CASES}
+CASES = {**bench_scoring.CASES, **bench_synth.CASES}
 
 
 def measure(setup, run, repeat: int) -> tuple[float, float]:

@@ -5,7 +5,7 @@ The public API: questionnaires as data (:mod:`workbench.instruments`), one scori
 """
 
 from workbench.instruments import Instrument, InstrumentError, get_instrument, instrument_ids, load_instrument
-from workbench.scoring import ResponseError, ScoreResult, check_answers, score, score_valid
+from workbench.scoring import ResponseError, ScoreResult, check_answers, instruments_in, score, score_all, score_valid
 
 __version__ = "0.1.0"
 
@@ -17,8 +17,10 @@ __all__ = [
     "check_answers",
     "get_instrument",
     "instrument_ids",
+    "instruments_in",
     "load_instrument",
     "score",
+    "score_all",
     "score_valid",
     "__version__",
 ]

@@ -12,9 +12,9 @@ from typing import Iterable, NamedTuple
 import numpy as np
 import pandas as pd
 
-from workbench.instruments import Instrument, get_instrument
+from workbench.instruments import Instrument, get_instrument, instrument_ids
 
-__all__ = ["ResponseError", "ScoreResult", "check_answers", "score", "score_valid"]
+__all__ = ["ResponseError", "ScoreResult", "check_answers", "instruments_in", "score", "score_all", "score_valid"]
 
 #: Columns of every problems table, in order.
 PROBLEM_COLUMNS = ["row", "column", "value", "check", "rule"]
@@ -332,3 +332,53 @@ def score_valid(data: pd.DataFrame, instrument: str | Instrument, *, missing: st
     keep = ~bad_rows
     scores = _compute(data.iloc[keep] if not keep.all() else data, inst, answers[keep], max_missing)
     return ScoreResult(scores=scores, problems=problems)
+
+
+def instruments_in(data: pd.DataFrame) -> list[str]:
+    """Ids of the declared questionnaires with at least one item column in ``data``.
+
+    >>> import pandas as pd
+    >>> instruments_in(pd.DataFrame(columns=["resident_id", "gad7_1", "phq9_1", "phq9_10"]))
+    ['gad7', 'phq9']
+    """
+    columns = set(map(str, data.columns))
+    return [i for i in instrument_ids() if columns & set(get_instrument(i).item_columns)]
+
+
+def score_all(data: pd.DataFrame, *, instruments: Iterable[str] | None = None,
+              missing: str | int = "default", missing_codes: Iterable = ()) -> pd.DataFrame:
+    """Score every questionnaire present in ``data``; columns prefixed with the questionnaire id.
+
+    A questionnaire is present when any of its item columns is (so a form missing one item
+    column is an error naming that column, never silently skipped). All problems of all
+    questionnaires are reported together in one :class:`ResponseError`.
+
+    Returns
+    -------
+    DataFrame
+        Same index as ``data``; for each questionnaire ``{id}_score``, ``{id}_band``,
+        ``{id}_n_answered``, ``{id}_prorated`` and its flag and derived columns
+        (e.g. ``phq9_self_harm``, ``who5_percent``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> data = pd.DataFrame({"gad2_1": [1, 2], "gad2_2": [1, 3], "phq2_1": [0, 3], "phq2_2": [0, None]})
+    >>> score_all(data, missing="strict")[["gad2_score", "gad2_band", "phq2_score"]]
+       gad2_score gad2_band  phq2_score
+    0         2.0  negative         0.0
+    1         5.0  positive         NaN
+    """
+    ids = instruments_in(data) if instruments is None else list(instruments)
+    parts, problems = [], []
+    for inst_id in ids:
+        inst = get_instrument(inst_id)
+        max_missing = _max_missing(inst, missing)
+        answers, bad, _ = _read(data, inst, missing_codes)
+        if len(bad):
+            problems.append(bad)
+        else:
+            parts.append(_compute(data, inst, answers, max_missing).add_prefix(f"{inst.id}_"))
+    if problems:
+        raise ResponseError("+".join(ids), pd.concat(problems, ignore_index=True))
+    return pd.concat(parts, axis=1) if parts else pd.DataFrame(index=data.index)

@@ -1,0 +1,175 @@
+"""Calibrate and report the synthetic-community generator (workbench.synth).
+
+    python benchmarks/calibrate_synth.py            # report the targets at n=50,000
+    python benchmarks/calibrate_synth.py --solve    # solve the [calibrated] constants
+
+``--solve`` prints the constants to copy into workbench/synth/params.yaml (they are not written
+automatically, so the comments there stay as they are). Targets (DESIGN.md service model):
+
+- hypertension 27.5% and diabetes 11.9% of adults (solved exactly, by expectation);
+- anxiety or depression (PHQ-9 >= 10 or GAD-7 >= 10): 42% with a chronic condition, 18% without;
+- lonely (UCLA-3 >= 6): 35% of residents aged 60+, 58% of those living alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+
+import numpy as np
+import pandas as pd
+import pingouin as pg
+
+import workbench
+from scipy.optimize import brentq
+
+from workbench.synth import _params
+from workbench.synth.conditions import CONDITIONS, probability
+from workbench.synth.core import generate
+from workbench.synth._params import COMMUNITY_TYPES
+
+def totals(c) -> dict[str, pd.Series]:
+    """Totals as the workbench scores them (workbench.score; sex joined for PHQ-15 item 4)."""
+    data = c.screenings.merge(c.residents[["resident_id", "sex"]], on="resident_id")
+    return {i: workbench.score(data, i)["score"] for i in c.instruments}
+
+
+def alpha(screenings: pd.DataFrame, instrument: str, model) -> float:
+    cols = [f"{instrument}_{k}" for k in model.numbers[: model.n_main]]
+    if instrument == "phq15":
+        cols.remove("phq15_4")
+    items = screenings[cols].astype("float64").dropna()
+    for k in model.reverse:
+        items[f"{instrument}_{k}"] = model.min + model.max - items[f"{instrument}_{k}"]
+    return float(pg.cronbach_alpha(data=items)[0])
+
+
+def measure(c, params) -> dict[str, float]:
+    r, s = c.residents, c.screenings
+    models = params["_derived"]["item_models"]
+    chronic = r[list(CONDITIONS)].any(axis=1)
+    out = {f"prev_{k}": float(r[k].mean()) for k in CONDITIONS}
+    out["any_chronic"] = float(chronic.mean())
+    t = totals(c)
+    if "phq9" in t and "gad7" in t:
+        pos = (t["phq9"] >= 10) | (t["gad7"] >= 10)
+        known = t["phq9"].notna() | t["gad7"].notna()
+        pos = pos.where(known)
+        out["depanx_chronic"] = float(pos[chronic].mean())
+        out["depanx_other"] = float(pos[~chronic].mean())
+    if "ucla3" in t:
+        lonely = (t["ucla3"] >= 6).where(t["ucla3"].notna())
+        out["lonely_60plus"] = float(lonely[r["age"] >= 60].mean())
+        out["lonely_alone"] = float(lonely[r["lives_alone"]].mean())
+        out["lonely_all"] = float(lonely.mean())
+    for i in c.instruments:
+        out[f"alpha_{i}"] = alpha(s, i, models[i])
+        out[f"mean_{i}"] = float(t[i].mean())
+    if "phq9" in t:
+        out["phq9_9_ge1"] = float((s["phq9_9"] >= 1).mean())
+        out["phq9_ge10"] = float((t["phq9"] >= 10).mean())
+    if "gad7" in t:
+        out["gad7_ge10"] = float((t["gad7"] >= 10).mean())
+    if "k10" in t:
+        out["k10_ge22"] = float((t["k10"] >= 22).mean())
+    if "who5" in t:
+        out["who5_lt13"] = float((t["who5"] < 13).mean())
+    item_cols = [col for i in c.instruments for col in models[i].columns
+                 if col not in ("phq9_10", "phq15_4")]
+    out["blank_rate"] = float(s[item_cols].isna().to_numpy().mean())
+    out["phq9_9_blank"] = float(s["phq9_9"].isna().mean()) if "phq9" in t else np.nan
+    out["age_mean"] = float(r["age"].mean())
+    out["age_60plus"] = float((r["age"] >= 60).mean())
+    out["lives_alone"] = float(r["lives_alone"].mean())
+    out["interviewer"] = float((s["mode"] == "interviewer").mean())
+    return out
+
+
+def run(params, n, seed, instruments):
+    return generate(n, seed=seed, start=np.datetime64("2025-01-01"),
+                    end=np.datetime64("2025-12-31"), instruments=instruments, params=params)
+
+
+def expected_prevalence(params, spec) -> float:
+    """Exact expected adult prevalence of a condition under the age/sex/community model."""
+    ap, sp = params["age"], params["sex"]
+    lower, upper = np.array(ap["group_lower"]), np.array(ap["group_upper"])
+    band3 = np.searchsorted([40, 60], lower, side="right")
+    total = 0.0
+    for t in COMMUNITY_TYPES:
+        w = np.array(ap["census_millions"]) * np.array(ap["type_multipliers"][t])[band3]
+        w = w / w.sum()
+        for g in range(len(w)):
+            ages = np.arange(lower[g], upper[g])
+            pf = np.array(sp["p_female"])[np.searchsorted(sp["age_breaks"], ages, side="right")]
+            prev = pf * probability(spec, ages, False) + (1 - pf) * probability(spec, ages, True)
+            total += params["communities"]["type_shares"][t] * w[g] * prev.mean()
+    return total
+
+
+def solve(n: int, seed: int) -> None:
+    raw = copy.deepcopy(_params.load())
+    raw.pop("_derived")
+    cond = raw["conditions"]
+    print("conditions:")
+    for name in CONDITIONS:
+        target = cond["target_prevalence"][name]
+        spec = dict(cond[name])
+
+        def gap(x):
+            spec["intercept"] = x
+            return expected_prevalence(raw, spec) - target
+
+        cond[name]["intercept"] = round(brentq(gap, -12, 6, xtol=1e-6), 4)
+        print(f"  {name}: intercept {cond[name]['intercept']:.4f}")
+
+    means = raw["latent"]["means"]
+    dep, anx, lon = means["depression"], means["anxiety"], means["loneliness"]
+    offset_i = anx["intercept"] - dep["intercept"]
+    offset_c = anx["any_chronic"] - dep["any_chronic"]
+
+    def metrics(instruments):
+        p = _params.check(raw)
+        return measure(run(p, n, seed, instruments), p)
+
+    def set_dep(i=None, c=None):
+        if i is not None:
+            dep["intercept"], anx["intercept"] = i, i + offset_i
+        if c is not None:
+            dep["any_chronic"], anx["any_chronic"] = c, c + offset_c
+
+    ins = ("phq9", "gad7")
+    set_dep(i=brentq(lambda x: (set_dep(i=x), metrics(ins)["depanx_other"] - 0.18)[1],
+                     -2, 1.5, xtol=1e-4))
+    set_dep(c=brentq(lambda x: (set_dep(c=x), metrics(ins)["depanx_chronic"] - 0.42)[1],
+                     -0.5, 2.5, xtol=1e-4))
+    print(f"depression: intercept {dep['intercept']:.4f}, any_chronic {dep['any_chronic']:.4f}")
+    print(f"anxiety:    intercept {anx['intercept']:.4f}, any_chronic {anx['any_chronic']:.4f}")
+
+    for _ in range(6):   # the two loneliness targets share both constants: alternate
+        lon["intercept"] = brentq(
+            lambda x: (lon.__setitem__("intercept", x), metrics(("ucla3",))["lonely_60plus"]
+                       - 0.35)[1], -3, 2, xtol=1e-4)
+        lon["lives_alone"] = brentq(
+            lambda x: (lon.__setitem__("lives_alone", x), metrics(("ucla3",))["lonely_alone"]
+                       - 0.58)[1], -1, 4, xtol=1e-4)
+    print(f"loneliness: intercept {lon['intercept']:.4f}, lives_alone {lon['lives_alone']:.4f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--solve", action="store_true")
+    ap.add_argument("--n", type=int, default=50_000)
+    ap.add_argument("--seed", type=int, default=20261126)
+    args = ap.parse_args()
+    if args.solve:
+        solve(max(args.n, 400_000), args.seed)
+        return
+    params = _params.load()
+    c = run(params, args.n, args.seed, tuple(params["instruments"]))
+    for key, value in measure(c, params).items():
+        print(f"{key:>16s}  {value:.4f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+"""Interface strings in Chinese (zh) and English (en).
+
+>>> t("female", "zh"), t("female", "en")
+('女', 'Female')
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import yaml
+
+from workbench.instruments import LANGUAGES
+
+__all__ = ["LANGUAGES", "strings", "t"]
+
+
+@functools.lru_cache(maxsize=None)
+def strings() -> dict[str, dict[str, str]]:
+    """Every interface string, checked to exist in every language."""
+    table = yaml.safe_load((Path(__file__).with_name("strings.yaml")).read_text(encoding="utf-8"))
+    for key, texts in table.items():
+        missing = [lang for lang in LANGUAGES if not str(texts.get(lang, "")).strip()]
+        if missing:
+            raise ValueError(f"strings.yaml: {key!r} has no text in {missing}")
+    return table
+
+
+def t(key: str, lang: str = "en") -> str:
+    """The interface string ``key`` in ``lang``."""
+    if lang not in LANGUAGES:
+        raise ValueError(f"The 'lang' parameter of t must be one of {list(LANGUAGES)}. Got {lang!r} instead.")
+    try:
+        return strings()[key][lang]
+    except KeyError:
+        raise KeyError(f"No interface string {key!r}; add it to workbench/i18n/strings.yaml") from None

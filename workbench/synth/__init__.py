@@ -1,0 +1,15 @@
+"""Seeded generator of a realistic synthetic community (residents, chronic conditions,
+item-level screening answers from a latent-trait model).
+
+>>> from workbench.synth import community
+>>> c = community(300, seed=1)
+>>> sorted(c.residents["community_type"].unique())
+['ageing', 'rural', 'urban']
+
+The data are synthetic. Every parameter, with where it comes from, is in ``params.yaml``;
+the generation steps and their random streams are in :mod:`workbench.synth.engine`.
+"""
+
+from .core import Community, community
+
+__all__ = ["Community", "community"]
