@@ -260,3 +260,28 @@ def test_engine_agrees_with_the_rule_on_generated_answers(inst_id, data):
                 assert pd.isna(flag)
             else:
                 assert flag == False  # noqa: E712
+
+
+# --- several questionnaires at once ---------------------------------------------------------
+
+def test_score_all_prefixes_each_questionnaire_and_reports_all_problems_together():
+    data = phq9([1] * 9, [2] * 9)
+    for n in range(1, 8):
+        data[f"gad7_{n}"] = [0, 3]
+    data["resident_id"] = ["R1", "R2"]
+    result = workbench.score_all(data)
+    assert result["phq9_score"].tolist() == [9, 18] and result["gad7_score"].tolist() == [0, 21]
+    assert result["gad7_band"].tolist() == ["minimal", "severe"]
+    assert "phq9_self_harm" in result and "gad7_self_harm" not in result
+    data.loc[0, "gad7_3"] = 5
+    data = data.drop(columns="phq9_4")
+    with pytest.raises(ResponseError) as err:
+        workbench.score_all(data)
+    assert set(err.value.problems["column"]) == {"phq9_4", "gad7_3"}
+
+
+def test_a_partial_form_is_an_error_not_silently_skipped():
+    data = pd.DataFrame({"gad7_1": [1], "gad7_2": [1]})
+    assert workbench.instruments_in(data) == ["gad7"]
+    with pytest.raises(ResponseError, match="gad7_7"):
+        workbench.score_all(data)
