@@ -79,7 +79,9 @@ def _column_values(series: pd.Series, lo: int, hi: int, codes: frozenset,
         bad = series.notna().to_numpy()
         return np.full(len(series), np.nan), [(bad, "not_a_number", f"is a yes/no value, not an answer: {allowed}")]
     bad_cells: list[tuple[np.ndarray, str, str]] = []
-    if pd.api.types.is_numeric_dtype(series.dtype):
+    if isinstance(series.dtype, np.dtype) and series.dtype.kind in "fiu":
+        values = series.to_numpy(dtype="float64", copy=True)  # NaN already marks blanks
+    elif pd.api.types.is_numeric_dtype(series.dtype):
         values = series.to_numpy(dtype="float64", na_value=np.nan)
     else:
         text = series.astype("string").str.strip()
