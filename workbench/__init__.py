@@ -5,11 +5,20 @@ The public API: questionnaires as data (:mod:`workbench.instruments`), one scori
 """
 
 from workbench.instruments import Instrument, InstrumentError, get_instrument, instrument_ids, load_instrument
+from workbench.policy import Policy, PolicyError, load_policy
+from workbench.stepped_care import AssignmentError, assign_tiers, decide, screen
 from workbench.scoring import ResponseError, ScoreResult, check_answers, instruments_in, score, score_all, score_valid
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AssignmentError",
+    "Policy",
+    "PolicyError",
+    "assign_tiers",
+    "decide",
+    "load_policy",
+    "screen",
     "Instrument",
     "InstrumentError",
     "ResponseError",
