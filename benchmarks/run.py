@@ -24,9 +24,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import bench_scoring  # noqa: E402
+import bench_stepped_care  # noqa: E402
 import bench_synth  # noqa: E402
 
-CASES = {**bench_scoring.CASES, **bench_synth.CASES}
+CASES = {**bench_scoring.CASES, **bench_stepped_care.CASES, **bench_synth.CASES}
 
 
 def measure(setup, run, repeat: int) -> tuple[float, float]:

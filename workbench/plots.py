@@ -5,13 +5,15 @@ from __future__ import annotations
 import warnings
 
 import matplotlib
+import numpy as np
 import pandas as pd
 from matplotlib import font_manager
 
 from workbench.i18n import t
 from workbench.instruments import get_instrument
+from workbench.policy import PSYCH_STATUSES, load_policy
 
-__all__ = ["band_chart", "proportion_chart", "use_cjk_font"]
+__all__ = ["band_chart", "proportion_chart", "service_matrix_chart", "use_cjk_font"]
 
 #: CJK fonts tried in order (Debian's fonts-noto-cjk first; scripts/debian-packages.txt).
 CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQuanYi Micro Hei",
@@ -77,4 +79,30 @@ def proportion_chart(table: pd.DataFrame, *, by: str, lang: str = "en", title: s
     ax.invert_yaxis()
     ax.set_xlabel(t("share", lang) + " (%)")
     ax.set_title(title)
+    return ax
+
+
+def service_matrix_chart(screened: pd.DataFrame, *, policy="default", lang: str = "en", ax=None):
+    """Heat map of residents per service-matrix cell (disease category x psychological status).
+
+    ``screened`` is the output of :func:`workbench.screen`; rows with an unknown status are
+    counted in the title, never dropped silently.
+    """
+    import matplotlib.pyplot as plt
+
+    policy = load_policy(policy)
+    categories = [c[0] for c in policy.disease_categories]
+    table = pd.crosstab(screened["disease_category"], screened["psych_status"]).reindex(
+        index=categories, columns=list(PSYCH_STATUSES), fill_value=0)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 3.8))
+    image = ax.imshow(table.to_numpy(), cmap="Oranges")
+    for (i, j), value in np.ndenumerate(table.to_numpy()):
+        ax.text(j, i, f"{value:,}", ha="center", va="center", fontsize=10)
+    ax.set_xticks(range(len(PSYCH_STATUSES)), [t(s, lang) for s in PSYCH_STATUSES])
+    ax.set_yticks(range(len(categories)), [c[2][lang] if c[0] == "none" else f"{c[0]} {c[2][lang]}"
+                                           for c in policy.disease_categories])
+    unknown = int(screened["psych_status"].isna().sum())
+    ax.set_title(t("service_matrix", lang) + (f" ({t('unknown', lang)}: {unknown})" if unknown else ""))
+    ax.figure.colorbar(image, ax=ax, shrink=0.8)
     return ax

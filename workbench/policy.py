@@ -29,7 +29,7 @@ import yaml
 
 from workbench.instruments import LANGUAGES, get_instrument, instrument_ids
 
-__all__ = ["CONDITIONS", "PSYCH_STATUSES", "Policy", "PolicyError", "Rule", "load_policy", "policy_ids"]
+__all__ = ["CONDITIONS", "PSYCH_STATUSES", "Policy", "PolicyError", "Rule", "derive_policy", "load_policy", "policy_ids"]
 
 _FOLDER = Path(__file__).resolve().parent / "policies"
 _IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -154,11 +154,40 @@ def _load_cached(path: Path) -> Policy:
     return _load(path)
 
 
+def derive_policy(base: "str | Path | Policy" = "default", *, id: str, version: str,
+                  thresholds: Mapping[str, Mapping[str, Any]]) -> Policy:
+    """A new policy: ``base`` with some thresholds changed, validated like a file.
+
+    To keep it, write the same change into a copy of the base file; this is for exploring
+    ("what changes if PHQ-9 >= 7 is screen-positive?").
+
+    Examples
+    --------
+    >>> local = derive_policy("default", id="shanghai_adults", version="2025.1",
+    ...                       thresholds={"screen_positive": {"phq9": 7}})
+    >>> local.label, local.thresholds["screen_positive"]
+    ('shanghai_adults@2025.1', {'phq9': 7, 'gad7': 10})
+    """
+    base = load_policy(base)
+    raw = yaml.safe_load(base.path.read_text(encoding="utf-8"))
+    raw.update(id=id, version=version)
+    for name, values in thresholds.items():
+        if name not in raw["thresholds"]:
+            raise PolicyError(f"thresholds.{name}: not a threshold set of {base.label} "
+                              f"(sets: {sorted(raw['thresholds'])})")
+        raw["thresholds"][name].update(values)
+    return _from_raw(raw, base.path.with_name(f"{id}.yaml"))
+
+
 def _load(path: Path) -> Policy:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise PolicyError(f"{path.name}: not valid YAML: {exc}") from exc
+    return _from_raw(raw, path)
+
+
+def _from_raw(raw: Any, path: Path) -> Policy:
     problems: list[str] = []
     policy = _build(raw, path, problems)
     if policy is None or problems:

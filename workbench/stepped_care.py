@@ -37,8 +37,11 @@ class AssignmentError(ValueError):
 
 
 def _bad_rows(frame: pd.DataFrame, mask: np.ndarray, column: str, rule: str) -> list[tuple]:
-    values = frame[column].to_numpy(dtype=object) if column in frame else [None] * len(frame)
-    return [(frame.index[i], column, values[i], rule) for i in np.flatnonzero(mask)]
+    rows = np.flatnonzero(mask)
+    if not len(rows):
+        return []
+    values = frame[column].iloc[rows].to_numpy(dtype=object)
+    return [(frame.index[i], column, value, rule) for i, value in zip(rows, values)]
 
 
 def _prepare(scored: pd.DataFrame, policy: Policy) -> tuple[pd.DataFrame, pd.Series]:
@@ -62,6 +65,9 @@ def _prepare(scored: pd.DataFrame, policy: Policy) -> tuple[pd.DataFrame, pd.Ser
             work[cond] = False  # an absent column means the condition is not recorded as present
             continue
         column = scored[cond]
+        if pd.api.types.is_bool_dtype(column.dtype) and not column.hasnans:
+            work[cond] = column.to_numpy(dtype=bool)
+            continue
         as_bool = column.map({True: True, False: False, 1: True, 0: False, "True": True, "False": False,
                               "true": True, "false": False}, na_action="ignore")
         bad = as_bool.isna().to_numpy()
