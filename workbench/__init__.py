@@ -5,6 +5,7 @@ The public API: questionnaires as data (:mod:`workbench.instruments`), one scori
 """
 
 from workbench.instruments import Instrument, InstrumentError, get_instrument, instrument_ids, load_instrument
+from workbench import outcomes
 from workbench.policy import Policy, PolicyError, load_policy
 from workbench.stepped_care import AssignmentError, assign_tiers, decide, screen
 from workbench.scoring import ResponseError, ScoreResult, check_answers, instruments_in, score, score_all, score_valid
@@ -18,6 +19,7 @@ __all__ = [
     "assign_tiers",
     "decide",
     "load_policy",
+    "outcomes",
     "screen",
     "Instrument",
     "InstrumentError",
