@@ -25,9 +25,10 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 import pandas as pd
-import yaml
 
-from workbench.instruments import LANGUAGES, get_instrument, instrument_ids
+from workbench._declarations import LANGUAGES, read_yaml, refuse
+from workbench._declarations import texts as _texts
+from workbench.instruments import get_instrument, instrument_ids
 
 __all__ = ["CONDITIONS", "PSYCH_STATUSES", "Policy", "PolicyError", "Rule", "derive_policy", "load_policy", "policy_ids"]
 
@@ -169,7 +170,7 @@ def derive_policy(base: "str | Path | Policy" = "default", *, id: str, version: 
     ('shanghai_adults@2025.1', {'phq9': 7, 'gad7': 10})
     """
     base = load_policy(base)
-    raw = yaml.safe_load(base.path.read_text(encoding="utf-8"))
+    raw = read_yaml(base.path, PolicyError)
     raw.update(id=id, version=version)
     for name, values in thresholds.items():
         if name not in raw["thresholds"]:
@@ -180,36 +181,17 @@ def derive_policy(base: "str | Path | Policy" = "default", *, id: str, version: 
 
 
 def _load(path: Path) -> Policy:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"{path.name}: not valid YAML: {exc}") from exc
-    return _from_raw(raw, path)
+    return _from_raw(read_yaml(path, PolicyError), path)
 
 
 def _from_raw(raw: Any, path: Path) -> Policy:
     problems: list[str] = []
     policy = _build(raw, path, problems)
-    if policy is None or problems:
-        raise PolicyError(f"{path.name}: {len(problems)} problem(s) in the policy:\n"
-                          + "\n".join(f"- {p}" for p in problems))
+    refuse(path, "policy", problems, PolicyError)
     return policy
 
 
 # --- validation ----------------------------------------------------------------------------
-
-def _texts(value: Any, where: str, problems: list[str]) -> dict[str, str]:
-    if not isinstance(value, Mapping):
-        problems.append(f"{where}: must give a text for each language {list(LANGUAGES)}")
-        return {}
-    out = {}
-    for lang in LANGUAGES:
-        if not isinstance(value.get(lang), str) or not value[lang].strip():
-            problems.append(f"{where}.{lang}: the {lang} text is missing or empty")
-        else:
-            out[lang] = value[lang].strip()
-    return out
-
 
 def _threshold(inst_id: str, value: Any, where: str, problems: list[str]) -> int | None:
     if inst_id not in instrument_ids():

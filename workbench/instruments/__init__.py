@@ -26,6 +26,8 @@ from typing import Any, Mapping
 
 import yaml
 
+from workbench._declarations import LANGUAGES, read_yaml, refuse, texts
+
 __all__ = [
     "Band",
     "CriticalItem",
@@ -38,8 +40,6 @@ __all__ = [
     "load_instrument",
 ]
 
-#: Languages every declaration must provide in full.
-LANGUAGES = ("en", "zh")
 
 _FOLDER = Path(__file__).resolve().parent
 _IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -244,32 +244,16 @@ def load_instrument(path: str | Path) -> Instrument:
     parent declaration, which is looked up beside ``path`` first, then among the shipped ones.
     """
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise InstrumentError(f"{path.name}: not valid YAML: {exc}") from exc
+    raw = read_yaml(path, InstrumentError)
     problems: list[str] = []
     inst = _build(raw, path, problems)
-    if inst is None or problems:
-        raise InstrumentError(f"{path.name}: {len(problems)} problem(s) in the declaration:\n"
-                              + "\n".join(f"- {p}" for p in problems))
+    refuse(path, "declaration", problems, InstrumentError)
     return inst
 
 
 # --- building and validating ---------------------------------------------------------------
 
-def _texts(value: Any, where: str, problems: list[str]) -> dict[str, str]:
-    if not isinstance(value, Mapping):
-        problems.append(f"{where}: must map each language {list(LANGUAGES)} to a text")
-        return {lang: "" for lang in LANGUAGES}
-    out = {}
-    for lang in LANGUAGES:
-        text = value.get(lang)
-        if not isinstance(text, str) or not text.strip():
-            problems.append(f"{where}.{lang}: the {lang} text is missing or empty")
-            text = ""
-        out[lang] = text.strip()
-    return out
+_texts = texts
 
 
 def _int(value: Any, where: str, problems: list[str]) -> int | None:
