@@ -1,7 +1,8 @@
 """Calibrate and report the synthetic-community generator (workbench.synth).
 
-    python benchmarks/calibrate_synth.py            # report the targets at n=50,000
-    python benchmarks/calibrate_synth.py --solve    # solve the [calibrated] constants
+    python benchmarks/calibrate_synth.py                    # report the targets at n=50,000
+    python benchmarks/calibrate_synth.py --solve            # solve the baseline constants
+    python benchmarks/calibrate_synth.py --solve-followup   # solve the trajectory constants
 
 ``--solve`` prints the constants to copy into workbench/synth/params.yaml (they are not written
 automatically, so the comments there stay as they are). Targets (DESIGN.md service model):
@@ -9,6 +10,12 @@ automatically, so the comments there stay as they are). Targets (DESIGN.md servi
 - hypertension 27.5% and diabetes 11.9% of adults (solved exactly, by expectation);
 - anxiety or depression (PHQ-9 >= 10 or GAD-7 >= 10): 42% with a chronic condition, 18% without;
 - lonely (UCLA-3 >= 6): 35% of residents aged 60+, 58% of those living alone.
+
+Follow-up targets (brief; published-scale NHS Talking Therapies results), among referrals that
+finished treatment (>= 2 attended treatment contacts) with a paired score (first = baseline
+screening, last = last review; REFERENCE.md "Change and outcome metrics"): recovery ~50%
+(45-55%), reliable improvement ~65% (60-70%), reliable deterioration ~7% (5-10%); about a third
+"not improving" at week 8; 15-25% of ended referrals dropped out.
 """
 
 from __future__ import annotations
@@ -90,6 +97,73 @@ def run(params, n, seed, instruments):
                     end=np.datetime64("2025-12-31"), instruments=instruments, params=params)
 
 
+def follow_up_measure(c) -> dict[str, float]:
+    """Follow-up metrics straight from their definitions (REFERENCE.md), per referral."""
+    ref, con, fu = c.referrals, c.contacts, c.followups
+    ended = ref["end_reason"].notna()
+    out = {"referred": len(ref) / len(c.residents),
+           "dropout": float((ref["end_reason"] == "dropped_out")[ended].mean())}
+    treated = con[con["attended"] & (con["kind"] == "treatment")].groupby("referral_id").size()
+    finished = treated.reindex(ref["referral_id"]).fillna(0).to_numpy() >= 2
+    base = c.screenings.set_index("resident_id").loc[ref["resident_id"]].reset_index()
+    b_phq = workbench.score(base, "phq9")["score"].to_numpy()
+    b_gad = workbench.score(base, "gad7")["score"].to_numpy()
+    f = pd.DataFrame({"referral_id": fu["referral_id"], "on": fu["assessed_on"],
+                      "week": fu["week"], "phq": workbench.score(fu, "phq9")["score"],
+                      "gad": workbench.score(fu, "gad7")["score"]})
+    f = f.sort_values(["referral_id", "on"])
+    last = f.groupby("referral_id").last().reindex(ref["referral_id"])
+    l_phq, l_gad = last["phq"].to_numpy(), last["gad"].to_numpy()
+    paired = finished & ~np.isnan(l_phq + l_gad + b_phq + b_gad)
+    case0, case1 = (b_phq >= 10) | (b_gad >= 8), (l_phq >= 10) | (l_gad >= 8)
+    d_phq, d_gad = l_phq - b_phq, l_gad - b_gad
+    worse = (d_phq >= 6) | (d_gad >= 4)
+    better = ((d_phq <= -6) & ~(d_gad >= 4)) | ((d_gad <= -4) & ~(d_phq >= 6))
+    out["finished"] = float(finished.mean())
+    out["paired_of_finished"] = float(paired.sum() / finished.sum())
+    out["recovery"] = float((case0 & ~case1)[paired].sum() / (paired & case0).sum())
+    out["reliable_improvement"] = float(better[paired].mean())
+    out["reliable_deterioration"] = float(worse[paired].mean())
+    out["reliable_recovery"] = float((case0 & ~case1 & better)[paired].sum()
+                                     / (paired & case0).sum())
+    week8 = f[f["week"].between(8, 12) & f["phq"].notna()].groupby("referral_id").first()
+    p8 = week8["phq"].reindex(ref["referral_id"]).to_numpy()
+    at8 = (b_phq >= 10) & ~np.isnan(p8)
+    out["not_improving_w8"] = float((~((p8 < 10) | (p8 <= 0.5 * b_phq)))[at8].mean())
+    out["response_w8"] = float((p8 <= 0.5 * b_phq)[at8].mean())
+    first = con.groupby("referral_id")["contact_on"].transform("min")
+    soon = con[(con["contact_on"] > first) & con["attended"]
+               & (con["contact_on"] <= first + pd.Timedelta(days=28))]
+    out["no_contact_by_w4"] = 1 - soon["referral_id"].nunique() / len(ref)
+    out["contacts_per_referral"] = len(con) / len(ref)
+    out["missed_share"] = float(1 - con["attended"].mean())
+    out["reviews_per_referral"] = len(fu) / len(ref)
+    return out
+
+
+FOLLOWUP_TARGETS = {"reliable_improvement": ("f_mean", 0.65, (0.3, 1.5)),
+                    "recovery": ("anxiety_f_shift", 0.50, (-1.0, 0.3)),
+                    "reliable_deterioration": ("p_deteriorate", 0.07, (0.0, 0.2))}
+
+
+def solve_followup(n: int, seed: int) -> None:
+    """Alternate 1-D solves of the three [calibrated] trajectory constants."""
+    raw = copy.deepcopy(_params.load())
+    raw.pop("_derived")
+    tp = raw["trajectory"]
+
+    def metric(name, key, x):
+        tp[key] = x
+        return follow_up_measure(run(_params.check(raw), n, seed, ("phq9", "gad7")))[name]
+
+    for _ in range(3):
+        for name, (key, target, (lo, hi)) in FOLLOWUP_TARGETS.items():
+            tp[key] = round(brentq(lambda x: metric(name, key, x) - target, lo, hi,
+                                   xtol=1e-3 * (hi - lo)), 3)
+            print(f"  {key}: {tp[key]}", flush=True)
+    print("trajectory:", {k: tp[k] for k, *_ in FOLLOWUP_TARGETS.values()})
+
+
 def expected_prevalence(params, spec) -> float:
     """Exact expected adult prevalence of a condition under the age/sex/community model."""
     ap, sp = params["age"], params["sex"]
@@ -159,16 +233,20 @@ def solve(n: int, seed: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--solve", action="store_true")
+    ap.add_argument("--solve-followup", action="store_true")
     ap.add_argument("--n", type=int, default=50_000)
     ap.add_argument("--seed", type=int, default=20261126)
     args = ap.parse_args()
     if args.solve:
         solve(max(args.n, 400_000), args.seed)
         return
+    if args.solve_followup:
+        solve_followup(max(args.n, 200_000), args.seed)
+        return
     params = _params.load()
     c = run(params, args.n, args.seed, tuple(params["instruments"]))
-    for key, value in measure(c, params).items():
-        print(f"{key:>16s}  {value:.4f}")
+    for key, value in {**measure(c, params), **follow_up_measure(c)}.items():
+        print(f"{key:>22s}  {value:.4f}")
 
 
 if __name__ == "__main__":

@@ -9,9 +9,17 @@ Calibration targets and their sources:
   PHQ-9 >= 10 (Kroenke 2001) and GAD-7 >= 10 (Spitzer 2006); UCLA-3 >= 6 "lonely".
 - Cronbach's alpha of PHQ-9 / GAD-7 in real data is about 0.85-0.90 (the brief's target; the
   generator's item parameters are synthetic, see workbench/synth/params.yaml).
+- Follow-up (brief; published-scale NHS Talking Therapies results), among referrals that
+  finished treatment (>= 2 attended treatment contacts) with a paired score, first = baseline
+  screening, last = last review, metrics as defined in REFERENCE.md "Change and outcome
+  metrics": recovery 45-55%, reliable improvement 60-70%, reliable deterioration 5-10%; about a
+  third "not improving" at week 8 (Sowa 2018); 15-25% of ended referrals dropped out (service
+  model alert at 15%); some referrals with no second contact within 4 weeks (Bao 2016).
 Tolerances: +/- 3 percentage points for the service-model mental-health figures (each is
 itself a rounded survey figure; the sampling SE at n = 50,000 is below 1 point), +/- 1.5
-points for the condition prevalences (calibrated exactly, by expectation).
+points for the condition prevalences (calibrated exactly, by expectation). The follow-up
+targets are the brief's ranges (+/- 5 points around the calibrated values; SE about 0.5-1
+point with ~13,000 finished referrals at n = 50,000).
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ import pytest
 import workbench
 from workbench.instruments import get_instrument
 from workbench.synth import Community, community
-from workbench.synth import engine
+from workbench.synth import _params, engine
 from workbench.synth.__main__ import main
 from workbench.synth._dates import whole_years
 
@@ -38,6 +46,12 @@ INSTRUMENTS = ("phq9", "gad7", "who5", "ucla3", "k10", "phq15", "pss10")
 CONDITIONS = ("hypertension", "diabetes", "chd", "stroke", "copd", "asthma")
 RESIDENT_COLUMNS = ["resident_id", "sex", "birth_date", "age", "community", "community_type",
                     "lives_alone", *CONDITIONS]
+FILES = ("residents", "screenings", "referrals", "contacts", "followups")
+REFERRAL_COLUMNS = ["referral_id", "resident_id", "referred_on", "tier", "rule", "ended_on",
+                    "end_reason"]
+CONTACT_COLUMNS = ["contact_id", "resident_id", "referral_id", "contact_on", "kind", "attended"]
+FOLLOWUP_COLUMNS = ["resident_id", "referral_id", "contact_id", "assessed_on", "week", "mode",
+                    "language"]
 
 
 def item_columns(instrument: str) -> list[str]:
@@ -80,8 +94,8 @@ def test_different_seeds_give_different_data():
 
 def test_step_streams_are_seed_sequence_spawns():
     draft = engine.Draft(n=1, seed=99, start=None, end=None, instruments=(), params={})
-    spawned = np.random.SeedSequence(99).spawn(6)
-    for key in range(6):
+    spawned = np.random.SeedSequence(99).spawn(11)
+    for key in range(11):
         assert np.array_equal(draft.seed_sequence(key).generate_state(4),
                               spawned[key].generate_state(4))
 
@@ -295,7 +309,7 @@ def test_committed_sample_equals_the_documented_command(tmp_path, monkeypatch):
     assert "synthetic" in catalogue.lower() and "20261126" in catalogue
     args[args.index("--out") + 1] = str(tmp_path)
     assert main(args) == 0
-    for name in ("residents.csv", "screenings.csv"):
+    for name in (f"{f}.csv" for f in FILES):
         assert (tmp_path / name).read_bytes() == (SAMPLE / name).read_bytes(), (
             f"data_samples/{name} differs from what the documented command generates: "
             "rerun it (see data_samples/CATALOGUE.md)")
@@ -303,7 +317,8 @@ def test_committed_sample_equals_the_documented_command(tmp_path, monkeypatch):
 
 def test_catalogue_documents_every_column():
     catalogue = (SAMPLE / "CATALOGUE.md").read_text(encoding="utf-8")
-    for name in ("residents.csv", "screenings.csv"):
+    for name in (f"{f}.csv" for f in FILES):
+        assert f"`{name}`" in catalogue, name
         for col in pd.read_csv(SAMPLE / name, nrows=0).columns:
             instrument = col.rsplit("_", 1)[0]
             assert f"`{col}`" in catalogue or f"`{instrument}_1`" in catalogue, col
@@ -373,3 +388,230 @@ def test_params_check_themselves_when_loaded():
     raw["instruments"]["ucla3"]["b"][0] = [0.0, 1.0, 2.0]
     with pytest.raises(ValueError, match=re.escape("must be 2 thresholds (declared answers 1-3)")):
         _params.check(raw)
+    raw = _params.load()
+    raw.pop("_derived")
+    raw["care"]["tiers"][2]["p_dropout"] = 1.5
+    with pytest.raises(ValueError, match=re.escape(
+            "params.yaml: 'care.tiers.2.p_dropout' must be a probability in [0, 1]. Got 1.5")):
+        _params.check(raw)
+
+
+# ---------------------------------------------------------------- follow-up after screening
+
+def test_follow_up_steps_leave_the_baseline_untouched(small):
+    # The baseline steps alone give the same residents/screenings/latent as the full pipeline
+    # (the committed sample, regenerated byte-for-byte above, checks the same on files).
+    baseline = ("demography", "schedule", "conditions", "latent", "answers", "missingness",
+                "skip_logic")
+    draft = engine.Draft(n=2_000, seed=11, start=np.datetime64("2025-01-01"),
+                         end=np.datetime64("2025-12-31"), instruments=small.instruments,
+                         params=_params.load())
+    engine.run(draft, baseline)
+    assert "referral" not in engine.order(baseline)
+    assert np.array_equal(draft.latent["depression"], small.latent["depression"].to_numpy())
+    for j, col in enumerate(item_columns("phq9")):
+        ref = pd.arrays.IntegerArray(draft.work["answers"]["phq9"][:, j].copy(),
+                                     draft.work["blank"]["phq9"][:, j].copy())
+        pd.testing.assert_extension_array_equal(ref, small.screenings[col].array)
+    keys = {s.name: s.key for s in engine.STEPS.values()}
+    assert [keys[k] for k in ("contacts", "trajectory", "followup_answers",
+                              "followup_missingness")] == [7, 8, 9, 10]
+
+
+def test_follow_up_is_deterministic(small):
+    again = community(2_000, seed=11)
+    for name in ("referrals", "contacts", "followups"):
+        pd.testing.assert_frame_equal(getattr(again, name), getattr(small, name))
+    other = community(2_000, seed=12)
+    assert not other.contacts.equals(small.contacts)
+
+
+def test_referrals_are_the_policy_tiers_2_and_3(small):
+    data = small.screenings.merge(small.residents, on="resident_id")
+    screened = workbench.screen(data, policy="default")
+    expected = data.loc[screened["tier"].isin([2, 3]).fillna(False).to_numpy(), "resident_id"]
+    r = small.referrals
+    assert r.columns.tolist() == REFERRAL_COLUMNS
+    assert r["resident_id"].tolist() == expected.tolist()          # tier 1 and NA: none
+    assert r["referral_id"].is_unique and r["referral_id"].str.fullmatch(r"F\d{7}").all()
+    tiers = screened.set_index(data["resident_id"]).loc[r["resident_id"]]
+    assert (r["tier"].to_numpy() == tiers["tier"].to_numpy()).all()
+    assert (r["rule"].astype(str).to_numpy() == tiers["rule"].astype(str).to_numpy()).all()
+    on = small.screenings.set_index("resident_id").loc[r["resident_id"], "assessed_on"]
+    assert (r["referred_on"].to_numpy() == on.to_numpy()).all()
+    assert str(r["tier"].dtype) == "Int8" and set(r["tier"]) == {2, 3}
+    assert set(r["end_reason"].dropna()) == {"completed", "dropped_out"}
+    assert r["end_reason"].notna().equals(r["ended_on"].notna())
+    assert small.policy == "default@1.0"
+
+
+def test_contacts_schema_and_timing(small):
+    c, r = small.contacts, small.referrals.set_index("referral_id")
+    assert c.columns.tolist() == CONTACT_COLUMNS
+    assert c["contact_id"].is_unique and c["contact_id"].str.fullmatch(r"C\d{7}").all()
+    assert c["kind"].cat.categories.tolist() == ["treatment", "assessment", "phone"]
+    assert c["attended"].dtype == bool and 0.05 < (~c["attended"]).mean() < 0.25
+    assert set(c["referral_id"]) == set(r.index)
+    assert (c["resident_id"].to_numpy() == r.loc[c["referral_id"], "resident_id"].to_numpy()).all()
+    referred = r.loc[c["referral_id"], "referred_on"].to_numpy()
+    assert (c["contact_on"].to_numpy() >= referred).all()
+    assert (c["contact_on"] <= pd.Timestamp(small.follow_up_end)).all()
+    assert c.groupby("referral_id", sort=False)["contact_on"].is_monotonic_increasing.all()
+    first = c.groupby("referral_id").first()
+    delay = (first["contact_on"] - r.loc[first.index, "referred_on"]).dt.days
+    tier = r.loc[first.index, "tier"]
+    urgent = r.loc[first.index, "rule"] == "self_harm"
+    assert delay[tier == 3].between(0, 3).all() and (delay[urgent] == 0).all()
+    assert delay[tier == 2].median() == pytest.approx(14, abs=2)
+    last = c.groupby("referral_id")["contact_on"].max()
+    closed = r["ended_on"].notna()
+    assert (r.loc[closed, "ended_on"] == last[r.index[closed]]).all()   # ends on its last contact
+    weeks = (last - r.loc[last.index, "referred_on"]).dt.days / 7
+    completed = r.loc[last.index, "end_reason"] == "completed"
+    assert weeks[completed & (tier == 2)].between(8, 30).all()
+
+
+def test_followups_are_attended_reviews_in_the_screening_format(small):
+    f, c = small.followups, small.contacts.set_index("contact_id")
+    items = item_columns("phq9") + item_columns("gad7")
+    assert f.columns.tolist() == FOLLOWUP_COLUMNS + items
+    at = c.loc[f["contact_id"]]
+    assert (at["kind"] == "assessment").all() and at["attended"].all()
+    assert (at["referral_id"].to_numpy() == f["referral_id"].to_numpy()).all()
+    assert (at["contact_on"].to_numpy() == f["assessed_on"].to_numpy()).all()
+    n_reviews = ((c["kind"] == "assessment") & c["attended"]).sum()
+    assert len(f) == n_reviews
+    referred = small.referrals.set_index("referral_id").loc[f["referral_id"], "referred_on"]
+    days = (f["assessed_on"].to_numpy() - referred.to_numpy()) / np.timedelta64(1, "D")
+    assert (days >= 0).all() and (f["week"].to_numpy() == days // 7).all()
+    assert str(f["week"].dtype) == "int64" and set(f["week"]) >= {4, 8, 12}
+    assert (f["assessed_on"] <= pd.Timestamp(small.follow_up_end)).all()
+    assert f["language"].cat.categories.tolist() == ["zh", "en"]
+    for col in items:
+        assert str(f[col].dtype) == "Int8"
+        assert f[col].dropna().between(0, 3).all()
+    assert 0.003 < f[[c for c in items if c != "phq9_10"]].isna().to_numpy().mean() < 0.06
+    total = f[item_columns("phq9")[:9]].fillna(0).sum(axis=1)
+    assert f.loc[total == 0, "phq9_10"].isna().all()
+
+
+def test_dropouts_are_not_assessed_after_they_stop(small):
+    r = small.referrals.set_index("referral_id")
+    dropped = r.index[r["end_reason"] == "dropped_out"]
+    f = small.followups[small.followups["referral_id"].isin(dropped)]
+    assert (f["assessed_on"].to_numpy() <= r.loc[f["referral_id"], "ended_on"].to_numpy()).all()
+    c = small.contacts[small.contacts["referral_id"].isin(dropped)]
+    last = c.groupby("referral_id").last()
+    assert (~last["attended"] | (last["kind"] == "phone")).mean() > 0.9   # they stop attending
+
+
+def test_follow_up_end_cuts_without_changing_earlier_contacts(small):
+    cut = "2026-01-31"
+    early = community(2_000, seed=11, follow_up_end="2025-12-31")      # = end: allowed
+    for frame, col in ((early.contacts, "contact_on"), (early.followups, "assessed_on")):
+        assert (frame[col] <= pd.Timestamp("2025-12-31")).all()
+    shorter = community(2_000, seed=11, follow_up_end=cut)
+    open_ = shorter.referrals["end_reason"].isna()
+    assert open_.sum() > 50 and shorter.referrals.loc[open_, "ended_on"].isna().all()
+    keep = small.contacts["contact_on"] <= cut
+    cols = ["resident_id", "referral_id", "contact_on", "kind", "attended"]
+    pd.testing.assert_frame_equal(shorter.contacts[cols],
+                                  small.contacts.loc[keep, cols].reset_index(drop=True))
+    closed = small.referrals["ended_on"] <= cut
+    assert shorter.referrals["ended_on"].notna().equals(closed)
+
+
+def test_trait_trajectories_improve_on_average(small):
+    from workbench.synth.trajectory import trait_at
+
+    draft = engine.Draft(n=2_000, seed=11, start=np.datetime64("2025-01-01"),
+                         end=np.datetime64("2025-12-31"), instruments=small.instruments,
+                         params=_params.load(),
+                         follow_up_end=np.datetime64("2026-12-31"),
+                         policy=workbench.load_policy("default"))
+    engine.run(draft)
+    everyone = np.arange(2_000)
+    later = draft.screenings["assessed_on"] + np.timedelta64(180, "D")
+    moved = trait_at(draft, "depression", everyone, later) - draft.latent["depression"]
+    referred = draft.work["referral_of"] >= 0
+    assert (moved[~referred] == 0).all()                 # tier 1: unchanged (for now)
+    assert np.median(moved[referred]) < -0.3 and (moved[referred] > 0.1).mean() < 0.1
+    before = trait_at(draft, "depression", everyone, draft.screenings["assessed_on"])
+    assert np.array_equal(before, draft.latent["depression"])
+    assert np.array_equal(trait_at(draft, "wellbeing", everyone, later), draft.latent["wellbeing"])
+
+
+def outcome_rates(c: Community) -> dict[str, float]:
+    """REFERENCE.md definitions, computed directly (not with workbench.outcomes)."""
+    ref, con, fu = c.referrals, c.contacts, c.followups
+    treated = con[con["attended"] & (con["kind"] == "treatment")].groupby("referral_id").size()
+    finished = treated.reindex(ref["referral_id"]).fillna(0).to_numpy() >= 2
+    base = c.screenings.set_index("resident_id").loc[ref["resident_id"]].reset_index()
+    b_phq, b_gad = (workbench.score(base, i)["score"].to_numpy() for i in ("phq9", "gad7"))
+    f = fu.assign(phq=workbench.score(fu, "phq9")["score"],
+                  gad=workbench.score(fu, "gad7")["score"])
+    last = f.sort_values("assessed_on").groupby("referral_id").last().reindex(ref["referral_id"])
+    l_phq, l_gad = last["phq"].to_numpy(dtype=float), last["gad"].to_numpy(dtype=float)
+    paired = finished & ~np.isnan(b_phq + b_gad + l_phq + l_gad)
+    case_start, case_end = (b_phq >= 10) | (b_gad >= 8), (l_phq >= 10) | (l_gad >= 8)
+    worse_phq, worse_gad = l_phq - b_phq >= 6, l_gad - b_gad >= 4
+    better = ((b_phq - l_phq >= 6) & ~worse_gad) | ((b_gad - l_gad >= 4) & ~worse_phq)
+    wk8 = f[f["week"].between(8, 12) & f["phq"].notna()].sort_values("assessed_on")
+    p8 = wk8.groupby("referral_id")["phq"].first().reindex(ref["referral_id"]).to_numpy(float)
+    at8 = (b_phq >= 10) & ~np.isnan(p8)
+    first = con.groupby("referral_id")["contact_on"].transform("min")
+    soon = con[con["attended"] & (con["contact_on"] > first)
+               & (con["contact_on"] <= first + pd.Timedelta(days=28))]
+    return {
+        "recovery": (case_start & ~case_end)[paired].sum() / (case_start & paired).sum(),
+        "reliable_improvement": better[paired].mean(),
+        "reliable_deterioration": (worse_phq | worse_gad)[paired].mean(),
+        "not_improving_week8": (~((p8 < 10) | (p8 <= 0.5 * b_phq)))[at8].mean(),
+        "dropout": (ref["end_reason"] == "dropped_out").sum() / ref["end_reason"].notna().sum(),
+        "no_second_contact_by_week4": 1 - soon["referral_id"].nunique() / len(ref),
+        "paired_share": paired.sum() / finished.sum(),
+    }
+
+
+def test_follow_up_calibration_targets(big):
+    rates = outcome_rates(big)
+    assert 0.45 <= rates["recovery"] <= 0.55
+    assert 0.60 <= rates["reliable_improvement"] <= 0.70
+    assert 0.05 <= rates["reliable_deterioration"] <= 0.10
+    assert 0.25 <= rates["not_improving_week8"] <= 0.42          # "roughly a third"
+    assert 0.15 <= rates["dropout"] <= 0.25
+    assert 0.05 <= rates["no_second_contact_by_week4"] <= 0.25
+    assert rates["paired_share"] > 0.9
+    assert 0.2 < len(big.referrals) / len(big.residents) < 0.4
+
+
+def test_write_all_frames(small, tmp_path):
+    paths = small.write(tmp_path)
+    assert sorted(paths) == sorted(FILES)
+    r = pd.read_csv(paths["referrals"], dtype=str, keep_default_na=False)
+    assert ((r["ended_on"] == "") == small.referrals["ended_on"].isna().to_numpy()).all()
+    f = pd.read_csv(paths["followups"], dtype=str, keep_default_na=False)
+    blank = small.followups["gad7_3"].isna().to_numpy()
+    assert (f["gad7_3"].to_numpy()[blank] == "").all() and blank.any()
+    back = pd.read_parquet(small.write(tmp_path / "pq", format="parquet")["followups"])
+    pd.testing.assert_frame_equal(back, small.followups, check_dtype=False,
+                                  check_categorical=False)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"follow_up_end": "2025-06-30"},
+     "The 'follow_up_end' parameter of community must be a date on or after end (2025-12-31). "
+     "Got '2025-06-30' instead."),
+    ({"follow_up_end": "today"}, "The 'follow_up_end' parameter of community must be a date"),
+    ({"policy": "strict"}, "The 'policy' parameter of community must be a stepped-care policy"),
+    ({"policy": 3}, "Got 3 instead."),
+])
+def test_follow_up_argument_validation(kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        community(200, **kwargs)
+
+
+def test_no_referrals_without_scorable_policy_questionnaires():
+    c = community(300, seed=1, instruments=("who5",))
+    assert c.referrals.empty and c.contacts.empty and c.followups.empty
+    assert c.followups.columns.tolist() == FOLLOWUP_COLUMNS

@@ -1,5 +1,6 @@
 """Seeded generator of a realistic synthetic community (residents, chronic conditions,
-item-level screening answers from a latent-trait model).
+item-level screening answers from a latent-trait model) and of the stepped-care follow-up of
+those referred (referrals, contacts, repeated PHQ-9 / GAD-7 reviews with changing traits).
 
 >>> from workbench.synth import community
 >>> c = community(300, seed=1)

@@ -158,8 +158,61 @@ def check(params: Mapping[str, Any]) -> dict[str, Any]:
     for name, model in models.items():
         if model.trait not in traits:
             _fail(f"instruments.{name}.trait", f"one of {traits}", model.trait)
+    _check_follow_up(p, traits, models)
     p["_derived"] = {"item_models": models, "correlation": corr, "means": means}
     return p
+
+
+def _check_range(key: str, value: Any, low: float = 0) -> None:
+    if (not isinstance(value, (list, tuple)) or len(value) != 2
+            or not all(isinstance(v, (int, float)) for v in value)
+            or not low <= value[0] <= value[1]):
+        _fail(key, f"a [low, high] pair with {low} <= low <= high", value)
+
+
+def _check_follow_up(p: Mapping[str, Any], traits: list[str],
+                     models: Mapping[str, ItemModel]) -> None:
+    """Check the ``care``, ``trajectory`` and ``followup`` sections."""
+    care = p["care"]
+    if set(care["tiers"]) != {2, 3}:
+        _fail("care.tiers", "settings for tiers 2 and 3 (the referred tiers)", list(care["tiers"]))
+    for tier, spec in care["tiers"].items():
+        for name in ("p_weekly", "p_dropout"):
+            _check_probability(f"care.tiers.{tier}.{name}", spec[name])
+        for name in ("first_contact_early", "first_contact_late"):
+            if not isinstance(spec[name], int) or spec[name] < 0:
+                _fail(f"care.tiers.{tier}.{name}", "a whole number of days >= 0", spec[name])
+        _check_range(f"care.tiers.{tier}.treatment_days", spec["treatment_days"], 14)
+    for name in ("p_gap", "p_attend_first", "p_attend", "p_attend_review", "p_attend_final",
+                 "p_phone_after_missed", "p_phone_answered"):
+        _check_probability(f"care.{name}", care[name])
+    for name, low in (("gap_days", 28), ("final_after_days", 1), ("phone_after_days", 1),
+                      ("dropout_missed_sessions", 1)):
+        _check_range(f"care.{name}", care[name], low)
+    if not 0 <= care["session_jitter_days"] <= 2:
+        _fail("care.session_jitter_days", "0, 1 or 2 (weekly sessions stay in order)",
+              care["session_jitter_days"])
+    if not 0 <= care["review_jitter_days"] <= 6 or care["review_every_days"] % 7:
+        _fail("care.review_every_days/review_jitter_days", "whole weeks and a jitter of 0-6 "
+              "days (reviews stay in their week)",
+              (care["review_every_days"], care["review_jitter_days"]))
+    tp = p["trajectory"]
+    for trait in tp["traits"]:
+        if trait not in traits or trait not in tp["healthy_level"]:
+            _fail("trajectory.traits", f"traits among {traits}, each with a healthy_level",
+                  tp["traits"])
+    _check_probability("trajectory.p_deteriorate", tp["p_deteriorate"])
+    _check_range("trajectory.rise", tp["rise"])
+    for name in ("f_sd", "anxiety_f_sd", "tau_lognormal_sd", "occasion_sd"):
+        if not tp[name] >= 0:
+            _fail(f"trajectory.{name}", ">= 0", tp[name])
+    if not tp["tau_days"] > 0:
+        _fail("trajectory.tau_days", "> 0", tp["tau_days"])
+    fp = p["followup"]
+    for name in fp["instruments"]:
+        if name not in models:
+            _fail("followup.instruments", f"instruments among {list(models)}", fp["instruments"])
+    _check_probability("followup.p_interviewer", fp["p_interviewer"])
 
 
 @lru_cache(maxsize=1)

@@ -52,6 +52,44 @@ def instrument_answers(model: ItemModel, theta: np.ndarray, rng: np.random.Gener
     return out
 
 
+def threshold_shift(spec: dict, age: np.ndarray) -> dict[int, np.ndarray]:
+    """Per-person threshold shifts of an instrument (PHQ-15 menstrual item after menopause)."""
+    if "menopause_item" not in spec:
+        return {}
+    post = age >= spec["menopause_age"]
+    return {spec["menopause_item"]: spec["post_menopause_shift"] * post}
+
+
+def person_rate(mp: dict, propensity: np.ndarray, age: np.ndarray,
+                interviewer: np.ndarray) -> np.ndarray:
+    """Base blank rate of each form: person propensity x older-age and kiosk factors."""
+    rate = propensity * np.where(age >= mp["older_age"], mp["older_factor"], 1.0)
+    rate *= np.where(interviewer, 1.0, mp["self_mode_factor"])
+    return mp["base_rate"] * rate
+
+
+def blank_cells(mp: dict, model: ItemModel, rate: np.ndarray,
+                rng: np.random.Generator) -> np.ndarray:
+    """Blank (n x items) cells at ``rate`` x the item factors, capped at ``max_rate``."""
+    factor = np.array([mp["item_factor"].get(c, 1.0) for c in model.columns])
+    p = np.minimum(rate[:, None] * factor[None, :], mp["max_rate"])
+    return rng.random(p.shape) < p
+
+
+def skip(model: ItemModel, spec: dict, values: np.ndarray, blank: np.ndarray,
+         female: np.ndarray) -> None:
+    """Blank (in place) the questions not asked: supplementary items gated on the observed
+    total of the main items, items declared for one sex only."""
+    for number, sup in (spec.get("supplementary") or {}).items():
+        if "asked_when_total_above" in sup:
+            main = slice(0, model.n_main)
+            observed = np.where(blank[:, main], 0, values[:, main] - model.min)
+            asked = observed.sum(axis=1) > sup["asked_when_total_above"]
+            blank[:, model.numbers.index(int(number))] |= ~asked
+    for number, sex in model.sex_only.items():
+        blank[:, model.numbers.index(number)] |= ~female if sex == "female" else female
+
+
 @register("answers", key=ANSWERS_KEY, needs=("latent", "schedule"))
 def answers(draft: Draft, rng: np.random.Generator) -> None:
     """Complete item answers for each instrument, each on its own sub-stream (not yet blanked)."""
@@ -59,11 +97,7 @@ def answers(draft: Draft, rng: np.random.Generator) -> None:
     complete = {}
     for name in draft.instruments:
         model = models[name]
-        spec = draft.params["instruments"][name]
-        shift = {}
-        if "menopause_item" in spec:
-            post = draft.work["age_years"] >= spec["menopause_age"]
-            shift[spec["menopause_item"]] = spec["post_menopause_shift"] * post
+        shift = threshold_shift(draft.params["instruments"][name], draft.work["age_years"])
         complete[name] = instrument_answers(
             model, draft.latent[model.trait], draft.rng(ANSWERS_KEY, name_key(name)), shift)
     draft.work["answers"] = complete
@@ -75,17 +109,11 @@ def missingness(draft: Draft, rng: np.random.Generator) -> None:
     mp, n = draft.params["missingness"], draft.n
     sd = mp["person_lognormal_sd"]
     person = rng.lognormal(-sd * sd / 2, sd, size=n)       # mean 1: some people skip a lot
-    person *= np.where(draft.work["age_years"] >= mp["older_age"], mp["older_factor"], 1.0)
-    person *= np.where(draft.screenings["interviewer"], 1.0, mp["self_mode_factor"])
-    rate = mp["base_rate"] * person
+    rate = person_rate(mp, person, draft.work["age_years"], draft.screenings["interviewer"])
     models = draft.params["_derived"]["item_models"]
-    blank = {}
-    for name in draft.instruments:
-        factor = np.array([mp["item_factor"].get(c, 1.0) for c in models[name].columns])
-        p = np.minimum(rate[:, None] * factor[None, :], mp["max_rate"])
-        sub = draft.rng(MISSINGNESS_KEY, name_key(name))
-        blank[name] = sub.random(p.shape) < p
-    draft.work["blank"] = blank
+    draft.work["blank"] = {
+        name: blank_cells(mp, models[name], rate, draft.rng(MISSINGNESS_KEY, name_key(name)))
+        for name in draft.instruments}
 
 
 @register("skip_logic", key=None, needs=("missingness",))
@@ -95,14 +123,5 @@ def skip_logic(draft: Draft, rng: None) -> None:
     for men)."""
     work, params = draft.work, draft.params
     for name in draft.instruments:
-        model, spec = params["_derived"]["item_models"][name], params["instruments"][name]
-        blank, values = work["blank"][name], work["answers"][name]
-        for number, sup in (spec.get("supplementary") or {}).items():
-            if "asked_when_total_above" in sup:
-                main = slice(0, model.n_main)
-                observed = np.where(blank[:, main], 0, values[:, main] - model.min)
-                asked = observed.sum(axis=1) > sup["asked_when_total_above"]
-                blank[:, model.numbers.index(int(number))] |= ~asked
-        for number, sex in model.sex_only.items():
-            female = draft.residents["female"]
-            blank[:, model.numbers.index(number)] |= ~female if sex == "female" else female
+        skip(params["_derived"]["item_models"][name], params["instruments"][name],
+             work["answers"][name], work["blank"][name], draft.residents["female"])

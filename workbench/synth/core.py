@@ -11,12 +11,17 @@ import pandas as pd
 
 from . import answers as _answers  # noqa: F401  (registers steps)
 from . import conditions as _conditions  # noqa: F401
+from . import contacts as _contacts  # noqa: F401
 from . import demography as _demography  # noqa: F401
+from . import followup as _followup  # noqa: F401
 from . import latent as _latent  # noqa: F401
+from . import trajectory as _trajectory  # noqa: F401
 from ._checks import check_choice, check_date, check_instruments, check_int, fail
 from ._params import COMMUNITY_TYPES, available_instruments, load
 from .conditions import CONDITIONS
 from .engine import Draft, run
+from .frames import follow_up_frames, ids
+from .referral import check_policy
 
 DEFAULT_INSTRUMENTS = ("phq9", "gad7", "who5", "ucla3", "k10", "phq15", "pss10")
 N_MIN, N_MAX = 100, 1_000_000
@@ -25,10 +30,13 @@ FORMATS = ("csv", "parquet")
 RESIDENT_COLUMNS = ("resident_id", "sex", "birth_date", "age", "community", "community_type",
                     "lives_alone", *CONDITIONS)
 SCREENING_COLUMNS = ("resident_id", "assessed_on", "mode", "language")
+FRAMES = ("residents", "screenings", "referrals", "contacts", "followups")
+FOLLOW_UP_DAYS = 365
 
 
 class Community:
-    """A generated community: residents, one baseline screening each, and latent traits.
+    """A generated community: residents, one baseline screening each, latent traits, and the
+    follow-up of those referred (referrals, contacts, reviews).
 
     Built by :func:`community`; not meant to be constructed by hand.
 
@@ -41,18 +49,37 @@ class Community:
         One row per baseline screening: ``resident_id, assessed_on, mode, language`` and the
         item columns ``{instrument}_{n}`` (pandas ``Int8``, blank = ``<NA>``).
     latent : pandas.DataFrame
-        The latent traits (index ``resident_id``; one float column per trait), for later
-        components (follow-up, events, trial arms) to evolve.
-    seed, start, end, instruments
-        The arguments the community was generated with.
+        The baseline latent traits (index ``resident_id``; one float column per trait).
+    referrals : pandas.DataFrame
+        One row per resident whose baseline tier (``workbench.screen`` with ``policy``) is 2 or
+        3: ``referral_id, resident_id, referred_on`` (= the screening date), ``tier``,
+        ``rule``, ``ended_on`` and ``end_reason`` (``completed`` / ``dropped_out``; both blank
+        while the referral is still open at ``follow_up_end``).
+    contacts : pandas.DataFrame
+        ``contact_id, resident_id, referral_id, contact_on, kind`` (``treatment``,
+        ``assessment``, ``phone``), ``attended`` (bool), ordered by referral and date.
+    followups : pandas.DataFrame
+        One row per attended review (``assessment`` contact): ``resident_id, referral_id,
+        contact_id, assessed_on, week`` (whole weeks since the referral), ``mode, language``
+        and the PHQ-9 and GAD-7 item columns as in ``screenings``.
+    seed, start, end, instruments, follow_up_end
+        The arguments the community was generated with; ``policy`` is the policy's label.
     """
 
     def __init__(self, residents: pd.DataFrame, screenings: pd.DataFrame,
                  latent: pd.DataFrame, *, seed: int, start: np.datetime64,
-                 end: np.datetime64, instruments: tuple[str, ...], params_version: str):
+                 end: np.datetime64, instruments: tuple[str, ...], params_version: str,
+                 referrals: pd.DataFrame | None = None, contacts: pd.DataFrame | None = None,
+                 followups: pd.DataFrame | None = None, follow_up_end: np.datetime64 | None = None,
+                 policy: str | None = None):
         self.residents = residents
         self.screenings = screenings
         self.latent = latent
+        self.referrals = referrals
+        self.contacts = contacts
+        self.followups = followups
+        self.follow_up_end = follow_up_end
+        self.policy = policy
         self.seed = seed
         self.start = start
         self.end = end
@@ -61,10 +88,13 @@ class Community:
 
     def __repr__(self) -> str:
         return (f"Community(n={len(self.residents)}, seed={self.seed}, start={self.start}, "
-                f"end={self.end}, instruments={self.instruments})")
+                f"end={self.end}, instruments={self.instruments}, "
+                f"follow_up_end={self.follow_up_end}, "
+                f"policy={self.policy!r})")
 
     def write(self, folder: str | os.PathLike, *, format: str = "csv") -> dict[str, Path]:
-        """Write ``residents`` and ``screenings`` to ``folder`` as CSV or Parquet.
+        """Write ``residents``, ``screenings``, ``referrals``, ``contacts`` and ``followups``
+        to ``folder`` as CSV or Parquet.
 
         Parameters
         ----------
@@ -77,7 +107,7 @@ class Community:
         Returns
         -------
         dict
-            ``{"residents": path, "screenings": path}``.
+            ``{"residents": path, "screenings": path, "referrals": path, ...}``.
 
         Notes
         -----
@@ -91,7 +121,7 @@ class Community:
         >>> with tempfile.TemporaryDirectory() as folder:
         ...     paths = c.write(folder)
         ...     sorted(p.name for p in paths.values())
-        ['residents.csv', 'screenings.csv']
+        ['contacts.csv', 'followups.csv', 'referrals.csv', 'residents.csv', 'screenings.csv']
         """
         format = check_choice(format, "format", "Community.write", FORMATS)
         folder = Path(folder)
@@ -99,8 +129,10 @@ class Community:
         written: dict[str, Path] = {}
         tmp_paths = []
         try:
-            for name in ("residents", "screenings"):
-                frame: pd.DataFrame = getattr(self, name)
+            for name in FRAMES:
+                frame: pd.DataFrame | None = getattr(self, name)
+                if frame is None:
+                    continue
                 path = folder / f"{name}.{format}"
                 tmp = folder / f".{name}.{format}.tmp"
                 tmp_paths.append(tmp)
@@ -120,13 +152,19 @@ class Community:
 
 def community(n: int, *, seed: int = 20261126, start: Any = "2025-01-01",
               end: Any = "2025-12-31",
-              instruments: Iterable[str] = DEFAULT_INSTRUMENTS) -> Community:
-    """Generate a synthetic community of adult residents with one baseline screening each.
+              instruments: Iterable[str] = DEFAULT_INSTRUMENTS, follow_up_end: Any = None,
+              policy: Any = "default") -> Community:
+    """Generate a synthetic community of adult residents with one baseline screening each,
+    and the follow-up of those the stepped-care policy refers (tier 2 or 3).
 
     Residents get an age, sex, community, living situation and six chronic-condition flags;
     correlated latent traits (depression, anxiety, somatic symptoms, stress, wellbeing,
     distress, loneliness) drive item-level answers through a graded response model; a few
-    answers are left blank. The figures the data are calibrated to are those of the service
+    answers are left blank. Residents whose baseline tier (``workbench.screen`` with
+    ``policy``) is 2 or 3 are referred on their screening day and get contacts (treatment
+    sessions, reviews, phone calls; missed appointments; dropout) and PHQ-9 / GAD-7 reviews
+    whose latent traits change over time (most improve, some do not, a few deteriorate).
+    The figures the data are calibrated to are those of the service
     model (DESIGN.md) and are listed, with every parameter and its source, in
     ``workbench/synth/params.yaml``. The data are synthetic: no real person is described.
 
@@ -142,11 +180,18 @@ def community(n: int, *, seed: int = 20261126, start: Any = "2025-01-01",
         Questionnaires to answer, among ``phq9, gad7, who5, ucla3, k10, phq15, pss10``; item
         columns follow this order. Each instrument has its own random stream, so the answers to
         one do not depend on which others are asked.
+    follow_up_end : str, datetime.date or numpy.datetime64, optional
+        Last day of follow-up (on or after ``end``; default ``end`` + 365 days): no contact or
+        review after it, referrals still in care then are open. Contacts up to a date do not
+        depend on ``follow_up_end``.
+    policy : str, path or workbench.Policy, default "default"
+        The stepped-care policy that decides the baseline tier (a shipped id, a YAML file).
 
     Returns
     -------
     Community
-        With ``residents``, ``screenings`` and ``latent`` DataFrames and :meth:`Community.write`.
+        With ``residents``, ``screenings``, ``latent``, ``referrals``, ``contacts`` and
+        ``followups`` DataFrames and :meth:`Community.write`.
 
     Raises
     ------
@@ -182,18 +227,31 @@ def community(n: int, *, seed: int = 20261126, start: Any = "2025-01-01",
     end_day = check_date(end, "end", caller)
     if end_day < start_day:
         fail("end", caller, f"a date on or after start ({start_day})", end)
-    ids = check_instruments(instruments, "instruments", caller, available_instruments())
-    return generate(n, seed=seed, start=start_day, end=end_day, instruments=ids, params=load())
+    names = check_instruments(instruments, "instruments", caller, available_instruments())
+    if follow_up_end is None:
+        last_day = end_day + np.timedelta64(FOLLOW_UP_DAYS, "D")
+    else:
+        last_day = check_date(follow_up_end, "follow_up_end", caller)
+        if last_day < end_day:
+            fail("follow_up_end", caller, f"a date on or after end ({end_day})", follow_up_end)
+    loaded = check_policy(policy, "policy", caller)
+    return generate(n, seed=seed, start=start_day, end=end_day, instruments=names,
+                    params=load(), follow_up_end=last_day, policy=loaded)
 
 
 def generate(n: int, *, seed: int, start: np.datetime64, end: np.datetime64,
-             instruments: tuple[str, ...], params: dict[str, Any]) -> Community:
+             instruments: tuple[str, ...], params: dict[str, Any],
+             follow_up_end: np.datetime64 | None = None, policy: Any = "default") -> Community:
     """Run every registered step with checked arguments and ``params`` (see ``_params.check``).
 
-    The unchecked back door used by :func:`community` and by the calibration script.
+    The unchecked back door used by :func:`community` and by the calibration script
+    (``follow_up_end`` defaults to ``end`` + 365 days).
     """
+    if follow_up_end is None:
+        follow_up_end = end + np.timedelta64(FOLLOW_UP_DAYS, "D")
     draft = run(Draft(n=n, seed=seed, start=start, end=end, instruments=instruments,
-                      params=params))
+                      params=params, follow_up_end=follow_up_end,
+                      policy=check_policy(policy, "policy", "generate")))
     return _assemble(draft)
 
 
@@ -201,17 +259,11 @@ def _categorical(codes: np.ndarray, categories: Iterable[str]) -> pd.Categorical
     return pd.Categorical.from_codes(np.asarray(codes, dtype=np.int32), categories=list(categories))
 
 
-def _resident_ids(n: int) -> np.ndarray:
-    width = max(7, len(str(n)))
-    digits = np.char.zfill(np.arange(1, n + 1).astype(str), width)
-    return np.char.add("R", digits).astype(object)
-
-
 def _assemble(draft: Draft) -> Community:
     r, s, w = draft.residents, draft.screenings, draft.work
-    ids = _resident_ids(draft.n)
+    rid = ids("R", draft.n)
     residents = pd.DataFrame({
-        "resident_id": ids,
+        "resident_id": rid,
         "sex": _categorical(~r["female"], ["female", "male"]),
         "birth_date": r["birth_date"].astype("datetime64[ns]"),
         "age": w["age_years"].astype(np.int64),
@@ -221,7 +273,7 @@ def _assemble(draft: Draft) -> Community:
         **{c: r[c] for c in CONDITIONS},
     })
     columns: dict[str, Any] = {
-        "resident_id": ids,
+        "resident_id": rid,
         "assessed_on": s["assessed_on"].astype("datetime64[ns]"),
         "mode": _categorical(s["interviewer"], ["self", "interviewer"]),
         "language": _categorical(s["english"], ["zh", "en"]),
@@ -233,7 +285,9 @@ def _assemble(draft: Draft) -> Community:
         for j, col in enumerate(models[name].columns):
             columns[col] = pd.arrays.IntegerArray(values[:, j], blank[:, j])
     screenings = pd.DataFrame(columns)
-    latent = pd.DataFrame(draft.latent, index=pd.Index(ids, name="resident_id"))
+    latent = pd.DataFrame(draft.latent, index=pd.Index(rid, name="resident_id"))
     return Community(residents, screenings, latent, seed=draft.seed, start=draft.start,
                      end=draft.end, instruments=draft.instruments,
-                     params_version=str(draft.params.get("version")))
+                     params_version=str(draft.params.get("version")),
+                     follow_up_end=draft.follow_up_end, policy=draft.policy.label,
+                     **follow_up_frames(draft, rid))

@@ -15,7 +15,14 @@ contacts, dropout, events, an RCT arm) registers a new step with a new key; what
 steps produce for a given seed is unchanged.
 
 Registered keys: 0 demography, 1 schedule, 2 conditions, 3 latent, 4 answers, 5 missingness,
-(6 skip_logic uses no randomness).
+(skip_logic uses no randomness; 6 is left unused), 7 contacts, 8 trajectory, 9 followup_answers,
+10 followup_missingness (referral and followup_skip_logic use no randomness).
+
+Follow-up (referrals, contacts, reviews) is a chain of steps on top of the baseline: a later
+component (cohort waves, events such as a crisis or a cardiovascular event, an RCT arm)
+registers its own step with a new key, reads what it needs (``draft.referrals``,
+:func:`workbench.synth.trajectory.trait_at` for the latent traits on any date) and adds its own
+table to ``draft.tables``.
 """
 
 from __future__ import annotations
@@ -33,8 +40,10 @@ class Draft:
 
     Steps read what earlier steps wrote and add their own columns. ``residents``,
     ``screenings`` and ``latent`` become the DataFrames of :class:`~workbench.synth.Community`;
-    ``work`` holds intermediate arrays (complete answers before blanks, ...) that are not
-    published.
+    ``referrals``, ``contacts`` and ``followups`` hold one entry per referral, contact and
+    review (before the ``follow_up_end`` cut, which is applied when the frames are built);
+    ``tables`` is for further components; ``work`` holds intermediate arrays (complete answers
+    before blanks, ...) that are not published. ``policy`` is the loaded stepped-care policy.
     """
 
     n: int
@@ -47,6 +56,12 @@ class Draft:
     screenings: dict[str, Any] = field(default_factory=dict)
     latent: dict[str, np.ndarray] = field(default_factory=dict)
     work: dict[str, Any] = field(default_factory=dict)
+    follow_up_end: Any = None
+    policy: Any = None
+    referrals: dict[str, Any] = field(default_factory=dict)
+    contacts: dict[str, Any] = field(default_factory=dict)
+    followups: dict[str, Any] = field(default_factory=dict)
+    tables: dict[str, Any] = field(default_factory=dict)
 
     def seed_sequence(self, key: int, *subkeys: int) -> np.random.SeedSequence:
         """The ``SeedSequence`` of stream ``key`` (and optional sub-streams)."""
