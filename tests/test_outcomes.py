@@ -393,7 +393,7 @@ def test_overdue_next_contact():
 def test_registry_ignores_data_after_the_date_and_closed_referrals():
     refs = pd.DataFrame({"referral_id": ["A", "B", "C"], "resident_id": ["r1", "r2", "r3"],
                          "referred_on": ["2024-01-01", "2024-01-01", "2024-03-10"],
-                         "closed_on": [None, "2024-01-20", None]})
+                         "ended_on": [None, "2024-01-20", None]})
     a = pd.DataFrame({"referral_id": ["A", "A"], "assessed_on": ["2024-01-01", "2024-03-05"],
                       "phq9_score": [16, 4]})
     c = pd.DataFrame({"referral_id": ["A"], "contact_on": ["2024-03-05"], "attended": [True]})

@@ -18,7 +18,7 @@ def registry_flags(assessments: pd.DataFrame, contacts: pd.DataFrame, referrals:
                    time: str = "assessed_on", contact_time: str = "contact_on",
                    attended: str = "attended", referred_on: str = "referred_on",
                    due: str = "next_contact_due", due_set_on: str = "next_contact_set_on",
-                   closed_on: str = "closed_on") -> pd.DataFrame:
+                   closed_on: str = "ended_on") -> pd.DataFrame:
     """Flags for every referral open on the date ``on``, for a person to act on.
 
     Parameters
@@ -32,7 +32,8 @@ def registry_flags(assessments: pd.DataFrame, contacts: pd.DataFrame, referrals:
     referrals : DataFrame
         One row per referral: ``referral``, ``subject``, ``referred_on`` and optionally ``tier``,
         ``due`` (next contact due date), ``due_set_on`` (when that due date was set) and
-        ``closed_on``.
+        ``closed_on`` (the date the referral ended, column ``ended_on`` by default as in the
+        sample's referrals).
     on : date
         The date the flags are computed for (required: there is no hidden "today"). Data dated
         after ``on`` is ignored.
