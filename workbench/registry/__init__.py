@@ -1,0 +1,1 @@
+"""The registry: the system of record (SQLAlchemy Core over SQLite or PostgreSQL)."""

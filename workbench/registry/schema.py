@@ -1,0 +1,191 @@
+"""The registry's tables (SQLAlchemy Core). Migrations in ``migrations/`` create and upgrade them.
+
+Item-level answers are always stored (``assessments.answers``, JSON text); scores are stored
+beside them with the version of the rules that computed them, never instead of them.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+__all__ = ["EVENT_KINDS", "ROLES", "metadata"]
+
+metadata = sa.MetaData(naming_convention={
+    "ix": "ix_%(column_0_label)s", "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s", "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s"})
+
+#: Roles, from least to most access (DESIGN.md, privacy).
+ROLES = ("social_worker", "counsellor", "doctor", "analyst", "admin")
+#: Kinds of event the registry records.
+EVENT_KINDS = ("er_visit", "crisis", "cardiovascular_event", "hospitalisation", "death")
+
+_conditions = [sa.Column(name, sa.Boolean, nullable=False, server_default=sa.false())
+               for name in ("hypertension", "diabetes", "chd", "stroke", "copd", "asthma")]
+
+
+def _who(prefix: str) -> list[sa.Column]:
+    return [sa.Column(f"{prefix}_by", sa.String(64), sa.ForeignKey("users.name"), nullable=False),
+            sa.Column(f"{prefix}_at", sa.DateTime(timezone=True), nullable=False)]
+
+
+users = sa.Table(
+    "users", metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("display_name", sa.String(200)),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("created_by", sa.String(64)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("role IN ('social_worker', 'counsellor', 'doctor', 'analyst', 'admin')", name="role"),
+)
+
+residents = sa.Table(
+    "residents", metadata,
+    sa.Column("resident_id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200)),
+    sa.Column("phone", sa.String(50)),
+    sa.Column("id_number", sa.String(50)),
+    sa.Column("sex", sa.String(10), nullable=False),
+    sa.Column("birth_date", sa.Date, nullable=False),
+    sa.Column("community", sa.String(100), nullable=False),
+    sa.Column("lives_alone", sa.Boolean, nullable=False),
+    *_conditions,
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    *_who("created"),
+    sa.CheckConstraint("sex IN ('female', 'male')", name="sex"),
+)
+
+assessments = sa.Table(
+    "assessments", metadata,
+    sa.Column("assessment_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("submission_id", sa.String(100)),  # the form or app submission it came from
+    sa.Column("resident_id", sa.String(64), sa.ForeignKey("residents.resident_id"), nullable=False),
+    sa.Column("assessed_on", sa.Date, nullable=False),
+    sa.Column("instrument", sa.String(20), nullable=False),
+    sa.Column("instrument_version", sa.String(20), nullable=False),
+    sa.Column("language", sa.String(5)),
+    sa.Column("mode", sa.String(20)),
+    sa.Column("answers", sa.Text, nullable=False),            # JSON {"1": 2, "2": null, ...}
+    sa.Column("score", sa.Float),
+    sa.Column("band", sa.String(40)),
+    sa.Column("n_answered", sa.Integer, nullable=False),
+    sa.Column("prorated", sa.Boolean, nullable=False),
+    sa.Column("flags", sa.Text, nullable=False),              # JSON {"self_harm": true/false/null}
+    sa.Column("scoring_version", sa.String(60), nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    *_who("entered"),
+    sa.UniqueConstraint("resident_id", "assessed_on", "instrument", name="uq_assessments_screening"),
+    sa.CheckConstraint("mode IS NULL OR mode IN ('self', 'interviewer')", name="mode"),
+)
+sa.Index("ix_assessments_resident", assessments.c.resident_id, assessments.c.assessed_on)
+
+referrals = sa.Table(
+    "referrals", metadata,
+    sa.Column("referral_id", sa.String(64), primary_key=True),
+    sa.Column("resident_id", sa.String(64), sa.ForeignKey("residents.resident_id"), nullable=False),
+    sa.Column("referred_on", sa.Date, nullable=False),
+    sa.Column("tier", sa.Integer),
+    sa.Column("rule", sa.String(60)),
+    sa.Column("destination", sa.String(200)),
+    sa.Column("ended_on", sa.Date),
+    sa.Column("end_reason", sa.String(40)),
+    *_who("created"),
+)
+
+tier_assignments = sa.Table(
+    "tier_assignments", metadata,
+    sa.Column("assignment_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("resident_id", sa.String(64), sa.ForeignKey("residents.resident_id"), nullable=False),
+    sa.Column("assessed_on", sa.Date, nullable=False),
+    sa.Column("suggested_tier", sa.Integer),
+    sa.Column("tier", sa.Integer),
+    sa.Column("rule", sa.String(60), nullable=False),
+    sa.Column("policy_version", sa.String(80), nullable=False),
+    sa.Column("urgent", sa.Boolean, nullable=False),
+    sa.Column("needs_review", sa.Boolean, nullable=False),
+    sa.Column("service_cell", sa.String(40)),
+    sa.Column("next_contact_due", sa.Date),
+    sa.Column("overridden", sa.Boolean, nullable=False),
+    sa.Column("override_reason", sa.Text),
+    *_who("decided"),
+    sa.CheckConstraint("NOT overridden OR override_reason IS NOT NULL", name="override_reason"),
+)
+
+contacts = sa.Table(
+    "contacts", metadata,
+    sa.Column("contact_id", sa.String(64), primary_key=True),
+    sa.Column("resident_id", sa.String(64), sa.ForeignKey("residents.resident_id"), nullable=False),
+    sa.Column("referral_id", sa.String(64), sa.ForeignKey("referrals.referral_id")),
+    sa.Column("contact_on", sa.Date, nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("note", sa.Text),
+    *_who("recorded"),
+    sa.CheckConstraint("status IN ('planned', 'attended', 'missed')", name="status"),
+)
+
+events = sa.Table(
+    "events", metadata,
+    sa.Column("event_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("resident_id", sa.String(64), sa.ForeignKey("residents.resident_id"), nullable=False),
+    sa.Column("event_on", sa.Date, nullable=False),
+    sa.Column("kind", sa.String(30), nullable=False),
+    sa.Column("source", sa.String(100)),
+    *_who("recorded"),
+    sa.CheckConstraint("kind IN ('er_visit', 'crisis', 'cardiovascular_event', 'hospitalisation', 'death')",
+                       name="kind"),
+)
+
+enrolments = sa.Table(
+    "enrolments", metadata,
+    sa.Column("enrolment_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("resident_id", sa.String(64), sa.ForeignKey("residents.resident_id"), nullable=False),
+    sa.Column("study", sa.String(60), nullable=False),
+    sa.Column("arm", sa.String(60)),
+    sa.Column("enrolled_on", sa.Date, nullable=False),
+    *_who("recorded"),
+    sa.UniqueConstraint("resident_id", "study", name="uq_enrolments_resident_study"),
+)
+
+consents = sa.Table(
+    "consents", metadata,
+    sa.Column("consent_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("resident_id", sa.String(64), sa.ForeignKey("residents.resident_id"), nullable=False),
+    sa.Column("purpose", sa.String(60), nullable=False),
+    sa.Column("given", sa.Boolean, nullable=False),
+    sa.Column("given_on", sa.Date, nullable=False),
+    sa.Column("withdrawn_on", sa.Date),
+    *_who("recorded"),
+)
+
+caseloads = sa.Table(
+    "caseloads", metadata,
+    sa.Column("user_name", sa.String(64), sa.ForeignKey("users.name"), primary_key=True),
+    sa.Column("resident_id", sa.String(64), sa.ForeignKey("residents.resident_id"), primary_key=True),
+    *_who("assigned"),
+)
+
+access_approvals = sa.Table(
+    "access_approvals", metadata,
+    sa.Column("approval_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_name", sa.String(64), sa.ForeignKey("users.name"), nullable=False),
+    sa.Column("resident_id", sa.String(64), sa.ForeignKey("residents.resident_id"), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    *_who("approved"),
+    sa.CheckConstraint("approved_by <> user_name", name="second_person"),
+)
+
+audit_log = sa.Table(
+    "audit_log", metadata,
+    sa.Column("entry_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("user_name", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("target_table", sa.String(40)),
+    sa.Column("target_key", sa.String(200)),
+    sa.Column("content_hash", sa.String(64)),
+    sa.Column("details", sa.Text),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("entry_hash", sa.String(64), nullable=False, unique=True),
+)

@@ -1,0 +1,385 @@
+"""The registry's Python API: every write in one transaction, audited; every read checked by role.
+
+Staff apps, notebooks and the command line all go through :class:`Registry`; nothing else
+writes SQL against the registry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from typing import Iterable, NamedTuple
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
+
+import workbench
+from workbench.instruments import get_instrument
+from workbench.registry import audit, migrate
+from workbench.registry.access import AccessDenied, can_read_answers, require_role
+from workbench.registry.engine import make_engine
+from workbench.registry.imports import ImportProblems, validate_assessments, validate_residents
+from workbench.registry.schema import (ROLES, access_approvals, assessments, caseloads, contacts,
+                                       residents, tier_assignments, users)
+from workbench.scoring import score_all
+
+__all__ = ["ImportResult", "Registry"]
+
+BASIC_COLUMNS = ["resident_id", "name", "phone", "sex", "birth_date", "community"]
+
+
+class ImportResult(NamedTuple):
+    """What an import did: rows written, rows already stored unchanged, and refused rows."""
+
+    written: int
+    unchanged: int
+    problems: pd.DataFrame
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+
+
+class Registry:
+    """The registry at ``url`` (SQLite file path or URL, or PostgreSQL URL; default
+    ``WORKBENCH_DB`` or a file under the user's data folder)."""
+
+    def __init__(self, url: str | None = None, *, engine: Engine | None = None):
+        self.engine = engine or make_engine(url)
+
+    def __repr__(self) -> str:
+        return f"Registry({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    # --- schema and users ------------------------------------------------------------------
+
+    def init(self, *, admin: str = "admin") -> None:
+        """Create or upgrade the schema; make sure the ``admin`` user exists."""
+        migrate.upgrade(self.engine)
+        with self._write() as conn:
+            if conn.execute(sa.select(users.c.name).where(users.c.name == admin)).first() is None:
+                now = _now()
+                conn.execute(users.insert().values(name=admin, role="admin", created_by=None, created_at=now))
+                audit.append(conn, [{"action": "add_user", "target_table": "users", "target_key": admin,
+                                     "details": {"role": "admin"}}], user=admin, at=now)
+
+    def upgrade(self) -> str:
+        """Apply pending migrations; returns the schema revision."""
+        migrate.upgrade(self.engine)
+        return migrate.current_revision(self.engine)
+
+    def add_user(self, name: str, role: str, *, by: str, display_name: str | None = None) -> None:
+        """Add a user with a role (admins only)."""
+        if role not in ROLES:
+            raise ValueError(f"The 'role' parameter of add_user must be one of {list(ROLES)}. Got {role!r} instead.")
+        with self._write() as conn:
+            require_role(conn, by, {"admin"}, "add users")
+            if conn.execute(sa.select(users.c.name).where(users.c.name == name)).first():
+                raise ValueError(f"A user named {name!r} already exists.")
+            now = _now()
+            conn.execute(users.insert().values(name=name, role=role, display_name=display_name,
+                                               created_by=by, created_at=now))
+            audit.append(conn, [{"action": "add_user", "target_table": "users", "target_key": name,
+                                 "details": {"role": role}}], user=by, at=now)
+
+    def assign_caseload(self, user: str, resident_ids: Iterable[str], *, by: str) -> None:
+        """Put residents on a counsellor's or doctor's caseload (admins, or the user themself)."""
+        with self._write() as conn:
+            role = require_role(conn, by, {"admin", "counsellor", "doctor"}, "assign caseloads")
+            if role != "admin" and by != user:
+                raise AccessDenied(f"{by} may only take residents onto their own caseload")
+            now = _now()
+            existing = set(conn.execute(sa.select(caseloads.c.resident_id).where(caseloads.c.user_name == user)).scalars())
+            new = [r for r in dict.fromkeys(resident_ids) if r not in existing]
+            if new:
+                conn.execute(caseloads.insert(), [{"user_name": user, "resident_id": r, "assigned_by": by,
+                                                   "assigned_at": now} for r in new])
+                audit.append(conn, [{"action": "assign_caseload", "target_table": "caseloads", "target_key": user,
+                                     "details": {"residents": new}}], user=by, at=now)
+
+    def approve_access(self, user: str, resident_id: str, *, by: str, reason: str) -> None:
+        """A second counsellor approves ``user``'s access to a resident outside their caseload."""
+        if not reason or not reason.strip():
+            raise ValueError("The 'reason' parameter of approve_access must be a non-empty str.")
+        with self._write() as conn:
+            require_role(conn, by, {"counsellor"}, "approve access outside a caseload")
+            if by == user:
+                raise AccessDenied("access outside a caseload needs a second person's approval, not one's own")
+            now = _now()
+            conn.execute(access_approvals.insert().values(user_name=user, resident_id=resident_id, reason=reason.strip(),
+                                                          approved_by=by, approved_at=now))
+            audit.append(conn, [{"action": "approve_access", "target_table": "access_approvals",
+                                 "target_key": f"{user}|{resident_id}", "details": {"reason": reason.strip()}}],
+                         user=by, at=now)
+
+    # --- writes ----------------------------------------------------------------------------
+
+    def _write(self):
+        """A write transaction (SQLite: BEGIN IMMEDIATE, retried while another writer holds the lock)."""
+        registry = self
+
+        class _Txn:
+            def __enter__(self):
+                for attempt in range(8):
+                    try:
+                        self._ctx = registry.engine.begin()
+                        return self._ctx.__enter__()
+                    except OperationalError as exc:  # database is locked beyond the busy timeout
+                        if "locked" not in str(exc) or attempt == 7:
+                            raise
+                        time.sleep(0.2 * (attempt + 1))
+
+            def __exit__(self, *exc):
+                return self._ctx.__exit__(*exc)
+
+        return _Txn()
+
+    def import_residents(self, frame: pd.DataFrame, *, by: str, skip_invalid: bool = False,
+                         source: str = "data") -> ImportResult:
+        """Validate, then write residents in one transaction (see ``workbench import residents``)."""
+        typed, problems = validate_residents(frame)
+        with self._write() as conn:
+            require_role(conn, by, {"admin", "counsellor", "doctor", "social_worker"}, "import residents")
+            audit._lock(conn)
+            stored = {r.resident_id: r.content_hash for r in conn.execute(
+                sa.select(residents.c.resident_id, residents.c.content_hash)
+                .where(residents.c.resident_id.in_(typed["resident_id"].tolist())))} if len(typed) else {}
+            now, rows, conflicts = _now(), [], []
+            for label, rec in zip(typed.index, typed.to_dict("records")):
+                row = {**rec, "created_by": by}
+                row["content_hash"] = audit.row_hash("residents", row)
+                if rec["resident_id"] in stored:
+                    if stored[rec["resident_id"]] != row["content_hash"]:
+                        conflicts.append((int(label) + 2, "resident_id", rec["resident_id"],
+                                          "is already in the registry with different details; "
+                                          "correct it in the registry, not by re-import"))
+                    continue
+                rows.append({**row, "created_at": now})
+            problems = _combine(problems, conflicts)
+            if len(problems) and not skip_invalid:
+                raise ImportProblems(source, problems)
+            if rows:
+                conn.execute(residents.insert(), rows)
+                audit.append(conn, [{"action": "insert", "target_table": "residents",
+                                     "target_key": audit.row_key("residents", r), "content_hash": r["content_hash"]}
+                                    for r in rows] + [{"action": "import", "target_table": "residents",
+                                                       "details": {"source": source, "written": len(rows)}}],
+                             user=by, at=now)
+        return ImportResult(len(rows), len(typed) - len(rows) - len(conflicts), problems)
+
+    def import_assessments(self, frame: pd.DataFrame, *, by: str, skip_invalid: bool = False,
+                           source: str = "data") -> ImportResult:
+        """Validate, score and write questionnaires in one transaction; re-imports write nothing."""
+        records, problems = validate_assessments(frame)
+        bad_lines = set(problems["line"].dropna().astype(int))
+        if problems["line"].isna().any():  # a file-level problem: nothing can be imported
+            records = []
+        records = [r for r in records if r["_line"] not in bad_lines]
+        prepared = _prepare_assessments(frame, records, by)
+        with self._write() as conn:
+            require_role(conn, by, {"admin", "counsellor", "doctor"}, "import assessments")
+            audit._lock(conn)
+            known = set(conn.execute(sa.select(residents.c.resident_id).where(
+                residents.c.resident_id.in_({r["resident_id"] for r in prepared}))).scalars()) if prepared else set()
+            stored = _stored_answers(conn, prepared)
+            now, rows, extra, seen, unchanged = _now(), [], [], {}, 0
+            for rec in prepared:
+                key = (rec["resident_id"], rec["assessed_on"], rec["instrument"])
+                if rec["resident_id"] not in known:
+                    extra.append((rec["_line"], "resident_id", rec["resident_id"],
+                                  "is not in the registry: import the resident first"))
+                    continue
+                if key in seen:
+                    extra.append((rec["_line"], rec["instrument"], None,
+                                  f"repeats line {seen[key]} (same resident, date and questionnaire)"))
+                    continue
+                seen[key] = rec["_line"]
+                if key in stored:
+                    if stored[key] == (rec["answers"], rec["instrument_version"]):
+                        unchanged += 1
+                    else:
+                        extra.append((rec["_line"], rec["instrument"], None,
+                                      "differs from the stored assessment for this resident and date; "
+                                      "nothing is overwritten"))
+                    continue
+                row = {k: v for k, v in rec.items() if k != "_line"}
+                row["content_hash"] = audit.row_hash("assessments", row)
+                rows.append((rec["_line"], {**row, "entered_at": now}))
+            problems = _combine(problems, extra)
+            if len(problems) and not skip_invalid:
+                raise ImportProblems(source, problems)
+            refused = set(problems["line"].dropna().astype(int))  # a row with any problem is skipped whole
+            rows = [row for line, row in rows if line not in refused]
+            if rows:
+                conn.execute(assessments.insert(), rows)
+                audit.append(conn, [{"action": "insert", "target_table": "assessments",
+                                     "target_key": audit.row_key("assessments", r), "content_hash": r["content_hash"]}
+                                    for r in rows] + [{"action": "import", "target_table": "assessments",
+                                                       "details": {"source": source, "written": len(rows)}}],
+                             user=by, at=now)
+        return ImportResult(len(rows), unchanged, problems)
+
+    def record_decisions(self, decisions: pd.DataFrame, *, by: str) -> int:
+        """Store tier decisions (:func:`workbench.decide` output with ``resident_id``, ``assessed_on``
+        and the screening columns ``urgent, needs_review, service_cell, next_contact_due``)."""
+        columns = ["resident_id", "assessed_on", "suggested_tier", "tier", "rule", "policy_version", "urgent",
+                   "needs_review", "service_cell", "next_contact_due", "overridden", "override_reason",
+                   "decided_by", "decided_at"]
+        missing = [c for c in columns if c not in decisions.columns]
+        if missing:
+            raise ValueError(f"The 'decisions' parameter of record_decisions lacks the columns {missing}.")
+        rows = []
+        for rec in decisions[columns].astype(object).where(decisions[columns].notna(), None).to_dict("records"):
+            rec["assessed_on"] = pd.Timestamp(rec["assessed_on"]).date()
+            rec["next_contact_due"] = pd.Timestamp(rec["next_contact_due"]).date() if rec["next_contact_due"] else None
+            rec["decided_at"] = pd.Timestamp(rec["decided_at"]).to_pydatetime()
+            for col in ("suggested_tier", "tier"):
+                rec[col] = None if rec[col] is None else int(rec[col])
+            for col in ("urgent", "needs_review", "overridden"):
+                rec[col] = bool(rec[col])
+            rec["rule"], rec["service_cell"] = str(rec["rule"]), rec["service_cell"] and str(rec["service_cell"])
+            rows.append(rec)
+        with self._write() as conn:
+            require_role(conn, by, {"admin", "counsellor", "doctor"}, "record tier decisions")
+            if rows:
+                conn.execute(tier_assignments.insert(), rows)
+                audit.append(conn, [{"action": "insert", "target_table": "tier_assignments",
+                                     "target_key": f"{r['resident_id']}|{r['assessed_on']}",
+                                     "details": {"tier": r["tier"], "overridden": r["overridden"]}} for r in rows],
+                             user=by, at=_now())
+        return len(rows)
+
+    def record_contacts(self, frame: pd.DataFrame, *, by: str) -> int:
+        """Store planned, attended or missed contacts (``contact_id, resident_id, contact_on, kind,
+        status`` and optionally ``referral_id, note``)."""
+        rows = []
+        for rec in frame.astype(object).where(frame.notna(), None).to_dict("records"):
+            if rec.get("status") not in ("planned", "attended", "missed"):
+                raise ValueError(f"contact {rec.get('contact_id')!r}: status {rec.get('status')!r} must be "
+                                 "planned, attended or missed")
+            rows.append({"contact_id": str(rec["contact_id"]), "resident_id": str(rec["resident_id"]),
+                         "referral_id": rec.get("referral_id"), "contact_on": pd.Timestamp(rec["contact_on"]).date(),
+                         "kind": str(rec["kind"]), "status": rec["status"], "note": rec.get("note"),
+                         "recorded_by": by})
+        with self._write() as conn:
+            require_role(conn, by, {"admin", "counsellor", "doctor", "social_worker"}, "record contacts")
+            now = _now()
+            if rows:
+                conn.execute(contacts.insert(), [{**r, "recorded_at": now} for r in rows])
+                audit.append(conn, [{"action": "insert", "target_table": "contacts", "target_key": r["contact_id"],
+                                     "details": {"status": r["status"]}} for r in rows], user=by, at=now)
+        return len(rows)
+
+    # --- reads -----------------------------------------------------------------------------
+
+    def residents(self, *, as_user: str) -> pd.DataFrame:
+        """The basic record (identity, contact, latest tier and next due date) every staff role
+        may see; analysts get pseudonymised exports instead."""
+        with self.engine.connect() as conn:
+            require_role(conn, as_user, {"social_worker", "counsellor", "doctor", "admin"}, "read resident records")
+            latest = (sa.select(tier_assignments.c.resident_id, tier_assignments.c.tier,
+                                tier_assignments.c.next_contact_due,
+                                sa.func.row_number().over(partition_by=tier_assignments.c.resident_id,
+                                                          order_by=tier_assignments.c.decided_at.desc()).label("n"))
+                      .subquery())
+            query = (sa.select(*[residents.c[c] for c in BASIC_COLUMNS], latest.c.tier, latest.c.next_contact_due)
+                     .select_from(residents.outerjoin(latest, sa.and_(latest.c.resident_id == residents.c.resident_id,
+                                                                      latest.c.n == 1)))
+                     .order_by(residents.c.resident_id))
+            return pd.DataFrame(conn.execute(query).mappings().all(),
+                                columns=BASIC_COLUMNS + ["tier", "next_contact_due"])
+
+    def assessments(self, *, as_user: str, resident_ids: Iterable[str] | None = None) -> pd.DataFrame:
+        """Full assessments with item-level answers (wide: ``{instrument}_{n}``), for residents the
+        user may see: their caseload, or with a second counsellor's approval. Audited."""
+        with self._write() as conn:
+            role = require_role(conn, as_user, {"counsellor", "doctor", "admin"}, "read item-level answers")
+            wanted = None if resident_ids is None else list(dict.fromkeys(resident_ids))
+            allowed = can_read_answers(conn, as_user, role, wanted)
+            query = sa.select(assessments).order_by(assessments.c.resident_id, assessments.c.assessed_on,
+                                                    assessments.c.instrument)
+            if allowed is not None:
+                query = query.where(assessments.c.resident_id.in_(allowed))
+            rows = conn.execute(query).mappings().all()
+            audit.append(conn, [{"action": "read_answers", "target_table": "assessments",
+                                 "details": {"residents": sorted({r["resident_id"] for r in rows}) if wanted else
+                                             "all permitted", "rows": len(rows)}}], user=as_user, at=_now())
+        return _wide(rows)
+
+    def verify_audit(self) -> audit.AuditReport:
+        """Check the audit chain and every stored resident and assessment against it."""
+        with self.engine.connect() as conn:
+            return audit.verify(conn)
+
+
+def _combine(problems: pd.DataFrame, extra: list[tuple]) -> pd.DataFrame:
+    if not extra:
+        return problems
+    table = pd.concat([problems, pd.DataFrame(extra, columns=problems.columns)], ignore_index=True)
+    table = table.drop_duplicates(ignore_index=True)  # e.g. an unknown resident, once per row
+    return table.sort_values("line", na_position="first", kind="stable", ignore_index=True)
+
+
+def _prepare_assessments(frame: pd.DataFrame, records: list[dict], by: str) -> list[dict]:
+    """Typed rows with scores computed by the declared rules (never instead of the answers)."""
+    if not records:
+        return []
+    recs = pd.DataFrame(records)
+    position = frame.index.get_indexer(recs["_row"])
+    ids = frame["resident_id"].astype("string").str.strip().to_numpy(dtype=object)
+    days = pd.to_datetime(frame["assessed_on"].astype("string").str.strip(), format="%Y-%m-%d",
+                          errors="coerce").dt.date.to_numpy()  # bad dates are refused rows, left out
+    extra = {c: (frame[c].astype("string").str.strip().to_numpy(dtype=object, na_value=None) if c in frame
+                 else [None] * len(frame)) for c in ("submission_id", "language", "mode")}
+    out = []
+    for inst_id, group in recs.groupby("instrument", sort=True):
+        inst = get_instrument(inst_id)
+        rows = position[group.index.to_numpy()]
+        scored = score_all(frame.iloc[rows], instruments=[inst_id])
+        p = f"{inst_id}_"
+        score = scored[p + "score"].to_numpy()
+        band = scored[p + "band"].astype(object).where(scored[p + "band"].notna(), None).to_numpy()
+        n_answered = scored[p + "n_answered"].to_numpy()
+        prorated = scored[p + "prorated"].to_numpy()
+        flags = {c.flag: scored[p + c.flag].to_numpy(dtype=object, na_value=None) for c in inst.critical_items}
+        version = f"{inst.id}@{inst.declaration_version}; workbench {workbench.__version__}"
+        for k, (i, line, answers) in enumerate(zip(rows, group["_line"], group["answers"])):
+            out.append({
+                "_line": int(line), "resident_id": ids[i], "assessed_on": days[i], "instrument": inst_id,
+                "instrument_version": inst.declaration_version, "submission_id": extra["submission_id"][i],
+                "language": extra["language"][i], "mode": extra["mode"][i], "answers": answers,
+                "score": None if score[k] != score[k] else float(score[k]), "band": band[k],
+                "n_answered": int(n_answered[k]), "prorated": bool(prorated[k]),
+                "flags": json.dumps({f: (None if v[k] is None else bool(v[k])) for f, v in flags.items()}, sort_keys=True),
+                "scoring_version": version, "entered_by": by,
+            })
+    return sorted(out, key=lambda r: r["_line"])
+
+
+def _stored_answers(conn: Connection, prepared: list[dict]) -> dict:
+    if not prepared:
+        return {}
+    ids = {r["resident_id"] for r in prepared}
+    out = {}
+    chunk = sorted(ids)
+    for start in range(0, len(chunk), 5000):
+        part = chunk[start:start + 5000]
+        for r in conn.execute(sa.select(assessments.c.resident_id, assessments.c.assessed_on, assessments.c.instrument,
+                                        assessments.c.answers, assessments.c.instrument_version)
+                              .where(assessments.c.resident_id.in_(part))):
+            out[(r.resident_id, r.assessed_on, r.instrument)] = (r.answers, r.instrument_version)
+    return out
+
+
+def _wide(rows) -> pd.DataFrame:
+    base = ["resident_id", "assessed_on", "instrument", "instrument_version", "language", "mode", "score", "band",
+            "n_answered", "prorated", "scoring_version", "entered_by", "entered_at"]
+    if not rows:
+        return pd.DataFrame(columns=base)
+    frame = pd.DataFrame([{c: r[c] for c in base} for r in rows])
+    answers = pd.DataFrame([{f"{r['instrument']}_{k}": v for k, v in json.loads(r["answers"]).items()} for r in rows])
+    answers = answers[sorted(answers.columns, key=lambda c: (c.rsplit("_", 1)[0], int(c.rsplit("_", 1)[1])))]
+    flags = pd.DataFrame([{f"{r['instrument']}_{k}": v for k, v in json.loads(r["flags"]).items()} for r in rows])
+    return pd.concat([frame, flags.astype("boolean"), answers.astype("Int8")], axis=1)
