@@ -46,9 +46,10 @@ def test_never_served_without_a_token_or_beyond_loopback():
 
 
 @pytest.fixture(scope="module")
-def server():
+def server(tmp_path_factory):
     port = _free_port()
-    env = {**os.environ, "WORKBENCH_TOKEN": TOKEN}
+    env = {k: v for k, v in os.environ.items() if k != "WORKBENCH_DB"}
+    env.update(WORKBENCH_TOKEN=TOKEN, WORKBENCH_SAMPLE_DB=str(tmp_path_factory.mktemp("reg") / "sample.sqlite"))
     proc = subprocess.Popen([sys.executable, "-m", "workbench.server", "--port", str(port)], cwd=ROOT,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
@@ -64,14 +65,14 @@ def server():
     else:
         proc.kill()
         pytest.fail("server did not start in 90 s")
-    yield proc, base
+    yield proc, base, env["WORKBENCH_SAMPLE_DB"]
     if proc.poll() is None:
         proc.kill()
 
 
 @pytest.mark.slow
 def test_lab_and_voila_behind_one_login(server):
-    _, base = server
+    _, base, _ = server
     assert _get(f"{base}/lab/tree/notebooks?token={TOKEN}")[0] == 200
     assert _get(f"{base}/api/contents/notebooks")[0] == 403
     assert _get(f"{base}/lab")[0] == 302  # to the login page
@@ -82,8 +83,18 @@ def test_lab_and_voila_behind_one_login(server):
 
 
 @pytest.mark.slow
+def test_the_sample_registry_is_filled_on_first_run(server):
+    from workbench.registry.store import Registry
+    from workbench.sample import SAMPLE_N
+
+    registry = Registry(server[2])
+    assert len(registry.residents(as_user="admin")) == SAMPLE_N
+    assert registry.verify_audit().ok
+
+
+@pytest.mark.slow
 def test_one_ctrl_c_stops_it_cleanly(server):
-    proc, _ = server
+    proc, _, _ = server
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=30) == 0
     output = proc.stdout.read()

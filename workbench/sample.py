@@ -7,7 +7,8 @@ from typing import NamedTuple
 
 import pandas as pd
 
-__all__ = ["SAMPLE_DIR", "SAMPLE_FILES", "SAMPLE_N", "SAMPLE_SEED", "Sample", "load_sample", "prepare_sample"]
+__all__ = ["SAMPLE_DIR", "SAMPLE_FILES", "SAMPLE_N", "SAMPLE_SEED", "Sample", "load_sample", "prepare_registry",
+           "prepare_sample", "sample_registry_url"]
 
 #: The sample shipped with the repository (see data_samples/CATALOGUE.md).
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "data_samples"
@@ -60,3 +61,58 @@ def load_sample(folder: Path | None = None) -> Sample:
         frame[items] = frame[items].astype("Int8")
         tables[name] = frame
     return Sample(**tables)
+
+
+def sample_registry_url() -> str:
+    """Where ``make run`` keeps the registry filled with the sample community: a SQLite file
+    under the user's data folder (or ``WORKBENCH_SAMPLE_DB``)."""
+    import os
+
+    from platformdirs import user_data_dir
+
+    if os.environ.get("WORKBENCH_SAMPLE_DB"):
+        return os.environ["WORKBENCH_SAMPLE_DB"]
+    return f"sqlite:///{Path(user_data_dir('workbench', appauthor=False)) / 'sample-registry.sqlite'}"
+
+
+def prepare_registry(url: str | None = None, *, folder: Path | None = None):
+    """The registry at ``url`` (default :func:`sample_registry_url`), filled with the sample
+    community on first use: residents, screenings and follow-up reviews (item-level answers),
+    the suggested tiers confirmed, referrals and contacts. Returns the :class:`Registry`."""
+    import workbench
+    from workbench.registry.store import Registry
+
+    registry = Registry(url or sample_registry_url())
+    registry.init()
+    if len(registry.residents(as_user="admin")):
+        return registry
+    sample = load_sample(folder)
+    print("Filling the sample registry (first run only) ...", flush=True)
+    registry.import_residents(_as_text(sample.residents), by="admin", source="residents.csv")
+    registry.import_assessments(_as_text(sample.screenings), by="admin", source="screenings.csv")
+    reviews = sample.followups.drop(columns=["referral_id", "contact_id", "week"])
+    registry.import_assessments(_as_text(reviews), by="admin", source="followups.csv")
+    screened = workbench.screen(sample.screenings.merge(sample.residents, on="resident_id"))
+    decisions = workbench.decide(screened, by="admin", at=pd.Timestamp("2025-01-01"))
+    decisions = decisions.join(screened[["urgent", "needs_review", "service_cell", "next_contact_due"]])
+    decisions["resident_id"] = sample.screenings["resident_id"].to_numpy()
+    decisions["assessed_on"] = sample.screenings["assessed_on"].to_numpy()
+    decisions["decided_at"] = sample.screenings["assessed_on"].to_numpy()
+    registry.record_decisions(decisions, by="admin")
+    registry.record_referrals(sample.referrals, by="admin")
+    contacts = sample.contacts.assign(status=sample.contacts["attended"].map({True: "attended", False: "missed"}))
+    registry.record_contacts(contacts[["contact_id", "resident_id", "referral_id", "contact_on", "kind", "status"]],
+                             by="admin")
+    return registry
+
+
+def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """A table as an import file would give it: text cells, blanks missing."""
+    out = pd.DataFrame(index=frame.index)
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_datetime64_any_dtype(values):
+            out[column] = values.dt.strftime("%Y-%m-%d")
+        else:
+            out[column] = values.astype("string")
+    return out.astype(object).where(out.notna(), None).reset_index(drop=True)

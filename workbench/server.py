@@ -68,13 +68,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     args = parser.parse_args(argv)
 
-    from workbench.sample import prepare_sample
+    from workbench.sample import prepare_registry, prepare_sample, sample_registry_url
 
     folder = prepare_sample()
+    if os.environ.get("WORKBENCH_DB"):
+        registry_url = os.environ["WORKBENCH_DB"]  # the user's own registry: used as it is
+    else:
+        registry_url = os.environ["WORKBENCH_DB"] = sample_registry_url()  # kernels and apps inherit it
+        prepare_registry(registry_url)
     token = os.environ.get("WORKBENCH_TOKEN") or secrets.token_hex(24)
     cmd = jupyter_command(port=args.port, token=token, host=args.host)
     base = f"http://{args.host}:{args.port}"
     print(f"Sample data: {folder}", flush=True)
+    print(f"Registry:    {registry_url}", flush=True)
     print(f"JupyterLab:  {base}/lab/tree/notebooks?token={token}", flush=True)
     print(f"Staff apps:  {base}/voila/render/notebooks/apps/<name>.ipynb?token={token}", flush=True)
     print("Stop with Ctrl-C.", flush=True)

@@ -22,7 +22,7 @@ from workbench.registry import audit, migrate
 from workbench.registry.access import AccessDenied, can_read_answers, require_role
 from workbench.registry.engine import make_engine
 from workbench.registry.imports import ImportProblems, validate_assessments, validate_residents
-from workbench.registry.schema import (ROLES, access_approvals, assessments, caseloads, contacts,
+from workbench.registry.schema import (ROLES, access_approvals, assessments, caseloads, contacts, referrals,
                                        residents, tier_assignments, users)
 from workbench.scoring import score_all
 
@@ -251,6 +251,26 @@ class Registry:
                              user=by, at=_now())
         return len(rows)
 
+    def record_referrals(self, frame: pd.DataFrame, *, by: str) -> int:
+        """Store referrals (``referral_id, resident_id, referred_on`` and optionally ``tier, rule,
+        destination, ended_on, end_reason``)."""
+        rows = []
+        for rec in frame.astype(object).where(frame.notna(), None).to_dict("records"):
+            rows.append({"referral_id": str(rec["referral_id"]), "resident_id": str(rec["resident_id"]),
+                         "referred_on": pd.Timestamp(rec["referred_on"]).date(),
+                         "tier": None if rec.get("tier") is None else int(rec["tier"]),
+                         "rule": rec.get("rule") and str(rec["rule"]), "destination": rec.get("destination"),
+                         "ended_on": pd.Timestamp(rec["ended_on"]).date() if rec.get("ended_on") else None,
+                         "end_reason": rec.get("end_reason"), "created_by": by})
+        with self._write() as conn:
+            require_role(conn, by, {"admin", "counsellor", "doctor"}, "record referrals")
+            now = _now()
+            if rows:
+                conn.execute(referrals.insert(), [{**r, "created_at": now} for r in rows])
+                audit.append(conn, [{"action": "insert", "target_table": "referrals", "target_key": r["referral_id"],
+                                     "details": {"tier": r["tier"]}} for r in rows], user=by, at=now)
+        return len(rows)
+
     def record_contacts(self, frame: pd.DataFrame, *, by: str) -> int:
         """Store planned, attended or missed contacts (``contact_id, resident_id, contact_on, kind,
         status`` and optionally ``referral_id, note``)."""
@@ -288,8 +308,9 @@ class Registry:
                      .select_from(residents.outerjoin(latest, sa.and_(latest.c.resident_id == residents.c.resident_id,
                                                                       latest.c.n == 1)))
                      .order_by(residents.c.resident_id))
-            return pd.DataFrame(conn.execute(query).mappings().all(),
-                                columns=BASIC_COLUMNS + ["tier", "next_contact_due"])
+            frame = pd.DataFrame(conn.execute(query).mappings().all(), columns=BASIC_COLUMNS + ["tier", "next_contact_due"])
+        frame["tier"] = frame["tier"].astype("Int8")
+        return frame
 
     def assessments(self, *, as_user: str, resident_ids: Iterable[str] | None = None) -> pd.DataFrame:
         """Full assessments with item-level answers (wide: ``{instrument}_{n}``), for residents the
