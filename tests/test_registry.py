@@ -226,6 +226,24 @@ def test_tier_decisions_and_contacts_are_recorded(registry):
     assert registry.record_decisions(decisions, by="admin") == 3
     contacts = pd.DataFrame({"contact_id": ["C1"], "resident_id": [data.resident_id[0]], "contact_on": ["2025-06-03"],
                              "kind": ["phone"], "status": ["attended"]})
-    assert registry.record_contacts(contacts, by="admin") == 1
+    assert registry.record("contacts", contacts, by="admin") == 1
     basic = registry.residents(as_user="admin").set_index("resident_id")
     assert basic.loc[data.resident_id[0], "tier"] == screened["tier"].iloc[0]
+
+
+def test_events_enrolments_and_consents_are_checked_then_recorded(registry):
+    registry.import_residents(residents_file(2), by="admin")
+    rid = SAMPLE.residents.resident_id[0]
+    assert registry.record("events", pd.DataFrame({"resident_id": [rid], "event_on": ["2025-03-02"],
+                                                   "kind": ["er_visit"]}), by="admin") == 1
+    assert registry.record("enrolments", pd.DataFrame({"resident_id": [rid], "study": ["rct2025"], "arm": ["intervention"],
+                                                       "enrolled_on": ["2025-01-15"]}), by="admin") == 1
+    assert registry.record("consents", pd.DataFrame({"resident_id": [rid], "purpose": ["research"], "given": ["True"],
+                                                     "given_on": ["2025-01-15"]}), by="admin") == 1
+    from workbench.registry.store import RecordProblems
+    with pytest.raises(RecordProblems) as err:
+        registry.record("events", pd.DataFrame({"resident_id": [rid, rid], "event_on": ["2025-03-02", "soon"],
+                                                "kind": ["fall", "crisis"]}), by="admin")
+    assert err.value.problems[["row", "column"]].values.tolist() == [[0, "kind"], [1, "event_on"]]
+    assert count(registry, "events") == 1
+    assert registry.verify_audit().ok

@@ -99,10 +99,10 @@ def prepare_registry(url: str | None = None, *, folder: Path | None = None):
     decisions["assessed_on"] = sample.screenings["assessed_on"].to_numpy()
     decisions["decided_at"] = sample.screenings["assessed_on"].to_numpy()
     registry.record_decisions(decisions, by="admin")
-    registry.record_referrals(sample.referrals, by="admin")
+    registry.record("referrals", sample.referrals, by="admin")
     contacts = sample.contacts.assign(status=sample.contacts["attended"].map({True: "attended", False: "missed"}))
-    registry.record_contacts(contacts[["contact_id", "resident_id", "referral_id", "contact_on", "kind", "status"]],
-                             by="admin")
+    registry.record("contacts", contacts[["contact_id", "resident_id", "referral_id", "contact_on", "kind", "status"]],
+                    by="admin")
     return registry
 
 

@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from workbench.registry import audit
@@ -74,6 +75,10 @@ def restore(backup_file: str | Path, url: str, *, force: bool = False) -> Engine
         tmp.replace(target)
         engine = make_engine(url)
     else:
+        if not force and sa.inspect(engine).get_table_names():
+            engine.dispose()
+            raise FileExistsError(f"{engine.url.render_as_string(hide_password=True)} already holds tables: "
+                                  "pass force=True (--force) to replace them")
         env = {**os.environ, "PGPASSWORD": engine.url.password} if engine.url.password else None
         subprocess.run(["pg_restore", "--clean", "--if-exists", "--no-owner", *(_pg_args(engine)), str(backup_file)],
                        check=True, env=env)

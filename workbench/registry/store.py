@@ -22,11 +22,11 @@ from workbench.registry import audit, migrate
 from workbench.registry.access import AccessDenied, can_read_answers, require_role
 from workbench.registry.engine import make_engine
 from workbench.registry.imports import ImportProblems, validate_assessments, validate_residents
-from workbench.registry.schema import (ROLES, access_approvals, assessments, caseloads, contacts, referrals,
-                                       residents, tier_assignments, users)
+from workbench.registry.schema import (EVENT_KINDS, ROLES, access_approvals, assessments, caseloads, consents,
+                                       contacts, enrolments, events, referrals, residents, tier_assignments, users)
 from workbench.scoring import score_all
 
-__all__ = ["ImportResult", "Registry"]
+__all__ = ["ImportResult", "RecordProblems", "Registry"]
 
 BASIC_COLUMNS = ["resident_id", "name", "phone", "sex", "birth_date", "community"]
 
@@ -251,45 +251,27 @@ class Registry:
                              user=by, at=_now())
         return len(rows)
 
-    def record_referrals(self, frame: pd.DataFrame, *, by: str) -> int:
-        """Store referrals (``referral_id, resident_id, referred_on`` and optionally ``tier, rule,
-        destination, ended_on, end_reason``)."""
-        rows = []
-        for rec in frame.astype(object).where(frame.notna(), None).to_dict("records"):
-            rows.append({"referral_id": str(rec["referral_id"]), "resident_id": str(rec["resident_id"]),
-                         "referred_on": pd.Timestamp(rec["referred_on"]).date(),
-                         "tier": None if rec.get("tier") is None else int(rec["tier"]),
-                         "rule": rec.get("rule") and str(rec["rule"]), "destination": rec.get("destination"),
-                         "ended_on": pd.Timestamp(rec["ended_on"]).date() if rec.get("ended_on") else None,
-                         "end_reason": rec.get("end_reason"), "created_by": by})
-        with self._write() as conn:
-            require_role(conn, by, {"admin", "counsellor", "doctor"}, "record referrals")
-            now = _now()
-            if rows:
-                conn.execute(referrals.insert(), [{**r, "created_at": now} for r in rows])
-                audit.append(conn, [{"action": "insert", "target_table": "referrals", "target_key": r["referral_id"],
-                                     "details": {"tier": r["tier"]}} for r in rows], user=by, at=now)
-        return len(rows)
+    def record(self, table: str, frame: pd.DataFrame, *, by: str) -> int:
+        """Store rows of ``referrals``, ``contacts``, ``events``, ``enrolments`` or ``consents``.
 
-    def record_contacts(self, frame: pd.DataFrame, *, by: str) -> int:
-        """Store planned, attended or missed contacts (``contact_id, resident_id, contact_on, kind,
-        status`` and optionally ``referral_id, note``)."""
-        rows = []
-        for rec in frame.astype(object).where(frame.notna(), None).to_dict("records"):
-            if rec.get("status") not in ("planned", "attended", "missed"):
-                raise ValueError(f"contact {rec.get('contact_id')!r}: status {rec.get('status')!r} must be "
-                                 "planned, attended or missed")
-            rows.append({"contact_id": str(rec["contact_id"]), "resident_id": str(rec["resident_id"]),
-                         "referral_id": rec.get("referral_id"), "contact_on": pd.Timestamp(rec["contact_on"]).date(),
-                         "kind": str(rec["kind"]), "status": rec["status"], "note": rec.get("note"),
-                         "recorded_by": by})
+        Columns are those of the table (see ``workbench/registry/schema.py``); who recorded the
+        rows and when is filled in. Every cell is checked first and every problem reported at
+        once (:class:`RecordProblems`); then all rows are written in one transaction, audited.
+        """
+        if table not in _RECORDABLE:
+            raise ValueError(f"The 'table' parameter of record must be one of {sorted(_RECORDABLE)}. Got {table!r} instead.")
+        target, roles, key, who = _RECORDABLE[table]
+        rows = _typed_rows(target, frame, who, by)
         with self._write() as conn:
-            require_role(conn, by, {"admin", "counsellor", "doctor", "social_worker"}, "record contacts")
+            require_role(conn, by, roles, f"record {table}")
             now = _now()
             if rows:
-                conn.execute(contacts.insert(), [{**r, "recorded_at": now} for r in rows])
-                audit.append(conn, [{"action": "insert", "target_table": "contacts", "target_key": r["contact_id"],
-                                     "details": {"status": r["status"]}} for r in rows], user=by, at=now)
+                conn.execute(target.insert(), [{**r, f"{who}_at": now} for r in rows])
+                audit.append(conn, [{"action": "insert", "target_table": table,
+                                     "target_key": str(r[key]) if key in r else str(r["resident_id"]),
+                                     "details": {c: v for c, v in r.items() if c in ("kind", "status", "study", "arm",
+                                                                                     "purpose", "given", "tier")}}
+                                    for r in rows], user=by, at=now)
         return len(rows)
 
     # --- reads -----------------------------------------------------------------------------
@@ -333,6 +315,74 @@ class Registry:
         """Check the audit chain and every stored resident and assessment against it."""
         with self.engine.connect() as conn:
             return audit.verify(conn)
+
+
+_STAFF = {"admin", "counsellor", "doctor", "social_worker"}
+_CLINICAL = {"admin", "counsellor", "doctor"}
+#: table -> (Table, roles that may write it, key column for the audit log, who-column prefix)
+_RECORDABLE = {
+    "referrals": (referrals, _CLINICAL, "referral_id", "created"),
+    "contacts": (contacts, _STAFF, "contact_id", "recorded"),
+    "events": (events, _STAFF, "event_id", "recorded"),
+    "enrolments": (enrolments, _CLINICAL, "enrolment_id", "recorded"),
+    "consents": (consents, _STAFF, "consent_id", "recorded"),
+}
+#: Allowed values of coded columns (the database enforces the same with CHECK constraints).
+_CODES = {("contacts", "status"): ("planned", "attended", "missed"), ("events", "kind"): EVENT_KINDS}
+
+
+class RecordProblems(ValueError):
+    """Rows that cannot be recorded; nothing was written. ``problems``: row, column, value, rule."""
+
+    def __init__(self, table: str, problems: list[tuple]):
+        self.problems = pd.DataFrame(problems, columns=["row", "column", "value", "rule"])
+        super().__init__(f"{table}: {len(problems)} problem(s); nothing was written:\n" + "\n".join(
+            f"- row {r!r}, column {c!r}: value {v!r} {rule}" for r, c, v, rule in problems[:200]))
+
+
+def _typed_rows(table: sa.Table, frame: pd.DataFrame, who: str, by: str) -> list[dict]:
+    """Rows of ``frame`` as Python values of ``table``'s column types, checked cell by cell."""
+    settable = [c for c in table.columns if not c.name.startswith(f"{who}_")
+                and not (c.primary_key and c.autoincrement is True and isinstance(c.type, sa.Integer))]
+    names = {c.name for c in settable}
+    problems = [(None, c, None, f"is not a column of {table.name} (columns: {sorted(names)})")
+                for c in frame.columns if c not in names]
+    problems += [(None, c.name, None, "is required") for c in settable
+                 if not c.nullable and c.server_default is None and c.name not in frame.columns]
+    rows = []
+    for label, rec in zip(frame.index, frame.astype(object).where(frame.notna(), None).to_dict("records")):
+        row = {}
+        for col in settable:
+            value = rec.get(col.name)
+            if value is None:
+                if not col.nullable and col.server_default is None and col.name in frame.columns:
+                    problems.append((label, col.name, None, "is blank but required"))
+                row[col.name] = None if col.server_default is None else (value if value is not None else False)
+                continue
+            try:
+                if isinstance(col.type, sa.Date):
+                    value = pd.Timestamp(value).date()
+                elif isinstance(col.type, sa.Boolean):
+                    if str(value).strip().lower() not in ("true", "false", "1", "0"):
+                        raise ValueError
+                    value = str(value).strip().lower() in ("true", "1")
+                elif isinstance(col.type, sa.Integer):
+                    if float(value) != int(float(value)):
+                        raise ValueError
+                    value = int(float(value))
+                else:
+                    value = str(value).strip()
+            except (ValueError, TypeError):
+                problems.append((label, col.name, value, f"must be a {col.type.python_type.__name__}"))
+                continue
+            allowed = _CODES.get((table.name, col.name))
+            if allowed and value not in allowed:
+                problems.append((label, col.name, value, f"must be one of {list(allowed)}"))
+            row[col.name] = value
+        rows.append({**row, f"{who}_by": by})
+    if problems:
+        raise RecordProblems(table.name, problems)
+    return rows
 
 
 def _combine(problems: pd.DataFrame, extra: list[tuple]) -> pd.DataFrame:

@@ -1,0 +1,185 @@
+"""`workbench backup` makes a consistent copy while apps are writing; `restore` brings it back.
+
+SQLite: the online backup API. PostgreSQL: ``pg_dump --format=custom`` / ``pg_restore``.
+While a writer (a thread with its own Registry and engine) keeps importing batches of
+screenings, ``workbench backup`` runs in another process. The copy must hold whole batches
+only, in order (a prefix of what was written), with its audit chain a prefix of the live one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from workbench.cli import main as workbench_main
+from workbench.registry.imports import read_table
+from workbench.registry.store import Registry
+from workbench.sample import SAMPLE_DIR
+
+pytestmark = pytest.mark.slow  # a writer, 2 commands in their own process and 3 in this one: ~5-8 s per backend
+
+WORKBENCH = str(Path(sys.executable).with_name("workbench"))  # the console script of this environment
+BATCH_ROWS = 25          # screenings per import; each holds a PHQ-9 and a GAD-7
+PER_BATCH = 2 * BATCH_ROWS
+
+
+def _batches():
+    frame = read_table(SAMPLE_DIR / "screenings.csv")
+    items = [c for c in frame.columns if c.split("_")[0] in ("phq9", "gad7")]
+    frame = frame[["resident_id", "assessed_on", "mode", "language", *items]]
+    return [frame.iloc[i:i + BATCH_ROWS].reset_index(drop=True) for i in range(0, len(frame), BATCH_ROWS)]
+
+
+def _keys(batch):
+    return {(r, d, i) for r, d in zip(batch["resident_id"], batch["assessed_on"]) for i in ("phq9", "gad7")}
+
+
+class Writer(threading.Thread):
+    """A staff app importing one batch after another into ``url`` until told to stop."""
+
+    def __init__(self, url, batches):
+        super().__init__(daemon=True)
+        self.registry, self.batches = Registry(url), batches
+        self.committed, self.error = 0, None
+        self.changed, self.stop = threading.Condition(), threading.Event()
+
+    def run(self):
+        try:
+            for k, batch in enumerate(self.batches):
+                if self.stop.is_set():
+                    break
+                result = self.registry.import_assessments(batch, by="admin", source=f"batch{k}")
+                assert result.written == PER_BATCH, result
+                with self.changed:
+                    self.committed += 1
+                    self.changed.notify_all()
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            self.error = exc
+        finally:
+            self.registry.engine.dispose()
+            with self.changed:
+                self.changed.notify_all()
+
+    def wait_for(self, n):
+        with self.changed:
+            self.changed.wait_for(lambda: self.committed >= n or self.error or not self.is_alive(), timeout=120)
+        assert self.error is None, self.error
+        assert self.committed >= n, f"the writer ran out of batches after {self.committed}"
+
+
+def _cli(*args):
+    """The ``workbench`` command in a process of its own."""
+    return subprocess.run([WORKBENCH, *args], capture_output=True, text=True, timeout=120)
+
+
+def _cli_here(*args):
+    """The same command line in this process (no interpreter start-up): exit status and stderr."""
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        status = workbench_main(list(args))
+    return status, err.getvalue()
+
+
+def _contents(url):
+    """Row counts, assessment keys and the audit chain's entry hashes, in order."""
+    registry = Registry(url)
+    try:
+        with registry.engine.connect() as conn:
+            counts = {t: conn.execute(sa.text(f"SELECT COUNT(*) FROM {t}")).scalar()
+                      for t in ("residents", "assessments", "audit_log")}
+            keys = {(r, str(d)[:10], i) for r, d, i in conn.execute(
+                sa.text("SELECT resident_id, assessed_on, instrument FROM assessments"))}
+            chain = list(conn.execute(sa.text("SELECT entry_hash FROM audit_log ORDER BY entry_id")).scalars())
+        report = registry.verify_audit()
+    finally:
+        registry.engine.dispose()
+    return counts, keys, chain, report
+
+
+def _digest(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def restore_url(registry_url, tmp_path, request):
+    """Where the backup is restored: a new SQLite path, or another fresh PostgreSQL database."""
+    if registry_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'restored' / 'registry.sqlite'}"
+        return
+    server = request.getfixturevalue("postgres_server")
+    name = server.create_database()
+    try:
+        yield server.url_for(name)
+    finally:
+        server.drop_database(name)
+
+
+def test_backup_while_writing_is_consistent_and_restores(registry_url, restore_url, tmp_path):
+    sqlite = registry_url.startswith("sqlite")
+    backup_file = tmp_path / ("backup.sqlite" if sqlite else "backup.dump")
+    registry = Registry(registry_url)
+    registry.init()
+    registry.import_residents(read_table(SAMPLE_DIR / "residents.csv"), by="admin")
+    registry.engine.dispose()
+    batches = _batches()
+
+    # Back up while the writer keeps importing: it has written before, and writes after.
+    writer = Writer(registry_url, batches)
+    writer.start()
+    try:
+        writer.wait_for(2)
+        made = _cli("--db", registry_url, "backup", str(backup_file))
+        assert made.returncode == 0, made.stderr
+        writer.wait_for(writer.committed + 1)
+    finally:
+        writer.stop.set()
+        writer.join(timeout=120)
+    assert writer.error is None and not writer.is_alive()
+    live_counts, live_keys, live_chain, live_report = _contents(registry_url)
+    assert live_report.ok and live_counts["assessments"] == writer.committed * PER_BATCH
+
+    if sqlite:  # the copy itself is a sound SQLite database (checked read-only, before anything opens it)
+        with contextlib.closing(sqlite3.connect(f"{backup_file.as_uri()}?mode=ro", uri=True)) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+
+    restored = _cli("--db", restore_url, "restore", str(backup_file))
+    assert restored.returncode == 0, restored.stderr
+    counts, keys, chain, report = _contents(restore_url)
+
+    # A consistent prefix: whole batches in the order written, each row with its audit entry,
+    # and the audit chain exactly the live chain up to the moment of the copy.
+    k, rest = divmod(counts["assessments"], PER_BATCH)
+    assert rest == 0 and 2 <= k < writer.committed
+    assert keys == set().union(*map(_keys, batches[:k]))
+    assert chain == live_chain[:len(chain)] and len(chain) < len(live_chain)
+    assert counts["residents"] == live_counts["residents"] == 3000
+    assert report.ok and report.rows_checked == counts["residents"] + counts["assessments"], report
+    if sqlite:
+        backup_counts, backup_keys, _, backup_report = _contents(str(backup_file))
+        assert (backup_counts, backup_keys) == (counts, keys)
+        assert backup_report.ok  # Registry(backup).verify_audit()
+
+    # Restoring over an existing registry is refused without --force (nothing changes) ...
+    status, err = _cli_here("--db", registry_url, "restore", str(backup_file))
+    assert status == 1 and "--force" in err
+    assert _contents(registry_url)[0] == live_counts
+    # ... and replaces it with --force.
+    status, err = _cli_here("--db", registry_url, "restore", "--force", str(backup_file))
+    assert status == 0, err
+    replaced_counts, replaced_keys, _, replaced_report = _contents(registry_url)
+    assert (replaced_counts, replaced_keys) == (counts, keys) and replaced_report.ok
+
+    # A backup never overwrites a file.
+    before = _digest(backup_file)
+    status, err = _cli_here("--db", registry_url, "backup", str(backup_file))
+    assert status == 1 and "never overwrites" in err
+    assert _digest(backup_file) == before
