@@ -23,11 +23,12 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import bench_registry  # noqa: E402
 import bench_scoring  # noqa: E402
 import bench_stepped_care  # noqa: E402
 import bench_synth  # noqa: E402
 
-CASES = {**bench_scoring.CASES, **bench_stepped_care.CASES, **bench_synth.CASES}
+CASES = {**bench_scoring.CASES, **bench_stepped_care.CASES, **bench_synth.CASES, **bench_registry.CASES}
 
 
 def measure(setup, run, repeat: int) -> tuple[float, float]:

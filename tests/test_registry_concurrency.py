@@ -17,7 +17,6 @@ import sqlite3
 import time
 import traceback
 
-import pytest
 import sqlalchemy as sa
 
 from workbench.cli import main as workbench

@@ -11,6 +11,7 @@ import json
 import time
 from typing import Iterable, NamedTuple
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -305,11 +306,12 @@ class Registry:
                                                     assessments.c.instrument)
             if allowed is not None:
                 query = query.where(assessments.c.resident_id.in_(allowed))
-            rows = conn.execute(query).mappings().all()
+            result = conn.execute(query)
+            frame = pd.DataFrame.from_records(result.all(), columns=list(result.keys()))
             audit.append(conn, [{"action": "read_answers", "target_table": "assessments",
-                                 "details": {"residents": sorted({r["resident_id"] for r in rows}) if wanted else
-                                             "all permitted", "rows": len(rows)}}], user=as_user, at=_now())
-        return _wide(rows)
+                                 "details": {"residents": sorted(set(frame["resident_id"])) if wanted else
+                                             "all permitted", "rows": len(frame)}}], user=as_user, at=_now())
+        return _wide(frame)
 
     def verify_audit(self) -> audit.AuditReport:
         """Check the audit chain and every stored resident and assessment against it."""
@@ -444,13 +446,22 @@ def _stored_answers(conn: Connection, prepared: list[dict]) -> dict:
     return out
 
 
-def _wide(rows) -> pd.DataFrame:
+def _wide(frame: pd.DataFrame) -> pd.DataFrame:
+    """Stored rows as one row per assessment: metadata, flags and item columns ``{instrument}_{n}``."""
     base = ["resident_id", "assessed_on", "instrument", "instrument_version", "language", "mode", "score", "band",
             "n_answered", "prorated", "scoring_version", "entered_by", "entered_at"]
-    if not rows:
+    if frame.empty:
         return pd.DataFrame(columns=base)
-    frame = pd.DataFrame([{c: r[c] for c in base} for r in rows])
-    answers = pd.DataFrame([{f"{r['instrument']}_{k}": v for k, v in json.loads(r["answers"]).items()} for r in rows])
-    answers = answers[sorted(answers.columns, key=lambda c: (c.rsplit("_", 1)[0], int(c.rsplit("_", 1)[1])))]
-    flags = pd.DataFrame([{f"{r['instrument']}_{k}": v for k, v in json.loads(r["flags"]).items()} for r in rows])
-    return pd.concat([frame, flags.astype("boolean"), answers.astype("Int8")], axis=1)
+    out = [frame[base]]
+    for kind in ("flags", "answers"):
+        parsed = [json.loads(text) for text in frame[kind]]
+        columns: dict[str, np.ndarray] = {}
+        for inst_id, positions in frame.groupby("instrument", sort=True).indices.items():
+            keys = sorted(parsed[positions[0]], key=lambda k: (len(k), k))
+            for key in keys:
+                values = np.full(len(frame), None, dtype=object)
+                values[positions] = [parsed[i].get(key) for i in positions]
+                columns[f"{inst_id}_{key}"] = values
+        part = pd.DataFrame(columns, index=frame.index)
+        out.append(part.astype("boolean") if kind == "flags" else part.astype("Int8"))
+    return pd.concat(out, axis=1)
