@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import pandas as pd
-import yaml
+from workbench._declarations import read_yaml
 
 __all__ = ["JTParameters", "OutcomeConfigError", "Thresholds", "load_thresholds", "thresholds"]
 
@@ -153,10 +153,7 @@ def load_thresholds(path: str | Path | None = None) -> Thresholds:
     ('1.0', 0.5, 8.0)
     """
     path = _PATH if path is None else Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise OutcomeConfigError(f"{path}: is not valid YAML: {exc}") from None
+    raw = read_yaml(path, OutcomeConfigError)
     if not isinstance(raw, Mapping):
         raise OutcomeConfigError(f"{path}: must be a mapping of sections, got {type(raw).__name__}")
     p: list[str] = []

@@ -161,13 +161,7 @@ class Registry:
             problems = _combine(problems, conflicts)
             if len(problems) and not skip_invalid:
                 raise ImportProblems(source, problems)
-            if rows:
-                conn.execute(residents.insert(), rows)
-                audit.append(conn, [{"action": "insert", "target_table": "residents",
-                                     "target_key": audit.row_key("residents", r), "content_hash": r["content_hash"]}
-                                    for r in rows] + [{"action": "import", "target_table": "residents",
-                                                       "details": {"source": source, "written": len(rows)}}],
-                             user=by, at=now)
+            _insert_imported(conn, residents, rows, by=by, at=now, source=source)
         return ImportResult(len(rows), len(typed) - len(rows) - len(conflicts), problems)
 
     def import_assessments(self, frame: pd.DataFrame, *, by: str, skip_invalid: bool = False,
@@ -213,13 +207,7 @@ class Registry:
                 raise ImportProblems(source, problems)
             refused = set(problems["line"].dropna().astype(int))  # a row with any problem is skipped whole
             rows = [row for line, row in rows if line not in refused]
-            if rows:
-                conn.execute(assessments.insert(), rows)
-                audit.append(conn, [{"action": "insert", "target_table": "assessments",
-                                     "target_key": audit.row_key("assessments", r), "content_hash": r["content_hash"]}
-                                    for r in rows] + [{"action": "import", "target_table": "assessments",
-                                                       "details": {"source": source, "written": len(rows)}}],
-                             user=by, at=now)
+            _insert_imported(conn, assessments, rows, by=by, at=now, source=source)
         return ImportResult(len(rows), unchanged, problems)
 
     def record_decisions(self, decisions: pd.DataFrame, *, by: str) -> int:
@@ -317,6 +305,18 @@ class Registry:
         """Check the audit chain and every stored resident and assessment against it."""
         with self.engine.connect() as conn:
             return audit.verify(conn)
+
+
+def _insert_imported(conn: Connection, table: sa.Table, rows: list[dict], *, by: str, at: dt.datetime,
+                     source: str) -> None:
+    """Insert imported rows with one audit entry each (their content hash) and one for the import."""
+    if not rows:
+        return
+    conn.execute(table.insert(), rows)
+    audit.append(conn, [{"action": "insert", "target_table": table.name, "target_key": audit.row_key(table.name, r),
+                         "content_hash": r["content_hash"]} for r in rows]
+                 + [{"action": "import", "target_table": table.name, "details": {"source": source, "written": len(rows)}}],
+                 user=by, at=at)
 
 
 _STAFF = {"admin", "counsellor", "doctor", "social_worker"}
