@@ -95,8 +95,9 @@ def _km_curve(n, d, ci, alpha):
             high = np.where(surv == 0, np.nan, high)
         elif ci == "log-log":
             x = np.where((surv == 0) | (surv == 1), np.nan, surv)
-            low = np.exp(-np.exp(np.log(-np.log(x)) + z * se / np.log(x)))
-            high = np.exp(-np.exp(np.log(-np.log(x)) - z * se / np.log(x)))
+            # log(-log S) +/- z se / |log S|; log S < 0, so the lower limit of S takes "- z se / log S"
+            low = np.exp(-np.exp(np.log(-np.log(x)) - z * se / np.log(x)))
+            high = np.exp(-np.exp(np.log(-np.log(x)) + z * se / np.log(x)))
         else:
             raise ValueError(f"The 'ci' parameter of km must be 'log-log' or 'log'. Got {ci!r} instead.")
     # R gives no interval where the standard error is 0 (before the first event) or infinite

@@ -1,0 +1,59 @@
+"""Endpoints built from registry-shaped tables, on a small cohort worked out by hand."""
+
+import pandas as pd
+import pytest
+
+from workbench.cohort import endpoints
+
+RESIDENTS = pd.DataFrame({"resident_id": ["A", "B", "C", "D"], "sex": ["female", "male", "female", "male"],
+                          "birth_date": pd.to_datetime(["1950-01-01", "1960-01-01", "1970-01-01", "1980-01-01"]),
+                          "lives_alone": [True, False, False, False], "hypertension": [True, False, True, False]})
+SCREENINGS = pd.DataFrame({"resident_id": ["A", "B", "C", "D"],
+                           "assessed_on": pd.to_datetime(["2025-01-01", "2025-01-11", "2025-02-01", "2025-03-01"])})
+EVENTS = pd.DataFrame({"resident_id": ["A", "A", "B", "C", "C"],
+                       "event_on": pd.to_datetime(["2025-03-02", "2025-06-30", "2025-02-10", "2025-12-01", "2026-02-01"]),
+                       "kind": ["er_visit", "death", "death", "crisis", "crisis"]})
+CENSOR = "2025-12-31"
+
+
+def build(**kw):
+    return endpoints(residents=RESIDENTS, screenings=SCREENINGS, events=EVENTS, censor_date=CENSOR, **kw)
+
+
+def test_crisis_or_er_with_death_as_a_competing_event():
+    e = build(which=["crisis_or_er"]).set_index("resident_id")
+    # A: ER visit on 2025-03-02, 60 days after 2025-01-01 -> cause 1
+    assert (e.loc["A", "duration"], e.loc["A", "event"]) == (60, 1)
+    # B: died on 2025-02-10 before any crisis: 30 days, cause 2 (competing)
+    assert (e.loc["B", "duration"], e.loc["B", "event"]) == (30, 2)
+    # C: crisis 2025-12-01 (the 2026 one is after the censor date): 303 days after 2025-02-01
+    assert (e.loc["C", "duration"], e.loc["C", "event"]) == (303, 1)
+    # D: nothing: censored at 2025-12-31, 305 days after 2025-03-01
+    assert (e.loc["D", "duration"], e.loc["D", "event"]) == (305, 0)
+
+
+def test_death_and_the_age_time_scale():
+    e = build(which=["death"], time_scale="age").set_index("resident_id")
+    # A born 1950-01-01, baseline 2025-01-01 = 27,394 days of age; died 180 days later
+    assert e.loc["A", "entry"] == 27394 and e.loc["A", "duration"] == 27394 + 180 and e.loc["A", "event"] == 1
+    assert (e["duration"] > e["entry"]).all()
+
+
+def test_remission_needs_a_baseline_of_10_and_a_later_score_below_5():
+    reviews = pd.DataFrame({"resident_id": ["A", "A", "A", "B", "C", "C", "D"],
+                            "assessed_on": pd.to_datetime(["2025-01-01", "2025-02-01", "2025-03-01", "2025-01-11",
+                                                           "2025-02-01", "2025-05-02", "2025-03-01"]),
+                            "phq9_score": [14, 8, 4, 12, 11, 9, 6]})
+    e = build(which=["remission"], assessments=reviews).set_index("resident_id")
+    assert (e.loc["A", "duration"], e.loc["A", "event"]) == (59, 1)   # PHQ-9 4 on 2025-03-01
+    assert (e.loc["C", "duration"], e.loc["C", "event"]) == (90, 0)   # last seen 2025-05-02, not remitted
+    assert "D" not in e.index                                         # baseline 6 < 10: not in this endpoint
+    assert "B" not in e.index                                         # no later review: no time at risk
+    assert build(which=["remission"], assessments=reviews).attrs["excluded"]["remission"]
+
+
+def test_arguments_are_checked():
+    with pytest.raises(ValueError, match="'which' parameter"):
+        build(which=["relapse"])
+    with pytest.raises(ValueError, match="'censor_date' parameter"):
+        endpoints(residents=RESIDENTS, screenings=SCREENINGS, censor_date=None)
