@@ -388,17 +388,71 @@ class CoxModel:
         self.summary.attrs["alpha"] = alpha
 
     def ph_test(self) -> pd.DataFrame:
-        """Proportional-hazards check: scaled Schoenfeld residuals against KM-transformed time.
+        """Proportional-hazards check, as R's ``cox.zph(fit)`` (survival 3.x, transform "km").
 
-        Returns a DataFrame indexed by covariate (and ``GLOBAL``) with ``statistic, dof, p_value``.
+        A score test, per covariate and globally, of adding ``covariate x g(t)`` to the model,
+        where ``g`` is one minus the pooled Kaplan-Meier curve just before ``t``, centred on
+        the event times; Efron ties; strata keep their own risk sets.
+
+        Returns
+        -------
+        DataFrame
+            Indexed by covariate and ``GLOBAL``: ``statistic`` (chi-square), ``dof``, ``p_value``.
         """
-        from lifelines.statistics import proportional_hazard_test
-
-        result = proportional_hazard_test(self.fitter_, self._data, time_transform="km")
-        table = result.summary
-        out = pd.DataFrame({"statistic": table["test_statistic"].to_numpy(), "dof": 1,
-                            "p_value": table["p"].to_numpy()}, index=pd.Index(table.index.get_level_values(0),
-                                                                               name="covariate"))
+        d = self._data
+        x = d[self.covariates].to_numpy(float)
+        t = d[self.duration].to_numpy(float)
+        e = d[self.event].to_numpy(float) == 1
+        beta = self.fitter_.params_.reindex(self.covariates).to_numpy()
+        w = np.exp((x - x.mean(axis=0)) @ beta)
+        # g(t) = 1 - KM(t-) of the pooled data, centred on the mean over events
+        times, n, dd, _ = _km_counts(t, e.astype(float), None)
+        surv = np.cumprod(1 - dd / n)
+        before = np.searchsorted(times, t, side="left")          # times strictly before t
+        g = 1 - np.concatenate([[1.0], surv])[before]
+        g = g - g[e].mean()
+        p = x.shape[1]
+        u = np.zeros(2 * p)
+        imat = np.zeros((2 * p, 2 * p))
+        strata = (d[self.strata].astype(str).agg("|".join, axis=1).to_numpy() if self.strata
+                  else np.zeros(len(d), dtype=object))
+        for level in pd.unique(strata):
+            m = strata == level
+            ts, es, xs, ws, gs = t[m], e[m], x[m], w[m], g[m]
+            order = np.argsort(-ts, kind="stable")
+            ts, es, xs, ws, gs = ts[order], es[order], xs[order], ws[order], gs[order]
+            s0 = np.cumsum(ws)
+            s1 = np.cumsum(ws[:, None] * xs, axis=0)
+            s2 = np.cumsum(ws[:, None, None] * xs[:, :, None] * xs[:, None, :], axis=0)
+            for time in np.unique(ts[es]):
+                last = np.searchsorted(-ts, -time, side="right") - 1    # risk set: time_i >= time
+                dead = (ts == time) & es
+                k = int(dead.sum())
+                d0, d1 = ws[dead].sum(), (ws[dead, None] * xs[dead]).sum(axis=0)
+                d2 = (ws[dead, None, None] * xs[dead, :, None] * xs[dead, None, :]).sum(axis=0)
+                gt = gs[dead][0]
+                score = xs[dead].sum(axis=0)
+                for l in range(k):                                     # Efron's approximation
+                    frac = l / k
+                    a0 = s0[last] - frac * d0
+                    mean = (s1[last] - frac * d1) / a0
+                    var = (s2[last] - frac * d2) / a0 - np.outer(mean, mean)
+                    score = score - mean
+                    imat[:p, :p] += var
+                    imat[:p, p:] += gt * var
+                    imat[p:, :p] += gt * var
+                    imat[p:, p:] += gt * gt * var
+                u[p:] += gt * score
+        rows = []
+        for j, name in enumerate(self.covariates):
+            keep = list(range(p)) + [p + j]
+            sub_u = np.concatenate([np.zeros(p), [u[p + j]]])
+            statistic = float(sub_u @ np.linalg.solve(imat[np.ix_(keep, keep)], sub_u))
+            rows.append((name, statistic, 1))
+        full_u = np.concatenate([np.zeros(p), u[p:]])
+        rows.append(("GLOBAL", float(full_u @ np.linalg.solve(imat, full_u)), p))
+        out = pd.DataFrame(rows, columns=["covariate", "statistic", "dof"]).set_index("covariate")
+        out["p_value"] = stats.chi2.sf(out["statistic"], out["dof"])
         return out
 
     def plot_forest(self, *, ax=None, lang: str = "en"):
@@ -441,8 +495,14 @@ def cox(data: pd.DataFrame, *, duration: str, event: str, covariates: Sequence[s
     _check_alpha(alpha, "cox")
     covariates = list(covariates)
     strata = [strata] if isinstance(strata, str) else (list(strata) if strata else None)
-    _check(data, duration=duration, event=event, covariates=covariates + (strata or []))
+    _check(data, duration=duration, event=event, covariates=covariates)
+    problems = [(data.index[i], s, None, "is missing: every row needs a stratum")
+                for s in (strata or []) for i in np.flatnonzero(data[s].isna().to_numpy())]
+    if problems:
+        raise SurvivalDataError(problems)
     frame = data[[duration, event, *covariates, *(strata or [])]].copy()
     fitter = CoxPHFitter(alpha=alpha)
-    fitter.fit(frame, duration_col=duration, event_col=event, strata=strata)
+    # lifelines' default convergence tolerance leaves p-values off R's in the 5th figure
+    fitter.fit(frame, duration_col=duration, event_col=event, strata=strata,
+               fit_options={"precision": 1e-10, "max_steps": 100})
     return CoxModel(fitter, frame, duration=duration, event=event, covariates=covariates, strata=strata, alpha=alpha)
