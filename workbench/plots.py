@@ -13,7 +13,7 @@ from workbench.i18n import t
 from workbench.instruments import get_instrument
 from workbench.policy import PSYCH_STATUSES, load_policy
 
-__all__ = ["band_chart", "proportion_chart", "service_matrix_chart", "use_cjk_font"]
+__all__ = ["band_chart", "km_plot", "proportion_chart", "service_matrix_chart", "use_cjk_font"]
 
 #: CJK fonts tried in order (Debian's fonts-noto-cjk first; scripts/debian-packages.txt).
 CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQuanYi Micro Hei",
@@ -106,3 +106,64 @@ def service_matrix_chart(screened: pd.DataFrame, *, policy="default", lang: str 
     ax.set_title(t("service_matrix", lang) + (f" ({t('unknown', lang)}: {unknown})" if unknown else ""))
     ax.figure.colorbar(image, ax=ax, shrink=0.8)
     return ax
+
+
+DAYS_PER_MONTH = 365.25 / 12
+
+
+def km_plot(data: pd.DataFrame, *, duration: str, event: str, group: str | None = None, lang: str = "en",
+            title: str = "", ci: str = "log-log", labels: dict | None = None, ticks: int = 6):
+    """Kaplan-Meier curves as survminer users expect them.
+
+    Confidence bands, censor ticks, median lines, the log-rank p on the plot and the
+    number-at-risk table under the curves; time in months (``duration`` is in days); labels in
+    ``lang``. Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    from workbench.survival import km, km_summary, logrank
+
+    fig, (ax, table) = plt.subplots(2, 1, figsize=(8, 5.5), sharex=True, gridspec_kw={"height_ratios": [4, 1.1]})
+    curves = km(data, duration=duration, event=event, group=group, ci=ci)
+    medians = km_summary(data, duration=duration, event=event, group=group, ci=ci)
+    groups = [None] if group is None else list(curves["group"].unique())
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    horizon = data[duration].max() / DAYS_PER_MONTH
+    grid = np.linspace(0, horizon, ticks)
+    for k, label in enumerate(groups):
+        part = curves if label is None else curves[curves["group"] == label]
+        name = t("all", lang) if label is None else (labels or {}).get(label, str(label))
+        colour = colours[k % len(colours)]
+        x = np.concatenate([[0], part["time"].to_numpy(float) / DAYS_PER_MONTH])
+        ax.step(x, np.concatenate([[1], part["survival"]]), where="post", color=colour, label=name)
+        ax.fill_between(x, np.concatenate([[1], part["ci_low"].fillna(part["survival"])]),
+                        np.concatenate([[1], part["ci_high"].fillna(part["survival"])]), step="post",
+                        color=colour, alpha=0.15, linewidth=0)
+        censored = part[part["censored"] > 0]
+        ax.plot(censored["time"] / DAYS_PER_MONTH, censored["survival"], "|", color=colour, markersize=8)
+        median = medians["median"].iloc[k]
+        if np.isfinite(median):
+            ax.plot([0, median / DAYS_PER_MONTH, median / DAYS_PER_MONTH], [0.5, 0.5, 0], ls=":", color=colour, lw=1)
+        subset = data if label is None else data[data[group] == label]
+        at_risk = [(subset[duration] >= g * DAYS_PER_MONTH).sum() for g in grid]
+        for g, n in zip(grid, at_risk):
+            table.text(g, len(groups) - 1 - k, f"{n:,}", ha="center", va="center", color=colour, fontsize=8)
+    if group is not None and len(groups) > 1:
+        p = logrank(data, duration=duration, event=event, group=group)["p_value"].iloc[0]
+        ax.text(0.02, 0.05, f"{t('logrank_p', lang)} = {p:.3g}" if p >= 1e-4 else f"{t('logrank_p', lang)} < 0.0001",
+                transform=ax.transAxes)
+        ax.legend(frameon=False)
+    ax.set_ylim(0, 1.02)
+    ax.set_ylabel(t("survival_probability", lang))
+    ax.set_title(title)
+    table.set_ylim(-0.5, len(groups) - 0.5)
+    table.set_yticks(range(len(groups)), [t("all", lang) if g is None else (labels or {}).get(g, str(g))
+                                          for g in reversed(groups)])
+    table.set_xticks(grid, [f"{g:.0f}" for g in grid])
+    table.set_xlabel(t("months", lang))
+    table.set_title(t("number_at_risk", lang), fontsize=9, loc="left")
+    for side in ("top", "right", "left"):
+        table.spines[side].set_visible(False)
+    table.tick_params(left=False)
+    fig.tight_layout()
+    return fig
