@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import platform
+import shutil
 import sys
 import time
 import tracemalloc
@@ -26,9 +27,10 @@ sys.path.insert(0, str(HERE))
 import bench_registry  # noqa: E402
 import bench_scoring  # noqa: E402
 import bench_stepped_care  # noqa: E402
+import bench_survival  # noqa: E402
 import bench_synth  # noqa: E402
 
-CASES = {**bench_scoring.CASES, **bench_stepped_care.CASES, **bench_synth.CASES, **bench_registry.CASES}
+CASES = {**bench_scoring.CASES, **bench_stepped_care.CASES, **bench_survival.CASES, **bench_synth.CASES, **bench_registry.CASES}
 
 
 def measure(setup, run, repeat: int) -> tuple[float, float]:
@@ -61,6 +63,11 @@ def main(argv=None) -> None:
             rows.append({"case": name, "rows": n, "seconds": round(seconds, 4),
                          "rows_per_second": round(n / seconds), "peak_mib": round(peak_mib, 1)})
             print(f"{name:<28} {n:>9,} rows  {seconds:8.4f} s  {peak_mib:8.1f} MiB", flush=True)
+    if shutil.which("Rscript") and (not args.only or any(name in bench_survival.CASES for name in args.only)):
+        r_rows = bench_survival.r_rows(args.sizes)
+        for row in r_rows:
+            print(f"{row['case']:<28} {row['rows']:>9,} rows  {row['seconds']:8.4f} s", flush=True)
+        rows += r_rows
     table = pd.DataFrame(rows)
     args.out.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out / "results.csv", index=False)
