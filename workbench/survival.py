@@ -425,23 +425,25 @@ class CoxModel:
             s1 = np.cumsum(ws[:, None] * xs, axis=0)
             s2 = np.cumsum(ws[:, None, None] * xs[:, :, None] * xs[:, None, :], axis=0)
             for time in np.unique(ts[es]):
-                last = np.searchsorted(-ts, -time, side="right") - 1    # risk set: time_i >= time
-                dead = (ts == time) & es
-                k = int(dead.sum())
-                d0, d1 = ws[dead].sum(), (ws[dead, None] * xs[dead]).sum(axis=0)
-                d2 = (ws[dead, None, None] * xs[dead, :, None] * xs[dead, None, :]).sum(axis=0)
-                gt = gs[dead][0]
-                score = xs[dead].sum(axis=0)
-                for l in range(k):                                     # Efron's approximation
-                    frac = l / k
-                    a0 = s0[last] - frac * d0
-                    mean = (s1[last] - frac * d1) / a0
-                    var = (s2[last] - frac * d2) / a0 - np.outer(mean, mean)
-                    score = score - mean
-                    imat[:p, :p] += var
-                    imat[:p, p:] += gt * var
-                    imat[p:, :p] += gt * var
-                    imat[p:, p:] += gt * gt * var
+                first = np.searchsorted(-ts, -time, side="left")         # ts is sorted descending
+                last = np.searchsorted(-ts, -time, side="right") - 1     # risk set: rows 0..last
+                dead = np.flatnonzero(es[first:last + 1]) + first
+                k = len(dead)
+                wd, xd = ws[dead], xs[dead]
+                d0, d1 = wd.sum(), (wd[:, None] * xd).sum(axis=0)
+                d2 = (wd[:, None, None] * xd[:, :, None] * xd[:, None, :]).sum(axis=0)
+                gt = gs[dead[0]]
+                score = xd.sum(axis=0)
+                frac = np.arange(k) / k                                # Efron's approximation
+                a0 = s0[last] - frac * d0
+                mean = (s1[last] - frac[:, None] * d1) / a0[:, None]
+                var = ((s2[last] - frac[:, None, None] * d2) / a0[:, None, None]
+                       - mean[:, :, None] * mean[:, None, :]).sum(axis=0)
+                score = score - mean.sum(axis=0)
+                imat[:p, :p] += var
+                imat[:p, p:] += gt * var
+                imat[p:, :p] += gt * var
+                imat[p:, p:] += gt * gt * var
                 u[p:] += gt * score
         rows = []
         for j, name in enumerate(self.covariates):
