@@ -3,6 +3,8 @@
     python benchmarks/calibrate_synth.py                    # report the targets at n=50,000
     python benchmarks/calibrate_synth.py --solve            # solve the baseline constants
     python benchmarks/calibrate_synth.py --solve-followup   # solve the trajectory constants
+    python benchmarks/calibrate_synth.py --solve-trial      # solve the RCT effect constants
+    python benchmarks/calibrate_synth.py --events           # event and death rates, 5 years
 
 ``--solve`` prints the constants to copy into workbench/synth/params.yaml (they are not written
 automatically, so the comments there stay as they are). Targets (DESIGN.md service model):
@@ -16,6 +18,11 @@ finished treatment (>= 2 attended treatment contacts) with a paired score (first
 screening, last = last review; REFERENCE.md "Change and outcome metrics"): recovery ~50%
 (45-55%), reliable improvement ~65% (60-70%), reliable deterioration ~7% (5-10%); about a third
 "not improving" at week 8; 15-25% of ended referrals dropped out.
+
+RCT targets (service model): in the 12-month RCT of chronic patients, anxiety or depression
+(PHQ-9 >= 10 or GAD-7 >= 10 at the 12-month assessment) about 32% lower (relative) in the
+intervention arm than in usual care, and ER visits in the 12 months after enrolment about 27%
+lower (visits per participant, intention to treat).
 """
 
 from __future__ import annotations
@@ -92,9 +99,10 @@ def measure(c, params) -> dict[str, float]:
     return out
 
 
-def run(params, n, seed, instruments):
+def run(params, n, seed, instruments, follow_up_years=1):
     return generate(n, seed=seed, start=np.datetime64("2025-01-01"),
-                    end=np.datetime64("2025-12-31"), instruments=instruments, params=params)
+                    end=np.datetime64("2025-12-31"), instruments=instruments, params=params,
+                    follow_up_years=follow_up_years)
 
 
 def follow_up_measure(c) -> dict[str, float]:
@@ -162,6 +170,73 @@ def solve_followup(n: int, seed: int) -> None:
                                    xtol=1e-3 * (hi - lo)), 3)
             print(f"  {key}: {tp[key]}", flush=True)
     print("trajectory:", {k: tp[k] for k, *_ in FOLLOWUP_TARGETS.values()})
+
+
+def trial_measure(c) -> dict[str, float]:
+    """RCT effects straight from their definitions: anxiety or depression (PHQ-9 >= 10 or GAD-7
+    >= 10; known when either is scored) at the 12-month assessment, and ER visits per
+    participant in the 12 months after enrolment, intervention vs usual care."""
+    enrol = c.enrolments.set_index("resident_id")
+    a = c.trial_assessments[c.trial_assessments["month"] == 12]
+    phq, gad = (workbench.score(a, i)["score"].to_numpy() for i in ("phq9", "gad7"))
+    known = ~(np.isnan(phq) & np.isnan(gad))
+    positive = pd.Series(((phq >= 10) | (gad >= 10))[known],
+                         index=a["resident_id"].to_numpy()[known])
+    arm = enrol.loc[positive.index, "arm"].astype(str)
+    p = positive.groupby(arm.to_numpy()).mean()
+    e = c.events[(c.events["kind"] == "er_visit") & c.events["resident_id"].isin(enrol.index)]
+    start = enrol.loc[e["resident_id"], "enrolled_on"].to_numpy()
+    days = (e["event_on"].to_numpy() - start) / np.timedelta64(1, "D")
+    in_year = e[(days > 0) & (days <= 365)]
+    visits = in_year.groupby(enrol.loc[in_year["resident_id"], "arm"].astype(str).to_numpy()).size()
+    size = enrol["arm"].astype(str).value_counts()
+    rate = visits / size
+    return {"participants": float(len(enrol)), "assessed_12m": float(len(a) / len(enrol)),
+            "anxdep_usual_care": float(p["usual_care"]),
+            "anxdep_intervention": float(p["intervention"]),
+            "anxdep_reduction": float(1 - p["intervention"] / p["usual_care"]),
+            "er_per_person_usual_care": float(rate["usual_care"]),
+            "er_per_person_intervention": float(rate["intervention"]),
+            "er_reduction": float(1 - rate["intervention"] / rate["usual_care"])}
+
+
+TRIAL_TARGETS = {"anxdep_reduction": ("latent_shift", 0.32, (0.0, 2.0)),
+                 "er_reduction": ("er_rate_ratio", 0.27, (0.3, 1.2))}
+
+
+def solve_trial(n: int, seed: int) -> None:
+    """1-D solves of the two [calibrated] trial constants (the shift first: it moves both)."""
+    raw = copy.deepcopy(_params.load())
+    raw.pop("_derived")
+    te = raw["trial"]["effect"]
+
+    def metric(name, key, x):
+        te[key] = x
+        return trial_measure(run(_params.check(raw), n, seed, ("phq9", "gad7")))[name]
+
+    for name, (key, target, (lo, hi)) in TRIAL_TARGETS.items():
+        te[key] = round(brentq(lambda x: metric(name, key, x) - target, lo, hi,
+                               xtol=1e-3 * (hi - lo)), 3)
+        print(f"  {key}: {te[key]}", flush=True)
+    print("trial.effect:", {k: te[k] for k, *_ in TRIAL_TARGETS.values()})
+
+
+def events_measure(c) -> pd.DataFrame:
+    """Events per 1,000 person-years (from the screening to death or follow_up_end) by age
+    group at the screening, and overall."""
+    r = c.residents.set_index("resident_id")
+    screen = c.screenings.set_index("resident_id")["assessed_on"]
+    e = c.events
+    death = e[e["kind"] == "death"].set_index("resident_id")["event_on"]
+    stop = pd.Series(pd.Timestamp(c.follow_up_end), index=r.index)
+    stop.loc[death.index] = death
+    years = (stop - screen).dt.days / 365.25
+    counts = (e.groupby(["resident_id", "kind"], observed=False).size().unstack(fill_value=0)
+              .reindex(r.index, fill_value=0))
+    group = pd.cut(r["age"], [17, 39, 49, 59, 69, 79, 120]).astype(str)
+    table = counts.groupby(group).sum().div(years.groupby(group).sum(), axis=0) * 1000
+    table.loc["all"] = counts.sum() / years.sum() * 1000
+    return table.round(2)
 
 
 def expected_prevalence(params, spec) -> float:
@@ -234,6 +309,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--solve", action="store_true")
     ap.add_argument("--solve-followup", action="store_true")
+    ap.add_argument("--solve-trial", action="store_true")
+    ap.add_argument("--events", action="store_true")
     ap.add_argument("--n", type=int, default=50_000)
     ap.add_argument("--seed", type=int, default=20261126)
     args = ap.parse_args()
@@ -243,9 +320,16 @@ def main() -> None:
     if args.solve_followup:
         solve_followup(max(args.n, 200_000), args.seed)
         return
+    if args.solve_trial:
+        solve_trial(max(args.n, 300_000), args.seed)
+        return
+    if args.events:
+        params = _params.load()
+        print(events_measure(run(params, args.n, args.seed, ("phq9", "gad7"), 5)))
+        return
     params = _params.load()
     c = run(params, args.n, args.seed, tuple(params["instruments"]))
-    for key, value in {**measure(c, params), **follow_up_measure(c)}.items():
+    for key, value in {**measure(c, params), **follow_up_measure(c), **trial_measure(c)}.items():
         print(f"{key:>22s}  {value:.4f}")
 
 

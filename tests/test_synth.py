@@ -15,6 +15,8 @@ Calibration targets and their sources:
   metrics": recovery 45-55%, reliable improvement 60-70%, reliable deterioration 5-10%; about a
   third "not improving" at week 8 (Sowa 2018); 15-25% of ended referrals dropped out (service
   model alert at 15%); some referrals with no second contact within 4 weeks (Bao 2016).
+The long follow-up (events, waves, the RCT, monthly follow-up) is tested in
+tests/test_synth_events.py.
 Tolerances: +/- 3 percentage points for the service-model mental-health figures (each is
 itself a rounded survey figure; the sampling SE at n = 50,000 is below 1 point), +/- 1.5
 points for the condition prevalences (calibrated exactly, by expectation). The follow-up
@@ -46,7 +48,8 @@ INSTRUMENTS = ("phq9", "gad7", "who5", "ucla3", "k10", "phq15", "pss10")
 CONDITIONS = ("hypertension", "diabetes", "chd", "stroke", "copd", "asthma")
 RESIDENT_COLUMNS = ["resident_id", "sex", "birth_date", "age", "community", "community_type",
                     "lives_alone", *CONDITIONS]
-FILES = ("residents", "screenings", "referrals", "contacts", "followups")
+FILES = ("residents", "screenings", "referrals", "contacts", "followups", "events", "waves",
+         "enrolments", "trial_assessments")
 REFERRAL_COLUMNS = ["referral_id", "resident_id", "referred_on", "tier", "rule", "ended_on",
                     "end_reason"]
 CONTACT_COLUMNS = ["contact_id", "resident_id", "referral_id", "contact_on", "kind", "attended"]
@@ -94,8 +97,8 @@ def test_different_seeds_give_different_data():
 
 def test_step_streams_are_seed_sequence_spawns():
     draft = engine.Draft(n=1, seed=99, start=None, end=None, instruments=(), params={})
-    spawned = np.random.SeedSequence(99).spawn(11)
-    for key in range(11):
+    spawned = np.random.SeedSequence(99).spawn(18)
+    for key in range(18):
         assert np.array_equal(draft.seed_sequence(key).generate_state(4),
                               spawned[key].generate_state(4))
 
@@ -449,7 +452,8 @@ def test_contacts_schema_and_timing(small):
     c, r = small.contacts, small.referrals.set_index("referral_id")
     assert c.columns.tolist() == CONTACT_COLUMNS
     assert c["contact_id"].is_unique and c["contact_id"].str.fullmatch(r"C\d{7}").all()
-    assert c["kind"].cat.categories.tolist() == ["treatment", "assessment", "phone"]
+    assert c["kind"].cat.categories.tolist() == ["treatment", "assessment", "phone", "visit"]
+    assert not (c["kind"] == "visit").any()          # visits: monthly follow-up (>= 2 years)
     assert c["attended"].dtype == bool and 0.05 < (~c["attended"]).mean() < 0.25
     assert set(c["referral_id"]) == set(r.index)
     assert (c["resident_id"].to_numpy() == r.loc[c["referral_id"], "resident_id"].to_numpy()).all()

@@ -12,13 +12,15 @@ __all__ = ["SAMPLE_DIR", "SAMPLE_FILES", "SAMPLE_N", "SAMPLE_SEED", "Sample", "l
 
 #: The sample shipped with the repository (see data_samples/CATALOGUE.md).
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "data_samples"
-SAMPLE_FILES = ("residents.csv", "screenings.csv", "referrals.csv", "contacts.csv", "followups.csv")
+SAMPLE_FILES = ("residents.csv", "screenings.csv", "referrals.csv", "contacts.csv", "followups.csv", "events.csv",
+                "waves.csv", "enrolments.csv", "trial_assessments.csv")
 #: The generator call that made the committed sample (CATALOGUE.md quotes the same command).
 SAMPLE_N = 3000
 SAMPLE_SEED = 20261126
 
 _DATES = {"residents": ["birth_date"], "screenings": ["assessed_on"], "referrals": ["referred_on", "ended_on"],
-          "contacts": ["contact_on"], "followups": ["assessed_on"]}
+          "contacts": ["contact_on"], "followups": ["assessed_on"], "events": ["event_on"], "waves": ["assessed_on"],
+          "enrolments": ["enrolled_on"], "trial_assessments": ["assessed_on"]}
 
 
 class Sample(NamedTuple):
@@ -29,6 +31,10 @@ class Sample(NamedTuple):
     referrals: pd.DataFrame
     contacts: pd.DataFrame
     followups: pd.DataFrame
+    events: pd.DataFrame
+    waves: pd.DataFrame
+    enrolments: pd.DataFrame
+    trial_assessments: pd.DataFrame
 
 
 def prepare_sample(folder: Path | None = None) -> Path:

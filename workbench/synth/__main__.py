@@ -1,7 +1,7 @@
 """Command line: ``python -m workbench.synth --n 3000 --seed 20261126 --out data_samples``.
 
-Writes ``residents``, ``screenings``, ``referrals``, ``contacts`` and ``followups`` (CSV by
-default) for a generated community.
+Writes ``residents``, ``screenings``, ``referrals``, ``contacts``, ``followups``, ``events``,
+``waves``, ``enrolments`` and ``trial_assessments`` (CSV by default) for a generated community.
 """
 
 from __future__ import annotations
@@ -17,15 +17,19 @@ def parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m workbench.synth``."""
     p = argparse.ArgumentParser(
         prog="python -m workbench.synth",
-        description="Generate a synthetic community (residents, baseline screenings, and the "
-                    "referrals, contacts and follow-up reviews of those referred). "
+        description="Generate a synthetic community (residents, baseline screenings, the "
+                    "referrals, contacts and follow-up reviews of those referred, events, a "
+                    "cohort of key patients with waves and a 12-month RCT). "
                     "The data are synthetic.")
     p.add_argument("--n", type=int, required=True, help="number of residents (100-1000000)")
     p.add_argument("--seed", type=int, default=20261126, help="random seed (default 20261126)")
     p.add_argument("--start", default="2025-01-01", help="first screening date, YYYY-MM-DD")
     p.add_argument("--end", default="2025-12-31", help="last screening date, YYYY-MM-DD")
+    p.add_argument("--follow-up-years", type=int, default=1,
+                   help="years of follow-up after end, 1-5 (default 1)")
     p.add_argument("--follow-up-end", default=None,
-                   help="last day of follow-up, YYYY-MM-DD (default: end + 365 days)")
+                   help="last day of follow-up, YYYY-MM-DD (default: end + 365 days x "
+                        "follow-up years)")
     p.add_argument("--policy", default="default",
                    help="stepped-care policy: shipped id or YAML file (default: %(default)s)")
     p.add_argument("--instruments", default=",".join(DEFAULT_INSTRUMENTS),
@@ -43,16 +47,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     >>> import tempfile, os
     >>> with tempfile.TemporaryDirectory() as folder:
     ...     main(["--n", "100", "--seed", "3", "--out", folder])
-    ...     sorted(os.listdir(folder))
+    ...     sorted(os.listdir(folder))  # doctest: +NORMALIZE_WHITESPACE
     0
-    ['contacts.csv', 'followups.csv', 'referrals.csv', 'residents.csv', 'screenings.csv']
+    ['contacts.csv', 'enrolments.csv', 'events.csv', 'followups.csv', 'referrals.csv',
+     'residents.csv', 'screenings.csv', 'trial_assessments.csv', 'waves.csv']
     """
     args = parser().parse_args(argv)
     instruments = tuple(i.strip() for i in args.instruments.split(",") if i.strip())
     try:
         c = community(args.n, seed=args.seed, start=args.start, end=args.end,
                       instruments=instruments, follow_up_end=args.follow_up_end,
-                      policy=args.policy)
+                      policy=args.policy, follow_up_years=args.follow_up_years)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -159,6 +159,7 @@ def check(params: Mapping[str, Any]) -> dict[str, Any]:
         if model.trait not in traits:
             _fail(f"instruments.{name}.trait", f"one of {traits}", model.trait)
     _check_follow_up(p, traits, models)
+    _check_long_term(p, traits)
     p["_derived"] = {"item_models": models, "correlation": corr, "means": means}
     return p
 
@@ -213,6 +214,113 @@ def _check_follow_up(p: Mapping[str, Any], traits: list[str],
         if name not in models:
             _fail("followup.instruments", f"instruments among {list(models)}", fp["instruments"])
     _check_probability("followup.p_interviewer", fp["p_interviewer"])
+
+
+def _check_number(key: str, value: Any, low: float | None = None, high: float | None = None,
+                  *, whole: bool = False, open_low: bool = False) -> None:
+    ok = isinstance(value, int) if whole else isinstance(value, (int, float))
+    ok = ok and not isinstance(value, bool)
+    if ok and low is not None:
+        ok = value > low if open_low else value >= low
+    if ok and high is not None:
+        ok = value <= high
+    if not ok:
+        kind = "a whole number" if whole else "a number"
+        bounds = []
+        if low is not None:
+            bounds.append(f"{'>' if open_low else '>='} {low}")
+        if high is not None:
+            bounds.append(f"<= {high}")
+        _fail(key, " ".join([kind, " and ".join(bounds)]).strip(), value)
+
+
+def _check_months(key: str, value: Any) -> None:
+    if (not isinstance(value, list) or not value
+            or not all(isinstance(m, int) and not isinstance(m, bool) and m > 0 for m in value)
+            or any(a >= b for a, b in zip(value, value[1:]))):
+        _fail(key, "a non-empty, strictly increasing list of whole months > 0", value)
+
+
+def _check_long_term(p: Mapping[str, Any], traits: list[str]) -> None:
+    """Check the ``natural_history``, ``loss_to_follow_up``, ``maintenance``, ``events``,
+    ``trial`` and ``cohort`` sections."""
+    from workbench.registry.schema import EVENT_KINDS
+
+    from .conditions import CONDITIONS
+
+    hp = p["natural_history"]
+    if not hp["traits"] or any(t not in traits for t in hp["traits"]) \
+            or len(set(hp["traits"])) != len(hp["traits"]):
+        _fail("natural_history.traits", f"distinct traits among {traits}", hp["traits"])
+    _check_probability("natural_history.transient_share", hp["transient_share"])
+    for name in ("reversion_days", "fluctuation_days"):
+        _check_number(f"natural_history.{name}", hp[name], 0, open_low=True)
+    _check_number("natural_history.components", hp["components"], 1, 50, whole=True)
+    _check_number("natural_history.anxiety_correlation", hp["anxiety_correlation"], -1, 1)
+
+    lp = p["loss_to_follow_up"]
+    _check_number("loss_to_follow_up.rate_per_year", lp["rate_per_year"], 0)
+    if len(lp["age_factor"]) != len(lp["age_breaks"]) + 1:
+        _fail("loss_to_follow_up.age_factor", "one value per age band (len(age_breaks) + 1)",
+              lp["age_factor"])
+    for v in lp["age_factor"]:
+        _check_number("loss_to_follow_up.age_factor", v, 0)
+    _check_probability("loss_to_follow_up.p_lost_at_dropout", lp["p_lost_at_dropout"])
+
+    mp = p["maintenance"]
+    _check_number("maintenance.every_days", mp["every_days"], 7)
+    _check_number("maintenance.jitter_days", mp["jitter_days"], 0, mp["every_days"] / 2 - 1,
+                  whole=True)
+    _check_number("maintenance.review_every", mp["review_every"], 1, whole=True)
+    for name in ("p_visit", "p_attend"):
+        _check_probability(f"maintenance.{name}", mp[name])
+
+    ep = p["events"]
+    if set(ep["kinds"]) != set(EVENT_KINDS):
+        _fail("events.kinds", f"one entry per registry event kind {list(EVENT_KINDS)}",
+              list(ep["kinds"]))
+    for kind, spec in ep["kinds"].items():
+        key = f"events.kinds.{kind}"
+        _check_number(f"{key}.rate_at_60", spec["rate_at_60"], 0, open_low=True)
+        _check_number(f"{key}.background", spec.get("background", 0.0), 0)
+        _check_number(f"{key}.male_hr", spec["male_hr"], 0, open_low=True)
+        for name in ("age_per_decade", "depression"):
+            _check_number(f"{key}.{name}", spec[name], -5, 5)
+        hr = spec["condition_hr"]
+        if set(hr) != set(CONDITIONS) or not all(
+                isinstance(v, (int, float)) and v > 0 for v in hr.values()):
+            _fail(f"{key}.condition_hr", f"a positive hazard ratio for each of {list(CONDITIONS)}",
+                  hr)
+    for name in ("cardiovascular_hospitalised", "cardiovascular_fatal_28d", "crisis_er_visit",
+                 "crisis_hospitalised"):
+        _check_probability(f"events.{name}", ep[name])
+
+    tp = p["trial"]
+    if not isinstance(tp["study"], str) or not tp["study"]:
+        _fail("trial.study", "a non-empty study id", tp["study"])
+    _check_number("trial.participants", tp["participants"], 0, whole=True)
+    _check_number("trial.per_residents", tp["per_residents"], 1, whole=True)
+    bs = tp["block_size"]
+    if not isinstance(bs, int) or isinstance(bs, bool) or bs < 2 or bs % 2:
+        _fail("trial.block_size", "an even whole number >= 2 (1:1 randomisation)", bs)
+    _check_months("trial.months", tp["months"])
+    if 12 not in tp["months"]:
+        _fail("trial.months", "months including 12 (the trial's primary outcome)", tp["months"])
+    te = tp["effect"]
+    _check_number("trial.effect.latent_shift", te["latent_shift"], -3, 3)
+    for name in ("build_days", "fade_days", "er_rate_ratio"):
+        _check_number(f"trial.effect.{name}", te[name], 0, open_low=True)
+    cp = p["cohort"]
+    _check_number("cohort.key_patients", cp["key_patients"], 0, whole=True)
+    _check_number("cohort.full_size_from_n", cp["full_size_from_n"], 1, whole=True)
+    _check_months("cohort.wave_months", cp["wave_months"])
+    for section, spec in (("trial", tp), ("cohort", cp)):
+        low, high = spec["window_days"] if isinstance(spec["window_days"], list) else (1, 0)
+        if not (isinstance(low, int) and isinstance(high, int) and -60 <= low <= high <= 60):
+            _fail(f"{section}.window_days", "a [low, high] pair of whole days in [-60, 60]",
+                  spec["window_days"])
+        for name in ("p_missed", "p_interviewer"):
+            _check_probability(f"{section}.{name}", spec[name])
 
 
 @lru_cache(maxsize=1)

@@ -39,8 +39,14 @@ def instrument_answers(model: ItemModel, theta: np.ndarray, rng: np.random.Gener
     menstrual problems after the menopause). Reverse-keyed items are stored reverse-coded, so
     that after reverse keying they agree with the trait.
     """
+    u = rng.random((theta.shape[0], len(model.numbers)))
+    return answers_from_uniforms(model, theta, u, threshold_shift)
+
+
+def answers_from_uniforms(model: ItemModel, theta: np.ndarray, u: np.ndarray,
+                          threshold_shift: dict[int, np.ndarray] | None = None) -> np.ndarray:
+    """:func:`instrument_answers` with the uniforms (n x items) given."""
     n, k = theta.shape[0], len(model.numbers)
-    u = rng.random((n, k))
     out = np.empty((n, k), dtype=np.int8)
     shift = threshold_shift or {}
     for j, number in enumerate(model.numbers):
@@ -71,9 +77,14 @@ def person_rate(mp: dict, propensity: np.ndarray, age: np.ndarray,
 def blank_cells(mp: dict, model: ItemModel, rate: np.ndarray,
                 rng: np.random.Generator) -> np.ndarray:
     """Blank (n x items) cells at ``rate`` x the item factors, capped at ``max_rate``."""
-    factor = np.array([mp["item_factor"].get(c, 1.0) for c in model.columns])
-    p = np.minimum(rate[:, None] * factor[None, :], mp["max_rate"])
+    p = blank_probability(mp, model, rate)
     return rng.random(p.shape) < p
+
+
+def blank_probability(mp: dict, model: ItemModel, rate: np.ndarray) -> np.ndarray:
+    """P(blank) of each cell (n x items): ``rate`` x the item factors, capped at ``max_rate``."""
+    factor = np.array([mp["item_factor"].get(c, 1.0) for c in model.columns])
+    return np.minimum(rate[:, None] * factor[None, :], mp["max_rate"])
 
 
 def skip(model: ItemModel, spec: dict, values: np.ndarray, blank: np.ndarray,

@@ -16,8 +16,8 @@ import numpy as np
 from .engine import Draft, register
 
 CONTACTS_KEY = 7
-KINDS = ("treatment", "assessment", "phone")
-TREATMENT, ASSESSMENT, PHONE = range(3)
+KINDS = ("treatment", "assessment", "phone", "visit")    # visit: maintenance only
+TREATMENT, ASSESSMENT, PHONE, VISIT = range(4)
 END_REASONS = ("completed", "dropped_out")
 
 

@@ -13,14 +13,19 @@ from . import answers as _answers  # noqa: F401  (registers steps)
 from . import conditions as _conditions  # noqa: F401
 from . import contacts as _contacts  # noqa: F401
 from . import demography as _demography  # noqa: F401
+from . import events as _events  # noqa: F401
 from . import followup as _followup  # noqa: F401
+from . import history as _history  # noqa: F401
 from . import latent as _latent  # noqa: F401
+from . import maintenance as _maintenance  # noqa: F401
+from . import studies as _studies  # noqa: F401
 from . import trajectory as _trajectory  # noqa: F401
+from . import trial as _trial  # noqa: F401
 from ._checks import check_choice, check_date, check_instruments, check_int, fail
 from ._params import COMMUNITY_TYPES, available_instruments, load
 from .conditions import CONDITIONS
 from .engine import Draft, run
-from .frames import follow_up_frames, ids
+from .frames import follow_up_frames, ids, study_frames
 from .referral import check_policy
 
 DEFAULT_INSTRUMENTS = ("phq9", "gad7", "who5", "ucla3", "k10", "phq15", "pss10")
@@ -30,8 +35,10 @@ FORMATS = ("csv", "parquet")
 RESIDENT_COLUMNS = ("resident_id", "sex", "birth_date", "age", "community", "community_type",
                     "lives_alone", *CONDITIONS)
 SCREENING_COLUMNS = ("resident_id", "assessed_on", "mode", "language")
-FRAMES = ("residents", "screenings", "referrals", "contacts", "followups")
+FRAMES = ("residents", "screenings", "referrals", "contacts", "followups", "events", "waves",
+          "enrolments", "trial_assessments")
 FOLLOW_UP_DAYS = 365
+MAX_FOLLOW_UP_YEARS = 5
 
 
 class Community:
@@ -61,8 +68,26 @@ class Community:
     followups : pandas.DataFrame
         One row per attended review (``assessment`` contact): ``resident_id, referral_id,
         contact_id, assessed_on, week`` (whole weeks since the referral), ``mode, language``
-        and the PHQ-9 and GAD-7 item columns as in ``screenings``.
-    seed, start, end, instruments, follow_up_end
+        and the PHQ-9 and GAD-7 item columns as in ``screenings``. With ``follow_up_years``
+        >= 2, the monthly community follow-up after a completed course adds contacts
+        (``phone``, ``visit``, quarterly ``assessment``) and reviews with a blank
+        ``referral_id``.
+    events : pandas.DataFrame
+        ``event_id`` (1, 2, ...), ``resident_id``, ``event_on``, ``kind`` (the registry's
+        event kinds: ``er_visit``, ``crisis``, ``cardiovascular_event``, ``hospitalisation``,
+        ``death``), from the day after the screening to ``follow_up_end``; nothing after a
+        death; at most one event of a kind per resident and day.
+    waves : pandas.DataFrame
+        The cohort of key patients: ``resident_id, wave`` (0 = the baseline screening, 1, 2,
+        ... about 12, 24, ... months later), ``assessed_on, mode, language`` and the PHQ-9 and
+        GAD-7 item columns; no wave after death, loss to follow-up or ``follow_up_end``.
+    enrolments : pandas.DataFrame
+        The 12-month RCT: ``resident_id, study`` (``rct_12m``), ``arm`` (``intervention`` /
+        ``usual_care``), ``enrolled_on`` (= the baseline screening).
+    trial_assessments : pandas.DataFrame
+        The RCT's follow-up assessments: ``resident_id, study, month`` (6, 12),
+        ``assessed_on, mode, language`` and the PHQ-9 and GAD-7 item columns.
+    seed, start, end, instruments, follow_up_end, follow_up_years
         The arguments the community was generated with; ``policy`` is the policy's label.
     """
 
@@ -71,14 +96,21 @@ class Community:
                  end: np.datetime64, instruments: tuple[str, ...], params_version: str,
                  referrals: pd.DataFrame | None = None, contacts: pd.DataFrame | None = None,
                  followups: pd.DataFrame | None = None, follow_up_end: np.datetime64 | None = None,
-                 policy: str | None = None):
+                 policy: str | None = None, events: pd.DataFrame | None = None,
+                 waves: pd.DataFrame | None = None, enrolments: pd.DataFrame | None = None,
+                 trial_assessments: pd.DataFrame | None = None, follow_up_years: int = 1):
         self.residents = residents
         self.screenings = screenings
         self.latent = latent
         self.referrals = referrals
         self.contacts = contacts
         self.followups = followups
+        self.events = events
+        self.waves = waves
+        self.enrolments = enrolments
+        self.trial_assessments = trial_assessments
         self.follow_up_end = follow_up_end
+        self.follow_up_years = follow_up_years
         self.policy = policy
         self.seed = seed
         self.start = start
@@ -89,12 +121,13 @@ class Community:
     def __repr__(self) -> str:
         return (f"Community(n={len(self.residents)}, seed={self.seed}, start={self.start}, "
                 f"end={self.end}, instruments={self.instruments}, "
-                f"follow_up_end={self.follow_up_end}, "
+                f"follow_up_end={self.follow_up_end}, follow_up_years={self.follow_up_years}, "
                 f"policy={self.policy!r})")
 
     def write(self, folder: str | os.PathLike, *, format: str = "csv") -> dict[str, Path]:
-        """Write ``residents``, ``screenings``, ``referrals``, ``contacts`` and ``followups``
-        to ``folder`` as CSV or Parquet.
+        """Write ``residents``, ``screenings``, ``referrals``, ``contacts``, ``followups``,
+        ``events``, ``waves``, ``enrolments`` and ``trial_assessments`` to ``folder`` as CSV or
+        Parquet.
 
         Parameters
         ----------
@@ -120,8 +153,9 @@ class Community:
         >>> c = community(200, seed=1)
         >>> with tempfile.TemporaryDirectory() as folder:
         ...     paths = c.write(folder)
-        ...     sorted(p.name for p in paths.values())
-        ['contacts.csv', 'followups.csv', 'referrals.csv', 'residents.csv', 'screenings.csv']
+        ...     sorted(p.name for p in paths.values())  # doctest: +NORMALIZE_WHITESPACE
+        ['contacts.csv', 'enrolments.csv', 'events.csv', 'followups.csv', 'referrals.csv',
+         'residents.csv', 'screenings.csv', 'trial_assessments.csv', 'waves.csv']
         """
         format = check_choice(format, "format", "Community.write", FORMATS)
         folder = Path(folder)
@@ -153,7 +187,7 @@ class Community:
 def community(n: int, *, seed: int = 20261126, start: Any = "2025-01-01",
               end: Any = "2025-12-31",
               instruments: Iterable[str] = DEFAULT_INSTRUMENTS, follow_up_end: Any = None,
-              policy: Any = "default") -> Community:
+              policy: Any = "default", follow_up_years: int = 1) -> Community:
     """Generate a synthetic community of adult residents with one baseline screening each,
     and the follow-up of those the stepped-care policy refers (tier 2 or 3).
 
@@ -181,17 +215,25 @@ def community(n: int, *, seed: int = 20261126, start: Any = "2025-01-01",
         columns follow this order. Each instrument has its own random stream, so the answers to
         one do not depend on which others are asked.
     follow_up_end : str, datetime.date or numpy.datetime64, optional
-        Last day of follow-up (on or after ``end``; default ``end`` + 365 days): no contact or
-        review after it, referrals still in care then are open. Contacts up to a date do not
-        depend on ``follow_up_end``.
+        Last day of follow-up (on or after ``end`` and at most ``follow_up_years`` x 365 days
+        after it; default: that last day): no contact, review, event or assessment after it,
+        referrals still in care then are open. Rows up to a date do not depend on
+        ``follow_up_end``.
     policy : str, path or workbench.Policy, default "default"
         The stepped-care policy that decides the baseline tier (a shipped id, a YAML file).
+    follow_up_years : int, default 1
+        Length of follow-up in years, 1 to 5 (365 days each, after ``end``). With 1 the
+        referrals get their treatment course (the one-year service view of the committed
+        sample); from 2 on, residents who complete their course stay in monthly community
+        follow-up (phone calls, visits, quarterly reviews) until death, loss to follow-up or
+        the end. Events, cohort waves and trial assessments follow whatever the length.
 
     Returns
     -------
     Community
-        With ``residents``, ``screenings``, ``latent``, ``referrals``, ``contacts`` and
-        ``followups`` DataFrames and :meth:`Community.write`.
+        With ``residents``, ``screenings``, ``latent``, ``referrals``, ``contacts``,
+        ``followups``, ``events``, ``waves``, ``enrolments`` and ``trial_assessments``
+        DataFrames and :meth:`Community.write`.
 
     Raises
     ------
@@ -228,30 +270,37 @@ def community(n: int, *, seed: int = 20261126, start: Any = "2025-01-01",
     if end_day < start_day:
         fail("end", caller, f"a date on or after start ({start_day})", end)
     names = check_instruments(instruments, "instruments", caller, available_instruments())
+    years = check_int(follow_up_years, "follow_up_years", caller, 1, MAX_FOLLOW_UP_YEARS)
+    latest = end_day + np.timedelta64(FOLLOW_UP_DAYS * years, "D")
     if follow_up_end is None:
-        last_day = end_day + np.timedelta64(FOLLOW_UP_DAYS, "D")
+        last_day = latest
     else:
         last_day = check_date(follow_up_end, "follow_up_end", caller)
         if last_day < end_day:
             fail("follow_up_end", caller, f"a date on or after end ({end_day})", follow_up_end)
+        if last_day > latest:
+            fail("follow_up_end", caller, f"a date at most follow_up_years ({years}) x "
+                 f"{FOLLOW_UP_DAYS} days after end (on or before {latest})", follow_up_end)
     loaded = check_policy(policy, "policy", caller)
     return generate(n, seed=seed, start=start_day, end=end_day, instruments=names,
-                    params=load(), follow_up_end=last_day, policy=loaded)
+                    params=load(), follow_up_end=last_day, policy=loaded, follow_up_years=years)
 
 
 def generate(n: int, *, seed: int, start: np.datetime64, end: np.datetime64,
              instruments: tuple[str, ...], params: dict[str, Any],
-             follow_up_end: np.datetime64 | None = None, policy: Any = "default") -> Community:
+             follow_up_end: np.datetime64 | None = None, policy: Any = "default",
+             follow_up_years: int = 1) -> Community:
     """Run every registered step with checked arguments and ``params`` (see ``_params.check``).
 
     The unchecked back door used by :func:`community` and by the calibration script
-    (``follow_up_end`` defaults to ``end`` + 365 days).
+    (``follow_up_end`` defaults to ``end`` + 365 x ``follow_up_years`` days).
     """
     if follow_up_end is None:
-        follow_up_end = end + np.timedelta64(FOLLOW_UP_DAYS, "D")
+        follow_up_end = end + np.timedelta64(FOLLOW_UP_DAYS * follow_up_years, "D")
     draft = run(Draft(n=n, seed=seed, start=start, end=end, instruments=instruments,
                       params=params, follow_up_end=follow_up_end,
-                      policy=check_policy(policy, "policy", "generate")))
+                      policy=check_policy(policy, "policy", "generate"),
+                      follow_up_years=follow_up_years))
     return _assemble(draft)
 
 
@@ -290,4 +339,5 @@ def _assemble(draft: Draft) -> Community:
                      end=draft.end, instruments=draft.instruments,
                      params_version=str(draft.params.get("version")),
                      follow_up_end=draft.follow_up_end, policy=draft.policy.label,
-                     **follow_up_frames(draft, rid))
+                     follow_up_years=draft.follow_up_years,
+                     **follow_up_frames(draft, rid), **study_frames(draft, rid))

@@ -16,7 +16,15 @@ steps produce for a given seed is unchanged.
 
 Registered keys: 0 demography, 1 schedule, 2 conditions, 3 latent, 4 answers, 5 missingness,
 (skip_logic uses no randomness; 6 is left unused), 7 contacts, 8 trajectory, 9 followup_answers,
-10 followup_missingness (referral and followup_skip_logic use no randomness).
+10 followup_missingness (referral and followup_skip_logic use no randomness), 11
+natural_history, 12 loss_to_follow_up, 13 trial, 14 events, 15 maintenance, 16 waves,
+17 trial_assessments.
+
+Long follow-up (keys 11-17) is drawn so that a longer follow-up extends a shorter one: draws
+that happen per period (events, maintenance contacts) use one sub-stream per year of follow-up
+(``(key, ..., year)``), and per-person draws do not depend on the follow-up length, so the
+rows up to a date are the same whatever ``follow_up_end`` or ``follow_up_years`` is (the
+monthly maintenance contacts exist only with ``follow_up_years >= 2``).
 
 Follow-up (referrals, contacts, reviews) is a chain of steps on top of the baseline: a later
 component (cohort waves, events such as a crisis or a cardiovascular event, an RCT arm)
@@ -42,7 +50,9 @@ class Draft:
     ``screenings`` and ``latent`` become the DataFrames of :class:`~workbench.synth.Community`;
     ``referrals``, ``contacts`` and ``followups`` hold one entry per referral, contact and
     review (before the ``follow_up_end`` cut, which is applied when the frames are built);
-    ``tables`` is for further components; ``work`` holds intermediate arrays (complete answers
+    ``tables`` holds the long follow-up (``events``, ``waves``, ``enrolments``,
+    ``trial_assessments``, ``maintenance``), already cut at death, loss to follow-up and
+    ``follow_up_end`` by their steps; ``work`` holds intermediate arrays (complete answers
     before blanks, ...) that are not published. ``policy`` is the loaded stepped-care policy.
     """
 
@@ -58,6 +68,7 @@ class Draft:
     work: dict[str, Any] = field(default_factory=dict)
     follow_up_end: Any = None
     policy: Any = None
+    follow_up_years: int = 1
     referrals: dict[str, Any] = field(default_factory=dict)
     contacts: dict[str, Any] = field(default_factory=dict)
     followups: dict[str, Any] = field(default_factory=dict)
