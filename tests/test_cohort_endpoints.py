@@ -57,3 +57,23 @@ def test_arguments_are_checked():
         build(which=["relapse"])
     with pytest.raises(ValueError, match="'censor_date' parameter"):
         endpoints(residents=RESIDENTS, screenings=SCREENINGS, censor_date=None)
+
+
+def test_dropout_is_dated_at_the_last_attended_contact_plus_the_gap():
+    referrals = pd.DataFrame({"referral_id": ["F1", "F2", "F3"], "resident_id": ["A", "C", "D"],
+                              "referred_on": pd.to_datetime(["2025-01-01", "2025-02-01", "2025-03-01"]),
+                              "ended_on": pd.to_datetime([None, "2025-06-01", None]),
+                              "end_reason": [None, "completed", None]})
+    contacts = pd.DataFrame({"resident_id": ["A", "A", "A", "C", "D"],
+                             "contact_on": pd.to_datetime(["2025-01-15", "2025-02-01", "2025-04-01", "2025-05-20",
+                                                           "2025-11-15"]),
+                             "attended": [True, True, False, True, True]})
+    e = build(which=["dropout"], contacts=contacts, referrals=referrals, dropout_days=90).set_index("resident_id")
+    # A: last attended contact 2025-02-01 (the missed 2025-04-01 one does not count) + 90 days = 2025-05-02,
+    #    but A died on 2025-06-30 after that: dropout at day 121 from referral on 2025-01-01
+    assert (e.loc["A", "duration"], e.loc["A", "event"]) == (121, 1)
+    # C: completed on 2025-06-01: censored there, 120 days after 2025-02-01
+    assert (e.loc["C", "duration"], e.loc["C", "event"]) == (120, 0)
+    # D: last contact 2025-11-15 + 90 = 2026-02-13, after the censor date: censored at 2025-12-31 (305 days)
+    assert (e.loc["D", "duration"], e.loc["D", "event"]) == (305, 0)
+    assert "B" not in e.index  # never referred
