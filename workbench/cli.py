@@ -8,6 +8,7 @@
     workbench audit verify
     workbench users add NAME --role ROLE
     workbench serve [--port N] | sample [...]
+    workbench report quality --month YYYY-MM --out FILE [--lang en|zh] [--data FOLDER]
 
 The registry is ``--db`` (a SQLite path or URL, or a PostgreSQL URL), else ``WORKBENCH_DB``,
 else a SQLite file under the user's data folder. Every write names its user with ``--user``
@@ -52,6 +53,12 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=["social_worker", "counsellor", "doctor", "analyst", "admin"])
     add.add_argument("--display-name", default=None)
+    rep = sub.add_parser("report", help="write a standalone HTML report (no registry needed)")
+    rep.add_argument("kind", choices=["quality"])
+    rep.add_argument("--month", required=True, help="the month reported, YYYY-MM")
+    rep.add_argument("--out", required=True, help="the HTML file to write")
+    rep.add_argument("--lang", choices=["en", "zh"], default="en")
+    rep.add_argument("--data", default=None, help="a folder of the sample's CSV files (default: the shipped sample)")
     sub.add_parser("serve", help="serve JupyterLab and the Voila staff apps on 127.0.0.1", add_help=False)
     sub.add_parser("sample", help="regenerate the sample community (python -m workbench.synth)", add_help=False)
     return parser
@@ -79,6 +86,16 @@ def main(argv: list[str] | None = None) -> int:
         return synth(rest) or 0
     if rest:
         parser.error(f"unrecognised arguments: {' '.join(rest)}")
+    if args.command == "report":
+        from workbench.report import write_quality_report
+
+        try:
+            path = write_quality_report(month=args.month, out=args.out, lang=args.lang, data=args.data)
+        except (FileNotFoundError, ValueError) as err:
+            print(f"workbench: {err}", file=sys.stderr)
+            return 1
+        print(path)
+        return 0
 
     from workbench.registry.access import AccessDenied
     from workbench.registry.imports import ImportProblems, read_table

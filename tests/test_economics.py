@@ -1,0 +1,165 @@
+"""workbench.economics: hand-computed means, ICER and ROI on tiny data, bootstrap determinism,
+the rule that ICER limits are NaN when delta_effect's interval includes 0, missing-data policy,
+and argument / row errors."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench.economics import EconomicsDataError, cost_effectiveness, costs_from_use, return_on_investment
+
+
+def _trial(n=60, effect_gap=0.15, seed=1):
+    rng = np.random.default_rng(seed)
+    arm = np.repeat(["usual", "psy"], n)
+    cost = np.where(arm == "psy", 2600, 2000) + rng.normal(0, 300, 2 * n)
+    qaly = np.where(arm == "psy", 0.70 + effect_gap, 0.70) + rng.normal(0, 0.05, 2 * n)
+    return pd.DataFrame({"arm": arm, "cost": cost, "qaly": qaly})
+
+
+def test_hand_computed_means_and_icer():
+    d = pd.DataFrame({"arm": ["uc", "uc", "uc", "a", "a", "b", "b"],
+                      "cost": [100, 200, 300, 500, 700, 250, 150],
+                      "eff": [1.0, 2.0, 3.0, 3.0, 5.0, 2.0, 2.5]})
+    r = cost_effectiveness(d, arm="arm", cost="cost", effect="eff", reference="uc", n_boot=200).set_index("arm")
+    assert list(r.index) == ["a", "b"]
+    # a: mean cost 600 vs 200, mean effect 4 vs 2 -> ICER 400 / 2 = 200; cost per effect 150 and 100
+    assert r.loc["a", ["mean_cost", "mean_cost_reference", "mean_effect", "mean_effect_reference"]].tolist() == \
+        [600, 200, 4, 2]
+    assert (r.loc["a", "delta_cost"], r.loc["a", "delta_effect"], r.loc["a", "icer"]) == (400, 2, 200)
+    assert (r.loc["a", "cost_per_effect"], r.loc["a", "cost_per_effect_reference"]) == (150, 100)
+    # b: 200 - 200 = 0 cost, 2.25 - 2 = 0.25 effect -> ICER 0
+    assert r.loc["b", "icer"] == 0 and r.loc["b", "delta_effect"] == pytest.approx(0.25)
+
+
+def test_columns_are_fixed():
+    r = cost_effectiveness(_trial(), arm="arm", cost="cost", effect="qaly", reference="usual")
+    assert list(r.columns) == ["arm", "n", "n_reference", "n_excluded", "mean_cost", "mean_cost_reference",
+                               "mean_effect", "mean_effect_reference", "delta_cost", "delta_cost_ci_low",
+                               "delta_cost_ci_high", "delta_effect", "delta_effect_ci_low",
+                               "delta_effect_ci_high", "icer", "icer_ci_low", "icer_ci_high", "cost_per_effect",
+                               "cost_per_effect_reference"]
+    row = r.iloc[0]
+    assert row["icer_ci_low"] < row["icer"] < row["icer_ci_high"] and r.attrs["notes"] == []
+    assert row["delta_cost_ci_low"] < row["delta_cost"] < row["delta_cost_ci_high"]
+
+
+def test_bootstrap_is_deterministic_with_a_seed():
+    d = _trial()
+    a = cost_effectiveness(d, arm="arm", cost="cost", effect="qaly", reference="usual", seed=7)
+    b = cost_effectiveness(d, arm="arm", cost="cost", effect="qaly", reference="usual", seed=7)
+    c = cost_effectiveness(d, arm="arm", cost="cost", effect="qaly", reference="usual", seed=8)
+    pd.testing.assert_frame_equal(a, b)
+    assert a.loc[0, "icer_ci_low"] != c.loc[0, "icer_ci_low"]
+    assert a.loc[0, "icer"] == c.loc[0, "icer"]
+
+
+def test_icer_limits_are_nan_when_delta_effect_interval_includes_zero():
+    d = _trial(effect_gap=0.0)
+    r = cost_effectiveness(d, arm="arm", cost="cost", effect="qaly", reference="usual")
+    assert r.loc[0, "delta_effect_ci_low"] <= 0 <= r.loc[0, "delta_effect_ci_high"]
+    assert np.isnan(r.loc[0, "icer_ci_low"]) and np.isnan(r.loc[0, "icer_ci_high"])
+    assert np.isfinite(r.loc[0, "icer"])
+    assert len(r.attrs["notes"]) == 1 and "includes 0" in r.attrs["notes"][0]
+
+
+def test_missing_cost_or_effect_is_excluded_and_counted():
+    d = _trial(n=10)
+    d.loc[[0, 15], "cost"] = np.nan
+    d.loc[3, "qaly"] = None
+    r = cost_effectiveness(d, arm="arm", cost="cost", effect="qaly", reference="usual", n_boot=100)
+    assert (r.loc[0, "n"], r.loc[0, "n_reference"], r.loc[0, "n_excluded"]) == (9, 8, 3)
+    assert list(r.attrs["excluded"]) == [0, 3, 15]
+    assert r.loc[0, "mean_cost_reference"] == pytest.approx(d.loc[d["arm"].eq("usual") & d.notna().all(axis=1),
+                                                                   "cost"].mean())
+
+
+def test_costs_from_use_hand_computed_and_missing_use_is_not_zero():
+    use = pd.DataFrame({"sessions": [6, 0, None, 2], "er_visits": [1, 2, 0, 0], "admissions": [0, 1, 0, 0]})
+    cost = costs_from_use(use, unit_costs={"sessions": 150, "er_visits": 400, "admissions": 8000})
+    assert cost.name == "cost"
+    np.testing.assert_array_equal(cost.to_numpy(), [1300.0, 8800.0, np.nan, 300.0])
+
+
+@pytest.mark.parametrize("unit_costs", [{}, None, {"sessions": -1}, {"sessions": "150"}, {"sessions": np.nan},
+                                        {"sessions": True}])
+def test_costs_from_use_requires_explicit_prices(unit_costs):
+    with pytest.raises(ValueError, match="The 'unit_costs' parameter of costs_from_use"):
+        costs_from_use(pd.DataFrame({"sessions": [1]}), unit_costs=unit_costs)
+
+
+def test_costs_from_use_names_bad_rows():
+    use = pd.DataFrame({"sessions": [1, -2, "x"]}, index=["p1", "p2", "p3"])
+    with pytest.raises(EconomicsDataError) as e:
+        costs_from_use(use, unit_costs={"sessions": 150, "admissions": 1})
+    assert "absent" in str(e.value)
+    with pytest.raises(EconomicsDataError) as e:
+        costs_from_use(use, unit_costs={"sessions": 150})
+    assert sorted(e.value.problems["row"]) == ["p2", "p3"]
+
+
+def test_return_on_investment_hand_computed_and_claim_check():
+    d = pd.DataFrame({"arm": ["usual"] * 3 + ["psy"] * 3,
+                      "psy_cost": [0, 0, 0, 100, 100, 100],
+                      "med_cost": [1000, 1400, 1200, 800, 900, 1000]})
+    r = return_on_investment(d, arm="arm", intervention_cost="psy_cost", medical_cost="med_cost",
+                             reference="usual", n_boot=500)
+    assert list(r.columns) == ["arm", "n", "n_reference", "n_excluded", "mean_intervention_cost",
+                               "mean_medical_cost", "mean_medical_cost_reference", "medical_cost_saved", "roi",
+                               "roi_ci_low", "roi_ci_high"]
+    assert (r.loc[0, "medical_cost_saved"], r.loc[0, "roi"]) == (300, 3)
+    assert r.loc[0, "roi_ci_low"] <= 3 <= r.loc[0, "roi_ci_high"]
+
+
+def test_return_on_investment_on_simulated_data_rejects_or_supports_3_5():
+    rng = np.random.default_rng(3)
+    n = 400
+    arm = np.repeat(["usual", "psy"], n)
+    psy = np.where(arm == "psy", rng.gamma(4, 50, 2 * n), 0.0)                 # mean 200 yuan
+    med = rng.gamma(2, 1500, 2 * n) - np.where(arm == "psy", 300, 0)          # saves ~300 -> roi ~1.5
+    d = pd.DataFrame({"arm": arm, "psy": psy, "med": np.maximum(med, 0)})
+    r = return_on_investment(d, arm="arm", intervention_cost="psy", medical_cost="med", reference="usual", seed=1)
+    again = return_on_investment(d, arm="arm", intervention_cost="psy", medical_cost="med", reference="usual",
+                                 seed=1)
+    pd.testing.assert_frame_equal(r, again)
+    assert r.loc[0, "roi_ci_low"] < r.loc[0, "roi"] < r.loc[0, "roi_ci_high"]
+    assert r.loc[0, "roi_ci_high"] < 3.5        # the claim is not supported by these data
+
+
+def test_return_on_investment_zero_intervention_cost_is_an_error():
+    d = pd.DataFrame({"arm": list("aabb"), "i": [0, 0, 0, 0], "m": [1, 2, 3, 4]})
+    with pytest.raises(ValueError, match="mean intervention cost in arm 'b' is 0"):
+        return_on_investment(d, arm="arm", intervention_cost="i", medical_cost="m", reference="a")
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(reference="nope"), "The 'reference' parameter of cost_effectiveness must be one of the arms"),
+    (dict(n_boot=10), "The 'n_boot' parameter of cost_effectiveness must be an int >= 100. Got 10 instead."),
+    (dict(n_boot=2000.0), "The 'n_boot' parameter"),
+    (dict(seed=-1), "The 'seed' parameter of cost_effectiveness"),
+    (dict(alpha=1.5), r"The 'alpha' parameter of cost_effectiveness must be a float in \(0, 1\). Got 1.5"),
+    (dict(cost=None), "The 'cost' parameter of cost_effectiveness must be a column name"),
+])
+def test_argument_errors(kwargs, match):
+    args = dict(arm="arm", cost="cost", effect="qaly", reference="usual") | kwargs
+    with pytest.raises(ValueError, match=match):
+        cost_effectiveness(_trial(n=5), **args)
+
+
+def test_bad_rows_named_all_at_once():
+    d = _trial(n=3)
+    d["arm"] = d["arm"].astype(object)
+    d.loc[1, "arm"] = None
+    d.loc[2, "cost"] = -5
+    d["qaly"] = d["qaly"].astype(object)
+    d.loc[4, "qaly"] = "good"
+    with pytest.raises(EconomicsDataError) as e:
+        cost_effectiveness(d, arm="arm", cost="cost", effect="qaly", reference="usual")
+    assert sorted(map(tuple, e.value.problems[["row", "column"]].to_numpy())) == \
+        [(1, "arm"), (2, "cost"), (4, "qaly")]
+
+
+def test_single_arm_is_an_error():
+    d = _trial(n=5)
+    with pytest.raises(ValueError, match="at least 2 arms"):
+        cost_effectiveness(d[d["arm"] == "usual"], arm="arm", cost="cost", effect="qaly", reference="usual")

@@ -1,0 +1,299 @@
+"""workbench.quality and the quality report: hand-worked measures on tiny tables, declaration
+errors, status thresholds, and the HTML report (alerts shown, small counts hidden)."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from workbench import quality as q
+from workbench.cli import main
+from workbench.report import quality_html, suppress_quality
+
+MONTHS = ["2025-05", "2025-06", "2025-07"]
+
+
+def _items(prefix: str, values: list[int]) -> dict:
+    return {f"{prefix}_{i + 1}": v for i, v in enumerate(values)}
+
+
+@pytest.fixture
+def tiny() -> dict:
+    """Six residents; screened 2025-06-02 (r6: 2025-07-01).
+
+    r1 PHQ-9 27 (item 9 = 3), GAD-7 21 -> tier 3, urgent (self_harm)
+    r2 PHQ-9 16 (item 9 = 0), GAD-7 14 -> tier 2 (screen_positive)
+    r3 all 0                           -> tier 1
+    r4 PHQ-9 9 (item 9 = 1), GAD-7 7   -> tier 3, urgent (self_harm)
+    r5 PHQ-9 24 (item 9 = 0), GAD-7 0  -> tier 3 (severe), not urgent
+    r6 all 0 (screened in July)        -> tier 1
+    """
+    residents = pd.DataFrame({"resident_id": [f"r{i}" for i in range(1, 7)],
+                              "community": ["c1", "c1", "c1", "c1", "c2", "c2"]})
+    answers = {"r1": ([3] * 9, [3] * 7), "r2": ([2] * 8 + [0], [2] * 7), "r3": ([0] * 9, [0] * 7),
+               "r4": ([1] * 9, [1] * 7), "r5": ([3] * 8 + [0], [0] * 7), "r6": ([0] * 9, [0] * 7)}
+    screenings = pd.DataFrame([{"resident_id": r, **_items("phq9", p), **_items("gad7", g)}
+                               for r, (p, g) in answers.items()])
+    screenings["assessed_on"] = pd.to_datetime(["2025-06-02"] * 5 + ["2025-07-01"])
+    referrals = pd.DataFrame({
+        "referral_id": ["F1", "F2", "F4", "F5"], "resident_id": ["r1", "r2", "r4", "r5"],
+        "referred_on": pd.to_datetime(["2025-06-02"] * 4), "tier": [3, 2, 3, 3],
+        "ended_on": pd.to_datetime(["2025-06-30", "2025-06-20", "2025-07-10", None]),
+        "end_reason": ["completed", "dropped_out", "completed", None]})
+    contacts = pd.DataFrame([
+        # resident, referral, date, kind, attended
+        ("r1", "F1", "2025-06-02", "treatment", True),   # same day
+        ("r1", "F1", "2025-06-09", "treatment", True),
+        ("r1", "F1", "2025-06-20", "assessment", True),
+        ("r4", "F4", "2025-06-02", "treatment", False),  # missed: does not count
+        ("r4", "F4", "2025-06-04", "treatment", True),   # 2 days
+        ("r5", "F5", "2025-06-05", "treatment", True),   # 3 days
+        ("r2", "F2", "2025-06-16", "treatment", True),   # 14 days
+        ("r2", "F2", "2025-06-18", "treatment", True),
+        ("r2", "F2", "2025-06-19", "assessment", True),
+    ], columns=["resident_id", "referral_id", "contact_on", "kind", "attended"])
+    contacts["contact_on"] = pd.to_datetime(contacts["contact_on"])
+    followups = pd.DataFrame([
+        # r1: PHQ-9 4, GAD-7 3; r2: PHQ-9 9, GAD-7 10
+        {"resident_id": "r1", "referral_id": "F1", "contact_id": "x1", **_items("phq9", [1, 1, 1, 1] + [0] * 5),
+         **_items("gad7", [1, 1, 1] + [0] * 4)},
+        {"resident_id": "r2", "referral_id": "F2", "contact_id": "x2", **_items("phq9", [1] * 9 + []),
+         **_items("gad7", [2, 2, 2, 2, 1, 1, 0])},
+    ])
+    followups["phq9_9"] = [0, 1]  # r2: eight 1s + item 9 = 1 -> 9
+    followups["assessed_on"] = pd.to_datetime(["2025-06-20", "2025-06-19"])
+    return {"residents": residents, "screenings": screenings, "referrals": referrals,
+            "contacts": contacts, "followups": followups}
+
+
+def _units(measure: str, data: dict, months=MONTHS) -> pd.DataFrame:
+    out = q.MEASURES[measure].function(q.Tables(data), months=months)
+    return out.sort_values(["period", "community", "outcome"]).reset_index(drop=True)
+
+
+def _counts(units: pd.DataFrame) -> dict:
+    """{(community, period): (numerator, denominator)} of 0/1 units."""
+    g = units.dropna(subset=["outcome"]).groupby(["community", "period"])["outcome"]
+    return {k: (int(v.sum()), len(v)) for k, v in g}
+
+
+# --- measures, hand-worked -------------------------------------------------------------------
+
+def test_screened_share(tiny):
+    # target population: c1 r1-r4, c2 r5-r6. By end of May nobody; by end of June all of c1
+    # and r5; by end of July everybody.
+    c = _counts(_units("screened_share", tiny))
+    assert c[("c1", "2025-05")] == (0, 4) and c[("c2", "2025-05")] == (0, 2)
+    assert c[("c1", "2025-06")] == (4, 4) and c[("c2", "2025-06")] == (1, 2)
+    assert c[("c2", "2025-07")] == (2, 2)
+
+
+def test_urgent_contacted_24h(tiny):
+    # urgent: r1 (seen same day: yes), r4 (missed 06-02, first attended 06-04 = 2 days: no)
+    assert _counts(_units("urgent_contacted_24h", tiny)) == {("c1", "2025-06"): (1, 2)}
+
+
+def test_tier3_contacted_72h(tiny):
+    # tier 3: r1 (0 days), r4 (2 days), r5 (3 days, c2): all within 3 days
+    assert _counts(_units("tier3_contacted_72h", tiny)) == {("c1", "2025-06"): (2, 2), ("c2", "2025-06"): (1, 1)}
+
+
+def test_referral_wait_days(tiny):
+    # waits to the first attended contact: F1 0, F2 14, F4 2 (c1); F5 3 (c2)
+    u = _units("referral_wait_days", tiny)
+    assert sorted(u[u["community"] == "c1"]["outcome"]) == [0, 2, 14]
+    r = q.compute(tiny, months="2025-06")
+    row = r[(r["indicator"] == "timeliness_referral_wait") & (r["community"] == "c1")].iloc[0]
+    assert row["numerator"] == 16 and row["denominator"] == 3
+    assert row["value"] == pytest.approx(16 / 3)
+    # t interval: sd of (0, 2, 14) = sqrt(((16/3)^2 + (10/3)^2 + (26/3)^2) / 2) = 7.5719;
+    # half-width = t(0.975, 2) 4.302653 * 7.5719 / sqrt(3) = 18.8096
+    assert row["ci_low"] == pytest.approx(16 / 3 - 18.8096, abs=1e-3)
+    assert row["ci_high"] == pytest.approx(16 / 3 + 18.8096, abs=1e-3)
+    # one referral (c2) has no interval
+    c2 = r[(r["indicator"] == "timeliness_referral_wait") & (r["community"] == "c2")].iloc[0]
+    assert c2["value"] == 3 and np.isnan(c2["ci_low"])
+
+
+def test_response_and_remission(tiny):
+    # ended with baseline PHQ-9 >= 10: F1 (27 -> 4: fall 85%, < 5: both) and F2 (16 -> 9: fall
+    # 44%, not < 5: neither), both ended in June. F4 has baseline 9 (excluded).
+    assert _counts(_units("phq9_response", tiny)) == {("c1", "2025-06"): (1, 2)}
+    assert _counts(_units("phq9_remission", tiny)) == {("c1", "2025-06"): (1, 2)}
+
+
+def test_recovery(tiny):
+    # finished (>= 2 attended treatment contacts) and at caseness at the start: F1 (27/21 ->
+    # 4/3: below both cut-offs, recovered) and F2 (16/14 -> 9/10: GAD-7 10 >= 8, not recovered).
+    # F4 has one attended treatment contact (not finished); F5 has not ended.
+    assert _counts(_units("tt_recovery", tiny)) == {("c1", "2025-06"): (1, 2)}
+
+
+def test_dropout(tiny):
+    # ended in June: F1 completed, F2 dropped out -> 1/2; July: F4 completed -> 0/1; F5 open.
+    assert _counts(_units("dropout", tiny)) == {("c1", "2025-06"): (1, 2), ("c1", "2025-07"): (0, 1)}
+
+
+def test_self_harm_followed_same_day(tiny):
+    # self-harm flags: r1 (attended contact same day: yes), r4 (missed same day: no)
+    assert _counts(_units("self_harm_followed_same_day", tiny)) == {("c1", "2025-06"): (1, 2)}
+
+
+def test_satisfaction_no_data_then_counted(tiny):
+    assert q.MEASURES["satisfaction"].function(q.Tables(tiny), months=MONTHS) is None
+    r = q.compute(tiny, months="2025-06")
+    sat = r[r["indicator"] == "experience_satisfaction"]
+    assert set(sat["status"]) == {"no_data"} and sat["value"].isna().all()
+    # with a survey: r1 satisfied, r2 not, r3 did not answer (excluded, never "no") -> 1/2
+    tiny["satisfaction"] = pd.DataFrame({"resident_id": ["r1", "r2", "r3"],
+                                         "surveyed_on": pd.to_datetime(["2025-06-10"] * 3),
+                                         "satisfied": [True, False, None]})
+    assert _counts(_units("satisfaction", tiny)) == {("c1", "2025-06"): (1, 2)}
+
+
+def test_compute_columns_wilson_and_all_row(tiny):
+    r = q.compute(tiny, months=["2025-06", "2025-07"])
+    assert list(r.columns) == q.COLUMNS
+    assert set(r["community"]) == {"c1", "c2", "all"}
+    row = r[(r["indicator"] == "safety_self_harm_same_day") & (r["community"] == "all")
+            & (r["period"] == "2025-06")].iloc[0]
+    # 1/2 with Wilson (R: prop.test(1, 2, correct = FALSE)$conf.int = 0.0945312 0.9054688)
+    assert (row["numerator"], row["denominator"], row["value"]) == (1, 2, 0.5)
+    assert row["ci_low"] == pytest.approx(0.0945312, abs=1e-6)
+    assert row["ci_high"] == pytest.approx(0.9054688, abs=1e-6)
+    assert row["status"] == "insufficient"  # 2 < min_denominator 5
+    empty = r[(r["indicator"] == "retention_dropout") & (r["community"] == "c2")]
+    assert (empty["denominator"] == 0).all() and (empty["status"] == "insufficient").all()
+
+
+# --- status thresholds -------------------------------------------------------------------------
+
+def test_status_at_thresholds():
+    above = ("above", 0.15)
+    assert q.status_of(3 / 20, 20, alert=above, min_denominator=5) == "ok"  # exactly 15% is not above
+    assert q.status_of(4 / 20, 20, alert=above, min_denominator=5) == "alert"
+    below = ("below", 0.8)
+    assert q.status_of(16 / 20, 20, alert=below, min_denominator=5) == "ok"  # exactly 80% is not below
+    assert q.status_of(15 / 20, 20, alert=below, min_denominator=5) == "alert"
+    assert q.status_of(0.0, 4, alert=below, min_denominator=5) == "insufficient"
+    assert q.status_of(0.0, 5, alert=below, min_denominator=5) == "alert"
+    assert q.status_of(np.nan, 0, alert=below, min_denominator=5) == "insufficient"
+
+
+def test_dropout_exactly_15_percent_is_ok():
+    # 20 referrals ended in June, 3 dropped out: 15%, not above 15%; a 4th makes 20%: alert
+    res = pd.DataFrame({"resident_id": [f"r{i}" for i in range(20)], "community": "c1"})
+    refs = pd.DataFrame({"referral_id": [f"F{i}" for i in range(20)], "resident_id": res["resident_id"],
+                         "referred_on": pd.Timestamp("2025-05-01"), "ended_on": pd.Timestamp("2025-06-15"),
+                         "end_reason": ["dropped_out"] * 3 + ["completed"] * 17})
+    data = {"residents": res, "referrals": refs}
+    spec = q.load_indicators()
+    units = q.MEASURES["dropout"].function(q.Tables(data), months=["2025-06"])
+    agg = q._aggregate(units, "proportion", 0.05)
+    row = agg[agg["community"] == "c1"].iloc[0]
+    ind = spec.indicator("retention_dropout")
+    assert q.status_of(row["value"], row["denominator"], alert=ind.alert, min_denominator=5) == "ok"
+    refs.loc[3, "end_reason"] = "dropped_out"
+    units = q.MEASURES["dropout"].function(q.Tables(data), months=["2025-06"])
+    row = q._aggregate(units, "proportion", 0.05).iloc[0]
+    assert q.status_of(row["value"], row["denominator"], alert=ind.alert, min_denominator=5) == "alert"
+
+
+# --- declarations ----------------------------------------------------------------------------
+
+def test_shipped_declarations_cover_six_categories():
+    spec = q.load_indicators()
+    assert {i.category for i in spec.indicators} == set(q.CATEGORIES)
+    assert all(i.measure in q.MEASURES and i.label["zh"] for i in spec.indicators)
+
+
+def _broken(tmp_path, change) -> str:
+    raw = yaml.safe_load(q._FILE.read_text(encoding="utf-8"))
+    change(raw)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(q.QualityError) as err:
+        q.load_indicators(path)
+    return str(err.value)
+
+
+def test_unknown_measure(tmp_path):
+    msg = _broken(tmp_path, lambda r: r["indicators"][0].update(measure="vibes"))
+    assert "indicators[0] (access_screened).measure: 'vibes' is not a known measure" in msg
+
+
+def test_bad_alert_rule(tmp_path):
+    msg = _broken(tmp_path, lambda r: r["indicators"][7].update(alert={"over": 0.15}))
+    assert "indicators[7] (retention_dropout).alert: must be {below: <number>} or {above: <number>}" in msg
+    msg = _broken(tmp_path, lambda r: r["indicators"][7].update(alert={"above": 15}))
+    assert "a proportion's threshold must be in [0, 1]" in msg
+
+
+def test_missing_zh_label_and_more_at_once(tmp_path):
+    def change(r):
+        del r["indicators"][8]["label"]["zh"]
+        r["indicators"][1]["category"] = "speed"
+        r["indicators"][2]["colour"] = "red"
+    msg = _broken(tmp_path, change)
+    assert "indicators[8] (experience_satisfaction).label.zh: the zh text is missing or empty" in msg
+    assert "indicators[1] (timeliness_urgent_24h).category: 'speed' is not one of" in msg
+    assert "indicators[2] (timeliness_tier3_72h).colour: unknown key" in msg
+    assert "3 problem(s)" in msg
+
+
+def test_bad_month():
+    with pytest.raises(ValueError, match="YYYY-MM"):
+        q.compute({"residents": pd.DataFrame(columns=["resident_id", "community"])}, months="2025-6")
+
+
+# --- suppression and the report ------------------------------------------------------------
+
+def test_suppression_hides_small_counts_and_their_values(tiny):
+    r = q.compute(tiny, months="2025-06")
+    s = suppress_quality(r)
+    for _, row in s.iterrows():
+        for col in ("numerator", "denominator"):
+            v = row[col]
+            assert v is pd.NA or pd.isna(v) or v == 0 or v >= 5, (row["indicator"], row["community"], col, v)
+    # c1 self-harm 1/2: both hidden, value and interval too
+    row = s[(s["indicator"] == "safety_self_harm_same_day") & (s["community"] == "c1")].iloc[0]
+    assert row["numerator"] is pd.NA and row["value"] is pd.NA and row["ci_low"] is pd.NA
+
+
+def _count_cells(text: str) -> list[str]:
+    return re.findall(r'<td class="count">([^<]*)</td>', text)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_report_command(tmp_path, lang):
+    out = tmp_path / "report.html"
+    assert main(["report", "quality", "--month", "2025-06", "--out", str(out), "--lang", lang]) == 0
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>") and "<style>" in text
+    assert "<script" not in text and "http" not in text and "def " not in text and "import" not in text
+    # the sample's dropout in June 2025 is 13/60 = 21.7% overall: an alert, listed and highlighted
+    alerts = re.search(r'<ul class="alerts">(.*?)</ul>', text, re.S).group(1)
+    label = q.load_indicators().indicator("retention_dropout").label[lang]
+    assert label in alerts and "21.7%" in alerts
+    assert '<tr class="alert">' in text
+    # every count shown is 0 or >= 5; the small ones are "&lt;5"
+    cells = _count_cells(text)
+    assert "&lt;5" in cells
+    shown = [int(c) for c in cells if c.isdigit()]
+    assert shown and all(c == 0 or c >= 5 for c in shown)
+    assert ("无数据" if lang == "zh" else "No data") in text  # satisfaction: no survey in the sample
+
+
+def test_report_on_other_folder(tmp_path, tiny):
+    for name, frame in tiny.items():
+        frame.to_csv(tmp_path / f"{name}.csv", index=False)
+    out = tmp_path / "r.html"
+    assert main(["report", "quality", "--month", "2025-06", "--out", str(out), "--data", str(tmp_path)]) == 1
+    # the folder lacks events.csv etc.: refused, nothing regenerated or written
+    assert not out.exists()
+    text = quality_html(q.compute(tiny, months="2025-06"), month="2025-06")
+    assert all(c in ("&lt;5", "—") or c == "0" or int(c) >= 5 for c in _count_cells(text))

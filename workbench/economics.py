@@ -1,0 +1,353 @@
+"""Health economics of the service model: costs from resource use, incremental
+cost-effectiveness ratios (ICER) and the return on investment of the psychological
+intervention, each with a seeded, arm-stratified, non-parametric bootstrap.
+
+Unit costs are parameters: nothing here knows what a session or an admission costs, so the
+caller states the prices (and their year and source) in the analysis. Missing data: a missing
+cost, use or effect is never counted as 0. Each analysis is complete-case; the number of rows
+it excluded is the ``n_excluded`` column and their index is in ``result.attrs["excluded"]``.
+Values that are present but not numbers, negative costs or use, and missing arms raise
+:class:`EconomicsDataError`, which names every bad row.
+
+Bootstrap: within each arm, persons are resampled with replacement (``n_boot`` times, with
+``numpy.random.default_rng(seed)``), and percentile intervals are taken. The same ``seed`` and
+data give the same intervals. Tests (hand-computed values) are in ``tests/test_economics.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["EconomicsDataError", "cost_effectiveness", "costs_from_use", "return_on_investment"]
+
+
+class EconomicsDataError(ValueError):
+    """Input that cannot be analysed; names every bad row (row, column, value, rule).
+
+    Attributes
+    ----------
+    problems : DataFrame
+        ``row, column, value, rule``: one row per problem, all problems at once.
+    """
+
+    def __init__(self, function: str, problems: list[tuple]):
+        self.problems = pd.DataFrame(problems, columns=["row", "column", "value", "rule"])
+        lines = [f"- row {r!r}, column {c!r}: value {v!r} {rule}" for r, c, v, rule in problems[:50]]
+        if len(problems) > 50:
+            lines.append(f"- ... and {len(problems) - 50} more (see .problems)")
+        super().__init__(f"{len(problems)} problem(s) in the data of {function}; nothing was analysed:\n"
+                         + "\n".join(lines))
+
+
+# --- checks -------------------------------------------------------------------------------------
+
+def _check_common(data: Any, function: str, *, n_boot: Any, seed: Any, alpha: Any, names: dict) -> None:
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError(f"The 'data' parameter of {function} must be a pandas DataFrame. "
+                        f"Got {type(data).__name__} instead.")
+    for name, value in names.items():
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"The '{name}' parameter of {function} must be a column name (str). "
+                             f"Got {value!r} instead.")
+    if not isinstance(n_boot, (int, np.integer)) or isinstance(n_boot, bool) or n_boot < 100:
+        raise ValueError(f"The 'n_boot' parameter of {function} must be an int >= 100. Got {n_boot!r} instead.")
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"The 'seed' parameter of {function} must be a non-negative int. Got {seed!r} instead.")
+    if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or not 0 < alpha < 1:
+        raise ValueError(f"The 'alpha' parameter of {function} must be a float in (0, 1). Got {alpha!r} instead.")
+
+
+def _numeric(data: pd.DataFrame, column: str, problems: list, *, nonnegative: bool) -> pd.Series:
+    raw = data[column]
+    values = pd.to_numeric(raw.astype(object).where(raw.notna(), np.nan), errors="coerce").astype(float)
+    bad = (raw.notna().to_numpy() & values.isna().to_numpy()) | np.isinf(values.to_numpy())
+    for i in np.flatnonzero(bad):
+        problems.append((data.index[i], column, raw.iloc[i], "must be a number (or missing)"))
+    if nonnegative:
+        for i in np.flatnonzero((values < 0).to_numpy()):
+            problems.append((data.index[i], column, raw.iloc[i], "must not be negative"))
+    return values
+
+
+def _prepare(data: pd.DataFrame, function: str, *, arm: str, reference: Any, columns: dict[str, bool]):
+    absent = [c for c in [arm, *columns] if c not in data.columns]
+    if absent:
+        raise EconomicsDataError(function, [(None, c, None, "is absent from the data") for c in absent])
+    problems: list[tuple] = []
+    for i in np.flatnonzero(data[arm].isna().to_numpy()):
+        problems.append((data.index[i], arm, None, "is missing: every row needs an arm"))
+    frame = pd.DataFrame({c: _numeric(data, c, problems, nonnegative=nn) for c, nn in columns.items()},
+                         index=data.index)
+    if problems:
+        raise EconomicsDataError(function, problems)
+    frame.insert(0, "_arm", data[arm])
+    levels = sorted(data[arm].unique(), key=str)
+    if reference not in levels:
+        raise ValueError(f"The 'reference' parameter of {function} must be one of the arms in the data "
+                         f"{levels}. Got {reference!r} instead.")
+    others = [a for a in levels if a != reference]
+    if not others:
+        raise ValueError(f"The '{arm}' column must have at least 2 arms for {function}. Got {levels}.")
+    return frame, others
+
+
+def _boot_means(rng: np.random.Generator, values: np.ndarray, n_boot: int) -> np.ndarray:
+    """Bootstrap means of the columns of ``values`` (persons x variables): n_boot x variables."""
+    n = len(values)
+    out = np.empty((n_boot, values.shape[1]))
+    for start in range(0, n_boot, 200):                      # bounded memory
+        idx = rng.integers(0, n, size=(min(200, n_boot - start), n))
+        out[start:start + len(idx)] = values[idx].mean(axis=1)
+    return out
+
+
+def _percentile(x: np.ndarray, alpha: float) -> tuple[float, float]:
+    x = x[np.isfinite(x)]
+    if len(x) == 0:
+        return np.nan, np.nan
+    low, high = np.quantile(x, [alpha / 2, 1 - alpha / 2])
+    return float(low), float(high)
+
+
+# --- costs from resource use ----------------------------------------------------------------------
+
+def costs_from_use(data: pd.DataFrame, *, unit_costs: Mapping[str, float]) -> pd.Series:
+    """Cost per person: resource-use counts times unit costs, summed over resources.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per person, one column per resource (e.g. ``sessions``, ``er_visits``,
+        ``admissions``) holding counts over the costing period.
+    unit_costs : mapping of str to float
+        Column -> price per unit (e.g. yuan per session), stated by the caller; there are no
+        defaults. Every column named must be in ``data``.
+
+    Returns
+    -------
+    Series
+        Named ``cost``, same index as ``data``. A person with any missing use has a missing
+        cost (never a partial sum that treats the blank as 0).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> use = pd.DataFrame({"sessions": [6, 0, None], "er_visits": [1, 2, 0], "admissions": [0, 1, 0]})
+    >>> costs_from_use(use, unit_costs={"sessions": 150, "er_visits": 400, "admissions": 8000})
+    0    1300.0
+    1    8800.0
+    2       NaN
+    Name: cost, dtype: float64
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError(f"The 'data' parameter of costs_from_use must be a pandas DataFrame. "
+                        f"Got {type(data).__name__} instead.")
+    if (not isinstance(unit_costs, Mapping) or not unit_costs
+            or not all(isinstance(k, str) for k in unit_costs)
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) and v >= 0
+                       for v in unit_costs.values())):
+        raise ValueError("The 'unit_costs' parameter of costs_from_use must be a non-empty mapping of column "
+                         f"names to non-negative finite numbers. Got {unit_costs!r} instead.")
+    absent = [c for c in unit_costs if c not in data.columns]
+    if absent:
+        raise EconomicsDataError("costs_from_use", [(None, c, None, "is absent from the data") for c in absent])
+    problems: list[tuple] = []
+    use = pd.DataFrame({c: _numeric(data, c, problems, nonnegative=True) for c in unit_costs}, index=data.index)
+    if problems:
+        raise EconomicsDataError("costs_from_use", problems)
+    prices = pd.Series(dict(unit_costs), dtype=float)
+    cost = (use * prices).sum(axis=1, min_count=len(prices)).where(use.notna().all(axis=1))
+    return cost.rename("cost")
+
+
+# --- cost-effectiveness ---------------------------------------------------------------------------
+
+def cost_effectiveness(data: pd.DataFrame, *, arm: str, cost: str, effect: str, reference: Any,
+                       n_boot: int = 2000, seed: int = 0, alpha: float = 0.05) -> pd.DataFrame:
+    """Incremental cost-effectiveness of each arm against the reference arm, with bootstrap CIs.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per person.
+    arm : str
+        Column of the arm (never missing).
+    cost : str
+        Column of cost per person (e.g. from :func:`costs_from_use`); not negative.
+    effect : str
+        Column of the effect per person (e.g. QALYs, or PHQ-9 points improved; larger = better).
+    reference : scalar
+        The comparator arm, e.g. ``"usual_care"``.
+    n_boot : int
+        Bootstrap replicates (>= 100).
+    seed : int
+        Seed of ``numpy.random.default_rng``; same seed and data, same intervals.
+    alpha : float
+        1 - confidence level of the percentile intervals.
+
+    Returns
+    -------
+    DataFrame
+        One row per non-reference arm (sorted): ``arm, n, n_reference, n_excluded, mean_cost,
+        mean_cost_reference, mean_effect, mean_effect_reference, delta_cost, delta_cost_ci_low,
+        delta_cost_ci_high, delta_effect, delta_effect_ci_low, delta_effect_ci_high, icer,
+        icer_ci_low, icer_ci_high, cost_per_effect, cost_per_effect_reference``.
+        ``attrs`` has ``alpha``, ``n_boot``, ``seed``, ``excluded`` (index of rows with a missing
+        cost or effect) and ``notes`` (a list of strings, see below).
+
+    Notes
+    -----
+    ``delta_cost = mean_cost - mean_cost_reference``, likewise ``delta_effect``;
+    ``icer = delta_cost / delta_effect`` (NaN when ``delta_effect`` is 0);
+    ``cost_per_effect = mean_cost / mean_effect`` (an average, not incremental, ratio).
+
+    Bootstrap: persons are resampled with replacement within each arm (stratified), the
+    deltas and the ICER are recomputed, and percentile limits are taken. A ratio is unstable
+    when its denominator can be 0: if the interval of ``delta_effect`` includes 0 the ICER's
+    replicates jump between large positive and negative values and their percentiles mean
+    nothing, so ``icer_ci_low`` and ``icer_ci_high`` are NaN and ``attrs["notes"]`` says so.
+    Report the cost-effectiveness plane or acceptability curve instead. Replicates for the arms
+    are drawn in arm order from one generator.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"arm": ["usual"] * 3 + ["psy"] * 3,
+    ...                   "cost": [100.0, 200.0, 300.0, 400.0, 500.0, 600.0],
+    ...                   "qaly": [0.50, 0.60, 0.70, 0.70, 0.80, 0.90]})
+    >>> r = cost_effectiveness(d, arm="arm", cost="cost", effect="qaly", reference="usual")
+    >>> r[["arm", "delta_cost", "delta_effect", "icer"]].round(2)  # 300 / 0.2
+       arm  delta_cost  delta_effect    icer
+    0  psy       300.0           0.2  1500.0
+    """
+    function = "cost_effectiveness"
+    _check_common(data, function, n_boot=n_boot, seed=seed, alpha=alpha,
+                  names={"arm": arm, "cost": cost, "effect": effect})
+    frame, others = _prepare(data, function, arm=arm, reference=reference, columns={cost: True, effect: False})
+    keep = frame[[cost, effect]].notna().all(axis=1)
+    excluded = frame.index[~keep]
+    frame = frame[keep]
+    rng = np.random.default_rng(seed)
+    ref = frame.loc[frame["_arm"] == reference, [cost, effect]].to_numpy()
+    rows, notes = [], []
+    for a in others:
+        sub = frame.loc[frame["_arm"] == a, [cost, effect]].to_numpy()
+        n_excl = int(((data.loc[excluded, arm] == a) | (data.loc[excluded, arm] == reference)).sum())
+        if len(sub) < 2 or len(ref) < 2:
+            raise ValueError(f"Arms {a!r} and {reference!r} need at least 2 complete rows each for "
+                             f"{function}. Got {len(sub)} and {len(ref)}.")
+        m, m0 = sub.mean(axis=0), ref.mean(axis=0)
+        dc, de = m[0] - m0[0], m[1] - m0[1]
+        b, b0 = _boot_means(rng, sub, n_boot), _boot_means(rng, ref, n_boot)
+        bdc, bde = b[:, 0] - b0[:, 0], b[:, 1] - b0[:, 1]
+        dc_ci, de_ci = _percentile(bdc, alpha), _percentile(bde, alpha)
+        if de_ci[0] <= 0 <= de_ci[1]:
+            icer_ci = (np.nan, np.nan)
+            notes.append(f"{a!r} vs {reference!r}: the interval of delta_effect ({de_ci[0]:.4g}, {de_ci[1]:.4g}) "
+                         f"includes 0, so the ICER interval is not defined (NaN); use the cost-effectiveness "
+                         f"plane or an acceptability curve.")
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                icer_ci = _percentile(bdc / bde, alpha)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rows.append(dict(arm=a, n=len(sub), n_reference=len(ref), n_excluded=n_excl,
+                             mean_cost=m[0], mean_cost_reference=m0[0], mean_effect=m[1],
+                             mean_effect_reference=m0[1], delta_cost=dc, delta_cost_ci_low=dc_ci[0],
+                             delta_cost_ci_high=dc_ci[1], delta_effect=de, delta_effect_ci_low=de_ci[0],
+                             delta_effect_ci_high=de_ci[1], icer=dc / de if de != 0 else np.nan,
+                             icer_ci_low=icer_ci[0], icer_ci_high=icer_ci[1],
+                             cost_per_effect=m[0] / m[1] if m[1] != 0 else np.nan,
+                             cost_per_effect_reference=m0[0] / m0[1] if m0[1] != 0 else np.nan))
+    out = pd.DataFrame(rows)
+    out.attrs.update(alpha=alpha, n_boot=n_boot, seed=seed, excluded=excluded, notes=notes)
+    return out
+
+
+# --- return on investment -------------------------------------------------------------------------
+
+def return_on_investment(data: pd.DataFrame, *, arm: str, intervention_cost: str, medical_cost: str,
+                         reference: Any, n_boot: int = 2000, seed: int = 0, alpha: float = 0.05) -> pd.DataFrame:
+    """Yuan of medical cost saved per yuan spent on the intervention, with a bootstrap CI.
+
+    ``roi = (mean medical cost in reference - mean medical cost in arm) / mean intervention cost
+    in arm``. To test a claim such as "1 yuan of psychological intervention saves 3.5 yuan of
+    medical cost", see whether 3.5 lies inside ``(roi_ci_low, roi_ci_high)``.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per person.
+    arm : str
+        Column of the arm (never missing).
+    intervention_cost : str
+        Column of the intervention's cost per person; used in the non-reference arms only.
+    medical_cost : str
+        Column of medical cost per person (e.g. from :func:`costs_from_use`).
+    reference : scalar
+        The arm without the intervention.
+    n_boot, seed, alpha
+        As :func:`cost_effectiveness`.
+
+    Returns
+    -------
+    DataFrame
+        One row per non-reference arm (sorted): ``arm, n, n_reference, n_excluded,
+        mean_intervention_cost, mean_medical_cost, mean_medical_cost_reference,
+        medical_cost_saved, roi, roi_ci_low, roi_ci_high``. ``attrs`` has ``alpha``,
+        ``n_boot``, ``seed`` and ``excluded``.
+
+    Notes
+    -----
+    Complete-case: a reference row needs ``medical_cost``; an intervention row needs both.
+    The bootstrap resamples persons within each arm; the percentile interval of the ratio is
+    reported. A mean intervention cost of 0 in an arm is an error (the ratio is undefined).
+    Savings are not discounted; discount the cost columns first if the period exceeds a year.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"arm": ["usual"] * 3 + ["psy"] * 3,
+    ...                   "psy_cost": [0, 0, 0, 100, 100, 100],
+    ...                   "med_cost": [1000, 1400, 1200, 800, 900, 1000]})
+    >>> r = return_on_investment(d, arm="arm", intervention_cost="psy_cost", medical_cost="med_cost",
+    ...                          reference="usual")
+    >>> r[["arm", "medical_cost_saved", "roi"]]  # (1200 - 900) / 100
+       arm  medical_cost_saved  roi
+    0  psy               300.0  3.0
+    """
+    function = "return_on_investment"
+    _check_common(data, function, n_boot=n_boot, seed=seed, alpha=alpha,
+                  names={"arm": arm, "intervention_cost": intervention_cost, "medical_cost": medical_cost})
+    frame, others = _prepare(data, function, arm=arm, reference=reference,
+                             columns={intervention_cost: True, medical_cost: True})
+    is_ref = frame["_arm"] == reference
+    keep = frame[medical_cost].notna() & (is_ref | frame[intervention_cost].notna())
+    excluded = frame.index[~keep]
+    frame = frame[keep]
+    rng = np.random.default_rng(seed)
+    ref = frame.loc[frame["_arm"] == reference, [medical_cost]].to_numpy()
+    rows = []
+    for a in others:
+        sub = frame.loc[frame["_arm"] == a, [intervention_cost, medical_cost]].to_numpy()
+        if len(sub) < 2 or len(ref) < 2:
+            raise ValueError(f"Arms {a!r} and {reference!r} need at least 2 complete rows each for "
+                             f"{function}. Got {len(sub)} and {len(ref)}.")
+        m, m0 = sub.mean(axis=0), ref.mean(axis=0)
+        if m[0] <= 0:
+            raise ValueError(f"The mean intervention cost in arm {a!r} is 0, so the return on investment is "
+                             f"undefined. Check the '{intervention_cost}' column.")
+        b, b0 = _boot_means(rng, sub, n_boot), _boot_means(rng, ref, n_boot)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            low, high = _percentile((b0[:, 0] - b[:, 1]) / b[:, 0], alpha)
+        n_excl = int(((data.loc[excluded, arm] == a) | (data.loc[excluded, arm] == reference)).sum())
+        rows.append(dict(arm=a, n=len(sub), n_reference=len(ref), n_excluded=n_excl,
+                         mean_intervention_cost=m[0], mean_medical_cost=m[1], mean_medical_cost_reference=m0[0],
+                         medical_cost_saved=m0[0] - m[1], roi=(m0[0] - m[1]) / m[0], roi_ci_low=low,
+                         roi_ci_high=high))
+    out = pd.DataFrame(rows)
+    out.attrs.update(alpha=alpha, n_boot=n_boot, seed=seed, excluded=excluded)
+    return out

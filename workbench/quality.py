@@ -1,0 +1,492 @@
+"""Service-quality indicators as data, computed per community and month, with alerts.
+
+Indicators are declared in ``quality_indicators.yaml`` beside this file (validated when loaded:
+an unknown measure, a bad alert rule or a missing label is refused, naming the key). Each one
+picks a *measure* from :data:`MEASURES`: a named Python function over the sample-shaped tables
+(``residents, screenings, referrals, contacts, followups``, optionally ``satisfaction``) that
+returns one row per counted unit: ``community``, ``period`` (``YYYY-MM``) and ``outcome``.
+
+- ``proportion`` measures: ``outcome`` is 0/1 (missing = not known, excluded and never 0);
+  numerator = units with 1, denominator = units with a known outcome; Wilson interval from
+  :func:`workbench.epi.prevalence`.
+- ``mean`` measures (referral wait): ``outcome`` is a number; numerator = its sum, denominator
+  = units, value = mean, t interval (``mean ± t(1-α/2, n-1) · sd / √n``; none for n < 2).
+
+``status``: ``no_data`` when the measure's source table is absent (satisfaction: the sample has
+no survey, so nothing is invented), ``insufficient`` when the denominator is below the
+indicator's ``min_denominator``, ``alert`` when the value breaks the alert rule (strict ``<`` or
+``>``), else ``ok``. Rows cover every community (plus ``all``) and every month asked for.
+
+Dates have day resolution, so "within 24 h" means a first attended contact on the screening day
+or the next day, "within 72 h" within 3 days. A person never contacted counts as not contacted
+in time (that is known, not missing).
+
+Examples
+--------
+>>> spec = load_indicators()
+>>> sorted({i.category for i in spec.indicators}) == sorted(CATEGORIES)
+True
+>>> spec.indicator("retention_dropout").alert
+('above', 0.15)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from workbench._declarations import read_yaml, refuse
+from workbench._declarations import texts as _texts
+from workbench.epi import prevalence
+
+__all__ = ["CATEGORIES", "COLUMNS", "MEASURES", "Indicator", "IndicatorSet", "QualityError", "Tables",
+           "alerts", "compute", "load_indicators", "status_of"]
+
+_FILE = Path(__file__).resolve().with_name("quality_indicators.yaml")
+_IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
+#: The six categories of the service model, in report order.
+CATEGORIES = ("access", "timeliness", "effectiveness", "retention", "experience", "safety")
+#: Columns of :func:`compute`, in order.
+COLUMNS = ["indicator", "category", "community", "period", "numerator", "denominator", "value",
+           "ci_low", "ci_high", "target", "status"]
+_KEYS = {"id", "category", "measure", "target", "alert", "label", "source", "min_denominator"}
+_REQUIRED = _KEYS - {"min_denominator"}
+
+
+class QualityError(ValueError):
+    """An indicator file breaks a rule; the message names every key that is wrong."""
+
+
+# --- the tables a measure reads ------------------------------------------------------------
+
+class Tables:
+    """The sample-shaped tables (a :class:`~workbench.sample.Sample` or a mapping of frames),
+    with the derived frames measures share computed once."""
+
+    def __init__(self, data: Any):
+        if isinstance(data, Tables):
+            data = data.frames
+        if hasattr(data, "_asdict"):
+            data = data._asdict()
+        if not isinstance(data, Mapping):
+            raise TypeError(f"The 'data' parameter must be a Sample or a mapping of DataFrames. Got {type(data).__name__} instead.")
+        self.frames = {k: v for k, v in data.items() if v is not None}
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.frames
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        if name not in self.frames:
+            raise QualityError(f"the measure needs the table {name!r}, which the data do not have")
+        return self.frames[name]
+
+    @cached_property
+    def community(self) -> pd.Series:
+        """Community of each resident, indexed by ``resident_id``."""
+        return self["residents"].set_index("resident_id")["community"]
+
+    @cached_property
+    def screened(self) -> pd.DataFrame:
+        """Screenings with scores, tier and urgency from :func:`workbench.screen`."""
+        from workbench.stepped_care import screen
+
+        s = self["screenings"]
+        extra = [c for c in self["residents"].columns if c not in s.columns]
+        joined = s.merge(self["residents"][["resident_id"] + extra], on="resident_id", how="left")
+        out = screen(joined)
+        out.index = s.index
+        keep = ["phq9_score", "gad7_score", "phq9_self_harm", "tier", "urgent"]
+        return pd.concat([s[["resident_id", "assessed_on"]], out[[c for c in keep if c in out]]], axis=1)
+
+    @cached_property
+    def first_contact(self) -> pd.Series:
+        """Date of each resident's first attended contact (any kind), by ``resident_id``."""
+        c = self["contacts"]
+        c = c[c["attended"].astype(bool)]
+        return pd.to_datetime(c["contact_on"]).groupby(c["resident_id"]).min()
+
+    @cached_property
+    def referral_scores(self) -> pd.DataFrame:
+        """PHQ-9/GAD-7 scores of each referral: the baseline screening then its reviews."""
+        from workbench.scoring import score_all
+
+        refs = self["referrals"][["referral_id", "resident_id", "referred_on"]]
+        base = refs.merge(self.screened, left_on=["resident_id", "referred_on"],
+                          right_on=["resident_id", "assessed_on"], how="inner")
+        rows = [base[["referral_id", "resident_id", "assessed_on", "phq9_score", "gad7_score"]]]
+        if "followups" in self and len(self["followups"]):
+            f = self["followups"]
+            sc = score_all(f[[c for c in f.columns if re.match(r"^(phq9|gad7)_\d+$", c)]])
+            rows.append(pd.concat([f[["referral_id", "resident_id", "assessed_on"]],
+                                   sc[["phq9_score", "gad7_score"]]], axis=1))
+        out = pd.concat(rows, ignore_index=True)
+        out["assessed_on"] = pd.to_datetime(out["assessed_on"])
+        return out[out["referral_id"].notna()]
+
+
+def _units(frame: pd.DataFrame, tables: Tables, date: str, outcome) -> pd.DataFrame:
+    """Unit rows: the resident's community, the month of ``date``, and the outcome."""
+    return pd.DataFrame({"community": frame["resident_id"].map(tables.community).to_numpy(),
+                         "period": pd.to_datetime(frame[date]).dt.strftime("%Y-%m").to_numpy(),
+                         "outcome": np.asarray(outcome, dtype=float)})
+
+
+# --- measures ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Measure:
+    """A named unit-level measure: ``function(tables, months=...)`` -> units or None (no data)."""
+
+    id: str
+    kind: str  # "proportion" or "mean"
+    function: Callable[..., pd.DataFrame | None]
+    description: str
+
+
+#: Measures by id; the YAML picks one per indicator.
+MEASURES: dict[str, Measure] = {}
+
+
+def _measure(id: str, kind: str):
+    def register(fn):
+        MEASURES[id] = Measure(id, kind, fn, (fn.__doc__ or "").strip().splitlines()[0])
+        return fn
+    return register
+
+
+@_measure("screened_share", "proportion")
+def screened_share(tables: Tables, *, months: Sequence[str]) -> pd.DataFrame:
+    """Residents (the target population) screened on or before the end of each month."""
+    first = pd.to_datetime(tables["screenings"]["assessed_on"]).groupby(tables["screenings"]["resident_id"]).min()
+    res = tables["residents"]
+    screened_on = res["resident_id"].map(first)
+    parts = []
+    for month in months:
+        end = pd.Period(month, "M").end_time
+        parts.append(pd.DataFrame({"community": res["community"].to_numpy(), "period": month,
+                                   "outcome": (screened_on <= end).to_numpy(float)}))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["community", "period", "outcome"])
+
+
+def _contacted_within(tables: Tables, mask: pd.Series, days: int) -> pd.DataFrame:
+    s = tables.screened[mask.fillna(False).astype(bool)]
+    first = s["resident_id"].map(tables.first_contact)
+    wait = (first - pd.to_datetime(s["assessed_on"])).dt.days
+    return _units(s, tables, "assessed_on", (wait >= 0) & (wait <= days))
+
+
+@_measure("urgent_contacted_24h", "proportion")
+def urgent_contacted_24h(tables: Tables, *, months: Sequence[str]) -> pd.DataFrame:
+    """Urgent screenings (policy ``urgent``) with an attended contact the same or the next day."""
+    return _contacted_within(tables, tables.screened["urgent"], 1)
+
+
+@_measure("tier3_contacted_72h", "proportion")
+def tier3_contacted_72h(tables: Tables, *, months: Sequence[str]) -> pd.DataFrame:
+    """Tier 3 screenings with an attended contact within 3 days."""
+    return _contacted_within(tables, tables.screened["tier"] == 3, 3)
+
+
+@_measure("referral_wait_days", "mean")
+def referral_wait_days(tables: Tables, *, months: Sequence[str]) -> pd.DataFrame:
+    """Days from referral to its first attended contact (referrals never seen are excluded)."""
+    r = tables["referrals"]
+    c = tables["contacts"]
+    c = c[c["attended"].astype(bool)]
+    first = pd.to_datetime(c["contact_on"]).groupby(c["referral_id"]).min()
+    wait = (r["referral_id"].map(first) - pd.to_datetime(r["referred_on"])).dt.days
+    return _units(r, tables, "referred_on", wait)
+
+
+def _ended(tables: Tables) -> pd.DataFrame:
+    r = tables["referrals"]
+    return r[r["ended_on"].notna()]
+
+
+def _phq9_change(tables: Tables) -> pd.DataFrame:
+    from workbench.outcomes import change
+
+    scores = tables.referral_scores
+    ch = change(scores[["referral_id", "assessed_on", "phq9_score"]], subject="referral_id")
+    ended = _ended(tables).merge(ch, on="referral_id", how="left")
+    return ended[ended["baseline_score"] >= 10]
+
+
+@_measure("phq9_response", "proportion")
+def phq9_response(tables: Tables, *, months: Sequence[str]) -> pd.DataFrame:
+    """Ended referrals with baseline PHQ-9 >= 10: last PHQ-9 fell >= 50% (month of ending)."""
+    d = _phq9_change(tables)
+    return _units(d, tables, "ended_on", d["response"].astype("Float64").to_numpy(float, na_value=np.nan))
+
+
+@_measure("phq9_remission", "proportion")
+def phq9_remission(tables: Tables, *, months: Sequence[str]) -> pd.DataFrame:
+    """Ended referrals with baseline PHQ-9 >= 10: last PHQ-9 < 5 (month of ending)."""
+    d = _phq9_change(tables)
+    return _units(d, tables, "ended_on", d["remission"].astype("Float64").to_numpy(float, na_value=np.nan))
+
+
+@_measure("tt_recovery", "proportion")
+def tt_recovery(tables: Tables, *, months: Sequence[str]) -> pd.DataFrame:
+    """NHS Talking Therapies recovery of ended referrals where it applies (month of ending)."""
+    from workbench.outcomes import referral_outcomes
+
+    out = referral_outcomes(tables.referral_scores, tables["contacts"].dropna(subset=["referral_id"]))
+    d = _ended(tables).merge(out[["referral_id", "recovered"]], on="referral_id", how="inner")
+    d = d[d["recovered"].notna()]
+    return _units(d, tables, "ended_on", d["recovered"].astype(bool))
+
+
+@_measure("dropout", "proportion")
+def dropout(tables: Tables, *, months: Sequence[str]) -> pd.DataFrame:
+    """Referrals ended in the month whose ``end_reason`` is ``dropped_out``."""
+    d = _ended(tables)
+    return _units(d, tables, "ended_on", d["end_reason"] == "dropped_out")
+
+
+@_measure("satisfaction", "proportion")
+def satisfaction(tables: Tables, *, months: Sequence[str]) -> pd.DataFrame | None:
+    """Survey answers ``satisfied`` True among answered (table ``satisfaction``: resident_id,
+    surveyed_on, satisfied); None (no data) when there is no such table."""
+    if "satisfaction" not in tables:
+        return None
+    d = tables["satisfaction"]
+    known = d["satisfied"].notna()
+    return _units(d, tables, "surveyed_on", d["satisfied"].where(known).astype(float))
+
+
+@_measure("self_harm_followed_same_day", "proportion")
+def self_harm_followed_same_day(tables: Tables, *, months: Sequence[str]) -> pd.DataFrame:
+    """Screenings with the PHQ-9 item-9 self-harm flag and an attended contact the same day."""
+    return _contacted_within(tables, tables.screened["phq9_self_harm"].astype("boolean").fillna(False), 0)
+
+
+# --- declarations --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Indicator:
+    """One declared indicator."""
+
+    id: str
+    category: str
+    measure: str
+    target: float
+    alert: tuple[str, float]
+    label: Mapping[str, str]
+    source: str
+    min_denominator: int
+
+    @property
+    def kind(self) -> str:
+        return MEASURES[self.measure].kind
+
+
+@dataclass(frozen=True)
+class IndicatorSet:
+    version: str
+    source: str
+    indicators: tuple[Indicator, ...]
+    path: Path
+
+    def indicator(self, id: str) -> Indicator:
+        for ind in self.indicators:
+            if ind.id == id:
+                return ind
+        raise KeyError(f"no indicator {id!r}; declared: {[i.id for i in self.indicators]}")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
+
+
+def load_indicators(path: str | Path | IndicatorSet | None = None) -> IndicatorSet:
+    """The indicator declarations (the shipped file by default), validated.
+
+    Raises
+    ------
+    QualityError
+        Naming every key that is wrong, e.g. ``indicators[3].alert: ...``.
+    """
+    if isinstance(path, IndicatorSet):
+        return path
+    path = Path(path) if path is not None else _FILE
+    raw = read_yaml(path, QualityError)
+    problems: list[str] = []
+    if not isinstance(raw, Mapping):
+        refuse(path, "indicators", ["the file must hold a mapping of keys"], QualityError)
+    for key in sorted(set(raw) - {"version", "source", "min_denominator", "indicators"}):
+        problems.append(f"{key}: unknown key (allowed: ['indicators', 'min_denominator', 'source', 'version'])")
+    version, source = raw.get("version"), raw.get("source")
+    if not isinstance(version, str) or not version.strip():
+        problems.append("version: must be a non-empty text, e.g. \"1.0\" (quote it)")
+    if not isinstance(source, str) or not source.strip():
+        problems.append("source: must say where the indicators come from")
+    default_min = raw.get("min_denominator", 5)
+    if not isinstance(default_min, int) or isinstance(default_min, bool) or default_min < 1:
+        problems.append(f"min_denominator: must be a whole number >= 1, got {default_min!r}")
+        default_min = 5
+    items = raw.get("indicators")
+    if not isinstance(items, list) or not items:
+        problems.append("indicators: must be a non-empty list")
+        items = []
+    out, seen = [], set()
+    for k, item in enumerate(items):
+        at = f"indicators[{k}]"
+        if not isinstance(item, Mapping):
+            problems.append(f"{at}: must be a mapping")
+            continue
+        at = f"indicators[{k}] ({item.get('id', '?')})"
+        for key in sorted(set(item) - _KEYS):
+            problems.append(f"{at}.{key}: unknown key (allowed: {sorted(_KEYS)})")
+        missing = sorted(_REQUIRED - set(item))
+        for key in missing:
+            problems.append(f"{at}.{key}: required key is missing")
+        if missing:
+            continue
+        if not isinstance(item["id"], str) or not _IDENT.match(item["id"]):
+            problems.append(f"{at}.id: {item['id']!r} must be a lower-case identifier")
+        elif item["id"] in seen:
+            problems.append(f"{at}.id: {item['id']!r} is declared twice")
+        seen.add(item["id"])
+        if item["category"] not in CATEGORIES:
+            problems.append(f"{at}.category: {item['category']!r} is not one of {list(CATEGORIES)}")
+        if item["measure"] not in MEASURES:
+            problems.append(f"{at}.measure: {item['measure']!r} is not a known measure (known: {sorted(MEASURES)})")
+        if not _number(item["target"]):
+            problems.append(f"{at}.target: must be a number, got {item['target']!r}")
+        rule = item["alert"]
+        if (not isinstance(rule, Mapping) or len(rule) != 1 or next(iter(rule)) not in ("below", "above")
+                or not _number(next(iter(rule.values())))):
+            problems.append(f"{at}.alert: must be {{below: <number>}} or {{above: <number>}}, got {rule!r}")
+            rule = None
+        elif item["measure"] in MEASURES and MEASURES[item["measure"]].kind == "proportion" \
+                and not 0 <= next(iter(rule.values())) <= 1:
+            problems.append(f"{at}.alert: a proportion's threshold must be in [0, 1], got {rule!r}")
+        label = _texts(item["label"], f"{at}.label", problems)
+        if not isinstance(item["source"], str) or not item["source"].strip():
+            problems.append(f"{at}.source: must say where the target comes from")
+        mind = item.get("min_denominator", default_min)
+        if not isinstance(mind, int) or isinstance(mind, bool) or mind < 1:
+            problems.append(f"{at}.min_denominator: must be a whole number >= 1, got {mind!r}")
+        if not problems:
+            (side, level), = rule.items()
+            out.append(Indicator(item["id"], item["category"], item["measure"], float(item["target"]),
+                                 (side, float(level)), label, item["source"].strip(), mind))
+    refuse(path, "indicators", problems, QualityError)
+    return IndicatorSet(version, source.strip(), tuple(out), path)
+
+
+# --- computing -----------------------------------------------------------------------------
+
+def status_of(value: float, denominator: float, *, alert: tuple[str, float], min_denominator: int) -> str:
+    """``insufficient`` (denominator < min), ``alert`` (strictly beyond the rule) or ``ok``.
+
+    >>> status_of(0.15, 20, alert=("above", 0.15), min_denominator=5)
+    'ok'
+    >>> status_of(0.16, 20, alert=("above", 0.15), min_denominator=5)
+    'alert'
+    >>> status_of(0.5, 4, alert=("above", 0.15), min_denominator=5)
+    'insufficient'
+    """
+    if not denominator >= min_denominator or not np.isfinite(value):
+        return "insufficient"
+    side, level = alert
+    # round away float noise (3/20 is 0.15000000000000002): a value equal to the level is no alert
+    v = round(float(value), 12)
+    return "alert" if (v < level if side == "below" else v > level) else "ok"
+
+
+def _aggregate(units: pd.DataFrame, kind: str, alpha: float) -> pd.DataFrame:
+    units = units.dropna(subset=["community", "period"])
+    units = pd.concat([units, units.assign(community="all")], ignore_index=True)
+    if kind == "proportion":
+        p = prevalence(units, outcome="outcome", by=["community", "period"], alpha=alpha)
+        return p.rename(columns={"cases": "numerator", "n": "denominator", "prevalence": "value"})[
+            ["community", "period", "numerator", "denominator", "value", "ci_low", "ci_high"]]
+    rows = []
+    for (community, period), g in units.dropna(subset=["outcome"]).groupby(["community", "period"]):
+        x = g["outcome"].to_numpy(float)
+        n, mean = len(x), x.mean()
+        low = high = np.nan
+        if n >= 2:
+            half = stats.t.ppf(1 - alpha / 2, n - 1) * x.std(ddof=1) / np.sqrt(n)
+            low, high = mean - half, mean + half
+        rows.append({"community": community, "period": period, "numerator": x.sum(), "denominator": n,
+                     "value": mean, "ci_low": low, "ci_high": high})
+    return pd.DataFrame(rows, columns=["community", "period", "numerator", "denominator", "value", "ci_low", "ci_high"])
+
+
+def _months(months: str | Sequence[str] | None, tables: Tables) -> list[str]:
+    if months is None:
+        dates = pd.to_datetime(tables["screenings"]["assessed_on"])
+        return sorted(dates.dt.strftime("%Y-%m").unique())
+    months = [months] if isinstance(months, str) else list(months)
+    for m in months:
+        if not isinstance(m, str) or not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", m):
+            raise ValueError(f"The 'months' parameter of compute must be YYYY-MM texts. Got {m!r} instead.")
+    return months
+
+
+def compute(data: Any, *, months: str | Sequence[str] | None = None,
+            indicators: str | Path | IndicatorSet | None = None, alpha: float = 0.05) -> pd.DataFrame:
+    """Every declared indicator per community (and ``all``) and month.
+
+    Parameters
+    ----------
+    data : Sample or mapping of DataFrames
+        ``residents, screenings, referrals, contacts, followups`` as in the sample
+        (``workbench.sample.load_sample()``); ``satisfaction`` optionally.
+    months : str or list of str, optional
+        ``YYYY-MM`` periods; by default the months of the screenings.
+    indicators : path or IndicatorSet, optional
+        The declarations (default: the shipped ``quality_indicators.yaml``).
+    alpha : float
+        1 - confidence level.
+
+    Returns
+    -------
+    DataFrame
+        Columns :data:`COLUMNS`: ``indicator, category, community, period, numerator,
+        denominator, value, ci_low, ci_high, target, status``; one row per indicator, community
+        and month (a month with no units has denominator 0 and status ``insufficient``; a
+        measure without its source table gives NaN counts and status ``no_data``).
+        ``attrs``: ``alpha``, ``version``.
+    """
+    spec = load_indicators(indicators)
+    tables = Tables(data)
+    months = _months(months, tables)
+    communities = sorted(tables["residents"]["community"].dropna().unique()) + ["all"]
+    grid = pd.MultiIndex.from_product([communities, months], names=["community", "period"]).to_frame(index=False)
+    parts = []
+    for ind in spec.indicators:
+        units = MEASURES[ind.measure].function(tables, months=months)
+        if units is None:
+            frame = grid.assign(numerator=np.nan, denominator=np.nan, value=np.nan, ci_low=np.nan,
+                                ci_high=np.nan, status="no_data")
+        else:
+            units = units[units["period"].isin(months)]
+            agg = _aggregate(units, ind.kind, alpha)
+            frame = grid.merge(agg, on=["community", "period"], how="left")
+            frame["denominator"] = frame["denominator"].fillna(0).astype(int)
+            frame["numerator"] = frame["numerator"].fillna(0)
+            frame["status"] = [status_of(v, n, alert=ind.alert, min_denominator=ind.min_denominator)
+                               for v, n in zip(frame["value"], frame["denominator"])]
+        frame.insert(0, "indicator", ind.id)
+        frame.insert(1, "category", ind.category)
+        frame["target"] = ind.target
+        parts.append(frame[COLUMNS])
+    out = pd.concat(parts, ignore_index=True)
+    out.attrs.update(alpha=alpha, version=spec.version)
+    return out
+
+
+def alerts(result: pd.DataFrame) -> pd.DataFrame:
+    """The rows of :func:`compute` whose status is ``alert``."""
+    return result[result["status"] == "alert"].reset_index(drop=True)
