@@ -77,3 +77,20 @@ def test_dropout_is_dated_at_the_last_attended_contact_plus_the_gap():
     # D: last contact 2025-11-15 + 90 = 2026-02-13, after the censor date: censored at 2025-12-31 (305 days)
     assert (e.loc["D", "duration"], e.loc["D", "event"]) == (305, 0)
     assert "B" not in e.index  # never referred
+
+
+def test_trial_frame_scores_baseline_and_follow_up_and_never_zeroes_blanks():
+    from workbench.cohort import trial_frame
+
+    items = lambda v, blank=(): {f"phq9_{n}": (None if n in blank else v) for n in range(1, 10)} | \
+        {f"gad7_{n}": v for n in range(1, 8)}  # noqa: E731
+    screenings = pd.DataFrame([{"resident_id": "A", "assessed_on": pd.Timestamp("2025-01-05"), **items(2)},
+                               {"resident_id": "B", "assessed_on": pd.Timestamp("2025-01-06"), **items(1)}])
+    enrolments = pd.DataFrame({"resident_id": ["A", "B"], "study": "rct_12m", "arm": ["intervention", "usual_care"],
+                               "enrolled_on": pd.to_datetime(["2025-01-05", "2025-01-06"])})
+    follow = pd.DataFrame([{"resident_id": "A", "study": "rct_12m", "month": 12, **items(0, blank=(1, 2, 3))}])
+    f = trial_frame(screenings=screenings, enrolments=enrolments, trial_assessments=follow).set_index("resident_id")
+    # A: PHQ-9 18 at baseline; at 12 months 3 of 9 blank -> no valid total (APA), never 0
+    assert f.loc["A", "phq9_0"] == 18 and pd.isna(f.loc["A", "phq9_12"]) and f.loc["A", "gad7_12"] == 0
+    assert pd.isna(f.loc["A", "response_12"]) and pd.isna(f.loc["A", "remission_12"])
+    assert pd.isna(f.loc["B", "phq9_12"])  # not assessed

@@ -9,7 +9,7 @@ import pandas as pd
 
 from workbench.scoring import score_all
 
-__all__ = ["CAUSES", "ENDPOINTS", "endpoints", "referral_scores"]
+__all__ = ["CAUSES", "ENDPOINTS", "endpoints", "referral_scores", "trial_frame"]
 
 
 def referral_scores(*, screenings: pd.DataFrame, followups: pd.DataFrame, referrals: pd.DataFrame,
@@ -205,3 +205,43 @@ def endpoints(*, residents: pd.DataFrame, screenings: pd.DataFrame, censor_date,
     out.attrs["excluded"] = excluded
     out.attrs["censor_date"] = str(end.date())
     return out.reset_index(drop=True)
+
+
+def trial_frame(*, screenings: pd.DataFrame, enrolments: pd.DataFrame, trial_assessments: pd.DataFrame,
+                study: str = "rct_12m") -> pd.DataFrame:
+    """One row per randomised resident: arm, PHQ-9 and GAD-7 at baseline and each follow-up month.
+
+    The baseline is the screening on the enrolment day; follow-ups are the trial assessments
+    (``month``). Scores follow the declarations (blank answers are never zero; a form that
+    cannot be scored is NaN); a resident not assessed at a month has NaN there.
+
+    Returns
+    -------
+    DataFrame
+        ``resident_id, arm, phq9_0, gad7_0, phq9_<m>, gad7_<m>`` for each month ``m``, and
+        ``response_<last>`` / ``remission_<last>`` (1/0, NaN when a score is missing) with the
+        thresholds of :mod:`workbench.outcomes` (response: PHQ-9 fall >= 50% from a baseline of
+        at least 1; remission: PHQ-9 below 5).
+    """
+    from workbench.outcomes import thresholds
+
+    e = enrolments.loc[enrolments["study"] == study, ["resident_id", "arm", "enrolled_on"]]
+    base = screenings.merge(e, left_on=["resident_id", "assessed_on"], right_on=["resident_id", "enrolled_on"])
+    scored = [pd.concat([base[["resident_id"]], score_all(base, instruments=["phq9", "gad7"])[["phq9_score", "gad7_score"]]],
+                        axis=1).assign(month=0)]
+    follow = trial_assessments[trial_assessments["study"] == study]
+    scored.append(pd.concat([follow[["resident_id", "month"]],
+                             score_all(follow, instruments=["phq9", "gad7"])[["phq9_score", "gad7_score"]]], axis=1))
+    long = pd.concat(scored, ignore_index=True)
+    wide = long.pivot(index="resident_id", columns="month", values=["phq9_score", "gad7_score"])
+    months = sorted(long["month"].unique())
+    wide.columns = [f"{c.split('_')[0]}_{m}" for c, m in wide.columns]
+    out = e[["resident_id", "arm"]].merge(wide, left_on="resident_id", right_index=True, how="left")
+    last = months[-1]
+    t = thresholds()
+    base_score, end_score = out.get("phq9_0"), out.get(f"phq9_{last}")
+    both = base_score.notna() & end_score.notna() & (base_score > 0)
+    out[f"response_{last}"] = np.where(both, base_score - end_score >= t.response_min_fall * base_score, np.nan)
+    out[f"remission_{last}"] = np.where(end_score.notna(), end_score < t.remission_below["phq9"], np.nan)
+    order = ["resident_id", "arm"] + [f"{i}_{m}" for m in months for i in ("phq9", "gad7")]
+    return out[order + [f"response_{last}", f"remission_{last}"]].sort_values("resident_id", ignore_index=True)
