@@ -144,9 +144,8 @@ class Registry:
         with self._write() as conn:
             require_role(conn, by, {"admin", "counsellor", "doctor", "social_worker"}, "import residents")
             audit._lock(conn)
-            stored = {r.resident_id: r.content_hash for r in conn.execute(
-                sa.select(residents.c.resident_id, residents.c.content_hash)
-                .where(residents.c.resident_id.in_(typed["resident_id"].tolist())))} if len(typed) else {}
+            stored = dict(_lookup(conn, residents.c.resident_id, residents.c.content_hash,
+                                  values=typed["resident_id"].tolist()))
             now, rows, conflicts = _now(), [], []
             for label, rec in zip(typed.index, typed.to_dict("records")):
                 row = {**rec, "created_by": by}
@@ -176,8 +175,8 @@ class Registry:
         with self._write() as conn:
             require_role(conn, by, {"admin", "counsellor", "doctor"}, "import assessments")
             audit._lock(conn)
-            known = set(conn.execute(sa.select(residents.c.resident_id).where(
-                residents.c.resident_id.in_({r["resident_id"] for r in prepared}))).scalars()) if prepared else set()
+            known = {rid for rid, _ in _lookup(conn, residents.c.resident_id, residents.c.resident_id,
+                                               values=[r["resident_id"] for r in prepared])}
             stored = _stored_answers(conn, prepared)
             now, rows, extra, seen, unchanged = _now(), [], [], {}, 0
             for rec in prepared:
@@ -429,6 +428,14 @@ def _prepare_assessments(frame: pd.DataFrame, records: list[dict], by: str) -> l
                 "scoring_version": version, "entered_by": by,
             })
     return sorted(out, key=lambda r: r["_line"])
+
+
+def _lookup(conn: Connection, key: sa.Column, value: sa.Column, *, values: list, chunk: int = 5000):
+    """(key, value) pairs of the rows whose ``key`` is in ``values``, asked in chunks (SQLite
+    limits the number of parameters in one statement)."""
+    wanted = sorted(set(values))
+    for start in range(0, len(wanted), chunk):
+        yield from conn.execute(sa.select(key, value).where(key.in_(wanted[start:start + chunk])))
 
 
 def _stored_answers(conn: Connection, prepared: list[dict]) -> dict:
