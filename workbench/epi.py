@@ -25,21 +25,19 @@ import pandas as pd
 import yaml
 from scipy import stats
 
+from workbench._errors import RowProblemsError
+
 __all__ = ["EpiDataError", "incidence_rate", "prevalence", "rate_ratio", "standard_population",
            "standardize", "suppress"]
 
 _STANDARDS = Path(__file__).with_name("data") / "standard_populations.yaml"
 
 
-class EpiDataError(ValueError):
+class EpiDataError(RowProblemsError):
     """Input that cannot be analysed; names every bad row (row, column, value, rule)."""
 
     def __init__(self, problems: list[tuple]):
-        self.problems = pd.DataFrame(problems, columns=["row", "column", "value", "rule"])
-        lines = [f"- row {r!r}, column {c!r}: value {v!r} {rule}" for r, c, v, rule in problems[:50]]
-        if len(problems) > 50:
-            lines.append(f"- ... and {len(problems) - 50} more (see .problems)")
-        super().__init__(f"{len(problems)} problem(s) in the data; nothing was analysed:\n" + "\n".join(lines))
+        super().__init__(problems)
 
 
 # --- argument and data checks ---------------------------------------------------------------

@@ -16,21 +16,19 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from workbench._errors import RowProblemsError
+
 __all__ = ["CoxModel", "SurvivalDataError", "cox", "cumulative_incidence", "km", "km_summary", "logrank",
            "logrank_pairwise"]
 
 _TOL = np.sqrt(np.finfo(float).eps)  # R's tolerance for "the curve equals p"
 
 
-class SurvivalDataError(ValueError):
+class SurvivalDataError(RowProblemsError):
     """Input that cannot be analysed; names every bad row (row, column, value, rule)."""
 
     def __init__(self, problems: list[tuple]):
-        self.problems = pd.DataFrame(problems, columns=["row", "column", "value", "rule"])
-        lines = [f"- row {r!r}, column {c!r}: value {v!r} {rule}" for r, c, v, rule in problems[:50]]
-        if len(problems) > 50:
-            lines.append(f"- ... and {len(problems) - 50} more (see .problems)")
-        super().__init__(f"{len(problems)} problem(s) in the survival data; nothing was analysed:\n" + "\n".join(lines))
+        super().__init__(problems, context="the survival data")
 
 
 def _check(data: pd.DataFrame, *, duration: str, event: str, entry: str | None = None,

@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from workbench._errors import RowProblemsError
+
 __all__ = ["Table1DataError", "table1", "table1_html"]
 
 #: enumerate at most this many tables for an exact r x c Fisher test, then simulate instead
@@ -29,22 +31,11 @@ _FISHER_MAX_TABLES = 2_000_000
 _FISHER_SIMULATIONS = 100_000
 
 
-class Table1DataError(ValueError):
-    """Input that cannot be summarised; names every bad row (row, column, value, rule).
-
-    Attributes
-    ----------
-    problems : DataFrame
-        ``row, column, value, rule``: one row per problem, all problems at once.
-    """
+class Table1DataError(RowProblemsError):
+    """Input that cannot be summarised; names every bad row (row, column, value, rule)."""
 
     def __init__(self, problems: list[tuple]):
-        self.problems = pd.DataFrame(problems, columns=["row", "column", "value", "rule"])
-        lines = [f"- row {r!r}, column {c!r}: value {v!r} {rule}" for r, c, v, rule in problems[:50]]
-        if len(problems) > 50:
-            lines.append(f"- ... and {len(problems) - 50} more (see .problems)")
-        super().__init__(f"{len(problems)} problem(s) in the data of table1; nothing was summarised:\n"
-                         + "\n".join(lines))
+        super().__init__(problems)
 
 
 # --- argument checks --------------------------------------------------------------------------

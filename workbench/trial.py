@@ -23,26 +23,17 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from workbench._errors import RowProblemsError
+
 __all__ = ["TrialDataError", "ancova", "ancova_sensitivity", "consort", "hedges_g", "mixed_anova",
            "risk_compare"]
 
 
-class TrialDataError(ValueError):
-    """Input that cannot be analysed; names every bad row (row, column, value, rule).
-
-    Attributes
-    ----------
-    problems : DataFrame
-        ``row, column, value, rule``: one row per problem, all problems at once.
-    """
+class TrialDataError(RowProblemsError):
+    """Input that cannot be analysed; names every bad row (row, column, value, rule)."""
 
     def __init__(self, function: str, problems: list[tuple]):
-        self.problems = pd.DataFrame(problems, columns=["row", "column", "value", "rule"])
-        lines = [f"- row {r!r}, column {c!r}: value {v!r} {rule}" for r, c, v, rule in problems[:50]]
-        if len(problems) > 50:
-            lines.append(f"- ... and {len(problems) - 50} more (see .problems)")
-        super().__init__(f"{len(problems)} problem(s) in the data of {function}; nothing was analysed:\n"
-                         + "\n".join(lines))
+        super().__init__(problems, context=f"the data of {function}")
 
 
 # --- checks -----------------------------------------------------------------------------------
