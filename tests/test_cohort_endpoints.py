@@ -94,3 +94,25 @@ def test_trial_frame_scores_baseline_and_follow_up_and_never_zeroes_blanks():
     assert f.loc["A", "phq9_0"] == 18 and pd.isna(f.loc["A", "phq9_12"]) and f.loc["A", "gad7_12"] == 0
     assert pd.isna(f.loc["A", "response_12"]) and pd.isna(f.loc["A", "remission_12"])
     assert pd.isna(f.loc["B", "phq9_12"])  # not assessed
+
+
+def test_trial_frame_recovery_follows_the_talking_therapies_caseness_rule():
+    from workbench.cohort import trial_frame
+
+    def form(phq, gad):  # phq9 items summing to `phq` (item 9 = 0), gad7 items summing to `gad`
+        p = [min(3, max(0, phq - 3 * k)) for k in range(8)] + [0]
+        g = [min(3, max(0, gad - 3 * k)) for k in range(7)]
+        return {**{f"phq9_{n}": v for n, v in enumerate(p, 1)}, **{f"gad7_{n}": v for n, v in enumerate(g, 1)}}
+
+    screenings = pd.DataFrame([{"resident_id": r, "assessed_on": pd.Timestamp("2025-01-01"), **form(p, g)}
+                               for r, p, g in [("A", 12, 5), ("B", 4, 9), ("C", 6, 3), ("D", 11, 11)]])
+    enrolments = pd.DataFrame({"resident_id": list("ABCD"), "study": "rct_12m", "arm": "usual_care",
+                               "enrolled_on": pd.Timestamp("2025-01-01")})
+    follow = pd.DataFrame([{"resident_id": r, "study": "rct_12m", "month": 12, **form(p, g)}
+                           for r, p, g in [("A", 9, 7), ("B", 5, 8), ("C", 2, 1), ("D", 9, 9)]])
+    f = trial_frame(screenings=screenings, enrolments=enrolments, trial_assessments=follow).set_index("resident_id")
+    # A: PHQ-9 12 at start (case); 9 and GAD-7 7 at the end: below both (10, 8) -> recovered
+    # B: GAD-7 9 at start (case); GAD-7 8 at the end is still caseness -> not recovered
+    # C: 6 and 3 at start: not at caseness, recovery does not apply
+    # D: case at start; GAD-7 9 at the end -> not recovered
+    assert f["recovery_12"].tolist()[:2] == [1, 0] and pd.isna(f.loc["C", "recovery_12"]) and f.loc["D", "recovery_12"] == 0

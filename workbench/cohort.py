@@ -219,9 +219,11 @@ def trial_frame(*, screenings: pd.DataFrame, enrolments: pd.DataFrame, trial_ass
     -------
     DataFrame
         ``resident_id, arm, phq9_0, gad7_0, phq9_<m>, gad7_<m>`` for each month ``m``, and
-        ``response_<last>`` / ``remission_<last>`` (1/0, NaN when a score is missing) with the
-        thresholds of :mod:`workbench.outcomes` (response: PHQ-9 fall >= 50% from a baseline of
-        at least 1; remission: PHQ-9 below 5).
+        ``response_<last>`` / ``remission_<last>`` / ``recovery_<last>`` (1/0, NaN when a score
+        is missing or the measure does not apply) with the thresholds of
+        :mod:`workbench.outcomes` (response: PHQ-9 fall >= 50% from a baseline of at least 1;
+        remission: PHQ-9 below 5; recovery: NHS Talking Therapies caseness, PHQ-9 >= 10 or
+        GAD-7 >= 8, at the start and on neither at the end).
     """
     from workbench.outcomes import thresholds
 
@@ -243,5 +245,13 @@ def trial_frame(*, screenings: pd.DataFrame, enrolments: pd.DataFrame, trial_ass
     both = base_score.notna() & end_score.notna() & (base_score > 0)
     out[f"response_{last}"] = np.where(both, base_score - end_score >= t.response_min_fall * base_score, np.nan)
     out[f"remission_{last}"] = np.where(end_score.notna(), end_score < t.remission_below["phq9"], np.nan)
+    # NHS Talking Therapies recovery: at caseness at the start, below caseness on both at the end;
+    # it applies only to those at caseness at the start with both scores known at the end
+    case = t.tt_caseness
+    start_case = (out["phq9_0"] >= case["phq9"]) | (out["gad7_0"] >= case["gad7"])
+    end_known = out[f"phq9_{last}"].notna() & out[f"gad7_{last}"].notna()
+    end_case = (out[f"phq9_{last}"] >= case["phq9"]) | (out[f"gad7_{last}"] >= case["gad7"])
+    out[f"recovery_{last}"] = np.where(start_case & end_known, ~end_case, np.nan)
     order = ["resident_id", "arm"] + [f"{i}_{m}" for m in months for i in ("phq9", "gad7")]
-    return out[order + [f"response_{last}", f"remission_{last}"]].sort_values("resident_id", ignore_index=True)
+    return out[order + [f"response_{last}", f"remission_{last}", f"recovery_{last}"]].sort_values(
+        "resident_id", ignore_index=True)
