@@ -10,6 +10,8 @@ seeded three-arm trial ``data_three_arm.csv``, and writes R's numbers to ``r_*.c
 - ``r_hedges.csv``: Hedges' g by hand (Hedges & Olkin 1985; Borenstein et al. 2009, 4.18-4.24).
 - ``r_risk.csv``: RD interval from ``prop.test(correct = FALSE)`` (Wald), RR log-scale interval
   and NNT by hand; ``three_arm_rare`` has an arm with no events (RR 0, its interval NA).
+- ``r_mixed_anova.csv`` (``make_reference_mixed.R``, run after ``make_reference.R``):
+  ``summary(aov(y ~ arm * wave + Error(id / wave)))`` on complete cases by resident, uncorrected.
 
 Agreement: 5 significant figures (``rtol=5e-6``); counts exactly; NA in R is NaN here.
 """
@@ -30,6 +32,7 @@ DATA = {name: pd.read_csv(REF / name) for name in ("data_rct.csv", "data_three_a
 R_ANCOVA = pd.read_csv(REF / "r_ancova.csv")
 R_HEDGES = pd.read_csv(REF / "r_hedges.csv")
 R_RISK = pd.read_csv(REF / "r_risk.csv")
+R_MIXED = pd.read_csv(REF / "r_mixed_anova.csv")
 
 
 def _compare(ours: pd.DataFrame, theirs: pd.DataFrame, numbers: list[str], counts: list[str]) -> None:
@@ -77,6 +80,26 @@ def test_risk_compare_matches_r(case, r):
              ["events", "n", "events_reference", "n_reference", "n_excluded"])
     assert list(ours.columns[:10]) == ["arm", "risk", "risk_reference", "risk_difference", "rd_ci_low",
                                        "rd_ci_high", "risk_ratio", "rr_ci_low", "rr_ci_high", "nnt"]
+
+
+@pytest.mark.parametrize(("case", "r"), _groups(R_MIXED))
+def test_mixed_anova_matches_r_aov(case, r):
+    # R: summary(aov(y ~ arm * wave + Error(id / wave), data)) on residents with every wave scored.
+    # Sphericity: neither side corrects (aov never does; mixed_anova passes correction=False), so
+    # F, df and p are the uncorrected ones; Greenhouse-Geisser values are not compared.
+    k = r.iloc[0]
+    wide = DATA[k["data"]].copy()
+    if "resident_id" not in wide:
+        wide["resident_id"] = np.arange(1, len(wide) + 1)   # as make_reference_mixed.R: the row number
+    long = wide.melt(id_vars=["resident_id", "arm"], value_vars=k["waves"].split(";"),
+                     var_name="wave", value_name="score")
+    ours = trial.mixed_anova(long, dv="score", within="wave", subject="resident_id", arm="arm")
+    r = r.reset_index(drop=True)
+    assert list(ours["source"]) == list(r["source"]) == ["arm", "wave", "interaction"]
+    for c in ["ss", "ms", "f", "p_value"]:
+        np.testing.assert_allclose(ours[c].to_numpy(float), r[c].to_numpy(float), rtol=RTOL, atol=0, err_msg=c)
+    for c in ["df1", "df2", "n", "n_excluded"]:
+        assert list(ours[c]) == list(r[c]), c
 
 
 def test_nnt_undefined_when_rd_interval_crosses_zero():
