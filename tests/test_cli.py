@@ -84,3 +84,19 @@ def test_postgresql_url_as_written(fresh_postgres_url, tmp_path):
     residents = _csv(SAMPLE.residents.head(3), tmp_path / "residents.csv")
     result = run("import", "residents", str(residents), db=fresh_postgres_url)
     assert result.returncode == 0 and "3 written" in result.stdout, result.stderr
+
+
+def test_a_data_folder_is_never_overwritten_with_synthetic_data(tmp_path):
+    from workbench.sample import load_sample, prepare_sample
+
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "residents.csv").write_text("resident_id\nR1\n")
+    with pytest.raises(FileNotFoundError, match="nothing is regenerated"):
+        prepare_sample(folder)
+    assert (folder / "residents.csv").read_text() == "resident_id\nR1\n"
+    # an optional survey table may be absent: it is read as empty
+    sample_copy = tmp_path / "copy"
+    prepare_sample(sample_copy)  # a new folder gets the generated sample
+    (sample_copy / "satisfaction.csv").unlink()
+    assert load_sample(sample_copy).satisfaction.empty

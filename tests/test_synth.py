@@ -49,7 +49,7 @@ CONDITIONS = ("hypertension", "diabetes", "chd", "stroke", "copd", "asthma")
 RESIDENT_COLUMNS = ["resident_id", "sex", "birth_date", "age", "community", "community_type",
                     "lives_alone", *CONDITIONS]
 FILES = ("residents", "screenings", "referrals", "contacts", "followups", "events", "waves",
-         "enrolments", "trial_assessments")
+         "enrolments", "trial_assessments", "satisfaction")
 REFERRAL_COLUMNS = ["referral_id", "resident_id", "referred_on", "tier", "rule", "ended_on",
                     "end_reason"]
 CONTACT_COLUMNS = ["contact_id", "resident_id", "referral_id", "contact_on", "kind", "attended"]

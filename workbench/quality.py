@@ -12,8 +12,8 @@ returns one row per counted unit: ``community``, ``period`` (``YYYY-MM``) and ``
 - ``mean`` measures (referral wait): ``outcome`` is a number; numerator = its sum, denominator
   = units, value = mean, t interval (``mean ± t(1-α/2, n-1) · sd / √n``; none for n < 2).
 
-``status``: ``no_data`` when the measure's source table is absent (satisfaction: the sample has
-no survey, so nothing is invented), ``insufficient`` when the denominator is below the
+``status``: ``no_data`` when the measure's source table is absent (for example satisfaction where
+no survey was run: nothing is invented), ``insufficient`` when the denominator is below the
 indicator's ``min_denominator``, ``alert`` when the value breaks the alert rule (strict ``<`` or
 ``>``), else ``ok``. Rows cover every community (plus ``all``) and every month asked for.
 

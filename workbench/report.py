@@ -169,10 +169,10 @@ def write_quality_report(*, month: str, out: str | Path, lang: str = "en", data:
                          min_count: int = 5) -> Path:
     """Compute the indicators for ``month`` from ``data`` (a folder of the sample's CSVs; the
     shipped sample by default) and write the HTML report to ``out``."""
-    from workbench.sample import SAMPLE_FILES, load_sample
+    from workbench.sample import REQUIRED_FILES, load_sample
 
     if data is not None:
-        absent = [n for n in SAMPLE_FILES if not (Path(data) / n).is_file()]
+        absent = [n for n in REQUIRED_FILES if not (Path(data) / n).is_file()]
         if absent:
             raise FileNotFoundError(f"{data}: not a folder of the sample's CSV files (missing: {', '.join(absent)})")
     tables = load_sample(Path(data) if data is not None else None)

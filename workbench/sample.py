@@ -7,20 +7,22 @@ from typing import NamedTuple
 
 import pandas as pd
 
-__all__ = ["SAMPLE_DIR", "SAMPLE_FILES", "SAMPLE_N", "SAMPLE_SEED", "Sample", "load_sample", "prepare_registry",
+__all__ = ["OPTIONAL_FILES", "REQUIRED_FILES", "SAMPLE_DIR", "SAMPLE_FILES", "SAMPLE_N", "SAMPLE_SEED", "Sample", "load_sample", "prepare_registry",
            "prepare_sample", "sample_registry_url"]
 
 #: The sample shipped with the repository (see data_samples/CATALOGUE.md).
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "data_samples"
 SAMPLE_FILES = ("residents.csv", "screenings.csv", "referrals.csv", "contacts.csv", "followups.csv", "events.csv",
-                "waves.csv", "enrolments.csv", "trial_assessments.csv")
+                "waves.csv", "enrolments.csv", "trial_assessments.csv", "satisfaction.csv")
 #: The generator call that made the committed sample (CATALOGUE.md quotes the same command).
 SAMPLE_N = 3000
 SAMPLE_SEED = 20261126
 
 _DATES = {"residents": ["birth_date"], "screenings": ["assessed_on"], "referrals": ["referred_on", "ended_on"],
           "contacts": ["contact_on"], "followups": ["assessed_on"], "events": ["event_on"], "waves": ["assessed_on"],
-          "enrolments": ["enrolled_on"], "trial_assessments": ["assessed_on"]}
+          "enrolments": ["enrolled_on"], "trial_assessments": ["assessed_on"], "satisfaction": ["surveyed_on"]}
+#: Nullable columns that are not questionnaire items (blank = no answer).
+_NULLABLE = {"satisfaction": {"satisfied": "boolean", "rating": "Int8"}}
 
 
 class Sample(NamedTuple):
@@ -35,16 +37,31 @@ class Sample(NamedTuple):
     waves: pd.DataFrame
     enrolments: pd.DataFrame
     trial_assessments: pd.DataFrame
+    satisfaction: pd.DataFrame
+
+
+#: Tables a folder may lack (they are then empty): surveys not every programme runs.
+OPTIONAL_FILES = ("satisfaction.csv",)
+REQUIRED_FILES = tuple(f for f in SAMPLE_FILES if f not in OPTIONAL_FILES)
 
 
 def prepare_sample(folder: Path | None = None) -> Path:
-    """Make sure the sample files exist in ``folder`` (regenerating them if not); return it."""
+    """Make sure the sample's tables are in ``folder`` and return it.
+
+    An empty or new folder gets a freshly generated sample. A folder that already holds some of
+    the tables but lacks a required one is refused (FileNotFoundError): its files are never
+    overwritten with synthetic data.
+    """
     folder = Path(folder or SAMPLE_DIR)
-    if not all((folder / name).is_file() for name in SAMPLE_FILES):
+    present = [name for name in SAMPLE_FILES if (folder / name).is_file()]
+    if not present:
         from workbench.synth import community
 
         print(f"Preparing the sample community in {folder} ...", flush=True)
         community(SAMPLE_N, seed=SAMPLE_SEED).write(folder)
+    elif missing := [name for name in REQUIRED_FILES if name not in present]:
+        raise FileNotFoundError(f"{folder} lacks {missing}; its other files are left as they are "
+                                "(nothing is regenerated over existing data)")
     return folder
 
 
@@ -62,9 +79,14 @@ def load_sample(folder: Path | None = None) -> Sample:
     folder = prepare_sample(folder)
     tables = {}
     for name, dates in _DATES.items():
-        frame = pd.read_csv(folder / f"{name}.csv", parse_dates=dates)
+        path = folder / f"{name}.csv"
+        if not path.is_file():  # an optional table this folder does not have
+            tables[name] = pd.read_csv(SAMPLE_DIR / f"{name}.csv", nrows=0, parse_dates=dates)
+            continue
+        frame = pd.read_csv(path, parse_dates=dates)
         items = [c for c in frame.columns if c.rsplit("_", 1)[-1].isdigit()]
         frame[items] = frame[items].astype("Int8")
+        frame = frame.astype(_NULLABLE.get(name, {}))
         tables[name] = frame
     return Sample(**tables)
 

@@ -19,7 +19,7 @@ def parser() -> argparse.ArgumentParser:
         prog="python -m workbench.synth",
         description="Generate a synthetic community (residents, baseline screenings, the "
                     "referrals, contacts and follow-up reviews of those referred, events, a "
-                    "cohort of key patients with waves and a 12-month RCT). "
+                    "cohort of key patients with waves, a 12-month RCT and a satisfaction survey). "
                     "The data are synthetic.")
     p.add_argument("--n", type=int, required=True, help="number of residents (100-1000000)")
     p.add_argument("--seed", type=int, default=20261126, help="random seed (default 20261126)")
@@ -50,7 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ...     sorted(os.listdir(folder))  # doctest: +NORMALIZE_WHITESPACE
     0
     ['contacts.csv', 'enrolments.csv', 'events.csv', 'followups.csv', 'referrals.csv',
-     'residents.csv', 'screenings.csv', 'trial_assessments.csv', 'waves.csv']
+     'residents.csv', 'satisfaction.csv', 'screenings.csv', 'trial_assessments.csv',
+     'waves.csv']
     """
     args = parser().parse_args(argv)
     instruments = tuple(i.strip() for i in args.instruments.split(",") if i.strip())

@@ -160,6 +160,7 @@ def check(params: Mapping[str, Any]) -> dict[str, Any]:
             _fail(f"instruments.{name}.trait", f"one of {traits}", model.trait)
     _check_follow_up(p, traits, models)
     _check_long_term(p, traits)
+    _check_satisfaction(p["satisfaction"])
     p["_derived"] = {"item_models": models, "correlation": corr, "means": means}
     return p
 
@@ -321,6 +322,24 @@ def _check_long_term(p: Mapping[str, Any], traits: list[str]) -> None:
                   spec["window_days"])
         for name in ("p_missed", "p_interviewer"):
             _check_probability(f"{section}.{name}", spec[name])
+
+
+def _check_satisfaction(sp: Mapping[str, Any]) -> None:
+    """Check the ``satisfaction`` section (survey delays, response, rating model)."""
+    for name in ("after_days", "after_days_dropout"):
+        v = sp[name]
+        if not (isinstance(v, list) and len(v) == 2 and all(isinstance(x, int) for x in v)
+                and 0 <= v[0] <= v[1] <= 120):
+            _fail(f"satisfaction.{name}", "a [low, high] pair of whole days in [0, 120]", v)
+    for name in ("p_respond", "p_respond_dropout"):
+        _check_probability(f"satisfaction.{name}", sp[name])
+    for name in ("intercept", "completed", "improvement"):
+        _check_number(f"satisfaction.{name}", sp[name], -10, 10)
+    cuts = sp["cuts"]
+    if not (isinstance(cuts, list) and len(cuts) == 4
+            and all(isinstance(x, (int, float)) for x in cuts)
+            and all(a < b for a, b in zip(cuts, cuts[1:]))):
+        _fail("satisfaction.cuts", "4 increasing numbers (ratings 1-5)", cuts)
 
 
 @lru_cache(maxsize=1)

@@ -21,12 +21,14 @@ from . import maintenance as _maintenance  # noqa: F401
 from . import studies as _studies  # noqa: F401
 from . import trajectory as _trajectory  # noqa: F401
 from . import trial as _trial  # noqa: F401
+from . import satisfaction as _satisfaction  # noqa: F401  (key 18; imported last)
 from ._checks import check_choice, check_date, check_instruments, check_int, fail
 from ._params import COMMUNITY_TYPES, available_instruments, load
 from .conditions import CONDITIONS
 from .engine import Draft, run
 from .frames import follow_up_frames, ids, study_frames
 from .referral import check_policy
+from .satisfaction import satisfaction_frame
 
 DEFAULT_INSTRUMENTS = ("phq9", "gad7", "who5", "ucla3", "k10", "phq15", "pss10")
 N_MIN, N_MAX = 100, 1_000_000
@@ -36,7 +38,7 @@ RESIDENT_COLUMNS = ("resident_id", "sex", "birth_date", "age", "community", "com
                     "lives_alone", *CONDITIONS)
 SCREENING_COLUMNS = ("resident_id", "assessed_on", "mode", "language")
 FRAMES = ("residents", "screenings", "referrals", "contacts", "followups", "events", "waves",
-          "enrolments", "trial_assessments")
+          "enrolments", "trial_assessments", "satisfaction")
 FOLLOW_UP_DAYS = 365
 MAX_FOLLOW_UP_YEARS = 5
 
@@ -87,6 +89,10 @@ class Community:
     trial_assessments : pandas.DataFrame
         The RCT's follow-up assessments: ``resident_id, study, month`` (6, 12),
         ``assessed_on, mode, language`` and the PHQ-9 and GAD-7 item columns.
+    satisfaction : pandas.DataFrame
+        The service-user survey at the end of each ended referral (none for open ones):
+        ``resident_id, referral_id, surveyed_on, satisfied`` (nullable boolean) and ``rating``
+        (``Int8``, 1-5); both blank when the survey was not answered.
     seed, start, end, instruments, follow_up_end, follow_up_years
         The arguments the community was generated with; ``policy`` is the policy's label.
     """
@@ -98,7 +104,8 @@ class Community:
                  followups: pd.DataFrame | None = None, follow_up_end: np.datetime64 | None = None,
                  policy: str | None = None, events: pd.DataFrame | None = None,
                  waves: pd.DataFrame | None = None, enrolments: pd.DataFrame | None = None,
-                 trial_assessments: pd.DataFrame | None = None, follow_up_years: int = 1):
+                 trial_assessments: pd.DataFrame | None = None, follow_up_years: int = 1,
+                 satisfaction: pd.DataFrame | None = None):
         self.residents = residents
         self.screenings = screenings
         self.latent = latent
@@ -109,6 +116,7 @@ class Community:
         self.waves = waves
         self.enrolments = enrolments
         self.trial_assessments = trial_assessments
+        self.satisfaction = satisfaction
         self.follow_up_end = follow_up_end
         self.follow_up_years = follow_up_years
         self.policy = policy
@@ -126,8 +134,8 @@ class Community:
 
     def write(self, folder: str | os.PathLike, *, format: str = "csv") -> dict[str, Path]:
         """Write ``residents``, ``screenings``, ``referrals``, ``contacts``, ``followups``,
-        ``events``, ``waves``, ``enrolments`` and ``trial_assessments`` to ``folder`` as CSV or
-        Parquet.
+        ``events``, ``waves``, ``enrolments``, ``trial_assessments`` and ``satisfaction`` to
+        ``folder`` as CSV or Parquet.
 
         Parameters
         ----------
@@ -155,7 +163,8 @@ class Community:
         ...     paths = c.write(folder)
         ...     sorted(p.name for p in paths.values())  # doctest: +NORMALIZE_WHITESPACE
         ['contacts.csv', 'enrolments.csv', 'events.csv', 'followups.csv', 'referrals.csv',
-         'residents.csv', 'screenings.csv', 'trial_assessments.csv', 'waves.csv']
+         'residents.csv', 'satisfaction.csv', 'screenings.csv', 'trial_assessments.csv',
+         'waves.csv']
         """
         format = check_choice(format, "format", "Community.write", FORMATS)
         folder = Path(folder)
@@ -232,8 +241,8 @@ def community(n: int, *, seed: int = 20261126, start: Any = "2025-01-01",
     -------
     Community
         With ``residents``, ``screenings``, ``latent``, ``referrals``, ``contacts``,
-        ``followups``, ``events``, ``waves``, ``enrolments`` and ``trial_assessments``
-        DataFrames and :meth:`Community.write`.
+        ``followups``, ``events``, ``waves``, ``enrolments``, ``trial_assessments`` and
+        ``satisfaction`` DataFrames and :meth:`Community.write`.
 
     Raises
     ------
@@ -340,4 +349,5 @@ def _assemble(draft: Draft) -> Community:
                      params_version=str(draft.params.get("version")),
                      follow_up_end=draft.follow_up_end, policy=draft.policy.label,
                      follow_up_years=draft.follow_up_years,
+                     satisfaction=satisfaction_frame(draft, rid, ids("F", len(draft.referrals["resident"]))),
                      **follow_up_frames(draft, rid), **study_frames(draft, rid))
