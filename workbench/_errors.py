@@ -23,3 +23,14 @@ class RowProblemsError(ValueError):
         if len(problems) > MESSAGE_LIMIT:
             lines.append(f"- ... and {len(problems) - MESSAGE_LIMIT} more (see .problems)")
         super().__init__(f"{len(problems)} problem(s) in {context}; nothing was analysed:\n" + "\n".join(lines))
+
+
+def other_arms(levels: list, reference, *, arm: str, function: str) -> list:
+    """The arms other than ``reference``; a clear error when the reference or a comparison is absent."""
+    if reference not in levels:
+        raise ValueError(f"The 'reference' parameter of {function} must be one of the arms in the data "
+                         f"{levels}. Got {reference!r} instead.")
+    others = [a for a in levels if a != reference]
+    if not others:
+        raise ValueError(f"The '{arm}' column must have at least 2 arms for {function}. Got {levels}.")
+    return others

@@ -61,7 +61,7 @@ def endpoints(*, residents: pd.DataFrame, screenings: pd.DataFrame, censor_date,
               assessments: pd.DataFrame | None = None, contacts: pd.DataFrame | None = None,
               referrals: pd.DataFrame | None = None, enrolments: pd.DataFrame | None = None,
               which: Iterable[str] = ENDPOINTS, dropout_days: int = 90, time_scale: str = "follow_up",
-              remission_baseline: float = 10, remission_below: float = 5) -> pd.DataFrame:
+              remission_baseline: float | None = None, remission_below: float | None = None) -> pd.DataFrame:
     """One row per resident per endpoint, ready for :mod:`workbench.survival`.
 
     Parameters
@@ -90,9 +90,11 @@ def endpoints(*, residents: pd.DataFrame, screenings: pd.DataFrame, censor_date,
     time_scale : {"follow_up", "age"}
         ``follow_up``: days since baseline, ``entry`` 0. ``age``: days of age, ``entry`` the
         age at baseline (delayed entry: a resident is at risk only from the age they joined).
-    remission_baseline, remission_below : float
+    remission_baseline, remission_below : float, optional
         Remission: the first PHQ-9 below ``remission_below`` after a baseline PHQ-9 of at least
-        ``remission_baseline`` (REFERENCE.md: remission PHQ-9 < 5). Only residents at or above
+        ``remission_baseline``. Defaults are declared once elsewhere: the PHQ-9 screen-positive
+        total (10, Kroenke 2001, ``phq9.yaml``) and the remission threshold of
+        ``workbench/outcomes/thresholds.yaml`` (PHQ-9 < 5, REFERENCE.md). Only residents at or above
         the baseline threshold enter this endpoint.
 
     Returns
@@ -111,6 +113,14 @@ def endpoints(*, residents: pd.DataFrame, screenings: pd.DataFrame, censor_date,
                          f"Got {unknown} instead.")
     if time_scale not in ("follow_up", "age"):
         raise ValueError(f"The 'time_scale' parameter of endpoints must be 'follow_up' or 'age'. Got {time_scale!r}.")
+    if remission_baseline is None:
+        from workbench.instruments import get_instrument
+
+        remission_baseline = get_instrument("phq9").screen_positive
+    if remission_below is None:
+        from workbench.outcomes import thresholds
+
+        remission_below = thresholds().remission_below["phq9"]
     end = pd.Timestamp(censor_date)
     if pd.isna(end):
         raise ValueError(f"The 'censor_date' parameter of endpoints must be a date. Got {censor_date!r} instead.")

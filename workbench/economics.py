@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from workbench._errors import RowProblemsError
+from workbench._errors import RowProblemsError, other_arms
 
 __all__ = ["EconomicsDataError", "cost_effectiveness", "costs_from_use", "return_on_investment"]
 
@@ -77,12 +77,7 @@ def _prepare(data: pd.DataFrame, function: str, *, arm: str, reference: Any, col
         raise EconomicsDataError(function, problems)
     frame.insert(0, "_arm", data[arm])
     levels = sorted(data[arm].unique(), key=str)
-    if reference not in levels:
-        raise ValueError(f"The 'reference' parameter of {function} must be one of the arms in the data "
-                         f"{levels}. Got {reference!r} instead.")
-    others = [a for a in levels if a != reference]
-    if not others:
-        raise ValueError(f"The '{arm}' column must have at least 2 arms for {function}. Got {levels}.")
+    others = other_arms(levels, reference, arm=arm, function=function)
     return frame, others
 
 

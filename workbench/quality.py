@@ -45,6 +45,7 @@ from scipy import stats
 from workbench._declarations import read_yaml, refuse
 from workbench._declarations import texts as _texts
 from workbench.epi import prevalence
+from workbench.instruments import get_instrument
 
 __all__ = ["CATEGORIES", "COLUMNS", "MEASURES", "Indicator", "IndicatorSet", "QualityError", "Tables",
            "alerts", "compute", "load_indicators", "status_of"]
@@ -216,7 +217,7 @@ def _phq9_change(tables: Tables) -> pd.DataFrame:
     scores = tables.referral_scores
     ch = change(scores[["referral_id", "assessed_on", "phq9_score"]], subject="referral_id")
     ended = _ended(tables).merge(ch, on="referral_id", how="left")
-    return ended[ended["baseline_score"] >= 10]
+    return ended[ended["baseline_score"] >= get_instrument("phq9").screen_positive]  # declared: 10
 
 
 @_measure("phq9_response", "proportion")

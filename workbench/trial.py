@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from workbench._errors import RowProblemsError
+from workbench._errors import RowProblemsError, other_arms
 
 __all__ = ["TrialDataError", "ancova", "ancova_sensitivity", "consort", "hedges_g", "mixed_anova",
            "risk_compare"]
@@ -90,12 +90,7 @@ def _prepare(data: Any, function: str, *, arm: str, reference: Any, numeric: lis
     if problems:
         raise TrialDataError(function, problems)
     levels = sorted(arms.dropna().unique(), key=str)
-    if reference not in levels:
-        raise ValueError(f"The 'reference' parameter of {function} must be one of the arms in the data "
-                         f"{levels}. Got {reference!r} instead.")
-    others = [a for a in levels if a != reference]
-    if not others:
-        raise ValueError(f"The '{arm}' column must have at least 2 arms for {function}. Got {levels}.")
+    others = other_arms(levels, reference, arm=arm, function=function)
     return out, others
 
 
