@@ -70,8 +70,10 @@ def tiny() -> dict:
             "contacts": contacts, "followups": followups}
 
 
-def _units(measure: str, data: dict, months=MONTHS) -> pd.DataFrame:
-    out = q.MEASURES[measure].function(q.Tables(data), months=months)
+def _units(measure: str, data: dict, months=MONTHS, **parameters) -> pd.DataFrame:
+    """The measure's units, with the parameters the shipped indicator declares unless given."""
+    declared = next((i.parameters for i in q.load_indicators().indicators if i.measure == measure), {})
+    out = q.MEASURES[measure].function(q.Tables(data), months=months, **{**declared, **parameters})
     return out.sort_values(["period", "community", "outcome"]).reset_index(drop=True)
 
 
@@ -93,13 +95,70 @@ def test_screened_share(tiny):
 
 
 def test_urgent_contacted_24h(tiny):
-    # urgent: r1 (seen same day: yes), r4 (missed 06-02, first attended 06-04 = 2 days: no)
-    assert _counts(_units("urgent_contacted_24h", tiny)) == {("c1", "2025-06"): (1, 2)}
+    # shipped window 24 h (same or next day). urgent: r1 (seen same day: yes), r4 (missed
+    # 06-02, first attended 06-04 = 2 days: no)
+    assert q.load_indicators().indicator("timeliness_urgent_24h").window_hours == 24
+    assert _counts(_units("urgent_contacted_within", tiny)) == {("c1", "2025-06"): (1, 2)}
 
 
 def test_tier3_contacted_72h(tiny):
-    # tier 3: r1 (0 days), r4 (2 days), r5 (3 days, c2): all within 3 days
-    assert _counts(_units("tier3_contacted_72h", tiny)) == {("c1", "2025-06"): (2, 2), ("c2", "2025-06"): (1, 1)}
+    # shipped window 72 h. tier 3: r1 (0 days), r4 (2 days), r5 (3 days, c2): all within 3 days
+    assert q.load_indicators().indicator("timeliness_tier3_72h").window_hours == 72
+    assert _counts(_units("tier3_contacted_within", tiny)) == {("c1", "2025-06"): (2, 2), ("c2", "2025-06"): (1, 1)}
+
+
+def test_changed_windows_change_the_counts(tiny):
+    # first attended contacts after screening: r1 0 days, r4 2 days (urgent, tier 3), r5 3 days
+    # (tier 3, c2). Urgent within 48 h (<= 2 days): r1 and r4 -> 2/2 (24 h gave 1/2).
+    assert _counts(_units("urgent_contacted_within", tiny, window_hours=48)) == {("c1", "2025-06"): (2, 2)}
+    # tier 3 within 24 h (<= 1 day): only r1 -> c1 1/2, c2 0/1 (72 h gave 2/2 and 1/1);
+    # within 48 h: r1, r4 -> c1 2/2, r5 (3 days) still late -> c2 0/1
+    assert _counts(_units("tier3_contacted_within", tiny, window_hours=24)) == {
+        ("c1", "2025-06"): (1, 2), ("c2", "2025-06"): (0, 1)}
+    assert _counts(_units("tier3_contacted_within", tiny, window_hours=48)) == {
+        ("c1", "2025-06"): (2, 2), ("c2", "2025-06"): (0, 1)}
+    # self-harm flags (r1 0 days, r4 2 days) within 72 h instead of the same day: 2/2
+    assert _counts(_units("self_harm_followed_within", tiny, window_hours=72)) == {("c1", "2025-06"): (2, 2)}
+
+
+def test_window_declared_in_yaml_drives_compute_and_label(tiny, tmp_path):
+    raw = yaml.safe_load(q._FILE.read_text(encoding="utf-8"))
+    urgent = next(i for i in raw["indicators"] if i["id"] == "timeliness_urgent_24h")
+    assert urgent["window_hours"] == 24 and "{window}" in urgent["label"]["en"]
+    urgent["window_hours"] = 48
+    path = tmp_path / "indicators.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+
+    def row(indicators):
+        r = q.compute(tiny, months="2025-06", indicators=indicators)
+        return r[(r["indicator"] == "timeliness_urgent_24h") & (r["community"] == "c1")].iloc[0]
+    assert (row(None)["numerator"], row(None)["denominator"]) == (1, 2)  # shipped 24 h
+    assert (row(path)["numerator"], row(path)["denominator"]) == (2, 2)  # declared 48 h
+    ind = q.load_indicators(path).indicator("timeliness_urgent_24h")
+    assert ind.label == {"en": "Urgent screenings contacted within 48 h", "zh": "紧急筛查48小时内联系率"}
+    shipped = q.load_indicators()
+    assert shipped.indicator("safety_self_harm_same_day").label == {
+        "en": "Self-harm flags followed up the same day", "zh": "自伤风险当日随访率"}
+    assert shipped.indicator("timeliness_tier3_72h").label["zh"] == "三级人群72小时内联系率"
+
+
+def test_bad_windows_are_refused_naming_the_rule(tmp_path):
+    msg = _broken(tmp_path, lambda r: r["indicators"][1].update(window_hours=36))
+    assert ("indicators[1] (timeliness_urgent_24h).window_hours: must be a whole number of hours >= 0 "
+            "and a multiple of 24") in msg and "got 36" in msg
+
+    def change(r):
+        del r["indicators"][2]["window_hours"]
+        r["indicators"][7]["window_hours"] = 24
+        r["indicators"][9]["label"]["en"] = "Self-harm flags followed up the same day"
+        r["indicators"][0]["label"]["zh"] = "覆盖率{coverage}"
+    msg = _broken(tmp_path, change)
+    assert "indicators[2] (timeliness_tier3_72h).window_hours: required by the measure 'tier3_contacted_within' and missing" in msg
+    assert "indicators[7] (retention_dropout).window_hours: the measure 'dropout' takes no window_hours" in msg
+    assert "indicators[9] (safety_self_harm_same_day).label.en: must say {window}" in msg
+    assert "indicators[0] (access_screened).label.zh: unknown placeholder {coverage}" in msg
+    with pytest.raises(ValueError, match="'window_hours' parameter must be a whole number"):
+        q.MEASURES["urgent_contacted_within"].function(q.Tables({}), months=MONTHS, window_hours=12)
 
 
 def test_referral_wait_days(tiny):
@@ -140,7 +199,8 @@ def test_dropout(tiny):
 
 def test_self_harm_followed_same_day(tiny):
     # self-harm flags: r1 (attended contact same day: yes), r4 (missed same day: no)
-    assert _counts(_units("self_harm_followed_same_day", tiny)) == {("c1", "2025-06"): (1, 2)}
+    assert q.load_indicators().indicator("safety_self_harm_same_day").window_hours == 0
+    assert _counts(_units("self_harm_followed_within", tiny)) == {("c1", "2025-06"): (1, 2)}
 
 
 def test_satisfaction_no_data_then_counted(tiny):

@@ -17,9 +17,14 @@ no survey was run: nothing is invented), ``insufficient`` when the denominator i
 indicator's ``min_denominator``, ``alert`` when the value breaks the alert rule (strict ``<`` or
 ``>``), else ``ok``. Rows cover every community (plus ``all``) and every month asked for.
 
-Dates have day resolution, so "within 24 h" means a first attended contact on the screening day
-or the next day, "within 72 h" within 3 days. A person never contacted counts as not contacted
-in time (that is known, not missing).
+Some measures take declared *parameters*, written in the indicator beside its target: the
+timeliness and safety measures take ``window_hours``, the response window of the service policy
+(read from the YAML, never written in code). Dates have day resolution, so a window must be a
+multiple of 24 h and counts a first attended contact up to ``window_hours / 24`` calendar days
+after the screening day: 24 h is the screening day or the next day, 72 h within 3 days, 0 h the
+same day only. A label says ``{window}`` where the window belongs and gets its text from the
+declared number ("within 24 h" / "24小时内", "the same day" / "当日"), so the number is declared
+once. A person never contacted counts as not contacted in time (that is known, not missing).
 
 Examples
 --------
@@ -28,12 +33,15 @@ Examples
 True
 >>> spec.indicator("retention_dropout").alert
 ('above', 0.15)
+>>> ind = spec.indicator("timeliness_tier3_72h")
+>>> ind.window_hours, ind.label["en"]
+(72, 'Tier 3 contacted within 72 h')
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -47,8 +55,8 @@ from workbench._declarations import texts as _texts
 from workbench.epi import prevalence
 from workbench.instruments import get_instrument
 
-__all__ = ["CATEGORIES", "COLUMNS", "MEASURES", "Indicator", "IndicatorSet", "QualityError", "Tables",
-           "alerts", "compute", "load_indicators", "status_of"]
+__all__ = ["CATEGORIES", "COLUMNS", "MEASURES", "PARAMETERS", "Indicator", "IndicatorSet", "QualityError",
+           "Tables", "alerts", "compute", "load_indicators", "status_of", "window_text"]
 
 _FILE = Path(__file__).resolve().with_name("quality_indicators.yaml")
 _IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -59,6 +67,7 @@ COLUMNS = ["indicator", "category", "community", "period", "numerator", "denomin
            "ci_low", "ci_high", "target", "status"]
 _KEYS = {"id", "category", "measure", "target", "alert", "label", "source", "min_denominator"}
 _REQUIRED = _KEYS - {"min_denominator"}
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 
 class QualityError(ValueError):
@@ -149,17 +158,43 @@ class Measure:
     kind: str  # "proportion" or "mean"
     function: Callable[..., pd.DataFrame | None]
     description: str
+    #: Names of the declared parameters the function takes as keywords (see :data:`PARAMETERS`).
+    parameters: tuple[str, ...] = ()
 
 
 #: Measures by id; the YAML picks one per indicator.
 MEASURES: dict[str, Measure] = {}
 
 
-def _measure(id: str, kind: str):
+def _measure(id: str, kind: str, parameters: tuple[str, ...] = ()):
     def register(fn):
-        MEASURES[id] = Measure(id, kind, fn, (fn.__doc__ or "").strip().splitlines()[0])
+        MEASURES[id] = Measure(id, kind, fn, (fn.__doc__ or "").strip().splitlines()[0], parameters)
         return fn
     return register
+
+
+def _check_window_hours(value: Any) -> str | None:
+    """None when ``value`` is a valid response window, else what is wrong with it."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0 or value % 24:
+        return ("must be a whole number of hours >= 0 and a multiple of 24 (dates have day "
+                f"resolution: 0 = the same day, 24 = the same or the next day), got {value!r}")
+    return None
+
+
+#: Parameters an indicator may declare for its measure: name -> check (None when valid, else
+#: the problem).
+PARAMETERS: dict[str, Callable[[Any], str | None]] = {"window_hours": _check_window_hours}
+
+
+def window_text(hours: int, lang: str) -> str:
+    """The words for a response window in a label (what ``{window}`` becomes).
+
+    >>> window_text(24, "en"), window_text(72, "zh"), window_text(0, "en"), window_text(0, "zh")
+    ('within 24 h', '72小时内', 'the same day', '当日')
+    """
+    if lang == "zh":
+        return "当日" if hours == 0 else f"{hours}小时内"
+    return "the same day" if hours == 0 else f"within {hours} h"
 
 
 @_measure("screened_share", "proportion")
@@ -176,23 +211,29 @@ def screened_share(tables: Tables, *, months: Sequence[str]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["community", "period", "outcome"])
 
 
-def _contacted_within(tables: Tables, mask: pd.Series, days: int) -> pd.DataFrame:
-    s = tables.screened[mask.fillna(False).astype(bool)]
+def _contacted_within(tables: Tables, select: Callable[[pd.DataFrame], pd.Series],
+                      window_hours: int) -> pd.DataFrame:
+    """Screenings picked by ``select``: 1 when the first attended contact is within the window."""
+    problem = _check_window_hours(window_hours)
+    if problem:
+        raise ValueError(f"The 'window_hours' parameter {problem}.")
+    screened = tables.screened
+    s = screened[select(screened).fillna(False).astype(bool)]
     first = s["resident_id"].map(tables.first_contact)
     wait = (first - pd.to_datetime(s["assessed_on"])).dt.days
-    return _units(s, tables, "assessed_on", (wait >= 0) & (wait <= days))
+    return _units(s, tables, "assessed_on", (wait >= 0) & (wait <= window_hours // 24))
 
 
-@_measure("urgent_contacted_24h", "proportion")
-def urgent_contacted_24h(tables: Tables, *, months: Sequence[str]) -> pd.DataFrame:
-    """Urgent screenings (policy ``urgent``) with an attended contact the same or the next day."""
-    return _contacted_within(tables, tables.screened["urgent"], 1)
+@_measure("urgent_contacted_within", "proportion", ("window_hours",))
+def urgent_contacted_within(tables: Tables, *, months: Sequence[str], window_hours: int) -> pd.DataFrame:
+    """Urgent screenings (policy ``urgent``) with an attended contact within ``window_hours``."""
+    return _contacted_within(tables, lambda s: s["urgent"], window_hours)
 
 
-@_measure("tier3_contacted_72h", "proportion")
-def tier3_contacted_72h(tables: Tables, *, months: Sequence[str]) -> pd.DataFrame:
-    """Tier 3 screenings with an attended contact within 3 days."""
-    return _contacted_within(tables, tables.screened["tier"] == 3, 3)
+@_measure("tier3_contacted_within", "proportion", ("window_hours",))
+def tier3_contacted_within(tables: Tables, *, months: Sequence[str], window_hours: int) -> pd.DataFrame:
+    """Tier 3 screenings with an attended contact within ``window_hours``."""
+    return _contacted_within(tables, lambda s: s["tier"] == 3, window_hours)
 
 
 @_measure("referral_wait_days", "mean")
@@ -263,17 +304,17 @@ def satisfaction(tables: Tables, *, months: Sequence[str]) -> pd.DataFrame | Non
     return _units(d, tables, "surveyed_on", d["satisfied"].where(known).astype(float))
 
 
-@_measure("self_harm_followed_same_day", "proportion")
-def self_harm_followed_same_day(tables: Tables, *, months: Sequence[str]) -> pd.DataFrame:
-    """Screenings with the PHQ-9 item-9 self-harm flag and an attended contact the same day."""
-    return _contacted_within(tables, tables.screened["phq9_self_harm"].astype("boolean").fillna(False), 0)
+@_measure("self_harm_followed_within", "proportion", ("window_hours",))
+def self_harm_followed_within(tables: Tables, *, months: Sequence[str], window_hours: int) -> pd.DataFrame:
+    """Screenings with the PHQ-9 item-9 self-harm flag and an attended contact within ``window_hours``."""
+    return _contacted_within(tables, lambda s: s["phq9_self_harm"].astype("boolean"), window_hours)
 
 
 # --- declarations --------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Indicator:
-    """One declared indicator."""
+    """One declared indicator (``label`` with ``{window}`` already filled in)."""
 
     id: str
     category: str
@@ -283,10 +324,17 @@ class Indicator:
     label: Mapping[str, str]
     source: str
     min_denominator: int
+    #: The measure's declared parameters (e.g. ``{"window_hours": 24}``), passed as keywords.
+    parameters: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def kind(self) -> str:
         return MEASURES[self.measure].kind
+
+    @property
+    def window_hours(self) -> int | None:
+        """The declared response window in hours, or None when the measure takes none."""
+        return self.parameters.get("window_hours")
 
 
 @dataclass(frozen=True)
@@ -305,6 +353,44 @@ class IndicatorSet:
 
 def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
+
+
+def _parameters(item: Mapping, at: str, problems: list[str]) -> dict[str, Any]:
+    """The measure's declared parameters: each one it takes present and valid, no others."""
+    measure = MEASURES.get(item["measure"])
+    takes = measure.parameters if measure else ()
+    out = {}
+    for name in PARAMETERS:
+        if name in takes and name not in item:
+            problems.append(f"{at}.{name}: required by the measure {item['measure']!r} and missing")
+        elif name in item and measure and name not in takes:
+            problems.append(f"{at}.{name}: the measure {item['measure']!r} takes no {name} "
+                            f"(it takes {list(takes) or 'no parameters'})")
+        elif name in item:
+            problem = PARAMETERS[name](item[name])
+            if problem:
+                problems.append(f"{at}.{name}: {problem}")
+            else:
+                out[name] = item[name]
+    return out
+
+
+def _label(label: dict[str, str], params: Mapping[str, Any], at: str, problems: list[str]) -> dict[str, str]:
+    """Fill ``{window}`` from the declared window; a windowed label must say ``{window}``."""
+    out = {}
+    for lang, text in label.items():
+        names = _PLACEHOLDER.findall(text)
+        for name in sorted(set(names) - {"window"}):
+            problems.append(f"{at}.label.{lang}: unknown placeholder {{{name}}} in {text!r} (allowed: {{window}})")
+        if "window" in names and "window_hours" not in params:
+            problems.append(f"{at}.label.{lang}: says {{window}} but the indicator declares no valid window_hours")
+        elif "window_hours" in params and text and "window" not in names:
+            problems.append(f"{at}.label.{lang}: must say {{window}} where the declared window_hours "
+                            f"({params['window_hours']}) belongs, not repeat the number, got {text!r}")
+        elif "window_hours" in params:
+            text = text.replace("{window}", window_text(params["window_hours"], lang))
+        out[lang] = text
+    return out
 
 
 def load_indicators(path: str | Path | IndicatorSet | None = None) -> IndicatorSet:
@@ -344,8 +430,8 @@ def load_indicators(path: str | Path | IndicatorSet | None = None) -> IndicatorS
             problems.append(f"{at}: must be a mapping")
             continue
         at = f"indicators[{k}] ({item.get('id', '?')})"
-        for key in sorted(set(item) - _KEYS):
-            problems.append(f"{at}.{key}: unknown key (allowed: {sorted(_KEYS)})")
+        for key in sorted(set(item) - _KEYS - set(PARAMETERS)):
+            problems.append(f"{at}.{key}: unknown key (allowed: {sorted(_KEYS | set(PARAMETERS))})")
         missing = sorted(_REQUIRED - set(item))
         for key in missing:
             problems.append(f"{at}.{key}: required key is missing")
@@ -370,7 +456,8 @@ def load_indicators(path: str | Path | IndicatorSet | None = None) -> IndicatorS
         elif item["measure"] in MEASURES and MEASURES[item["measure"]].kind == "proportion" \
                 and not 0 <= next(iter(rule.values())) <= 1:
             problems.append(f"{at}.alert: a proportion's threshold must be in [0, 1], got {rule!r}")
-        label = _texts(item["label"], f"{at}.label", problems)
+        params = _parameters(item, at, problems)
+        label = _label(_texts(item["label"], f"{at}.label", problems), params, at, problems)
         if not isinstance(item["source"], str) or not item["source"].strip():
             problems.append(f"{at}.source: must say where the target comes from")
         mind = item.get("min_denominator", default_min)
@@ -379,7 +466,7 @@ def load_indicators(path: str | Path | IndicatorSet | None = None) -> IndicatorS
         if not problems:
             (side, level), = rule.items()
             out.append(Indicator(item["id"], item["category"], item["measure"], float(item["target"]),
-                                 (side, float(level)), label, item["source"].strip(), mind))
+                                 (side, float(level)), label, item["source"].strip(), mind, params))
     refuse(path, "indicators", problems, QualityError)
     return IndicatorSet(version, source.strip(), tuple(out), path)
 
@@ -467,7 +554,7 @@ def compute(data: Any, *, months: str | Sequence[str] | None = None,
     grid = pd.MultiIndex.from_product([communities, months], names=["community", "period"]).to_frame(index=False)
     parts = []
     for ind in spec.indicators:
-        units = MEASURES[ind.measure].function(tables, months=months)
+        units = MEASURES[ind.measure].function(tables, months=months, **ind.parameters)
         if units is None:
             frame = grid.assign(numerator=np.nan, denominator=np.nan, value=np.nan, ci_low=np.nan,
                                 ci_high=np.nan, status="no_data")
