@@ -1,12 +1,24 @@
 """workbench.economics: hand-computed means, ICER and ROI on tiny data, bootstrap determinism,
 the rule that ICER limits are NaN when delta_effect's interval includes 0, missing-data policy,
-and argument / row errors."""
+and argument / row errors; and agreement with base R (tests/reference/economics/make_reference.R,
+R 4.2) to 5 significant figures (rtol 1e-5) on seeded data from make_data.py beside it.
+
+The bootstrap intervals are compared on the same resamples: make_data.py writes the index
+matrices that workbench.economics draws for each seed (through its own drawing routine, in the
+documented order), R recomputes the replicate means, deltas, ratios and type-7 percentiles from
+them, and a test checks the committed matrices still match what the seed gives."""
+
+import importlib.util
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from workbench.economics import EconomicsDataError, cost_effectiveness, costs_from_use, return_on_investment
+
+REF = Path(__file__).parent / "reference" / "economics"
+RTOL = 1e-5
 
 
 def _trial(n=60, effect_gap=0.15, seed=1):
@@ -163,3 +175,76 @@ def test_single_arm_is_an_error():
     d = _trial(n=5)
     with pytest.raises(ValueError, match="at least 2 arms"):
         cost_effectiveness(d[d["arm"] == "usual"], arm="arm", cost="cost", effect="qaly", reference="usual")
+
+
+# --- agreement with base R (tests/reference/economics) -----------------------------------------
+
+def _make_data():
+    spec = importlib.util.spec_from_file_location("economics_make_data", REF / "make_data.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _close(actual, expected):
+    np.testing.assert_allclose(np.asarray(actual, float), np.asarray(expected, float), rtol=RTOL, atol=1e-12)
+
+
+def _compare(got: pd.DataFrame, r: pd.DataFrame, columns: list[str]):
+    merged = got.merge(r, on="arm", suffixes=("", "_r"), validate="1:1")
+    assert len(merged) == len(r) == 2
+    for c in columns:
+        if np.issubdtype(merged[c].dtype, np.integer):
+            assert merged[c].tolist() == merged[f"{c}_r"].tolist(), c
+        else:
+            # NaN in both (the undefined ICER limits) counts as agreement
+            _close(merged[c], merged[f"{c}_r"])
+
+
+CE_COLUMNS = ["n", "n_reference", "n_excluded", "mean_cost", "mean_cost_reference", "mean_effect",
+              "mean_effect_reference", "delta_cost", "delta_effect", "icer", "cost_per_effect",
+              "cost_per_effect_reference"]
+CE_BOOT = ["delta_cost_ci_low", "delta_cost_ci_high", "delta_effect_ci_low", "delta_effect_ci_high",
+           "icer_ci_low", "icer_ci_high"]
+
+
+@pytest.mark.parametrize("level", [0.95, 0.90])
+@pytest.mark.parametrize("analysis", ["ce_qaly", "ce_remitted"])
+def test_cost_effectiveness_matches_r(analysis, level):
+    # R: means, deltas, ICER (delta_cost / delta_effect), cost per unit effect (for effect
+    # "remitted": cost per remission) on the complete cases, and the percentile limits
+    # quantile(type = 7) over the same resamples
+    md = _make_data()
+    data = pd.read_csv(REF / "data.csv")
+    r = pd.read_csv(REF / "r_cost_effectiveness.csv")
+    r = r[(r["analysis"] == analysis) & (r["conf_level"] == level)]
+    _, (_, effect), seed = md.ANALYSES[analysis]
+    got = cost_effectiveness(data, arm="arm", cost="cost", effect=effect, reference=md.REFERENCE,
+                             n_boot=md.N_BOOT, seed=seed, alpha=round(1 - level, 10))
+    _compare(got, r, CE_COLUMNS + CE_BOOT)
+    # ce_remitted: delta_effect's interval includes 0 in both arms -> no ICER interval in R or here
+    assert (analysis == "ce_remitted") == bool(r["icer_ci_low"].isna().all())
+    assert (analysis == "ce_remitted") == (len(got.attrs["notes"]) == 2)
+
+
+@pytest.mark.parametrize("level", [0.95, 0.90])
+def test_return_on_investment_matches_r(level):
+    md = _make_data()
+    data = pd.read_csv(REF / "data.csv")
+    r = pd.read_csv(REF / "r_return_on_investment.csv")
+    r = r[r["conf_level"] == level]
+    _, _, seed = md.ANALYSES["roi"]
+    got = return_on_investment(data, arm="arm", intervention_cost="intervention_cost", medical_cost="medical_cost",
+                               reference=md.REFERENCE, n_boot=md.N_BOOT, seed=seed, alpha=round(1 - level, 10))
+    _compare(got, r, ["n", "n_reference", "n_excluded", "mean_intervention_cost", "mean_medical_cost",
+                      "mean_medical_cost_reference", "medical_cost_saved", "roi", "roi_ci_low", "roi_ci_high"])
+
+
+def test_reference_inputs_are_what_the_seeds_give():
+    # data.csv is make_data()'s output, and boot_indices.csv.gz holds the resamples that
+    # workbench.economics draws for each analysis's seed: if the drawing changes, R's intervals
+    # no longer describe it and this fails first
+    md = _make_data()
+    data = pd.read_csv(REF / "data.csv")
+    pd.testing.assert_frame_equal(md.make_data().reset_index(drop=True), data, check_dtype=False)
+    pd.testing.assert_frame_equal(md.boot_indices(data), pd.read_csv(REF / "boot_indices.csv.gz"))
