@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 import pandas as pd
 
-__all__ = ["OPTIONAL_FILES", "REQUIRED_FILES", "SAMPLE_DIR", "SAMPLE_FILES", "SAMPLE_N", "SAMPLE_SEED", "Sample", "load_sample", "prepare_registry",
+__all__ = ["OPTIONAL_FILES", "REQUIRED_FILES", "SAMPLE_DIR", "SAMPLE_FILES", "SAMPLE_N", "SAMPLE_SEED", "Sample", "load_sample", "SAMPLE_STAFF", "add_sample_staff", "prepare_registry",
            "prepare_sample", "sample_registry_url"]
 
 #: The sample shipped with the repository (see data_samples/CATALOGUE.md).
@@ -113,6 +113,7 @@ def prepare_registry(url: str | None = None, *, folder: Path | None = None):
     registry = Registry(url or sample_registry_url())
     registry.init()
     if len(registry.residents(as_user="admin")):
+        add_sample_staff(registry)
         return registry
     sample = load_sample(folder)
     print("Filling the sample registry (first run only) ...", flush=True)
@@ -131,7 +132,40 @@ def prepare_registry(url: str | None = None, *, folder: Path | None = None):
     contacts = sample.contacts.assign(status=sample.contacts["attended"].map({True: "attended", False: "missed"}))
     registry.record("contacts", contacts[["contact_id", "resident_id", "referral_id", "contact_on", "kind", "status"]],
                     by="admin")
+    add_sample_staff(registry)
     return registry
+
+
+#: Staff of the sample registry, for workshops and the apps' tests: (name, role, display name,
+#: communities whose referred residents are on their caseload).
+SAMPLE_STAFF = (
+    ("counsellor_li", "counsellor", "李咨询师 (Li, counsellor)", ("urban-01", "urban-02", "urban-03")),
+    ("counsellor_chen", "counsellor", "陈咨询师 (Chen, counsellor)", ("rural-01", "rural-02", "ageing-01")),
+    ("dr_wang", "doctor", "王医生 (Dr Wang, family doctor)", ()),
+    ("sw_zhang", "social_worker", "张社工 (Zhang, social worker)", ()),
+    ("analyst_zhou", "analyst", "周分析员 (Zhou, analyst)", ()),
+)
+
+
+def add_sample_staff(registry) -> None:
+    """Add the :data:`SAMPLE_STAFF` users to a sample registry that lacks them, with the referred
+    residents of their communities on the counsellors' caseloads and every tier-3 referral on
+    the family doctor's. Does nothing to users already there."""
+    present = set(registry.users()["name"])
+    if all(name in present for name, *_ in SAMPLE_STAFF):
+        return
+    residents = registry.residents(as_user="admin").set_index("resident_id")
+    data = registry.follow_up_data(as_user="admin")
+    referred = data.referrals.assign(community=data.referrals["resident_id"].map(residents["community"]))
+    for name, role, display, communities in SAMPLE_STAFF:
+        if name in present:
+            continue
+        registry.add_user(name, role, by="admin", display_name=display)
+        if communities:
+            registry.assign_caseload(name, sorted(referred.loc[referred["community"].isin(communities), "resident_id"]),
+                                     by="admin")
+        elif role == "doctor":
+            registry.assign_caseload(name, sorted(referred.loc[referred["tier"] == 3, "resident_id"]), by="admin")
 
 
 def _as_text(frame: pd.DataFrame) -> pd.DataFrame:

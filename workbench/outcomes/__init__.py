@@ -12,10 +12,12 @@ from workbench.outcomes.change import change, jacobson_truax, jt_cutoffs
 from workbench.outcomes.cms159 import cms159
 from workbench.outcomes.registry import registry_flags
 from workbench.outcomes.talking_therapies import METRICS, rates, referral_outcomes
+from workbench.outcomes.worklist import FOLLOW_UP_COLUMNS, follow_up_interval, follow_up_list
 
 thresholds()  # validate the shipped declaration on import: a bad file fails here, naming the key
 
 __all__ = [
+    "FOLLOW_UP_COLUMNS",
     "JTParameters",
     "METRICS",
     "OutcomeConfigError",
@@ -23,6 +25,8 @@ __all__ = [
     "Thresholds",
     "change",
     "cms159",
+    "follow_up_interval",
+    "follow_up_list",
     "jacobson_truax",
     "jt_cutoffs",
     "load_thresholds",

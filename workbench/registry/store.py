@@ -27,9 +27,19 @@ from workbench.registry.schema import (EVENT_KINDS, ROLES, access_approvals, ass
                                        contacts, enrolments, events, referrals, residents, tier_assignments, users)
 from workbench.scoring import score_all
 
-__all__ = ["ImportResult", "RecordProblems", "Registry"]
+__all__ = ["FollowUpData", "ImportResult", "RecordProblems", "Registry"]
 
 BASIC_COLUMNS = ["resident_id", "name", "phone", "sex", "birth_date", "community"]
+
+
+class FollowUpData(NamedTuple):
+    """The tables of one user's follow-up list (:meth:`Registry.follow_up_data`)."""
+
+    residents: pd.DataFrame
+    decisions: pd.DataFrame
+    referrals: pd.DataFrame
+    contacts: pd.DataFrame
+    scores: pd.DataFrame
 
 
 class ImportResult(NamedTuple):
@@ -91,14 +101,7 @@ class Registry:
             role = require_role(conn, by, {"admin", "counsellor", "doctor"}, "assign caseloads")
             if role != "admin" and by != user:
                 raise AccessDenied(f"{by} may only take residents onto their own caseload")
-            now = _now()
-            existing = set(conn.execute(sa.select(caseloads.c.resident_id).where(caseloads.c.user_name == user)).scalars())
-            new = [r for r in dict.fromkeys(resident_ids) if r not in existing]
-            if new:
-                conn.execute(caseloads.insert(), [{"user_name": user, "resident_id": r, "assigned_by": by,
-                                                   "assigned_at": now} for r in new])
-                audit.append(conn, [{"action": "assign_caseload", "target_table": "caseloads", "target_key": user,
-                                     "details": {"residents": new}}], user=by, at=now)
+            _add_to_caseload(conn, user, resident_ids, by=by, at=_now())
 
     def approve_access(self, user: str, resident_id: str, *, by: str, reason: str) -> None:
         """A second counsellor approves ``user``'s access to a resident outside their caseload."""
@@ -175,32 +178,8 @@ class Registry:
         with self._write() as conn:
             require_role(conn, by, {"admin", "counsellor", "doctor"}, "import assessments")
             audit._lock(conn)
-            known = {rid for rid, _ in _lookup(conn, residents.c.resident_id, residents.c.resident_id,
-                                               values=[r["resident_id"] for r in prepared])}
-            stored = _stored_answers(conn, prepared)
-            now, rows, extra, seen, unchanged = _now(), [], [], {}, 0
-            for rec in prepared:
-                key = (rec["resident_id"], rec["assessed_on"], rec["instrument"])
-                if rec["resident_id"] not in known:
-                    extra.append((rec["_line"], "resident_id", rec["resident_id"],
-                                  "is not in the registry: import the resident first"))
-                    continue
-                if key in seen:
-                    extra.append((rec["_line"], rec["instrument"], None,
-                                  f"repeats line {seen[key]} (same resident, date and questionnaire)"))
-                    continue
-                seen[key] = rec["_line"]
-                if key in stored:
-                    if stored[key] == (rec["answers"], rec["instrument_version"]):
-                        unchanged += 1
-                    else:
-                        extra.append((rec["_line"], rec["instrument"], None,
-                                      "differs from the stored assessment for this resident and date; "
-                                      "nothing is overwritten"))
-                    continue
-                row = {k: v for k, v in rec.items() if k != "_line"}
-                row["content_hash"] = audit.row_hash("assessments", row)
-                rows.append((rec["_line"], {**row, "entered_at": now}))
+            now = _now()
+            rows, unchanged, extra = _new_assessment_rows(conn, prepared, now)
             problems = _combine(problems, extra)
             if len(problems) and not skip_invalid:
                 raise ImportProblems(source, problems)
@@ -209,34 +188,74 @@ class Registry:
             _insert_imported(conn, assessments, rows, by=by, at=now, source=source)
         return ImportResult(len(rows), unchanged, problems)
 
+    def save_screening(self, answers: pd.DataFrame, decision: pd.DataFrame, *, by: str,
+                       add_to_caseload: bool = False) -> bool:
+        """Store one screening session in one transaction: its questionnaires (item-level
+        answers, scored by the declared rules) and the tier decision on it.
+
+        Parameters
+        ----------
+        answers : DataFrame
+            One row: ``resident_id``, ``assessed_on``, ``submission_id`` (required: it identifies
+            this session), optionally ``language`` and ``mode``, and the item columns of every
+            questionnaire given (a questionnaire with no answer at all was not given).
+        decision : DataFrame
+            One row as :meth:`record_decisions` takes it.
+        by : str
+            The user saving (a counsellor, doctor or admin).
+        add_to_caseload : bool
+            Also put the resident on ``by``'s follow-up caseload.
+
+        Returns
+        -------
+        bool
+            True when written; False when this ``submission_id`` was already saved (a
+            double-clicked Save saves once), in which case nothing is written.
+
+        Raises
+        ------
+        ImportProblems
+            Any bad answer or date, an unknown resident, or a different assessment already stored
+            for this resident, date and questionnaire; nothing is written.
+        """
+        if len(answers) != 1 or len(decision) != 1:
+            raise ValueError("save_screening stores one screening: 'answers' and 'decision' must have one row each. "
+                             f"Got {len(answers)} and {len(decision)} rows instead.")
+        submission = answers["submission_id"].iloc[0] if "submission_id" in answers.columns else None
+        if not isinstance(submission, str) or not submission.strip():
+            raise ValueError("The 'answers' parameter of save_screening needs a non-empty 'submission_id'.")
+        records, problems = validate_assessments(answers)
+        if len(problems):
+            raise ImportProblems("screening", problems)
+        prepared = _prepare_assessments(answers, records, by)
+        decisions = _decision_rows(decision)
+        with self._write() as conn:
+            require_role(conn, by, {"admin", "counsellor", "doctor"}, "save screenings")
+            audit._lock(conn)
+            if conn.execute(sa.select(assessments.c.assessment_id)
+                            .where(assessments.c.submission_id == submission.strip()).limit(1)).first():
+                return False
+            now = _now()
+            rows, unchanged, extra = _new_assessment_rows(conn, prepared, now)
+            if unchanged:
+                extra.append((2, "assessed_on", str(prepared[0]["assessed_on"]),
+                              "this questionnaire is already stored for this resident and date"))
+            if extra:
+                raise ImportProblems("screening", _combine(problems, extra))
+            _insert_imported(conn, assessments, [row for _, row in rows], by=by, at=now,
+                             source=f"screening {submission.strip()}")
+            _insert_decisions(conn, decisions, by=by, at=now)
+            if add_to_caseload:
+                _add_to_caseload(conn, by, [decisions[0]["resident_id"]], by=by, at=now)
+        return True
+
     def record_decisions(self, decisions: pd.DataFrame, *, by: str) -> int:
         """Store tier decisions (:func:`workbench.decide` output with ``resident_id``, ``assessed_on``
         and the screening columns ``urgent, needs_review, service_cell, next_contact_due``)."""
-        columns = ["resident_id", "assessed_on", "suggested_tier", "tier", "rule", "policy_version", "urgent",
-                   "needs_review", "service_cell", "next_contact_due", "overridden", "override_reason",
-                   "decided_by", "decided_at"]
-        missing = [c for c in columns if c not in decisions.columns]
-        if missing:
-            raise ValueError(f"The 'decisions' parameter of record_decisions lacks the columns {missing}.")
-        rows = []
-        for rec in decisions[columns].astype(object).where(decisions[columns].notna(), None).to_dict("records"):
-            rec["assessed_on"] = pd.Timestamp(rec["assessed_on"]).date()
-            rec["next_contact_due"] = pd.Timestamp(rec["next_contact_due"]).date() if rec["next_contact_due"] else None
-            rec["decided_at"] = pd.Timestamp(rec["decided_at"]).to_pydatetime()
-            for col in ("suggested_tier", "tier"):
-                rec[col] = None if rec[col] is None else int(rec[col])
-            for col in ("urgent", "needs_review", "overridden"):
-                rec[col] = bool(rec[col])
-            rec["rule"], rec["service_cell"] = str(rec["rule"]), rec["service_cell"] and str(rec["service_cell"])
-            rows.append(rec)
+        rows = _decision_rows(decisions)
         with self._write() as conn:
             require_role(conn, by, {"admin", "counsellor", "doctor"}, "record tier decisions")
-            if rows:
-                conn.execute(tier_assignments.insert(), rows)
-                audit.append(conn, [{"action": "insert", "target_table": "tier_assignments",
-                                     "target_key": f"{r['resident_id']}|{r['assessed_on']}",
-                                     "details": {"tier": r["tier"], "overridden": r["overridden"]}} for r in rows],
-                             user=by, at=_now())
+            _insert_decisions(conn, rows, by=by, at=_now())
         return len(rows)
 
     def record(self, table: str, frame: pd.DataFrame, *, by: str) -> int:
@@ -300,10 +319,136 @@ class Registry:
                                              "all permitted", "rows": len(frame)}}], user=as_user, at=_now())
         return _wide(frame)
 
+    def users(self) -> pd.DataFrame:
+        """Users of the registry: ``name``, ``role``, ``display_name``, ``active`` (no secrets are
+        stored; who may sign in is decided by the Jupyter server's login)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(users.c.name, users.c.role, users.c.display_name, users.c.active)
+                                .order_by(users.c.name)).all()
+        return pd.DataFrame(rows, columns=["name", "role", "display_name", "active"])
+
+    def follow_up_data(self, *, as_user: str) -> "FollowUpData":
+        """What a follow-up list needs for the residents on ``as_user``'s caseload (admins: every
+        resident): the basic record, tier decisions, referrals, contacts and PHQ-9 totals (never
+        item answers). Audited. Pass the result to :func:`workbench.outcomes.follow_up_list`."""
+        with self._write() as conn:
+            role = require_role(conn, as_user, {"counsellor", "doctor", "admin"}, "read follow-up lists")
+            mine = None if role == "admin" else sa.select(caseloads.c.resident_id).where(
+                caseloads.c.user_name == as_user).scalar_subquery()
+
+            def read(table: sa.Table, columns: list[str], *where) -> pd.DataFrame:
+                query = sa.select(*[table.c[c] for c in columns])
+                if mine is not None:
+                    query = query.where(table.c.resident_id.in_(mine))
+                for clause in where:
+                    query = query.where(clause)
+                return pd.DataFrame(conn.execute(query.order_by(table.c.resident_id)).all(), columns=columns)
+
+            data = FollowUpData(
+                residents=read(residents, BASIC_COLUMNS + ["lives_alone"]),
+                decisions=read(tier_assignments, ["resident_id", "assessed_on", "tier", "rule", "urgent", "needs_review",
+                                                  "service_cell", "next_contact_due", "decided_at"]),
+                referrals=read(referrals, ["referral_id", "resident_id", "referred_on", "tier", "destination",
+                                           "ended_on", "end_reason"]),
+                contacts=read(contacts, ["contact_id", "resident_id", "referral_id", "contact_on", "kind", "status",
+                                         "note"]),
+                scores=read(assessments, ["resident_id", "assessed_on", "score"], assessments.c.instrument == "phq9"),
+            )
+            audit.append(conn, [{"action": "read_follow_up", "target_table": "caseloads", "target_key": as_user,
+                                 "details": {"residents": len(data.residents)}}], user=as_user, at=_now())
+        for frame, columns in ((data.decisions, ["assessed_on", "next_contact_due"]),
+                               (data.referrals, ["referred_on", "ended_on"]), (data.contacts, ["contact_on"]),
+                               (data.scores, ["assessed_on"]), (data.residents, ["birth_date"])):
+            for column in columns:
+                frame[column] = pd.to_datetime(frame[column])
+        data.decisions["decided_at"] = pd.to_datetime(data.decisions["decided_at"], utc=True)
+        for column in ("tier",):
+            data.decisions[column] = data.decisions[column].astype("Int8")
+            data.referrals[column] = data.referrals[column].astype("Int8")
+        data.scores["score"] = data.scores["score"].astype("float64")
+        return data
+
     def verify_audit(self) -> audit.AuditReport:
         """Check the audit chain and every stored resident and assessment against it."""
         with self.engine.connect() as conn:
             return audit.verify(conn)
+
+
+_DECISION_COLUMNS = ["resident_id", "assessed_on", "suggested_tier", "tier", "rule", "policy_version", "urgent",
+                     "needs_review", "service_cell", "next_contact_due", "overridden", "override_reason",
+                     "decided_by", "decided_at"]
+
+
+def _decision_rows(decisions: pd.DataFrame) -> list[dict]:
+    """Tier decisions as rows of ``tier_assignments``."""
+    missing = [c for c in _DECISION_COLUMNS if c not in decisions.columns]
+    if missing:
+        raise ValueError(f"The 'decisions' parameter of record_decisions lacks the columns {missing}.")
+    rows = []
+    frame = decisions[_DECISION_COLUMNS]
+    for rec in frame.astype(object).where(frame.notna(), None).to_dict("records"):
+        rec["assessed_on"] = pd.Timestamp(rec["assessed_on"]).date()
+        rec["next_contact_due"] = pd.Timestamp(rec["next_contact_due"]).date() if rec["next_contact_due"] else None
+        rec["decided_at"] = pd.Timestamp(rec["decided_at"]).to_pydatetime()
+        for col in ("suggested_tier", "tier"):
+            rec[col] = None if rec[col] is None else int(rec[col])
+        for col in ("urgent", "needs_review", "overridden"):
+            rec[col] = bool(rec[col])
+        rec["rule"], rec["service_cell"] = str(rec["rule"]), rec["service_cell"] and str(rec["service_cell"])
+        rows.append(rec)
+    return rows
+
+
+def _insert_decisions(conn: Connection, rows: list[dict], *, by: str, at: dt.datetime) -> None:
+    if not rows:
+        return
+    conn.execute(tier_assignments.insert(), rows)
+    audit.append(conn, [{"action": "insert", "target_table": "tier_assignments",
+                         "target_key": f"{r['resident_id']}|{r['assessed_on']}",
+                         "details": {"tier": r["tier"], "overridden": r["overridden"]}} for r in rows],
+                 user=by, at=at)
+
+
+def _add_to_caseload(conn: Connection, user: str, resident_ids: Iterable[str], *, by: str, at: dt.datetime) -> None:
+    existing = set(conn.execute(sa.select(caseloads.c.resident_id).where(caseloads.c.user_name == user)).scalars())
+    new = [r for r in dict.fromkeys(resident_ids) if r not in existing]
+    if new:
+        conn.execute(caseloads.insert(), [{"user_name": user, "resident_id": r, "assigned_by": by,
+                                           "assigned_at": at} for r in new])
+        audit.append(conn, [{"action": "assign_caseload", "target_table": "caseloads", "target_key": user,
+                             "details": {"residents": new}}], user=by, at=at)
+
+
+def _new_assessment_rows(conn: Connection, prepared: list[dict], now: dt.datetime):
+    """The prepared assessments not yet stored, as (line, row); how many are stored unchanged;
+    and the problems (unknown resident, repeated row, a different stored assessment)."""
+    known = {rid for rid, _ in _lookup(conn, residents.c.resident_id, residents.c.resident_id,
+                                       values=[r["resident_id"] for r in prepared])}
+    stored = _stored_answers(conn, prepared)
+    rows, extra, seen, unchanged = [], [], {}, 0
+    for rec in prepared:
+        key = (rec["resident_id"], rec["assessed_on"], rec["instrument"])
+        if rec["resident_id"] not in known:
+            extra.append((rec["_line"], "resident_id", rec["resident_id"],
+                          "is not in the registry: import the resident first"))
+            continue
+        if key in seen:
+            extra.append((rec["_line"], rec["instrument"], None,
+                          f"repeats line {seen[key]} (same resident, date and questionnaire)"))
+            continue
+        seen[key] = rec["_line"]
+        if key in stored:
+            if stored[key] == (rec["answers"], rec["instrument_version"]):
+                unchanged += 1
+            else:
+                extra.append((rec["_line"], rec["instrument"], None,
+                              "differs from the stored assessment for this resident and date; "
+                              "nothing is overwritten"))
+            continue
+        row = {k: v for k, v in rec.items() if k != "_line"}
+        row["content_hash"] = audit.row_hash("assessments", row)
+        rows.append((rec["_line"], {**row, "entered_at": now}))
+    return rows, unchanged, extra
 
 
 def _insert_imported(conn: Connection, table: sa.Table, rows: list[dict], *, by: str, at: dt.datetime,
