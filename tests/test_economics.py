@@ -1,9 +1,9 @@
 """workbench.economics: hand-computed means, ICER and ROI on tiny data, bootstrap determinism,
 the rule that ICER limits are NaN when delta_effect's interval includes 0, missing-data policy,
 and argument / row errors; and agreement with base R (tests/reference/economics/make_reference.R,
-R 4.2) to 5 significant figures (rtol 1e-5) on seeded data from make_data.py beside it.
+R 4.2) to 5 significant figures (rtol 1e-5) on seeded data from make_economics_data.py beside it.
 
-The bootstrap intervals are compared on the same resamples: make_data.py writes the index
+The bootstrap intervals are compared on the same resamples: make_economics_data.py writes the index
 matrices that workbench.economics draws for each seed (through its own drawing routine, in the
 documented order), R recomputes the replicate means, deltas, ratios and type-7 percentiles from
 them, and a test checks the committed matrices still match what the seed gives."""
@@ -179,8 +179,8 @@ def test_single_arm_is_an_error():
 
 # --- agreement with base R (tests/reference/economics) -----------------------------------------
 
-def _make_data():
-    spec = importlib.util.spec_from_file_location("economics_make_data", REF / "make_data.py")
+def _generator():
+    spec = importlib.util.spec_from_file_location("economics_make_data", REF / "make_economics_data.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -214,7 +214,7 @@ def test_cost_effectiveness_matches_r(analysis, level):
     # R: means, deltas, ICER (delta_cost / delta_effect), cost per unit effect (for effect
     # "remitted": cost per remission) on the complete cases, and the percentile limits
     # quantile(type = 7) over the same resamples
-    md = _make_data()
+    md = _generator()
     data = pd.read_csv(REF / "data.csv")
     r = pd.read_csv(REF / "r_cost_effectiveness.csv")
     r = r[(r["analysis"] == analysis) & (r["conf_level"] == level)]
@@ -229,7 +229,7 @@ def test_cost_effectiveness_matches_r(analysis, level):
 
 @pytest.mark.parametrize("level", [0.95, 0.90])
 def test_return_on_investment_matches_r(level):
-    md = _make_data()
+    md = _generator()
     data = pd.read_csv(REF / "data.csv")
     r = pd.read_csv(REF / "r_return_on_investment.csv")
     r = r[r["conf_level"] == level]
@@ -244,7 +244,7 @@ def test_reference_inputs_are_what_the_seeds_give():
     # data.csv is make_data()'s output, and boot_indices.csv.gz holds the resamples that
     # workbench.economics draws for each analysis's seed: if the drawing changes, R's intervals
     # no longer describe it and this fails first
-    md = _make_data()
+    md = _generator()
     data = pd.read_csv(REF / "data.csv")
     pd.testing.assert_frame_equal(md.make_data().reset_index(drop=True), data, check_dtype=False)
     pd.testing.assert_frame_equal(md.boot_indices(data), pd.read_csv(REF / "boot_indices.csv.gz"))

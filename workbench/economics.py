@@ -17,7 +17,7 @@ Checked in ``tests/test_economics.py`` against hand computations and against bas
 (``tests/reference/economics/make_reference.R``) to 5 significant figures on seeded data:
 complete-case counts, means, deltas, ICER, cost per remission and ROI, and the percentile
 intervals recomputed by R from the very resamples drawn here (written out by
-``make_data.py`` beside the script).
+``make_economics_data.py`` beside the script).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 # Independent reference values for workbench/economics.py, computed by base R only.
 #
-# Run from the repository root, after the seeded inputs exist (make_data.py writes them):
-#     .venv/bin/python tests/reference/economics/make_data.py
+# Run from the repository root, after the seeded inputs exist (make_economics_data.py writes them):
+#     .venv/bin/python tests/reference/economics/make_economics_data.py
 #     Rscript tests/reference/economics/make_reference.R
 #
 # Inputs (committed):

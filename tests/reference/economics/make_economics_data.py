@@ -1,6 +1,6 @@
 """Write the seeded inputs of make_reference.R (run from the repository root):
 
-    .venv/bin/python tests/reference/economics/make_data.py
+    .venv/bin/python tests/reference/economics/make_economics_data.py
 
 - ``data.csv``: one row per person of a three-arm trial (reference ``usual_care``, plus
   ``group`` and ``individual`` psychological intervention): ``id, arm, intervention_cost``
@@ -88,5 +88,6 @@ def boot_indices(d: pd.DataFrame) -> pd.DataFrame:
 if __name__ == "__main__":
     data = make_data()
     data.to_csv(HERE / "data.csv", index=False)
-    boot_indices(pd.read_csv(HERE / "data.csv")).to_csv(HERE / "boot_indices.csv.gz", index=False)
+    boot_indices(pd.read_csv(HERE / "data.csv")).to_csv(
+        HERE / "boot_indices.csv.gz", index=False, compression={"method": "gzip", "mtime": 0})  # byte-stable
     print(data.groupby("arm").size().to_dict(), "rows written to", HERE)
