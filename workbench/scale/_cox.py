@@ -1,0 +1,297 @@
+"""Cox regression over a partitioned cohort, from counts aggregated by covariate pattern and time.
+
+With covariates that take few values (0/1 flags, categories coded 0/1, age groups), everything
+a proportional-hazards fit needs is the number of events and of exits per covariate pattern
+and distinct time. Every partition counts its own; the counts are summed; the model is fitted
+on the client from the summed table, whose size grows with patterns x distinct times, not rows.
+
+Two fits from the same counts:
+
+- ``"efron"``: the Cox partial likelihood with Efron's ties (R's and lifelines' default), from
+  the risk sets rebuilt per pattern. Exact: the same likelihood as the full fit.
+- ``"poisson"``: the piecewise-exponential model (a constant baseline hazard within each time
+  interval, a Poisson model for the events with log person-time as offset; Holford 1980,
+  Laird & Olivier 1981). Approximate: how close it is depends on the intervals; its baseline
+  hazards are a by-product. The interval parameters are profiled out, so the fit is a Newton
+  iteration on the covariates alone and its standard errors are those of the full Poisson GLM.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from workbench._errors import RowProblemsError
+from workbench.scale._compute import aggregate, as_dask, problems_of, sum_tables
+from workbench.survival import _check, _check_alpha
+
+METHODS = ("efron", "poisson")
+MAX_ITERATIONS = 100
+TOLERANCE = 1e-10
+
+
+class AggregateCoxModel:
+    """A proportional-hazards model fitted from aggregated counts (:func:`cox`).
+
+    Attributes
+    ----------
+    summary : DataFrame
+        Indexed by covariate: ``coef, se, hr, hr_ci_low, hr_ci_high, z, p_value``, as
+        :class:`workbench.survival.CoxModel`; ``attrs`` has ``alpha`` and ``method``.
+    method : str
+        ``"efron"`` or ``"poisson"``.
+    counts : DataFrame
+        The summed counts the fit used: covariates, ``time``, ``events``, ``exits``.
+    baseline : DataFrame or None
+        Poisson only: ``start, end`` (interval ``(start, end]`` in days), ``events``,
+        ``person_time`` and ``hazard`` (events per day with every covariate 0).
+    log_likelihood_ : float
+        Efron: the partial log-likelihood (as R's ``coxph``); Poisson: the profile
+        log-likelihood, up to a constant.
+    n, events, patterns, iterations : int
+    """
+
+    def __init__(self, *, summary, method, counts, baseline, log_likelihood, n, events, patterns, iterations):
+        self.summary, self.method, self.counts, self.baseline = summary, method, counts, baseline
+        self.log_likelihood_, self.n, self.events = log_likelihood, n, events
+        self.patterns, self.iterations = patterns, iterations
+
+    def _repr_html_(self) -> str:
+        return (f"<p>Cox model from aggregated counts ({self.method}): {self.n:,} subjects, {self.events:,} "
+                f"events, {self.patterns:,} covariate patterns</p>" + self.summary.to_html(float_format=lambda v: f"{v:.4g}"))
+
+    def __repr__(self) -> str:
+        return (f"AggregateCoxModel(method={self.method!r}, n={self.n}, events={self.events}, "
+                f"covariates={list(self.summary.index)})")
+
+
+def _partition_counts(frame: pd.DataFrame, number: int, *, duration: str, event: str, covariates: list[str],
+                      max_patterns: int):
+    try:
+        _check(frame, duration=duration, event=event, covariates=covariates)
+    except RowProblemsError as err:
+        return None, problems_of(err, number)
+    table = pd.DataFrame({c: pd.to_numeric(frame[c]).to_numpy(float) for c in covariates})
+    distinct = table.drop_duplicates()
+    if len(distinct) > max_patterns:
+        counts = {c: int(table[c].nunique()) for c in covariates}
+        worst = max(counts, key=counts.get)
+        return None, [((number, None), worst, counts[worst],
+                       f"makes {len(distinct):,} covariate patterns in this partition, more than max_patterns "
+                       f"({max_patterns:,}): bin it (e.g. age groups coded 0/1) for an aggregated fit "
+                       f"(distinct values per covariate: {counts})")]
+    table["time"] = frame[duration].to_numpy(float)
+    table["events"] = frame[event].to_numpy(float)
+    table["exits"] = np.ones(len(frame), dtype=np.int64)
+    return table.groupby([*covariates, "time"], sort=False).sum().reset_index(), []
+
+
+def _fit(x: np.ndarray, weight: np.ndarray, risk: np.ndarray, deaths: np.ndarray, *, efron: bool):
+    """Newton-Raphson for beta. ``risk`` and ``deaths`` are (times or intervals) x patterns:
+    at-risk counts (Efron) or person-time (Poisson) and events. Returns beta, covariance,
+    log-likelihood and iterations."""
+    x = x - (weight @ x) / weight.sum()              # centring changes the baseline only
+    q = x.shape[1]
+    xx = (x[:, :, None] * x[:, None, :]).reshape(len(x), q * q)
+    d = deaths.sum(axis=1)
+    keep = d > 0
+    risk, deaths, d = risk[keep], deaths[keep], d[keep]
+    x_events = deaths.sum(axis=0) @ x
+    if efron:
+        counts = np.rint(d).astype(np.int64)
+        idx = np.repeat(np.arange(len(d)), counts)
+        first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        frac = (np.arange(len(idx)) - first[idx]) / counts[idx]
+
+    def terms(beta):
+        w = np.exp(x @ beta)
+        s0, s1, s2 = risk @ w, risk @ (w[:, None] * x), (risk @ (w[:, None] * xx)).reshape(-1, q, q)
+        d0, d1, d2 = deaths @ w, deaths @ (w[:, None] * x), (deaths @ (w[:, None] * xx)).reshape(-1, q, q)
+        m = len(d)
+        if efron:
+            a = s0[idx] - frac * d0[idx]
+            inv = 1.0 / a
+            log_sum = np.bincount(idx, np.log(a), m)
+            s_inv, f_inv = np.bincount(idx, inv, m), np.bincount(idx, frac * inv, m)
+            q0, q1, q2 = (np.bincount(idx, inv * inv, m), np.bincount(idx, frac * inv * inv, m),
+                          np.bincount(idx, frac * frac * inv * inv, m))
+        else:
+            log_sum, s_inv, f_inv = d * np.log(s0), d / s0, np.zeros(m)
+            q0, q1, q2 = d / s0 ** 2, np.zeros(m), np.zeros(m)
+        loglik = float(x_events @ beta - log_sum.sum())
+        grad = x_events - (s1 * s_inv[:, None] - d1 * f_inv[:, None]).sum(axis=0)
+        cross = (np.einsum("t,ti,tj->ij", q0, s1, s1) - np.einsum("t,ti,tj->ij", q1, s1, d1)
+                 - np.einsum("t,ti,tj->ij", q1, d1, s1) + np.einsum("t,ti,tj->ij", q2, d1, d1))
+        info = (s2 * s_inv[:, None, None] - d2 * f_inv[:, None, None]).sum(axis=0) - cross
+        return loglik, grad, info
+
+    beta = np.zeros(q)
+    loglik, grad, info = terms(beta)
+    for iteration in range(1, MAX_ITERATIONS + 1):
+        step = np.linalg.solve(info, grad)
+        for _ in range(30):                              # halve the step while it lowers the likelihood
+            new = terms(beta + step)
+            if new[0] >= loglik - 1e-12 * abs(loglik):
+                break
+            step = step / 2
+        beta = beta + step
+        loglik, grad, info = new
+        if np.max(np.abs(step)) < TOLERANCE:
+            break
+    else:
+        warnings.warn(f"The aggregated Cox fit did not converge in {MAX_ITERATIONS} iterations; the estimates "
+                      "may be unreliable (a covariate that separates events may have an infinite coefficient).",
+                      RuntimeWarning, stacklevel=3)
+    return beta, np.linalg.inv(info), loglik, iteration
+
+
+def _breaks(times: np.ndarray, events: np.ndarray, intervals) -> np.ndarray:
+    if isinstance(intervals, (int, np.integer)) and not isinstance(intervals, bool):
+        if intervals < 1:
+            raise ValueError(f"The 'intervals' parameter of cox must be an int >= 1 or increasing cut points in "
+                             f"days. Got {intervals!r} instead.")
+        at = times[events > 0]
+        cumulative = np.cumsum(events[events > 0])
+        if not len(at):
+            return np.array([])
+        targets = cumulative[-1] * np.arange(1, intervals) / intervals
+        return np.unique(at[np.searchsorted(cumulative, targets, side="left")])
+    cuts = np.asarray(intervals, dtype=float)
+    if cuts.ndim != 1 or np.any(cuts <= 0) or np.any(np.diff(cuts) <= 0):
+        raise ValueError(f"The 'intervals' parameter of cox must be an int >= 1 or increasing cut points in days "
+                         f"(> 0). Got {intervals!r} instead.")
+    return cuts
+
+
+def _person_time(codes: np.ndarray, times: np.ndarray, events: np.ndarray, exits: np.ndarray, n_patterns: int,
+                 breaks: np.ndarray):
+    """Person-time and events per interval (0, b1], (b1, b2], ..., (b_last, inf) and pattern."""
+    k = len(breaks) + 1
+    lower = np.concatenate([[0.0], breaks])
+    interval = np.searchsorted(breaks, times, side="left")
+    partial = np.zeros((k, n_patterns))
+    leaving = np.zeros((k, n_patterns))
+    deaths = np.zeros((k, n_patterns))
+    np.add.at(partial, (interval, codes), exits * (times - lower[interval]))
+    np.add.at(leaving, (interval, codes), exits)
+    np.add.at(deaths, (interval, codes), events)
+    later = leaving[::-1].cumsum(axis=0)[::-1] - leaving          # exits in later intervals
+    width = np.concatenate([np.diff(lower), [0.0]])                # nobody leaves after the last one
+    return partial + later * width[:, None], deaths, lower, np.concatenate([breaks, [np.inf]])
+
+
+def cox(data, *, duration: str, event: str, covariates: Sequence[str], method: str = "efron",
+        intervals: int | Sequence[float] = 20, alpha: float = 0.05, max_patterns: int = 10_000,
+        client=None) -> AggregateCoxModel:
+    """Fit a proportional-hazards model over a partitioned cohort from aggregated counts.
+
+    Parameters
+    ----------
+    data : dask DataFrame, pandas DataFrame or path of a Parquet dataset
+        One row per subject.
+    duration, event : str
+        As in :func:`workbench.survival.cox`.
+    covariates : sequence of str
+        Numeric columns (0/1 flags, categories coded as 0/1 columns, banded values) with few
+        distinct combinations: the counts are kept per combination (pattern).
+    method : {"efron", "poisson"}
+        ``"efron"``: the Cox partial likelihood with Efron's ties, exact (the same estimates
+        as :func:`workbench.survival.cox` on the same rows). ``"poisson"``: the
+        piecewise-exponential Poisson model, approximate, with baseline hazards.
+    intervals : int or sequence of float
+        Poisson only: the number of intervals, cut where equal shares of the events have
+        happened, or the cut points in days (intervals ``(0, b1], (b1, b2], ..., (b_last, inf)``).
+    alpha : float
+        1 - confidence level of the hazard-ratio intervals.
+    max_patterns : int
+        Most covariate patterns a partition may have; more is refused with the covariate with
+        the most distinct values named (bin it first).
+    client : distributed.Client, str or None
+        A client, a scheduler address, or None for Dask's current default.
+
+    Returns
+    -------
+    AggregateCoxModel
+        ``summary`` with the columns of :class:`workbench.survival.CoxModel`'s.
+
+    Raises
+    ------
+    ScaleDataError
+        Every bad row (as ``(partition, label)``), column, value and rule, or too many patterns.
+
+    Notes
+    -----
+    Efron: at each distinct event time ``t`` with ``d`` events, the log-likelihood adds
+    ``sum(x_i b over the events) - sum_{l<d} log(S0 - l/d D0)`` where ``S0`` sums
+    ``n_p(t) exp(x_p b)`` over patterns at risk and ``D0`` sums ``d_p(t) exp(x_p b)`` over the
+    events' patterns; the same sums with ``x`` give the score and information. Poisson: the
+    interval hazards are profiled out (``exp(a_k) = D_k / sum_p T_pk exp(x_p b)``), leaving
+    Breslow's form with person-time ``T_pk`` in place of the risk set; its information is the
+    full GLM's for the covariates. Checked against lifelines (Efron, to 1e-6) and statsmodels'
+    Poisson GLM (to 1e-8) in ``tests/test_scale_cox.py``; the Poisson fit's distance from the
+    full Cox fit is measured in ``benchmarks/bench_scale.py``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"t": [5, 8, 3, 9, 12, 4, 7, 10], "e": [1, 1, 1, 0, 1, 1, 0, 1],
+    ...                   "treated": [0, 1, 0, 1, 1, 0, 1, 0]})
+    >>> model = cox(d, duration="t", event="e", covariates=["treated"])
+    >>> model.summary.loc["treated", ["coef", "se"]].round(4).tolist()  # R coxph (Efron): -1.8562, se 1.1358
+    [-1.8562, 1.1358]
+    """
+    _check_alpha(alpha, "cox")
+    if method not in METHODS:
+        raise ValueError(f"The 'method' parameter of cox must be 'efron' or 'poisson'. Got {method!r} instead.")
+    covariates = list(covariates)
+    if not covariates:
+        raise ValueError("The 'covariates' parameter of cox must name at least one column. Got [] instead.")
+    ddf = as_dask(data, [duration, event, *covariates])
+
+    def per_partition(frame, number):
+        return _partition_counts(frame, number, duration=duration, event=event, covariates=covariates,
+                                 max_patterns=max_patterns)
+
+    keys = [*covariates, "time"]
+    counts = aggregate(ddf, per_partition, sum_tables(keys), client=client, context="the survival data")
+    counts = counts.sort_values(keys, ignore_index=True)
+    counts["events"] = counts["events"].round().astype(np.int64)
+    codes, patterns = pd.MultiIndex.from_frame(counts[covariates]).factorize()
+    x = np.array([list(p) for p in patterns], dtype=float).reshape(len(patterns), len(covariates))
+    times = counts["time"].to_numpy(float)
+    events = counts["events"].to_numpy(float)
+    exits = counts["exits"].to_numpy(float)
+    weight = np.bincount(codes, exits, len(patterns))
+    baseline = None
+    if method == "efron":
+        distinct, row = np.unique(times, return_inverse=True)
+        deaths = np.zeros((len(distinct), len(patterns)))
+        leaving = np.zeros((len(distinct), len(patterns)))
+        np.add.at(deaths, (row, codes), events)
+        np.add.at(leaving, (row, codes), exits)
+        risk = leaving[::-1].cumsum(axis=0)[::-1]                 # at risk: time >= t
+        beta, cov, loglik, iterations = _fit(x, weight, risk, deaths, efron=True)
+    else:
+        per_time = counts.groupby("time", sort=True)["events"].sum()
+        breaks = _breaks(per_time.index.to_numpy(float), per_time.to_numpy(float), intervals)
+        person_time, deaths, start, end = _person_time(codes, times, events, exits, len(patterns), breaks)
+        beta, cov, loglik, iterations = _fit(x, weight, person_time, deaths, efron=False)
+        exposure = person_time @ np.exp(x @ beta)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            hazard = deaths.sum(axis=1) / exposure
+        baseline = pd.DataFrame({"start": start, "end": end, "events": deaths.sum(axis=1).astype(np.int64),
+                                 "person_time": person_time.sum(axis=1), "hazard": hazard})
+    se = np.sqrt(np.diag(cov))
+    z = stats.norm.ppf(1 - alpha / 2)
+    summary = pd.DataFrame({"coef": beta, "se": se, "hr": np.exp(beta), "hr_ci_low": np.exp(beta - z * se),
+                            "hr_ci_high": np.exp(beta + z * se), "z": beta / se,
+                            "p_value": 2 * stats.norm.sf(np.abs(beta / se))},
+                           index=pd.Index(covariates, name="covariate"))
+    summary.attrs.update(alpha=alpha, method=method)
+    return AggregateCoxModel(summary=summary, method=method, counts=counts, baseline=baseline, log_likelihood=loglik,
+                             n=int(exits.sum()), events=int(events.sum()), patterns=len(patterns),
+                             iterations=iterations)
