@@ -21,6 +21,8 @@ def strings() -> dict[str, dict[str, str]]:
     """Every interface string, checked to exist in every language."""
     table = yaml.safe_load((Path(__file__).with_name("strings.yaml")).read_text(encoding="utf-8"))
     for key, texts in table.items():
+        if not isinstance(key, str):  # YAML 1.1 reads an unquoted yes/no/on/off key as a bool
+            raise ValueError(f"strings.yaml: the key {key!r} is not text; quote it")
         missing = [lang for lang in LANGUAGES if not str(texts.get(lang, "")).strip()]
         if missing:
             raise ValueError(f"strings.yaml: {key!r} has no text in {missing}")

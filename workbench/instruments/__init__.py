@@ -391,7 +391,16 @@ def _build(raw: Any, path: Path, problems: list[str]) -> Instrument | None:
                 or _int(resp.get("max"), f"{where}.response.max", problems) is None:
             problems.append(f"{where}.response: must give whole-number min and max")
             continue
-        supplementary.append({"n": n, "min": resp["min"], "max": resp["max"], "text": {l: sup[l] for l in LANGUAGES}})
+        sup_labels = {}
+        for j, label in enumerate(resp.get("labels") or []):
+            value = _int(label.get("value") if isinstance(label, Mapping) else None,
+                         f"{where}.response.labels[{j}].value", problems)
+            if value is not None:
+                sup_labels[value] = _texts(label, f"{where}.response.labels[{j}]", problems)
+        if sup_labels and sorted(sup_labels) != list(range(resp["min"], resp["max"] + 1)):
+            problems.append(f"{where}.response.labels: must label every answer {resp['min']}..{resp['max']} once")
+        supplementary.append({"n": n, "min": resp["min"], "max": resp["max"], "text": {l: sup[l] for l in LANGUAGES},
+                              "labels": sup_labels})
 
     # total score
     score = raw["score"] if isinstance(raw["score"], Mapping) else {}

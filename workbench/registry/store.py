@@ -22,7 +22,7 @@ from workbench.instruments import get_instrument
 from workbench.registry import audit, migrate
 from workbench.registry.access import AccessDenied, can_read_answers, require_role
 from workbench.registry.engine import make_engine
-from workbench.registry.imports import ImportProblems, validate_assessments, validate_residents
+from workbench.registry.imports import CONDITIONS, ImportProblems, validate_assessments, validate_residents
 from workbench.registry.schema import (EVENT_KINDS, ROLES, access_approvals, assessments, caseloads, consents,
                                        contacts, enrolments, events, referrals, residents, tier_assignments, users)
 from workbench.scoring import score_all
@@ -283,22 +283,28 @@ class Registry:
 
     # --- reads -----------------------------------------------------------------------------
 
-    def residents(self, *, as_user: str) -> pd.DataFrame:
+    def residents(self, *, as_user: str, health: bool = False) -> pd.DataFrame:
         """The basic record (identity, contact, latest tier and next due date) every staff role
-        may see; analysts get pseudonymised exports instead."""
+        may see; analysts get pseudonymised exports instead. ``health=True`` adds
+        ``lives_alone`` and the chronic conditions, for clinical roles (counsellor, doctor,
+        admin), which stepped care needs to place a resident in the service matrix."""
+        columns = BASIC_COLUMNS + (["lives_alone", *CONDITIONS] if health else [])
         with self.engine.connect() as conn:
-            require_role(conn, as_user, {"social_worker", "counsellor", "doctor", "admin"}, "read resident records")
+            roles = {"counsellor", "doctor", "admin"} if health else {"social_worker", "counsellor", "doctor", "admin"}
+            require_role(conn, as_user, roles, "read resident records" + (" with health details" if health else ""))
             latest = (sa.select(tier_assignments.c.resident_id, tier_assignments.c.tier,
                                 tier_assignments.c.next_contact_due,
                                 sa.func.row_number().over(partition_by=tier_assignments.c.resident_id,
                                                           order_by=tier_assignments.c.decided_at.desc()).label("n"))
                       .subquery())
-            query = (sa.select(*[residents.c[c] for c in BASIC_COLUMNS], latest.c.tier, latest.c.next_contact_due)
+            query = (sa.select(*[residents.c[c] for c in columns], latest.c.tier, latest.c.next_contact_due)
                      .select_from(residents.outerjoin(latest, sa.and_(latest.c.resident_id == residents.c.resident_id,
                                                                       latest.c.n == 1)))
                      .order_by(residents.c.resident_id))
-            frame = pd.DataFrame(conn.execute(query).mappings().all(), columns=BASIC_COLUMNS + ["tier", "next_contact_due"])
+            frame = pd.DataFrame(conn.execute(query).mappings().all(), columns=columns + ["tier", "next_contact_due"])
         frame["tier"] = frame["tier"].astype("Int8")
+        for column in columns[len(BASIC_COLUMNS):]:
+            frame[column] = frame[column].astype(bool)
         return frame
 
     def assessments(self, *, as_user: str, resident_ids: Iterable[str] | None = None) -> pd.DataFrame:

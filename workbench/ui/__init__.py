@@ -1,0 +1,32 @@
+"""ipywidgets components of the staff apps (Voila) and the notebooks.
+
+Each component works without a browser (its state is plain Python, tested in
+``tests/test_ui.py``); the apps in ``notebooks/apps/`` only compose them. Every label comes
+from ``workbench/i18n/strings.yaml`` or the questionnaire declarations, in Chinese and English.
+"""
+
+from workbench.ui._base import (App, DEFAULT_LANGUAGE, FieldMessage, StaffGate, app_language, guarded, page_query,
+                                signed_in_user, working_date)
+from workbench.ui.item import ItemQuestion
+from workbench.ui.screening import (OPTIONAL_QUESTIONNAIRES, QuestionnaireForm, ResidentFinder, SafetyBanner,
+                                    ScreeningStation, TierCard, screening_summary)
+
+__all__ = [
+    "App",
+    "DEFAULT_LANGUAGE",
+    "FieldMessage",
+    "ItemQuestion",
+    "OPTIONAL_QUESTIONNAIRES",
+    "QuestionnaireForm",
+    "ResidentFinder",
+    "SafetyBanner",
+    "StaffGate",
+    "ScreeningStation",
+    "TierCard",
+    "app_language",
+    "guarded",
+    "page_query",
+    "screening_summary",
+    "signed_in_user",
+    "working_date",
+]
