@@ -208,3 +208,62 @@ def test_an_unexpected_error_is_logged_not_shown(caplog):
     broken()
     assert "Something went wrong" in message.text and "database exploded" not in message.value
     assert "database exploded" in caplog.text and "Traceback" in caplog.text
+
+
+# --- the follow-up list ---------------------------------------------------------------------
+
+def screened_and_saved(registry, rid, phq9, *, on=TODAY):
+    st = ui.ScreeningStation(registry, user="li", lang="en", today=on)
+    st.finder.find(rid)
+    answer(st, "phq9", phq9)
+    assert st.save()
+
+
+def test_the_follow_up_list_shows_who_to_contact_and_records_a_contact(registry):
+    screened_and_saved(registry, "R1", [0, 0, 0, 0, 0, 0, 0, 0, 2])  # self-harm: urgent, due today
+    screened_and_saved(registry, "R2", [2, 2, 2, 2, 1, 1, 1, 1, 0], on=TODAY - dt.timedelta(days=20))  # due +14: overdue 6
+    view = ui.CaseloadView(registry, user="li", lang="en", today=TODAY)
+    assert view.listed["resident_id"].tolist() == ["R1", "R2"]  # urgent first
+    assert view.counts() == {"all": 2, "urgent": 1, "overdue": 1, "due_today": 1, "psychiatric_review_due": 0,
+                             "not_improving": 0}
+    assert "⚠ Urgent" in view.table.value and "Overdue 6 day(s)" in view.table.value
+    view.view.value = "urgent"
+    assert [v for _, v in view.who.options] == [None, "R1"]
+    view.who.value = "R1"
+    view.status.value = "attended"
+    assert view.record_contact() is True
+    assert view.record_contact() is False and "already saved" in view.record_message.text  # double click
+    contacts = rows(registry, "contacts")
+    assert len(contacts) == 1 and contacts.loc[0, "recorded_by"] == "li" and contacts.loc[0, "status"] == "attended"
+    row = view.listed.set_index("resident_id").loc["R1"]
+    assert not row["urgent"] and str(row["next_contact_due"].date()) == "2025-10-03"  # + 3 days (tier 3)
+    assert view.who.value is None  # R1 left the urgent view
+    view.view.value = "all"
+    view.who.value = "R1"
+    view.note.value = "second call"  # a changed form is a new contact
+    assert view.record_contact() is True and len(rows(registry, "contacts")) == 2
+
+
+def test_a_missed_contact_needs_a_note_and_nothing_is_saved_without_one(registry):
+    screened_and_saved(registry, "R1", [0, 0, 0, 0, 0, 0, 0, 0, 2])
+    view = ui.CaseloadView(registry, user="li", lang="zh", today=TODAY)
+    assert view.record_contact() is False and "请先选择" in view.record_message.text
+    view.who.value = "R1"
+    view.status.value = "missed"
+    assert view.record_contact() is False and "备注" in view.record_message.text
+    view.contact_on.value = TODAY + dt.timedelta(days=1)
+    view.note.value = "电话无人接听"
+    assert view.record_contact() is False and "不能晚于" in view.record_message.text
+    assert rows(registry, "contacts").empty
+    view.contact_on.value = TODAY
+    assert view.record_contact() is True
+    assert view.listed.set_index("resident_id").loc["R1", "urgent"]  # a missed contact does not meet the urgency
+
+
+def test_the_list_is_only_the_users_caseload(registry):
+    screened_and_saved(registry, "R1", [0, 0, 0, 0, 0, 0, 0, 0, 2])
+    registry.add_user("chen", "counsellor", by="admin")
+    view = ui.CaseloadView(registry, user="chen", lang="en", today=TODAY)
+    assert view.listed.empty and "Nobody in this view" in view.table.value
+    social = ui.CaseloadView(registry, user="zhang", lang="en", today=TODAY)
+    assert "only" in social.message.text  # a social worker may not read follow-up lists

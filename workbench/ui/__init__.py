@@ -7,12 +7,15 @@ from ``workbench/i18n/strings.yaml`` or the questionnaire declarations, in Chine
 
 from workbench.ui._base import (App, DEFAULT_LANGUAGE, FieldMessage, StaffGate, app_language, guarded, page_query,
                                 signed_in_user, working_date)
+from workbench.ui.caseload import CONTACT_KINDS, CaseloadView, caseload_table_html
 from workbench.ui.item import ItemQuestion
 from workbench.ui.screening import (OPTIONAL_QUESTIONNAIRES, QuestionnaireForm, ResidentFinder, SafetyBanner,
                                     ScreeningStation, TierCard, screening_summary)
 
 __all__ = [
     "App",
+    "CONTACT_KINDS",
+    "CaseloadView",
     "DEFAULT_LANGUAGE",
     "FieldMessage",
     "ItemQuestion",
@@ -24,6 +27,7 @@ __all__ = [
     "ScreeningStation",
     "TierCard",
     "app_language",
+    "caseload_table_html",
     "guarded",
     "page_query",
     "screening_summary",

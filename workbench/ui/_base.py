@@ -51,7 +51,9 @@ STYLE = """
 .wb-card dd { margin-left: 9.5em; }
 .wb-table { border-collapse: collapse; width: 100%; }
 .wb-table th, .wb-table td { border-bottom: 1px solid #c5ccd3; padding: 0.3em 0.5em; text-align: left; }
-.wb-table tr.wb-alert td { background: #fde2e2; font-weight: 600; }
+.wb-table tr.wb-alert td, .wb-table tr.wb-alert th { background: #fde2e2; font-weight: 600; }
+.wb-table .wb-nowrap { white-space: nowrap; }
+.wb-app input[type=date] { min-width: 10em; }
 .wb-table caption { text-align: left; font-weight: 600; padding: 0.3em 0; }
 </style>
 """
