@@ -5,7 +5,7 @@ Each component works without a browser (its state is plain Python, tested in
 from ``workbench/i18n/strings.yaml`` or the questionnaire declarations, in Chinese and English.
 """
 
-from workbench.ui._base import (App, DEFAULT_LANGUAGE, FieldMessage, StaffGate, app_language, guarded, page_query,
+from workbench.ui._base import (STYLE, App, DEFAULT_LANGUAGE, FieldMessage, StaffGate, app_language, guarded, page_query,
                                 signed_in_user, working_date)
 from workbench.ui.caseload import CONTACT_KINDS, CaseloadView, caseload_table_html
 from workbench.ui.item import ItemQuestion
@@ -22,6 +22,7 @@ __all__ = [
     "OPTIONAL_QUESTIONNAIRES",
     "QuestionnaireForm",
     "ResidentFinder",
+    "STYLE",
     "SafetyBanner",
     "StaffGate",
     "ScreeningStation",
