@@ -8,7 +8,9 @@ from ``workbench/i18n/strings.yaml`` or the questionnaire declarations, in Chine
 from workbench.ui._base import (STYLE, App, DEFAULT_LANGUAGE, FieldMessage, StaffGate, app_language, guarded, page_query,
                                 signed_in_user, working_date)
 from workbench.ui.caseload import CONTACT_KINDS, CaseloadView, caseload_table_html
+from workbench.ui.explorer import KMExplorer, cohort_frame, html_table, warm_up_plots
 from workbench.ui.item import ItemQuestion
+from workbench.ui.quality import QualityBoard, board_months
 from workbench.ui.screening import (OPTIONAL_QUESTIONNAIRES, QuestionnaireForm, ResidentFinder, SafetyBanner,
                                     ScreeningStation, TierCard, screening_summary)
 
@@ -19,7 +21,9 @@ __all__ = [
     "DEFAULT_LANGUAGE",
     "FieldMessage",
     "ItemQuestion",
+    "KMExplorer",
     "OPTIONAL_QUESTIONNAIRES",
+    "QualityBoard",
     "QuestionnaireForm",
     "ResidentFinder",
     "STYLE",
@@ -28,10 +32,14 @@ __all__ = [
     "ScreeningStation",
     "TierCard",
     "app_language",
+    "board_months",
     "caseload_table_html",
+    "cohort_frame",
     "guarded",
+    "html_table",
     "page_query",
     "screening_summary",
     "signed_in_user",
+    "warm_up_plots",
     "working_date",
 ]

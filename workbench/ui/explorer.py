@@ -1,0 +1,519 @@
+"""The cohort explorer's component: choose an endpoint, a grouping and filters, and see
+Kaplan-Meier curves with the number at risk, log-rank tests and Cox hazard ratios.
+
+The explorer reads one analysis frame (:func:`cohort_frame`, built once when the app starts) and
+filters it in memory, so a change of a control answers in about a second on the 3000-resident
+sample. Every statistic comes from :mod:`workbench.survival`; this module only chooses rows and
+columns, and says in words (beside the controls) why a choice cannot be estimated.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import logging
+import warnings
+from typing import Callable, Sequence
+
+import ipywidgets as w
+import numpy as np
+import pandas as pd
+
+from workbench.cohort import ENDPOINTS
+from workbench.i18n import t
+from workbench.ui._base import FieldMessage, guarded
+
+__all__ = ["COVARIATES", "GROUPINGS", "KMExplorer", "cohort_frame", "html_table", "level_label", "warm_up_plots"]
+
+log = logging.getLogger("workbench.ui")
+
+#: Fewer residents than this after filtering: no curves, a message instead.
+MIN_ROWS = 20
+#: Age bands of the ``age_group`` grouping: lower bounds of half-open intervals [lo, next lo).
+AGE_BANDS = (0, 45, 60, 75)
+#: Groupings: id -> (interface string of its name, column of :func:`cohort_frame`).
+GROUPINGS = {
+    "none": ("no_grouping", None),
+    "sex": ("sex", "sex"),
+    "age_group": ("age_group", "age_group"),
+    "community_type": ("community_type", "community_type"),
+    "tier": ("screening_tier", "tier_group"),
+    "disease_category": ("disease_category", "disease_category"),
+    "chronic": ("chronic_condition", "chronic"),
+    "lives_alone": ("lives_alone", "living"),
+    "arm": ("trial_arm", "arm"),
+}
+#: Cox covariates: id -> (interface string, the grouping that carries the same information,
+#: function of the frame giving a number per row, NaN where unknown).
+COVARIATES: dict[str, tuple[str, str | None, Callable[[pd.DataFrame], pd.Series]]] = {
+    "age10": ("cov_age10", "age_group", lambda d: d["age"] / 10),
+    "female": ("cov_female", "sex", lambda d: (d["sex"] == "female").astype(float)),
+    "lives_alone": ("lives_alone", "lives_alone", lambda d: d["lives_alone"].astype(float)),
+    "hypertension": ("hypertension", None, lambda d: d["hypertension"].astype(float)),
+    "diabetes": ("diabetes", None, lambda d: d["diabetes"].astype(float)),
+    "chd": ("chd", None, lambda d: d["chd"].astype(float)),
+    "stroke": ("stroke", None, lambda d: d["stroke"].astype(float)),
+    "copd": ("copd", None, lambda d: d["copd"].astype(float)),
+    "asthma": ("asthma", None, lambda d: d["asthma"].astype(float)),
+    "screen_positive": ("cov_screen_positive", "tier", lambda d: (d["tier"] >= 2).astype(float).where(d["tier"].notna())),
+}
+_CONDITIONS = ("hypertension", "diabetes", "chd", "stroke", "copd", "asthma")
+_DAYS_PER_MONTH = 365.25 / 12
+
+
+def cohort_frame(sample, *, censor_date, policy="default") -> pd.DataFrame:
+    """The explorer's analysis frame: :func:`workbench.cohort.endpoints` of every endpoint with
+    the grouping columns the explorer offers.
+
+    Parameters
+    ----------
+    sample : workbench.sample.Sample
+        The sample's tables (``load_sample()``).
+    censor_date : date
+        End of follow-up (required: never "today").
+    policy : str or Policy
+        The stepped-care policy that gives the tier at the baseline screening.
+
+    Returns
+    -------
+    DataFrame
+        The columns of ``endpoints`` plus ``event_of_interest`` (1 = the endpoint's event; death
+        first counts as censored), ``tier`` (1-3, NaN when not scorable), ``tier_group``
+        (``tier_1``...), ``disease_category`` (A, B, C, none), ``age_group``, ``chronic``
+        (``any_chronic`` / ``no_chronic``) and ``living`` (``lives_alone`` / ``with_others``).
+
+    Examples
+    --------
+    >>> from workbench.sample import load_sample
+    >>> frame = cohort_frame(load_sample(), censor_date="2026-12-31")
+    >>> sorted(frame["endpoint"].unique()) == sorted(ENDPOINTS)
+    True
+    >>> sorted(frame["age_group"].unique())
+    ['age_0_44', 'age_45_59', 'age_60_74', 'age_75_plus']
+    """
+    import workbench
+    from workbench.cohort import endpoints, referral_scores
+
+    scores = referral_scores(screenings=sample.screenings, followups=sample.followups, referrals=sample.referrals)
+    frame = endpoints(residents=sample.residents, screenings=sample.screenings, events=sample.events,
+                      assessments=scores, contacts=sample.contacts, referrals=sample.referrals,
+                      enrolments=sample.enrolments, censor_date=censor_date)
+    baseline = sample.screenings.sort_values("assessed_on", kind="stable").drop_duplicates("resident_id")
+    screened = workbench.screen(baseline.merge(sample.residents, on="resident_id", how="left"), policy=policy)
+    tiers = pd.DataFrame({"resident_id": baseline["resident_id"].to_numpy(), "tier": screened["tier"].to_numpy(),
+                          "disease_category": screened["disease_category"].to_numpy()})
+    out = frame.merge(tiers, on="resident_id", how="left")
+    out["event_of_interest"] = (out["event"] == 1).astype(int)
+    out["tier_group"] = out["tier"].map(lambda v: None if pd.isna(v) else f"tier_{int(v)}")
+    cuts = [*AGE_BANDS, np.inf]
+    names = [f"age_{lo}_{hi - 1}" if np.isfinite(hi) else f"age_{lo}_plus" for lo, hi in zip(cuts[:-1], cuts[1:])]
+    out["age_group"] = pd.cut(out["age"], cuts, right=False, labels=names).astype(str)
+    any_chronic = out[list(_CONDITIONS)].astype(bool).any(axis=1)
+    out["chronic"] = np.where(any_chronic, "any_chronic", "no_chronic")
+    out["living"] = np.where(out["lives_alone"].astype(bool), "lives_alone", "with_others")
+    out.attrs.update(frame.attrs)
+    return out
+
+
+def warm_up_plots() -> str | None:
+    """Choose the CJK font and draw one small figure with Chinese text, so the first plot a
+    person asks for does not pay for loading fonts (an app calls this before its page is
+    requested). Returns the CJK font used, as :func:`workbench.plots.use_cjk_font`.
+
+    Examples
+    --------
+    >>> warm_up_plots() is None or isinstance(warm_up_plots(), str)
+    True
+    """
+    import matplotlib.pyplot as plt
+
+    from workbench.plots import use_cjk_font
+
+    font = use_cjk_font()
+    fig, ax = plt.subplots(figsize=(2, 1))
+    ax.set_title(t("survival_probability", "zh") + " " + t("survival_probability", "en"))
+    ax.set_xticks([0, 1], ["0", "1"])
+    fig.tight_layout()
+    _png(fig, alt="", dpi=40)
+    return font
+
+
+def level_label(grouping: str, value, lang: str) -> str:
+    """The name of one group (a value of the grouping's column) in ``lang``.
+
+    Examples
+    --------
+    >>> level_label("age_group", "age_60_74", "zh"), level_label("age_group", "age_75_plus", "en")
+    ('60–74岁', '75 and over')
+    >>> level_label("tier", "tier_2", "en"), level_label("disease_category", "B", "en")
+    ('Tier 2 counselling', 'B Metabolic')
+    """
+    if grouping == "age_group":
+        _, lo, hi = str(value).split("_")
+        if lo == "0":
+            return t("age_under", lang).format(hi=int(hi) + 1)
+        if hi == "plus":
+            return t("age_over", lang).format(lo=lo)
+        return t("age_band", lang).format(lo=lo, hi=hi)
+    if grouping == "disease_category":
+        from workbench.policy import load_policy
+
+        names = {code: text[lang] for code, _, text in load_policy("default").disease_categories}
+        return names.get(value, str(value)) if value == "none" else f"{value} {names.get(value, '')}".strip()
+    if grouping == "arm":
+        return t(f"arm_{value}", lang)
+    if grouping in ("sex", "community_type", "tier", "chronic", "lives_alone"):
+        return t(str(value), lang)
+    return str(value)
+
+
+def html_table(*, caption: str, header: Sequence[str], rows: Sequence[Sequence[str]],
+               row_classes: Sequence[str] | None = None) -> str:
+    """An accessible HTML table: a caption, column headers with ``scope="col"`` and the first
+    cell of each row as its header (``scope="row"``). Cells are escaped here.
+
+    Examples
+    --------
+    >>> print(html_table(caption="Tests", header=["Group", "n"], rows=[["a<b", "3"]], row_classes=["wb-alert"]))
+    <table class="wb-table"><caption>Tests</caption><thead><tr><th scope="col">Group</th><th scope="col">n</th></tr></thead><tbody><tr class="wb-alert"><th scope="row">a&lt;b</th><td>3</td></tr></tbody></table>
+    """
+    e = html.escape
+    head = "".join(f'<th scope="col">{e(h)}</th>' for h in header)
+    body = []
+    for k, row in enumerate(rows):
+        css = row_classes[k] if row_classes is not None and row_classes[k] else ""
+        cells = f'<th scope="row">{e(str(row[0]))}</th>' + "".join(f"<td>{e(str(c))}</td>" for c in row[1:])
+        body.append(f'<tr class="{css}">{cells}</tr>' if css else f"<tr>{cells}</tr>")
+    return (f'<table class="wb-table"><caption>{e(caption)}</caption><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table>')
+
+
+def _p(p: float) -> str:
+    return "< 0.0001" if p < 1e-4 else f"{p:.3g}"
+
+
+def _months(value: float) -> str:
+    return f"{value:.1f}" if np.isfinite(value) else "∞"
+
+
+def _png(fig, *, alt: str, dpi: int) -> str:
+    """A matplotlib figure as an ``<img>`` with its text alternative (the figure is closed)."""
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}" style="max-width:100%">'
+
+
+class KMExplorer(w.VBox):
+    """Kaplan-Meier curves, log-rank tests and Cox hazard ratios for chosen rows of a cohort.
+
+    Parameters
+    ----------
+    data : DataFrame
+        The output of :func:`cohort_frame`.
+    lang : {"zh", "en"}
+        The language of labels, tables and plots.
+    endpoint, grouping : str
+        The first choices (from :data:`~workbench.cohort.ENDPOINTS` and :data:`GROUPINGS`).
+    covariates : sequence of str
+        The first Cox covariates (from :data:`COVARIATES`).
+    min_rows : int
+        Fewer residents than this after filtering show a message instead of results.
+    dpi : int
+        Resolution of the plots.
+
+    Attributes
+    ----------
+    result : dict
+        What is shown: ``data`` (the rows analysed), ``n``, ``events``, ``groups`` (per-group
+        table), ``logrank`` and ``pairwise`` (DataFrames or None), ``cox`` (a
+        :class:`~workbench.survival.CoxModel` or None) and ``cox_labels``.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(1)
+    >>> frame = pd.DataFrame({"endpoint": "death", "duration": rng.integers(30, 700, 60),
+    ...                       "event_of_interest": rng.integers(0, 2, 60), "sex": ["female", "male"] * 30,
+    ...                       "community_type": "urban", "age": rng.integers(40, 90, 60)})
+    >>> ex = KMExplorer(frame, lang="en", endpoint="death", grouping="sex", covariates=["age10"], dpi=30)
+    >>> ex.result["n"], ex.result["logrank"].columns.tolist()
+    (60, ['statistic', 'dof', 'p_value'])
+    >>> ex.age.value = (40, 45); ex.message.text.startswith("Only")
+    True
+    """
+
+    def __init__(self, data: pd.DataFrame, *, lang: str, endpoint: str = "crisis_or_er", grouping: str = "sex",
+                 covariates: Sequence[str] = ("age10", "lives_alone", "hypertension", "diabetes"), min_rows: int = MIN_ROWS,
+                 dpi: int = 80):
+        from workbench.plots import use_cjk_font
+
+        if endpoint not in ENDPOINTS:
+            raise ValueError(f"The 'endpoint' parameter of KMExplorer must be one of {list(ENDPOINTS)}. "
+                             f"Got {endpoint!r} instead.")
+        if grouping not in GROUPINGS:
+            raise ValueError(f"The 'grouping' parameter of KMExplorer must be one of {list(GROUPINGS)}. "
+                             f"Got {grouping!r} instead.")
+        unknown = [c for c in covariates if c not in COVARIATES]
+        if unknown:
+            raise ValueError(f"The 'covariates' parameter of KMExplorer must list names among {list(COVARIATES)}. "
+                             f"Got {unknown} instead.")
+        use_cjk_font()
+        self.data, self.lang, self.min_rows, self.dpi = data, lang, min_rows, dpi
+        self.result: dict = {}
+        self._quiet = True
+        wide = {"description_width": "initial"}
+        self.endpoint = w.Dropdown(options=[(e, e) for e in ENDPOINTS], value=endpoint, style=wide)
+        self.grouping = w.Dropdown(options=[(g, g) for g in GROUPINGS], value=grouping, style=wide)
+        self.sex = w.Dropdown(options=[("", "all"), ("", "female"), ("", "male")], value="all", style=wide)
+        types = sorted(data["community_type"].dropna().unique())
+        self.community_type = w.Dropdown(options=[("", "all")] + [(v, v) for v in types], value="all", style=wide)
+        low, high = int(data["age"].min()), int(data["age"].max())
+        self.age = w.IntRangeSlider(min=low, max=high, value=(low, high), continuous_update=False, style=wide,
+                                    layout=w.Layout(width="28em"))
+        self.covariates = w.SelectMultiple(options=[(c, c) for c in COVARIATES], value=tuple(covariates), rows=5,
+                                           style=wide)
+        self.message = FieldMessage()
+        self.notes = FieldMessage()
+        self.heading = w.HTML()
+        self.figure = w.HTML()
+        self.tables = w.HTML()
+        self.forest = w.HTML()
+        choose = w.VBox([self.endpoint, self.grouping, self.covariates])
+        narrow = w.VBox([self.sex, self.community_type, self.age])
+        choose.layout.margin = "0 2em 0.5em 0"
+        controls = w.HBox([choose, narrow], layout=w.Layout(flex_flow="row wrap"))
+        controls.add_class("wb-controls")
+        super().__init__([self.heading, controls, self.message, self.notes, self.figure, self.tables, self.forest])
+        self.add_class("wb-explorer")
+        self.refresh = guarded(self.message, lambda: self.lang)(self._refresh)
+        for control in (self.endpoint, self.grouping, self.sex, self.community_type, self.age, self.covariates):
+            control.observe(self._on_change, "value")
+        self.set_language(lang)
+
+    # --- labels ------------------------------------------------------------------------------
+
+    def set_language(self, lang: str) -> None:
+        """Relabel every control and redraw the results in ``lang``; the choices are kept."""
+        self.lang = lang
+        self._quiet = True
+        try:
+            for control, label, options in (
+                    (self.endpoint, "endpoint", [(t(f"endpoint_{e}", lang), e) for e in ENDPOINTS]),
+                    (self.grouping, "grouping", [(t(key, lang), g) for g, (key, _) in GROUPINGS.items()]),
+                    (self.sex, "sex", [(t("all", lang), "all"), (t("female", lang), "female"), (t("male", lang), "male")]),
+                    (self.community_type, "community_type",
+                     [(t("all", lang), "all")] + [(t(v, lang), v) for _, v in self.community_type.options[1:]]),
+                    (self.covariates, "cox_covariates", [(t(key, lang), c) for c, (key, _, _) in COVARIATES.items()])):
+                value = control.value
+                control.options = options
+                control.value = value
+                control.description = t(label, lang)
+            self.age.description = t("age_range", lang)
+            censor = self.data.attrs.get("censor_date", "")
+            self.heading.value = f'<p class="wb-note">{html.escape(t("explorer_data_note", lang).format(date=censor))}</p>'
+        finally:
+            self._quiet = False
+        self.refresh()
+
+    def _on_change(self, change) -> None:
+        if not self._quiet:
+            self.refresh()
+
+    # --- rows -----------------------------------------------------------------------------------
+
+    def selection(self) -> tuple[pd.DataFrame, list[str]]:
+        """The rows the controls choose (endpoint and filters; rows without a group left out)
+        and the notes saying what was left out."""
+        d = self.data[self.data["endpoint"] == self.endpoint.value]
+        if self.sex.value != "all":
+            d = d[d["sex"] == self.sex.value]
+        if self.community_type.value != "all":
+            d = d[d["community_type"] == self.community_type.value]
+        low, high = self.age.value
+        d = d[(d["age"] >= low) & (d["age"] <= high)]
+        notes = []
+        column = GROUPINGS[self.grouping.value][1]
+        if column is not None:
+            missing = d[column].isna()
+            if missing.any():
+                what = t(GROUPINGS[self.grouping.value][0], self.lang)
+                notes.append(t("left_out_missing", self.lang).format(n=f"{int(missing.sum()):,}", what=what))
+                d = d[~missing]
+        return d, notes
+
+    def _labels(self, values) -> dict:
+        return {v: level_label(self.grouping.value, v, self.lang) for v in values}
+
+    # --- computing and showing -----------------------------------------------------------------
+
+    def _clear(self, notes: list[str]) -> None:
+        self.result = {}
+        self.figure.value = self.tables.value = self.forest.value = ""
+        if notes:
+            self.notes.info(" ".join(notes))
+        else:
+            self.notes.clear()
+
+    def _refresh(self) -> None:
+        from workbench import survival
+        from workbench.plots import km_plot
+
+        lang = self.lang
+        self.message.clear()
+        data, notes = self.selection()
+        endpoint = self.endpoint.value
+        if endpoint in ("crisis_or_er", "cardiovascular"):
+            notes.append(t("competing_note", lang))
+        n, events = len(data), int(data["event_of_interest"].sum())
+        if n < self.min_rows:
+            self._clear(notes)
+            self.message.error(t("too_few_rows", lang).format(n=n, min=self.min_rows))
+            return
+        if events == 0:
+            self._clear(notes)
+            self.message.error(t("no_events", lang).format(n=n, endpoint=t(f"endpoint_{endpoint}", lang)))
+            return
+        grouping = self.grouping.value
+        column = GROUPINGS[grouping][1]
+        kw = {"duration": "duration", "event": "event_of_interest"}
+        levels = sorted(data[column].unique()) if column else []
+        labels = self._labels(levels)
+        problems: list[str] = []
+        if column is not None and len(levels) < 2:
+            problems.append(t("one_group", lang).format(group=", ".join(labels.values())))
+            column = None
+        by = column if column is not None else None
+
+        fig = km_plot(data, group=by, lang=lang, labels=labels, title=t(f"endpoint_{endpoint}", lang), **kw)
+        fig.axes[0].set_ylabel(t(f"km_y_{endpoint}", lang))
+        what = t(f"endpoint_{endpoint}", lang) + (f" — {t(GROUPINGS[grouping][0], lang)}" if by else "")
+        self.figure.value = _png(fig, alt=t("km_alt", lang).format(what=what), dpi=self.dpi)
+
+        summary = survival.km_summary(data, group=by, **kw)
+        rows = []
+        for r in summary.itertuples():
+            median, low, high = (getattr(r, c) / _DAYS_PER_MONTH for c in ("median", "ci_low", "ci_high"))
+            text = t("not_reached", lang) if not np.isfinite(median) else (
+                f"{median:.1f} ({_months(low)}–{_months(high)})")
+            name = labels[r.group] if by else t("all", lang)
+            rows.append([name, f"{r.n:,}", f"{r.events:,}", text])
+        groups = pd.DataFrame(rows, columns=["group", "n", "events", "median_months"])
+        parts = [html_table(caption=t("per_group", lang),
+                            header=[t("group", lang), t("count", lang), t("events", lang), t("median_months", lang)],
+                            rows=rows)]
+        logrank = pairwise = None
+        if by:
+            logrank = survival.logrank(data, group=by, **kw)
+            r = logrank.iloc[0]
+            parts.append(html_table(caption=t("logrank_title", lang),
+                                    header=[t("grouping", lang), t("chi_square", lang), t("dof", lang), t("p_value", lang)],
+                                    rows=[[t(GROUPINGS[grouping][0], lang), f"{r['statistic']:.2f}", f"{int(r['dof'])}",
+                                           _p(r["p_value"])]]))
+            if len(levels) > 2:
+                pairwise = survival.logrank_pairwise(data, group=by, **kw)
+                parts.append(html_table(
+                    caption=t("pairwise_title", lang),
+                    header=[t("groups_compared", lang), t("chi_square", lang), t("p_value", lang), t("p_adjusted", lang)],
+                    rows=[[t("versus", lang).format(a=labels[p.group_a], b=labels[p.group_b]), f"{p.statistic:.2f}",
+                           _p(p.p_value), _p(p.p_adjusted)] for p in pairwise.itertuples()]))
+        model, cox_labels, cox_html, forest = self._cox(data, by, levels, labels, notes, problems)
+        parts.append(cox_html)
+        self.tables.value = "".join(parts)
+        self.forest.value = forest
+        self.notes.info(" ".join([t("residents_events", lang).format(n=f"{n:,}", events=f"{events:,}"), *notes]))
+        if problems:
+            self.message.error(" ".join(problems))
+        self.result = {"data": data, "n": n, "events": events, "groups": groups, "logrank": logrank,
+                       "pairwise": pairwise, "cox": model, "cox_labels": cox_labels}
+
+    def design(self, data: pd.DataFrame, by: str | None, levels: list) -> tuple[pd.DataFrame, dict, list[str]]:
+        """The Cox model's columns for ``data``: the chosen covariates and one 0/1 column per
+        group other than the first (the reference). Returns the frame (rows with an unknown
+        covariate left out), the label of each column and notes on what was left out."""
+        lang = self.lang
+        frame = data[["duration", "event_of_interest"]].copy()
+        labels: dict[str, str] = {}
+        notes: list[str] = []
+        grouped_as = [c for c in self.covariates.value if by and COVARIATES[c][1] == self.grouping.value]
+        if grouped_as:
+            notes.append(t("left_out_grouping", lang).format(names=", ".join(t(COVARIATES[c][0], lang) for c in grouped_as)))
+        for c in self.covariates.value:
+            if c not in grouped_as:
+                frame[c] = COVARIATES[c][2](data).to_numpy(float)
+                labels[c] = t(COVARIATES[c][0], lang)
+        if by:
+            names = self._labels(levels)
+            for k, level in enumerate(levels[1:], start=1):
+                column = f"group_{k}"
+                frame[column] = (data[by] == level).astype(float).to_numpy()
+                labels[column] = t("vs_reference", lang).format(grouping=t(GROUPINGS[self.grouping.value][0], lang),
+                                                               level=names[level], reference=names[levels[0]])
+        unknown = frame[list(labels)].isna().any(axis=1)
+        if unknown.any():
+            what = ", ".join(labels[c] for c in labels if frame[c].isna().any())
+            notes.append(t("left_out_missing", lang).format(n=f"{int(unknown.sum()):,}", what=what))
+            frame = frame[~unknown]
+        constant = [c for c in labels if frame[c].nunique() < 2]
+        if constant:
+            notes.append(t("left_out_constant", lang).format(names=", ".join(labels[c] for c in constant)))
+            frame = frame.drop(columns=constant)
+            labels = {c: v for c, v in labels.items() if c not in constant}
+        return frame, labels, notes
+
+    def _cox(self, data, by, levels, labels, notes, problems):
+        from lifelines.exceptions import ConvergenceError, ConvergenceWarning
+
+        from workbench import survival
+
+        lang = self.lang
+        if by:
+            no_events = [labels[v] for v, e in data.groupby(by)["event_of_interest"].sum().items() if e == 0]
+            if no_events:
+                problems.append(t("group_no_events", lang).format(group=", ".join(no_events)))
+                return None, {}, "", ""
+        frame, cox_labels, extra = self.design(data, by, levels)
+        notes.extend(extra)
+        if not cox_labels:
+            notes.append(t("cox_nothing", lang))
+            return None, {}, "", ""
+        x = frame[list(cox_labels)].to_numpy(float)
+        if np.linalg.matrix_rank(np.column_stack([np.ones(len(x)), x])) <= x.shape[1]:
+            problems.append(t("cox_redundant", lang).format(names=", ".join(cox_labels.values())))
+            return None, {}, "", ""
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            try:
+                model = survival.cox(frame, duration="duration", event="event_of_interest", covariates=list(cox_labels))
+            except (ConvergenceError, np.linalg.LinAlgError):
+                log.info("Cox model did not converge", exc_info=True)
+                problems.append(t("cox_failed", lang))
+                return None, {}, "", ""
+        s = model.summary
+        if any(issubclass(c.category, ConvergenceWarning) for c in caught) or not np.isfinite(s[["hr_ci_low", "hr_ci_high"]].to_numpy()).all():
+            problems.append(t("cox_unstable", lang))
+        rows = [[cox_labels[c], f"{r.hr:.2f}", f"{r.hr_ci_low:.2f}–{r.hr_ci_high:.2f}", _p(r.p_value)]
+                for c, r in zip(s.index, s.itertuples())]
+        table = html_table(caption=t("cox_title", lang).format(n=f"{len(frame):,}", events=f"{int(frame['event_of_interest'].sum()):,}"),
+                           header=[t("variable", lang), t("hazard_ratio", lang), t("ci95", lang), t("p_value", lang)],
+                           rows=rows)
+        import matplotlib.pyplot as plt
+        from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+
+        fig, ax = plt.subplots(figsize=(6.5, 0.45 * len(s) + 1.2))
+        model.plot_forest(ax=ax, lang=lang)
+        ax.set_yticks(range(len(s)), [cox_labels[c] for c in s.index[::-1]])
+        bounds = s[["hr_ci_low", "hr_ci_high"]].to_numpy(float)
+        low, high = np.nanmin(bounds[np.isfinite(bounds)], initial=1), np.nanmax(bounds[np.isfinite(bounds)], initial=1)
+        ticks = [v for v in (0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20) if low / 2 <= v <= high * 2]
+        ax.xaxis.set_major_locator(FixedLocator(ticks))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_title(t("hazard_ratio", lang))
+        fig.tight_layout()
+        forest = _png(fig, alt=t("forest_alt", lang), dpi=self.dpi)
+        return model, cox_labels, table, forest
