@@ -99,3 +99,39 @@ def test_one_ctrl_c_stops_it_cleanly(server):
     assert proc.wait(timeout=30) == 0
     output = proc.stdout.read()
     assert f"token={TOKEN}" in output and "/voila/render/notebooks/apps/" in output
+
+
+def test_the_voila_configuration_for_staff():
+    cmd = jupyter_command(port=8888, token="x", cull_idle_timeout=30, cull_interval=5, pool_size=2)
+    assert "--MappingKernelManager.cull_idle_timeout=30" in cmd
+    assert "--MappingKernelManager.cull_interval=5" in cmd
+    assert "--MappingKernelManager.cull_connected=False" in cmd  # an open app is never culled
+    assert "--WorkbenchKernelManager.pool_size=2" in cmd
+    assert "--ServerApp.kernel_manager_class=workbench.voila_config.WorkbenchKernelManager" in cmd
+    assert "--VoilaConfiguration.template=workbench" in cmd
+    assert "--VoilaConfiguration.allow_template_override=NO" in cmd
+    assert "--VoilaConfiguration.show_tracebacks=False" in cmd and "--VoilaConfiguration.strip_sources=True" in cmd
+    for bad in ({"cull_idle_timeout": 0}, {"cull_interval": -1}, {"pool_size": -1}, {"pool_size": 1.5}):
+        with pytest.raises(ValueError, match=f"{next(iter(bad))}' parameter of jupyter_command"):
+            jupyter_command(port=8888, token="x", **bad)
+
+
+def test_the_apps_language_and_template_reach_the_server_environment():
+    from workbench.server import server_environment
+    from workbench.voila_config import JUPYTER_DATA
+
+    env = server_environment({"JUPYTER_PATH": "/elsewhere"}, lang="en")
+    assert env["WORKBENCH_LANG"] == "en"
+    assert env["JUPYTER_PATH"].split(os.pathsep) == [str(JUPYTER_DATA), "/elsewhere"]
+    assert server_environment({})["WORKBENCH_LANG"] == "zh"
+    with pytest.raises(ValueError, match="must be one of"):
+        server_environment({"WORKBENCH_LANG": "fr"})
+
+
+def test_a_bad_setting_stops_the_command_before_anything_is_prepared():
+    env = {k: v for k, v in os.environ.items() if k != "WORKBENCH_DB"}
+    for extra, message in (({"WORKBENCH_CULL_IDLE_TIMEOUT": "ten"}, "WORKBENCH_CULL_IDLE_TIMEOUT must be a whole number"),
+                           ({"WORKBENCH_POOL_SIZE": "-2"}, "'pool_size' parameter")):
+        result = subprocess.run([sys.executable, "-m", "workbench.server", "--port", "1"], cwd=ROOT,
+                                env={**env, **extra}, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 1 and message in result.stderr

@@ -3,6 +3,11 @@
 ``make run`` calls :func:`main`. The server listens on 127.0.0.1 only; every page, including
 the Voila staff apps at ``/voila/render/notebooks/apps/<name>.ipynb``, needs the token printed
 at start-up (or the password configured in Jupyter). A single Ctrl-C stops it cleanly.
+
+Voila is configured for staff use (see :mod:`workbench.voila_config`): sources stripped,
+tracebacks hidden from the page but written to the server log, kernels of closed tabs culled,
+preheated kernels for the apps, nothing fetched from the internet, the apps' default language
+in ``WORKBENCH_LANG`` (``zh`` unless set; ``?lang=en`` overrides it per page).
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ import secrets
 import sys
 from pathlib import Path
 
-__all__ = ["jupyter_command", "main"]
+from workbench.voila_config import JUPYTER_DATA, TEMPLATE
+
+__all__ = ["LANGUAGES", "jupyter_command", "main", "server_environment"]
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -28,8 +35,35 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def jupyter_command(*, port: int, token: str, root: Path = REPO, host: str = "127.0.0.1") -> list[str]:
+#: The apps' languages; ``WORKBENCH_LANG`` picks the default, ``?lang=`` overrides it per page.
+LANGUAGES = ("zh", "en")
+#: Defaults of the serving knobs (each also read from its environment variable, see :func:`main`).
+CULL_IDLE_TIMEOUT = 600
+CULL_INTERVAL = 60
+POOL_SIZE = 1
+
+
+def jupyter_command(*, port: int, token: str, root: Path = REPO, host: str = "127.0.0.1",
+                    cull_idle_timeout: int = CULL_IDLE_TIMEOUT, cull_interval: int = CULL_INTERVAL,
+                    pool_size: int = POOL_SIZE) -> list[str]:
     """The ``jupyter lab`` command line that ``make run`` executes.
+
+    Run it with the environment of :func:`server_environment` (it finds the Voila template there).
+
+    Parameters
+    ----------
+    port, host : int, str
+        Where to listen; ``host`` must be a loopback address.
+    token : str
+        The login token; never empty.
+    root : Path
+        The server's root directory; the staff apps are ``notebooks/apps/*.ipynb`` under it.
+    cull_idle_timeout, cull_interval : int
+        Seconds: a kernel with no browser tab connected (a closed app) and idle for longer than
+        ``cull_idle_timeout`` is shut down; the check runs every ``cull_interval``. Kernels of open
+        tabs and busy kernels are never culled.
+    pool_size : int
+        Preheated kernels kept ready for each staff app (0: start a kernel on each request).
 
     Examples
     --------
@@ -40,6 +74,8 @@ def jupyter_command(*, port: int, token: str, root: Path = REPO, host: str = "12
     True
     >>> "--IdentityProvider.token=abc" in cmd
     True
+    >>> "--MappingKernelManager.cull_idle_timeout=600" in cmd
+    True
     """
     if not token:
         raise ValueError("The 'token' parameter of jupyter_command must be a non-empty str: "
@@ -48,6 +84,11 @@ def jupyter_command(*, port: int, token: str, root: Path = REPO, host: str = "12
         raise ValueError(f"The 'host' parameter of jupyter_command must be a loopback address. Got "
                          f"{host!r} instead: put a TLS reverse proxy with its own login in front "
                          "to serve other machines.")
+    for name, value, least in (("cull_idle_timeout", cull_idle_timeout, 1), ("cull_interval", cull_interval, 1),
+                               ("pool_size", pool_size, 0)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < least:
+            raise ValueError(f"The {name!r} parameter of jupyter_command must be an int >= {least}. "
+                             f"Got {value!r} instead.")
     as_root = ["--ServerApp.allow_root=True"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
     return [
         sys.executable, "-m", "jupyterlab", *as_root,
@@ -56,31 +97,106 @@ def jupyter_command(*, port: int, token: str, root: Path = REPO, host: str = "12
         f"--IdentityProvider.token={token}",
         "--ServerApp.answer_yes=True",  # one Ctrl-C shuts down cleanly, no interactive prompt
         "--LabApp.default_url=/lab/tree/notebooks",
+        # Voila for staff (workbench/voila_config): preheated kernels, errors logged, no CDN.
+        "--ServerApp.kernel_manager_class=workbench.voila_config.WorkbenchKernelManager",
+        "--ServerApp.jpserver_extensions=workbench.voila_config=True",
+        f"--WorkbenchKernelManager.pool_size={pool_size}",
+        "--WorkbenchKernelManager.preheat=notebooks/apps/*.ipynb",
+        f"--MappingKernelManager.cull_idle_timeout={cull_idle_timeout}",
+        f"--MappingKernelManager.cull_interval={cull_interval}",
+        "--MappingKernelManager.cull_connected=False",  # an open app is never culled
+        f"--VoilaConfiguration.template={TEMPLATE}",
+        "--VoilaConfiguration.allow_template_override=NO",  # ?template=lab would fetch from CDNs
         "--VoilaConfiguration.strip_sources=True",
         "--VoilaConfiguration.show_tracebacks=False",
     ]
 
 
+def server_environment(environ: dict[str, str] | None = None, *, lang: str | None = None) -> dict[str, str]:
+    """The environment the server (and so every kernel) runs with.
+
+    ``JUPYTER_PATH`` gains the workbench's Voila template; ``WORKBENCH_LANG`` is ``lang``, else
+    the one in ``environ``, else ``zh``.
+
+    Examples
+    --------
+    >>> env = server_environment({"PATH": "/bin"})
+    >>> env["WORKBENCH_LANG"], env["JUPYTER_PATH"].endswith("jupyter_data")
+    ('zh', True)
+    >>> server_environment({"WORKBENCH_LANG": "en"})["WORKBENCH_LANG"]
+    'en'
+    >>> server_environment({}, lang="fr")
+    Traceback (most recent call last):
+    ValueError: The 'lang' parameter of server_environment must be one of ('zh', 'en'). Got 'fr' instead.
+    """
+    env = dict(os.environ if environ is None else environ)
+    lang = lang or env.get("WORKBENCH_LANG") or "zh"
+    if lang not in LANGUAGES:
+        raise ValueError(f"The 'lang' parameter of server_environment must be one of {LANGUAGES}. "
+                         f"Got {lang!r} instead.")
+    env["WORKBENCH_LANG"] = lang
+    paths = [str(JUPYTER_DATA), *[p for p in env.get("JUPYTER_PATH", "").split(os.pathsep) if p]]
+    env["JUPYTER_PATH"] = os.pathsep.join(dict.fromkeys(paths))
+    return env
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise SystemExit(f"workbench serve: {name} must be a whole number of seconds or kernels, "
+                         f"not {value!r}") from None
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Prepare the sample data if needed, print the URLs, and become the Jupyter server."""
+    """Prepare the sample data if needed, print the URLs, and become the Jupyter server.
+
+    Every option also reads an environment variable: ``PORT``, ``WORKBENCH_LANG``,
+    ``WORKBENCH_CULL_IDLE_TIMEOUT``, ``WORKBENCH_CULL_INTERVAL``, ``WORKBENCH_POOL_SIZE``; the token
+    is ``WORKBENCH_TOKEN`` (a random one if unset), the registry ``WORKBENCH_DB``.
+    """
     parser = argparse.ArgumentParser(prog="workbench serve", description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8888)))
+    parser.add_argument("--port", type=int, default=_env_int("PORT", 8888))
     parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--root", type=Path, default=REPO,
+                        help="the folder served (default: the repository; apps in notebooks/apps/)")
+    parser.add_argument("--lang", choices=LANGUAGES, default=os.environ.get("WORKBENCH_LANG") or "zh",
+                        help="the apps' default language (a page's ?lang= overrides it)")
+    parser.add_argument("--cull-idle-timeout", type=int,
+                        default=_env_int("WORKBENCH_CULL_IDLE_TIMEOUT", CULL_IDLE_TIMEOUT),
+                        help="seconds after which an idle kernel without a browser tab is shut down")
+    parser.add_argument("--cull-interval", type=int, default=_env_int("WORKBENCH_CULL_INTERVAL", CULL_INTERVAL),
+                        help="seconds between two checks for such kernels")
+    parser.add_argument("--pool-size", type=int, default=_env_int("WORKBENCH_POOL_SIZE", POOL_SIZE),
+                        help="preheated kernels kept ready per staff app (0: none)")
     args = parser.parse_args(argv)
 
     from workbench.sample import prepare_registry, prepare_sample, sample_registry_url
 
+    token = os.environ.get("WORKBENCH_TOKEN") or secrets.token_hex(24)
+    try:  # check every argument before preparing anything
+        cmd = jupyter_command(port=args.port, token=token, host=args.host, root=args.root.resolve(),
+                              cull_idle_timeout=args.cull_idle_timeout,
+                              cull_interval=args.cull_interval, pool_size=args.pool_size)
+    except ValueError as err:
+        raise SystemExit(f"workbench serve: {err}") from None
+    if not args.root.is_dir():
+        raise SystemExit(f"workbench serve: --root {args.root} is not a folder")
     folder = prepare_sample()
     if os.environ.get("WORKBENCH_DB"):
         registry_url = os.environ["WORKBENCH_DB"]  # the user's own registry: used as it is
     else:
         registry_url = os.environ["WORKBENCH_DB"] = sample_registry_url()  # kernels and apps inherit it
         prepare_registry(registry_url)
-    token = os.environ.get("WORKBENCH_TOKEN") or secrets.token_hex(24)
-    cmd = jupyter_command(port=args.port, token=token, host=args.host)
+    os.environ.update(server_environment(lang=args.lang))
     base = f"http://{args.host}:{args.port}"
     print(f"Sample data: {folder}", flush=True)
     print(f"Registry:    {registry_url}", flush=True)
+    print(f"Apps:        language {args.lang} (?lang=zh or ?lang=en per page), {args.pool_size} preheated "
+          f"kernel(s) per app, closed apps' kernels stopped after {args.cull_idle_timeout} s", flush=True)
     print(f"JupyterLab:  {base}/lab/tree/notebooks?token={token}", flush=True)
     print(f"Staff apps:  {base}/voila/render/notebooks/apps/<name>.ipynb?token={token}", flush=True)
     print("Stop with Ctrl-C.", flush=True)

@@ -1,0 +1,278 @@
+"""End-to-end harness: the real workbench server and headless Chromium.
+
+Fixtures
+--------
+- ``server`` (session): ``python -m workbench.server`` on a free loopback port with a token, serving
+  a temporary root laid out like the repository: the fixture notebooks of ``tests/e2e/fixtures`` as
+  ``notebooks/apps/*.ipynb`` (preheated) and again as ``notebooks/cold/*.ipynb`` (not preheated).
+  ``WORKBENCH_DB`` is a copy of the sample registry in a temporary folder, so a test may check what
+  an app saved. Kernels of closed tabs are culled after :data:`CULL_IDLE_TIMEOUT` seconds. Its
+  output goes to a log file: ``server.log()``, ``server.log_mark()`` / ``server.log_since(mark)``,
+  ``server.wait_for_log(text)``. To serve the real apps, copy them in with ``server.add_app(path)``
+  (they are then rendered without a preheated kernel, which only notebooks present at start get).
+- ``browser`` (session): Debian's Chromium driven by Playwright (``/usr/bin/chromium``, headless).
+- ``open_app`` (function): ``open_app(name, lang=None, ...)`` opens ``/voila/render/<folder>/<name>.ipynb``
+  with the token in a fresh browser context and returns an :class:`App` once Voila has rendered the
+  notebook and its widgets are on the page; every request to a host other than the server's is
+  aborted and recorded in ``app.external_requests``. ``app.problems()`` lists console errors, page
+  errors and visible error or traceback text. Contexts are closed at the end of the test.
+
+Tests that use the server or the browser are marked ``slow`` (``make test`` still runs them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-dev-shm-usage"]
+#: Short culling for the tests (the server's default is 600 s).
+CULL_IDLE_TIMEOUT = 4
+CULL_INTERVAL = 1
+#: Visible text that means an error reached the user.
+ERROR_TEXT = re.compile(r"Traceback|Error|Exception|There was an error|错误|异常")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(url: str, timeout: float = 60) -> tuple[int, dict, str]:
+    """(status, headers, body) of a GET, without following redirects."""
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(url, timeout=timeout) as resp:
+            return resp.status, dict(resp.headers), resp.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read().decode("utf-8", "replace")
+
+
+def copy_registry(source_url: str, target: Path) -> str:
+    """A consistent copy (SQLite's backup API) of the SQLite registry at ``source_url``; its URL."""
+    source = sqlite3.connect(source_url.removeprefix("sqlite:///"))
+    copy = sqlite3.connect(target)
+    try:
+        source.backup(copy)
+    finally:
+        copy.close()
+        source.close()
+    return f"sqlite:///{target}"
+
+
+@dataclass
+class Server:
+    """A running workbench server (see the module docstring)."""
+
+    base: str
+    token: str
+    root: Path
+    registry_url: str
+    log_path: Path
+    process: subprocess.Popen
+    cull_idle_timeout: int = CULL_IDLE_TIMEOUT
+
+    #: (status, headers, body) of a GET, without following redirects.
+    get = staticmethod(lambda url, timeout=60: http_get(url, timeout))
+
+    def url(self, path: str, *, token: bool = True, **query: str) -> str:
+        """``base/path`` with the token (unless ``token=False``) and ``query`` in the query string."""
+        params = {"token": self.token} if token else {}
+        params.update({k: v for k, v in query.items() if v is not None})
+        return f"{self.base}/{path.lstrip('/')}" + (f"?{urllib.parse.urlencode(params)}" if params else "")
+
+    def app_path(self, name: str, folder: str = "notebooks/apps") -> str:
+        return f"voila/render/{folder}/{name}.ipynb"
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def log_mark(self) -> int:
+        return self.log_path.stat().st_size
+
+    def log_since(self, mark: int) -> str:
+        with self.log_path.open("rb") as f:
+            f.seek(mark)
+            return f.read().decode("utf-8", "replace")
+
+    def wait_for_log(self, text: str, *, since: int = 0, timeout: float = 30) -> str:
+        """The log since ``since`` once it contains ``text``; fails after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            log = self.log_since(since)
+            if text in log:
+                return log
+            time.sleep(0.2)
+        pytest.fail(f"{text!r} did not appear in the server log within {timeout} s:\n{self.log_since(since)[-3000:]}")
+
+    def kernels(self) -> dict[str, dict]:
+        """The running kernels by id, from the server's REST API.
+
+        Jupyter Server answers 500 while a kernel is half-started (its ``last_activity`` is not
+        set yet): such an answer is asked again.
+        """
+        for _ in range(20):
+            status, _, body = http_get(self.url("api/kernels"), timeout=10)
+            if status != 500:
+                break
+            time.sleep(0.25)
+        assert status == 200, f"GET /api/kernels answered {status}"
+        return {k["id"]: k for k in json.loads(body)}
+
+    def add_app(self, notebook: Path, folder: str = "notebooks/apps") -> str:
+        """Copy ``notebook`` into the served root; return its name (without ``.ipynb``)."""
+        target = self.root / folder / Path(notebook).name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(notebook, target)
+        return target.stem
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory) -> Server:
+    """The real server on a free port, with a copy of the sample registry (see module docstring)."""
+    from workbench.sample import prepare_registry, sample_registry_url
+
+    base_dir = tmp_path_factory.mktemp("e2e")
+    root = base_dir / "root"
+    for folder in ("notebooks/apps", "notebooks/cold"):
+        (root / folder).mkdir(parents=True)
+        for notebook in sorted(FIXTURES.glob("*.ipynb")):
+            shutil.copy(notebook, root / folder / notebook.name)
+    sample_url = sample_registry_url()
+    prepare_registry(sample_url)  # filled once per machine, then reused
+    registry_url = copy_registry(sample_url, base_dir / "registry.sqlite")
+
+    port, token = _free_port(), "e2e-" + secrets.token_hex(12)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_")}
+    env.update(WORKBENCH_TOKEN=token, WORKBENCH_DB=registry_url, WORKBENCH_CULL_IDLE_TIMEOUT=str(CULL_IDLE_TIMEOUT),
+               WORKBENCH_CULL_INTERVAL=str(CULL_INTERVAL), WORKBENCH_POOL_SIZE="1", PYTHONUNBUFFERED="1")
+    log_path = base_dir / "server.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "workbench.server", "--port", str(port), "--root", str(root)],
+                                   cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    running = Server(f"http://127.0.0.1:{port}", token, root, registry_url, log_path, process)
+    deadline = time.monotonic() + 120
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"the server exited with {process.returncode}:\n{running.log()[-5000:]}")
+        try:
+            if http_get(running.url("api/status"), timeout=2)[0] == 200:
+                break
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"the server did not answer within 120 s:\n{running.log()[-5000:]}")
+        time.sleep(0.3)
+    apps = len(list(FIXTURES.glob("*.ipynb")))
+    while len(running.kernels()) < apps and time.monotonic() < deadline:  # the pools are filling
+        time.sleep(0.3)
+    try:
+        yield running
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium through Playwright (its own browser downloads do not work here)."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package "
+                    "(scripts/debian-packages.txt)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@dataclass
+class App:
+    """A Voila page open in the browser, with what it logged and asked for."""
+
+    page: object
+    url: str
+    render_seconds: float
+    console: list = field(default_factory=list)
+    page_errors: list = field(default_factory=list)
+    external_requests: list = field(default_factory=list)
+
+    def problems(self) -> list[str]:
+        """Console errors, uncaught page errors and visible error or traceback text."""
+        found = [f"console: {m}" for m in self.console if m.startswith("error:")]
+        found += [f"page error: {e}" for e in self.page_errors]
+        text = self.page.inner_text("body")
+        found += [f"visible: {line.strip()}" for line in text.splitlines() if ERROR_TEXT.search(line)]
+        return found
+
+    def text(self, selector: str = "body") -> str:
+        return self.page.inner_text(selector)
+
+
+@pytest.fixture
+def open_app(server, browser):
+    """``open_app(name, lang=None, folder="notebooks/apps", wait_for=".jupyter-widgets", token=True,
+    timeout=60, **query)`` -> :class:`App` (see the module docstring)."""
+    contexts = []
+    local = urllib.parse.urlsplit(server.base).netloc
+
+    def open_(name: str, lang: str | None = None, *, folder: str = "notebooks/apps",
+              wait_for: str | None = ".jupyter-widgets", token: bool = True, timeout: float = 60, **query) -> App:
+        context = browser.new_context(locale="zh-CN")
+        contexts.append(context)
+        page = context.new_page()
+        url = server.url(server.app_path(name, folder), token=token, lang=lang, **query)
+        app = App(page=page, url=url, render_seconds=float("nan"))
+
+        def route(route_):
+            if urllib.parse.urlsplit(route_.request.url).netloc == local:
+                route_.continue_()
+            else:
+                app.external_requests.append(route_.request.url)
+                route_.abort()
+
+        context.route("**/*", route)
+        page.on("console", lambda m: app.console.append(f"{m.type}: {m.text}"))
+        page.on("pageerror", lambda e: app.page_errors.append(str(e)))
+        start = time.perf_counter()
+        page.goto(url, wait_until="commit", timeout=timeout * 1000)
+        if wait_for:
+            page.wait_for_selector(wait_for, state="visible", timeout=timeout * 1000)
+        app.render_seconds = time.perf_counter() - start
+        return app
+
+    yield open_
+    for context in contexts:
+        context.close()
