@@ -414,7 +414,11 @@ class KMExplorer(w.VBox):
                                     header=[t("grouping", lang), t("chi_square", lang), t("dof", lang), t("p_value", lang)],
                                     rows=[[t(GROUPINGS[grouping][0], lang), f"{r['statistic']:.2f}", f"{int(r['dof'])}",
                                            _p(r["p_value"])]]))
-            if len(levels) > 2:
+            silent = [labels[v] for v, e in data.groupby(by)["event_of_interest"].sum().items() if e == 0]
+            if len(levels) > 2 and len(silent) > 1:
+                # a pair of groups without events has no log-rank statistic
+                notes.append(t("pairwise_not_shown", lang).format(groups=", ".join(silent)))
+            elif len(levels) > 2:
                 pairwise = survival.logrank_pairwise(data, group=by, **kw)
                 parts.append(html_table(
                     caption=t("pairwise_title", lang),
@@ -505,15 +509,18 @@ class KMExplorer(w.VBox):
         from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
         fig, ax = plt.subplots(figsize=(6.5, 0.45 * len(s) + 1.2))
-        model.plot_forest(ax=ax, lang=lang)
-        ax.set_yticks(range(len(s)), [cox_labels[c] for c in s.index[::-1]])
-        bounds = s[["hr_ci_low", "hr_ci_high"]].to_numpy(float)
+        hr, bounds = s["hr"].to_numpy(float)[::-1], s[["hr_ci_low", "hr_ci_high"]].to_numpy(float)[::-1]
+        y = np.arange(len(s))
+        ax.errorbar(hr, y, xerr=[hr - bounds[:, 0], bounds[:, 1] - hr], fmt="o", color="#1f4e9c", capsize=3)
+        ax.axvline(1, color="grey", lw=0.8, ls="--")
+        ax.set_xscale("log")
+        ax.set_xlabel(t("hazard_ratio", lang))
+        ax.set_yticks(y, [cox_labels[c] for c in s.index[::-1]])
         low, high = np.nanmin(bounds[np.isfinite(bounds)], initial=1), np.nanmax(bounds[np.isfinite(bounds)], initial=1)
         ticks = [v for v in (0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20) if low / 2 <= v <= high * 2]
         ax.xaxis.set_major_locator(FixedLocator(ticks))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_title(t("hazard_ratio", lang))
         fig.tight_layout()
         forest = _png(fig, alt=t("forest_alt", lang), dpi=self.dpi)
         return model, cox_labels, table, forest

@@ -1,0 +1,229 @@
+"""The cohort explorer without a browser: choices -> the statistics shown, equal to
+workbench.survival on the same rows; bad choices -> a message, never a traceback."""
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench import survival, ui
+from workbench.sample import load_sample
+from workbench.ui.explorer import COVARIATES, GROUPINGS, level_label
+
+CENSOR = "2026-12-31"
+
+
+@pytest.fixture(scope="module")
+def frame():
+    return ui.cohort_frame(load_sample(), censor_date=CENSOR)
+
+
+@pytest.fixture
+def explorer(frame):
+    return ui.KMExplorer(frame, lang="en", endpoint="crisis_or_er", grouping="community_type",
+                         covariates=["age10", "hypertension"], dpi=30)
+
+
+def chosen(frame, *, endpoint, sex="all", community_type="all", age=None):
+    """The rows a person means by these choices, selected independently of the explorer."""
+    d = frame[frame["endpoint"] == endpoint]
+    if sex != "all":
+        d = d[d["sex"] == sex]
+    if community_type != "all":
+        d = d[d["community_type"] == community_type]
+    if age is not None:
+        d = d[d["age"].between(*age)]
+    return d
+
+
+def test_the_frame_has_one_row_per_resident_and_endpoint_and_a_cause_specific_event(frame):
+    assert not frame.duplicated(["resident_id", "endpoint"]).any()
+    crisis = frame[frame["endpoint"] == "crisis_or_er"]
+    # death first (cause 2) is censored for the curves, never counted as the event
+    assert ((crisis["event"] == 2) & (crisis["event_of_interest"] == 1)).sum() == 0
+    assert crisis["event_of_interest"].sum() == (crisis["event"] == 1).sum() > 0
+    assert frame.attrs["censor_date"] == CENSOR
+    assert set(frame["tier_group"].dropna()) <= {"tier_1", "tier_2", "tier_3"}
+
+
+def test_logrank_and_cox_equal_workbench_survival_on_the_filtered_rows(explorer, frame):
+    explorer.sex.value = "female"
+    explorer.age.value = (40, 80)
+    rows = chosen(frame, endpoint="crisis_or_er", sex="female", age=(40, 80))
+    assert len(explorer.result["data"]) == len(rows) and explorer.result["events"] == rows["event_of_interest"].sum()
+    expected = survival.logrank(rows, duration="duration", event="event_of_interest", group="community_type")
+    assert explorer.result["logrank"]["p_value"].iloc[0] == pytest.approx(expected["p_value"].iloc[0], rel=1e-12)
+    pairs = survival.logrank_pairwise(rows, duration="duration", event="event_of_interest", group="community_type")
+    assert np.allclose(explorer.result["pairwise"]["p_adjusted"], pairs["p_adjusted"])  # three groups: pairwise too
+    # the shown p is the computed one, to 3 significant figures
+    p = expected["p_value"].iloc[0]
+    assert f"<td>{p:.3g}</td>" in explorer.tables.value
+    # Cox: age per 10 years and hypertension, community type as 0/1 columns against ageing (the first level)
+    design = rows.assign(age10=rows["age"] / 10, hypertension=rows["hypertension"].astype(float),
+                         rural=(rows["community_type"] == "rural").astype(float),
+                         urban=(rows["community_type"] == "urban").astype(float))
+    model = survival.cox(design, duration="duration", event="event_of_interest",
+                         covariates=["age10", "hypertension", "rural", "urban"])
+    assert np.allclose(explorer.result["cox"].summary["hr"].to_numpy(), model.summary["hr"].to_numpy(), rtol=1e-8)
+    assert "Community type: Urban vs Ageing" in explorer.tables.value
+    assert f"<td>{model.summary['hr'].iloc[0]:.2f}</td>" in explorer.tables.value
+
+
+def test_the_per_group_table_counts_residents_and_events(explorer, frame):
+    explorer.grouping.value = "sex"
+    rows = chosen(frame, endpoint="crisis_or_er")
+    female = rows[rows["sex"] == "female"]
+    groups = explorer.result["groups"].set_index("group")
+    assert groups.loc["Female", "n"] == f"{len(female):,}"
+    assert groups.loc["Female", "events"] == f"{int(female['event_of_interest'].sum()):,}"
+    assert explorer.result["pairwise"] is None  # two groups: no pairwise table
+    assert "Pairwise" not in explorer.tables.value
+
+
+def test_curves_and_forest_plot_are_images_with_text_alternatives(explorer):
+    for html in (explorer.figure.value, explorer.forest.value):
+        assert html.startswith('<img src="data:image/png;base64,')
+        alt = re.search(r'alt="([^"]+)"', html).group(1)
+        assert alt.strip()
+    assert "Crisis or ER visit" in explorer.figure.value  # the alt text names the endpoint
+
+
+def test_every_control_has_an_accessible_label_in_both_languages(explorer):
+    controls = (explorer.endpoint, explorer.grouping, explorer.sex, explorer.community_type, explorer.age,
+                explorer.covariates)
+    english = [c.description for c in controls]
+    explorer.set_language("zh")
+    chinese = [c.description for c in controls]
+    assert all(english) and all(chinese) and all(e != z for e, z in zip(english, chinese))
+
+
+def test_switching_language_keeps_every_choice_and_relabels_the_results(explorer):
+    explorer.endpoint.value = "dropout"
+    explorer.grouping.value = "tier"
+    explorer.sex.value = "male"
+    explorer.community_type.value = "urban"
+    explorer.age.value = (30, 85)
+    explorer.covariates.value = ("age10", "diabetes")
+    before = explorer.result["logrank"]["p_value"].iloc[0]
+    explorer.set_language("zh")
+    assert (explorer.endpoint.value, explorer.grouping.value, explorer.sex.value, explorer.community_type.value,
+            explorer.age.value, explorer.covariates.value) == ("dropout", "tier", "male", "urban", (30, 85),
+                                                               ("age10", "diabetes"))
+    assert explorer.endpoint.label == "脱落" and explorer.sex.label == "男"
+    assert explorer.result["logrank"]["p_value"].iloc[0] == before
+    assert "各组居民人数" in explorer.tables.value and "二级 心理咨询" in explorer.tables.value
+    assert "年龄（每增加10岁）" in explorer.tables.value
+
+
+def test_too_few_rows_after_filtering_shows_a_message_and_no_results(explorer):
+    explorer.age.value = (97, 99)
+    assert explorer.message.text.startswith("Only ") and "at least 20" in explorer.message.text
+    assert explorer.result == {} and explorer.figure.value == "" and explorer.tables.value == ""
+    explorer.set_language("zh")
+    assert "至少需要 20 人" in explorer.message.text
+    explorer.age.value = (18, 99)
+    assert explorer.message.text == "" and explorer.result["n"] > 20
+
+
+def test_no_events_shows_a_message(frame):
+    ex = ui.KMExplorer(frame, lang="en", endpoint="death", grouping="sex", dpi=30)
+    rows = chosen(frame, endpoint="death", community_type="ageing", age=(18, 59))
+    assert rows["event_of_interest"].sum() == 0 and len(rows) >= 20  # no deaths under 60 in the ageing community
+    ex.community_type.value = "ageing"
+    ex.age.value = (18, 59)
+    assert ex.message.text.startswith("None of the") and "(Death)" in ex.message.text
+    assert ex.result == {} and ex.figure.value == ""
+
+
+def test_a_group_without_events_shows_curves_and_tests_but_explains_the_missing_hazard_ratios(frame):
+    rows = chosen(frame, endpoint="death", community_type="ageing")
+    by_group = rows.groupby("age_group")["event_of_interest"].sum()
+    assert (by_group == 0).any() and (by_group > 0).any()
+    ex = ui.KMExplorer(frame, lang="en", endpoint="death", grouping="age_group", dpi=30)
+    ex.community_type.value = "ageing"
+    empty = [level_label("age_group", g, "en") for g in by_group.index[by_group == 0]]
+    assert "has no events" in ex.message.text and all(name in ex.message.text for name in empty)
+    assert ex.result["logrank"] is not None and ex.result["cox"] is None and ex.forest.value == ""
+    if len(empty) > 1:  # two groups without events have no pairwise statistic
+        assert ex.result["pairwise"] is None and "Pairwise log-rank tests are not shown" in ex.notes.text
+    expected = survival.logrank(rows, duration="duration", event="event_of_interest", group="age_group")
+    assert ex.result["logrank"]["p_value"].iloc[0] == pytest.approx(expected["p_value"].iloc[0], rel=1e-12)
+
+
+def test_only_one_group_left_says_so(explorer):
+    explorer.grouping.value = "sex"
+    explorer.sex.value = "female"
+    assert "Only one group" in explorer.message.text and "Female" in explorer.message.text
+    assert explorer.result["logrank"] is None and explorer.result["n"] > 0
+
+
+def test_a_covariate_that_is_the_grouping_or_constant_is_left_out_with_a_note(explorer):
+    explorer.grouping.value = "sex"
+    explorer.covariates.value = ("female", "age10")
+    assert "Not adjusted for, already the grouping: Female (vs male)" in explorer.notes.text
+    assert list(explorer.result["cox"].summary.index) == ["age10", "group_1"]
+    explorer.grouping.value = "none"
+    explorer.sex.value = "male"
+    assert "the same for everyone chosen: Female (vs male)" in explorer.notes.text
+    assert list(explorer.result["cox"].summary.index) == ["age10"]
+
+
+def test_redundant_covariates_are_refused_with_a_message():
+    rng = np.random.default_rng(7)
+    n = 80
+    both = rng.integers(0, 2, n).astype(bool)
+    data = pd.DataFrame({"endpoint": "death", "duration": rng.integers(30, 700, n), "event_of_interest": rng.integers(0, 2, n),
+                         "sex": rng.choice(["female", "male"], n), "community_type": "urban",
+                         "age": rng.integers(40, 90, n), "hypertension": both, "diabetes": both})
+    ex = ui.KMExplorer(data, lang="en", endpoint="death", grouping="sex", covariates=["hypertension", "diabetes"], dpi=30)
+    assert "repeat information" in ex.message.text and "Hypertension" in ex.message.text
+    assert ex.result["cox"] is None and ex.result["logrank"] is not None
+    ex.covariates.value = ("hypertension",)
+    assert ex.message.text == "" and list(ex.result["cox"].summary.index) == ["hypertension", "group_1"]
+
+
+def test_a_cox_model_that_does_not_converge_shows_a_message(frame, monkeypatch):
+    from lifelines.exceptions import ConvergenceError
+
+    def fails(*args, **kwargs):
+        raise ConvergenceError("Convergence halted due to matrix inversion problems.")
+
+    ex = ui.KMExplorer(frame, lang="en", endpoint="dropout", grouping="sex", dpi=30)
+    monkeypatch.setattr(survival, "cox", fails)
+    ex.covariates.value = ("age10",)
+    assert "could not be fitted" in ex.message.text and ex.result["cox"] is None
+    assert ex.result["logrank"] is not None  # curves and tests are still shown
+
+
+def test_an_unexpected_error_shows_one_sentence_and_is_logged(frame, monkeypatch, caplog):
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    ex = ui.KMExplorer(frame, lang="zh", endpoint="dropout", grouping="sex", dpi=30)
+    monkeypatch.setattr(survival, "logrank", broken)
+    ex.sex.value = "all"
+    ex.grouping.value = "tier"
+    assert ex.message.text.startswith("出现问题") and "boom" not in ex.message.text
+    assert any("boom" in (r.exc_text or "") or "boom" in str(r.exc_info) for r in caplog.records)
+
+
+@pytest.mark.parametrize("grouping", list(GROUPINGS))
+def test_every_grouping_gives_labelled_groups_in_both_languages(frame, grouping):
+    ex = ui.KMExplorer(frame, lang="en", endpoint="crisis_or_er", grouping=grouping, covariates=["age10"], dpi=30)
+    assert ex.message.text == ""
+    names_en = list(ex.result["groups"]["group"])
+    ex.set_language("zh")
+    names_zh = list(ex.result["groups"]["group"])
+    assert len(names_en) == len(names_zh) >= 1
+    if grouping not in ("none",):
+        assert len(names_en) >= 2 and names_en != names_zh
+
+
+def test_the_explorer_answers_within_two_seconds(frame):
+    import time
+
+    ex = ui.KMExplorer(frame, lang="zh", endpoint="crisis_or_er", grouping="sex")
+    start = time.perf_counter()
+    ex.grouping.value = "community_type"
+    assert time.perf_counter() - start < 3  # about 1 s on 2 cores; generous for a loaded machine

@@ -1,0 +1,153 @@
+"""The quality board without a browser: the alerts it marks are quality.alerts(), small counts
+are hidden as in the managers' report, filters and the language switch behave."""
+
+import datetime as dt
+import html
+import re
+
+import pandas as pd
+import pytest
+
+from workbench import quality, ui
+from workbench.report import suppress_quality
+from workbench.sample import load_sample
+
+MONTHS = ["2025-04", "2025-05", "2025-06"]
+
+
+@pytest.fixture(scope="module")
+def result():
+    return quality.compute(load_sample(), months=MONTHS)
+
+
+@pytest.fixture(scope="module")
+def suppressed(result):
+    return suppress_quality(result)
+
+
+@pytest.fixture
+def board(result, suppressed):
+    return ui.QualityBoard(result, lang="en", suppressed=suppressed)
+
+
+def table_rows(text):
+    """(is an alert row, cells) of every body row of a rendered table."""
+    body = text.split("<tbody>", 1)[1]
+    out = []
+    for attrs, inner in re.findall(r"<tr([^>]*)>(.*?)</tr>", body):
+        cells = [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", inner)]
+        out.append(("wb-alert" in attrs, [html.unescape(c) for c in cells]))
+    return out
+
+
+def test_the_first_month_is_the_last_complete_one_before_today(result):
+    assert ui.QualityBoard(result, lang="en", today=dt.date(2025, 6, 15)).month.value == "2025-05"
+    assert ui.QualityBoard(result, lang="en").month.value == "2025-06"  # no working day: the latest
+    with pytest.raises(ValueError, match="'month' parameter of QualityBoard"):
+        ui.QualityBoard(result, lang="en", month="2024-01")
+
+
+def test_alert_rows_are_exactly_quality_alerts_for_the_chosen_month(board, result):
+    for month in MONTHS:
+        board.choose(month=month, community="*")
+        expected = quality.alerts(result)
+        expected = expected[expected["period"] == month]
+        shown = board.alert_rows()
+        assert sorted(zip(shown["indicator"], shown["community"])) == sorted(zip(expected["indicator"], expected["community"]))
+        rows = table_rows(board.table.value)
+        marked = [cells for alert, cells in rows if alert]
+        assert len(marked) == len(expected) > 0
+        # marked in words as well as colour: the status cell says so, and only on alert rows
+        assert all(cells[-1] == "⚠ alert" for cells in marked)
+        assert all(cells[-1] != "⚠ alert" for alert, cells in rows if not alert)
+        assert board.alerts.value.count("<li>") == len(expected)
+
+
+def test_alerts_across_all_months_and_communities(board, result):
+    board.choose(month="*", community="*")
+    assert len(board.alert_rows()) == len(quality.alerts(result))
+    assert len(board.rows()) == len(result)
+    board.choose(only_alerts=True)
+    assert len(table_rows(board.table.value)) == len(quality.alerts(result))
+    assert all(alert for alert, _ in table_rows(board.table.value))
+
+
+def test_one_community_shows_its_rows_only(board, result):
+    community = sorted(c for c in result["community"].unique() if c != "all")[0]
+    board.choose(month="2025-05", community=community)
+    rows = board.rows()
+    assert set(rows["community"]) == {community} and set(rows["period"]) == {"2025-05"}
+    assert len(rows) == result["indicator"].nunique()
+    expected = quality.alerts(result)
+    expected = expected[(expected["period"] == "2025-05") & (expected["community"] == community)]
+    assert list(board.alert_rows()["indicator"]) == [i for i in board.rows()["indicator"] if i in set(expected["indicator"])]
+
+
+def test_small_counts_are_hidden_as_in_the_report(board, suppressed, result):
+    board.choose(month="2025-06", community="*")
+    shown = board.rows()
+    hidden = shown[shown["denominator"].isna() & (shown["status"] != "no_data")]
+    assert len(hidden) > 0  # the sample has small communities: some counts are hidden
+    report = suppressed.loc[hidden.index]
+    assert report["denominator"].isna().all() and report["value"].isna().all()
+    # every count 1-4 of the result is hidden on the board
+    raw = result.loc[shown.index]
+    small = raw[(raw["status"] != "no_data") & raw["denominator"].between(1, 4)]
+    assert shown.loc[small.index, "denominator"].isna().all()
+    text = board.table.value
+    assert "&lt;5" in text
+    for count in re.findall(r"<td>(\d+)</td>", text):
+        assert not 1 <= int(count) <= 4
+
+
+def test_tables_have_a_caption_and_scoped_headers(board):
+    text = board.table.value
+    assert text.startswith('<table class="wb-table"><caption>Indicators: 2025-06; All communities (total)</caption>')
+    assert text.count('<th scope="col">') == 9 and '<th scope="row">' in text
+
+
+def test_language_switch_keeps_the_filters_and_relabels(board):
+    board.choose(month="2025-05", community="*", categories=["retention", "timeliness"], only_alerts=True)
+    before = board.rows().index.tolist()
+    board.set_language("zh")
+    assert (board.month.value, board.community.value, set(board.categories.value), board.only_alerts.value) == (
+        "2025-05", "*", {"timeliness", "retention"}, True)
+    assert board.rows().index.tolist() == before
+    assert board.community.label == "各社区分别显示" and board.month.description == "月份"
+    assert "⚠ 预警" in board.table.value and "⚠ alert" not in board.table.value
+    first = board.alert_rows().iloc[0]
+    assert board.spec.indicator(first["indicator"]).label["zh"] in board.alerts.value
+
+
+def test_no_category_chosen_is_a_message_not_an_empty_page(board):
+    board.categories.value = ()
+    assert board.message.text == "Choose at least one category." and board.table.value == ""
+    board.categories.value = ("retention",)
+    assert board.message.text == "" and board.table.value
+
+
+def test_a_selection_without_alerts_says_so(result, suppressed):
+    quiet = result.assign(status=result["status"].replace({"alert": "ok"}))
+    board = ui.QualityBoard(quiet, lang="en")
+    assert "No alerts for this selection." in board.alerts.value and "wb-alert" not in board.table.value
+    board.only_alerts.value = True
+    assert board.message.text == "No alerts for this selection." and board.table.value == ""
+
+
+def test_the_suppressed_frame_must_match(result, suppressed):
+    with pytest.raises(ValueError, match="'suppressed' parameter"):
+        ui.QualityBoard(result, lang="en", suppressed=suppressed, min_count=10)
+
+
+def test_every_filter_has_an_accessible_label_in_both_languages(board):
+    controls = (board.month, board.community, board.categories, board.only_alerts)
+    english = [c.description for c in controls]
+    board.set_language("zh")
+    assert all(english) and all(c.description for c in controls)
+    assert all(e != c.description for e, c in zip(english, controls))
+
+
+def test_board_months_stop_at_the_working_month():
+    sample = load_sample()
+    months = ui.board_months(sample.screenings, today=dt.date(2025, 9, 30))
+    assert months[-1] == "2025-09" and months == sorted(months)
