@@ -175,23 +175,8 @@ def server(tmp_path_factory) -> Server:
         process = subprocess.Popen([sys.executable, "-m", "workbench.server", "--port", str(port), "--root", str(root)],
                                    cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     running = Server(f"http://127.0.0.1:{port}", token, root, registry_url, log_path, process)
-    deadline = time.monotonic() + 120
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"the server exited with {process.returncode}:\n{running.log()[-5000:]}")
-        try:
-            if http_get(running.url("api/status"), timeout=2)[0] == 200:
-                break
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"the server did not answer within 120 s:\n{running.log()[-5000:]}")
-        time.sleep(0.3)
-    apps = len(list(FIXTURES.glob("*.ipynb")))
-    while len(running.kernels()) < apps and time.monotonic() < deadline:  # the pools are filling
-        time.sleep(0.3)
     try:
+        _wait_until_ready(running, apps=len(list(FIXTURES.glob("*.ipynb"))))
         yield running
     finally:
         if process.poll() is None:
@@ -200,6 +185,24 @@ def server(tmp_path_factory) -> Server:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def _wait_until_ready(running: Server, *, apps: int, timeout: float = 120) -> None:
+    """Wait until the server answers and has started a preheated kernel for each app."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if running.process.poll() is not None:
+            pytest.fail(f"the server exited with {running.process.returncode}:\n{running.log()[-5000:]}")
+        try:
+            if http_get(running.url("api/status"), timeout=2)[0] == 200:
+                break
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"the server did not answer within {timeout} s:\n{running.log()[-5000:]}")
+        time.sleep(0.3)
+    while len(running.kernels()) < apps and time.monotonic() < deadline:  # the pools are filling
+        time.sleep(0.3)
 
 
 @pytest.fixture(scope="session")
