@@ -48,8 +48,7 @@ def test_the_frame_has_one_row_per_resident_and_endpoint_and_a_cause_specific_ev
 
 
 def test_logrank_and_cox_equal_workbench_survival_on_the_filtered_rows(explorer, frame):
-    explorer.sex.value = "female"
-    explorer.age.value = (40, 80)
+    explorer.choose(sex="female", age=(40, 80))
     rows = chosen(frame, endpoint="crisis_or_er", sex="female", age=(40, 80))
     assert len(explorer.result["data"]) == len(rows) and explorer.result["events"] == rows["event_of_interest"].sum()
     expected = survival.logrank(rows, duration="duration", event="event_of_interest", group="community_type")
@@ -90,8 +89,7 @@ def test_curves_and_forest_plot_are_images_with_text_alternatives(explorer):
 
 
 def test_every_control_has_an_accessible_label_in_both_languages(explorer):
-    controls = (explorer.endpoint, explorer.grouping, explorer.sex, explorer.community_type, explorer.age,
-                explorer.covariates)
+    controls = explorer.controls
     english = [c.description for c in controls]
     explorer.set_language("zh")
     chinese = [c.description for c in controls]
@@ -99,16 +97,17 @@ def test_every_control_has_an_accessible_label_in_both_languages(explorer):
 
 
 def test_switching_language_keeps_every_choice_and_relabels_the_results(explorer):
-    explorer.endpoint.value = "dropout"
+    explorer.endpoint.value = "dropout"   # one control at a time, as a person does
     explorer.grouping.value = "tier"
     explorer.sex.value = "male"
     explorer.community_type.value = "urban"
-    explorer.age.value = (30, 85)
+    explorer.age_from.value = 30
+    explorer.age_to.value = 85
     explorer.covariates.value = ("age10", "diabetes")
     before = explorer.result["logrank"]["p_value"].iloc[0]
     explorer.set_language("zh")
     assert (explorer.endpoint.value, explorer.grouping.value, explorer.sex.value, explorer.community_type.value,
-            explorer.age.value, explorer.covariates.value) == ("dropout", "tier", "male", "urban", (30, 85),
+            (explorer.age_from.value, explorer.age_to.value), explorer.covariates.value) == ("dropout", "tier", "male", "urban", (30, 85),
                                                                ("age10", "diabetes"))
     assert explorer.endpoint.label == "脱落" and explorer.sex.label == "男"
     assert explorer.result["logrank"]["p_value"].iloc[0] == before
@@ -117,21 +116,30 @@ def test_switching_language_keeps_every_choice_and_relabels_the_results(explorer
 
 
 def test_too_few_rows_after_filtering_shows_a_message_and_no_results(explorer):
-    explorer.age.value = (97, 99)
+    explorer.choose(age=(97, 99))
     assert explorer.message.text.startswith("Only ") and "at least 20" in explorer.message.text
     assert explorer.result == {} and explorer.figure.value == "" and explorer.tables.value == ""
     explorer.set_language("zh")
     assert "至少需要 20 人" in explorer.message.text
-    explorer.age.value = (18, 99)
+    explorer.choose(age=(18, 99))
     assert explorer.message.text == "" and explorer.result["n"] > 20
+
+
+def test_an_age_range_upside_down_is_a_message(explorer):
+    explorer.age_from.value = 70
+    explorer.age_to.value = 40
+    assert explorer.message.text == "The lower age limit (70) is above the upper one (40)."
+    assert explorer.result == {} and explorer.tables.value == ""
+    explorer.age_to.value = 90
+    assert explorer.message.text == "" and explorer.result["n"] == len(chosen(
+        explorer.data, endpoint="crisis_or_er", age=(70, 90)))
 
 
 def test_no_events_shows_a_message(frame):
     ex = ui.KMExplorer(frame, lang="en", endpoint="death", grouping="sex", dpi=30)
     rows = chosen(frame, endpoint="death", community_type="ageing", age=(18, 59))
     assert rows["event_of_interest"].sum() == 0 and len(rows) >= 20  # no deaths under 60 in the ageing community
-    ex.community_type.value = "ageing"
-    ex.age.value = (18, 59)
+    ex.choose(community_type="ageing", age=(18, 59))
     assert ex.message.text.startswith("None of the") and "(Death)" in ex.message.text
     assert ex.result == {} and ex.figure.value == ""
 

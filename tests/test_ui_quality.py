@@ -103,7 +103,9 @@ def test_small_counts_are_hidden_as_in_the_report(board, suppressed, result):
 def test_tables_have_a_caption_and_scoped_headers(board):
     text = board.table.value
     assert text.startswith('<table class="wb-table"><caption>Indicators: 2025-06; All communities (total)</caption>')
-    assert text.count('<th scope="col">') == 9 and '<th scope="row">' in text
+    assert text.count('<th scope="col">') == 7 and '<th scope="row">' in text  # one month, one community
+    board.choose(month="*", community="*")
+    assert board.table.value.count('<th scope="col">') == 9  # the community and month columns too
 
 
 def test_language_switch_keeps_the_filters_and_relabels(board):

@@ -243,8 +243,10 @@ class KMExplorer(w.VBox):
     >>> ex = KMExplorer(frame, lang="en", endpoint="death", grouping="sex", covariates=["age10"], dpi=30)
     >>> ex.result["n"], ex.result["logrank"].columns.tolist()
     (60, ['statistic', 'dof', 'p_value'])
-    >>> ex.age.value = (40, 45); ex.message.text.startswith("Only")
+    >>> ex.choose(age=(40, 45)); ex.message.text.startswith("Only")
     True
+    >>> ex.age_from.value = 50; ex.message.text
+    'The lower age limit (50) is above the upper one (45).'
     """
 
     def __init__(self, data: pd.DataFrame, *, lang: str, endpoint: str = "crisis_or_er", grouping: str = "sex",
@@ -273,8 +275,8 @@ class KMExplorer(w.VBox):
         types = sorted(data["community_type"].dropna().unique())
         self.community_type = w.Dropdown(options=[("", "all")] + [(v, v) for v in types], value="all", style=wide)
         low, high = int(data["age"].min()), int(data["age"].max())
-        self.age = w.IntRangeSlider(min=low, max=high, value=(low, high), continuous_update=False, style=wide,
-                                    layout=w.Layout(width="28em"))
+        self.age_from = w.BoundedIntText(min=low, max=high, value=low, style=wide, layout=w.Layout(width="16em"))
+        self.age_to = w.BoundedIntText(min=low, max=high, value=high, style=wide, layout=w.Layout(width="16em"))
         self.covariates = w.SelectMultiple(options=[(c, c) for c in COVARIATES], value=tuple(covariates), rows=5,
                                            style=wide)
         self.message = FieldMessage()
@@ -284,16 +286,39 @@ class KMExplorer(w.VBox):
         self.tables = w.HTML()
         self.forest = w.HTML()
         choose = w.VBox([self.endpoint, self.grouping, self.covariates])
-        narrow = w.VBox([self.sex, self.community_type, self.age])
+        narrow = w.VBox([self.sex, self.community_type, self.age_from, self.age_to])
         choose.layout.margin = "0 2em 0.5em 0"
         controls = w.HBox([choose, narrow], layout=w.Layout(flex_flow="row wrap"))
         controls.add_class("wb-controls")
         super().__init__([self.heading, controls, self.message, self.notes, self.figure, self.tables, self.forest])
         self.add_class("wb-explorer")
         self.refresh = guarded(self.message, lambda: self.lang)(self._refresh)
-        for control in (self.endpoint, self.grouping, self.sex, self.community_type, self.age, self.covariates):
+        for control in self.controls:
             control.observe(self._on_change, "value")
         self.set_language(lang)
+
+    @property
+    def controls(self) -> tuple[w.Widget, ...]:
+        """Every control, in the order of the page."""
+        return (self.endpoint, self.grouping, self.covariates, self.sex, self.community_type, self.age_from, self.age_to)
+
+    def choose(self, *, endpoint: str | None = None, grouping: str | None = None, sex: str | None = None,
+               community_type: str | None = None, age: tuple[int, int] | None = None,
+               covariates: Sequence[str] | None = None) -> None:
+        """Set several controls at once and redraw once (what a person does one control at a time)."""
+        self._quiet = True
+        try:
+            for control, value in ((self.endpoint, endpoint), (self.grouping, grouping), (self.sex, sex),
+                                   (self.community_type, community_type)):
+                if value is not None:
+                    control.value = value
+            if covariates is not None:
+                self.covariates.value = tuple(covariates)
+            if age is not None:
+                self.age_from.value, self.age_to.value = age
+        finally:
+            self._quiet = False
+        self.refresh()
 
     # --- labels ------------------------------------------------------------------------------
 
@@ -313,7 +338,8 @@ class KMExplorer(w.VBox):
                 control.options = options
                 control.value = value
                 control.description = t(label, lang)
-            self.age.description = t("age_range", lang)
+            self.age_from.description = t("age_from", lang)
+            self.age_to.description = t("age_to", lang)
             censor = self.data.attrs.get("censor_date", "")
             self.heading.value = f'<p class="wb-note">{html.escape(t("explorer_data_note", lang).format(date=censor))}</p>'
         finally:
@@ -334,7 +360,7 @@ class KMExplorer(w.VBox):
             d = d[d["sex"] == self.sex.value]
         if self.community_type.value != "all":
             d = d[d["community_type"] == self.community_type.value]
-        low, high = self.age.value
+        low, high = self.age_from.value, self.age_to.value
         d = d[(d["age"] >= low) & (d["age"] <= high)]
         notes = []
         column = GROUPINGS[self.grouping.value][1]
@@ -365,6 +391,10 @@ class KMExplorer(w.VBox):
 
         lang = self.lang
         self.message.clear()
+        if self.age_from.value > self.age_to.value:
+            self._clear([])
+            self.message.error(t("age_order", lang).format(low=self.age_from.value, high=self.age_to.value))
+            return
         data, notes = self.selection()
         endpoint = self.endpoint.value
         if endpoint in ("crisis_or_er", "cardiovascular"):
@@ -392,7 +422,7 @@ class KMExplorer(w.VBox):
         fig = km_plot(data, group=by, lang=lang, labels=labels, title=t(f"endpoint_{endpoint}", lang), **kw)
         fig.axes[0].set_ylabel(t(f"km_y_{endpoint}", lang))
         what = t(f"endpoint_{endpoint}", lang) + (f" — {t(GROUPINGS[grouping][0], lang)}" if by else "")
-        self.figure.value = _png(fig, alt=t("km_alt", lang).format(what=what), dpi=self.dpi)
+        figure = _png(fig, alt=t("km_alt", lang).format(what=what), dpi=self.dpi)
 
         summary = survival.km_summary(data, group=by, **kw)
         rows = []
@@ -427,8 +457,8 @@ class KMExplorer(w.VBox):
                            _p(p.p_value), _p(p.p_adjusted)] for p in pairwise.itertuples()]))
         model, cox_labels, cox_html, forest = self._cox(data, by, levels, labels, notes, problems)
         parts.append(cox_html)
-        self.tables.value = "".join(parts)
-        self.forest.value = forest
+        # the page changes all at once, not a new plot above the old tables
+        self.figure.value, self.tables.value, self.forest.value = figure, "".join(parts), forest
         self.notes.info(" ".join([t("residents_events", lang).format(n=f"{n:,}", events=f"{events:,}"), *notes]))
         if problems:
             self.message.error(" ".join(problems))

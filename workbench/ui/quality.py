@@ -232,6 +232,8 @@ class QualityBoard(w.VBox):
             self.table.value = ""
             self.message.info(t("no_alerts" if self.only_alerts.value else "no_rows", lang))
             return
+        # the community and month columns only when they vary (else the caption says which)
+        by_community, by_month = self.community.value == EVERY, self.month.value == EVERY
         body, classes = [], []
         for r in rows.itertuples():
             kind = self._kind(r.indicator)
@@ -241,17 +243,17 @@ class QualityBoard(w.VBox):
                 numerator = self._count(r.numerator) if kind == "proportion" else "—"
                 denominator = self._count(r.denominator)
             ci = "—" if _missing(r.ci_low) else f"{self._value(r.ci_low, kind)} – {self._value(r.ci_high, kind)}"
-            body.append([self.spec.indicator(r.indicator).label[lang], self._community(r.community), r.period,
+            body.append([self.spec.indicator(r.indicator).label[lang],
+                         *([self._community(r.community)] if by_community else []), *([r.period] if by_month else []),
                          numerator, denominator, self._value(r.value, kind), ci,
                          f"{self._value(r.target, kind)} ({self._rule(r.indicator)})", self._status(r.status)])
             classes.append("wb-alert" if r.status == "alert" else "")
-        month = t("all_months", lang) if self.month.value == EVERY else self.month.value
-        community = t("each_community", lang) if self.community.value == EVERY else self._community(self.community.value)
-        self.table.value = html_table(
-            caption=t("quality_caption", lang).format(month=month, community=community),
-            header=[t(k, lang) for k in ("indicator", "community", "month", "numerator", "denominator", "value",
-                                         "ci95", "target", "status")],
-            rows=body, row_classes=classes)
+        month = t("all_months", lang) if by_month else self.month.value
+        community = t("each_community", lang) if by_community else self._community(self.community.value)
+        header = ["indicator", *(["community"] if by_community else []), *(["month"] if by_month else []),
+                  "numerator", "denominator", "value", "ci95", "target", "status"]
+        self.table.value = html_table(caption=t("quality_caption", lang).format(month=month, community=community),
+                                      header=[t(k, lang) for k in header], rows=body, row_classes=classes)
 
     def choose(self, *, month: str | None = None, community: str | None = None,
                categories: Sequence[str] | None = None, only_alerts: bool | None = None) -> None:
