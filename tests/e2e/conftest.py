@@ -3,8 +3,9 @@
 Fixtures
 --------
 - ``server`` (session): ``python -m workbench.server`` on a free loopback port with a token, serving
-  a temporary root laid out like the repository: the fixture notebooks of ``tests/e2e/fixtures`` as
-  ``notebooks/apps/*.ipynb`` (preheated) and again as ``notebooks/cold/*.ipynb`` (not preheated).
+  a temporary root laid out like the repository: the repository's staff apps and the fixture
+  notebooks of ``tests/e2e/fixtures`` as ``notebooks/apps/*.ipynb`` (preheated), and the fixtures
+  again as ``notebooks/cold/*.ipynb`` (not preheated).
   ``WORKBENCH_DB`` is a copy of the sample registry in a temporary folder, so a test may check what
   an app saved. Kernels of closed tabs are culled after :data:`CULL_IDLE_TIMEOUT` seconds. Its
   output goes to a log file: ``server.log()``, ``server.log_mark()`` / ``server.log_since(mark)``,
@@ -43,6 +44,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+#: The repository's staff apps, served (and preheated) beside the fixtures.
+REAL_APPS = sorted((REPO / "notebooks" / "apps").glob("*.ipynb"))
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-dev-shm-usage"]
@@ -162,6 +165,8 @@ def server(tmp_path_factory) -> Server:
         (root / folder).mkdir(parents=True)
         for notebook in sorted(FIXTURES.glob("*.ipynb")):
             shutil.copy(notebook, root / folder / notebook.name)
+    for notebook in REAL_APPS:  # the staff apps themselves, preheated like in `make run`
+        shutil.copy(notebook, root / "notebooks" / "apps" / notebook.name)
     sample_url = sample_registry_url()
     prepare_registry(sample_url)  # filled once per machine, then reused
     registry_url = copy_registry(sample_url, base_dir / "registry.sqlite")
@@ -176,7 +181,7 @@ def server(tmp_path_factory) -> Server:
                                    cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     running = Server(f"http://127.0.0.1:{port}", token, root, registry_url, log_path, process)
     try:
-        _wait_until_ready(running, apps=len(list(FIXTURES.glob("*.ipynb"))))
+        _wait_until_ready(running, apps=len(list(FIXTURES.glob("*.ipynb"))) + len(REAL_APPS))
         yield running
     finally:
         if process.poll() is None:

@@ -195,8 +195,8 @@ class CaseloadView(w.VBox):
         """Validate and save the contact form; True when written."""
         lang = self.lang
         self.record_message.clear()
-        if self.contact_id in self._saved_ids:
-            self.record_message.ok(t("contact_already_saved", lang))
+        if self.contact_id in self._saved_ids:  # a second click saves nothing and keeps the saved message
+            self.record_message.ok(self._saved_text)
             return False
         problems = []
         if self.who.value is None:
@@ -236,5 +236,6 @@ class CaseloadView(w.VBox):
             self.refresh()
         finally:
             self._quiet = False
-        self.record_message.ok(t("contact_saved", lang).format(resident=who, day=self.contact_on.value.isoformat()))
+        self._saved_text = t("contact_saved", lang).format(resident=who, day=self.contact_on.value.isoformat())
+        self.record_message.ok(self._saved_text)
         return True

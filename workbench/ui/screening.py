@@ -548,8 +548,8 @@ class ScreeningStation(w.VBox):
 
     def save(self) -> bool:
         """Save the session (questionnaires + tier decision) in one transaction; True if written."""
-        if self.saved:
-            self.message.ok(t("already_saved", self.lang))
+        if self.saved:  # a second click (a double click) saves nothing and keeps the saved message
+            self.message.ok(self._saved_text)
             return False
         self.save_button.disabled = True
         try:
@@ -596,8 +596,11 @@ class ScreeningStation(w.VBox):
         tier = decided["tier"].iloc[0]
         tier_text = t("no_tier", lang) if pd.isna(tier) else t(f"tier_{int(tier)}", lang)
         due = screened["next_contact_due"].iloc[0]
-        self.message.ok(t("saved", lang).format(resident=answers["resident_id"].iloc[0], tier=tier_text,
-                                                due=pd.Timestamp(due).strftime("%Y-%m-%d") if pd.notna(due) else "-"))
+        self._saved_text = t("saved", lang).format(resident=answers["resident_id"].iloc[0], tier=tier_text,
+                                                   due=pd.Timestamp(due).strftime("%Y-%m-%d") if pd.notna(due) else "-")
+        if not written:
+            self._saved_text += " " + t("already_saved", lang)
+        self.message.ok(self._saved_text)
         return written
 
     def new_session(self) -> None:

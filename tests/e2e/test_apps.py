@@ -1,0 +1,204 @@
+"""The four staff apps in a real browser (issue 7): each opens in Chinese and English without an
+error, a screening is completed and found in the registry with the right tier, a self-harm
+answer raises the banner, a follow-up contact is recorded, and the page works from the keyboard
+with every control labelled."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from workbench.i18n import t
+
+pytestmark = pytest.mark.slow
+
+APPS = {"screening": "screening_title", "caseload": "caseload_title", "cohort_explorer": "explorer_title",
+        "quality": "quality_title"}
+COUNSELLOR = "counsellor_li"
+COUNSELLOR_LABEL = "李咨询师 (Li, counsellor)"
+
+
+def registry_rows(server, sql: str, **params) -> pd.DataFrame:
+    engine = sa.create_engine(server.registry_url)
+    try:
+        with engine.connect() as conn:
+            return pd.DataFrame(conn.execute(sa.text(sql), params).mappings().all())
+    finally:
+        engine.dispose()
+
+
+def sign_in(page, lang: str) -> None:
+    page.get_by_label(t("staff_member", lang)).select_option(label=COUNSELLOR_LABEL)
+    page.get_by_role("button", name=t("start", lang)).click()
+
+
+def unscreened_resident(server) -> str:
+    """A sample resident of counsellor Li's communities with no assessment today."""
+    today = dt.date.today().isoformat()
+    rows = registry_rows(server, "SELECT r.resident_id FROM residents r WHERE r.community = 'urban-01' AND NOT EXISTS "
+                                 "(SELECT 1 FROM assessments a WHERE a.resident_id = r.resident_id AND a.assessed_on = :d) "
+                                 "ORDER BY r.resident_id DESC LIMIT 1", d=today)
+    return rows.iloc[0, 0]
+
+
+def answer(page, lang: str, instrument_questions: list[str], answer_label: str) -> None:
+    for question in instrument_questions:
+        page.get_by_role("group", name=question).get_by_label(answer_label).check()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("name", list(APPS))
+def test_each_app_opens_in_both_languages_without_an_error(open_app, name, lang):
+    app = open_app(name, lang=lang, wait_for=".wb-app")
+    print(f"first render {name}?lang={lang}: {app.render_seconds:.2f} s")  # shown with pytest -s
+    app.page.wait_for_selector(f"h1:has-text('{t(APPS[name], lang)}')")
+    if name in ("screening", "caseload"):
+        sign_in(app.page, lang)
+        app.page.wait_for_timeout(1500)
+    else:
+        app.page.wait_for_selector(".wb-table", timeout=30000)
+    assert app.problems() == [] and app.external_requests == []
+    other = "en" if lang == "zh" else "zh"
+    app.page.get_by_role("button", name="English" if other == "en" else "中文").click()
+    app.page.wait_for_selector(f"h1:has-text('{t(APPS[name], other)}')")
+    assert app.problems() == []
+
+
+def test_a_screening_is_saved_once_with_the_right_tier(server, open_app):
+    rid = unscreened_resident(server)
+    app = open_app("screening", lang="zh", wait_for=".wb-app")
+    page = app.page
+    sign_in(page, "zh")
+    page.get_by_label(t("find_resident", "zh")).fill(rid)
+    page.get_by_label(t("find_resident", "zh")).press("Enter")
+    page.wait_for_selector(f"p strong:has-text('{rid}')")
+    from workbench.instruments import get_instrument
+
+    phq9, gad7 = get_instrument("phq9"), get_instrument("gad7")
+    # PHQ-9: "more than half the days" (2) on items 1-6, "not at all" on 7-9 -> 12: screen-positive, tier 2
+    answer(page, "zh", [f"{n}. {phq9.item_text(n, 'zh')}" for n in range(1, 7)], phq9.answer_label(2, "zh"))
+    answer(page, "zh", [f"{n}. {phq9.item_text(n, 'zh')}" for n in range(7, 10)], phq9.answer_label(0, "zh"))
+    answer(page, "zh", [f"{n}. {gad7.item_text(n, 'zh')}" for n in range(1, 8)], gad7.answer_label(1, "zh"))
+    page.wait_for_selector(f".wb-card:has-text('{t('tier_2', 'zh')}')")
+    assert page.locator(".wb-banner").count() == 0
+    save = page.get_by_role("button", name=t("save", "zh"))
+    start = time.perf_counter()
+    save.dblclick()  # a double click saves once
+    page.wait_for_selector(".wb-message.wb-ok")
+    print(f"save, click to message: {time.perf_counter() - start:.3f} s")
+    assert rid in page.inner_text(".wb-message.wb-ok")
+    saved = registry_rows(server, "SELECT instrument, score, entered_by FROM assessments WHERE resident_id = :r "
+                                  "AND assessed_on = :d ORDER BY instrument", r=rid, d=dt.date.today().isoformat())
+    assert saved.to_dict("list") == {"instrument": ["gad7", "phq9"], "score": [7.0, 12.0],
+                                     "entered_by": [COUNSELLOR, COUNSELLOR]}
+    tiers = registry_rows(server, "SELECT tier, rule, decided_by FROM tier_assignments WHERE resident_id = :r "
+                                  "AND assessed_on = :d", r=rid, d=dt.date.today().isoformat())
+    assert tiers.to_dict("records") == [{"tier": 2, "rule": "screen_positive", "decided_by": COUNSELLOR}]
+    assert app.problems() == []
+
+
+def test_a_self_harm_answer_raises_the_banner_and_nothing_saves_without_a_resident(server, open_app):
+    app = open_app("screening", lang="en", wait_for=".wb-app")
+    page = app.page
+    sign_in(page, "en")
+    from workbench.instruments import get_instrument
+
+    phq9 = get_instrument("phq9")
+    page.get_by_role("group", name=f"9. {phq9.item_text(9, 'en')}").get_by_label(phq9.answer_label(1, "en")).check()
+    banner = page.get_by_role("alert").filter(has_text=t("safety_title", "en"))
+    banner.first.wait_for()
+    assert banner.count() >= 1 and page.locator(".wb-card.wb-tier-3").count() == 1
+    before = registry_rows(server, "SELECT COUNT(*) AS n FROM assessments").iloc[0, 0]
+    page.get_by_role("button", name=t("save", "en")).click()
+    page.wait_for_selector(f"text={t('choose_resident_first', 'en')}")
+    assert registry_rows(server, "SELECT COUNT(*) AS n FROM assessments").iloc[0, 0] == before
+    assert app.problems() == []
+    page.get_by_role("group", name=f"9. {phq9.item_text(9, 'en')}").get_by_role(
+        "button", name=f"{t('clear_answer', 'en')}: 9. {phq9.item_text(9, 'en')}").click()
+    page.wait_for_selector(".wb-banner", state="detached")
+
+
+def test_the_questionnaire_works_from_the_keyboard(open_app):
+    app = open_app("screening", lang="en", wait_for=".wb-app")
+    page = app.page
+    sign_in(page, "en")
+    from workbench.instruments import get_instrument
+
+    phq9 = get_instrument("phq9")
+    group = page.get_by_role("group", name=f"1. {phq9.item_text(1, 'en')}")
+    group.get_by_label(phq9.answer_label(0, "en")).focus()
+    page.keyboard.press("Space")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")  # arrows move within the question's answers
+    assert group.get_by_label(phq9.answer_label(2, "en")).is_checked()
+    page.keyboard.press("Tab")  # Tab leaves the group: the next stop is its "clear" link
+    assert "Clear" in page.evaluate("document.activeElement.textContent")
+    page.wait_for_selector(".wb-card:has-text('not scorable yet: 1 of 9 answered')")
+
+
+def test_every_control_has_an_accessible_label_and_larger_text_works(open_app):
+    app = open_app("screening", lang="zh", wait_for=".wb-app")
+    page = app.page
+    sign_in(page, "zh")
+    page.wait_for_selector(".wb-item")
+    unlabelled = page.evaluate("""() => [...document.querySelectorAll('.wb-app input, .wb-app select, .wb-app textarea')]
+        .filter(el => el.offsetParent !== null)
+        .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.closest('label'))
+        .map(el => el.outerHTML.slice(0, 120))""")
+    assert unlabelled == []
+    groups = page.evaluate("""() => [...document.querySelectorAll('fieldset.wb-item')]
+        .map(f => f.querySelector('legend') && f.querySelector('legend').textContent.trim()).filter(x => !x)""")
+    assert groups == []
+    before = page.evaluate("parseFloat(getComputedStyle(document.querySelector('.wb-item legend')).fontSize)")
+    page.get_by_role("button", name=t("larger_text", "zh")).click()
+    page.wait_for_selector(".wb-app.wb-large")
+    after = page.evaluate("parseFloat(getComputedStyle(document.querySelector('.wb-item legend')).fontSize)")
+    assert after >= 20 and after > before
+
+
+def test_a_follow_up_contact_is_recorded(server, open_app):
+    from workbench.registry.store import Registry
+    import workbench
+
+    rid = unscreened_resident(server)
+    registry = Registry(server.registry_url)  # an urgent resident on Li's list: a self-harm answer today
+    answers = pd.DataFrame([{"resident_id": rid, "assessed_on": dt.date.today().isoformat(), "submission_id": f"e2e-{rid}",
+                             **{f"phq9_{n}": 0 for n in range(1, 9)}, "phq9_9": 2}])
+    screened = workbench.screen(answers)
+    decision = workbench.decide(screened, by=COUNSELLOR, at=pd.Timestamp.now()).join(
+        screened[["urgent", "needs_review", "service_cell", "next_contact_due"]])
+    decision = decision.assign(resident_id=rid, assessed_on=answers["assessed_on"].to_numpy())
+    assert registry.save_screening(answers, decision, by=COUNSELLOR, add_to_caseload=True)
+    registry.engine.dispose()
+
+    app = open_app("caseload", lang="zh", wait_for=".wb-app")
+    page = app.page
+    sign_in(page, "zh")
+    page.wait_for_selector(f"tr.wb-alert:has-text('{rid}')")
+    page.get_by_role("button", name=f"{t('view_urgent', 'zh')} (").first.click()
+    page.get_by_label(t("resident", "zh")).select_option(label=rid)
+    page.get_by_label(t("contact_kind", "zh")).select_option(label=t("kind_phone", "zh"))
+    page.get_by_label(t("note", "zh")).fill("已电话评估，安排明日面谈")
+    page.get_by_role("button", name=t("save_contact", "zh")).click()
+    page.wait_for_selector(f"text={t('contact_saved', 'zh').format(resident=rid, day=dt.date.today().isoformat())}")
+    saved = registry_rows(server, "SELECT kind, status, note, recorded_by FROM contacts WHERE resident_id = :r "
+                                  "AND contact_on = :d", r=rid, d=dt.date.today().isoformat())
+    assert saved.to_dict("records") == [{"kind": "phone", "status": "attended", "note": "已电话评估，安排明日面谈",
+                                         "recorded_by": COUNSELLOR}]
+    assert app.problems() == []
+
+
+def test_the_explorer_and_the_quality_board_answer_their_controls(open_app):
+    app = open_app("cohort_explorer", lang="en", wait_for=".wb-app")
+    page = app.page
+    page.wait_for_selector("img", timeout=30000)
+    assert "Log-rank" in page.inner_text(".wb-app") or "log-rank" in page.inner_text(".wb-app").lower()
+    assert app.problems() == []
+    board = open_app("quality", lang="zh", wait_for=".wb-app")
+    board.page.wait_for_selector("tr.wb-alert", timeout=30000)
+    assert "⚠" in board.page.inner_text(".wb-app") and board.problems() == []
+
