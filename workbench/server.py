@@ -151,12 +151,17 @@ def _env_int(name: str, default: int) -> int:
                          f"not {value!r}") from None
 
 
+#: The apps' working day on the sample registry (inside the sample's follow-up period).
+SAMPLE_WORKING_DAY = "2025-09-30"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Prepare the sample data if needed, print the URLs, and become the Jupyter server.
 
     Every option also reads an environment variable: ``PORT``, ``WORKBENCH_LANG``,
     ``WORKBENCH_CULL_IDLE_TIMEOUT``, ``WORKBENCH_CULL_INTERVAL``, ``WORKBENCH_POOL_SIZE``; the token
-    is ``WORKBENCH_TOKEN`` (a random one if unset), the registry ``WORKBENCH_DB``.
+    is ``WORKBENCH_TOKEN`` (a random one if unset), the registry ``WORKBENCH_DB`` (unset: the sample
+    registry, with the apps' working day ``WORKBENCH_TODAY`` set to :data:`SAMPLE_WORKING_DAY`).
     """
     parser = argparse.ArgumentParser(prog="workbench serve", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=_env_int("PORT", 8888))
@@ -191,10 +196,15 @@ def main(argv: list[str] | None = None) -> None:
     else:
         registry_url = os.environ["WORKBENCH_DB"] = sample_registry_url()  # kernels and apps inherit it
         prepare_registry(registry_url)
+        # The sample's follow-up runs through 2025: the apps' working day is set inside it so the
+        # follow-up list has something to show in a workshop (a real registry uses the real date).
+        os.environ.setdefault("WORKBENCH_TODAY", SAMPLE_WORKING_DAY)
     os.environ.update(server_environment(lang=args.lang))
     base = f"http://{args.host}:{args.port}"
     print(f"Sample data: {folder}", flush=True)
     print(f"Registry:    {registry_url}", flush=True)
+    if os.environ.get("WORKBENCH_TODAY"):
+        print(f"Working day: {os.environ['WORKBENCH_TODAY']} (WORKBENCH_TODAY; the apps' date)", flush=True)
     print(f"Apps:        language {args.lang} (?lang=zh or ?lang=en per page), {args.pool_size} preheated "
           f"kernel(s) per app, closed apps' kernels stopped after {args.cull_idle_timeout} s", flush=True)
     print(f"JupyterLab:  {base}/lab/tree/notebooks?token={token}", flush=True)
