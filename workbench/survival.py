@@ -227,6 +227,25 @@ def _logrank_stat(time: np.ndarray, event: np.ndarray, codes: np.ndarray, k: int
     np.add.at(d_g, (inverse, codes), event)
     exits = np.zeros((m, k))
     np.add.at(exits, (inverse, codes), 1)
+    return logrank_from_tables(d_g, exits)
+
+
+def logrank_from_tables(d_g: np.ndarray, exits: np.ndarray) -> tuple[float, int]:
+    """The log-rank chi-square and its degrees of freedom from events and exits per distinct time
+    (rows, ascending) and group (columns), as R's ``survdiff``: groups with no expected events
+    (nobody at risk at any event time) are left out, and the degrees of freedom are the groups
+    left minus one; with fewer than two left the statistic is 0 (R: ``chisq`` 0).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> d = np.array([[1., 0.], [0., 1.], [1., 0.]]); exits = np.array([[1., 1.], [0., 1.], [2., 0.]])
+    >>> statistic, dof = logrank_from_tables(d, exits)  # R survdiff: chisq 0.1538462 on 1 df
+    >>> round(statistic, 7), dof
+    (0.1538462, 1)
+    >>> logrank_from_tables(np.zeros((2, 2)), np.ones((2, 2)))  # no events at all
+    (0.0, -1)
+    """
     n_g = exits[::-1].cumsum(axis=0)[::-1]              # at risk: time >= t
     d, n = d_g.sum(axis=1), n_g.sum(axis=1)
     keep = d > 0
@@ -235,9 +254,23 @@ def _logrank_stat(time: np.ndarray, event: np.ndarray, codes: np.ndarray, k: int
     expected = (n_g * (d / n)[:, None]).sum(axis=0)
     w = np.where(n > 1, d * (n - d) / (n * n * np.maximum(n - 1, 1)), 0.0)
     var = np.diag((w[:, None] * n_g * n[:, None]).sum(axis=0)) - (w[:, None, None] * n_g[:, :, None] * n_g[:, None, :]).sum(axis=0)
-    diff = (observed - expected)[:-1]
-    statistic = float(diff @ np.linalg.solve(var[:-1, :-1], diff))
-    return statistic, k - 1
+    used = expected > 0
+    dof = int(used.sum()) - 1
+    if dof < 1:
+        return 0.0, dof
+    diff = (observed - expected)[used][:-1]
+    statistic = float(diff @ np.linalg.solve(var[np.ix_(used, used)][:-1, :-1], diff))
+    return statistic, dof
+
+
+def logrank_p_value(statistic: float, dof: int) -> float:
+    """The chi-square upper tail as R's ``pchisq(chisq, df, lower.tail = FALSE)``: 1 on 0
+    degrees of freedom, NaN on fewer (no events at all)."""
+    if dof < 0:
+        return float("nan")
+    if dof == 0:
+        return 1.0
+    return float(stats.chi2.sf(statistic, dof))
 
 
 def logrank(data: pd.DataFrame, *, duration: str, event: str, group: str) -> pd.DataFrame:
@@ -246,7 +279,9 @@ def logrank(data: pd.DataFrame, *, duration: str, event: str, group: str) -> pd.
     Returns
     -------
     DataFrame
-        One row: ``statistic`` (chi-square), ``dof``, ``p_value``.
+        One row: ``statistic`` (chi-square), ``dof``, ``p_value``. As R's ``survdiff``, a group
+        nobody of which is at risk at an event time is left out of the test and of ``dof``; with
+        no events at all ``statistic`` is 0, ``dof`` -1 and ``p_value`` NaN.
 
     Examples
     --------
@@ -261,7 +296,7 @@ def logrank(data: pd.DataFrame, *, duration: str, event: str, group: str) -> pd.
     if len(labels) < 2:
         raise ValueError(f"The 'group' column {group!r} must have at least 2 groups. Got {list(labels)}.")
     statistic, dof = _logrank_stat(data[duration].to_numpy(float), data[event].to_numpy(float), codes, len(labels))
-    return pd.DataFrame({"statistic": [statistic], "dof": [dof], "p_value": [float(stats.chi2.sf(statistic, dof))]})
+    return pd.DataFrame({"statistic": [statistic], "dof": [dof], "p_value": [logrank_p_value(statistic, dof)]})
 
 
 def logrank_pairwise(data: pd.DataFrame, *, duration: str, event: str, group: str,
@@ -285,7 +320,9 @@ def logrank_pairwise(data: pd.DataFrame, *, duration: str, event: str, group: st
             result = logrank(pair, duration=duration, event=event, group=group).iloc[0]
             rows.append({"group_a": a, "group_b": b, "statistic": result["statistic"], "p_value": result["p_value"]})
     out = pd.DataFrame(rows)
-    p = out["p_value"].to_numpy()
+    all_p = out["p_value"].to_numpy(dtype=float)
+    known = ~np.isnan(all_p)  # as R's p.adjust: a NaN p (a pair without events) is left out of m
+    p = all_p[known]
     m = len(p)
     if correction == "bonferroni":
         adjusted = np.minimum(p * m, 1.0)
@@ -294,7 +331,8 @@ def logrank_pairwise(data: pd.DataFrame, *, duration: str, event: str, group: st
         stepped = np.maximum.accumulate((m - np.arange(m)) * p[order])
         adjusted = np.empty(m)
         adjusted[order] = np.minimum(stepped, 1.0)
-    out["p_adjusted"] = adjusted
+    out["p_adjusted"] = np.nan
+    out.loc[known, "p_adjusted"] = adjusted
     out.attrs["correction"] = correction
     return out
 

@@ -81,6 +81,7 @@ datasets <- list(
   data_delayed_entry.csv = read_data("data_delayed_entry.csv"),
   data_cox_ties.csv = read.csv(path("data_cox_ties.csv"), stringsAsFactors = FALSE),
   data_competing.csv = read_data("data_competing.csv"),
+  data_empty_groups.csv = read_data("data_empty_groups.csv"),
   data_cohort300.csv = cohort
 )
 
@@ -176,7 +177,10 @@ logrank_cases <- list(
   list(case = "ties",         dataset = "data_ties.csv",         group = "group"),
   list(case = "three_groups", dataset = "data_three_groups.csv", group = "group"),
   list(case = "flat_median",  dataset = "data_flat_median.csv",  group = "group"),
-  list(case = "cohort300",    dataset = "data_cohort300.csv",    group = "tier")
+  list(case = "cohort300",    dataset = "data_cohort300.csv",    group = "tier"),
+  # c leaves before the first event (expected 0: left out by survdiff); d has no events; the
+  # pair c-d has no events at all (chisq 0 on -1 df, p NaN)
+  list(case = "empty_groups", dataset = "data_empty_groups.csv", group = "group")
 )
 survdiff_stats <- function(d, group) {
   fit <- survdiff(as.formula(paste("Surv(time, event) ~", group)), data = d)
