@@ -47,8 +47,8 @@ STYLE = """
 .wb-card.wb-tier-3 { border-color: #a3000b; background: #fff4f4; }
 .wb-card.wb-tier-2 { border-color: #8a5300; background: #fffaf0; }
 .wb-card.wb-tier-1 { border-color: #135e1e; background: #f3fbf4; }
-.wb-card dt { font-weight: 600; float: left; clear: left; width: 9em; }
-.wb-card dd { margin-left: 9.5em; }
+.wb-card-table th { text-align: left; vertical-align: top; padding: 0.15em 1em 0.15em 0; white-space: nowrap; }
+.wb-card-table td { padding: 0.15em 0; }
 .wb-table { border-collapse: collapse; width: 100%; }
 .wb-table th, .wb-table td { border-bottom: 1px solid #c5ccd3; padding: 0.3em 0.5em; text-align: left; }
 .wb-table tr.wb-alert td, .wb-table tr.wb-alert th { background: #fde2e2; font-weight: 600; }

@@ -152,6 +152,18 @@ def screening_summary(screened: pd.Series, *, lang: str, policy=None) -> dict:
     }
 
 
+def _short_name(name: str) -> str:
+    """A questionnaire's short name from its full name: the text in its last brackets.
+
+    >>> _short_name("Patient Health Questionnaire-9 (PHQ-9)"), _short_name("患者健康问卷抑郁量表（PHQ-9）")
+    ('PHQ-9', 'PHQ-9')
+    """
+    for open_, close in (("（", "）"), ("(", ")")):
+        if name.endswith(close) and open_ in name:
+            return name[name.rindex(open_) + 1:-1]
+    return name
+
+
 class TierCard(w.HTML):
     """The live card: totals and bands, the suggested tier, what to do and the next contact."""
 
@@ -170,21 +182,21 @@ class TierCard(w.HTML):
             self.value = (f'<div class="wb-card" role="status" aria-live="polite">'
                           f'{html.escape(t("card_empty", lang))}</div>')
             return
-        rows = "".join(f"<dt>{html.escape(s['name'].split('（')[0].split(' (')[0])}</dt>"
-                       f"<dd>{html.escape(s['text'])}</dd>" for s in summary["scores"])
-        extra = ""
+        def row(label: str, value: str) -> str:
+            return f'<tr><th scope="row">{html.escape(label)}</th><td>{html.escape(value)}</td></tr>'
+
+        rows = "".join(row(_short_name(s["name"]), s["text"]) for s in summary["scores"])
+        rows += row(t("action", lang), summary["action"]) + row(t("service", lang), summary["service"])
+        rows += row(t("next_contact", lang), summary["next_contact_due"])
         if summary["urgent"]:
-            extra += f"<dt>{html.escape(t('urgent', lang))}</dt><dd>{html.escape(t('yes', lang))}</dd>"
+            rows += row(t("urgent", lang), t("yes", lang))
         if summary["needs_review"]:
-            extra += f"<dt>{html.escape(t('needs_review', lang))}</dt><dd>{html.escape(t('yes', lang))}</dd>"
+            rows += row(t("needs_review", lang), t("yes", lang))
         tier_class = f"wb-tier-{summary['tier_number']}" if summary["tier_number"] else ""
         self.value = (
             f'<div class="wb-card {tier_class}" role="status" aria-live="polite">'
-            f'<h2>{html.escape(t("suggested_tier", lang))}: {html.escape(summary["tier"])}</h2><dl>{rows}'
-            f'<dt>{html.escape(t("action", lang))}</dt><dd>{html.escape(summary["action"])}</dd>'
-            f'<dt>{html.escape(t("service", lang))}</dt><dd>{html.escape(summary["service"])}</dd>'
-            f'<dt>{html.escape(t("next_contact", lang))}</dt><dd>{html.escape(summary["next_contact_due"])}</dd>'
-            f'{extra}</dl></div>')
+            f'<h2>{html.escape(t("suggested_tier", lang))}: {html.escape(summary["tier"])}</h2>'
+            f'<table class="wb-card-table">{rows}</table></div>')
 
 
 class SafetyBanner(w.HTML):
@@ -391,7 +403,7 @@ class ScreeningStation(w.VBox):
         self.banner = SafetyBanner(lang=lang, policy=self.policy)
         self.card = TierCard(lang=lang)
         self.decision = w.Dropdown()
-        self.reason = w.Textarea(rows=2)
+        self.reason = w.Textarea(rows=2, layout=w.Layout(width="40em", max_width="100%"))
         self.reason_message = FieldMessage()
         self.caseload = w.Checkbox(value=True, indent=False)
         self.save_button = w.Button(button_style="primary", icon="")
