@@ -185,3 +185,18 @@ def test_survival_on_written_cohort(client, cohort_folder):
     got = scale.km(cohort_folder, duration="duration", event="event", group="age_group", client=client)
     pd.testing.assert_frame_equal(got.assign(group=got["group"].astype(str)),
                                   expected.assign(group=expected["group"].astype(str)), **TOLERANCE)
+
+
+def test_logrank_as_survdiff_when_a_group_has_no_expected_events(client):
+    """R: survdiff(Surv(time, event) ~ group, data = read.csv("data_empty_groups.csv")):
+    chisq 5.80043922997042 on 2 df, p 0.0550111374595566 (tests/reference/survival/r_logrank.csv)."""
+    from pathlib import Path
+
+    data = pd.read_csv(Path(__file__).parent / "reference" / "survival" / "data_empty_groups.csv")
+    got = scale.logrank(dd.from_pandas(data, npartitions=2, sort=False), duration="time", event="event",
+                        group="group", client=client)
+    assert got.loc[0, "statistic"] == pytest.approx(5.80043922997042, rel=1e-10)
+    assert got.loc[0, "dof"] == 2 and got.loc[0, "p_value"] == pytest.approx(0.0550111374595566, rel=1e-10)
+    none = data.assign(event=0)
+    pd.testing.assert_frame_equal(scale.logrank(none, duration="time", event="event", group="group", client=client),
+                                  survival.logrank(none, duration="time", event="event", group="group"))

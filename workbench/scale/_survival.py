@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from workbench._errors import RowProblemsError
 from workbench.scale._compute import aggregate, as_dask, problems_of, sum_tables
-from workbench.survival import _check, _check_alpha, _km_curve, _quantile
+from workbench.survival import _check, _check_alpha, _km_curve, _quantile, logrank_from_tables, logrank_p_value
 
 COUNT_COLUMNS = ["events", "exits", "entries"]
 
@@ -242,20 +241,8 @@ def logrank_from_counts(counts: pd.DataFrame, *, group: str = "group") -> pd.Dat
     exits = np.zeros((m, k))
     np.add.at(d_g, (row, col), counts["events"].to_numpy(float))
     np.add.at(exits, (row, col), counts["exits"].to_numpy(float))
-    # from here as workbench.survival._logrank_stat, on the summed counts
-    n_g = exits[::-1].cumsum(axis=0)[::-1]              # at risk: time >= t
-    d, n = d_g.sum(axis=1), n_g.sum(axis=1)
-    keep = d > 0
-    d_g, n_g, d, n = d_g[keep], n_g[keep], d[keep], n[keep]
-    observed = d_g.sum(axis=0)
-    expected = (n_g * (d / n)[:, None]).sum(axis=0)
-    w = np.where(n > 1, d * (n - d) / (n * n * np.maximum(n - 1, 1)), 0.0)
-    var = (np.diag((w[:, None] * n_g * n[:, None]).sum(axis=0))
-           - (w[:, None, None] * n_g[:, :, None] * n_g[:, None, :]).sum(axis=0))
-    diff = (observed - expected)[:-1]
-    statistic = float(diff @ np.linalg.solve(var[:-1, :-1], diff))
-    dof = k - 1
-    return pd.DataFrame({"statistic": [statistic], "dof": [dof], "p_value": [float(stats.chi2.sf(statistic, dof))]})
+    statistic, dof = logrank_from_tables(d_g, exits)
+    return pd.DataFrame({"statistic": [statistic], "dof": [dof], "p_value": [logrank_p_value(statistic, dof)]})
 
 
 def logrank(data, *, duration: str, event: str, group: str, client=None) -> pd.DataFrame:
