@@ -4,6 +4,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import warnings
+
 import pandas as pd
 
 from workbench.plots import km_plot
@@ -12,7 +14,10 @@ from workbench.plots import km_plot
 def test_km_plot_risk_table_and_chinese_labels():
     data = pd.DataFrame({"days": [30, 60, 90, 400, 500, 700, 45, 800], "event": [1, 1, 0, 1, 0, 1, 1, 0],
                          "arm": ["a"] * 4 + ["b"] * 4})
-    fig = km_plot(data, duration="days", event="event", group="arm", lang="zh")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="Glyph .* missing")  # Chinese must render, not boxes
+        fig = km_plot(data, duration="days", event="event", group="arm", lang="zh")
+        fig.canvas.draw()
     curves, table = fig.axes
     counts = [text.get_text() for text in table.texts]
     assert counts.count("4") == 2                       # both arms start with 4 at risk

@@ -41,12 +41,27 @@ def use_cjk_font() -> str | None:
     return None
 
 
+def _font_for(lang: str) -> None:
+    """Chinese labels need a CJK font: switch to one (once) before drawing in Chinese."""
+    if lang == "zh" and not _CJK_READY:
+        _ready_cjk()
+
+
+_CJK_READY = False
+
+
+def _ready_cjk() -> None:
+    global _CJK_READY
+    _CJK_READY = use_cjk_font() is not None
+
+
 def band_chart(scores: pd.DataFrame, instrument: str, *, lang: str = "en", ax=None):
     """Bar chart of residents per band (and not scorable), bands labelled from the declaration.
 
     ``scores`` is the output of :func:`workbench.score` (or one questionnaire's columns of
     :func:`workbench.score_all`, prefix removed).
     """
+    _font_for(lang)
     import matplotlib.pyplot as plt
 
     inst = get_instrument(instrument)
@@ -69,6 +84,7 @@ def band_chart(scores: pd.DataFrame, instrument: str, *, lang: str = "en", ax=No
 
 def proportion_chart(table: pd.DataFrame, *, by: str, lang: str = "en", title: str = "", ax=None):
     """Horizontal bars of ``table['proportion']`` per level of ``by`` with n in the label."""
+    _font_for(lang)
     import matplotlib.pyplot as plt
 
     if ax is None:
@@ -88,6 +104,7 @@ def service_matrix_chart(screened: pd.DataFrame, *, policy="default", lang: str 
     ``screened`` is the output of :func:`workbench.screen`; rows with an unknown status are
     counted in the title, never dropped silently.
     """
+    _font_for(lang)
     import matplotlib.pyplot as plt
 
     policy = load_policy(policy)
@@ -119,6 +136,7 @@ def km_plot(data: pd.DataFrame, *, duration: str, event: str, group: str | None 
     number-at-risk table under the curves; time in months (``duration`` is in days); labels in
     ``lang``. Returns the figure.
     """
+    _font_for(lang)
     import matplotlib.pyplot as plt
 
     from workbench.survival import km, km_summary, logrank
