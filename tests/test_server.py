@@ -2,15 +2,13 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
+from http_util import free_port, http_get
 
 from workbench.server import jupyter_command
 
@@ -18,23 +16,10 @@ ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "test-token-0123456789"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _get(url: str, timeout: float = 60):
     """(status, body) without following redirects."""
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args, **kwargs):
-            return None
-    opener = urllib.request.build_opener(NoRedirect)
-    try:
-        with opener.open(url, timeout=timeout) as resp:
-            return resp.status, resp.read().decode("utf-8", "replace")
-    except urllib.error.HTTPError as err:
-        return err.code, ""
+    status, _, body = http_get(url, timeout)
+    return status, body
 
 
 def test_never_served_without_a_token_or_beyond_loopback():
@@ -47,7 +32,7 @@ def test_never_served_without_a_token_or_beyond_loopback():
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "WORKBENCH_DB"}
     env.update(WORKBENCH_TOKEN=TOKEN, WORKBENCH_SAMPLE_DB=str(tmp_path_factory.mktemp("reg") / "sample.sqlite"))
     proc = subprocess.Popen([sys.executable, "-m", "workbench.server", "--port", str(port)], cwd=ROOT,

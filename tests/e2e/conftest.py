@@ -29,18 +29,16 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from http_util import free_port, http_get
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -54,25 +52,6 @@ CULL_IDLE_TIMEOUT = 4
 CULL_INTERVAL = 1
 #: Visible text that means an error reached the user.
 ERROR_TEXT = re.compile(r"Traceback|Error|Exception|There was an error|错误|异常")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http_get(url: str, timeout: float = 60) -> tuple[int, dict, str]:
-    """(status, headers, body) of a GET, without following redirects."""
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args, **kwargs):
-            return None
-    opener = urllib.request.build_opener(NoRedirect)
-    try:
-        with opener.open(url, timeout=timeout) as resp:
-            return resp.status, dict(resp.headers), resp.read().decode("utf-8", "replace")
-    except urllib.error.HTTPError as err:
-        return err.code, dict(err.headers), err.read().decode("utf-8", "replace")
 
 
 def copy_registry(source_url: str, target: Path) -> str:
@@ -171,7 +150,7 @@ def server(tmp_path_factory) -> Server:
     prepare_registry(sample_url)  # filled once per machine, then reused
     registry_url = copy_registry(sample_url, base_dir / "registry.sqlite")
 
-    port, token = _free_port(), "e2e-" + secrets.token_hex(12)
+    port, token = free_port(), "e2e-" + secrets.token_hex(12)
     env = {k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_")}
     env.update(WORKBENCH_TOKEN=token, WORKBENCH_DB=registry_url, WORKBENCH_CULL_IDLE_TIMEOUT=str(CULL_IDLE_TIMEOUT),
                WORKBENCH_CULL_INTERVAL=str(CULL_INTERVAL), WORKBENCH_POOL_SIZE="1", PYTHONUNBUFFERED="1")
