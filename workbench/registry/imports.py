@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
 
 from workbench.instruments import get_instrument
 from workbench.policy import CONDITIONS
@@ -69,7 +68,9 @@ def _as_date(series: pd.Series) -> pd.Series:
     return pd.to_datetime(series.astype("string").str.strip(), format="%Y-%m-%d", errors="coerce")
 
 
-def _residents_schema() -> pa.DataFrameSchema:
+def _residents_schema():
+    import pandera.pandas as pa  # on first use: pandera takes ~0.5 s to import
+
     is_bool = pa.Check(lambda s: _as_bool(s).notna(), element_wise=False,
                        error="must be True or False (blank is not allowed)")
     return pa.DataFrameSchema({
@@ -92,10 +93,12 @@ _RULES = {"str_length": "is too long or empty", "isin": "is not allowed", "field
 
 def validate_residents(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Typed residents of the valid rows, and every problem (``line, column, value, rule``)."""
+    from pandera.errors import SchemaErrors
+
     try:
         _residents_schema().validate(frame, lazy=True)
         failures = pd.DataFrame(columns=["column", "check", "failure_case", "index"])
-    except pa.errors.SchemaErrors as err:
+    except SchemaErrors as err:
         failures = err.failure_cases
     rows = []
     for f in failures.itertuples(index=False):

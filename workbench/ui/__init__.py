@@ -3,43 +3,25 @@
 Each component works without a browser (its state is plain Python, tested in
 ``tests/test_ui.py``); the apps in ``notebooks/apps/`` only compose them. Every label comes
 from ``workbench/i18n/strings.yaml`` or the questionnaire declarations, in Chinese and English.
+
+Components are imported on first use: the screening station does not load the cohort
+explorer's survival analysis and plots, nor the quality board's indicators.
 """
 
-from workbench.ui._base import (STYLE, App, DEFAULT_LANGUAGE, FieldMessage, StaffGate, app_language, guarded, page_query,
-                                signed_in_user, working_date)
-from workbench.ui.caseload import CONTACT_KINDS, CaseloadView, caseload_table_html
-from workbench.ui.explorer import KMExplorer, cohort_frame, html_table, warm_up_plots
-from workbench.ui.item import ItemQuestion
-from workbench.ui.quality import QualityBoard, board_months
-from workbench.ui.screening import (OPTIONAL_QUESTIONNAIRES, QuestionnaireForm, ResidentFinder, SafetyBanner,
-                                    ScreeningStation, TierCard, screening_summary)
+from workbench._lazy import lazy_names
 
-__all__ = [
-    "App",
-    "CONTACT_KINDS",
-    "CaseloadView",
-    "DEFAULT_LANGUAGE",
-    "FieldMessage",
-    "ItemQuestion",
-    "KMExplorer",
-    "OPTIONAL_QUESTIONNAIRES",
-    "QualityBoard",
-    "QuestionnaireForm",
-    "ResidentFinder",
-    "STYLE",
-    "SafetyBanner",
-    "StaffGate",
-    "ScreeningStation",
-    "TierCard",
-    "app_language",
-    "board_months",
-    "caseload_table_html",
-    "cohort_frame",
-    "guarded",
-    "html_table",
-    "page_query",
-    "screening_summary",
-    "signed_in_user",
-    "warm_up_plots",
-    "working_date",
-]
+_BASE = "workbench.ui._base"
+_LAZY = {
+    **dict.fromkeys(["STYLE", "App", "DEFAULT_LANGUAGE", "FieldMessage", "StaffGate", "app_language", "guarded",
+                     "page_query", "signed_in_user", "working_date"], _BASE),
+    **dict.fromkeys(["CONTACT_KINDS", "CaseloadView", "caseload_table_html"], "workbench.ui.caseload"),
+    **dict.fromkeys(["KMExplorer", "cohort_frame", "html_table", "warm_up_plots"], "workbench.ui.explorer"),
+    "ItemQuestion": "workbench.ui.item",
+    **dict.fromkeys(["QualityBoard", "board_months"], "workbench.ui.quality"),
+    **dict.fromkeys(["OPTIONAL_QUESTIONNAIRES", "QuestionnaireForm", "ResidentFinder", "SafetyBanner",
+                     "ScreeningStation", "TierCard", "screening_summary"], "workbench.ui.screening"),
+}
+
+__all__ = sorted(_LAZY)
+
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)
