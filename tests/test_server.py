@@ -1,5 +1,6 @@
 """`make run`'s server: JupyterLab and Voila behind one login, loopback only, Ctrl-C stops it."""
 
+import json
 import os
 import signal
 import subprocess
@@ -32,32 +33,47 @@ def test_never_served_without_a_token_or_beyond_loopback():
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
+    """`make run`'s server on a free port (one preheated kernel per app), once it says "Ready."."""
     port = free_port()
+    folder = tmp_path_factory.mktemp("server")
     env = {k: v for k, v in os.environ.items() if k != "WORKBENCH_DB"}
-    env.update(WORKBENCH_TOKEN=TOKEN, WORKBENCH_SAMPLE_DB=str(tmp_path_factory.mktemp("reg") / "sample.sqlite"))
-    proc = subprocess.Popen([sys.executable, "-m", "workbench.server", "--port", str(port)], cwd=ROOT,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    env.update(WORKBENCH_TOKEN=TOKEN, WORKBENCH_SAMPLE_DB=str(folder / "sample.sqlite"), WORKBENCH_POOL_SIZE="1",
+               PYTHONUNBUFFERED="1")
+    log = folder / "server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "workbench.server", "--port", str(port)], cwd=ROOT,
+                                env=env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
+    deadline = time.time() + 600  # a first run fills the sample registry; a cold 2-core machine is slow
+    while "\nReady." not in log.read_text(errors="replace"):
         if proc.poll() is not None:
-            pytest.fail("server exited early:\n" + proc.stdout.read())
-        try:
-            if _get(f"{base}/api/status?token={TOKEN}", timeout=2)[0] == 200:
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("server did not start in 90 s")
-    yield proc, base, env["WORKBENCH_SAMPLE_DB"]
+            pytest.fail("server exited early:\n" + log.read_text(errors="replace"))
+        if time.time() > deadline:
+            proc.kill()
+            pytest.fail("server did not say it was ready in 600 s:\n" + log.read_text(errors="replace")[-3000:])
+        time.sleep(0.2)
+    yield proc, base, env["WORKBENCH_SAMPLE_DB"], log
     if proc.poll() is None:
         proc.kill()
 
 
 @pytest.mark.slow
+def test_it_says_ready_with_the_addresses_only_once_every_app_is(server):
+    _, base, _, log = server
+    output = log.read_text()
+    assert output.index("\nReady.") < output.index(f"token={TOKEN}")  # no address before the apps are ready
+    status, body = _get(f"{base}/workbench/status?token={TOKEN}")
+    pools = json.loads(body)
+    apps = {f"notebooks/apps/{p.name}" for p in (ROOT / "notebooks" / "apps").glob("*.ipynb")}
+    assert status == 200 and pools["ready"] is True and set(pools["apps"]) == apps
+    assert all(pool == {"size": 1, "ready": 1, "starting": 0} for pool in pools["apps"].values())
+    for app in apps:
+        assert f"{base}/voila/render/{app}?token={TOKEN}" in output
+
+
+@pytest.mark.slow
 def test_lab_and_voila_behind_one_login(server):
-    _, base, _ = server
+    _, base, _, _ = server
     assert _get(f"{base}/lab/tree/notebooks?token={TOKEN}")[0] == 200
     assert _get(f"{base}/api/contents/notebooks")[0] == 403
     assert _get(f"{base}/lab")[0] == 302  # to the login page
@@ -79,10 +95,10 @@ def test_the_sample_registry_is_filled_on_first_run(server):
 
 @pytest.mark.slow
 def test_one_ctrl_c_stops_it_cleanly(server):
-    proc, _, _ = server
+    proc, _, _, log = server
     proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=30) == 0
-    output = proc.stdout.read()
+    assert proc.wait(timeout=60) == 0
+    output = log.read_text()
     assert f"token={TOKEN}" in output and "/voila/render/notebooks/apps/" in output
 
 

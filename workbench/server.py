@@ -40,12 +40,41 @@ LANGUAGES = ("zh", "en")
 #: Defaults of the serving knobs (each also read from its environment variable, see :func:`main`).
 CULL_IDLE_TIMEOUT = 600
 CULL_INTERVAL = 60
-POOL_SIZE = 1
+#: Preheated kernels per app when the pool size is "auto": at most this many...
+MAX_AUTO_POOL_SIZE = 3
+#: ...and no more than a quarter of the memory available at start, at about this much per kernel
+#: (measured: 100 MiB for a form, 180 MiB for an app that loads the sample).
+KERNEL_MIB = 200
+
+
+def auto_pool_size(apps: int, available_mib: float) -> int:
+    """Preheated kernels per app for ``apps`` apps when ``available_mib`` MiB of memory are free:
+    enough for a crowd at one app (:data:`MAX_AUTO_POOL_SIZE`), never more than a quarter of the
+    memory, at least one.
+
+    Examples
+    --------
+    >>> auto_pool_size(4, 20_000)   # a 24 GB machine
+    3
+    >>> auto_pool_size(4, 1_700)    # 1.7 GB free: 425 MiB for kernels
+    1
+    >>> auto_pool_size(0, 1_000)
+    0
+    """
+    if apps <= 0:
+        return 0
+    return max(1, min(MAX_AUTO_POOL_SIZE, int(available_mib / 4 // (apps * KERNEL_MIB))))
+
+
+def _available_mib() -> float:
+    import psutil
+
+    return psutil.virtual_memory().available / 2**20
 
 
 def jupyter_command(*, port: int, token: str, root: Path = REPO, host: str = "127.0.0.1",
                     cull_idle_timeout: int = CULL_IDLE_TIMEOUT, cull_interval: int = CULL_INTERVAL,
-                    pool_size: int = POOL_SIZE) -> list[str]:
+                    pool_size: int = 1) -> list[str]:
     """The ``jupyter lab`` command line that ``make run`` executes.
 
     Run it with the environment of :func:`server_environment` (it finds the Voila template there).
@@ -140,15 +169,19 @@ def server_environment(environ: dict[str, str] | None = None, *, lang: str | Non
     return env
 
 
-def _env_int(name: str, default: int) -> int:
+def _env_int(name: str, default: int | str) -> int | str:
     value = os.environ.get(name, "")
-    if not value:
+    if not value or value == default:
         return default
     try:
         return int(value)
     except ValueError:
-        raise SystemExit(f"workbench serve: {name} must be a whole number of seconds or kernels, "
-                         f"not {value!r}") from None
+        raise SystemExit(f"workbench serve: {name} must be a whole number of seconds or kernels"
+                         f"{' or ' + repr(default) if isinstance(default, str) else ''}, not {value!r}") from None
+
+
+def _pool_size(value: str) -> int | str:
+    return value if value == "auto" else int(value)
 
 
 #: The apps' working day on the sample registry (inside the sample's follow-up period).
@@ -175,17 +208,20 @@ def main(argv: list[str] | None = None) -> None:
                         help="seconds after which an idle kernel without a browser tab is shut down")
     parser.add_argument("--cull-interval", type=int, default=_env_int("WORKBENCH_CULL_INTERVAL", CULL_INTERVAL),
                         help="seconds between two checks for such kernels")
-    parser.add_argument("--pool-size", type=int, default=_env_int("WORKBENCH_POOL_SIZE", POOL_SIZE),
-                        help="preheated kernels kept ready per staff app (0: none)")
+    parser.add_argument("--pool-size", type=_pool_size, default=_env_int("WORKBENCH_POOL_SIZE", "auto"),
+                        help="preheated kernels kept ready per staff app (0: none; auto: up to "
+                             f"{MAX_AUTO_POOL_SIZE}, within a quarter of the free memory)")
     args = parser.parse_args(argv)
 
     from workbench.sample import prepare_registry, prepare_sample, sample_registry_url
 
     token = os.environ.get("WORKBENCH_TOKEN") or secrets.token_hex(24)
+    apps = sorted((args.root / "notebooks" / "apps").glob("*.ipynb"))
+    pool_size = auto_pool_size(len(apps), _available_mib()) if args.pool_size == "auto" else args.pool_size
     try:  # check every argument before preparing anything
         cmd = jupyter_command(port=args.port, token=token, host=args.host, root=args.root.resolve(),
                               cull_idle_timeout=args.cull_idle_timeout,
-                              cull_interval=args.cull_interval, pool_size=args.pool_size)
+                              cull_interval=args.cull_interval, pool_size=pool_size)
     except ValueError as err:
         raise SystemExit(f"workbench serve: {err}") from None
     if not args.root.is_dir():
@@ -205,11 +241,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"Registry:    {registry_url}", flush=True)
     if os.environ.get("WORKBENCH_TODAY"):
         print(f"Working day: {os.environ['WORKBENCH_TODAY']} (WORKBENCH_TODAY; the apps' date)", flush=True)
-    print(f"Apps:        language {args.lang} (?lang=zh or ?lang=en per page), {args.pool_size} preheated "
+    print(f"Apps:        language {args.lang} (?lang=zh or ?lang=en per page), {pool_size} preheated "
           f"kernel(s) per app, closed apps' kernels stopped after {args.cull_idle_timeout} s", flush=True)
-    print(f"JupyterLab:  {base}/lab/tree/notebooks?token={token}", flush=True)
-    print(f"Staff apps:  {base}/voila/render/notebooks/apps/<name>.ipynb?token={token}", flush=True)
-    print("Stop with Ctrl-C.", flush=True)
+    print(f"Starting the server on {base} and preheating the apps; the addresses follow once they are "
+          "ready.", flush=True)
     os.chdir(REPO)
     os.execv(cmd[0], cmd)
 

@@ -6,19 +6,22 @@ the same login). This package is the Voila part of its configuration:
 - :data:`JUPYTER_DATA` holds the ``workbench`` Voila template: Voila's ``lab`` template without
   the stylesheets and scripts it would fetch from CDNs (Font Awesome, mermaid), so that no page
   asks the internet for anything. It is found through ``JUPYTER_PATH``.
-- ``WorkbenchKernelManager`` (the server's kernel manager class) gives the server extension what
-  Voila 0.5 only gives its standalone ``voila`` command: a pool of preheated kernels per staff
-  app, each having already run its notebook, so that an app opens in about a second. It also
-  writes every error raised in a Voila kernel, with its traceback, to the server log, while the
-  page shows none (``VoilaConfiguration.show_tracebacks=False``). Kernels whose browser tab is
-  gone are culled by the kernel manager's ``cull_idle_timeout``.
-- The module is also a Jupyter server extension: it makes Voila's pages use the MathJax bundled
-  with Voila instead of MathJax from cdnjs; when the server starts it fills the pools; and it
-  serves the websocket through which a preheated kernel learns its page's query string
-  (``voila.utils.get_query_string()``); that route's path holds a per-server secret, known only
-  to the server and the kernels it starts, because kernels cannot log in.
+- ``WorkbenchKernelManager`` (the server's kernel manager class, :mod:`.pool`) keeps pools of
+  preheated kernels per staff app, each having already run its notebook up to the point where it
+  waits for its page, refilled as soon as a page takes one. It also writes every error raised in a
+  Voila kernel, with its traceback, to the server log, while the page shows none
+  (``VoilaConfiguration.show_tracebacks=False``). Kernels whose browser tab is gone are culled by
+  the kernel manager's ``cull_idle_timeout``.
+- The module is also a Jupyter server extension. It makes Voila's pages use the MathJax bundled
+  with Voila instead of MathJax from cdnjs; it serves the websocket through which a preheated
+  kernel learns its page's query string (``voila.utils.get_query_string()``; that route's path
+  holds a per-server secret, known only to the server and the kernels it starts, because kernels
+  cannot log in); when the server starts it fills the pools and, once they are full, prints the
+  "ready" banner with the addresses; ``/workbench/status`` (behind the login) tells how full each
+  pool is; and an app asked for while its kernels are all still starting gets a plain page saying
+  so, which opens the app by itself as soon as a kernel is ready (never a blank page).
 
-The class is built on first use (``workbench.voila_config.WorkbenchKernelManager``), so that
+The classes are built on first use (``workbench.voila_config.WorkbenchKernelManager``), so that
 importing this package does not import Voila and Jupyter Server.
 
 Examples
@@ -28,27 +31,29 @@ Examples
 ['conf.json', 'index.html.j2', 'page.html']
 >>> any("https://" in path.read_text() for path in template.iterdir())
 False
+>>> "应用正在启动" in starting_page(lang="zh", status_url="/workbench/status", app="notebooks/apps/a.ipynb")
+True
 """
 
 from __future__ import annotations
 
-import asyncio
-import fnmatch
+import html
+import json
 import os
-import re
 import secrets
+import signal
 from pathlib import Path
 
-__all__ = ["JUPYTER_DATA", "TEMPLATE", "WorkbenchKernelManager"]
+__all__ = ["JUPYTER_DATA", "STATUS_PATH", "TEMPLATE", "WorkbenchKernelManager", "starting_page"]
 
 #: A Jupyter data directory (for ``JUPYTER_PATH``) holding the ``workbench`` Voila template.
 JUPYTER_DATA = Path(__file__).resolve().parent / "jupyter_data"
 #: The Voila template the staff apps are rendered with.
 TEMPLATE = "workbench"
+#: Where the server tells how full the pools are (JSON, behind the login).
+STATUS_PATH = "workbench/status"
 
 _KERNEL_ID = r"(?P<kernel_id>\w+-\w+-\w+-\w+-\w+)"
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-_classes: dict[str, type] = {}
 
 
 def _jupyter_server_extension_points() -> list[dict]:
@@ -56,7 +61,7 @@ def _jupyter_server_extension_points() -> list[dict]:
 
 
 def _load_jupyter_server_extension(server_app) -> None:
-    """Keep pages off MathJax's CDN; serve the preheated kernels' query-string websocket."""
+    """Keep pages off MathJax's CDN; serve the preheated kernels' query-string websocket and the status."""
     from jupyter_server.utils import url_path_join
     from voila.request_info_handler import RequestInfoSocketHandler
 
@@ -67,7 +72,8 @@ def _load_jupyter_server_extension(server_app) -> None:
     secret = secrets.token_urlsafe(32)
     ws_base = url_path_join(server_app.base_url, "workbench-kernel-query", secret) + "/"
     route = url_path_join(ws_base, "voila/query", _KERNEL_ID)
-    server_app.web_app.add_handlers(".*$", [(route, RequestInfoSocketHandler)])
+    status = url_path_join(server_app.base_url, STATUS_PATH)
+    server_app.web_app.add_handlers(".*$", [(route, RequestInfoSocketHandler), (status, _handlers()["status"])])
     manager = server_app.kernel_manager
     if isinstance(manager, _kernel_manager_class()):
         manager._query_ws_base = ws_base
@@ -78,10 +84,96 @@ def _load_jupyter_server_extension(server_app) -> None:
 
 
 async def _start_jupyter_server_extension(server_app) -> None:
-    """Fill the pools of preheated kernels once the server's event loop runs."""
+    """Once every extension is loaded and the event loop runs: stop cleanly on one SIGINT, serve
+    the apps through :func:`_handlers`' page handler, and fill the pools."""
+    # Jupyter Server handles SIGINT itself only when its stdin is a terminal; otherwise (a service,
+    # `make run &`, the tests) SIGINT ends the event loop without shutting kernels down, and a
+    # kernel still preheating keeps the process from exiting. One SIGINT stops it cleanly, always.
+    signal.signal(signal.SIGINT, server_app._signal_stop)
+    _use_app_handler(server_app)
     manager = server_app.kernel_manager
     if isinstance(manager, _kernel_manager_class()):
-        manager.start_pools(server_app)
+        manager.start_pools(server_app, on_ready=lambda names: _announce_ready(server_app, names))
+    else:
+        _announce_ready(server_app, [])
+
+
+def _use_app_handler(server_app) -> None:
+    """Put the workbench's page handler in place of Voila's for ``/voila/render/...``."""
+    from voila.tornado.handler import TornadoVoilaHandler
+
+    swapped = 0
+    for host_rule in server_app.web_app.default_router.rules:
+        for rule in getattr(host_rule.target, "rules", []):
+            if rule.target is TornadoVoilaHandler:
+                rule.target = _handlers()["app"]
+                swapped += 1
+    if not swapped:
+        server_app.log.warning("workbench.voila_config: Voila's page handler was not found; apps asked for "
+                               "while their kernels start wait on a blank page")
+
+
+def _announce_ready(server_app, names: list[str]) -> None:
+    """Print the addresses once the apps are ready (``make run`` says "ready" only then)."""
+    token = getattr(getattr(server_app, "identity_provider", None), "token", "") or ""
+    base = f"http://{server_app.ip}:{server_app.port}{server_app.base_url}".rstrip("/")
+    query = f"?token={token}" if token else ""
+    manager = server_app.kernel_manager
+    failed = [name for name, s in getattr(manager, "pool_status", dict)().items() if s["ready"] == 0]
+    lines = ["", "Ready." + (f" Preheated {manager.pool_size} kernel(s) for each staff app." if names else "")]
+    if failed:
+        lines.append(f"Not preheated (see the log above; they start on request): {', '.join(failed)}")
+    lines.append(f"JupyterLab:  {base}/lab/tree/notebooks{query}")
+    for name in names or ["notebooks/apps/<name>.ipynb"]:
+        lines.append(f"Staff app:   {base}/voila/render/{name}{query}")
+    lines.append("Stop with Ctrl-C.")
+    print("\n".join(lines), flush=True)
+    server_app.log.info("workbench: the apps are ready")
+
+
+def starting_page(*, lang: str, status_url: str, app: str) -> str:
+    """The plain page shown while an app's kernels are still starting: it asks ``status_url`` every
+    0.3 s and reloads itself (opening the app) once ``app`` has a ready kernel; without scripts it
+    reloads every 3 s."""
+    from workbench.i18n import t
+
+    title, text = html.escape(t("app_starting_title", lang)), html.escape(t("app_starting_text", lang))
+    return f"""<!DOCTYPE html>
+<html lang="{'zh-CN' if lang == 'zh' else 'en'}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<noscript><meta http-equiv="refresh" content="3"></noscript>
+<title>{title}</title>
+<style>
+body {{ font-family: "Noto Sans CJK SC", "Noto Sans", sans-serif; margin: 3em auto; max-width: 40em; color: #1f2933; }}
+h1 {{ font-size: 1.5em; }}
+p {{ font-size: 1.1em; }}
+</style>
+</head>
+<body>
+<main class="wb-starting" role="status" aria-live="polite">
+<h1>{title}</h1>
+<p>{text}</p>
+</main>
+<script>
+(function () {{
+  var status = {json.dumps(status_url)}, app = {json.dumps(app)};
+  function poll() {{
+    fetch(status, {{credentials: "same-origin", cache: "no-store"}})
+      .then(function (r) {{ return r.ok ? r.json() : null; }})
+      .then(function (s) {{
+        var pool = s && s.apps && s.apps[app];
+        if (!pool || pool.ready > 0) {{ window.location.reload(); }} else {{ setTimeout(poll, 300); }}
+      }})
+      .catch(function () {{ setTimeout(poll, 1000); }});
+  }}
+  setTimeout(poll, 300);
+}})();
+</script>
+</body>
+</html>
+"""
 
 
 def __getattr__(name: str):
@@ -91,179 +183,57 @@ def __getattr__(name: str):
 
 
 def _kernel_manager_class() -> type:
-    """Build (once) the kernel manager class; see the module docstring."""
-    if "manager" in _classes:
-        return _classes["manager"]
+    from workbench.voila_config.pool import kernel_manager_class
 
-    from jupyter_server._tz import utcnow
-    from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+    return kernel_manager_class()
+
+
+_handler_classes: dict[str, type] = {}
+
+
+def _handlers() -> dict[str, type]:
+    """Build (once) the request handlers: ``app`` (Voila's page handler, with the starting page)
+    and ``status`` (the pools, as JSON)."""
+    if _handler_classes:
+        return _handler_classes
+    import tornado.web
+    from jupyter_server.base.handlers import JupyterHandler
     from jupyter_server.utils import url_path_join
-    from traitlets import Integer, List, Unicode
-    from voila.configuration import VoilaConfiguration
-    from voila.notebook_renderer import NotebookRenderer
-    from voila.paths import collect_template_paths
-    from voila.server_extension import load_config_file
-    from voila.utils import ENV_VARIABLE, get_page_config
-    from voila.voila_kernel_manager import voila_kernel_manager_factory, wait_before
+    from voila.tornado.handler import TornadoVoilaHandler
 
-    class ErrorLoggingKernelManager(AsyncMappingKernelManager):
-        """Jupyter Server's kernel manager, logging every error raised in a Voila kernel."""
+    from workbench.i18n import LANGUAGES
 
-        def __init__(self, **kwargs):
-            super().__init__(**kwargs)
-            self._error_streams: dict = {}
+    def no_cache(handler) -> None:
+        handler.set_header("Cache-Control", "no-cache, no-store, must-revalidate")
 
-        async def start_kernel(self, *, kernel_id=None, path=None, **kwargs):
-            env = kwargs.get("env") or {}
-            kernel_id = await super().start_kernel(kernel_id=kernel_id, path=path, **kwargs)
-            if ENV_VARIABLE.VOILA_PREHEAT in env and kernel_id not in self._error_streams:
-                self._log_errors_of(kernel_id, env.get(ENV_VARIABLE.SCRIPT_NAME, ""))
-            return kernel_id
+    class AppPageHandler(TornadoVoilaHandler):
+        """Voila's page, or the "starting" page while every kernel of the app is still starting."""
 
-        def _log_errors_of(self, kernel_id: str, page: str) -> None:
-            kernel = self.get_kernel(kernel_id)
-            stream = kernel.connect_iopub()
-            session = kernel.session
-
-            def on_message(parts):
-                _, parts = session.feed_identities(parts)
-                message = session.deserialize(parts)
-                if message["header"]["msg_type"] != "error":
-                    return
-                content = message["content"]
-                where = page or self._app_of(kernel_id)
-                trace = _ANSI.sub("", "\n".join(content.get("traceback") or []))
-                self.log.error("Error in the Voila app %s (kernel %s), not shown to the user: %s: %s\n%s",
-                               where, kernel_id, content.get("ename"), content.get("evalue"), trace)
-
-            stream.on_recv(on_message)
-            self._error_streams[kernel_id] = stream
-
-        def _app_of(self, kernel_id: str) -> str:
-            return "(unknown notebook)"
-
-        def stop_watching_activity(self, kernel_id):
-            stream = self._error_streams.pop(kernel_id, None)
-            if stream is not None and not stream.closed():
-                stream.close()
-            super().stop_watching_activity(kernel_id)
-
-    PooledBase = voila_kernel_manager_factory(ErrorLoggingKernelManager, True, 0)
-
-    class WorkbenchKernelManager(PooledBase):
-        """Jupyter Server's kernel manager with Voila's pools of preheated kernels.
-
-        Voila 0.5 preheats kernels only in its standalone ``voila`` command: its
-        ``VoilaKernelManager`` expects the standalone app as its parent. This subclass takes what it
-        needs from the Jupyter server and the Voila configuration instead, preheats only the
-        notebooks matching :attr:`preheat` (the staff apps), and logs the errors of every Voila
-        kernel (see ``ErrorLoggingKernelManager``).
-        """
-
-        preheat = List(Unicode(), ["notebooks/apps/*.ipynb"], config=True,
-                       help="Globs, relative to the server's root directory, of the notebooks that get "
-                            "a pool of preheated kernels.")
-        pool_size = Integer(1, config=True, help="Preheated kernels kept ready per notebook (0: none).")
-
-        def __init__(self, **kwargs):
-            # VoilaKernelManager.__init__ reads the standalone Voila app: skip it, set up its state.
-            ErrorLoggingKernelManager.__init__(self, **kwargs)
-            self._wait_at_startup = True
-            self.notebook_data = {}
-            self._pools = {}
-            self.notebook_path = None
-            self._server = None
-            self._voila = None
-            self._template_paths = []
-            self._query_ws_base = None
-
-        def start_pools(self, server_app) -> list[str]:
-            """Start the pools for the notebooks matching :attr:`preheat`; return their paths."""
-            self._server = server_app
-            self._voila = VoilaConfiguration(parent=server_app)
-            local_config = load_config_file()
-            if local_config is not None:
-                self._voila.update_config(local_config)
-            if self.pool_size <= 0:
-                return []
-            self._template_paths = collect_template_paths(["voila", "nbconvert"], self._voila.template)
-            root = Path(self.root_dir)
-            names = sorted({path.relative_to(root).as_posix() for pattern in self.preheat
-                            for path in root.glob(pattern)
-                            if ".ipynb_checkpoints" not in path.parts and path.suffix == ".ipynb"})
-            for name in names:
-                self.fill_if_needed(delay=0, notebook_name=name)
-            if names:
-                self.log.info("Preheating %d kernel(s) for each of %s", self.pool_size, ", ".join(names))
-            return names
-
-        async def get_rendered_notebook(self, notebook_name, extra_kernel_env_variables=None, **kwargs):
-            render_task, rendered, kernel_id = await super().get_rendered_notebook(
-                notebook_name, extra_kernel_env_variables or {}, **kwargs)
-            # A pooled kernel has looked idle since it ran its notebook: mark it active now, or the
-            # culler may shut it down before the page that just took it connects to it.
-            self.get_kernel(kernel_id).last_activity = utcnow()
-            return render_task, rendered, kernel_id
-
-        def get_pool_size(self, notebook_name: str) -> int:
-            if self.pool_size <= 0 or self._server is None:
-                return 0
-            return super().get_pool_size(notebook_name)
-
-        def fill_if_needed(self, delay=None, notebook_name=None, extra_kernel_env_variables=None, **kwargs):
-            """Start kernels for ``notebook_name`` until its pool is full.
-
-            ``extra_kernel_env_variables`` (Voila passes the URL of the request that took a kernel,
-            token included) is deliberately not given to the next kernel: it belongs to another page.
-            """
-            if notebook_name is None or self._server is None or self.pool_size <= 0:
+        @tornado.web.authenticated
+        async def get(self, path=None):
+            manager = self.kernel_manager
+            if getattr(manager, "is_starting", None) is not None and manager.is_starting(path):
+                lang = self.get_argument("lang", "")
+                if lang not in LANGUAGES:
+                    lang = os.environ.get("WORKBENCH_LANG") if os.environ.get("WORKBENCH_LANG") in LANGUAGES else "zh"
+                self.log.info("Served the starting page for %s: its kernels are still starting", path)
+                no_cache(self)
+                self.set_header("Content-Type", "text/html; charset=utf-8")
+                self.finish(starting_page(lang=lang, status_url=url_path_join(self.base_url, STATUS_PATH), app=path))
                 return
-            if not any(fnmatch.fnmatch(notebook_name, pattern) for pattern in self.preheat):
-                return
-            delay = self.fill_delay if delay is None else delay
-            server = self._server
-            env = {**os.environ,
-                   ENV_VARIABLE.VOILA_PREHEAT: "True",
-                   ENV_VARIABLE.VOILA_BASE_URL: server.base_url,
-                   ENV_VARIABLE.VOILA_SERVER_URL: server.base_url,
-                   ENV_VARIABLE.VOILA_APP_IP: server.ip or "127.0.0.1",
-                   ENV_VARIABLE.VOILA_APP_PORT: str(server.port)}
-            if self._query_ws_base:
-                env[ENV_VARIABLE.VOILA_WS_BASE_URL] = self._query_ws_base
-            pool = self._pools.setdefault(notebook_name, [])
-            loop = asyncio.get_event_loop()
-            for _ in range(self.pool_size - len(pool)):
-                start = self._initialize(notebook_name, None, path=os.path.dirname(notebook_name), env=env)
-                task = loop.create_task(wait_before(delay, start))
-                task.add_done_callback(self._report_failed_preheat(notebook_name))
-                pool.append(task)
+            await super().get(path)
 
-        def _report_failed_preheat(self, notebook_name: str):
-            def done(task):
-                if not task.cancelled() and task.exception() is not None:
-                    self.log.error("Could not preheat a kernel for %s: %s", notebook_name, task.exception())
-                    pool = self._pools.get(notebook_name, [])
-                    if task in pool:
-                        pool.remove(task)
-            return done
+    class PoolStatusHandler(JupyterHandler):
+        """``{"ready": bool, "apps": {notebook: {"size", "ready", "starting"}}}``: ``ready`` once every
+        pool has been filled at start-up."""
 
-        def _notebook_renderer_factory(self, notebook_path=None):
-            server = self._server
-            settings = server.web_app.settings
-            page_config = get_page_config(base_url=server.base_url, settings=settings, log=self.log,
-                                          voila_configuration=self._voila)
-            return NotebookRenderer(
-                voila_configuration=self._voila, traitlet_config=server.config, notebook_path=notebook_path,
-                template_paths=self._template_paths, config_manager=server.config_manager,
-                contents_manager=server.contents_manager, base_url=server.base_url,
-                kernel_spec_manager=server.kernel_spec_manager, page_config=page_config,
-                mathjax_config=settings.get("mathjax_config"), mathjax_url=settings.get("mathjax_url"))
+        @tornado.web.authenticated
+        def get(self):
+            manager = self.kernel_manager
+            no_cache(self)
+            self.set_header("Content-Type", "application/json")
+            self.finish(json.dumps({"ready": bool(getattr(manager, "started", True)),
+                                    "apps": manager.pool_status() if hasattr(manager, "pool_status") else {}}))
 
-        def _app_of(self, kernel_id: str) -> str:
-            name = self._get_notebook_from_kernel(kernel_id)
-            return url_path_join(self._server.base_url if self._server else "/", "voila/render", name) if name \
-                else "(unknown notebook)"
-
-    WorkbenchKernelManager.__module__ = __name__
-    _classes["manager"] = WorkbenchKernelManager
-    return WorkbenchKernelManager
+    _handler_classes.update(app=AppPageHandler, status=PoolStatusHandler)
+    return _handler_classes
