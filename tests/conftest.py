@@ -62,3 +62,25 @@ def registry_url(request, tmp_path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'registry.sqlite'}"
     return request.getfixturevalue("fresh_postgres_url")
+
+
+WARM_UP = pytest.StashKey[dict]()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def warm_caches(request):
+    """Before the first test of a run that includes slow tests (notebooks, server, browser): warm
+    the caches a new machine lacks (``tests/warmup.py``), so that no test's limit pays for them."""
+    if not any(item.get_closest_marker("slow") for item in request.session.items):
+        return
+    from warmup import warm_up
+
+    took = warm_up()
+    request.config.stash[WARM_UP] = took
+    print(f"\nwarm-up before the first test (seconds): {took}")
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    took = config.stash.get(WARM_UP, None)
+    if took:
+        terminalreporter.write_line(f"warm-up before the first test (seconds): {took}")

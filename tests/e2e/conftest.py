@@ -50,6 +50,9 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 #: Short culling for the tests (the server's default is 600 s).
 CULL_IDLE_TIMEOUT = 4
 CULL_INTERVAL = 1
+#: Seconds any browser wait may take: generous, for a cold 2-core machine with other work running.
+#: Every wait is for a condition, so a fast machine never waits this long.
+TIMEOUT = 120
 #: Visible text that means an error reached the user.
 ERROR_TEXT = re.compile(r"Traceback|Error|Exception|There was an error|错误|异常")
 
@@ -125,6 +128,21 @@ class Server:
         assert status == 200, f"GET /api/kernels answered {status}"
         return {k["id"]: k for k in json.loads(body)}
 
+    def status(self) -> dict:
+        """``/workbench/status``: whether the apps are ready, and how full each app's pool is."""
+        status, _, body = http_get(self.url("workbench/status"), timeout=10)
+        if status != 200:
+            raise ValueError(f"GET /workbench/status answered {status}")
+        return json.loads(body)
+
+    def wait_for_pools(self, timeout: float = 300) -> None:
+        """Wait until every app's pool is full again (after pages took kernels)."""
+        deadline = time.monotonic() + timeout
+        while not all(pool["ready"] == pool["size"] for pool in self.status()["apps"].values()):
+            if time.monotonic() > deadline:
+                pytest.fail(f"the pools did not refill within {timeout} s: {self.status()}")
+            time.sleep(0.3)
+
     def add_app(self, notebook: Path, folder: str = "notebooks/apps") -> str:
         """Copy ``notebook`` into the served root; return its name (without ``.ipynb``)."""
         target = self.root / folder / Path(notebook).name
@@ -160,7 +178,7 @@ def server(tmp_path_factory) -> Server:
                                    cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     running = Server(f"http://127.0.0.1:{port}", token, root, registry_url, log_path, process)
     try:
-        _wait_until_ready(running, apps=len(list(FIXTURES.glob("*.ipynb"))) + len(REAL_APPS))
+        _wait_until_ready(running)
         yield running
     finally:
         if process.poll() is None:
@@ -171,21 +189,20 @@ def server(tmp_path_factory) -> Server:
                 process.kill()
 
 
-def _wait_until_ready(running: Server, *, apps: int, timeout: float = 120) -> None:
-    """Wait until the server answers and has started a preheated kernel for each app."""
+def _wait_until_ready(running: Server, *, timeout: float = 600) -> None:
+    """Wait until the server says its apps are ready: every preheated kernel has run its notebook
+    up to its page (``/workbench/status``). The limit fits a cold, busy 2-core machine."""
     deadline = time.monotonic() + timeout
     while True:
         if running.process.poll() is not None:
             pytest.fail(f"the server exited with {running.process.returncode}:\n{running.log()[-5000:]}")
         try:
-            if http_get(running.url("api/status"), timeout=2)[0] == 200:
-                break
-        except OSError:
-            pass
+            if running.status()["ready"]:
+                return
+        except (OSError, ValueError):
+            pass  # not listening yet, or not logged in yet
         if time.monotonic() > deadline:
-            pytest.fail(f"the server did not answer within {timeout} s:\n{running.log()[-5000:]}")
-        time.sleep(0.3)
-    while len(running.kernels()) < apps and time.monotonic() < deadline:  # the pools are filling
+            pytest.fail(f"the server's apps were not ready within {timeout} s:\n{running.log()[-5000:]}")
         time.sleep(0.3)
 
 
@@ -231,13 +248,15 @@ class App:
 @pytest.fixture
 def open_app(server, browser):
     """``open_app(name, lang=None, folder="notebooks/apps", wait_for=".jupyter-widgets", token=True,
-    timeout=60, **query)`` -> :class:`App` (see the module docstring)."""
+    timeout=TIMEOUT, **query)`` -> :class:`App` (see the module docstring)."""
     contexts = []
     local = urllib.parse.urlsplit(server.base).netloc
 
     def open_(name: str, lang: str | None = None, *, folder: str = "notebooks/apps",
-              wait_for: str | None = ".jupyter-widgets", token: bool = True, timeout: float = 60, **query) -> App:
+              wait_for: str | None = ".jupyter-widgets", token: bool = True, timeout: float = TIMEOUT,
+              **query) -> App:
         context = browser.new_context(locale="zh-CN")
+        context.set_default_timeout(timeout * 1000)  # every wait of the test, too
         contexts.append(context)
         page = context.new_page()
         url = server.url(server.app_path(name, folder), token=token, lang=lang, **query)

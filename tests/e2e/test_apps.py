@@ -32,8 +32,10 @@ def registry_rows(server, sql: str, **params) -> pd.DataFrame:
 
 
 def sign_in(page, lang: str) -> None:
-    page.get_by_label(t("staff_member", lang)).select_option(label=COUNSELLOR_LABEL)
+    picker = page.get_by_label(t("staff_member", lang))
+    picker.select_option(label=COUNSELLOR_LABEL)
     page.get_by_role("button", name=t("start", lang)).click()
+    picker.wait_for(state="detached")  # the app has replaced the staff picker
 
 
 def unscreened_resident(server) -> str:
@@ -58,9 +60,8 @@ def test_each_app_opens_in_both_languages_without_an_error(open_app, name, lang)
     app.page.wait_for_selector(f"h1:has-text('{t(APPS[name], lang)}')")
     if name in ("screening", "caseload"):
         sign_in(app.page, lang)
-        app.page.wait_for_timeout(1500)
     else:
-        app.page.wait_for_selector(".wb-table", timeout=30000)
+        app.page.wait_for_selector(".wb-table")
     assert app.problems() == [] and app.external_requests == []
     other = "en" if lang == "zh" else "zh"
     app.page.get_by_role("button", name="English" if other == "en" else "中文").click()
@@ -195,10 +196,10 @@ def test_a_follow_up_contact_is_recorded(server, open_app):
 def test_the_explorer_and_the_quality_board_answer_their_controls(open_app):
     app = open_app("cohort_explorer", lang="en", wait_for=".wb-app")
     page = app.page
-    page.wait_for_selector("img", timeout=30000)
+    page.wait_for_selector("img")
     assert "Log-rank" in page.inner_text(".wb-app") or "log-rank" in page.inner_text(".wb-app").lower()
     assert app.problems() == []
     board = open_app("quality", lang="zh", wait_for=".wb-app")
-    board.page.wait_for_selector("tr.wb-alert", timeout=30000)
+    board.page.wait_for_selector("tr.wb-alert")
     assert "⚠" in board.page.inner_text(".wb-app") and board.problems() == []
 
