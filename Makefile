@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test bench setup system-deps clean
+.PHONY: run test bench bench-apps setup system-deps clean
 
 run: setup
 	@PORT=$(PORT) $(BIN)/python -m workbench.server --port $(PORT)
@@ -16,6 +16,9 @@ test: setup
 
 bench: setup
 	$(BIN)/python benchmarks/run.py
+
+bench-apps: setup
+	$(BIN)/python benchmarks/bench_apps.py
 
 setup: system-deps $(STAMP)
 
