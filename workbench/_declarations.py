@@ -14,10 +14,23 @@ import yaml
 LANGUAGES = ("en", "zh")
 
 
+#: libyaml's safe loader when PyYAML has it (10x faster: the declarations load at every app start).
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load_yaml(text: str) -> Any:
+    """YAML text parsed safely (plain data only), with libyaml when available.
+
+    >>> load_yaml("a: [1, 2]")
+    {'a': [1, 2]}
+    """
+    return yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader
+
+
 def read_yaml(path: Path, error: type[ValueError]) -> Any:
     """The parsed file, or ``error`` naming the file when it is not valid YAML."""
     try:
-        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        return load_yaml(Path(path).read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise error(f"{Path(path).name}: not valid YAML: {exc}") from exc
 

@@ -22,10 +22,10 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-import yaml
 from scipy import stats
 
 from workbench._errors import RowProblemsError
+from workbench._declarations import load_yaml
 
 __all__ = ["EpiDataError", "incidence_rate", "prevalence", "rate_ratio", "standard_population",
            "standardize", "suppress"]
@@ -372,7 +372,7 @@ def rate_ratio(data: pd.DataFrame, *, events: str, person_time: str, group: str,
 
 @lru_cache(maxsize=1)
 def _standards() -> dict:
-    return yaml.safe_load(_STANDARDS.read_text(encoding="utf-8"))
+    return load_yaml(_STANDARDS.read_text(encoding="utf-8"))
 
 
 def standard_population(name: str) -> pd.Series:

@@ -16,24 +16,23 @@ import pandas as pd
 
 from workbench.instruments import get_instrument
 from workbench.policy import CONDITIONS, PSYCH_STATUSES, Policy, evaluate, load_policy
+from workbench.problems import ProblemsError
 from workbench.scoring import score_all
 
-__all__ = ["ASSIGNMENT_COLUMNS", "AssignmentError", "assign_tiers", "decide", "screen"]
+__all__ = ["ASSIGNMENT_COLUMNS", "AssignmentError", "DECISION_COLUMNS", "assign_tiers", "decide", "screen", "what_if"]
 
 #: Columns :func:`assign_tiers` adds, in order.
 ASSIGNMENT_COLUMNS = ["tier", "urgent", "needs_review", "rule", "psych_status", "disease_category",
                       "service_cell", "service", "next_contact_due", "policy_version"]
 
 
-class AssignmentError(ValueError):
-    """Input that stepped care cannot use; lists every bad cell (row, column, value, rule)."""
+class AssignmentError(ProblemsError):
+    """Input that stepped care cannot use; :attr:`problems` lists every bad cell (table, row,
+    column, value, rule); no tier was assigned."""
 
-    def __init__(self, problems: list[tuple]):
-        self.problems = pd.DataFrame(problems, columns=["row", "column", "value", "rule"])
-        lines = [f"- row {r!r}, column {c!r}: value {v!r} {rule}" for r, c, v, rule in problems[:200]]
-        if len(problems) > 200:
-            lines.append(f"- ... and {len(problems) - 200} more (see .problems)")
-        super().__init__(f"{len(problems)} problem(s); no tier was assigned:\n" + "\n".join(lines))
+    def __init__(self, problems: list[tuple], *, table: str = "screenings"):
+        super().__init__([(table, *p) if len(p) == 4 else p for p in problems], context="stepped care",
+                         outcome="no tier was assigned")
 
 
 def _bad_rows(frame: pd.DataFrame, mask: np.ndarray, column: str, rule: str) -> list[tuple]:
@@ -213,18 +212,27 @@ def screen(data: pd.DataFrame, *, policy: str | Policy = "default", missing: str
     return out
 
 
-def decide(screened: pd.DataFrame, *, by: str, at: dt.datetime | str | pd.Timestamp,
+#: Columns of :func:`decide`: the ``decisions`` analysis table without its id, in order.
+DECISION_COLUMNS = ["resident_id", "assessed_on", "suggested_tier", "tier", "rule", "urgent", "needs_review",
+                    "psych_status", "disease_category", "service_cell", "service", "next_contact_due", "policy_version",
+                    "decided_by", "decided_at", "overridden", "override_reason"]
+
+
+def decide(screened: pd.DataFrame, *, by: str | pd.Series, at: dt.datetime | str | pd.Timestamp | pd.Series,
            overrides: pd.DataFrame | None = None) -> pd.DataFrame:
     """Record a person's decision on each suggested tier: confirmed, or overridden with a reason.
 
     Parameters
     ----------
     screened : DataFrame
-        Output of :func:`screen` or :func:`assign_tiers` (``tier``, ``rule``, ``policy_version``).
-    by : str
-        Who decides (a user name); required.
-    at : datetime or str
-        When the decision is made; required (there is no hidden "now").
+        Output of :func:`screen` or :func:`assign_tiers` (``tier``, ``rule``, ``policy_version``,
+        ``urgent``, ``needs_review``, the service-matrix columns and ``next_contact_due``), with
+        ``resident_id`` and ``assessed_on`` of each screening when known.
+    by : str or Series
+        Who decides (a user name); required. A Series gives one per row.
+    at : datetime, str or Series
+        When the decision is made; required (there is no hidden "now"). Read as UTC when it has
+        no time zone. A Series gives one per row.
     overrides : DataFrame, optional
         Rows (by label of ``screened``) whose tier the person changes: columns ``tier`` (1, 2,
         3) and ``reason`` (required, non-empty). Rows not listed are confirmed as suggested.
@@ -232,33 +240,53 @@ def decide(screened: pd.DataFrame, *, by: str, at: dt.datetime | str | pd.Timest
     Returns
     -------
     DataFrame
-        Same index as ``screened``: ``suggested_tier``, ``tier`` (the decision),
-        ``overridden`` (bool), ``override_reason``, ``rule``, ``policy_version``,
-        ``decided_by``, ``decided_at``. The registry stores these rows as they are.
+        Same index as ``screened``, columns :data:`DECISION_COLUMNS`: the rows of the
+        ``decisions`` analysis table exactly as the registry stores them (it adds only
+        ``decision_id``): ``suggested_tier``, ``tier`` (the decision), ``overridden``,
+        ``override_reason``, who and when, and the suggestion's rule, urgency, service and next
+        contact. A column the input lacks is blank.
 
     Examples
     --------
     >>> import pandas as pd
-    >>> screened = pd.DataFrame({"tier": pd.array([1, 2], dtype="Int8"), "rule": ["universal", "screen_positive"],
-    ...                          "policy_version": "default@1.0"})
+    >>> data = pd.DataFrame({f"phq9_{n}": [0, 2 if n <= 5 else 0] for n in range(1, 10)})
+    >>> data["assessed_on"] = "2025-06-02"
+    >>> screened = screen(data)  # PHQ-9 0 and 10
     >>> change = pd.DataFrame({"tier": [2], "reason": ["recent bereavement; lives alone"]}, index=[0])
-    >>> decide(screened, by="dr_wang", at="2025-06-02 10:30", overrides=change)[["suggested_tier", "tier", "overridden"]]
-       suggested_tier  tier  overridden
-    0               1     2        True
-    1               2     2       False
+    >>> decide(screened, by="dr_wang", at="2025-06-02 10:30", overrides=change)[
+    ...     ["suggested_tier", "tier", "overridden", "decided_by"]]
+       suggested_tier  tier  overridden decided_by
+    0               1     2        True    dr_wang
+    1               2     2       False    dr_wang
     """
-    if not isinstance(by, str) or not by.strip():
+    who = by if isinstance(by, pd.Series) else pd.Series(by, index=screened.index)
+    if who.isna().any() or not who.map(lambda v: isinstance(v, str) and bool(v.strip())).all():
         raise ValueError(f"The 'by' parameter of decide must be a non-empty str (who decides). Got {by!r} instead.")
-    when = pd.Timestamp(at) if at is not None else pd.NaT
-    if pd.isna(when):
+    when = pd.to_datetime(at if isinstance(at, pd.Series) else pd.Series(at, index=screened.index), errors="coerce")
+    if when.isna().any():
         raise ValueError(f"The 'at' parameter of decide must be a date-time. Got {at!r} instead.")
+    when = when.dt.tz_localize("UTC") if when.dt.tz is None else when.dt.tz_convert("UTC")
     for col in ("tier", "rule", "policy_version"):
         if col not in screened.columns:
             raise ValueError(f"The 'screened' parameter of decide must have the column {col!r} (output of screen).")
-    out = pd.DataFrame({"suggested_tier": screened["tier"].astype("Int8"), "tier": screened["tier"].astype("Int8"),
-                        "overridden": False, "override_reason": pd.Series(pd.NA, index=screened.index, dtype="string"),
-                        "rule": screened["rule"], "policy_version": screened["policy_version"],
-                        "decided_by": by, "decided_at": when}, index=screened.index)
+    out = pd.DataFrame(index=screened.index)
+    for col in DECISION_COLUMNS:
+        if col in ("suggested_tier", "tier"):
+            out[col] = screened["tier"].astype("Int8")
+        elif col == "decided_by":
+            out[col] = who.astype("string").str.strip()
+        elif col == "decided_at":
+            out[col] = when.to_numpy() if len(when) else pd.Series(dtype="datetime64[ns, UTC]")
+            out[col] = out[col].astype("datetime64[ns, UTC]")
+        elif col == "overridden":
+            out[col] = False
+        elif col == "override_reason":
+            out[col] = pd.Series(pd.NA, index=screened.index, dtype="string")
+        elif col in screened.columns:
+            values = screened[col]
+            out[col] = values.astype("string") if isinstance(values.dtype, pd.CategoricalDtype) else values
+        else:
+            out[col] = pd.NA
     if overrides is None or len(overrides) == 0:
         return out
     problems: list[tuple] = []
@@ -277,5 +305,52 @@ def decide(screened: pd.DataFrame, *, by: str, at: dt.datetime | str | pd.Timest
         out.loc[label, "overridden"] = int(tier) != out.loc[label, "suggested_tier"] \
             if pd.notna(out.loc[label, "suggested_tier"]) else True
     if problems:
-        raise AssignmentError(problems)
+        raise AssignmentError(problems, table="overrides")
+    return out
+
+
+def what_if(tables, *, policy: str | Policy, lang: str = "en") -> pd.DataFrame:
+    """The tiers another policy would suggest for the stored screenings: a simulation for
+    planning (say, a screen-positive threshold of 7 instead of 10), never a record. It reads the
+    STORED scores (nothing is scored again) and leaves the recorded decisions as they are.
+
+    Parameters
+    ----------
+    tables : workbench.tables.Tables
+        The analysis tables.
+    policy : str, path or Policy
+        The policy to try.
+
+    Returns
+    -------
+    DataFrame
+        One row per screening: ``resident_id, assessed_on``, ``recorded_tier`` (the decision on
+        record, blank when none) and the columns of :func:`assign_tiers` under ``policy``.
+        ``attrs``: ``policy`` (the one tried) and ``recorded_policies`` (those of the record).
+
+    Examples
+    --------
+    >>> from workbench.sample import load_sample
+    >>> from workbench.policy import load_policy
+    >>> t = load_sample()
+    >>> base = what_if(t, policy="default")
+    >>> bool((base["tier"] == base["recorded_tier"]).all())  # the record was decided by that policy
+    True
+    """
+    policy = load_policy(policy)
+    flags = sorted({c.flag for i in policy.instruments for c in get_instrument(i).critical_items})
+    wide = tables.scores_wide(list(policy.instruments), purpose="screening",
+                              columns=("score", "n_answered", *flags))
+    for inst_id in policy.instruments:  # a questionnaire not given that day: nothing answered
+        if f"{inst_id}_n_answered" in wide.columns:
+            wide[f"{inst_id}_n_answered"] = wide[f"{inst_id}_n_answered"].fillna(0)
+    people = tables.residents.set_index("resident_id")
+    for condition in CONDITIONS:
+        wide[condition] = wide["resident_id"].map(people[condition]).fillna(False).astype(bool)
+    suggested = assign_tiers(wide, policy=policy, lang=lang)
+    record = tables.screenings(list(policy.instruments))[["resident_id", "assessed_on", "tier"]]
+    out = wide[["resident_id", "assessed_on"]].merge(record.rename(columns={"tier": "recorded_tier"}),
+                                                     on=["resident_id", "assessed_on"], how="left")
+    out = pd.concat([out, suggested.reset_index(drop=True)], axis=1)
+    out.attrs.update(policy=policy.label, recorded_policies=tables.policy_versions)
     return out

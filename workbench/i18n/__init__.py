@@ -9,9 +9,9 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-import yaml
 
 from workbench.instruments import LANGUAGES
+from workbench._declarations import load_yaml
 
 __all__ = ["LANGUAGES", "strings", "t"]
 
@@ -19,7 +19,7 @@ __all__ = ["LANGUAGES", "strings", "t"]
 @functools.lru_cache(maxsize=None)
 def strings() -> dict[str, dict[str, str]]:
     """Every interface string, checked to exist in every language."""
-    table = yaml.safe_load((Path(__file__).with_name("strings.yaml")).read_text(encoding="utf-8"))
+    table = load_yaml((Path(__file__).with_name("strings.yaml")).read_text(encoding="utf-8"))
     for key, texts in table.items():
         if not isinstance(key, str):  # YAML 1.1 reads an unquoted yes/no/on/off key as a bool
             raise ValueError(f"strings.yaml: the key {key!r} is not text; quote it")

@@ -24,9 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
 
-from workbench._declarations import LANGUAGES, read_yaml, refuse, texts
+from workbench._declarations import LANGUAGES, load_yaml, read_yaml, refuse, texts
 
 __all__ = [
     "Band",
@@ -282,7 +281,7 @@ def _parent_parts(spec: Any, path: Path, problems: list[str]) -> tuple[dict, lis
     if not parent_path.is_file():
         problems.append(f"items_from.instrument: no declaration {spec['instrument']!r} to take items from")
         return None
-    parent = yaml.safe_load(parent_path.read_text(encoding="utf-8"))
+    parent = load_yaml(parent_path.read_text(encoding="utf-8"))
     if "items" not in parent:
         problems.append(f"items_from.instrument: {spec['instrument']!r} itself takes its items from another")
         return None

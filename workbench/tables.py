@@ -1,0 +1,990 @@
+"""The analysis tables: the one declared shape every analysis, notebook, app, report and export reads.
+
+Staff apps and imports write the registry; :meth:`Registry.analysis_tables
+<workbench.registry.store.Registry.analysis_tables>` reads these tables from it, ``workbench
+export`` writes them to a folder (:func:`write`) and :func:`read` reads such a folder back; the
+sample community (:func:`workbench.sample.load_sample`) and :mod:`workbench.synth` produce them too.
+Whatever the source, the columns, types, allowed values, keys and links between tables are the
+ones declared here (:data:`TABLES`), and :meth:`Tables.validate` reports every problem at once as
+``table, row, column, value, rule`` (:class:`workbench.problems.ProblemsError`).
+
+Scores are stored as computed when the answers were saved (``scores``), tiers as decided by a
+person (``decisions``): analyses read them and never score or assign tiers again.
+
+The tables (:func:`dictionary` lists every column in Chinese and English):
+
+- ``communities``: each community and its type;
+- ``residents``: one row per resident (no names, phone or ID numbers: analyses do not need them);
+- ``assessments``: one row per questionnaire taken: resident, date, instrument, why it was
+  taken (``purpose``: a ``screening``, a ``review`` during a referral, or a ``study`` visit) and
+  the item answers ``item_1`` ... (``item_k`` is the instrument's item k; blank = not answered);
+- ``scores``: one row per assessment, as stored: score, band, items answered, prorated, the
+  instrument's flags (``self_harm``: True, False or unknown) and derived values;
+- ``decisions``: tier decisions on screenings: suggested and decided tier, the rule that fired,
+  urgency, service-matrix cell and service, next contact, policy version, who, when, why changed;
+- ``referrals``, ``contacts`` (``status``: planned, attended, missed), ``events``,
+  ``enrolments`` (trial arms, cohort studies), ``surveys`` (satisfaction) and ``consents``.
+
+Examples
+--------
+>>> list(TABLES)[:4]
+['communities', 'residents', 'assessments', 'scores']
+>>> t = Tables()
+>>> len(t.residents), t.residents["resident_id"].dtype
+(0, string[python])
+>>> t.validate() is t
+True
+>>> dictionary("zh").query("table == 'contacts' and column == 'status'")["description"].item()
+'联系状态：planned（计划）、attended（到访）、missed（未到）'
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from workbench.problems import ProblemsError, problems_frame
+
+__all__ = ["Column", "ITEM_COLUMNS", "Link", "TABLES", "TableSpec", "Tables", "TablesError", "dictionary",
+           "read", "write"]
+
+#: Version of the declared shape (written into every export's ``tables.json``).
+SHAPE_VERSION = "1.0"
+CONDITIONS = ("hypertension", "diabetes", "chd", "stroke", "copd", "asthma")
+PURPOSES = ("screening", "review", "study")
+CONTACT_STATUS = ("planned", "attended", "missed")
+EVENT_KINDS = ("er_visit", "crisis", "cardiovascular_event", "hospitalisation", "death")
+
+
+class TablesError(ProblemsError):
+    """Analysis tables that break their declaration; :attr:`problems` names every bad cell."""
+
+
+# --- declarations ----------------------------------------------------------------------------
+
+#: dtype names of the declarations and the pandas dtypes they stand for.
+DTYPES = {"string": "string", "date": "datetime64[ns]", "timestamp": "datetime64[ns, UTC]", "bool": "bool",
+          "boolean": "boolean", "Int8": "Int8", "Int16": "Int16", "Int32": "Int32", "float": "float64",
+          "Float": "Float64"}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One declared column: name, type (a key of :data:`DTYPES`), description in English and
+    Chinese, and its rules (blank allowed, allowed values, bounds, unique)."""
+
+    name: str
+    dtype: str
+    en: str
+    zh: str
+    nullable: bool = False
+    values: tuple | None = None
+    low: float | None = None
+    high: float | None = None
+    unique: bool = False
+
+    def rules(self) -> str:
+        parts = [] if self.nullable else ["required"]
+        if self.values is not None:
+            parts.append("one of " + ", ".join(map(str, self.values)))
+        if self.low is not None or self.high is not None:
+            parts.append(f"from {self.low if self.low is not None else '-inf'} to {self.high if self.high is not None else 'inf'}")
+        if self.unique:
+            parts.append("unique")
+        return "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class Link:
+    """Rows of this table refer to rows of ``table``: ``columns`` here match ``to`` there (a
+    blank reference is allowed when the columns may be blank)."""
+
+    columns: tuple[str, ...]
+    table: str
+    to: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One declared table: its columns, key (unique together) and links to other tables."""
+
+    name: str
+    en: str
+    zh: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    links: tuple[Link, ...] = ()
+    #: Columns identifying a resident or a record: replaced by keyed pseudonyms in exports.
+    ids: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"The table {self.name!r} has no column {name!r}.")
+
+    def empty(self) -> pd.DataFrame:
+        """No rows, every column with its declared type."""
+        return pd.DataFrame({c.name: pd.Series(dtype=DTYPES[c.dtype]) for c in self.columns})
+
+    def schema(self):
+        """The table as a pandera ``DataFrameSchema`` (strict: no column more, none missing)."""
+        return _schema(self.name)
+
+
+def _c(name, dtype, en, zh, **rules) -> Column:
+    return Column(name, dtype, en, zh, **rules)
+
+
+def _id(name: str, en: str, zh: str, **rules) -> Column:
+    return _c(name, "string", en, zh, **rules)
+
+
+@lru_cache(maxsize=1)
+def _instrument_facts() -> dict[str, Any]:
+    from workbench.instruments import get_instrument, instrument_ids
+
+    ids = instrument_ids()
+    insts = [get_instrument(i) for i in ids]
+    n_items = max(len(i.item_columns) + len(i.supplementary_columns) for i in insts)
+    flags = sorted({c.flag for i in insts for c in i.critical_items})
+    derived = sorted({d for i in insts for d in i.derived})
+    answer_max = max(i.response_max for i in insts)
+    return {"ids": tuple(ids), "n_items": n_items, "flags": flags, "derived": derived, "answer_max": answer_max}
+
+
+def _item_columns() -> list[str]:
+    return [f"item_{k}" for k in range(1, _instrument_facts()["n_items"] + 1)]
+
+
+def _declare() -> dict[str, TableSpec]:
+    facts = _instrument_facts()
+    rid = _id("resident_id", "Resident (pseudonymised in exports)", "居民编号（导出时为假名）")
+    conditions = tuple(_c(c, "bool", f"Has {c} (chronic condition)", f"患有{zh}（慢性病）")
+                       for c, zh in zip(CONDITIONS, ("高血压", "糖尿病", "冠心病", "脑卒中", "慢阻肺", "哮喘")))
+    items = tuple(_c(f"item_{k}", "Int8", f"Answer to item {k} of the instrument (blank: not answered)",
+                     f"该问卷第{k}题的回答（空白：未回答）", nullable=True, low=0, high=facts["answer_max"])
+                  for k in range(1, facts["n_items"] + 1))
+    flags = tuple(_c(f, "boolean", f"Flag {f} raised by a critical item (blank: unknown, item not answered)",
+                     f"关键条目标记 {f}（空白：未知，该题未答）", nullable=True) for f in facts["flags"])
+    derived = tuple(_c(d, "Float", f"Derived value {d} (as declared by the instrument)", f"派生值 {d}（按问卷声明）",
+                       nullable=True) for d in facts["derived"])
+    specs = [
+        TableSpec("communities", "Communities and their type", "社区及其类型", (
+            _id("community", "Community", "社区", unique=True),
+            _c("community_type", "string", "Community type (urban, rural, ageing ...)", "社区类型（城市、农村、老龄化……）",
+               nullable=True),
+        ), key=("community",)),
+        TableSpec("residents", "Residents (no names, phone or ID numbers)", "居民（不含姓名、电话、身份证号）", (
+            _id("resident_id", "Resident (pseudonymised in exports)", "居民编号（导出时为假名）", unique=True),
+            _c("sex", "string", "Sex: female, male", "性别：female（女）、male（男）", values=("female", "male")),
+            _c("birth_date", "date", "Birth date (in exports: 1 July of the birth year)", "出生日期（导出时为出生年7月1日）"),
+            _id("community", "Community", "社区"),
+            _c("lives_alone", "bool", "Lives alone", "独居"),
+            *conditions,
+        ), key=("resident_id",), links=(Link(("community",), "communities", ("community",)),), ids=("resident_id",)),
+        TableSpec("assessments", "Questionnaires taken, with item answers", "已完成的问卷及逐题回答", (
+            _id("assessment_id", "Assessment", "评估编号", unique=True),
+            rid,
+            _c("assessed_on", "date", "Date taken", "评估日期"),
+            _c("instrument", "string", "Questionnaire", "问卷", values=facts["ids"]),
+            _c("instrument_version", "string", "Version of the questionnaire's declaration", "问卷声明版本"),
+            _c("purpose", "string", "Why it was taken: screening, review (during a referral), study (a study visit)",
+               "目的：screening（筛查）、review（转介期间复评）、study（研究随访）", values=PURPOSES),
+            _id("referral_id", "Referral a review belongs to", "复评所属转介", nullable=True),
+            _c("study", "string", "Study of a study visit", "研究随访所属研究", nullable=True),
+            _c("visit", "Int16", "Study visit (trial month, cohort wave)", "研究随访次（试验月份、队列波次）", nullable=True, low=0),
+            _c("mode", "string", "Mode: self, interviewer", "方式：self（自评）、interviewer（他评）", nullable=True,
+               values=("self", "interviewer")),
+            _c("language", "string", "Language of the form", "问卷语言", nullable=True),
+            _c("submission_id", "string", "The app or form submission it came from", "来源提交编号", nullable=True),
+            *items,
+        ), key=("resident_id", "assessed_on", "instrument", "purpose", "study"),
+            links=(Link(("resident_id",), "residents", ("resident_id",)),
+                   Link(("referral_id",), "referrals", ("referral_id",))),
+            ids=("assessment_id", "resident_id", "referral_id")),
+        TableSpec("scores", "Scores as stored when the answers were saved", "保存时计算并存储的得分", (
+            _id("assessment_id", "Assessment", "评估编号", unique=True),
+            rid,
+            _c("assessed_on", "date", "Date taken", "评估日期"),
+            _c("instrument", "string", "Questionnaire", "问卷", values=facts["ids"]),
+            _c("score", "float", "Total (blank: not scorable, too many items unanswered)", "总分（空白：未答题过多，无法计分）",
+               nullable=True),
+            _c("band", "string", "Severity band", "严重程度分级", nullable=True),
+            _c("n_answered", "Int8", "Items answered", "已答题数", low=0),
+            _c("prorated", "bool", "Total prorated for unanswered items", "总分按比例补足", ),
+            *flags, *derived,
+            _c("scoring_version", "string", "Version of the rules that computed the score", "计分规则版本"),
+        ), key=("assessment_id",), links=(Link(("assessment_id",), "assessments", ("assessment_id",)),
+                                            Link(("resident_id",), "residents", ("resident_id",))),
+            ids=("assessment_id", "resident_id")),
+        TableSpec("decisions", "Tier decisions on screenings", "筛查后的分级决定", (
+            _id("decision_id", "Decision", "决定编号", unique=True),
+            rid,
+            _c("assessed_on", "date", "Date of the screening decided on", "所依据的筛查日期"),
+            _c("suggested_tier", "Int8", "Tier the policy suggested (blank: nothing scorable)", "政策建议的级别（空白：无法计分）",
+               nullable=True, low=1, high=3),
+            _c("tier", "Int8", "Tier decided (1 self-help, 2 counselling, 3 fast-track referral)",
+               "决定的级别（1 自助、2 咨询、3 快速转诊）", nullable=True, low=1, high=3),
+            _c("rule", "string", "Policy rule that fired", "触发的政策规则"),
+            _c("urgent", "bool", "Urgent (a safety flag)", "紧急（安全标记）"),
+            _c("needs_review", "bool", "Needs a person's review", "需人工复核"),
+            _c("psych_status", "string", "Psychological status (service matrix)", "心理状态（服务矩阵）", nullable=True),
+            _c("disease_category", "string", "Chronic-disease category (service matrix)", "慢性病类别（服务矩阵）",
+               nullable=True),
+            _c("service_cell", "string", "Service-matrix cell", "服务矩阵单元", nullable=True),
+            _c("service", "string", "Service package of the cell", "该单元的服务包", nullable=True),
+            _c("next_contact_due", "date", "Next contact due", "下次联系日期", nullable=True),
+            _c("policy_version", "string", "Policy (id@version) in force", "所用政策（编号@版本）"),
+            _c("decided_by", "string", "Who decided", "决定人"),
+            _c("decided_at", "timestamp", "When (UTC)", "决定时间（UTC）"),
+            _c("overridden", "bool", "Tier changed from the suggestion", "改变了建议级别"),
+            _c("override_reason", "string", "Why it was changed (free text; left out of exports)",
+               "改变原因（自由文本；导出时不含）", nullable=True),
+        ), key=("decision_id",), links=(Link(("resident_id", "assessed_on"), "assessments", ("resident_id", "assessed_on")),),
+            ids=("decision_id", "resident_id")),
+        TableSpec("referrals", "Referrals to counselling or to hospital", "转介（咨询或医院）", (
+            _id("referral_id", "Referral", "转介编号", unique=True),
+            rid,
+            _c("referred_on", "date", "Referred on", "转介日期"),
+            _c("tier", "Int8", "Tier referred at", "转介时级别", nullable=True, low=1, high=3),
+            _c("rule", "string", "Policy rule behind it", "所依据的政策规则", nullable=True),
+            _c("destination", "string", "Where to", "转介去向", nullable=True),
+            _c("ended_on", "date", "Care ended on (blank: still open)", "结束日期（空白：仍在进行）", nullable=True),
+            _c("end_reason", "string", "Why care ended: completed, dropped_out, ...", "结束原因：completed（完成）、dropped_out（脱落）……",
+               nullable=True),
+        ), key=("referral_id",), links=(Link(("resident_id",), "residents", ("resident_id",)),),
+            ids=("referral_id", "resident_id")),
+        TableSpec("contacts", "Contacts with residents", "与居民的联系", (
+            _id("contact_id", "Contact", "联系编号", unique=True),
+            rid,
+            _id("referral_id", "Referral it belongs to", "所属转介", nullable=True),
+            _c("contact_on", "date", "Date", "日期"),
+            _c("kind", "string", "Kind (treatment, assessment, phone, ...)", "类型（治疗、评估、电话……）"),
+            _c("status", "string", "Status: planned, attended, missed", "联系状态：planned（计划）、attended（到访）、missed（未到）",
+               values=CONTACT_STATUS),
+            _c("recorded_by", "string", "Who recorded it", "记录人", nullable=True),
+        ), key=("contact_id",), links=(Link(("resident_id",), "residents", ("resident_id",)),
+                                         Link(("referral_id",), "referrals", ("referral_id",))),
+            ids=("contact_id", "resident_id", "referral_id")),
+        TableSpec("events", "Events: crises, emergency visits, hospital stays, deaths", "事件：危机、急诊、住院、死亡", (
+            _id("event_id", "Event", "事件编号", unique=True),
+            rid,
+            _c("event_on", "date", "Date", "日期"),
+            _c("kind", "string", "Kind", "类型", values=EVENT_KINDS),
+            _c("source", "string", "Where the record came from", "记录来源", nullable=True),
+        ), key=("event_id",), links=(Link(("resident_id",), "residents", ("resident_id",)),), ids=("event_id", "resident_id")),
+        TableSpec("enrolments", "Enrolments in studies (trial arms, cohorts)", "研究入组（试验分组、队列）", (
+            _id("enrolment_id", "Enrolment", "入组编号", unique=True),
+            rid,
+            _c("study", "string", "Study", "研究"),
+            _c("arm", "string", "Trial arm (blank for a cohort)", "试验组别（队列为空）", nullable=True),
+            _c("enrolled_on", "date", "Enrolled on (the baseline)", "入组日期（基线）"),
+        ), key=("resident_id", "study"), links=(Link(("resident_id",), "residents", ("resident_id",)),),
+            ids=("enrolment_id", "resident_id")),
+        TableSpec("surveys", "Satisfaction surveys", "满意度调查", (
+            _id("survey_id", "Survey answer", "调查编号", unique=True),
+            rid,
+            _id("referral_id", "Referral surveyed", "所调查的转介", nullable=True),
+            _c("surveyed_on", "date", "Date", "日期"),
+            _c("satisfied", "boolean", "Satisfied (blank: not answered)", "满意（空白：未回答）", nullable=True),
+            _c("rating", "Int8", "Rating 1-5 (blank: not answered)", "评分1-5（空白：未回答）", nullable=True, low=1, high=5),
+        ), key=("survey_id",), links=(Link(("resident_id",), "residents", ("resident_id",)),
+                                        Link(("referral_id",), "referrals", ("referral_id",))),
+            ids=("survey_id", "resident_id", "referral_id")),
+        TableSpec("consents", "Consents recorded", "知情同意记录", (
+            _id("consent_id", "Consent", "同意编号", unique=True),
+            rid,
+            _c("purpose", "string", "What it is for", "用途"),
+            _c("given", "bool", "Given", "已同意"),
+            _c("given_on", "date", "Date", "日期"),
+            _c("withdrawn_on", "date", "Withdrawn on", "撤回日期", nullable=True),
+        ), key=("consent_id",), links=(Link(("resident_id",), "residents", ("resident_id",)),), ids=("consent_id", "resident_id")),
+    ]
+    return {s.name: s for s in specs}
+
+
+class _Specs(Mapping):
+    """:data:`TABLES`, built on first use (it reads the questionnaire declarations)."""
+
+    def _all(self) -> dict[str, TableSpec]:
+        return _specs()
+
+    def __getitem__(self, name: str) -> TableSpec:
+        return self._all()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __repr__(self) -> str:
+        return f"TABLES({list(self)})"
+
+
+@lru_cache(maxsize=1)
+def _specs() -> dict[str, TableSpec]:
+    return _declare()
+
+
+#: The declared analysis tables by name, in the order they are listed and exported.
+TABLES: Mapping[str, TableSpec] = _Specs()
+
+
+class _Items(Sequence):
+    def __getitem__(self, i):
+        return _item_columns()[i]
+
+    def __len__(self) -> int:
+        return len(_item_columns())
+
+
+#: The item-answer columns of ``assessments`` (``item_1`` ... up to the longest instrument).
+ITEM_COLUMNS: Sequence[str] = _Items()
+
+
+@lru_cache(maxsize=None)
+def _schema(name: str):
+    import pandera.pandas as pa
+
+    spec = TABLES[name]
+    columns = {}
+    for c in spec.columns:
+        checks = []
+        if c.values is not None:
+            checks.append(pa.Check.isin(list(c.values), error=f"must be one of {', '.join(map(str, c.values))}"))
+        if c.low is not None:
+            checks.append(pa.Check.ge(c.low, error=f"must be at least {c.low:g}"))
+        if c.high is not None:
+            checks.append(pa.Check.le(c.high, error=f"must be at most {c.high:g}"))
+        if c.dtype == "date":
+            checks.append(pa.Check(lambda s: s.dt.normalize() == s, element_wise=False,
+                                   error="must be a date without a time of day"))
+        columns[c.name] = pa.Column(DTYPES[c.dtype], checks=checks, nullable=c.nullable, unique=c.unique,
+                                    report_duplicates="all", description=c.en, metadata={"zh": c.zh})
+    # keys of several columns are checked by Tables.problems, which names each repeated key once
+    return pa.DataFrameSchema(columns, strict=True, ordered=False, name=name, description=spec.en,
+                              metadata={"zh": spec.zh})
+
+
+# --- the container ---------------------------------------------------------------------------
+
+_RULES = {"column_in_dataframe": "is missing: the table must have this column",
+          "column_in_schema": "is not a column of this table",
+          "not_nullable": "is blank but required", "field_uniqueness": "is repeated: it must be unique",
+          "multiple_fields_uniqueness": "repeats a key that must be unique",
+          "dtype": "has the wrong type"}
+
+
+def _pandera_problems(name: str, error) -> list[tuple]:
+    rows = []
+    cases = error.failure_cases
+    for case in cases.itertuples(index=False):
+        check = str(case.check)
+        rule = _RULES.get(check.split("(")[0], check)
+        if check.startswith("dtype("):
+            rule = f"has the type {case.failure_case}, not the declared {check[7:-2]}"
+        column = case.column
+        index = case.index
+        row = None if index is None or (isinstance(index, float) and np.isnan(index)) else index
+        value = case.failure_case
+        if check.startswith(("column_in_dataframe", "column_in_schema")):
+            column, value = value, None
+        elif check.startswith("dtype("):
+            value = None
+        rows.append((name, row, column, value, rule))
+    return rows
+
+
+class Tables:
+    """The analysis tables (see the module docstring), each a DataFrame with the declared columns.
+
+    ``Tables(residents=frame, ...)``: tables not given are empty. A frame given must have the
+    declared columns (any order; extra columns are refused by :meth:`validate`); its values are
+    taken as they are: use :func:`coerce` or :func:`read` for text from files.
+
+    ``attrs`` says where the tables come from: ``source`` (``registry``, ``export``, ``sample``,
+    ``synth``), ``pseudonymised`` (bool) and, from a registry, who read them and when.
+    """
+
+    def __init__(self, *, attrs: Mapping[str, Any] | None = None, **frames: pd.DataFrame):
+        unknown = [name for name in frames if name not in TABLES]
+        if unknown:
+            raise ValueError(f"Unknown analysis tables {unknown}; the tables are {list(TABLES)}.")
+        self._frames: dict[str, pd.DataFrame] = {}
+        for name, spec in TABLES.items():
+            frame = frames.get(name)
+            if frame is None:
+                frame = spec.empty()
+            elif not isinstance(frame, pd.DataFrame):
+                raise TypeError(f"The table {name!r} must be a DataFrame. Got {type(frame).__name__} instead.")
+            self._frames[name] = frame
+        self.attrs: dict[str, Any] = {"source": "memory", "pseudonymised": False, **(attrs or {})}
+
+    # mapping-like access ---------------------------------------------------------------------
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        if name not in self._frames:
+            raise KeyError(f"No analysis table {name!r}; the tables are {list(TABLES)}.")
+        return self._frames[name]
+
+    def __getattr__(self, name: str) -> pd.DataFrame:
+        frames = self.__dict__.get("_frames")
+        if frames is not None and name in frames:
+            return frames[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._frames)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._frames
+
+    def items(self) -> Iterator[tuple[str, pd.DataFrame]]:
+        return iter(self._frames.items())
+
+    def replace(self, **frames: pd.DataFrame) -> "Tables":
+        """A copy with some tables replaced."""
+        return Tables(attrs=dict(self.attrs), **{**self._frames, **frames})
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{name}={len(frame):,}" for name, frame in self._frames.items())
+        return f"Tables({sizes}; source={self.attrs.get('source')!r}, pseudonymised={self.attrs.get('pseudonymised')})"
+
+    def _repr_html_(self) -> str:
+        rows = "".join(f"<tr><td>{name}</td><td>{TABLES[name].en}</td><td style='text-align:right'>{len(frame):,}</td></tr>"
+                       for name, frame in self._frames.items())
+        return (f"<table><caption>Analysis tables ({self.attrs.get('source')}; pseudonymised: "
+                f"{self.attrs.get('pseudonymised')})</caption><tr><th>table</th><th>what</th><th>rows</th></tr>{rows}</table>")
+
+    # checks ----------------------------------------------------------------------------------
+
+    def problems(self) -> pd.DataFrame:
+        """Every problem of every table and link, as ``table, row, column, value, rule``."""
+        from pandera.errors import SchemaErrors
+
+        rows: list[tuple] = []
+        for name, frame in self._frames.items():
+            try:
+                _schema(name).validate(frame, lazy=True)
+            except SchemaErrors as err:
+                rows.extend(_pandera_problems(name, err))
+        rows.extend(self._key_problems())
+        rows.extend(self._link_problems())
+        rows.extend(self._consistency_problems())
+        return problems_frame(rows)
+
+    def validate(self) -> "Tables":
+        """The tables themselves when they keep every declared rule, else :class:`TablesError`."""
+        problems = self.problems()
+        if len(problems):
+            raise TablesError(problems, context="analysis tables", outcome="nothing was computed")
+        return self
+
+    def _key_problems(self) -> list[tuple]:
+        rows = []
+        for name, spec in TABLES.items():
+            frame = self._frames[name]
+            if len(spec.key) < 2 or not all(c in frame.columns for c in spec.key):
+                continue
+            repeated = frame.duplicated(list(spec.key), keep="first")
+            for label, values in zip(frame.index[repeated], frame.loc[repeated, list(spec.key)].itertuples(index=False)):
+                rows.append((name, label, ", ".join(spec.key), tuple(None if pd.isna(v) else v for v in values),
+                             "repeats the key of an earlier row: it must be unique"))
+        return rows
+
+    def _link_problems(self) -> list[tuple]:
+        rows = []
+        for name, spec in TABLES.items():
+            frame = self._frames[name]
+            for link in spec.links:
+                if not all(c in frame.columns for c in link.columns):
+                    continue
+                target = self._frames[link.table]
+                if not all(c in target.columns for c in link.to):
+                    continue
+                refs = frame[list(link.columns)]
+                present = refs.notna().all(axis=1)
+                if len(link.columns) == 1:  # the common case, fast
+                    missing = ~refs[link.columns[0]][present].isin(target[link.to[0]].dropna()).to_numpy()
+                else:
+                    keys = pd.MultiIndex.from_frame(target[list(link.to)].dropna().astype(str))
+                    missing = ~pd.MultiIndex.from_frame(refs[present].astype(str)).isin(keys)
+                for label, values in zip(refs[present].index[missing], refs[present][missing].itertuples(index=False)):
+                    value = values[0] if len(values) == 1 else tuple(values)
+                    rows.append((name, label, ", ".join(link.columns), value,
+                                 f"refers to no row of {link.table} ({', '.join(link.to)})"))
+        return rows
+
+    def _consistency_problems(self) -> list[tuple]:
+        """Scores must describe the assessment they belong to; a study visit names its study."""
+        rows = []
+        s, a = self._frames["scores"], self._frames["assessments"]
+        shared = {"assessment_id", "resident_id", "assessed_on", "instrument"}
+        if len(s) and shared <= set(s.columns) and shared <= set(a.columns):
+            joined = s[["assessment_id", "resident_id", "assessed_on", "instrument"]].reset_index().merge(
+                a[["assessment_id", "resident_id", "assessed_on", "instrument"]], on="assessment_id", suffixes=("", "_a"))
+            for column in ("resident_id", "assessed_on", "instrument"):
+                bad = joined[joined[column].astype(str) != joined[f"{column}_a"].astype(str)]
+                rows.extend(("scores", r["index"], column, r[column],
+                             f"differs from the assessment's {column} ({r[f'{column}_a']})") for _, r in bad.iterrows())
+        if {"purpose", "study"} <= set(a.columns):
+            study = a["purpose"] == "study"
+            rows.extend(("assessments", i, "study", None, "is required for a study visit")
+                        for i in a.index[study & a["study"].isna()])
+        return rows
+
+    # what the tables hold ----------------------------------------------------------------------
+
+    @property
+    def policy_versions(self) -> list[str]:
+        """The stepped-care policies (``id@version``) the decisions were made under."""
+        return sorted(self._frames["decisions"]["policy_version"].dropna().unique().tolist())
+
+    def subset(self, resident_ids: Iterable[str]) -> "Tables":
+        """The same tables for some residents only (their communities kept)."""
+        keep = pd.Index(pd.unique(pd.Series(list(resident_ids), dtype="string")))
+        frames = {}
+        for name, frame in self._frames.items():
+            frames[name] = frame[frame["resident_id"].isin(keep)] if "resident_id" in frame.columns else frame
+        return Tables(attrs=dict(self.attrs), **frames)
+
+    def scores_of(self, instruments: Sequence[str] | str | None = None, *, purpose: str | Sequence[str] | None = None
+                  ) -> pd.DataFrame:
+        """Stored scores with the context of their assessment, one row per assessment.
+
+        Columns: ``assessment_id, resident_id, assessed_on, instrument, purpose, referral_id,
+        study, visit`` and the score columns (``score, band, n_answered, prorated``, flags and
+        derived values of the instrument).
+        """
+        s = self._frames["scores"]
+        if instruments is not None:
+            s = s[s["instrument"].isin([instruments] if isinstance(instruments, str) else list(instruments))]
+        context = self._frames["assessments"][["assessment_id", "purpose", "referral_id", "study", "visit"]]
+        out = s.merge(context, on="assessment_id", how="left", validate="one_to_one")
+        if purpose is not None:
+            out = out[out["purpose"].isin([purpose] if isinstance(purpose, str) else list(purpose))]
+        first = ["assessment_id", "resident_id", "assessed_on", "instrument", "purpose", "referral_id", "study", "visit"]
+        return out[first + [c for c in out.columns if c not in first]].reset_index(drop=True)
+
+    def scores_wide(self, instruments: Sequence[str] = ("phq9", "gad7"), *, purpose: str | Sequence[str] | None = None,
+                    columns: Sequence[str] = ("score",)) -> pd.DataFrame:
+        """Stored scores side by side: one row per sitting (resident, date, purpose and study),
+        with ``referral_id`` and ``visit``, and ``{instrument}_{column}`` for each instrument and
+        score column (e.g. ``phq9_score``, ``phq9_self_harm``); an instrument not taken at that
+        sitting is blank."""
+        long = self.scores_of(list(instruments), purpose=purpose)
+        long = long.assign(_study=long["study"].fillna(""))
+        keys = ["resident_id", "assessed_on", "purpose", "_study"]
+        context = long.groupby(keys, sort=True, observed=True).agg(
+            referral_id=("referral_id", "first"), study=("study", "first"), visit=("visit", "first"))
+        parts = [context]
+        for column in columns:
+            if column not in long.columns:
+                continue
+            wide = long.pivot(index=keys, columns="instrument", values=column)
+            wide.columns = [f"{i}_{column}" for i in wide.columns]
+            parts.append(wide)
+        out = pd.concat(parts, axis=1).reset_index().drop(columns="_study")
+        for inst in instruments:
+            for column in columns:
+                name = f"{inst}_{column}"
+                if name not in out.columns and column in long.columns:
+                    out[name] = pd.Series(dtype=long[column].dtype)
+        first = ["resident_id", "assessed_on", "purpose", "referral_id", "study", "visit"]
+        return out[first + [c for c in out.columns if c not in first]]
+
+    def screenings(self, instruments: Sequence[str] = ("phq9", "gad7"), *, columns: Sequence[str] = ("score",)) -> pd.DataFrame:
+        """One row per screening: resident, date, the stored scores of ``instruments``
+        (``{instrument}_{column}``) and the latest decision on it (``tier``, ``suggested_tier``,
+        ``rule``, ``urgent``, ``needs_review``, ``psych_status``, ``disease_category``,
+        ``service_cell``, ``service``, ``next_contact_due``, ``policy_version``, ``decided_by``,
+        ``decided_at``, ``overridden``); a screening nobody has decided on has a blank tier."""
+        a = self._frames["assessments"]
+        sessions = a.loc[a["purpose"] == "screening", ["resident_id", "assessed_on"]].drop_duplicates()
+        wide = self.scores_wide(instruments, purpose="screening", columns=columns)
+        wide = wide.drop(columns=["purpose", "referral_id", "study", "visit"])
+        if wide.duplicated(["resident_id", "assessed_on"]).any():  # a screening is one sitting a day
+            raise TablesError([("assessments", None, "resident_id, assessed_on", None,
+                                "holds two screenings of one resident on one day")], context="screenings")
+        d = self._frames["decisions"]
+        latest = d.sort_values(["decided_at", "decision_id"]).drop_duplicates(["resident_id", "assessed_on"], keep="last")
+        latest = latest.drop(columns=["decision_id", "override_reason"])
+        out = sessions.merge(wide, on=["resident_id", "assessed_on"], how="left").merge(
+            latest, on=["resident_id", "assessed_on"], how="left")
+        return out.sort_values(["resident_id", "assessed_on"], ignore_index=True)
+
+    def answers(self, instrument: str, *, purpose: str | Sequence[str] | None = None) -> pd.DataFrame:
+        """Item answers of one instrument, wide as the scoring engine names them
+        (``{instrument}_{n}``), with ``assessment_id, resident_id, assessed_on, purpose``."""
+        from workbench.instruments import get_instrument
+
+        inst = get_instrument(instrument)
+        a = self._frames["assessments"]
+        a = a[a["instrument"] == instrument]
+        if purpose is not None:
+            a = a[a["purpose"].isin([purpose] if isinstance(purpose, str) else list(purpose))]
+        names = list(inst.item_columns) + list(inst.supplementary_columns)
+        out = a[["assessment_id", "resident_id", "assessed_on", "purpose"]].copy()
+        for name in names:
+            out[name] = a[f"item_{int(name.rsplit('_', 1)[1])}"]
+        return out.reset_index(drop=True)
+
+    def forms(self, instruments: Sequence[str] | None = None, *, purpose: str | Sequence[str] | None = None
+              ) -> pd.DataFrame:
+        """The answers as wide forms, one row per sitting, as an import file has them:
+        ``resident_id, assessed_on, purpose, referral_id, study, visit, mode, language,
+        submission_id`` and the item columns ``{instrument}_{n}`` of ``instruments`` (default:
+        every instrument present). The inverse of :func:`workbench.records.assessments_from_forms`."""
+        from workbench.instruments import get_instrument
+
+        a = self._frames["assessments"]
+        if purpose is not None:
+            a = a[a["purpose"].isin([purpose] if isinstance(purpose, str) else list(purpose))]
+        wanted = list(instruments) if instruments is not None else sorted(a["instrument"].dropna().unique())
+        a = a[a["instrument"].isin(wanted)]
+        keys = ["resident_id", "assessed_on", "purpose", "_study"]
+        a = a.assign(_study=a["study"].fillna(""))
+        context = ["referral_id", "study", "visit", "mode", "language", "submission_id"]
+        out = a.groupby(keys, sort=True, observed=True)[context].first()
+        for inst_id in wanted:
+            inst = get_instrument(inst_id)
+            mine = a[a["instrument"] == inst_id].set_index(keys)
+            for name in list(inst.item_columns) + list(inst.supplementary_columns):
+                out[name] = mine[f"item_{int(name.rsplit('_', 1)[1])}"].reindex(out.index)
+        return out.reset_index().drop(columns="_study")
+
+    def referral_scores(self, instruments: Sequence[str] = ("phq9", "gad7")) -> pd.DataFrame:
+        """Stored scores per referral: the screening that led to it (``baseline``: the resident's
+        screening on the referral date), then its reviews; ``{instrument}_score`` per instrument.
+        Ready for :func:`workbench.outcomes.change` and :func:`workbench.outcomes.referral_outcomes`."""
+        wide = self.scores_wide(instruments)
+        refs = self._frames["referrals"][["referral_id", "resident_id", "referred_on"]]
+        base = wide[wide["purpose"] == "screening"].drop(columns=["referral_id"]).merge(
+            refs, left_on=["resident_id", "assessed_on"], right_on=["resident_id", "referred_on"], how="inner")
+        reviews = wide[(wide["purpose"] == "review") & wide["referral_id"].notna()]
+        keep = ["resident_id", "referral_id", "assessed_on", "baseline"] + [f"{i}_score" for i in instruments]
+        out = pd.concat([base.assign(baseline=True)[keep], reviews.assign(baseline=False)[keep]], ignore_index=True)
+        return out.sort_values(["referral_id", "assessed_on", "baseline"], ascending=[True, True, False], ignore_index=True)
+
+
+# --- types from text and files -----------------------------------------------------------------
+
+_TRUE = {"true", "1", "yes", "y", "t"}
+_FALSE = {"false", "0", "no", "n", "f"}
+
+
+def _coerce_column(name: str, column: Column, values: pd.Series, problems: list[tuple], clean_text: bool = True) -> pd.Series:
+    """``values`` as ``column``'s declared type; cells that cannot be read are reported and blanked.
+
+    Values already of a fitting kind (numbers, dates, booleans from a database or Parquet) are
+    converted directly; text (CSV cells) is stripped and parsed.
+    """
+    target = DTYPES[column.dtype]
+    if str(values.dtype) == target:
+        return values
+    kind = pd.api.types.infer_dtype(values, skipna=True)
+    if kind == "empty" and column.dtype != "bool":  # every cell blank
+        return pd.Series(index=values.index, dtype=target)
+    if column.dtype == "string" and kind == "string":
+        out = values.astype("string")
+        if not clean_text:
+            return out
+        stripped = out.str.strip()
+        return stripped.mask(stripped == "")
+    if column.dtype == "date" and kind in ("date", "datetime", "datetime64"):
+        out = pd.to_datetime(values, errors="coerce")
+        if getattr(out.dt, "tz", None) is not None:
+            out = out.dt.tz_convert("UTC").dt.tz_localize(None)
+        return out.astype("datetime64[ns]")
+    if column.dtype == "timestamp" and kind in ("datetime", "datetime64"):
+        out = pd.to_datetime(values, errors="coerce", utc=True)
+        return out.astype(target)
+    if column.dtype in ("bool", "boolean") and kind in ("boolean", "integer", "floating", "mixed-integer-float"):
+        numeric = pd.to_numeric(values, errors="coerce")
+        if numeric.dropna().isin([0, 1]).all():
+            out = numeric.astype("boolean")
+            return out.astype(bool) if column.dtype == "bool" and not out.isna().any() else out
+    if column.dtype in ("Int8", "Int16", "Int32", "float", "Float") and kind in ("integer", "floating", "mixed-integer-float",
+                                                                                 "decimal"):
+        number = pd.to_numeric(values, errors="coerce")
+        if column.dtype.startswith("Int"):
+            whole = number.isna() | (np.floor(number) == number)
+            if whole.all():
+                return number.astype(target)
+        else:
+            return number.astype(target)
+    text = values.astype("string").str.strip()
+    blank = text.isna() | (text == "")
+    if column.dtype == "string":
+        out = text.mask(blank)
+        bad = pd.Series(False, index=values.index)
+        rule = ""
+    elif column.dtype in ("bool", "boolean"):
+        low = text.str.lower()
+        out = pd.Series(pd.NA, index=values.index, dtype="boolean")
+        out[low.isin(_TRUE).fillna(False)] = True
+        out[low.isin(_FALSE).fillna(False)] = False
+        bad = ~blank & out.isna()
+        rule = "must be True or False"
+    elif column.dtype == "date":
+        out = pd.to_datetime(text.mask(blank), format="%Y-%m-%d", errors="coerce")
+        bad = ~blank & out.isna()
+        rule = "must be a date YYYY-MM-DD"
+    elif column.dtype == "timestamp":
+        out = pd.to_datetime(text.mask(blank), errors="coerce", utc=True, format="ISO8601")
+        bad = ~blank & out.isna()
+        rule = "must be a date and time (ISO 8601)"
+    else:
+        number = pd.to_numeric(text.mask(blank), errors="coerce")
+        bad = ~blank & number.isna()
+        rule = "must be a number"
+        if column.dtype.startswith("Int"):
+            whole = number.isna() | (np.floor(number) == number)
+            info = np.iinfo(column.dtype.lower())
+            fits = number.isna() | ((number >= info.min) & (number <= info.max))
+            bad |= ~whole | ~fits
+            rule = "must be a whole number" if (~whole).any() else f"must be a whole number from {info.min} to {info.max}"
+            number = number.where(whole & fits)
+        out = number
+    if bad.any():
+        problems.extend((name, label, column.name, values[label], rule) for label in values.index[bad])
+        out = out.mask(bad)
+    if column.dtype == "bool":
+        return out.fillna(False).astype(bool) if not out.isna().any() else out.astype("boolean")
+    if column.dtype == "date":
+        return out.astype("datetime64[ns]")
+    return out.astype(target)
+
+
+def coerce(name: str, frame: pd.DataFrame, *, clean_text: bool = True) -> tuple[pd.DataFrame, list[tuple]]:
+    """A table read from text (CSV cells, database values) with its declared types, and the cells
+    that could not be read (``table, row, column, value, rule``). Missing and extra columns are
+    left for :meth:`Tables.validate` to report. Text is stripped and a blank cell is missing,
+    unless ``clean_text=False`` (values already stored clean, as a database's)."""
+    spec = TABLES[name]
+    problems: list[tuple] = []
+    out = frame.copy()
+    for column in spec.columns:
+        if column.name in out.columns:
+            out[column.name] = _coerce_column(name, column, out[column.name], problems, clean_text)
+    return out, problems
+
+
+def tables_from_frames(frames: Mapping[str, pd.DataFrame], *, attrs: Mapping[str, Any] | None = None) -> Tables:
+    """Typed, validated :class:`Tables` from frames of text or loosely typed values (files, SQL rows)."""
+    problems: list[tuple] = []
+    typed = {}
+    for name, frame in frames.items():
+        typed[name], found = coerce(name, frame)
+        problems.extend(found)
+    tables = Tables(attrs=attrs, **typed)
+    found = tables.problems()
+    if problems:  # a cell that could not be read is named once, not again as blank
+        unread = {(t, r, c) for t, r, c, _, _ in problems}
+        found = found[[(t, r, c) not in unread for t, r, c in found[["table", "row", "column"]].itertuples(index=False)]]
+    if problems or len(found):
+        all_problems = pd.concat([problems_frame(problems), found], ignore_index=True)
+        raise TablesError(all_problems, context=str((attrs or {}).get("path", "analysis tables")),
+                          outcome="nothing was read")
+    return tables
+
+
+# --- folders (exports) -------------------------------------------------------------------------
+
+MANIFEST = "tables.json"
+DICTIONARY_FILES = {"en": "dictionary_en.csv", "zh": "dictionary_zh.csv"}
+
+
+def write(tables: Tables, folder: str | Path, *, formats: Sequence[str] = ("parquet", "csv"), overwrite: bool = False,
+          dictionary_files: bool = True) -> Path:
+    """Write ``tables`` to ``folder``: each table as Parquet and CSV (UTF-8 with BOM, so that
+    spreadsheet programs read Chinese correctly), the data dictionary in both languages, and
+    ``tables.json`` (shape version, source, row counts). A folder that is not empty is refused
+    unless ``overwrite``. :func:`read` reads it back."""
+    folder = Path(folder)
+    unknown = [f for f in formats if f not in ("parquet", "csv")]
+    if unknown or not formats:
+        raise ValueError(f"The 'formats' parameter of write must list 'parquet' and/or 'csv'. Got {list(formats)} instead.")
+    if folder.exists() and any(folder.iterdir()) and not overwrite:
+        raise FileExistsError(f"{folder} is not empty: write the tables to a new folder (nothing was written)")
+    folder.mkdir(parents=True, exist_ok=True)
+    tables.validate()
+    written: list[tuple[Path, Path]] = []
+
+    def target(name: str) -> Path:  # each file is written under a temporary name, then moved in place
+        final = folder / name
+        temporary = folder / f".{name}.tmp"
+        written.append((temporary, final))
+        return temporary
+
+    try:
+        for name, frame in tables.items():
+            if "parquet" in formats:
+                frame.to_parquet(target(f"{name}.parquet"), index=False)
+            if "csv" in formats:
+                _write_csv(frame, TABLES[name], target(f"{name}.csv"))
+        if dictionary_files:
+            for lang, filename in DICTIONARY_FILES.items():
+                dictionary(lang).to_csv(target(filename), index=False, encoding="utf-8-sig", lineterminator="\n")
+        attrs = {k: (v if isinstance(v, (str, int, float, bool, type(None), list)) else str(v))
+                 for k, v in tables.attrs.items() if k != "path"}
+        manifest = {"shape_version": SHAPE_VERSION, "tables": {name: len(frame) for name, frame in tables.items()},
+                    "formats": list(formats), "attrs": attrs, "policy_versions": tables.policy_versions}
+        target(MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        for temporary, final in written:
+            temporary.replace(final)
+    finally:
+        for temporary, _ in written:
+            temporary.unlink(missing_ok=True)
+    return folder
+
+
+def _write_csv(frame: pd.DataFrame, spec: TableSpec, path: Path) -> None:
+    """One table as CSV for spreadsheets and other tools: UTF-8 with a BOM (so that spreadsheet
+    programs read Chinese), dates ``YYYY-MM-DD``, times ISO 8601 in UTC, blanks empty, ``true`` /
+    ``false``. Written by Arrow's CSV writer (ten times faster than pandas' on a city's tables)."""
+    import codecs
+
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    out = frame.reset_index(drop=True)
+    for column in spec.columns:
+        if column.dtype == "timestamp":
+            out = out.assign(**{column.name: out[column.name].dt.strftime("%Y-%m-%dT%H:%M:%SZ").astype("string")})
+    table = pa.Table.from_pandas(out, preserve_index=False)
+    for column in spec.columns:
+        if column.dtype == "date":
+            i = table.schema.get_field_index(column.name)
+            table = table.set_column(i, column.name, table.column(i).cast(pa.date32()))
+    with open(path, "wb") as handle:
+        handle.write(codecs.BOM_UTF8)
+        pa_csv.write_csv(table, handle, pa_csv.WriteOptions(quoting_style="needed"))
+
+
+def _read_csv(path: Path, spec: TableSpec) -> pd.DataFrame:
+    """One table's CSV: typed by Arrow's CSV reader when every cell reads as its declared type
+    (fast), else as text, which :func:`coerce` then reads cell by cell, naming each one it cannot."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    arrow = {"string": pa.string(), "date": pa.date32(), "timestamp": pa.string(), "bool": pa.bool_(),
+             "boolean": pa.bool_(), "Int8": pa.int8(), "Int16": pa.int16(), "Int32": pa.int32(), "float": pa.float64(),
+             "Float": pa.float64()}
+    try:
+        table = pa_csv.read_csv(path, convert_options=pa_csv.ConvertOptions(
+            column_types={c.name: arrow[c.dtype] for c in spec.columns}, strings_can_be_null=True,
+            quoted_strings_can_be_null=True, true_values=["true", "True", "TRUE", "1"],
+            false_values=["false", "False", "FALSE", "0"]))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
+    mapping = {pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(),
+               pa.string(): pd.StringDtype(), pa.bool_(): pd.BooleanDtype(), pa.float64(): pd.Float64Dtype()}
+    frame = table.to_pandas(types_mapper=mapping.get)
+    for column in spec.columns:
+        if column.name not in frame.columns:
+            continue
+        values = frame[column.name]
+        if column.dtype == "date":
+            frame[column.name] = pd.to_datetime(values).astype("datetime64[ns]")
+        elif column.dtype == "float":
+            frame[column.name] = values.astype("float64")
+        elif column.dtype == "bool" and not values.isna().any():
+            frame[column.name] = values.astype(bool)
+        elif column.dtype == "timestamp":
+            frame[column.name] = values.astype(object)  # parsed by coerce
+    return frame
+
+
+def read(folder: str | Path) -> Tables:
+    """The analysis tables of a folder written by :func:`write` (or ``workbench export``):
+    Parquet when present, else CSV; typed and validated (:class:`TablesError` names every bad cell).
+    A table whose file is absent is empty."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder} is not a folder of analysis tables")
+    manifest_path = folder / MANIFEST
+    attrs: dict[str, Any] = {}
+    if manifest_path.is_file():
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        if str(manifest.get("shape_version", "")).split(".")[0] != SHAPE_VERSION.split(".")[0]:
+            raise ValueError(f"{folder} holds tables of shape version {manifest.get('shape_version')!r}; this "
+                             f"workbench reads version {SHAPE_VERSION}")
+        attrs.update(manifest.get("attrs", {}))
+    frames = {}
+    found = False
+    for name in TABLES:
+        parquet, csv = folder / f"{name}.parquet", folder / f"{name}.csv"
+        if parquet.is_file():
+            frames[name] = pd.read_parquet(parquet)
+        elif csv.is_file():
+            frames[name] = _read_csv(csv, TABLES[name])
+        else:
+            continue
+        found = True
+    if not found:
+        raise FileNotFoundError(f"{folder} holds none of the analysis tables ({', '.join(TABLES)})")
+    attrs.update(source=attrs.get("source", "export"), path=str(folder))
+    return tables_from_frames(frames, attrs=attrs)
+
+
+# --- the data dictionary ------------------------------------------------------------------------
+
+_TYPE_WORDS = {"en": {"string": "text", "date": "date (YYYY-MM-DD)", "timestamp": "date and time (UTC)", "bool": "true/false",
+                      "boolean": "true/false or blank", "Int8": "whole number", "Int16": "whole number",
+                      "Int32": "whole number", "float": "number", "Float": "number"},
+               "zh": {"string": "文本", "date": "日期（YYYY-MM-DD）", "timestamp": "日期时间（UTC）", "bool": "是/否",
+                      "boolean": "是/否或空白", "Int8": "整数", "Int16": "整数", "Int32": "整数", "float": "数值",
+                      "Float": "数值"}}
+
+
+def dictionary(lang: str = "en") -> pd.DataFrame:
+    """Every column of every table: ``table, column, type, required, rules, description`` in
+    ``lang`` (``en`` or ``zh``), generated from the declarations."""
+    if lang not in _TYPE_WORDS:
+        raise ValueError(f"The 'lang' parameter of dictionary must be one of {sorted(_TYPE_WORDS)}. Got {lang!r} instead.")
+    rows = []
+    for name, spec in TABLES.items():
+        for c in spec.columns:
+            rows.append({"table": name, "column": c.name, "type": _TYPE_WORDS[lang][c.dtype],
+                         "required": not c.nullable, "rules": c.rules(), "description": c.zh if lang == "zh" else c.en})
+    return pd.DataFrame(rows)
+
+
+def catalogue_markdown(tables: Tables | None = None, *, title: str = "Analysis tables", intro: str = "") -> str:
+    """The data dictionary as Markdown (both languages), with row counts when ``tables`` is given."""
+    lines = [f"# {title}", ""]
+    if intro:
+        lines += [intro, ""]
+    for name, spec in TABLES.items():
+        count = f" ({len(tables[name]):,} rows)" if tables is not None else ""
+        lines += [f"## `{name}`{count}: {spec.en} / {spec.zh}", "",
+                  f"Key: {', '.join(spec.key)}." + (" Links: " + "; ".join(
+                      f"{', '.join(l.columns)} -> {l.table}" for l in spec.links) + "." if spec.links else ""), "",
+                  "| column | type | rules | description | 说明 |", "|---|---|---|---|---|"]
+        shown_items = False
+        for c in spec.columns:
+            if re.fullmatch(r"item_\d+", c.name):
+                if shown_items:
+                    continue
+                shown_items = True
+                lines.append(f"| `item_1` ... `item_{len(ITEM_COLUMNS)}` | {_TYPE_WORDS['en'][c.dtype]} | {c.rules()} | "
+                             "Answer to item k of the instrument (blank: not answered) | 该问卷第k题的回答（空白：未回答） |")
+                continue
+            lines.append(f"| `{c.name}` | {_TYPE_WORDS['en'][c.dtype]} | {c.rules()} | {c.en} | {c.zh} |")
+        lines.append("")
+    return "\n".join(lines)
+
