@@ -3,12 +3,16 @@
     workbench [--db URL] [--user NAME] db init | db upgrade
     workbench import residents FILE [--skip-invalid]
     workbench import assessments FILE [--skip-invalid]
+    workbench import tables FOLDER
     workbench export FOLDER [--key-file FILE]
     workbench backup FILE | restore FILE [--force]
     workbench audit verify
     workbench users add NAME --role ROLE
-    workbench serve [--port N] | sample [...]
+    workbench serve [--port N] | sample [--out FOLDER]
     workbench report quality --month YYYY-MM --out FILE [--lang en|zh] [--data FOLDER]
+
+``report`` reads the analysis tables of ``--data`` (a folder written by ``workbench export``, or
+``data_samples`` for the sample), else of the registry as ``--user`` may see them (pseudonymised).
 
 The registry is ``--db`` (a SQLite path or URL, or a PostgreSQL URL), else ``WORKBENCH_DB``,
 else a SQLite file under the user's data folder. Every write names its user with ``--user``
@@ -34,11 +38,12 @@ def _parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="create or upgrade the registry schema").add_subparsers(dest="action", required=True)
     db.add_parser("init", help="create the schema (or upgrade it) and the admin user")
     db.add_parser("upgrade", help="apply pending schema migrations")
-    imp = sub.add_parser("import", help="import residents or assessments from CSV or Excel")
-    imp.add_argument("kind", choices=["residents", "assessments"])
-    imp.add_argument("file")
+    imp = sub.add_parser("import", help="import residents or assessments (CSV or Excel), or whole analysis tables "
+                                        "(a folder written by 'workbench export' or the sample)")
+    imp.add_argument("kind", choices=["residents", "assessments", "tables"])
+    imp.add_argument("file", help="the file (residents, assessments) or folder (tables)")
     imp.add_argument("--skip-invalid", action="store_true", help="write the valid rows and report the rest")
-    exp = sub.add_parser("export", help="pseudonymised CSV export for analysts")
+    exp = sub.add_parser("export", help="the pseudonymised analysis tables for analysts (Parquet, CSV, dictionary)")
     exp.add_argument("folder")
     exp.add_argument("--key-file", default=None, help="the pseudonymisation key (kept outside the export)")
     bk = sub.add_parser("backup", help="a consistent copy of the registry")
@@ -53,14 +58,15 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=["social_worker", "counsellor", "doctor", "analyst", "admin"])
     add.add_argument("--display-name", default=None)
-    rep = sub.add_parser("report", help="write a standalone HTML report (no registry needed)")
+    rep = sub.add_parser("report", help="write a standalone HTML report from the registry or an export folder")
     rep.add_argument("kind", choices=["quality"])
     rep.add_argument("--month", required=True, help="the month reported, YYYY-MM")
     rep.add_argument("--out", required=True, help="the HTML file to write")
     rep.add_argument("--lang", choices=["en", "zh"], default="en")
-    rep.add_argument("--data", default=None, help="a folder of the sample's CSV files (default: the shipped sample)")
+    rep.add_argument("--data", default=None, help="a folder of analysis tables (an export, or data_samples for the "
+                                                 "sample); default: the registry, as --user may see it")
     sub.add_parser("serve", help="serve JupyterLab and the Voila staff apps on 127.0.0.1", add_help=False)
-    sub.add_parser("sample", help="regenerate the sample community (python -m workbench.synth)", add_help=False)
+    sub.add_parser("sample", help="regenerate the sample community (python -m workbench.sample)", add_help=False)
     return parser
 
 
@@ -81,24 +87,17 @@ def main(argv: list[str] | None = None) -> int:
         serve(rest)
         return 0
     if args.command == "sample":
-        from workbench.synth.__main__ import main as synth
+        from workbench.sample import main as sample
 
-        return synth(rest) or 0
+        return sample(rest) or 0
     if rest:
         parser.error(f"unrecognised arguments: {' '.join(rest)}")
     if args.command == "report":
-        from workbench.report import write_quality_report
+        return _report(args)
 
-        try:
-            path = write_quality_report(month=args.month, out=args.out, lang=args.lang, data=args.data)
-        except (FileNotFoundError, ValueError) as err:
-            print(f"workbench: {err}", file=sys.stderr)
-            return 1
-        print(path)
-        return 0
-
+    from workbench.problems import ProblemsError
     from workbench.registry.access import AccessDenied
-    from workbench.registry.imports import ImportProblems, read_table
+    from workbench.registry.imports import read_table
     from workbench.registry.store import Registry
 
     try:
@@ -116,20 +115,27 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"registry ready at {registry.engine.url.render_as_string(hide_password=True)}")
             else:
                 print(f"schema at revision {registry.upgrade()}")
+        elif args.command == "import" and args.kind == "tables":
+            from workbench.tables import read
+
+            if args.skip_invalid:
+                raise ValueError("--skip-invalid does not apply to whole tables: they are written whole or not at all")
+            result = registry.import_tables(read(args.file), by=_need_user(args), source=args.file)
+            for name, written in result.written.items():
+                print(f"{name}: {written} written, {result.unchanged.get(name, 0)} already stored unchanged")
         elif args.command == "import":
             frame = read_table(args.file)
             method = registry.import_residents if args.kind == "residents" else registry.import_assessments
             result = method(frame, by=_need_user(args), skip_invalid=args.skip_invalid, source=args.file)
             print(f"{args.kind}: {result.written} written, {result.unchanged} already stored unchanged, "
-                  f"{result.problems['line'].nunique()} row(s) refused")
+                  f"{result.problems['row'].nunique()} row(s) refused")
             if len(result.problems):
                 print(result.problems.to_string(index=False), file=sys.stderr)
                 return 3
         elif args.command == "export":
-            from workbench.registry.export import export_pseudonymised
+            from workbench.registry.export import export_tables
 
-            paths = export_pseudonymised(registry, args.folder, as_user=_need_user(args), key_file=args.key_file)
-            print("\n".join(str(p) for p in paths.values()))
+            print(export_tables(registry, args.folder, as_user=_need_user(args), key_file=args.key_file))
         elif args.command == "backup":
             from workbench.registry.backup import backup
 
@@ -142,12 +148,37 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "users":
             registry.add_user(args.name, args.role, by=_need_user(args), display_name=args.display_name)
             print(f"added {args.name} ({args.role})")
-    except ImportProblems as err:
+    except ProblemsError as err:
         print(str(err), file=sys.stderr)
         return 1
     except (AccessDenied, FileExistsError, FileNotFoundError, ValueError) as err:
         print(f"workbench: {err}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _report(args) -> int:
+    from workbench.problems import ProblemsError
+    from workbench.registry.access import AccessDenied
+    from workbench.report import write_quality_report
+
+    try:
+        if args.data is not None:
+            from workbench.tables import read
+
+            tables = read(args.data)
+        else:
+            from workbench.registry.store import Registry
+
+            tables = Registry(args.db).analysis_tables(as_user=_need_user(args), pseudonymised=True)
+        path = write_quality_report(tables, month=args.month, out=args.out, lang=args.lang)
+    except ProblemsError as err:
+        print(str(err), file=sys.stderr)
+        return 1
+    except (AccessDenied, FileNotFoundError, ValueError, TypeError) as err:
+        print(f"workbench: {err}", file=sys.stderr)
+        return 1
+    print(path)
     return 0
 
 

@@ -30,7 +30,11 @@ HASHED = {
     "assessments": [c.name for c in assessments.columns
                     if c.name not in ("assessment_id", "content_hash", "entered_at")],
 }
-KEYS = {"residents": ["resident_id"], "assessments": ["resident_id", "assessed_on", "instrument"]}
+KEYS = {"residents": ["resident_id"], "assessments": ["resident_id", "assessed_on", "instrument", "purpose", "study"]}
+#: Columns added after a table's first version, with their defaults: a value equal to its default
+#: is left out of the hash and the key, so rows written before the column existed still verify.
+LATER = {"residents": {}, "assessments": {"purpose": "screening", "referral_id": None, "study": None, "visit": None,
+                                          "derived": None}}
 
 
 def _plain(value: Any) -> Any:
@@ -51,14 +55,43 @@ def canonical(obj: Mapping[str, Any]) -> bytes:
                       ensure_ascii=False).encode("utf-8")
 
 
+def _kept(table: str, column: str, value: Any) -> bool:
+    later = LATER[table]
+    return column not in later or value != later[column]
+
+
 def row_hash(table: str, row: Mapping[str, Any]) -> str:
     """Content hash of a stored row of ``table`` (``residents`` or ``assessments``)."""
-    return hashlib.sha256(canonical({c: row.get(c) for c in HASHED[table]})).hexdigest()
+    return hashlib.sha256(canonical({c: row.get(c) for c in HASHED[table] if _kept(table, c, row.get(c))})).hexdigest()
+
+
+def row_hashes(table: str, rows: list[Mapping[str, Any]], *, plain: Mapping[str, list] | None = None) -> list[str]:
+    """:func:`row_hash` of many rows, faster: ``plain`` gives columns already in their canonical
+    form (dates as ISO text, whole floats as int); the other columns must hold JSON-ready values
+    (str, int, float, bool, None) or they go through the same conversion as :func:`row_hash`."""
+    plain = plain or {}
+    columns = HASHED[table]
+    later = LATER[table]
+    out = []
+    dumps = json.dumps
+    for k, row in enumerate(rows):
+        body = {}
+        for c in columns:
+            v = plain[c][k] if c in plain else row.get(c)
+            if c in later and v == later[c]:
+                continue
+            if c not in plain and not (v is None or isinstance(v, (str, bool, int))):
+                v = _plain(v)
+            body[c] = v
+        text = dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        out.append(hashlib.sha256(text).hexdigest())
+    return out
 
 
 def row_key(table: str, row: Mapping[str, Any]) -> str:
-    """The key an audited row is known by in the log, e.g. ``R0001|2025-01-02|phq9``."""
-    return "|".join(str(_plain(row[c])) for c in KEYS[table])
+    """The key an audited row is known by in the log, e.g. ``R0001|2025-01-02|phq9`` (a study
+    visit adds its purpose and study: ``R0001|2026-01-02|phq9|study|rct_12m``)."""
+    return "|".join(str(_plain(row.get(c))) for c in KEYS[table] if _kept(table, c, row.get(c)))
 
 
 def _lock(connection: Connection) -> None:
@@ -75,13 +108,16 @@ def append(connection: Connection, entries: Iterable[Mapping[str, Any]], *, user
     prev = connection.execute(sa.select(audit_log.c.entry_hash).order_by(audit_log.c.entry_id.desc())
                               .limit(1)).scalar() or GENESIS
     rows = []
+    at_text = _plain(at)  # the same for every entry: made canonical once
+    dumps, sha256 = json.dumps, hashlib.sha256
     for entry in entries:
+        details = entry.get("details")
         body = {"at": at, "user_name": user, "action": entry["action"],
                 "target_table": entry.get("target_table"), "target_key": entry.get("target_key"),
                 "content_hash": entry.get("content_hash"),
-                "details": json.dumps(entry["details"], sort_keys=True, ensure_ascii=False, default=str)
-                if entry.get("details") is not None else None}
-        entry_hash = hashlib.sha256(prev.encode() + canonical(body)).hexdigest()
+                "details": dumps(details, sort_keys=True, ensure_ascii=False, default=str) if details is not None else None}
+        text = dumps({**body, "at": at_text}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)  # = canonical
+        entry_hash = sha256(prev.encode() + text.encode("utf-8")).hexdigest()
         rows.append({**body, "prev_hash": prev, "entry_hash": entry_hash})
         prev = entry_hash
     if rows:

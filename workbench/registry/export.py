@@ -1,4 +1,5 @@
-"""Pseudonymised exports for analysts: keyed-HMAC ids, no names, phones or ID numbers, birth year only.
+"""Pseudonymised exports for analysts: the analysis tables with keyed-HMAC ids, no names, phones or
+ID numbers, birth year only, no free text.
 
 The key lives outside the export (``WORKBENCH_EXPORT_KEY_FILE``, else ``export.key`` beside the
 registry's default location, created with owner-only permissions on first use), so the same
@@ -15,17 +16,11 @@ import secrets
 from pathlib import Path
 
 import pandas as pd
-import sqlalchemy as sa
 
 from workbench.registry import audit
 from workbench.registry.access import require_role
-from workbench.registry.schema import assessments, contacts, enrolments, events, referrals, residents, tier_assignments
 
-__all__ = ["default_key_file", "export_pseudonymised", "pseudonym"]
-
-#: Columns never exported.
-IDENTIFYING = ("name", "phone", "id_number", "birth_date", "content_hash", "created_by", "entered_by",
-               "recorded_by", "decided_by", "submission_id")
+__all__ = ["default_key_file", "export_tables", "pseudonym"]
 
 
 def default_key_file() -> Path:
@@ -54,30 +49,25 @@ def pseudonym(resident_id: str, key: bytes) -> str:
     return "P" + hmac.new(key, resident_id.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
 
 
-def export_pseudonymised(registry, folder: str | Path, *, as_user: str, key_file: str | Path | None = None) -> dict:
-    """Write pseudonymised CSV files of every analysis table to ``folder``; returns their paths."""
+def export_tables(registry, folder: str | Path, *, as_user: str, key_file: str | Path | None = None,
+                  formats=("parquet", "csv")) -> Path:
+    """Write the pseudonymised analysis tables (:meth:`Registry.analysis_tables`) to ``folder``:
+    Parquet and CSV for each table, the data dictionary in Chinese and English, ``tables.json``
+    (:func:`workbench.tables.write`). Analysts and admins only; audited. The key stays outside the
+    export; the folder must be new or empty. Read it back with :func:`workbench.tables.read`."""
+    from workbench.tables import write
+
     folder, key_path = Path(folder).resolve(), Path(key_file or default_key_file()).resolve()
     if key_path.parent == folder or folder in key_path.parents:
         raise ValueError("The export key must be kept outside the export folder.")
-    key = _key(key_path)
-    tables = {"residents": residents, "assessments": assessments, "tier_assignments": tier_assignments,
-              "referrals": referrals, "contacts": contacts, "events": events, "enrolments": enrolments}
-    folder.mkdir(parents=True, exist_ok=True)
-    written = {}
-    with registry._write() as conn:
+    if folder.exists() and any(folder.iterdir()):
+        raise FileExistsError(f"{folder} is not empty: export to a new folder (nothing was written)")
+    with registry.engine.connect() as conn:
         require_role(conn, as_user, {"analyst", "admin"}, "export data")
-        for name, table in tables.items():
-            frame = pd.DataFrame(conn.execute(sa.select(table)).mappings().all(), columns=[c.name for c in table.columns])
-            if name == "residents":
-                frame.insert(frame.columns.get_loc("birth_date"), "birth_year",
-                             pd.to_datetime(frame["birth_date"]).dt.year.astype("Int64"))
-            frame["resident_id"] = [pseudonym(r, key) for r in frame["resident_id"]]
-            frame = frame.drop(columns=[c for c in IDENTIFYING if c in frame.columns])
-            path = folder / f"{name}.csv"
-            frame.to_csv(path, index=False)
-            written[name] = path
-        audit.append(conn, [{"action": "export", "details": {"folder": str(folder), "tables": sorted(written),
-                                                             "rows": {n: sum(1 for _ in open(p)) - 1
-                                                                      for n, p in written.items()}}}],
+    tables = registry.analysis_tables(as_user=as_user, pseudonymised=True, key_file=key_path)
+    write(tables, folder, formats=formats)
+    with registry._write() as conn:
+        audit.append(conn, [{"action": "export", "details": {"folder": str(folder), "formats": list(formats),
+                                                             "rows": {n: len(f) for n, f in tables.items()}}}],
                      user=as_user, at=pd.Timestamp.now(tz="UTC").to_pydatetime().replace(microsecond=0))
-    return written
+    return folder

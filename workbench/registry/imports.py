@@ -8,7 +8,6 @@ own checks (:func:`workbench.check_answers`).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -16,9 +15,10 @@ import pandas as pd
 
 from workbench.instruments import get_instrument
 from workbench.policy import CONDITIONS
+from workbench.problems import ProblemsError
 from workbench.scoring import check_answers, instruments_in
 
-__all__ = ["ImportProblems", "PROBLEM_COLUMNS", "read_table", "validate_assessments", "validate_residents"]
+__all__ = ["ImportProblems", "PROBLEM_COLUMNS", "PURPOSES", "check_assessment_file", "read_table", "validate_residents"]
 
 PROBLEM_COLUMNS = ["line", "column", "value", "rule"]
 RESIDENT_COLUMNS = ["resident_id", "sex", "birth_date", "community", "lives_alone", *CONDITIONS]
@@ -27,16 +27,21 @@ _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f"}
 
 
-class ImportProblems(ValueError):
-    """An import that was refused; nothing was written. ``problems`` lists every bad cell."""
+class ImportProblems(ProblemsError):
+    """An import that was refused; nothing was written. ``problems`` lists every bad cell as
+    ``table`` (the file or source), ``row`` (the file's line; blank for the header or the file as
+    a whole), ``column``, ``value`` and ``rule``."""
+
+    row_word = "line"
 
     def __init__(self, source: str, problems: pd.DataFrame):
-        self.problems = problems
-        lines = [f"- line {'(header)' if pd.isna(r.line) else int(r.line)}, column {r.column!r}: "
-                 f"value {r.value!r} {r.rule}" for r in problems.head(200).itertuples(index=False)]
-        if len(problems) > 200:
-            lines.append(f"- ... and {len(problems) - 200} more")
-        super().__init__(f"{source}: {len(problems)} problem(s); nothing was written:\n" + "\n".join(lines))
+        if isinstance(problems, pd.DataFrame) and "line" in problems.columns:
+            lines = problems["line"].astype(object).where(problems["line"].notna(), None)
+            problems = [(source, None if line is None else int(line), column, value, rule)
+                        for line, column, value, rule in zip(lines, problems["column"].astype(object),
+                                                             problems["value"].astype(object),
+                                                             problems["rule"].astype(object))]
+        super().__init__(problems, context=source)
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -126,11 +131,17 @@ def validate_residents(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]
     return typed, problems
 
 
-def validate_assessments(frame: pd.DataFrame) -> tuple[list[dict], pd.DataFrame]:
-    """One record per questionnaire administered in the valid rows, and every problem.
+#: Why a questionnaire was taken (an import file's optional ``purpose`` column; blank: screening).
+PURPOSES = ("screening", "review", "study")
+
+
+def check_assessment_file(frame: pd.DataFrame) -> tuple[list[tuple], pd.Series]:
+    """Every problem of a file (or app form) of questionnaires, ``(line, column, value, rule)``
+    (``line`` None for the file as a whole), and the purpose of each row.
 
     A row may hold several questionnaires; a questionnaire whose items are all blank in a row
-    was not administered in that session. A row with no questionnaire at all is a problem.
+    was not given in that sitting. A row with no questionnaire at all is a problem. A review
+    names its ``referral_id``; a study visit its ``study`` and ``visit``.
     """
     problems: list[tuple] = []
     for column in ("resident_id", "assessed_on"):
@@ -139,8 +150,9 @@ def validate_assessments(frame: pd.DataFrame) -> tuple[list[dict], pd.DataFrame]
     present = instruments_in(frame)
     if not present:
         problems.append((None, "(items)", None, "no questionnaire item columns such as phq9_1 were found"))
+    purposes = pd.Series("screening", index=frame.index, dtype=object)
     if problems:
-        return [], pd.DataFrame(problems, columns=PROBLEM_COLUMNS)
+        return problems, purposes
     lines = _lines(frame.index)
     ids = frame["resident_id"].astype("string").str.strip()
     for i in np.flatnonzero((ids.isna() | (ids == "")).to_numpy()):
@@ -153,29 +165,41 @@ def validate_assessments(frame: pd.DataFrame) -> tuple[list[dict], pd.DataFrame]
             bad = frame[column].notna() & ~frame[column].isin(allowed)
             for i in np.flatnonzero(bad.to_numpy()):
                 problems.append((lines[i], column, frame[column].iloc[i], f"must be one of {sorted(allowed)} or blank"))
+    if "purpose" in frame.columns:
+        text = frame["purpose"].astype("string").str.strip().str.lower()
+        bad = text.notna() & ~text.isin(PURPOSES)
+        for i in np.flatnonzero(bad.to_numpy()):
+            problems.append((lines[i], "purpose", frame["purpose"].iloc[i], f"must be one of {list(PURPOSES)} or blank "
+                                                                           "(a screening)"))
+        purposes = text.where(text.isin(PURPOSES), "screening").astype(object)
+
+    def blank(column: str) -> pd.Series:
+        if column not in frame.columns:
+            return pd.Series(True, index=frame.index)
+        return frame[column].astype("string").str.strip().fillna("").eq("")
+
+    for i in np.flatnonzero(((purposes == "review") & blank("referral_id")).to_numpy()):
+        problems.append((lines[i], "referral_id", None, "is required for a review: the referral it belongs to"))
+    for column in ("study", "visit"):
+        for i in np.flatnonzero(((purposes == "study") & blank(column)).to_numpy()):
+            problems.append((lines[i], column, None, "is required for a study visit"))
+    if "visit" in frame.columns:
+        visit = pd.to_numeric(frame["visit"], errors="coerce")
+        bad = ~blank("visit") & (visit.isna() | (visit < 0) | (visit != np.floor(visit)))
+        for i in np.flatnonzero(bad.to_numpy()):
+            problems.append((lines[i], "visit", frame["visit"].iloc[i], "must be a whole number (month or wave) >= 0"))
     for inst_id in present:
         found = check_answers(frame, inst_id)
         position = {label: k for k, label in enumerate(frame.index)}
         for r in found.itertuples(index=False):
             line = None if r.row is None or (isinstance(r.row, float) and np.isnan(r.row)) else lines[position[r.row]]
             problems.append((line, r.column, r.value, r.rule))
-    records: list[dict] = []
-    administered_any = np.zeros(len(frame), dtype=bool)
+    given_any = np.zeros(len(frame), dtype=bool)
     for inst_id in present:
         inst = get_instrument(inst_id)
         columns = [c for c in inst.item_columns + inst.supplementary_columns if c in frame.columns]
-        answers = frame[columns].apply(pd.to_numeric, errors="coerce")
-        given = answers[inst.item_columns].notna().any(axis=1).to_numpy() if set(inst.item_columns) <= set(columns) \
-            else np.zeros(len(frame), dtype=bool)
-        administered_any |= given
-        keys = [c.rsplit("_", 1)[1] for c in columns]
-        values = answers.to_numpy(dtype="float64")
-        for i in np.flatnonzero(given):
-            cells = {k: (None if np.isnan(v) else int(v)) for k, v in zip(keys, values[i])}
-            records.append({"_row": frame.index[i], "_line": int(lines[i]), "instrument": inst_id,
-                            "answers": json.dumps(cells, sort_keys=True)})
-    for i in np.flatnonzero(~administered_any):
+        given_any |= frame[columns].apply(pd.to_numeric, errors="coerce").notna().any(axis=1).to_numpy()
+    for i in np.flatnonzero(~given_any):
         problems.append((lines[i], "(items)", None, "no questionnaire was answered in this row"))
-    table = pd.DataFrame(problems, columns=PROBLEM_COLUMNS)
-    table = table.sort_values("line", na_position="first", kind="stable", ignore_index=True)
-    return records, table
+    problems = [(None if line is None else int(line), column, value, rule) for line, column, value, rule in problems]
+    return sorted(problems, key=lambda p: (-1 if p[0] is None else p[0])), purposes

@@ -40,6 +40,13 @@ users = sa.Table(
     sa.CheckConstraint("role IN ('social_worker', 'counsellor', 'doctor', 'analyst', 'admin')", name="role"),
 )
 
+communities = sa.Table(
+    "communities", metadata,
+    sa.Column("community", sa.String(100), primary_key=True),
+    sa.Column("community_type", sa.String(40)),
+    *_who("created"),
+)
+
 residents = sa.Table(
     "residents", metadata,
     sa.Column("resident_id", sa.String(64), primary_key=True),
@@ -48,7 +55,7 @@ residents = sa.Table(
     sa.Column("id_number", sa.String(50)),
     sa.Column("sex", sa.String(10), nullable=False),
     sa.Column("birth_date", sa.Date, nullable=False),
-    sa.Column("community", sa.String(100), nullable=False),
+    sa.Column("community", sa.String(100), nullable=False),  # in communities (added by the registry)
     sa.Column("lives_alone", sa.Boolean, nullable=False),
     *_conditions,
     sa.Column("content_hash", sa.String(64), nullable=False),
@@ -64,6 +71,11 @@ assessments = sa.Table(
     sa.Column("assessed_on", sa.Date, nullable=False),
     sa.Column("instrument", sa.String(20), nullable=False),
     sa.Column("instrument_version", sa.String(20), nullable=False),
+    # why it was taken: a screening (decided on), a review during a referral, or a study visit
+    sa.Column("purpose", sa.String(20), nullable=False, server_default="screening"),
+    sa.Column("referral_id", sa.String(64), sa.ForeignKey("referrals.referral_id")),
+    sa.Column("study", sa.String(60)),
+    sa.Column("visit", sa.Integer),
     sa.Column("language", sa.String(5)),
     sa.Column("mode", sa.String(20)),
     sa.Column("answers", sa.Text, nullable=False),            # JSON {"1": 2, "2": null, ...}
@@ -72,13 +84,18 @@ assessments = sa.Table(
     sa.Column("n_answered", sa.Integer, nullable=False),
     sa.Column("prorated", sa.Boolean, nullable=False),
     sa.Column("flags", sa.Text, nullable=False),              # JSON {"self_harm": true/false/null}
+    sa.Column("derived", sa.Text),                            # JSON {"percent": 72.0} (WHO-5)
     sa.Column("scoring_version", sa.String(60), nullable=False),
     sa.Column("content_hash", sa.String(64), nullable=False),
     *_who("entered"),
-    sa.UniqueConstraint("resident_id", "assessed_on", "instrument", name="uq_assessments_screening"),
     sa.CheckConstraint("mode IS NULL OR mode IN ('self', 'interviewer')", name="mode"),
+    sa.CheckConstraint("purpose IN ('screening', 'review', 'study')", name="purpose"),
 )
 sa.Index("ix_assessments_resident", assessments.c.resident_id, assessments.c.assessed_on)
+#: One questionnaire per resident, day, purpose and study (a screening and a study visit the same
+#: day are two records; the same screening twice is one).
+sa.Index("uq_assessments_taken", assessments.c.resident_id, assessments.c.assessed_on, assessments.c.instrument,
+         assessments.c.purpose, sa.func.coalesce(assessments.c.study, ""), unique=True)
 
 referrals = sa.Table(
     "referrals", metadata,
@@ -104,7 +121,10 @@ tier_assignments = sa.Table(
     sa.Column("policy_version", sa.String(80), nullable=False),
     sa.Column("urgent", sa.Boolean, nullable=False),
     sa.Column("needs_review", sa.Boolean, nullable=False),
+    sa.Column("psych_status", sa.String(20)),
+    sa.Column("disease_category", sa.String(20)),
     sa.Column("service_cell", sa.String(40)),
+    sa.Column("service", sa.Text),
     sa.Column("next_contact_due", sa.Date),
     sa.Column("overridden", sa.Boolean, nullable=False),
     sa.Column("override_reason", sa.Text),
@@ -157,6 +177,18 @@ consents = sa.Table(
     sa.Column("given_on", sa.Date, nullable=False),
     sa.Column("withdrawn_on", sa.Date),
     *_who("recorded"),
+)
+
+surveys = sa.Table(
+    "surveys", metadata,
+    sa.Column("survey_id", sa.String(64), primary_key=True),
+    sa.Column("resident_id", sa.String(64), sa.ForeignKey("residents.resident_id"), nullable=False),
+    sa.Column("referral_id", sa.String(64), sa.ForeignKey("referrals.referral_id")),
+    sa.Column("surveyed_on", sa.Date, nullable=False),
+    sa.Column("satisfied", sa.Boolean),
+    sa.Column("rating", sa.Integer),
+    *_who("recorded"),
+    sa.CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating"),
 )
 
 caseloads = sa.Table(

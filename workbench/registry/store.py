@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from pathlib import Path
 from typing import Iterable, NamedTuple
 
 import numpy as np
@@ -17,17 +18,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
-import workbench
-from workbench.instruments import get_instrument
+from workbench.problems import ProblemsError
 from workbench.registry import audit, migrate
 from workbench.registry.access import AccessDenied, can_read_answers, require_role
 from workbench.registry.engine import make_engine
-from workbench.registry.imports import CONDITIONS, ImportProblems, validate_assessments, validate_residents
-from workbench.registry.schema import (EVENT_KINDS, ROLES, access_approvals, assessments, caseloads, consents,
-                                       contacts, enrolments, events, referrals, residents, tier_assignments, users)
-from workbench.scoring import score_all
+from workbench.registry.imports import CONDITIONS, ImportProblems, validate_residents
+from workbench.registry.schema import (EVENT_KINDS, ROLES, access_approvals, assessments, caseloads, communities,
+                                       consents, contacts, enrolments, events, referrals, residents, surveys,
+                                       tier_assignments, users)
 
-__all__ = ["FollowUpData", "ImportResult", "RecordProblems", "Registry"]
+__all__ = ["FollowUpData", "ImportResult", "RecordProblems", "Registry", "SavedScreening"]
 
 BASIC_COLUMNS = ["resident_id", "name", "phone", "sex", "birth_date", "community"]
 
@@ -43,11 +43,21 @@ class FollowUpData(NamedTuple):
 
 
 class ImportResult(NamedTuple):
-    """What an import did: rows written, rows already stored unchanged, and refused rows."""
+    """What an import did: rows written, rows already stored unchanged, and the refused rows'
+    problems (``table`` = the source, ``row`` = its line, ``column``, ``value``, ``rule``)."""
 
     written: int
     unchanged: int
     problems: pd.DataFrame
+
+
+class SavedScreening(NamedTuple):
+    """What :meth:`Registry.save_screening` did: ``written`` (False when this submission was
+    already saved: nothing new is written) and ``decision``, the stored decision row (the
+    ``decisions`` analysis table's shape, with its ``decision_id``)."""
+
+    written: bool
+    decision: pd.DataFrame
 
 
 def _now() -> dt.datetime:
@@ -163,35 +173,58 @@ class Registry:
             problems = _combine(problems, conflicts)
             if len(problems) and not skip_invalid:
                 raise ImportProblems(source, problems)
+            kinds = {}
+            if "community_type" in frame.columns:
+                for rec in frame.loc[typed.index, ["community", "community_type"]].dropna().to_dict("records"):
+                    kinds.setdefault(str(rec["community"]).strip(), str(rec["community_type"]).strip())
+            _add_communities(conn, [r["community"] for r in rows], kinds, by=by, at=now)
             _insert_imported(conn, residents, rows, by=by, at=now, source=source)
-        return ImportResult(len(rows), len(typed) - len(rows) - len(conflicts), problems)
+        return ImportResult(len(rows), len(typed) - len(rows) - len(conflicts), ImportProblems(source, problems).problems)
+
+    def import_tables(self, tables, *, by: str, source: str = "tables"):
+        """Write whole analysis tables (:class:`workbench.tables.Tables`, e.g. read with
+        :func:`workbench.tables.read`) in one transaction: admins only. Answers are scored again
+        here and must match the scores given; rows already stored unchanged are skipped; anything
+        that differs from what is stored is refused. See :mod:`workbench.registry.bulk`.
+        Returns the rows written and left unchanged per table."""
+        from workbench.registry.bulk import import_tables
+
+        with self._write() as conn:
+            require_role(conn, by, {"admin"}, "import whole analysis tables")
+            return import_tables(conn, tables, by=by, at=_now(), source=source)
 
     def import_assessments(self, frame: pd.DataFrame, *, by: str, skip_invalid: bool = False,
-                           source: str = "data") -> ImportResult:
-        """Validate, score and write questionnaires in one transaction; re-imports write nothing."""
-        records, problems = validate_assessments(frame)
-        bad_lines = set(problems["line"].dropna().astype(int))
-        if problems["line"].isna().any():  # a file-level problem: nothing can be imported
-            records = []
-        records = [r for r in records if r["_line"] not in bad_lines]
-        prepared = _prepare_assessments(frame, records, by)
+                           source: str = "data", policy="default") -> ImportResult:
+        """Check, score and write questionnaires in one transaction; re-imports write nothing.
+
+        Each new screening session gets its tier decision from ``policy``, the suggested tier
+        recorded as decided by ``by`` (change it in the screening app, with a reason). Reviews
+        and study visits (``purpose`` column) are stored and scored, not decided on.
+        """
+        from workbench.registry import saving
+
+        prepared = saving.prepare(frame)
         with self._write() as conn:
             require_role(conn, by, {"admin", "counsellor", "doctor"}, "import assessments")
             audit._lock(conn)
-            now = _now()
-            rows, unchanged, extra = _new_assessment_rows(conn, prepared, now)
-            problems = _combine(problems, extra)
+            result = saving.store(conn, prepared, by=by, at=_now(), source=source, policy=policy,
+                                  skip_invalid=skip_invalid)
+            problems = _problem_lines(result.problems)
             if len(problems) and not skip_invalid:
                 raise ImportProblems(source, problems)
-            refused = set(problems["line"].dropna().astype(int))  # a row with any problem is skipped whole
-            rows = [row for line, row in rows if line not in refused]
-            _insert_imported(conn, assessments, rows, by=by, at=now, source=source)
-        return ImportResult(len(rows), unchanged, problems)
+        return ImportResult(result.assessments, result.unchanged, ImportProblems(source, problems).problems)
 
-    def save_screening(self, answers: pd.DataFrame, decision: pd.DataFrame, *, by: str,
-                       add_to_caseload: bool = False) -> bool:
+    def preview_screening(self, answers: pd.DataFrame, resident: dict, *, policy="default") -> pd.DataFrame:
+        """What :meth:`save_screening` would store for ``answers``, without storing anything: the
+        scores of each questionnaire and the suggested decision (one row: ``{instrument}_score``,
+        ``_band``, ``_n_answered``, ``_prorated``, flags, then the decision's columns). For the
+        screening app's live card. ``resident``: the resident's record (its chronic conditions)."""
+        return preview_screening(answers, resident, policy=policy)
+
+    def save_screening(self, answers: pd.DataFrame, *, by: str, tier: int | None = None, reason: str | None = None,
+                       add_to_caseload: bool = False, policy="default") -> SavedScreening:
         """Store one screening session in one transaction: its questionnaires (item-level
-        answers, scored by the declared rules) and the tier decision on it.
+        answers, scored once by the declared rules) and the tier decision on it.
 
         Parameters
         ----------
@@ -199,64 +232,73 @@ class Registry:
             One row: ``resident_id``, ``assessed_on``, ``submission_id`` (required: it identifies
             this session), optionally ``language`` and ``mode``, and the item columns of every
             questionnaire given (a questionnaire with no answer at all was not given).
-        decision : DataFrame
-            One row as :meth:`record_decisions` takes it.
         by : str
-            The user saving (a counsellor, doctor or admin).
+            The user saving (a counsellor, doctor or admin); they decide the tier.
+        tier, reason : int and str, optional
+            The tier decided when it differs from the policy's suggestion, and why (required then).
+            None: the suggestion is confirmed.
         add_to_caseload : bool
             Also put the resident on ``by``'s follow-up caseload.
+        policy : str, path or Policy
+            The stepped-care policy in force.
 
         Returns
         -------
-        bool
-            True when written; False when this ``submission_id`` was already saved (a
-            double-clicked Save saves once), in which case nothing is written.
+        SavedScreening
+            ``written`` (False when this ``submission_id`` was already saved: a double-clicked
+            Save saves once) and the stored ``decision`` row.
 
         Raises
         ------
         ImportProblems
-            Any bad answer or date, an unknown resident, or a different assessment already stored
-            for this resident, date and questionnaire; nothing is written.
+            Any bad answer or date, an unknown resident, a bad tier or a missing reason, or a
+            questionnaire already stored for this resident and date; nothing is written.
         """
-        if len(answers) != 1 or len(decision) != 1:
-            raise ValueError("save_screening stores one screening: 'answers' and 'decision' must have one row each. "
-                             f"Got {len(answers)} and {len(decision)} rows instead.")
+        if len(answers) != 1:
+            raise ValueError("save_screening stores one screening: 'answers' must have one row. "
+                             f"Got {len(answers)} rows instead.")
         submission = answers["submission_id"].iloc[0] if "submission_id" in answers.columns else None
         if not isinstance(submission, str) or not submission.strip():
             raise ValueError("The 'answers' parameter of save_screening needs a non-empty 'submission_id'.")
-        records, problems = validate_assessments(answers)
-        if len(problems):
-            raise ImportProblems("screening", problems)
-        prepared = _prepare_assessments(answers, records, by)
-        decisions = _decision_rows(decision)
+        from workbench.registry import saving
+
+        form = answers.drop(columns=[c for c in ("purpose", "referral_id", "study", "visit") if c in answers.columns])
+        prepared = saving.prepare(form.reset_index(drop=True))
+        if prepared.problems:
+            raise ImportProblems("screening", _problem_lines(prepared.problems))
+        overrides = None
+        if tier is not None:
+            overrides = pd.DataFrame({"resident_id": [str(answers["resident_id"].iloc[0]).strip()],
+                                      "assessed_on": [prepared.assessments["assessed_on"].iloc[0]],
+                                      "tier": [tier], "reason": [reason]})
         with self._write() as conn:
             require_role(conn, by, {"admin", "counsellor", "doctor"}, "save screenings")
             audit._lock(conn)
-            if conn.execute(sa.select(assessments.c.assessment_id)
-                            .where(assessments.c.submission_id == submission.strip()).limit(1)).first():
-                return False
+            done = conn.execute(sa.select(assessments.c.resident_id, assessments.c.assessed_on)
+                                .where(assessments.c.submission_id == submission.strip()).limit(1)).first()
+            if done is not None:
+                return SavedScreening(False, self._stored_decision(conn, done.resident_id, done.assessed_on))
             now = _now()
-            rows, unchanged, extra = _new_assessment_rows(conn, prepared, now)
-            if unchanged:
-                extra.append((2, "assessed_on", str(prepared[0]["assessed_on"]),
-                              "this questionnaire is already stored for this resident and date"))
-            if extra:
-                raise ImportProblems("screening", _combine(problems, extra))
-            _insert_imported(conn, assessments, [row for _, row in rows], by=by, at=now,
-                             source=f"screening {submission.strip()}")
-            _insert_decisions(conn, decisions, by=by, at=now)
+            try:
+                result = saving.store(conn, prepared, by=by, at=now, source=f"screening {submission.strip()}",
+                                      policy=policy, overrides=overrides, new_session_only=True)
+            except (ProblemsError, ValueError) as err:  # a bad tier or reason: a problem of the form, named
+                rows = ([(None, p.column, p.value, p.rule) for p in err.problems.itertuples(index=False)]
+                        if hasattr(err, "problems") and "table" in err.problems.columns else
+                        [(None, "tier", tier, str(err).splitlines()[-1].lstrip("- "))])
+                raise ImportProblems("screening", _problem_lines(rows)) from None
+            if result.problems:
+                raise ImportProblems("screening", _problem_lines(result.problems))
             if add_to_caseload:
-                _add_to_caseload(conn, by, [decisions[0]["resident_id"]], by=by, at=now)
-        return True
+                _add_to_caseload(conn, by, [str(answers["resident_id"].iloc[0]).strip()], by=by, at=now)
+        return SavedScreening(True, result.decisions)
 
-    def record_decisions(self, decisions: pd.DataFrame, *, by: str) -> int:
-        """Store tier decisions (:func:`workbench.decide` output with ``resident_id``, ``assessed_on``
-        and the screening columns ``urgent, needs_review, service_cell, next_contact_due``)."""
-        rows = _decision_rows(decisions)
-        with self._write() as conn:
-            require_role(conn, by, {"admin", "counsellor", "doctor"}, "record tier decisions")
-            _insert_decisions(conn, rows, by=by, at=_now())
-        return len(rows)
+    def _stored_decision(self, conn: Connection, resident_id: str, assessed_on) -> pd.DataFrame:
+        from workbench.registry.analysis import read_frames, typed_tables
+
+        decisions = typed_tables(read_frames(conn, allowed=[resident_id]), attrs={}).decisions
+        mine = decisions[decisions["assessed_on"] == pd.Timestamp(assessed_on)]
+        return mine.sort_values("decided_at").tail(1).reset_index(drop=True)
 
     def record(self, table: str, frame: pd.DataFrame, *, by: str) -> int:
         """Store rows of ``referrals``, ``contacts``, ``events``, ``enrolments`` or ``consents``.
@@ -325,6 +367,42 @@ class Registry:
                                              "all permitted", "rows": len(frame)}}], user=as_user, at=_now())
         return _wide(frame)
 
+    def analysis_tables(self, *, as_user: str, pseudonymised: bool | None = None,
+                        key_file: str | None = None):
+        """The analysis tables (:class:`workbench.tables.Tables`) of what ``as_user`` may see.
+
+        - ``admin``: every resident; ``pseudonymised=True`` for the form analysts get.
+        - ``analyst``: every resident, pseudonymised only (asking for more is refused).
+        - ``counsellor``, ``doctor``: the residents on their caseload (and any a second counsellor
+          approved them to see), not pseudonymised.
+        - ``social_worker``: refused (the basic record only, through :meth:`residents`).
+
+        Pseudonymised tables replace every identifier by a keyed pseudonym (the key in
+        ``key_file``, default :func:`workbench.registry.export.default_key_file`), give birth
+        dates as 1 July of the birth year and leave free text out. Each read is audited.
+        """
+        from workbench.registry.analysis import pseudonymise, read_frames, typed_tables
+
+        with self._write() as conn:
+            role = require_role(conn, as_user, {"admin", "analyst", "counsellor", "doctor"}, "read analysis tables")
+            if role == "analyst" and pseudonymised is False:
+                raise AccessDenied(f"{as_user!r} is an analyst: analysts read pseudonymised tables only")
+            pseudonymised = bool(pseudonymised) or role == "analyst"
+            allowed = None if role in ("admin", "analyst") else can_read_answers(conn, as_user, role, None)
+            frames = read_frames(conn, allowed=allowed)
+            audit.append(conn, [{"action": "read_analysis_tables", "target_table": "(analysis tables)",
+                                 "details": {"pseudonymised": pseudonymised, "scope": "all" if allowed is None
+                                             else "caseload", "rows": {k: len(v) for k, v in frames.items()}}}],
+                         user=as_user, at=_now())
+        tables = typed_tables(frames, attrs={"source": "registry", "pseudonymised": False, "read_by": as_user,
+                                             "read_at": _now().isoformat(),
+                                             "registry": self.engine.url.render_as_string(hide_password=True)})
+        if pseudonymised:
+            from workbench.registry.export import _key, default_key_file
+
+            tables = pseudonymise(tables, _key(Path(key_file or default_key_file())))
+        return tables
+
     def users(self) -> pd.DataFrame:
         """Users of the registry: ``name``, ``role``, ``display_name``, ``active`` (no secrets are
         stored; who may sign in is decided by the Jupyter server's login)."""
@@ -380,41 +458,6 @@ class Registry:
             return audit.verify(conn)
 
 
-_DECISION_COLUMNS = ["resident_id", "assessed_on", "suggested_tier", "tier", "rule", "policy_version", "urgent",
-                     "needs_review", "service_cell", "next_contact_due", "overridden", "override_reason",
-                     "decided_by", "decided_at"]
-
-
-def _decision_rows(decisions: pd.DataFrame) -> list[dict]:
-    """Tier decisions as rows of ``tier_assignments``."""
-    missing = [c for c in _DECISION_COLUMNS if c not in decisions.columns]
-    if missing:
-        raise ValueError(f"The 'decisions' parameter of record_decisions lacks the columns {missing}.")
-    rows = []
-    frame = decisions[_DECISION_COLUMNS]
-    for rec in frame.astype(object).where(frame.notna(), None).to_dict("records"):
-        rec["assessed_on"] = pd.Timestamp(rec["assessed_on"]).date()
-        rec["next_contact_due"] = pd.Timestamp(rec["next_contact_due"]).date() if rec["next_contact_due"] else None
-        rec["decided_at"] = pd.Timestamp(rec["decided_at"]).to_pydatetime()
-        for col in ("suggested_tier", "tier"):
-            rec[col] = None if rec[col] is None else int(rec[col])
-        for col in ("urgent", "needs_review", "overridden"):
-            rec[col] = bool(rec[col])
-        rec["rule"], rec["service_cell"] = str(rec["rule"]), rec["service_cell"] and str(rec["service_cell"])
-        rows.append(rec)
-    return rows
-
-
-def _insert_decisions(conn: Connection, rows: list[dict], *, by: str, at: dt.datetime) -> None:
-    if not rows:
-        return
-    conn.execute(tier_assignments.insert(), rows)
-    audit.append(conn, [{"action": "insert", "target_table": "tier_assignments",
-                         "target_key": f"{r['resident_id']}|{r['assessed_on']}",
-                         "details": {"tier": r["tier"], "overridden": r["overridden"]}} for r in rows],
-                 user=by, at=at)
-
-
 def _add_to_caseload(conn: Connection, user: str, resident_ids: Iterable[str], *, by: str, at: dt.datetime) -> None:
     existing = set(conn.execute(sa.select(caseloads.c.resident_id).where(caseloads.c.user_name == user)).scalars())
     new = [r for r in dict.fromkeys(resident_ids) if r not in existing]
@@ -423,38 +466,6 @@ def _add_to_caseload(conn: Connection, user: str, resident_ids: Iterable[str], *
                                            "assigned_at": at} for r in new])
         audit.append(conn, [{"action": "assign_caseload", "target_table": "caseloads", "target_key": user,
                              "details": {"residents": new}}], user=by, at=at)
-
-
-def _new_assessment_rows(conn: Connection, prepared: list[dict], now: dt.datetime):
-    """The prepared assessments not yet stored, as (line, row); how many are stored unchanged;
-    and the problems (unknown resident, repeated row, a different stored assessment)."""
-    known = {rid for rid, _ in _lookup(conn, residents.c.resident_id, residents.c.resident_id,
-                                       values=[r["resident_id"] for r in prepared])}
-    stored = _stored_answers(conn, prepared)
-    rows, extra, seen, unchanged = [], [], {}, 0
-    for rec in prepared:
-        key = (rec["resident_id"], rec["assessed_on"], rec["instrument"])
-        if rec["resident_id"] not in known:
-            extra.append((rec["_line"], "resident_id", rec["resident_id"],
-                          "is not in the registry: import the resident first"))
-            continue
-        if key in seen:
-            extra.append((rec["_line"], rec["instrument"], None,
-                          f"repeats line {seen[key]} (same resident, date and questionnaire)"))
-            continue
-        seen[key] = rec["_line"]
-        if key in stored:
-            if stored[key] == (rec["answers"], rec["instrument_version"]):
-                unchanged += 1
-            else:
-                extra.append((rec["_line"], rec["instrument"], None,
-                              "differs from the stored assessment for this resident and date; "
-                              "nothing is overwritten"))
-            continue
-        row = {k: v for k, v in rec.items() if k != "_line"}
-        row["content_hash"] = audit.row_hash("assessments", row)
-        rows.append((rec["_line"], {**row, "entered_at": now}))
-    return rows, unchanged, extra
 
 
 def _insert_imported(conn: Connection, table: sa.Table, rows: list[dict], *, by: str, at: dt.datetime,
@@ -478,6 +489,7 @@ _RECORDABLE = {
     "events": (events, _STAFF, "event_id", "recorded"),
     "enrolments": (enrolments, _CLINICAL, "enrolment_id", "recorded"),
     "consents": (consents, _STAFF, "consent_id", "recorded"),
+    "surveys": (surveys, _STAFF, "survey_id", "recorded"),
 }
 #: Allowed values of coded columns (the database enforces the same with CHECK constraints).
 _CODES = {("contacts", "status"): ("planned", "attended", "missed"), ("events", "kind"): EVENT_KINDS}
@@ -545,42 +557,6 @@ def _combine(problems: pd.DataFrame, extra: list[tuple]) -> pd.DataFrame:
     return table.sort_values("line", na_position="first", kind="stable", ignore_index=True)
 
 
-def _prepare_assessments(frame: pd.DataFrame, records: list[dict], by: str) -> list[dict]:
-    """Typed rows with scores computed by the declared rules (never instead of the answers)."""
-    if not records:
-        return []
-    recs = pd.DataFrame(records)
-    position = frame.index.get_indexer(recs["_row"])
-    ids = frame["resident_id"].astype("string").str.strip().to_numpy(dtype=object)
-    days = pd.to_datetime(frame["assessed_on"].astype("string").str.strip(), format="%Y-%m-%d",
-                          errors="coerce").dt.date.to_numpy()  # bad dates are refused rows, left out
-    extra = {c: (frame[c].astype("string").str.strip().to_numpy(dtype=object, na_value=None) if c in frame
-                 else [None] * len(frame)) for c in ("submission_id", "language", "mode")}
-    out = []
-    for inst_id, group in recs.groupby("instrument", sort=True):
-        inst = get_instrument(inst_id)
-        rows = position[group.index.to_numpy()]
-        scored = score_all(frame.iloc[rows], instruments=[inst_id])
-        p = f"{inst_id}_"
-        score = scored[p + "score"].to_numpy()
-        band = scored[p + "band"].astype(object).where(scored[p + "band"].notna(), None).to_numpy()
-        n_answered = scored[p + "n_answered"].to_numpy()
-        prorated = scored[p + "prorated"].to_numpy()
-        flags = {c.flag: scored[p + c.flag].to_numpy(dtype=object, na_value=None) for c in inst.critical_items}
-        version = f"{inst.id}@{inst.declaration_version}; workbench {workbench.__version__}"
-        for k, (i, line, answers) in enumerate(zip(rows, group["_line"], group["answers"])):
-            out.append({
-                "_line": int(line), "resident_id": ids[i], "assessed_on": days[i], "instrument": inst_id,
-                "instrument_version": inst.declaration_version, "submission_id": extra["submission_id"][i],
-                "language": extra["language"][i], "mode": extra["mode"][i], "answers": answers,
-                "score": None if score[k] != score[k] else float(score[k]), "band": band[k],
-                "n_answered": int(n_answered[k]), "prorated": bool(prorated[k]),
-                "flags": json.dumps({f: (None if v[k] is None else bool(v[k])) for f, v in flags.items()}, sort_keys=True),
-                "scoring_version": version, "entered_by": by,
-            })
-    return sorted(out, key=lambda r: r["_line"])
-
-
 def _lookup(conn: Connection, key: sa.Column, value: sa.Column, *, values: list, chunk: int = 5000):
     """(key, value) pairs of the rows whose ``key`` is in ``values``, asked in chunks (SQLite
     limits the number of parameters in one statement)."""
@@ -589,21 +565,49 @@ def _lookup(conn: Connection, key: sa.Column, value: sa.Column, *, values: list,
         yield from conn.execute(sa.select(key, value).where(key.in_(wanted[start:start + chunk])))
 
 
-def _stored_answers(conn: Connection, prepared: list[dict]) -> dict:
-    if not prepared:
-        return {}
-    ids = {r["resident_id"] for r in prepared}
-    out = {}
-    chunk = sorted(ids)
-    for start in range(0, len(chunk), 5000):
-        part = chunk[start:start + 5000]
-        for r in conn.execute(sa.select(assessments.c.resident_id, assessments.c.assessed_on, assessments.c.instrument,
-                                        assessments.c.answers, assessments.c.instrument_version)
-                              .where(assessments.c.resident_id.in_(part))):
-            out[(r.resident_id, r.assessed_on, r.instrument)] = (r.answers, r.instrument_version)
-    return out
+def _problem_lines(problems: list[tuple]) -> pd.DataFrame:
+    """``(line, column, value, rule)`` problems as a table sorted by line (file-level first)."""
+    table = pd.DataFrame(list(problems), columns=["line", "column", "value", "rule"], dtype=object)
+    table = table.drop_duplicates(ignore_index=True)
+    order = table["line"].map(lambda v: -1 if v is None or v != v else v)
+    return table.iloc[np.argsort(order.to_numpy(), kind="stable")].reset_index(drop=True)
 
 
+def preview_screening(answers: pd.DataFrame, resident: dict, *, policy="default") -> pd.DataFrame:
+    """See :meth:`Registry.preview_screening` (needs no database)."""
+    from workbench.instruments import get_instrument
+    from workbench.records import assessments_from_forms, decide_screenings, score_assessments
+
+    rid = str(resident["resident_id"])
+    form = answers.copy()
+    form["resident_id"] = rid
+    shaped = assessments_from_forms(form.reset_index(drop=True), purpose="screening", table="screening")
+    people = pd.DataFrame([{"resident_id": rid, "sex": resident.get("sex"),
+                            **{c: bool(resident.get(c, False)) for c in CONDITIONS}}])
+    scores = score_assessments(shaped, people)
+    wide = {}
+    for row in scores.to_dict("records"):
+        flags = [c.flag for c in get_instrument(row["instrument"]).critical_items]
+        for column in ("score", "band", "n_answered", "prorated", *flags):
+            wide[f"{row['instrument']}_{column}"] = [row[column]]
+    decision = decide_screenings(shaped, scores, people, by="(preview)", at=_now(), policy=policy)
+    return pd.concat([pd.DataFrame(wide, index=[0]), decision.drop(columns=["decision_id"]).reset_index(drop=True)],
+                     axis=1)
+
+
+def _add_communities(conn: Connection, names: Iterable[str], kinds: dict[str, str], *, by: str,
+                     at: dt.datetime) -> None:
+    """Add the communities among ``names`` that the registry lacks (with their type when known)."""
+    wanted = sorted(set(names))
+    if not wanted:
+        return
+    present = set(conn.execute(sa.select(communities.c.community).where(communities.c.community.in_(wanted))).scalars())
+    new = [{"community": c, "community_type": kinds.get(c), "created_by": by, "created_at": at}
+           for c in wanted if c not in present]
+    if new:
+        conn.execute(communities.insert(), new)
+        audit.append(conn, [{"action": "insert", "target_table": "communities", "target_key": r["community"],
+                             "details": {"community_type": r["community_type"]}} for r in new], user=by, at=at)
 def _wide(frame: pd.DataFrame) -> pd.DataFrame:
     """Stored rows as one row per assessment: metadata, flags and item columns ``{instrument}_{n}``."""
     base = ["resident_id", "assessed_on", "instrument", "instrument_version", "language", "mode", "score", "band",

@@ -1,0 +1,307 @@
+"""The registry's rows as analysis tables, and analysis-shaped records stored as registry rows.
+
+:meth:`Registry.analysis_tables <workbench.registry.store.Registry.analysis_tables>` reads with
+:func:`read_frames`; the save path (:mod:`workbench.records`) produces assessments, scores and
+decisions in the analysis shape, which :func:`assessment_rows` and :func:`decision_rows` turn into
+the registry's rows (answers and flags as JSON, content hashes). :func:`pseudonymise` makes the
+tables an analyst may take away.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import math
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from workbench.registry import audit
+from workbench.registry.schema import (assessments, communities, consents, contacts, enrolments, events, referrals,
+                                       residents, surveys, tier_assignments)
+
+__all__ = ["assessment_rows", "decision_rows", "pseudonymise", "read_frames"]
+
+_CONDITIONS = ("hypertension", "diabetes", "chd", "stroke", "copd", "asthma")
+
+#: analysis table -> (registry table, {analysis column: registry column or None when computed})
+_SIMPLE = {
+    "communities": (communities, ["community", "community_type"]),
+    "residents": (residents, ["resident_id", "sex", "birth_date", "community", "lives_alone", *_CONDITIONS]),
+    "referrals": (referrals, ["referral_id", "resident_id", "referred_on", "tier", "rule", "destination", "ended_on",
+                              "end_reason"]),
+    "contacts": (contacts, ["contact_id", "resident_id", "referral_id", "contact_on", "kind", "status", "recorded_by"]),
+    "events": (events, ["event_id", "resident_id", "event_on", "kind", "source"]),
+    "enrolments": (enrolments, ["enrolment_id", "resident_id", "study", "arm", "enrolled_on"]),
+    "surveys": (surveys, ["survey_id", "resident_id", "referral_id", "surveyed_on", "satisfied", "rating"]),
+    "consents": (consents, ["consent_id", "resident_id", "purpose", "given", "given_on", "withdrawn_on"]),
+}
+_DECISION_COLUMNS = ["resident_id", "assessed_on", "suggested_tier", "tier", "rule", "urgent", "needs_review",
+                     "psych_status", "disease_category", "service_cell", "service", "next_contact_due", "policy_version",
+                     "decided_by", "decided_at", "overridden", "override_reason"]
+_ASSESSMENT_META = ["assessment_id", "resident_id", "assessed_on", "instrument", "instrument_version", "purpose",
+                    "referral_id", "study", "visit", "mode", "language", "submission_id"]
+
+
+def _select(conn: Connection, table: sa.Table, columns: list[sa.ColumnElement], allowed) -> pd.DataFrame:
+    """The rows as the database driver gives them (no per-value processing by SQLAlchemy: at
+    hundreds of thousands of rows that costs more than the query); typed by the caller."""
+    query = sa.select(*columns)
+    if allowed is not None and "resident_id" in table.c:
+        query = query.where(table.c.resident_id.in_(list(allowed)))
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        cursor.execute(str(compiled), compiled.params if conn.dialect.name != "sqlite"
+                       else tuple(compiled.params[k] for k in compiled.positiontup or ()))
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    return pd.DataFrame.from_records(rows, columns=[c.name for c in query.selected_columns])
+
+
+def read_frames(conn: Connection, *, allowed=None) -> dict[str, pd.DataFrame]:
+    """Every analysis table's rows as stored (untyped), for residents in ``allowed`` (a SQL
+    subquery or list of ids; None: everyone)."""
+    from workbench.tables import ITEM_COLUMNS, _instrument_facts
+
+    frames: dict[str, pd.DataFrame] = {}
+    for name, (table, names) in _SIMPLE.items():
+        frames[name] = _select(conn, table, [table.c[c] for c in names], allowed)
+    if allowed is not None:  # the communities of the residents shown
+        frames["communities"] = frames["communities"][
+            frames["communities"]["community"].isin(set(frames["residents"]["community"]))]
+    d = tier_assignments
+    frames["decisions"] = _select(conn, d, [d.c.assignment_id.label("decision_id"), *[d.c[c] for c in _DECISION_COLUMNS]],
+                                  allowed)
+    a = assessments
+    stored = _select(conn, a, [a.c[c] for c in _ASSESSMENT_META] + [a.c.answers, a.c.score, a.c.band, a.c.n_answered,
+                                                                     a.c.prorated, a.c.flags, a.c.derived,
+                                                                     a.c.scoring_version], allowed)
+    facts = _instrument_facts()
+
+    def parsed(texts: pd.Series, names: list[str], prefix: str = "") -> pd.DataFrame:
+        # one json.loads over the whole column (as a JSON array) instead of one call per row
+        objects = json.loads("[" + ",".join(t if t else "{}" for t in texts) + "]") if len(texts) else []
+        out = pd.DataFrame.from_records(objects, index=texts.index) if objects else pd.DataFrame(index=texts.index)
+        out.columns = [f"{prefix}{c}" for c in out.columns]
+        return out.reindex(columns=names)
+
+    items = parsed(stored["answers"], list(ITEM_COLUMNS), "item_")
+    flags = parsed(stored["flags"], facts["flags"])
+    derived = parsed(stored["derived"], facts["derived"])
+    frames["assessments"] = pd.concat([stored[_ASSESSMENT_META], items], axis=1)
+    frames["scores"] = pd.concat(
+        [stored[["assessment_id", "resident_id", "assessed_on", "instrument", "score", "band", "n_answered", "prorated"]],
+         flags, derived, stored[["scoring_version"]]], axis=1)
+    for name in ("assessments", "scores", "decisions", "events", "enrolments", "consents"):
+        key = f"{name[:-1]}_id" if name != "scores" else "assessment_id"
+        frames[name][key] = frames[name][key].astype(str)
+    return frames
+
+
+def typed_tables(frames: dict[str, pd.DataFrame], *, attrs: dict):
+    """Frames read by :func:`read_frames` as typed :class:`~workbench.tables.Tables`, sorted by key."""
+    from workbench.tables import TABLES, Tables, coerce
+
+    typed = {}
+    for name, frame in frames.items():
+        out, problems = coerce(name, frame, clean_text=False)  # stored text is already clean
+        if problems:  # the database's own types and constraints make this a bug, not bad data
+            raise RuntimeError(f"registry table {name} does not read as its analysis table: {problems[:5]}")
+        typed[name] = out.sort_values(list(TABLES[name].key), ignore_index=True, kind="stable")
+    return Tables(attrs=attrs, **typed)
+
+
+# --- pseudonyms ----------------------------------------------------------------------------
+
+def _pseudonym(prefix: str, kind: str | None, key: bytes, value: str) -> str:
+    message = value if kind is None else f"{kind}:{value}"
+    return prefix + hmac.digest(key, message.encode("utf-8"), "sha256").hex()[:16]
+
+
+#: id column -> (prefix, kind) of its pseudonyms; the resident's keep the ``P`` + HMAC(id) form of
+#: earlier exports so that pseudonyms stay stable.
+_ID_KINDS = {"resident_id": ("P", None), "assessment_id": ("A", "assessment"), "referral_id": ("F", "referral"),
+             "contact_id": ("C", "contact"), "decision_id": ("D", "decision"), "event_id": ("V", "event"),
+             "enrolment_id": ("E", "enrolment"), "survey_id": ("S", "survey"), "consent_id": ("K", "consent")}
+
+
+def pseudonymise(tables, key: bytes):
+    """The tables an analyst may take away: every identifier replaced by a keyed pseudonym (the
+    same id always gets the same pseudonym under the same key), birth dates reduced to 1 July of
+    the birth year, free text (override reasons) left out, and rows in pseudonym order rather than
+    the order they were written."""
+    from workbench.tables import TABLES
+
+    def convert(column: str, values: pd.Series) -> pd.Series:
+        prefix, kind = _ID_KINDS[column]
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)  # each distinct id hashed once
+        names = np.array([_pseudonym(prefix, kind, key, str(u)) for u in uniques] + [None], dtype=object)
+        return pd.Series(names[codes], index=values.index, dtype="string")
+
+    frames = {}
+    for name, frame in tables.items():
+        out = frame.copy()
+        for column in TABLES[name].ids:
+            out[column] = convert(column, out[column])
+        if name == "residents":
+            out["birth_date"] = pd.to_datetime(out["birth_date"].dt.year.astype("Int64").astype(str) + "-07-01",
+                                               errors="coerce").astype("datetime64[ns]")
+        if name == "decisions":
+            out["override_reason"] = pd.Series(pd.NA, index=out.index, dtype="string")
+        order = list(TABLES[name].ids[:1]) or list(TABLES[name].key)
+        frames[name] = out.sort_values(order, ignore_index=True, kind="stable")
+    attrs = {**tables.attrs, "pseudonymised": True,
+             "pseudonymisation": "keyed HMAC-SHA256 ids; birth dates as 1 July of the birth year; free text left out"}
+    return type(tables)(attrs=attrs, **frames)
+
+
+# --- analysis rows -> registry rows ------------------------------------------------------------
+
+def _clean(value: Any) -> Any:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _day(value) -> dt.date | None:
+    value = _clean(value)
+    return None if value is None else pd.Timestamp(value).date()
+
+
+def _objects(values: pd.Series) -> list:
+    """A column as Python values, blanks as None (fast: no per-value pandas boxing)."""
+    out = values.astype(object).to_numpy()
+    return [None if v is None or v is pd.NA or (isinstance(v, float) and v != v) else v for v in out]
+
+
+def _json_objects(keys: list[str], matrix: np.ndarray, kind) -> list[str]:
+    """One JSON object per row of ``matrix`` (NaN -> null), exactly as ``json.dumps(..., sort_keys=True)``."""
+    order = sorted(range(len(keys)), key=lambda k: keys[k])
+    names = [json.dumps(keys[k]) for k in order]
+    columns = matrix[:, order]
+    rows = []
+    for values in columns:
+        parts = []
+        for name, v in zip(names, values):
+            parts.append(f"{name}: {'null' if v != v else kind(v)}")
+        rows.append("{" + ", ".join(parts) + "}")
+    return rows
+
+
+def _int_text(v) -> str:
+    return str(int(v))
+
+
+def _bool_text(v) -> str:
+    return "true" if v else "false"
+
+
+def _float_text(v) -> str:
+    return json.dumps(float(v))
+
+
+def assessment_rows(assessments_: pd.DataFrame, scores: pd.DataFrame, *, by: str) -> list[dict]:
+    """Registry rows of ``assessments`` (analysis shape) with their ``scores`` (same order).
+
+    Vectorised by questionnaire: a whole city's import goes through here."""
+    from workbench.instruments import get_instrument
+
+    n = len(assessments_)
+    if n == 0:
+        return []
+    a = assessments_.reset_index(drop=True)
+    s = scores.reset_index(drop=True)
+    answers = [None] * n
+    flags = [None] * n
+    derived: list = [None] * n
+    for inst_id, positions in a.groupby("instrument", sort=False, observed=True).indices.items():
+        inst = get_instrument(inst_id)
+        keys = [c.rsplit("_", 1)[1] for c in list(inst.item_columns) + list(inst.supplementary_columns)]
+        matrix = a.loc[positions, [f"item_{k}" for k in keys]].astype("float64").to_numpy()
+        for p, text in zip(positions, _json_objects(keys, matrix, _int_text)):
+            answers[p] = text
+        names = [c.flag for c in inst.critical_items]
+        fmatrix = s.loc[positions, names].astype("float64").to_numpy() if names else np.zeros((len(positions), 0))
+        for p, text in zip(positions, _json_objects(names, fmatrix, _bool_text)):
+            flags[p] = text
+        if inst.derived:
+            dnames = list(inst.derived)
+            dmatrix = s.loc[positions, dnames].astype("float64").to_numpy()
+            for p, text in zip(positions, _json_objects(dnames, dmatrix, _float_text)):
+                derived[p] = text
+    days = pd.to_datetime(a["assessed_on"])
+    visit = a["visit"].astype("Float64")
+    score = s["score"].astype("float64").to_numpy()
+    columns = {
+        "resident_id": a["resident_id"].astype(str).tolist(), "assessed_on": days.dt.date.tolist(),
+        "instrument": a["instrument"].astype(str).tolist(), "instrument_version": a["instrument_version"].astype(str).tolist(),
+        "purpose": a["purpose"].astype(str).tolist(), "referral_id": _objects(a["referral_id"]),
+        "study": _objects(a["study"]), "visit": [None if v is None else int(v) for v in _objects(visit)],
+        "submission_id": _objects(a["submission_id"]), "language": _objects(a["language"]), "mode": _objects(a["mode"]),
+        "answers": answers, "score": [None if v != v else float(v) for v in score],
+        "band": _objects(s["band"]), "n_answered": [int(v) for v in s["n_answered"].astype("int64")],
+        "prorated": [bool(v) for v in s["prorated"]], "flags": flags, "derived": derived,
+        "scoring_version": s["scoring_version"].astype(str).tolist(), "entered_by": [by] * n,
+    }
+    names = list(columns)
+    rows = [dict(zip(names, values)) for values in zip(*columns.values())]
+    hashes = audit.row_hashes("assessments", rows, plain={"assessed_on": days.dt.strftime("%Y-%m-%d").tolist(),
+                                                          "score": [None if v != v else (int(v) if float(v).is_integer()
+                                                                                         else float(v)) for v in score]})
+    for row, digest in zip(rows, hashes):
+        row["content_hash"] = digest
+    return rows
+
+
+def decision_rows(decisions: pd.DataFrame) -> list[dict]:
+    """Registry rows (``tier_assignments``) of decisions in the analysis shape."""
+    if len(decisions) == 0:
+        return []
+    d = decisions.reset_index(drop=True)
+    columns = {}
+    for c in _DECISION_COLUMNS:
+        values = d[c]
+        if c in ("assessed_on", "next_contact_due"):
+            columns[c] = [None if v is pd.NaT else v for v in pd.to_datetime(values).dt.date.astype(object)]
+        elif c == "decided_at":
+            stamps = pd.to_datetime(values, utc=True)
+            columns[c] = [v.to_pydatetime() for v in stamps]
+        elif c in ("suggested_tier", "tier"):
+            columns[c] = [None if v is None else int(v) for v in _objects(values)]
+        elif c in ("urgent", "needs_review", "overridden"):
+            columns[c] = [bool(v) for v in values.astype(bool)]
+        else:
+            columns[c] = _objects(values)
+    return [dict(zip(_DECISION_COLUMNS, row)) for row in zip(*columns.values())]
+
+
+def same_answers(stored: str, new: str) -> bool:
+    """Whether two stored answer sets are the same (an item absent from one is blank)."""
+    a, b = json.loads(stored), json.loads(new)
+    return all(a.get(k) == b.get(k) for k in set(a) | set(b))
+
+
+def existing_assessments(conn: Connection, keys: Iterable[tuple]) -> dict[tuple, tuple[str, str]]:
+    """Stored ``answers`` and ``instrument_version`` by (resident, day, instrument, purpose, study)
+    for the residents among ``keys``."""
+    wanted = sorted({k[0] for k in keys})
+    out = {}
+    for start in range(0, len(wanted), 5000):
+        part = wanted[start:start + 5000]
+        for r in conn.execute(sa.select(assessments.c.resident_id, assessments.c.assessed_on, assessments.c.instrument,
+                                        assessments.c.purpose, assessments.c.study, assessments.c.answers,
+                                        assessments.c.instrument_version)
+                              .where(assessments.c.resident_id.in_(part))):
+            out[(r.resident_id, r.assessed_on, r.instrument, r.purpose, r.study)] = (r.answers, r.instrument_version)
+    return out
