@@ -1,7 +1,7 @@
 """Command line: ``python -m workbench.synth --n 3000 --seed 20261126 --out data_samples``.
 
-Writes ``residents``, ``screenings``, ``referrals``, ``contacts``, ``followups``, ``events``,
-``waves``, ``enrolments`` and ``trial_assessments`` (CSV by default) for a generated community.
+Writes the analysis tables of a generated community (:mod:`workbench.tables`: CSV by default,
+with the data dictionary and ``tables.json``), read back with :func:`workbench.tables.read`.
 """
 
 from __future__ import annotations
@@ -49,9 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ...     main(["--n", "100", "--seed", "3", "--out", folder])
     ...     sorted(os.listdir(folder))  # doctest: +NORMALIZE_WHITESPACE
     0
-    ['contacts.csv', 'enrolments.csv', 'events.csv', 'followups.csv', 'referrals.csv',
-     'residents.csv', 'satisfaction.csv', 'screenings.csv', 'trial_assessments.csv',
-     'waves.csv']
+    ['assessments.csv', 'communities.csv', 'consents.csv', 'contacts.csv', 'decisions.csv',
+     'dictionary_en.csv', 'dictionary_zh.csv', 'enrolments.csv', 'events.csv', 'referrals.csv',
+     'residents.csv', 'scores.csv', 'surveys.csv', 'tables.json']
     """
     args = parser().parse_args(argv)
     instruments = tuple(i.strip() for i in args.instruments.split(",") if i.strip())

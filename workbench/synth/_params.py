@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
-import yaml
 
 from workbench.instruments import get_instrument
+from workbench._declarations import load_yaml
 
 PARAMS_PATH = Path(__file__).with_name("params.yaml")
 
@@ -312,6 +312,8 @@ def _check_long_term(p: Mapping[str, Any], traits: list[str]) -> None:
     for name in ("build_days", "fade_days", "er_rate_ratio"):
         _check_number(f"trial.effect.{name}", te[name], 0, open_low=True)
     cp = p["cohort"]
+    if not isinstance(cp.get("study"), str) or not cp["study"] or cp["study"] == tp["study"]:
+        _fail("cohort.study", "a non-empty study id other than the trial's", cp.get("study"))
     _check_number("cohort.key_patients", cp["key_patients"], 0, whole=True)
     _check_number("cohort.full_size_from_n", cp["full_size_from_n"], 1, whole=True)
     _check_months("cohort.wave_months", cp["wave_months"])
@@ -345,7 +347,7 @@ def _check_satisfaction(sp: Mapping[str, Any]) -> None:
 @lru_cache(maxsize=1)
 def _load_cached() -> dict[str, Any]:
     with PARAMS_PATH.open(encoding="utf-8") as fh:
-        return check(yaml.safe_load(fh))
+        return check(load_yaml(fh.read()))
 
 
 def load() -> dict[str, Any]:

@@ -105,7 +105,7 @@ class Community:
                  policy: str | None = None, events: pd.DataFrame | None = None,
                  waves: pd.DataFrame | None = None, enrolments: pd.DataFrame | None = None,
                  trial_assessments: pd.DataFrame | None = None, follow_up_years: int = 1,
-                 satisfaction: pd.DataFrame | None = None):
+                 satisfaction: pd.DataFrame | None = None, policy_object: Any = None):
         self.residents = residents
         self.screenings = screenings
         self.latent = latent
@@ -120,6 +120,8 @@ class Community:
         self.follow_up_end = follow_up_end
         self.follow_up_years = follow_up_years
         self.policy = policy
+        #: The loaded policy itself (``policy`` is its label), for recording the decisions.
+        self.policy_object = policy_object
         self.seed = seed
         self.start = start
         self.end = end
@@ -132,65 +134,34 @@ class Community:
                 f"follow_up_end={self.follow_up_end}, follow_up_years={self.follow_up_years}, "
                 f"policy={self.policy!r})")
 
-    def write(self, folder: str | os.PathLike, *, format: str = "csv") -> dict[str, Path]:
-        """Write ``residents``, ``screenings``, ``referrals``, ``contacts``, ``followups``,
-        ``events``, ``waves``, ``enrolments``, ``trial_assessments`` and ``satisfaction`` to
-        ``folder`` as CSV or Parquet.
+    def tables(self):
+        """The community as analysis tables (:class:`workbench.tables.Tables`): every form stored
+        and scored as the registry stores it, and the suggested tiers confirmed
+        (:func:`workbench.synth.tables.community_tables`)."""
+        from workbench.synth.tables import community_tables
 
-        Parameters
-        ----------
-        folder : str or path
-            Created if needed. Existing files of the same names are replaced.
-        format : {"csv", "parquet"}
-            CSV: UTF-8, ``\\n`` line ends, dates ISO ``YYYY-MM-DD``, blanks empty, booleans
-            ``True``/``False``. Parquet keeps the dtypes (nullable ``Int8``, categories).
+        return community_tables(self)
 
-        Returns
-        -------
-        dict
-            ``{"residents": path, "screenings": path, "referrals": path, ...}``.
-
-        Notes
-        -----
-        Each file is first written under a temporary name and then moved into place, so a
-        failure never leaves a half-written file. The latent traits are not written.
+    def write(self, folder: str | os.PathLike, *, format: str = "csv") -> Path:
+        """Write the community's analysis tables (:meth:`tables`) to ``folder`` as CSV or Parquet,
+        with the data dictionary and ``tables.json`` (:func:`workbench.tables.write`); files of the
+        same names are replaced, each written under a temporary name first. Read it back with
+        :func:`workbench.tables.read`. The latent traits are not written.
 
         Examples
         --------
         >>> import tempfile
+        >>> from workbench.tables import read
         >>> c = community(200, seed=1)
         >>> with tempfile.TemporaryDirectory() as folder:
-        ...     paths = c.write(folder)
-        ...     sorted(p.name for p in paths.values())  # doctest: +NORMALIZE_WHITESPACE
-        ['contacts.csv', 'enrolments.csv', 'events.csv', 'followups.csv', 'referrals.csv',
-         'residents.csv', 'satisfaction.csv', 'screenings.csv', 'trial_assessments.csv',
-         'waves.csv']
+        ...     _ = c.write(folder)
+        ...     len(read(folder).residents)
+        200
         """
+        from workbench.tables import write
+
         format = check_choice(format, "format", "Community.write", FORMATS)
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        written: dict[str, Path] = {}
-        tmp_paths = []
-        try:
-            for name in FRAMES:
-                frame: pd.DataFrame | None = getattr(self, name)
-                if frame is None:
-                    continue
-                path = folder / f"{name}.{format}"
-                tmp = folder / f".{name}.{format}.tmp"
-                tmp_paths.append(tmp)
-                if format == "csv":
-                    frame.to_csv(tmp, index=False, date_format="%Y-%m-%d", lineterminator="\n",
-                                 encoding="utf-8")
-                else:
-                    frame.to_parquet(tmp, index=False)
-                written[name] = path
-            for name, path in written.items():
-                os.replace(folder / f".{name}.{format}.tmp", path)
-        finally:
-            for tmp in tmp_paths:
-                tmp.unlink(missing_ok=True)
-        return written
+        return write(self.tables(), folder, formats=(format,), overwrite=True)
 
 
 def community(n: int, *, seed: int = 20261126, start: Any = "2025-01-01",
@@ -348,6 +319,7 @@ def _assemble(draft: Draft) -> Community:
                      end=draft.end, instruments=draft.instruments,
                      params_version=str(draft.params.get("version")),
                      follow_up_end=draft.follow_up_end, policy=draft.policy.label,
+                     policy_object=draft.policy,
                      follow_up_years=draft.follow_up_years,
                      satisfaction=satisfaction_frame(draft, rid, ids("F", len(draft.referrals["resident"]))),
                      **follow_up_frames(draft, rid), **study_frames(draft, rid))

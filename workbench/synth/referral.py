@@ -1,9 +1,11 @@
 """Step ``referral``: the baseline tier from the stepped-care policy, and who is referred.
 
-The tier is the workbench's own suggestion (:func:`workbench.screen` on the baseline screening
-joined with the residents' chronic conditions), so the synthetic referrals follow whichever
-policy the community is generated with. Residents at tier 2 or 3 are referred on the day of
-their screening; tier 1 (and residents whose screening could not be scored) are not.
+The tier is the one the registry's save path decides (:mod:`workbench.records`: the baseline
+screening stored, scored and decided with the residents' chronic conditions), so the synthetic
+referrals follow whichever policy the community is generated with, exactly as the decisions of
+:meth:`Community.tables <workbench.synth.core.Community.tables>` do. Residents at tier 2 or 3 are
+referred on the day of their screening; tier 1 (and residents whose screening could not be
+scored) are not.
 """
 
 from __future__ import annotations
@@ -54,10 +56,21 @@ def baseline_frame(draft: Draft, instruments: list[str]) -> pd.DataFrame:
 def referral(draft: Draft, rng: None) -> None:
     """Referrals of the residents at tier 2 or 3: resident index, tier, rule, urgency and the
     policy's days to the first contact (``next_contact_due`` - screening date)."""
-    from workbench.stepped_care import screen
+    from workbench.records import assessments_from_forms, decide_screenings, score_assessments
 
     policy = draft.policy
-    screened = screen(baseline_frame(draft, list(policy.instruments)), policy=policy)
+    forms = baseline_frame(draft, list(policy.instruments))
+    forms.insert(0, "resident_id", np.arange(draft.n).astype(str))
+    people = pd.DataFrame({"resident_id": forms["resident_id"],
+                           "sex": np.where(draft.residents["female"], "female", "male"),
+                           **{c: draft.residents[c] for c in CONDITIONS}})
+    shaped = assessments_from_forms(forms, purpose="screening", instruments=list(policy.instruments))
+    scores = score_assessments(shaped, people)
+    decided = decide_screenings(shaped, scores, people, by="admin", at=pd.Timestamp("2000-01-01"), policy=policy)
+    # back to one row per resident, in resident order (a resident with nothing answered has no decision)
+    screened = decided.set_index(decided["resident_id"].astype(int)).reindex(np.arange(draft.n))
+    screened["rule"] = screened["rule"].astype("category")
+    screened["urgent"] = screened["urgent"].astype("boolean").fillna(False).astype(bool)
     tier = screened["tier"].to_numpy(dtype="float64", na_value=np.nan)
     resident = np.flatnonzero(np.isin(tier, REFERRED_TIERS))
     referred_on = draft.screenings["assessed_on"][resident]
