@@ -1,9 +1,15 @@
-"""workbench.quality and the quality report: hand-worked measures on tiny tables, declaration
-errors, status thresholds, and the HTML report (alerts shown, small counts hidden)."""
+"""workbench.quality and the quality report: hand-worked measures on tiny analysis tables, declaration
+errors, status thresholds, and the HTML report (alerts shown, small counts hidden).
+
+The tiny tables are built as the registry saves a screening: wide answers become assessments
+(:func:`workbench.records.assessments_from_forms`), scored once (``score_assessments``) and
+decided once (``decide_screenings``, with a person's overrides); the quality measures must read
+those stored scores and decided tiers and never score or tier again."""
 
 from __future__ import annotations
 
 import re
+from collections import namedtuple
 
 import numpy as np
 import pandas as pd
@@ -11,19 +17,36 @@ import pytest
 import yaml
 
 from workbench import quality as q
-from workbench.cli import main
-from workbench.report import quality_html, suppress_quality
+from workbench.records import assessments_from_forms, decide_screenings, score_assessments
+from workbench.report import quality_html, suppress_quality, write_quality_report
+from workbench.sample import load_sample
+from workbench.tables import CONDITIONS, TABLES, Tables, TablesError, coerce
 
 MONTHS = ["2025-05", "2025-06", "2025-07"]
+
+#: Values of required columns the examples do not care about.
+_DEFAULTS = {"sex": "female", "birth_date": "1960-01-01", "lives_alone": False, **dict.fromkeys(CONDITIONS, False),
+             "community_type": "urban"}
+
+
+def frame(name: str, rows) -> pd.DataFrame:
+    """Rows of the analysis table ``name`` with its declared columns and types (columns not given
+    get :data:`_DEFAULTS` or stay blank)."""
+    given = pd.DataFrame(rows)
+    full = pd.DataFrame(index=given.index)
+    for column in TABLES[name].names:
+        full[column] = given[column] if column in given.columns else _DEFAULTS.get(column)
+    typed, problems = coerce(name, full)
+    assert not problems, problems
+    return typed
 
 
 def _items(prefix: str, values: list[int]) -> dict:
     return {f"{prefix}_{i + 1}": v for i, v in enumerate(values)}
 
 
-@pytest.fixture
-def tiny() -> dict:
-    """Six residents; screened 2025-06-02 (r6: 2025-07-01).
+def make_tiny(overrides: list[tuple] | None = None) -> dict:
+    """Six residents; screened 2025-06-02 (r6: 2025-07-01); the tiers the default policy suggests:
 
     r1 PHQ-9 27 (item 9 = 3), GAD-7 21 -> tier 3, urgent (self_harm)
     r2 PHQ-9 16 (item 9 = 0), GAD-7 14 -> tier 2 (screen_positive)
@@ -31,49 +54,77 @@ def tiny() -> dict:
     r4 PHQ-9 9 (item 9 = 1), GAD-7 7   -> tier 3, urgent (self_harm)
     r5 PHQ-9 24 (item 9 = 0), GAD-7 0  -> tier 3 (severe), not urgent
     r6 all 0 (screened in July)        -> tier 1
+
+    ``overrides``: (resident, screening date, tier decided, reason) for the tiers a person changed.
+    Returns the tables as keyword arguments of :class:`Tables`.
     """
-    residents = pd.DataFrame({"resident_id": [f"r{i}" for i in range(1, 7)],
-                              "community": ["c1", "c1", "c1", "c1", "c2", "c2"]})
+    residents = frame("residents", {"resident_id": [f"r{i}" for i in range(1, 7)],
+                                    "community": ["c1", "c1", "c1", "c1", "c2", "c2"]})
     answers = {"r1": ([3] * 9, [3] * 7), "r2": ([2] * 8 + [0], [2] * 7), "r3": ([0] * 9, [0] * 7),
                "r4": ([1] * 9, [1] * 7), "r5": ([3] * 8 + [0], [0] * 7), "r6": ([0] * 9, [0] * 7)}
-    screenings = pd.DataFrame([{"resident_id": r, **_items("phq9", p), **_items("gad7", g)}
-                               for r, (p, g) in answers.items()])
-    screenings["assessed_on"] = pd.to_datetime(["2025-06-02"] * 5 + ["2025-07-01"])
-    referrals = pd.DataFrame({
+    forms = pd.DataFrame([{"resident_id": r, **_items("phq9", p), **_items("gad7", g)} for r, (p, g) in answers.items()])
+    forms["assessed_on"] = ["2025-06-02"] * 5 + ["2025-07-01"]
+    screenings = assessments_from_forms(forms, purpose="screening", ids=[f"S{k:02d}" for k in range(12)])
+    reviews = pd.DataFrame([
+        # r1: PHQ-9 4, GAD-7 3; r2: PHQ-9 9 (eight 1s + item 9 = 1), GAD-7 10
+        {"resident_id": "r1", "referral_id": "F1", "assessed_on": "2025-06-20",
+         **_items("phq9", [1, 1, 1, 1] + [0] * 5), **_items("gad7", [1, 1, 1] + [0] * 4)},
+        {"resident_id": "r2", "referral_id": "F2", "assessed_on": "2025-06-19",
+         **_items("phq9", [1] * 9), **_items("gad7", [2, 2, 2, 2, 1, 1, 0])},
+    ])
+    reviews = assessments_from_forms(reviews, purpose="review", ids=["V1", "V2", "V3", "V4"])
+    assessments = pd.concat([screenings, reviews], ignore_index=True)
+    scores = score_assessments(assessments)
+    changed = None
+    if overrides:
+        changed = pd.DataFrame(overrides, columns=["resident_id", "assessed_on", "tier", "reason"])
+        changed["assessed_on"] = pd.to_datetime(changed["assessed_on"])
+    decisions = decide_screenings(assessments, scores, residents, by="counsellor_li",
+                                  at=pd.Series(["2025-06-02 12:00"] * 5 + ["2025-07-01 12:00"]),
+                                  overrides=changed, ids=[f"D{k}" for k in range(1, 7)])
+    referrals = frame("referrals", {
         "referral_id": ["F1", "F2", "F4", "F5"], "resident_id": ["r1", "r2", "r4", "r5"],
-        "referred_on": pd.to_datetime(["2025-06-02"] * 4), "tier": [3, 2, 3, 3],
-        "ended_on": pd.to_datetime(["2025-06-30", "2025-06-20", "2025-07-10", None]),
+        "referred_on": ["2025-06-02"] * 4, "tier": [3, 2, 3, 3],
+        "ended_on": ["2025-06-30", "2025-06-20", "2025-07-10", None],
         "end_reason": ["completed", "dropped_out", "completed", None]})
     contacts = pd.DataFrame([
-        # resident, referral, date, kind, attended
-        ("r1", "F1", "2025-06-02", "treatment", True),   # same day
-        ("r1", "F1", "2025-06-09", "treatment", True),
-        ("r1", "F1", "2025-06-20", "assessment", True),
-        ("r4", "F4", "2025-06-02", "treatment", False),  # missed: does not count
-        ("r4", "F4", "2025-06-04", "treatment", True),   # 2 days
-        ("r5", "F5", "2025-06-05", "treatment", True),   # 3 days
-        ("r2", "F2", "2025-06-16", "treatment", True),   # 14 days
-        ("r2", "F2", "2025-06-18", "treatment", True),
-        ("r2", "F2", "2025-06-19", "assessment", True),
-    ], columns=["resident_id", "referral_id", "contact_on", "kind", "attended"])
-    contacts["contact_on"] = pd.to_datetime(contacts["contact_on"])
-    followups = pd.DataFrame([
-        # r1: PHQ-9 4, GAD-7 3; r2: PHQ-9 9, GAD-7 10
-        {"resident_id": "r1", "referral_id": "F1", "contact_id": "x1", **_items("phq9", [1, 1, 1, 1] + [0] * 5),
-         **_items("gad7", [1, 1, 1] + [0] * 4)},
-        {"resident_id": "r2", "referral_id": "F2", "contact_id": "x2", **_items("phq9", [1] * 9 + []),
-         **_items("gad7", [2, 2, 2, 2, 1, 1, 0])},
-    ])
-    followups["phq9_9"] = [0, 1]  # r2: eight 1s + item 9 = 1 -> 9
-    followups["assessed_on"] = pd.to_datetime(["2025-06-20", "2025-06-19"])
-    return {"residents": residents, "screenings": screenings, "referrals": referrals,
-            "contacts": contacts, "followups": followups}
+        # resident, referral, date, kind, status
+        ("r1", "F1", "2025-06-02", "treatment", "attended"),   # same day
+        ("r1", "F1", "2025-06-09", "treatment", "attended"),
+        ("r1", "F1", "2025-06-20", "assessment", "attended"),
+        ("r4", "F4", "2025-06-02", "treatment", "missed"),     # missed: does not count
+        ("r4", "F4", "2025-06-03", "treatment", "planned"),    # planned, never happened: does not count
+        ("r4", "F4", "2025-06-04", "treatment", "attended"),   # 2 days
+        ("r5", None, "2025-05-20", "phone", "attended"),       # before the screening: not a response to it
+        ("r5", "F5", "2025-06-05", "treatment", "attended"),   # 3 days
+        ("r2", "F2", "2025-06-16", "treatment", "attended"),   # 14 days
+        ("r2", "F2", "2025-06-18", "treatment", "attended"),
+        ("r2", "F2", "2025-06-19", "assessment", "attended"),
+    ], columns=["resident_id", "referral_id", "contact_on", "kind", "status"])
+    contacts.insert(0, "contact_id", [f"C{k:02d}" for k in range(len(contacts))])
+    return {"communities": frame("communities", {"community": ["c1", "c2"]}), "residents": residents,
+            "assessments": assessments, "scores": scores, "decisions": decisions, "referrals": referrals,
+            "contacts": frame("contacts", contacts)}
+
+
+@pytest.fixture
+def tiny() -> dict:
+    return make_tiny()
+
+
+def test_the_tiny_tables_are_valid_and_decided_as_documented(tiny):
+    t = Tables(**tiny).validate()
+    s = t.screenings(columns=("score", "self_harm")).set_index("resident_id")
+    assert s["phq9_score"].tolist() == [27, 16, 0, 9, 24, 0] and s["gad7_score"].tolist() == [21, 14, 0, 7, 0, 0]
+    assert s["tier"].tolist() == [3, 2, 1, 3, 3, 1] and s["urgent"].tolist() == [True, False, False, True, False, False]
+    assert s["phq9_self_harm"].tolist() == [True, False, False, True, False, False]
+    assert t.policy_versions == ["default@1.0"]
 
 
 def _units(measure: str, data: dict, months=MONTHS, **parameters) -> pd.DataFrame:
     """The measure's units, with the parameters the shipped indicator declares unless given."""
     declared = next((i.parameters for i in q.load_indicators().indicators if i.measure == measure), {})
-    out = q.MEASURES[measure].function(q.Tables(data), months=months, **{**declared, **parameters})
+    out = q.units(Tables(**data), measure, months=months, **{**declared, **parameters})
     return out.sort_values(["period", "community", "outcome"]).reset_index(drop=True)
 
 
@@ -103,6 +154,7 @@ def test_urgent_contacted_24h(tiny):
 
 def test_tier3_contacted_72h(tiny):
     # shipped window 72 h. tier 3: r1 (0 days), r4 (2 days), r5 (3 days, c2): all within 3 days
+    # (r5's phone contact on 2025-05-20, before the screening, is not a response to it)
     assert q.load_indicators().indicator("timeliness_tier3_72h").window_hours == 72
     assert _counts(_units("tier3_contacted_within", tiny)) == {("c1", "2025-06"): (2, 2), ("c2", "2025-06"): (1, 1)}
 
@@ -130,7 +182,7 @@ def test_window_declared_in_yaml_drives_compute_and_label(tiny, tmp_path):
     path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
 
     def row(indicators):
-        r = q.compute(tiny, months="2025-06", indicators=indicators)
+        r = q.compute(Tables(**tiny), months="2025-06", indicators=indicators)
         return r[(r["indicator"] == "timeliness_urgent_24h") & (r["community"] == "c1")].iloc[0]
     assert (row(None)["numerator"], row(None)["denominator"]) == (1, 2)  # shipped 24 h
     assert (row(path)["numerator"], row(path)["denominator"]) == (2, 2)  # declared 48 h
@@ -158,14 +210,14 @@ def test_bad_windows_are_refused_naming_the_rule(tmp_path):
     assert "indicators[9] (safety_self_harm_same_day).label.en: must say {window}" in msg
     assert "indicators[0] (access_screened).label.zh: unknown placeholder {coverage}" in msg
     with pytest.raises(ValueError, match="'window_hours' parameter must be a whole number"):
-        q.MEASURES["urgent_contacted_within"].function(q.Tables({}), months=MONTHS, window_hours=12)
+        q.units(Tables(), "urgent_contacted_within", months=MONTHS, window_hours=12)
 
 
 def test_referral_wait_days(tiny):
     # waits to the first attended contact: F1 0, F2 14, F4 2 (c1); F5 3 (c2)
     u = _units("referral_wait_days", tiny)
     assert sorted(u[u["community"] == "c1"]["outcome"]) == [0, 2, 14]
-    r = q.compute(tiny, months="2025-06")
+    r = q.compute(Tables(**tiny), months="2025-06")
     row = r[(r["indicator"] == "timeliness_referral_wait") & (r["community"] == "c1")].iloc[0]
     assert row["numerator"] == 16 and row["denominator"] == 3
     assert row["value"] == pytest.approx(16 / 3)
@@ -204,19 +256,19 @@ def test_self_harm_followed_same_day(tiny):
 
 
 def test_satisfaction_no_data_then_counted(tiny):
-    assert q.MEASURES["satisfaction"].function(q.Tables(tiny), months=MONTHS) is None
-    r = q.compute(tiny, months="2025-06")
+    assert q.units(Tables(**tiny), "satisfaction", months=MONTHS) is None  # no survey rows: nothing invented
+    r = q.compute(Tables(**tiny), months="2025-06")
     sat = r[r["indicator"] == "experience_satisfaction"]
     assert set(sat["status"]) == {"no_data"} and sat["value"].isna().all()
     # with a survey: r1 satisfied, r2 not, r3 did not answer (excluded, never "no") -> 1/2
-    tiny["satisfaction"] = pd.DataFrame({"resident_id": ["r1", "r2", "r3"],
-                                         "surveyed_on": pd.to_datetime(["2025-06-10"] * 3),
-                                         "satisfied": [True, False, None]})
+    tiny["surveys"] = frame("surveys", {"survey_id": ["Q1", "Q2", "Q3"], "resident_id": ["r1", "r2", "r3"],
+                                        "referral_id": ["F1", "F2", None], "surveyed_on": ["2025-06-10"] * 3,
+                                        "satisfied": [True, False, None]})
     assert _counts(_units("satisfaction", tiny)) == {("c1", "2025-06"): (1, 2)}
 
 
 def test_compute_columns_wilson_and_all_row(tiny):
-    r = q.compute(tiny, months=["2025-06", "2025-07"])
+    r = q.compute(Tables(**tiny), months=["2025-06", "2025-07"])
     assert list(r.columns) == q.COLUMNS
     assert set(r["community"]) == {"c1", "c2", "all"}
     row = r[(r["indicator"] == "safety_self_harm_same_day") & (r["community"] == "all")
@@ -228,6 +280,75 @@ def test_compute_columns_wilson_and_all_row(tiny):
     assert row["status"] == "insufficient"  # 2 < min_denominator 5
     empty = r[(r["indicator"] == "retention_dropout") & (r["community"] == "c2")]
     assert (empty["denominator"] == 0).all() and (empty["status"] == "insufficient").all()
+
+
+# --- what is recorded, not computed again ---------------------------------------------------
+
+def test_tier3_timeliness_counts_the_decided_tier_not_the_suggestion():
+    # r2: the policy suggests tier 2 (screen_positive); a counsellor decides tier 3. Its first
+    # attended contact is 14 days later, so tier 3 within 72 h in c1 becomes 2 of 3 (was 2 of 2).
+    parts = make_tiny(overrides=[("r2", "2025-06-02", 3, "previous attempt disclosed at interview")])
+    d = parts["decisions"].set_index("resident_id")
+    assert (d.loc["r2", "suggested_tier"], d.loc["r2", "tier"], d.loc["r2", "overridden"]) == (2, 3, True)
+    assert _counts(_units("tier3_contacted_within", parts)) == {("c1", "2025-06"): (2, 3), ("c2", "2025-06"): (1, 1)}
+    r = q.compute(Tables(**parts), months="2025-06")
+    row = r[(r["indicator"] == "timeliness_tier3_72h") & (r["community"] == "all")].iloc[0]
+    assert (row["numerator"], row["denominator"]) == (3, 4)
+    # the other way: r5 suggested tier 3 (severe), decided tier 2: c2 has no tier-3 screening left
+    parts = make_tiny(overrides=[("r5", "2025-06-02", 2, "already in hospital care")])
+    assert _counts(_units("tier3_contacted_within", parts)) == {("c1", "2025-06"): (2, 2)}
+
+
+def test_a_screening_nobody_decided_on_has_no_tier(tiny):
+    # r1's and r5's screenings without a decision: neither tier 3 nor urgent until a person
+    # decides (r1's stored self-harm flag still counts for the safety indicator)
+    d = tiny["decisions"]
+    tiny["decisions"] = d[~d["resident_id"].isin(["r1", "r5"])].reset_index(drop=True)
+    assert _counts(_units("tier3_contacted_within", tiny)) == {("c1", "2025-06"): (1, 1)}  # r4 only
+    assert _counts(_units("urgent_contacted_within", tiny)) == {("c1", "2025-06"): (0, 1)}  # r4 only, 2 days
+    assert _counts(_units("self_harm_followed_within", tiny)) == {("c1", "2025-06"): (1, 2)}
+
+
+def test_measures_read_the_stored_scores_and_flags(tiny):
+    # what was stored when the answers were saved is what counts, even where today's rules
+    # would score the answers differently: F2's review stored as PHQ-9 4 (not 9) -> remission
+    # 2 of 2; r4's self-harm flag stored as False -> the same-day follow-up counts r1 only
+    s = tiny["scores"]
+    review = (s["resident_id"] == "r2") & (s["assessed_on"] == "2025-06-19") & (s["instrument"] == "phq9")
+    assert s.loc[review, "score"].item() == 9
+    s.loc[review, "score"] = 4.0
+    s.loc[(s["resident_id"] == "r4") & (s["assessed_on"] == "2025-06-02") & (s["instrument"] == "phq9"), "self_harm"] = False
+    assert _counts(_units("phq9_remission", tiny)) == {("c1", "2025-06"): (2, 2)}
+    assert _counts(_units("self_harm_followed_within", tiny)) == {("c1", "2025-06"): (1, 1)}
+
+
+def test_compute_refuses_anything_but_tables(tiny):
+    Sample = namedtuple("Sample", ["residents", "screenings", "referrals", "contacts", "followups"])
+    for data in (tiny, Sample(*[pd.DataFrame()] * 5), tiny["residents"], None):
+        with pytest.raises(TypeError, match=r"^The 'tables' parameter of compute must be the analysis tables "
+                                            r"\(workbench.tables.Tables: .*\)\. Got \w+ instead\.$"):
+            q.compute(data, months="2025-06")
+    with pytest.raises(TypeError, match="'tables' parameter of units"):
+        q.units(tiny, "dropout")
+    with pytest.raises(ValueError, match="'alpha' parameter of compute must be a float in \\(0, 1\\)"):
+        q.compute(Tables(**tiny), alpha=1.5)
+
+
+def test_bad_tables_are_refused_naming_every_cell(tiny):
+    contacts = tiny["contacts"].copy()
+    contacts.loc[2, "status"] = "seen"
+    with pytest.raises(TablesError) as err:
+        q.compute(Tables(**{**tiny, "contacts": contacts}), months="2025-06")
+    problems = err.value.problems
+    assert problems[["table", "row", "column", "value"]].values.tolist() == [["contacts", 2, "status", "seen"]]
+    assert "must be one of planned, attended, missed" in problems["rule"].item()
+
+
+def test_result_says_which_policy_versions_the_decisions_were_made_under(tiny):
+    r = q.compute(Tables(**tiny), months="2025-06")
+    assert r.attrs["policy_versions"] == ["default@1.0"] and r.attrs["version"] == "1.0"
+    assert (r.attrs["source"], r.attrs["pseudonymised"]) == ("memory", False)
+    assert q.compute(Tables(), months="2025-06").attrs["policy_versions"] == []
 
 
 # --- status thresholds -------------------------------------------------------------------------
@@ -246,21 +367,21 @@ def test_status_at_thresholds():
 
 def test_dropout_exactly_15_percent_is_ok():
     # 20 referrals ended in June, 3 dropped out: 15%, not above 15%; a 4th makes 20%: alert
-    res = pd.DataFrame({"resident_id": [f"r{i}" for i in range(20)], "community": "c1"})
-    refs = pd.DataFrame({"referral_id": [f"F{i}" for i in range(20)], "resident_id": res["resident_id"],
-                         "referred_on": pd.Timestamp("2025-05-01"), "ended_on": pd.Timestamp("2025-06-15"),
-                         "end_reason": ["dropped_out"] * 3 + ["completed"] * 17})
-    data = {"residents": res, "referrals": refs}
-    spec = q.load_indicators()
-    units = q.MEASURES["dropout"].function(q.Tables(data), months=["2025-06"])
-    agg = q._aggregate(units, "proportion", 0.05)
-    row = agg[agg["community"] == "c1"].iloc[0]
-    ind = spec.indicator("retention_dropout")
-    assert q.status_of(row["value"], row["denominator"], alert=ind.alert, min_denominator=5) == "ok"
-    refs.loc[3, "end_reason"] = "dropped_out"
-    units = q.MEASURES["dropout"].function(q.Tables(data), months=["2025-06"])
-    row = q._aggregate(units, "proportion", 0.05).iloc[0]
-    assert q.status_of(row["value"], row["denominator"], alert=ind.alert, min_denominator=5) == "alert"
+    ids = [f"r{i}" for i in range(20)]
+    res = frame("residents", {"resident_id": ids, "community": "c1"})
+    refs = {"referral_id": [f"F{i}" for i in range(20)], "resident_id": ids, "referred_on": "2025-05-01",
+            "ended_on": "2025-06-15", "end_reason": ["dropped_out"] * 3 + ["completed"] * 17}
+
+    def status(refs):
+        data = Tables(communities=frame("communities", {"community": ["c1"]}), residents=res,
+                      referrals=frame("referrals", refs))
+        units = q.units(data, "dropout", months=["2025-06"])
+        row = q._aggregate(units, "proportion", 0.05).iloc[0]
+        ind = q.load_indicators().indicator("retention_dropout")
+        return q.status_of(row["value"], row["denominator"], alert=ind.alert, min_denominator=5)
+    assert status(refs) == "ok"
+    refs["end_reason"][3] = "dropped_out"
+    assert status(refs) == "alert"
 
 
 # --- declarations ----------------------------------------------------------------------------
@@ -307,13 +428,13 @@ def test_missing_zh_label_and_more_at_once(tmp_path):
 
 def test_bad_month():
     with pytest.raises(ValueError, match="YYYY-MM"):
-        q.compute({"residents": pd.DataFrame(columns=["resident_id", "community"])}, months="2025-6")
+        q.compute(Tables(), months="2025-6")
 
 
 # --- suppression and the report ------------------------------------------------------------
 
 def test_suppression_hides_small_counts_and_their_values(tiny):
-    r = q.compute(tiny, months="2025-06")
+    r = q.compute(Tables(**tiny), months="2025-06")
     s = suppress_quality(r)
     for _, row in s.iterrows():
         for col in ("numerator", "denominator"):
@@ -328,32 +449,49 @@ def _count_cells(text: str) -> list[str]:
     return re.findall(r'<td class="count">([^<]*)</td>', text)
 
 
+@pytest.fixture(scope="module")
+def sample() -> Tables:
+    return load_sample()
+
+
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_report_command(tmp_path, lang):
-    out = tmp_path / "report.html"
-    assert main(["report", "quality", "--month", "2025-06", "--out", str(out), "--lang", lang]) == 0
+def test_report_on_the_sample(tmp_path, lang, sample):
+    out = write_quality_report(sample, month="2025-06", out=tmp_path / "report.html", lang=lang)
     text = out.read_text(encoding="utf-8")
     assert text.startswith("<!DOCTYPE html>") and "<style>" in text
     assert "<script" not in text and "http" not in text and "def " not in text and "import" not in text
-    # the sample's dropout in June 2025 is 13/60 = 21.7% overall: an alert, listed and highlighted
+    # the sample's dropout in June 2025, counted from its referrals table: an alert, listed and highlighted
+    r = sample.referrals
+    ended = r[r["ended_on"].dt.strftime("%Y-%m") == "2025-06"]
+    dropped = int((ended["end_reason"] == "dropped_out").sum())
+    assert dropped / len(ended) > 0.15
     alerts = re.search(r'<ul class="alerts">(.*?)</ul>', text, re.S).group(1)
     label = q.load_indicators().indicator("retention_dropout").label[lang]
-    assert label in alerts and "21.7%" in alerts
+    assert label in alerts and f"{100 * dropped / len(ended):.1f}%" in alerts
     assert '<tr class="alert">' in text
     # every count shown is 0 or >= 5; the small ones are "&lt;5"
     cells = _count_cells(text)
     assert "&lt;5" in cells
     shown = [int(c) for c in cells if c.isdigit()]
     assert shown and all(c == 0 or c >= 5 for c in shown)
-    assert ("无数据" if lang == "zh" else "No data") in text  # satisfaction: no survey in the sample
+    # the report says which policy versions the tier decisions were made under
+    assert sample.policy_versions == ["default@1.0"] and "default@1.0" in text
+    assert ("分级决定所依据的政策" if lang == "zh" else "Tier decisions made under policy") in text
 
 
-def test_report_on_other_folder(tmp_path, tiny):
-    for name, frame in tiny.items():
-        frame.to_csv(tmp_path / f"{name}.csv", index=False)
-    out = tmp_path / "r.html"
-    assert main(["report", "quality", "--month", "2025-06", "--out", str(out), "--data", str(tmp_path)]) == 1
-    # the folder lacks events.csv etc.: refused, nothing regenerated or written
-    assert not out.exists()
-    text = quality_html(q.compute(tiny, months="2025-06"), month="2025-06")
+def test_report_without_a_survey_says_no_data(tmp_path, tiny):
+    out = write_quality_report(Tables(**tiny), month="2025-06", out=tmp_path / "r.html", lang="zh")
+    text = out.read_text(encoding="utf-8")
+    assert "无数据" in text  # satisfaction: no survey rows
     assert all(c in ("&lt;5", "—") or c == "0" or int(c) >= 5 for c in _count_cells(text))
+    text = quality_html(q.compute(Tables(**tiny), months="2025-06"), month="2025-06")
+    assert all(c in ("&lt;5", "—") or c == "0" or int(c) >= 5 for c in _count_cells(text))
+
+
+def test_report_refuses_what_is_not_tables_and_writes_nothing(tmp_path, tiny):
+    out = tmp_path / "r.html"
+    with pytest.raises(TypeError, match="'tables' parameter of compute must be the analysis tables"):
+        write_quality_report(tiny, month="2025-06", out=out)
+    with pytest.raises(ValueError, match="YYYY-MM"):
+        write_quality_report(Tables(**tiny), month="June", out=out)
+    assert not out.exists()

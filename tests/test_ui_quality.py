@@ -1,5 +1,6 @@
 """The quality board without a browser: the alerts it marks are quality.alerts(), small counts
-are hidden as in the managers' report, filters and the language switch behave."""
+are hidden as in the managers' report, filters and the language switch behave, and the board on
+a registry shows a screening saved meanwhile (with the tier a person decided) after Refresh."""
 
 import datetime as dt
 import html
@@ -9,6 +10,7 @@ import pandas as pd
 import pytest
 
 from workbench import quality, ui
+from workbench.i18n import t
 from workbench.report import suppress_quality
 from workbench.sample import load_sample
 
@@ -16,8 +18,13 @@ MONTHS = ["2025-04", "2025-05", "2025-06"]
 
 
 @pytest.fixture(scope="module")
-def result():
-    return quality.compute(load_sample(), months=MONTHS)
+def sample():
+    return load_sample()
+
+
+@pytest.fixture(scope="module")
+def result(sample):
+    return quality.compute(sample, months=MONTHS)
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +156,95 @@ def test_every_filter_has_an_accessible_label_in_both_languages(board):
     assert all(e != c.description for e, c in zip(english, controls))
 
 
-def test_board_months_stop_at_the_working_month():
-    sample = load_sample()
-    months = ui.board_months(sample.screenings, today=dt.date(2025, 9, 30))
-    assert months[-1] == "2025-09" and months == sorted(months)
+def test_board_months_stop_at_the_working_month(sample):
+    months = ui.board_months(sample, today=dt.date(2025, 9, 30))
+    screened = sample.assessments[sample.assessments["purpose"] == "screening"]["assessed_on"]
+    assert months == sorted(m for m in screened.dt.strftime("%Y-%m").unique() if m <= "2025-09")
+    assert months[-1] == "2025-09" and months[0] == "2025-01"
+    assert ui.board_months(sample, today=None)[-1] == "2025-12"
+
+
+def test_the_board_says_where_the_data_come_from_and_under_which_policies(board):
+    assert "Data: synthetic sample data. Tier decisions made under policy: default@1.0." in html.unescape(board.note.value)
+    board.set_language("zh")
+    assert "分级决定所依据的政策：default@1.0" in board.note.value
+    assert board.refresh_button not in board.children[0].children  # no reload given: no Refresh button
+
+
+# --- the board on a registry ------------------------------------------------------------------
+
+@pytest.fixture
+def registry(tmp_path, monkeypatch):
+    """A small synthetic community in a new registry, with an analyst and a counsellor."""
+    from workbench.registry.store import Registry
+    from workbench.synth import community
+
+    monkeypatch.setenv("WORKBENCH_EXPORT_KEY_FILE", str(tmp_path / "export.key"))
+    registry = Registry(f"sqlite:///{tmp_path / 'registry.sqlite'}")
+    registry.init()
+    registry.import_tables(community(150, seed=7, instruments=("phq9", "gad7")).tables(), by="admin", source="test")
+    registry.add_user("analyst_zhou", "analyst", by="admin")
+    registry.add_user("counsellor_li", "counsellor", by="admin")
+    yield registry
+    registry.engine.dispose()
+
+
+def _tier3(board, month, community="all"):
+    r = board.result
+    row = r[(r["indicator"] == "timeliness_tier3_72h") & (r["period"] == month) & (r["community"] == community)]
+    return int(row["numerator"].item()), int(row["denominator"].item())
+
+
+def test_refresh_shows_a_screening_saved_meanwhile_with_the_decided_tier(registry):
+    today = dt.date(2025, 9, 30)
+    board = ui.QualityBoard.from_registry(registry, user="analyst_zhou", lang="en", today=today)
+    assert board.result.attrs["pseudonymised"] and board.result.attrs["source"] == "registry"
+    assert "the registry (pseudonymised), read " in board.note.value
+    assert board.month.value == "2025-08"  # the last complete month before the working day
+    board.choose(month="2025-09", community="*", categories=["timeliness"])
+    before = _tier3(board, "2025-09")
+    # a counsellor screens a resident (all answers 0: the policy suggests tier 1), decides tier 3
+    # with a reason, and reaches the resident the next day
+    resident = registry.analysis_tables(as_user="admin").residents["resident_id"].iloc[0]
+    answers = pd.DataFrame([{"resident_id": resident, "assessed_on": "2025-09-15", "submission_id": "test-1",
+                             **{f"phq9_{n}": 0 for n in range(1, 10)}, **{f"gad7_{n}": 0 for n in range(1, 8)}}])
+    saved = registry.save_screening(answers, by="counsellor_li", tier=3, reason="history of a suicide attempt")
+    assert (saved.decision["suggested_tier"].item(), saved.decision["tier"].item()) == (1, 3)
+    registry.record("contacts", pd.DataFrame([{"contact_id": "K-test-1", "resident_id": resident,
+                                               "contact_on": "2025-09-16", "kind": "phone", "status": "attended"}]),
+                    by="counsellor_li")
+    assert _tier3(board, "2025-09") == before  # nothing changes until the board reads again
+    board.refresh_button.click()
+    assert _tier3(board, "2025-09") == (before[0] + 1, before[1] + 1)  # contacted within 72 h, as tier 3
+    assert board.message.text.startswith("Data read again at ")
+    # the filters are kept, and the table is drawn from the new result
+    assert (board.month.value, board.community.value, board.categories.value) == ("2025-09", "*", ("timeliness",))
+    assert set(board.rows()["period"]) == {"2025-09"} and set(board.rows()["category"]) == {"timeliness"}
+    assert board.shown.attrs["policy_versions"] == ["default@1.0"]
+
+
+def test_a_failed_read_is_a_message_and_keeps_the_board(sample):
+    calls = []
+
+    def read():
+        calls.append(1)
+        if len(calls) > 1:
+            raise OSError("the database is gone")
+        return sample
+
+    board = ui.QualityBoard.from_tables(read(), lang="en", today=dt.date(2025, 6, 30), reload=read)
+    result = board.result
+    board.refresh_button.click()
+    assert board.message.text == t("unexpected_error", "en")  # one sentence, not a traceback
+    assert "Traceback" not in board.message.value and board.result is result and len(calls) == 2
+
+
+def test_the_app_lets_analysts_and_administrators_in_only(registry, monkeypatch):
+    monkeypatch.delenv("JUPYTERHUB_USER", raising=False)
+    monkeypatch.setenv("WORKBENCH_USER", "counsellor_li")
+    start = lambda user, lang: ui.QualityBoard.from_registry(registry, user=user, lang=lang)  # noqa: E731
+    gate = ui.StaffGate(registry, roles={"analyst", "admin"}, lang="en", start=start)
+    assert gate.app is None and "counsellor_li is not an active staff member allowed" in gate.message.text
+    monkeypatch.setenv("WORKBENCH_USER", "analyst_zhou")
+    gate = ui.StaffGate(registry, roles={"analyst", "admin"}, lang="en", start=start)
+    assert isinstance(gate.app, ui.QualityBoard) and gate.app.result.attrs["pseudonymised"]

@@ -2,9 +2,16 @@
 
 Indicators are declared in ``quality_indicators.yaml`` beside this file (validated when loaded:
 an unknown measure, a bad alert rule or a missing label is refused, naming the key). Each one
-picks a *measure* from :data:`MEASURES`: a named Python function over the sample-shaped tables
-(``residents, screenings, referrals, contacts, followups``, optionally ``satisfaction``) that
+picks a *measure* from :data:`MEASURES`: a named Python function over the analysis tables
+(:class:`workbench.tables.Tables`, from a registry, an export, the sample or ``synth``) that
 returns one row per counted unit: ``community``, ``period`` (``YYYY-MM``) and ``outcome``.
+
+Measures read what was recorded and never score or decide again: the PHQ-9 / GAD-7 scores and
+the PHQ-9 self-harm flag as stored when the answers were saved (``scores``), the tier and
+urgency a person *decided* on each screening (``decisions``: an overridden suggestion counts as
+the tier decided), contacts whose ``status`` is ``attended``, and the satisfaction survey
+(``surveys``). Response and remission come from :func:`workbench.outcomes.change`, recovery
+from :func:`workbench.outcomes.referral_outcomes`: they are defined once, there.
 
 - ``proportion`` measures: ``outcome`` is 0/1 (missing = not known, excluded and never 0);
   numerator = units with 1, denominator = units with a known outcome; Wilson interval from
@@ -12,19 +19,18 @@ returns one row per counted unit: ``community``, ``period`` (``YYYY-MM``) and ``
 - ``mean`` measures (referral wait): ``outcome`` is a number; numerator = its sum, denominator
   = units, value = mean, t interval (``mean ± t(1-α/2, n-1) · sd / √n``; none for n < 2).
 
-``status``: ``no_data`` when the measure's source table is absent (for example satisfaction where
-no survey was run: nothing is invented), ``insufficient`` when the denominator is below the
-indicator's ``min_denominator``, ``alert`` when the value breaks the alert rule (strict ``<`` or
-``>``), else ``ok``. Rows cover every community (plus ``all``) and every month asked for.
+``status``: ``no_data`` when the measure's source was not collected (satisfaction when the
+``surveys`` table has no rows: nothing is invented), ``insufficient`` when the denominator is
+below the indicator's ``min_denominator``, ``alert`` when the value breaks the alert rule (strict
+``<`` or ``>``), else ``ok``. Rows cover every community (plus ``all``) and every month asked for.
 
 Some measures take declared *parameters*, written in the indicator beside its target: the
-timeliness and safety measures take ``window_hours``, the response window of the service policy
-(read from the YAML, never written in code). Dates have day resolution, so a window must be a
-multiple of 24 h and counts a first attended contact up to ``window_hours / 24`` calendar days
-after the screening day: 24 h is the screening day or the next day, 72 h within 3 days, 0 h the
-same day only. A label says ``{window}`` where the window belongs and gets its text from the
-declared number ("within 24 h" / "24小时内", "the same day" / "当日"), so the number is declared
-once. A person never contacted counts as not contacted in time (that is known, not missing).
+timeliness and safety measures take ``window_hours``, the response window of the service policy.
+Dates have day resolution, so a window is a multiple of 24 h and counts the first attended
+contact on or after the screening day, up to ``window_hours / 24`` days after it (24 h: the
+screening day or the next; 0 h: the same day only). A person never contacted counts as not
+contacted in time (that is known, not missing). A label says ``{window}`` where the window
+belongs ("within 24 h" / "24小时内", "the same day" / "当日"), so the number is declared once.
 
 Examples
 --------
@@ -54,9 +60,10 @@ from workbench._declarations import read_yaml, refuse
 from workbench._declarations import texts as _texts
 from workbench.epi import prevalence
 from workbench.instruments import get_instrument
+from workbench.tables import Tables
 
 __all__ = ["CATEGORIES", "COLUMNS", "MEASURES", "PARAMETERS", "Indicator", "IndicatorSet", "QualityError",
-           "Tables", "alerts", "compute", "load_indicators", "status_of", "window_text"]
+           "alerts", "compute", "load_indicators", "status_of", "units", "window_text"]
 
 _FILE = Path(__file__).resolve().with_name("quality_indicators.yaml")
 _IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -65,6 +72,7 @@ CATEGORIES = ("access", "timeliness", "effectiveness", "retention", "experience"
 #: Columns of :func:`compute`, in order.
 COLUMNS = ["indicator", "category", "community", "period", "numerator", "denominator", "value",
            "ci_low", "ci_high", "target", "status"]
+_NUMBERS = ["numerator", "denominator", "value", "ci_low", "ci_high"]
 _KEYS = {"id", "category", "measure", "target", "alert", "label", "source", "min_denominator"}
 _REQUIRED = _KEYS - {"min_denominator"}
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
@@ -76,26 +84,23 @@ class QualityError(ValueError):
 
 # --- the tables a measure reads ------------------------------------------------------------
 
-class Tables:
-    """The sample-shaped tables (a :class:`~workbench.sample.Sample` or a mapping of frames),
-    with the derived frames measures share computed once."""
+def _check_tables(tables: Any, function: str) -> Tables:
+    if not isinstance(tables, Tables):
+        raise TypeError(f"The 'tables' parameter of {function} must be the analysis tables (workbench.tables.Tables: "
+                        "load_sample(), workbench.tables.read(folder) or Registry.analysis_tables(...)). "
+                        f"Got {type(tables).__name__} instead.")
+    return tables
 
-    def __init__(self, data: Any):
-        if isinstance(data, Tables):
-            data = data.frames
-        if hasattr(data, "_asdict"):
-            data = data._asdict()
-        if not isinstance(data, Mapping):
-            raise TypeError(f"The 'data' parameter must be a Sample or a mapping of DataFrames. Got {type(data).__name__} instead.")
-        self.frames = {k: v for k, v in data.items() if v is not None}
 
-    def __contains__(self, name: str) -> bool:
-        return name in self.frames
+class _Derived:
+    """The analysis tables, checked (:meth:`Tables.validate`), with the frames measures share
+    derived once from what was stored: nothing is scored or decided here."""
 
-    def __getitem__(self, name: str) -> pd.DataFrame:
-        if name not in self.frames:
-            raise QualityError(f"the measure needs the table {name!r}, which the data do not have")
-        return self.frames[name]
+    def __init__(self, tables: Tables):
+        self.tables = _check_tables(tables, "quality").validate()
+
+    def __getitem__(self, name: str) -> pd.DataFrame:  # the table itself
+        return self.tables[name]
 
     @cached_property
     def community(self) -> pd.Series:
@@ -104,48 +109,45 @@ class Tables:
 
     @cached_property
     def screened(self) -> pd.DataFrame:
-        """Screenings with scores, tier and urgency from :func:`workbench.screen`."""
-        from workbench.stepped_care import screen
-
-        s = self["screenings"]
-        extra = [c for c in self["residents"].columns if c not in s.columns]
-        joined = s.merge(self["residents"][["resident_id"] + extra], on="resident_id", how="left")
-        out = screen(joined)
-        out.index = s.index
-        keep = ["phq9_score", "gad7_score", "phq9_self_harm", "tier", "urgent"]
-        return pd.concat([s[["resident_id", "assessed_on"]], out[[c for c in keep if c in out]]], axis=1)
+        """One row per screening: ``resident_id, assessed_on``, the stored ``phq9_score``,
+        ``gad7_score`` and ``phq9_self_harm``, and the *decided* ``tier`` and ``urgent`` (blank
+        when nobody has decided on the screening yet)."""
+        s = self.tables.screenings(("phq9", "gad7"), columns=("score", "self_harm"))
+        return s[["resident_id", "assessed_on", "phq9_score", "gad7_score", "phq9_self_harm", "tier", "urgent"]]
 
     @cached_property
-    def first_contact(self) -> pd.Series:
-        """Date of each resident's first attended contact (any kind), by ``resident_id``."""
+    def attended(self) -> pd.DataFrame:
+        """Contacts that took place (``status == "attended"``); planned and missed ones do not count."""
         c = self["contacts"]
-        c = c[c["attended"].astype(bool)]
-        return pd.to_datetime(c["contact_on"]).groupby(c["resident_id"]).min()
+        return c[(c["status"] == "attended").fillna(False).to_numpy(bool)]
+
+    def first_contact_after(self, frame: pd.DataFrame, date: str) -> pd.Series:
+        """For each row of ``frame`` (``resident_id`` and the date column ``date``): the date of
+        the resident's first attended contact (any kind) on or after that date; NaT when none."""
+        c = self.attended[["resident_id", "contact_on"]]
+        rows = pd.DataFrame({"resident_id": frame["resident_id"].to_numpy(), "on": frame[date].to_numpy(),
+                             "row": np.arange(len(frame))})
+        pairs = rows.merge(c, on="resident_id", how="inner")
+        pairs = pairs[pairs["contact_on"] >= pairs["on"]]
+        first = pairs.groupby("row")["contact_on"].min()
+        return pd.Series(first.reindex(np.arange(len(frame))).to_numpy(), index=frame.index, dtype="datetime64[ns]")
 
     @cached_property
     def referral_scores(self) -> pd.DataFrame:
-        """PHQ-9/GAD-7 scores of each referral: the baseline screening then its reviews."""
-        from workbench.scoring import score_all
-
-        refs = self["referrals"][["referral_id", "resident_id", "referred_on"]]
-        base = refs.merge(self.screened, left_on=["resident_id", "referred_on"],
-                          right_on=["resident_id", "assessed_on"], how="inner")
-        rows = [base[["referral_id", "resident_id", "assessed_on", "phq9_score", "gad7_score"]]]
-        if "followups" in self and len(self["followups"]):
-            f = self["followups"]
-            sc = score_all(f[[c for c in f.columns if re.match(r"^(phq9|gad7)_\d+$", c)]])
-            rows.append(pd.concat([f[["referral_id", "resident_id", "assessed_on"]],
-                                   sc[["phq9_score", "gad7_score"]]], axis=1))
-        out = pd.concat(rows, ignore_index=True)
-        out["assessed_on"] = pd.to_datetime(out["assessed_on"])
-        return out[out["referral_id"].notna()]
+        """Stored PHQ-9/GAD-7 scores of each referral: its screening (``baseline``), then its reviews."""
+        return self.tables.referral_scores(("phq9", "gad7"))
 
 
-def _units(frame: pd.DataFrame, tables: Tables, date: str, outcome) -> pd.DataFrame:
+def _float(values: Any) -> np.ndarray:
+    """0/1 or numbers as floats, a blank (NA) as NaN (never 0)."""
+    return pd.Series(values).astype("Float64").to_numpy(float, na_value=np.nan)
+
+
+def _units(frame: pd.DataFrame, tables: _Derived, date: str, outcome) -> pd.DataFrame:
     """Unit rows: the resident's community, the month of ``date``, and the outcome."""
-    return pd.DataFrame({"community": frame["resident_id"].map(tables.community).to_numpy(),
-                         "period": pd.to_datetime(frame[date]).dt.strftime("%Y-%m").to_numpy(),
-                         "outcome": np.asarray(outcome, dtype=float)})
+    return pd.DataFrame({"community": frame["resident_id"].map(tables.community).to_numpy(object),
+                         "period": pd.to_datetime(frame[date]).dt.strftime("%Y-%m").to_numpy(object),
+                         "outcome": _float(outcome)})
 
 
 # --- measures ------------------------------------------------------------------------------
@@ -198,116 +200,120 @@ def window_text(hours: int, lang: str) -> str:
 
 
 @_measure("screened_share", "proportion")
-def screened_share(tables: Tables, *, months: Sequence[str]) -> pd.DataFrame:
+def screened_share(tables: _Derived, *, months: Sequence[str]) -> pd.DataFrame:
     """Residents (the target population) screened on or before the end of each month."""
-    first = pd.to_datetime(tables["screenings"]["assessed_on"]).groupby(tables["screenings"]["resident_id"]).min()
+    s = tables.screened
+    first = s.groupby("resident_id")["assessed_on"].min()
     res = tables["residents"]
     screened_on = res["resident_id"].map(first)
     parts = []
     for month in months:
         end = pd.Period(month, "M").end_time
-        parts.append(pd.DataFrame({"community": res["community"].to_numpy(), "period": month,
+        parts.append(pd.DataFrame({"community": res["community"].to_numpy(object), "period": month,
                                    "outcome": (screened_on <= end).to_numpy(float)}))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["community", "period", "outcome"])
 
 
-def _contacted_within(tables: Tables, select: Callable[[pd.DataFrame], pd.Series],
+def _contacted_within(tables: _Derived, select: Callable[[pd.DataFrame], pd.Series],
                       window_hours: int) -> pd.DataFrame:
-    """Screenings picked by ``select``: 1 when the first attended contact is within the window."""
+    """Screenings picked by ``select``: 1 when the first attended contact on or after the
+    screening day is within the window (never contacted: 0)."""
     problem = _check_window_hours(window_hours)
     if problem:
         raise ValueError(f"The 'window_hours' parameter {problem}.")
     screened = tables.screened
-    s = screened[select(screened).fillna(False).astype(bool)]
-    first = s["resident_id"].map(tables.first_contact)
-    wait = (first - pd.to_datetime(s["assessed_on"])).dt.days
-    return _units(s, tables, "assessed_on", (wait >= 0) & (wait <= window_hours // 24))
+    s = screened[pd.Series(select(screened), index=screened.index).astype("boolean").fillna(False).to_numpy(bool)]
+    wait = (tables.first_contact_after(s, "assessed_on") - s["assessed_on"]).dt.days
+    return _units(s, tables, "assessed_on", (wait <= window_hours // 24).fillna(False))
 
 
 @_measure("urgent_contacted_within", "proportion", ("window_hours",))
-def urgent_contacted_within(tables: Tables, *, months: Sequence[str], window_hours: int) -> pd.DataFrame:
-    """Urgent screenings (policy ``urgent``) with an attended contact within ``window_hours``."""
+def urgent_contacted_within(tables: _Derived, *, months: Sequence[str], window_hours: int) -> pd.DataFrame:
+    """Screenings decided urgent (``decisions.urgent``) with an attended contact within ``window_hours``."""
     return _contacted_within(tables, lambda s: s["urgent"], window_hours)
 
 
 @_measure("tier3_contacted_within", "proportion", ("window_hours",))
-def tier3_contacted_within(tables: Tables, *, months: Sequence[str], window_hours: int) -> pd.DataFrame:
-    """Tier 3 screenings with an attended contact within ``window_hours``."""
+def tier3_contacted_within(tables: _Derived, *, months: Sequence[str], window_hours: int) -> pd.DataFrame:
+    """Screenings decided tier 3 (the decided tier, not the suggestion) contacted within ``window_hours``."""
     return _contacted_within(tables, lambda s: s["tier"] == 3, window_hours)
 
 
 @_measure("referral_wait_days", "mean")
-def referral_wait_days(tables: Tables, *, months: Sequence[str]) -> pd.DataFrame:
+def referral_wait_days(tables: _Derived, *, months: Sequence[str]) -> pd.DataFrame:
     """Days from referral to its first attended contact (referrals never seen are excluded)."""
     r = tables["referrals"]
-    c = tables["contacts"]
-    c = c[c["attended"].astype(bool)]
-    first = pd.to_datetime(c["contact_on"]).groupby(c["referral_id"]).min()
-    wait = (r["referral_id"].map(first) - pd.to_datetime(r["referred_on"])).dt.days
+    c = tables.attended
+    first = c.groupby("referral_id")["contact_on"].min()
+    wait = (r["referral_id"].map(first) - r["referred_on"]).dt.days
     return _units(r, tables, "referred_on", wait)
 
 
-def _ended(tables: Tables) -> pd.DataFrame:
+def _ended(tables: _Derived) -> pd.DataFrame:
     r = tables["referrals"]
     return r[r["ended_on"].notna()]
 
 
-def _phq9_change(tables: Tables) -> pd.DataFrame:
+def _phq9_change(tables: _Derived) -> pd.DataFrame:
+    """Ended referrals whose baseline (the screening that led to them) has PHQ-9 >= the declared
+    screen-positive threshold, with :func:`workbench.outcomes.change` (response, remission)."""
     from workbench.outcomes import change
 
     scores = tables.referral_scores
-    ch = change(scores[["referral_id", "assessed_on", "phq9_score"]], subject="referral_id")
+    ch = change(scores[["referral_id", "assessed_on", "phq9_score", "baseline"]], subject="referral_id",
+                baseline="baseline")
     ended = _ended(tables).merge(ch, on="referral_id", how="left")
     return ended[ended["baseline_score"] >= get_instrument("phq9").screen_positive]  # declared: 10
 
 
 @_measure("phq9_response", "proportion")
-def phq9_response(tables: Tables, *, months: Sequence[str]) -> pd.DataFrame:
-    """Ended referrals with baseline PHQ-9 >= 10: last PHQ-9 fell >= 50% (month of ending)."""
+def phq9_response(tables: _Derived, *, months: Sequence[str]) -> pd.DataFrame:
+    """Ended referrals with baseline PHQ-9 >= 10: ``response`` from :func:`~workbench.outcomes.change`."""
     d = _phq9_change(tables)
-    return _units(d, tables, "ended_on", d["response"].astype("Float64").to_numpy(float, na_value=np.nan))
+    return _units(d, tables, "ended_on", d["response"])
 
 
 @_measure("phq9_remission", "proportion")
-def phq9_remission(tables: Tables, *, months: Sequence[str]) -> pd.DataFrame:
-    """Ended referrals with baseline PHQ-9 >= 10: last PHQ-9 < 5 (month of ending)."""
+def phq9_remission(tables: _Derived, *, months: Sequence[str]) -> pd.DataFrame:
+    """Ended referrals with baseline PHQ-9 >= 10: ``remission`` from :func:`~workbench.outcomes.change`."""
     d = _phq9_change(tables)
-    return _units(d, tables, "ended_on", d["remission"].astype("Float64").to_numpy(float, na_value=np.nan))
+    return _units(d, tables, "ended_on", d["remission"])
 
 
 @_measure("tt_recovery", "proportion")
-def tt_recovery(tables: Tables, *, months: Sequence[str]) -> pd.DataFrame:
+def tt_recovery(tables: _Derived, *, months: Sequence[str]) -> pd.DataFrame:
     """NHS Talking Therapies recovery of ended referrals where it applies (month of ending)."""
     from workbench.outcomes import referral_outcomes
 
-    out = referral_outcomes(tables.referral_scores, tables["contacts"].dropna(subset=["referral_id"]))
+    c = tables["contacts"]
+    c = c[c["referral_id"].notna()].assign(attended=(c["status"] == "attended").astype(bool))
+    out = referral_outcomes(tables.referral_scores, c, attended="attended")
     d = _ended(tables).merge(out[["referral_id", "recovered"]], on="referral_id", how="inner")
     d = d[d["recovered"].notna()]
-    return _units(d, tables, "ended_on", d["recovered"].astype(bool))
+    return _units(d, tables, "ended_on", d["recovered"])
 
 
 @_measure("dropout", "proportion")
-def dropout(tables: Tables, *, months: Sequence[str]) -> pd.DataFrame:
-    """Referrals ended in the month whose ``end_reason`` is ``dropped_out``."""
+def dropout(tables: _Derived, *, months: Sequence[str]) -> pd.DataFrame:
+    """Referrals ended in the month whose ``end_reason`` is ``dropped_out`` (a blank reason is not known: excluded)."""
     d = _ended(tables)
     return _units(d, tables, "ended_on", d["end_reason"] == "dropped_out")
 
 
 @_measure("satisfaction", "proportion")
-def satisfaction(tables: Tables, *, months: Sequence[str]) -> pd.DataFrame | None:
-    """Survey answers ``satisfied`` True among answered (table ``satisfaction``: resident_id,
-    surveyed_on, satisfied); None (no data) when there is no such table."""
-    if "satisfaction" not in tables:
+def satisfaction(tables: _Derived, *, months: Sequence[str]) -> pd.DataFrame | None:
+    """Survey answers ``satisfied`` True among answered (table ``surveys``, month surveyed); None
+    (no data) when no survey was recorded at all."""
+    d = tables["surveys"]
+    if d.empty:
         return None
-    d = tables["satisfaction"]
-    known = d["satisfied"].notna()
-    return _units(d, tables, "surveyed_on", d["satisfied"].where(known).astype(float))
+    return _units(d, tables, "surveyed_on", d["satisfied"])
 
 
 @_measure("self_harm_followed_within", "proportion", ("window_hours",))
-def self_harm_followed_within(tables: Tables, *, months: Sequence[str], window_hours: int) -> pd.DataFrame:
-    """Screenings with the PHQ-9 item-9 self-harm flag and an attended contact within ``window_hours``."""
-    return _contacted_within(tables, lambda s: s["phq9_self_harm"].astype("boolean"), window_hours)
+def self_harm_followed_within(tables: _Derived, *, months: Sequence[str], window_hours: int) -> pd.DataFrame:
+    """Screenings whose stored PHQ-9 self-harm flag is raised, with an attended contact within ``window_hours``."""
+    return _contacted_within(tables, lambda s: s["phq9_self_harm"], window_hours)
 
 
 # --- declarations --------------------------------------------------------------------------
@@ -511,9 +517,10 @@ def _aggregate(units: pd.DataFrame, kind: str, alpha: float) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["community", "period", "numerator", "denominator", "value", "ci_low", "ci_high"])
 
 
-def _months(months: str | Sequence[str] | None, tables: Tables) -> list[str]:
+def _months(months: str | Sequence[str] | None, tables: Tables | None) -> list[str]:
     if months is None:
-        dates = pd.to_datetime(tables["screenings"]["assessed_on"])
+        a = tables["assessments"]
+        dates = a.loc[a["purpose"] == "screening", "assessed_on"]
         return sorted(dates.dt.strftime("%Y-%m").unique())
     months = [months] if isinstance(months, str) else list(months)
     for m in months:
@@ -522,21 +529,41 @@ def _months(months: str | Sequence[str] | None, tables: Tables) -> list[str]:
     return months
 
 
-def compute(data: Any, *, months: str | Sequence[str] | None = None,
+def units(tables: Tables, measure: str, *, months: str | Sequence[str] | None = None,
+          **parameters: Any) -> pd.DataFrame | None:
+    """The units one measure counts (``community, period, outcome``: 0/1 or a number, NaN when
+    not known) before :func:`compute` adds them up; None when its source was not collected.
+    ``parameters``: the measure's own (e.g. ``window_hours=24``), not read from the indicators.
+
+    >>> units(Tables(), "dropout").columns.tolist()
+    ['community', 'period', 'outcome']
+    >>> units(Tables(), "satisfaction") is None  # no survey rows: no data, nothing invented
+    True
+    """
+    if measure not in MEASURES:
+        raise ValueError(f"The 'measure' parameter of units must be one of {sorted(MEASURES)}. "
+                         f"Got {measure!r} instead.")
+    derived = _Derived(_check_tables(tables, "units"))
+    return MEASURES[measure].function(derived, months=_months(months, derived.tables), **parameters)
+
+
+def compute(tables: Tables, *, months: str | Sequence[str] | None = None,
             indicators: str | Path | IndicatorSet | None = None, alpha: float = 0.05) -> pd.DataFrame:
     """Every declared indicator per community (and ``all``) and month.
 
     Parameters
     ----------
-    data : Sample or mapping of DataFrames
-        ``residents, screenings, referrals, contacts, followups`` as in the sample
-        (``workbench.sample.load_sample()``); ``satisfaction`` optionally.
+    tables : workbench.tables.Tables
+        The analysis tables: :func:`workbench.sample.load_sample`, :func:`workbench.tables.read`
+        (an export folder) or :meth:`Registry.analysis_tables
+        <workbench.registry.store.Registry.analysis_tables>`. They are checked first
+        (:meth:`~workbench.tables.Tables.validate`: every bad cell is named, nothing computed).
     months : str or list of str, optional
         ``YYYY-MM`` periods; by default the months of the screenings.
     indicators : path or IndicatorSet, optional
         The declarations (default: the shipped ``quality_indicators.yaml``).
     alpha : float
-        1 - confidence level.
+        1 - confidence level, in (0, 1).
 
     Returns
     -------
@@ -544,23 +571,47 @@ def compute(data: Any, *, months: str | Sequence[str] | None = None,
         Columns :data:`COLUMNS`: ``indicator, category, community, period, numerator,
         denominator, value, ci_low, ci_high, target, status``; one row per indicator, community
         and month (a month with no units has denominator 0 and status ``insufficient``; a
-        measure without its source table gives NaN counts and status ``no_data``).
-        ``attrs``: ``alpha``, ``version``.
+        measure whose source was not collected gives NaN counts and status ``no_data``).
+        ``attrs``: ``alpha``, ``version`` (of the indicators), ``policy_versions`` (the
+        stepped-care policies the tier decisions were made under, :attr:`Tables.policy_versions
+        <workbench.tables.Tables.policy_versions>`), ``source``, ``pseudonymised`` and
+        ``read_at`` (of the tables: where they come from, and when a registry was read).
+
+    Notes
+    -----
+    Tiers and urgency are the ones decided and recorded (``decisions.tier``, not the policy's
+    suggestion); scores and the self-harm flag are the stored ones. Nothing is scored or tiered
+    again here.
+
+    Examples
+    --------
+    >>> from workbench.tables import Tables
+    >>> r = compute(Tables(), months="2025-06")
+    >>> r.loc[r["indicator"] == "experience_satisfaction", ["community", "status"]]
+      community   status
+    8       all  no_data
+    >>> compute({"residents": None}, months="2025-06")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    TypeError: The 'tables' parameter of compute must be the analysis tables (...). Got dict instead.
     """
-    spec = load_indicators(indicators)
-    tables = Tables(data)
+    _check_tables(tables, "compute")
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
+        raise ValueError(f"The 'alpha' parameter of compute must be a float in (0, 1). Got {alpha!r} instead.")
     months = _months(months, tables)
+    spec = load_indicators(indicators)
+    derived = _Derived(tables)
     communities = sorted(tables["residents"]["community"].dropna().unique()) + ["all"]
     grid = pd.MultiIndex.from_product([communities, months], names=["community", "period"]).to_frame(index=False)
     parts = []
     for ind in spec.indicators:
-        units = MEASURES[ind.measure].function(tables, months=months, **ind.parameters)
-        if units is None:
+        found = MEASURES[ind.measure].function(derived, months=months, **ind.parameters)
+        if found is None:
             frame = grid.assign(numerator=np.nan, denominator=np.nan, value=np.nan, ci_low=np.nan,
                                 ci_high=np.nan, status="no_data")
         else:
-            units = units[units["period"].isin(months)]
-            agg = _aggregate(units, ind.kind, alpha)
+            found = found[found["period"].isin(months)]
+            agg = _aggregate(found, ind.kind, alpha).astype({c: float for c in _NUMBERS})
             frame = grid.merge(agg, on=["community", "period"], how="left")
             frame["denominator"] = frame["denominator"].fillna(0).astype(int)
             frame["numerator"] = frame["numerator"].fillna(0)
@@ -571,7 +622,9 @@ def compute(data: Any, *, months: str | Sequence[str] | None = None,
         frame["target"] = ind.target
         parts.append(frame[COLUMNS])
     out = pd.concat(parts, ignore_index=True)
-    out.attrs.update(alpha=alpha, version=spec.version)
+    out.attrs.update(alpha=alpha, version=spec.version, policy_versions=tables.policy_versions,
+                     source=tables.attrs.get("source"), pseudonymised=bool(tables.attrs.get("pseudonymised")),
+                     read_at=tables.attrs.get("read_at"))
     return out
 
 

@@ -1,10 +1,12 @@
 """Standalone HTML reports for managers: one file, inline CSS, no script, no code shown.
 
-``workbench report quality --month 2025-06 --out report.html [--lang zh] [--data FOLDER]``
-computes :func:`workbench.quality.compute` for one month and renders it. Counts from 1 to
-``min_count - 1`` (default 5) are hidden with :func:`workbench.epi.suppress` (with its
-complementary suppression across the communities of each indicator) *before* rendering; a value
-and interval that would reveal a hidden count are hidden with it.
+:func:`write_quality_report` computes :func:`workbench.quality.compute` on the analysis tables
+(:class:`workbench.tables.Tables`: from a registry, an export folder or the sample) for one month
+and renders it (``workbench report quality`` calls it). Counts from 1 to ``min_count - 1``
+(default 5) are hidden with :func:`workbench.epi.suppress` (with its complementary suppression
+across the communities of each indicator) *before* rendering; a value and interval that would
+reveal a hidden count are hidden with it. The report says where the data come from and which
+stepped-care policy versions the tier decisions in them were made under.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ import numpy as np
 import pandas as pd
 
 from workbench.epi import suppress
-from workbench.quality import CATEGORIES, compute, load_indicators
+from workbench.quality import CATEGORIES, load_indicators
 
-__all__ = ["quality_html", "suppress_quality", "write_quality_report"]
+__all__ = ["data_note", "quality_html", "suppress_quality", "write_quality_report"]
 
 _TEXT = {
     "en": {"title": "Service quality report", "month": "Month", "alerts": "Alerts", "no_alerts": "No alerts.",
@@ -32,7 +34,11 @@ _TEXT = {
            "note": "Counts of 1-4 are hidden (shown as <5), with further cells where needed so that a hidden "
                    "count cannot be worked out from totals. 'Too few': fewer people than the indicator's "
                    "minimum. 'No data': the data source (e.g. a satisfaction survey) is not collected.",
-           "synthetic": "Data version"},
+           "data": "Data", "policies": "Tier decisions made under policy", "none": "none recorded",
+           "indicators_version": "Indicators version", "pseudonymised": "pseudonymised",
+           "source_registry": "the registry", "source_export": "an export folder",
+           "source_synth": "synthetic sample data",
+           "source_sample": "synthetic sample data", "source_memory": "tables in memory", "read_at": "read"},
     "zh": {"title": "服务质量报告", "month": "月份", "alerts": "预警", "no_alerts": "无预警。",
            "indicator": "指标", "community": "社区", "numerator": "分子", "denominator": "分母",
            "value": "数值", "ci": "95%置信区间", "target": "目标", "status": "状态",
@@ -42,7 +48,10 @@ _TEXT = {
            "retention": "保持率", "experience": "服务体验", "safety": "安全性",
            "note": "1-4的计数已隐藏（显示为<5），必要时同时隐藏其他单元格，以免由合计反推。"
                    "“例数不足”：人数少于该指标的最低要求。“无数据”：未收集该数据（如满意度调查）。",
-           "synthetic": "数据版本"},
+           "data": "数据", "policies": "分级决定所依据的政策", "none": "无记录",
+           "indicators_version": "指标版本", "pseudonymised": "已假名化",
+           "source_registry": "登记库", "source_export": "导出文件夹", "source_synth": "合成样本数据",
+           "source_sample": "合成样本数据", "source_memory": "内存中的数据表", "read_at": "读取于"},
 }
 
 _CSS = """
@@ -65,16 +74,27 @@ def suppress_quality(result: pd.DataFrame, *, min_count: int = 5) -> pd.DataFram
     ``denominator`` (persons) is a count; the numerator (a sum of days) is hidden with it. When
     any count of a row is hidden, its ``value`` and interval are hidden too. ``no_data`` rows
     are left as they are.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> r = pd.DataFrame({"indicator": "retention_dropout", "category": "retention",
+    ...     "community": ["c1", "c2", "all"], "period": "2025-06", "numerator": [3.0, 6.0, 9.0],
+    ...     "denominator": [20, 20, 40], "value": [0.15, 0.3, 0.225], "ci_low": 0.1, "ci_high": 0.5,
+    ...     "target": 0.15, "status": ["ok", "alert", "alert"]})
+    >>> suppress_quality(r)[["community", "numerator", "denominator", "value"]]
+      community  numerator  denominator  value
+    0        c1       <NA>         <NA>   <NA>
+    1        c2       <NA>         <NA>   <NA>
+    2       all        9.0         40.0  0.225
     """
     from workbench.quality import MEASURES
 
-    out = result.copy()
-    out["numerator"] = out["numerator"].astype("Float64")
-    out["denominator"] = out["denominator"].astype("Float64")
-    for col in ("value", "ci_low", "ci_high"):
-        out[col] = out[col].astype("Float64")
+    numbers = ["numerator", "denominator", "value", "ci_low", "ci_high"]
+    values = {c: pd.to_numeric(result[c]).astype("Float64").to_numpy(float, na_value=np.nan) for c in numbers}
     kinds = {i.id: MEASURES[i.measure].kind for i in load_indicators().indicators}
-    for (indicator, period), rows in out.groupby(["indicator", "period"], sort=False):
+    position = pd.Series(np.arange(len(result)), index=result.index)
+    for (indicator, period), rows in result.groupby(["indicator", "period"], sort=False):
         rows = rows[rows["status"] != "no_data"]
         if rows.empty:
             continue
@@ -85,11 +105,15 @@ def suppress_quality(result: pd.DataFrame, *, min_count: int = 5) -> pd.DataFram
                 continue
             table = part[cols].astype(float).round()
             hidden = suppress(table, min_count=min_count, columns=cols)
-            mask = hidden[cols].isna().any(axis=1)
+            at = position[part.index].to_numpy()
             for c in cols:
-                out.loc[part.index, c] = hidden[c].astype("Float64")
-            idx = part.index[mask.to_numpy()]
-            out.loc[idx, ["numerator", "denominator", "value", "ci_low", "ci_high"]] = pd.NA
+                values[c][at] = hidden[c].astype("Float64").to_numpy(float, na_value=np.nan)
+            gone = at[hidden[cols].isna().any(axis=1).to_numpy()]
+            for c in numbers:
+                values[c][gone] = np.nan
+    out = result.copy()
+    for c in numbers:
+        out[c] = pd.array(values[c], dtype="Float64")  # NaN (hidden or not defined) -> <NA>
     out.attrs.update(result.attrs, min_count=min_count)
     return out
 
@@ -161,21 +185,71 @@ def quality_html(result: pd.DataFrame, *, month: str, lang: str = "en", min_coun
                              f"<td>{e(_fmt(ind.target, kind, t))}</td><td class=\"status\">{e(t[status])}</td></tr>")
             parts.append("</table>")
     parts.append(f"<p class=\"note\">{e(t['note'])}</p>")
-    parts.append(f"<p class=\"note\">{e(t['synthetic'])}: indicators {e(spec.version)}</p></body></html>")
+    note = data_note(result.attrs, lang=lang, version=spec.version)
+    parts.append(f"<p class=\"note data\">{e(note)}</p></body></html>")
     return "\n".join(parts)
 
 
-def write_quality_report(*, month: str, out: str | Path, lang: str = "en", data: str | Path | None = None,
-                         min_count: int = 5) -> Path:
-    """Compute the indicators for ``month`` from ``data`` (a folder of the sample's CSVs; the
-    shipped sample by default) and write the HTML report to ``out``."""
-    from workbench.sample import REQUIRED_FILES, load_sample
+def data_note(attrs: dict, *, lang: str, version: str) -> str:
+    """One sentence on the data of a :func:`~workbench.quality.compute` result (its ``attrs``):
+    the source, whether pseudonymised, when it was read, the stepped-care policy versions of the
+    tier decisions and the indicators' version.
 
-    if data is not None:
-        absent = [n for n in REQUIRED_FILES if not (Path(data) / n).is_file()]
-        if absent:
-            raise FileNotFoundError(f"{data}: not a folder of the sample's CSV files (missing: {', '.join(absent)})")
-    tables = load_sample(Path(data) if data is not None else None)
+    Examples
+    --------
+    >>> data_note({"source": "registry", "pseudonymised": True, "read_at": "2025-09-30T08:15:00+00:00",
+    ...            "policy_versions": ["default@1.0"]}, lang="en", version="1.0")
+    'Data: the registry (pseudonymised), read 2025-09-30 08:15 UTC. Tier decisions made under policy: default@1.0. Indicators version: 1.0.'
+    >>> data_note({"source": "synth", "policy_versions": []}, lang="zh", version="1.0")
+    '数据：合成样本数据。分级决定所依据的政策：无记录。指标版本：1.0。'
+    """
+    if lang not in _TEXT:
+        raise ValueError(f"The 'lang' parameter of data_note must be 'en' or 'zh'. Got {lang!r} instead.")
+    t = _TEXT[lang]
+    source = attrs.get("source") or "memory"
+    text = t.get(f"source_{source}", str(source))
+    if attrs.get("pseudonymised"):
+        text += f" ({t['pseudonymised']})" if lang == "en" else f"（{t['pseudonymised']}）"
+    if attrs.get("read_at"):
+        when = pd.Timestamp(attrs["read_at"])
+        when = when.tz_convert("UTC") if when.tzinfo is not None else when
+        text += f", {t['read_at']} {when.strftime('%Y-%m-%d %H:%M')} UTC" if lang == "en" else \
+            f"，{t['read_at']} {when.strftime('%Y-%m-%d %H:%M')} UTC"
+    policies = ", ".join(attrs.get("policy_versions") or []) or t["none"]
+    if lang == "zh":
+        return f"{t['data']}：{text}。{t['policies']}：{policies}。{t['indicators_version']}：{version}。"
+    return f"{t['data']}: {text}. {t['policies']}: {policies}. {t['indicators_version']}: {version}."
+
+
+def write_quality_report(tables, *, month: str, out: str | Path, lang: str = "en", min_count: int = 5) -> Path:
+    """Compute the indicators for ``month`` from ``tables`` and write the HTML report to ``out``.
+
+    Parameters
+    ----------
+    tables : workbench.tables.Tables
+        The analysis tables (:meth:`Registry.analysis_tables
+        <workbench.registry.store.Registry.analysis_tables>`, :func:`workbench.tables.read` of an
+        export folder, or :func:`workbench.sample.load_sample`).
+    month : str
+        The month reported, ``YYYY-MM``.
+    out : path
+        The HTML file written (only once everything is computed: a refusal writes nothing).
+    lang : {"en", "zh"}
+    min_count : int
+        Counts from 1 to ``min_count - 1`` are hidden.
+
+    Returns
+    -------
+    Path
+        ``out``.
+    """
+    from workbench.quality import compute
+
+    if lang not in _TEXT:
+        raise ValueError(f"The 'lang' parameter of write_quality_report must be 'en' or 'zh'. Got {lang!r} instead.")
+    if not isinstance(month, str):
+        raise ValueError("The 'month' parameter of write_quality_report must be a YYYY-MM text. "
+                         f"Got {month!r} instead.")
     result = compute(tables, months=month)
     text = quality_html(result, month=month, lang=lang, min_count=min_count)
     out = Path(out)

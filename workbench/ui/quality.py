@@ -1,46 +1,70 @@
 """The quality board's component: service-quality indicators by community and month, alerts
 marked in colour *and* words, small counts hidden as in the managers' report.
 
-The board shows :func:`workbench.quality.compute`'s result after
-:func:`workbench.report.suppress_quality` (the same small-cell rule as ``workbench report
-quality``: counts 1-4 hidden, with complementary cells across the communities of each indicator
-and month), filtered by month, community and category in memory.
+The board shows :func:`workbench.quality.compute`'s result on the analysis tables
+(:class:`workbench.tables.Tables`) after :func:`workbench.report.suppress_quality` (the same
+small-cell rule as ``workbench report quality``: counts 1-4 hidden, with complementary cells
+across the communities of each indicator and month), filtered by month, community and category
+in memory. The quality app (``notebooks/apps/quality.ipynb``) builds it with
+:meth:`QualityBoard.from_registry`: what the analyst or administrator may read of the registry,
+pseudonymised, with a *Refresh* button that reads the registry again, so that a screening saved
+in the screening app meanwhile (and the tier a person decided on it) is counted.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import html
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import ipywidgets as w
 import numpy as np
 import pandas as pd
 
 from workbench.i18n import t
-from workbench.quality import CATEGORIES, MEASURES, load_indicators
-from workbench.report import suppress_quality
+from workbench.quality import CATEGORIES, MEASURES, compute, load_indicators
+from workbench.report import data_note, suppress_quality
 from workbench.ui._base import FieldMessage, guarded
 from workbench.ui.explorer import html_table
 
-__all__ = ["QualityBoard", "board_months"]
+__all__ = ["QualityBoard", "board_months", "board_result"]
 
 #: Choice values of the month and community filters that are not one month or community.
 EVERY = "*"
 
 
-def board_months(screenings: pd.DataFrame, *, today: dt.date) -> list[str]:
-    """The months (``YYYY-MM``) with screenings, up to and including the month of ``today``.
+def board_months(tables, *, today: dt.date | None) -> list[str]:
+    """The months (``YYYY-MM``) with screenings in ``tables`` (:class:`workbench.tables.Tables`),
+    up to and including the month of ``today`` (every month when ``today`` is None).
 
     Examples
     --------
     >>> import pandas as pd, datetime as dt
-    >>> s = pd.DataFrame({"assessed_on": pd.to_datetime(["2025-01-03", "2025-03-09", "2025-05-01"])})
-    >>> board_months(s, today=dt.date(2025, 4, 30))
+    >>> from workbench.tables import TABLES, Tables
+    >>> a = TABLES["assessments"].empty().reindex(range(4))
+    >>> a["assessed_on"] = pd.to_datetime(["2025-01-03", "2025-03-09", "2025-03-10", "2025-05-01"])
+    >>> a["purpose"] = pd.array(["screening", "screening", "review", "screening"], dtype="string")
+    >>> board_months(Tables(assessments=a), today=dt.date(2025, 4, 30))
     ['2025-01', '2025-03']
     """
-    months = pd.to_datetime(screenings["assessed_on"]).dt.strftime("%Y-%m").unique()
-    return sorted(m for m in months if m <= today.strftime("%Y-%m"))
+    a = tables["assessments"]
+    months = a.loc[(a["purpose"] == "screening").fillna(False).to_numpy(bool), "assessed_on"].dt.strftime("%Y-%m")
+    last = today.strftime("%Y-%m") if today is not None else "9999-12"
+    return sorted(m for m in months.dropna().unique() if m <= last)
+
+
+def board_result(tables, *, today: dt.date | None = None, min_count: int = 5, indicators=None
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What the board shows of ``tables``: :func:`workbench.quality.compute` for the months of
+    :func:`board_months` (the month of ``today`` when there is no screening yet), and its
+    :func:`~workbench.report.suppress_quality` copy."""
+    months = board_months(tables, today=today)
+    if not months:
+        if today is None:
+            raise ValueError(t("quality_no_screenings", "en"))
+        months = [today.strftime("%Y-%m")]
+    result = compute(tables, months=months, indicators=indicators)
+    return result, suppress_quality(result, min_count=min_count)
 
 
 def _missing(value: Any) -> bool:
@@ -66,8 +90,11 @@ class QualityBoard(w.VBox):
     indicators : path or IndicatorSet, optional
         The declarations ``result`` was computed with (default: the shipped ones).
     suppressed : DataFrame, optional
-        ``suppress_quality(result, min_count=min_count)`` when the app has already computed it
-        (it takes about a second per month, so an app does it before the page is requested).
+        ``suppress_quality(result, min_count=min_count)`` when the caller has already computed it.
+    reload : callable, optional
+        Reads the analysis tables again (:class:`workbench.tables.Tables`); with it the board has
+        a *Refresh* button that recomputes everything from what it returns, keeping the filters.
+        :meth:`from_registry` passes a new read of the registry.
 
     Examples
     --------
@@ -85,48 +112,103 @@ class QualityBoard(w.VBox):
     """
 
     def __init__(self, result: pd.DataFrame, *, lang: str, month: str | None = None, today: dt.date | None = None,
-                 min_count: int = 5, indicators=None, suppressed: pd.DataFrame | None = None):
+                 min_count: int = 5, indicators=None, suppressed: pd.DataFrame | None = None,
+                 reload: Callable[[], Any] | None = None):
         months = sorted(result["period"].unique())
         if not months:
             raise ValueError("The 'result' parameter of QualityBoard must have at least one month. Got none.")
         if month is not None and month not in months:
             raise ValueError(f"The 'month' parameter of QualityBoard must be one of {months}. Got {month!r} instead.")
-        if month is None:
-            before = [m for m in months if today is not None and m < today.strftime("%Y-%m")]
-            month = before[-1] if before else months[-1]
+        if reload is not None and not callable(reload):
+            raise TypeError(f"The 'reload' parameter of QualityBoard must be callable. Got {type(reload).__name__} instead.")
         self.spec = load_indicators(indicators)
-        self.lang, self.min_count = lang, min_count
-        self.result = result
-        if suppressed is None:
-            suppressed = suppress_quality(result, min_count=min_count)
-        elif not suppressed.index.equals(result.index) or suppressed.attrs.get("min_count") != min_count:
-            raise ValueError("The 'suppressed' parameter of QualityBoard must be suppress_quality(result, "
-                             f"min_count={min_count}) of the same result.")
-        self.shown = suppressed
+        self._indicators = indicators
+        self.lang, self.min_count, self.today, self._reload = lang, min_count, today, reload
         self._order = {ind.id: k for k, ind in enumerate(self.spec.indicators)}
         self._quiet = True
         wide = {"description_width": "initial"}
-        self.month = w.Dropdown(options=[(m, m) for m in months] + [("", EVERY)], value=month, style=wide)
-        communities = sorted(c for c in result["community"].unique() if c != "all")
-        self.community = w.Dropdown(options=[("", "all")] + [(c, c) for c in communities] + [("", EVERY)],
-                                    value="all", style=wide)
-        present = [c for c in CATEGORIES if c in set(result["category"])]
-        self.categories = w.SelectMultiple(options=[(c, c) for c in present], value=tuple(present), rows=len(present),
-                                           style=wide)
+        self.month = w.Dropdown(style=wide)
+        self.community = w.Dropdown(style=wide)
+        self.categories = w.SelectMultiple(style=wide)
         self.only_alerts = w.Checkbox(value=False, indent=False)
+        self.refresh_button = w.Button(icon="refresh", layout=w.Layout(width="auto"))
         self.message = FieldMessage()
         self.alerts = w.HTML()
         self.table = w.HTML()
         self.note = w.HTML()
         where = w.VBox([self.month, self.community, self.only_alerts], layout=w.Layout(margin="0 2em 0.5em 0"))
-        filters = w.HBox([where, self.categories], layout=w.Layout(flex_flow="row wrap"))
+        filters = w.HBox([where, self.categories] + ([self.refresh_button] if reload is not None else []),
+                         layout=w.Layout(flex_flow="row wrap", align_items="flex-start"))
         filters.add_class("wb-controls")
         super().__init__([filters, self.message, self.alerts, self.table, self.note])
         self.add_class("wb-quality")
+        self._use(result, suppressed)
+        if month is None:
+            before = [m for m in months if today is not None and m < today.strftime("%Y-%m")]
+            month = before[-1] if before else months[-1]
+        self._relabel_choices()
+        self.month.value, self.community.value = month, "all"
+        self.categories.value = tuple(self._present)
         self.refresh = guarded(self.message, lambda: self.lang)(self._refresh)
+        self.reload = guarded(self.message, lambda: self.lang)(self._read_again)
+        self.refresh_button.on_click(lambda _: self.reload())
         for control in (self.month, self.community, self.categories, self.only_alerts):
             control.observe(self._on_change, "value")
         self.set_language(lang)
+
+    @classmethod
+    def from_tables(cls, tables, *, lang: str, today: dt.date | None = None, month: str | None = None,
+                    min_count: int = 5, indicators=None, reload: Callable[[], Any] | None = None) -> "QualityBoard":
+        """The board on the analysis tables ``tables`` (:func:`board_result`: the months with
+        screenings up to ``today``)."""
+        result, suppressed = board_result(tables, today=today, min_count=min_count, indicators=indicators)
+        return cls(result, lang=lang, month=month, today=today, min_count=min_count, indicators=indicators,
+                   suppressed=suppressed, reload=reload)
+
+    @classmethod
+    def from_registry(cls, registry, *, user: str, lang: str, today: dt.date | None = None, min_count: int = 5,
+                      indicators=None) -> "QualityBoard":
+        """The board on what ``user`` (an analyst or administrator) may read of ``registry``,
+        pseudonymised (:meth:`Registry.analysis_tables
+        <workbench.registry.store.Registry.analysis_tables>`, audited); *Refresh* reads it again."""
+        def read():
+            return registry.analysis_tables(as_user=user, pseudonymised=True)
+
+        return cls.from_tables(read(), lang=lang, today=today, min_count=min_count, indicators=indicators, reload=read)
+
+    def _use(self, result: pd.DataFrame, suppressed: pd.DataFrame | None) -> None:
+        """Show ``result`` (filters keep their choices where they still apply)."""
+        if suppressed is None:
+            suppressed = suppress_quality(result, min_count=self.min_count)
+        elif not suppressed.index.equals(result.index) or suppressed.attrs.get("min_count") != self.min_count:
+            raise ValueError("The 'suppressed' parameter of QualityBoard must be suppress_quality(result, "
+                             f"min_count={self.min_count}) of the same result.")
+        self.result, self.shown = result, suppressed
+        self._months = sorted(result["period"].unique())
+        self._communities = sorted(c for c in result["community"].unique() if c != "all")
+        self._present = [c for c in CATEGORIES if c in set(result["category"])]
+
+    def _read_again(self) -> None:
+        """Read the tables again (``reload``), recompute and redraw, keeping the filters."""
+        if self._reload is None:
+            return
+        self.message.info(t("quality_reading", self.lang))
+        result, suppressed = board_result(self._reload(), today=self.today, min_count=self.min_count,
+                                          indicators=self._indicators)
+        month, community, categories = self.month.value, self.community.value, self.categories.value
+        self._use(result, suppressed)
+        self._quiet = True
+        try:
+            self._relabel_choices()
+            self.month.value = month if month in self._months or month == EVERY else self._months[-1]
+            self.community.value = community if community in self._communities or community in ("all", EVERY) else "all"
+            self.categories.value = tuple(c for c in categories if c in self._present)
+        finally:
+            self._quiet = False
+        self._write_note()
+        self.refresh()
+        if not self.message.value:
+            self.message.ok(t("quality_refreshed", self.lang).format(time=dt.datetime.now().strftime("%H:%M:%S")))
 
     # --- labels ----------------------------------------------------------------------------------
 
@@ -135,22 +217,40 @@ class QualityBoard(w.VBox):
         self.lang = lang
         self._quiet = True
         try:
-            for control, label, options in (
-                    (self.month, "month", [*self.month.options[:-1], (t("all_months", lang), EVERY)]),
-                    (self.community, "community", [(t("all_communities", lang), "all"), *self.community.options[1:-1],
-                                                   (t("each_community", lang), EVERY)]),
-                    (self.categories, "quality_categories",
-                     [(t(f"category_{c}", lang), c) for _, c in self.categories.options])):
-                value = control.value
-                control.options = options
-                control.value = value
-                control.description = t(label, lang)
+            self._relabel_choices()
+            self.month.description = t("month", lang)
+            self.community.description = t("community", lang)
+            self.categories.description = t("quality_categories", lang)
             self.only_alerts.description = t("only_alerts", lang)
-            self.note.value = (f'<p class="wb-note">{html.escape(t("quality_note", lang).format(max=self.min_count - 1, min=self.min_count))}</p>'
-                               f'<p class="wb-note">{html.escape(t("quality_data_note", lang).format(version=self.spec.version))}</p>')
+            self.refresh_button.description = t("quality_refresh", lang)
+            self.refresh_button.tooltip = t("quality_refresh_tip", lang)
         finally:
             self._quiet = False
+        self._write_note()
         self.refresh()
+
+    def _relabel_choices(self) -> None:
+        """The filters' options in the board's language, for the months, communities and
+        categories of the result shown (the values chosen are kept where they still exist)."""
+        lang = self.lang
+        for control, options in (
+                (self.month, [(m, m) for m in self._months] + [(t("all_months", lang), EVERY)]),
+                (self.community, [(t("all_communities", lang), "all"), *[(c, c) for c in self._communities],
+                                  (t("each_community", lang), EVERY)]),
+                (self.categories, [(t(f"category_{c}", lang), c) for c in self._present])):
+            value = control.value
+            control.options = options
+            values = {v for _, v in options}
+            if isinstance(value, tuple):
+                control.value = tuple(v for v in value if v in values)
+            elif value in values:
+                control.value = value
+        self.categories.rows = max(len(self._present), 1)
+
+    def _write_note(self) -> None:
+        e = html.escape
+        self.note.value = (f'<p class="wb-note">{e(t("quality_note", self.lang).format(max=self.min_count - 1, min=self.min_count))}</p>'
+                           f'<p class="wb-note">{e(data_note(self.result.attrs, lang=self.lang, version=self.spec.version))}</p>')
 
     def _on_change(self, change) -> None:
         if not self._quiet:
