@@ -1,27 +1,51 @@
-"""Endpoints built from registry-shaped tables, on a small cohort worked out by hand."""
+"""Endpoints and the trial frame built from analysis tables, on small cohorts worked out by hand.
 
+The tables are built as the registry stores them (``test_cohort.hand_tables``): answers scored
+once when saved, tiers decided once. ``endpoints`` and ``trial_frame`` must read those stored
+scores; the tests that edit a stored score show it is the stored value that counts.
+"""
+
+import numpy as np
 import pandas as pd
 import pytest
 
-from workbench.cohort import endpoints
+from test_cohort import gad7_total, hand_tables, items, phq9_total, with_stored_score
+from workbench.cohort import CohortDataError, endpoints, trial_frame
 
-RESIDENTS = pd.DataFrame({"resident_id": ["A", "B", "C", "D"], "sex": ["female", "male", "female", "male"],
-                          "birth_date": pd.to_datetime(["1950-01-01", "1960-01-01", "1970-01-01", "1980-01-01"]),
-                          "lives_alone": [True, False, False, False], "hypertension": [True, False, True, False]})
-SCREENINGS = pd.DataFrame({"resident_id": ["A", "B", "C", "D"],
-                           "assessed_on": pd.to_datetime(["2025-01-01", "2025-01-11", "2025-02-01", "2025-03-01"])})
-EVENTS = pd.DataFrame({"resident_id": ["A", "A", "B", "C", "C"],
-                       "event_on": pd.to_datetime(["2025-03-02", "2025-06-30", "2025-02-10", "2025-12-01", "2026-02-01"]),
-                       "kind": ["er_visit", "death", "death", "crisis", "crisis"]})
 CENSOR = "2025-12-31"
+RESIDENTS = {"resident_id": ["A", "B", "C", "D"], "sex": ["female", "male", "female", "male"],
+             "birth_date": ["1950-01-01", "1960-01-12", "1970-01-01", "1980-03-01"],
+             "community": ["u1", "u1", "r1", "r1"],
+             "lives_alone": [True, False, False, False], "hypertension": [True, False, True, False]}
+COMMUNITIES = {"community": ["u1", "r1"], "community_type": ["urban", "rural"]}
+#: Baseline screenings: PHQ-9 totals A 14, B 12, C 11, D 6.
+SCREENINGS = [{"resident_id": r, "assessed_on": d, **phq9_total(p)}
+              for r, d, p in [("A", "2025-01-01", 14), ("B", "2025-01-11", 12), ("C", "2025-02-01", 11),
+                              ("D", "2025-03-01", 6)]]
+#: Later reviews: A 8 then 4; C 9.
+REVIEWS = [{"resident_id": r, "assessed_on": d, **phq9_total(p)}
+           for r, d, p in [("A", "2025-02-01", 8), ("A", "2025-03-01", 4), ("C", "2025-05-02", 9)]]
+EVENTS = {"resident_id": ["A", "A", "B", "C", "C"],
+          "event_on": ["2025-03-02", "2025-06-30", "2025-02-10", "2025-12-01", "2026-02-01"],
+          "kind": ["er_visit", "death", "death", "crisis", "crisis"]}
+REFERRALS = {"referral_id": ["F1", "F2", "F3"], "resident_id": ["A", "C", "D"],
+             "referred_on": ["2025-01-01", "2025-02-01", "2025-03-01"],
+             "ended_on": [None, "2025-06-01", None], "end_reason": [None, "completed", None]}
+CONTACTS = {"resident_id": ["A", "A", "A", "A", "C", "D"], "referral_id": ["F1", "F1", "F1", "F1", "F2", "F3"],
+            "contact_on": ["2025-01-15", "2025-02-01", "2025-04-01", "2025-05-01", "2025-05-20", "2025-11-15"],
+            "status": ["attended", "attended", "missed", "planned", "attended", "attended"]}
+ENROLMENTS = {"resident_id": ["A", "B"], "study": ["rct_12m", "cohort_5y"], "arm": ["intervention", None],
+              "enrolled_on": ["2025-01-01", "2025-01-11"]}
 
 
-def build(**kw):
-    return endpoints(residents=RESIDENTS, screenings=SCREENINGS, events=EVENTS, censor_date=CENSOR, **kw)
+@pytest.fixture(scope="module")
+def tables():
+    return hand_tables(residents=RESIDENTS, communities=COMMUNITIES, screenings=SCREENINGS, reviews=REVIEWS,
+                       events=EVENTS, referrals=REFERRALS, contacts=CONTACTS, enrolments=ENROLMENTS)
 
 
-def test_crisis_or_er_with_death_as_a_competing_event():
-    e = build(which=["crisis_or_er"]).set_index("resident_id")
+def test_crisis_or_er_with_death_as_a_competing_event(tables):
+    e = endpoints(tables, censor_date=CENSOR, which=["crisis_or_er"]).set_index("resident_id")
     # A: ER visit on 2025-03-02, 60 days after 2025-01-01 -> cause 1
     assert (e.loc["A", "duration"], e.loc["A", "event"]) == (60, 1)
     # B: died on 2025-02-10 before any crisis: 30 days, cause 2 (competing)
@@ -32,45 +56,51 @@ def test_crisis_or_er_with_death_as_a_competing_event():
     assert (e.loc["D", "duration"], e.loc["D", "event"]) == (305, 0)
 
 
-def test_death_and_the_age_time_scale():
-    e = build(which=["death"], time_scale="age").set_index("resident_id")
+def test_death_and_the_age_time_scale(tables):
+    e = endpoints(tables, censor_date=CENSOR, which=["death"], time_scale="age").set_index("resident_id")
     # A born 1950-01-01, baseline 2025-01-01 = 27,394 days of age; died 180 days later
     assert e.loc["A", "entry"] == 27394 and e.loc["A", "duration"] == 27394 + 180 and e.loc["A", "event"] == 1
     assert (e["duration"] > e["entry"]).all()
 
 
-def test_remission_needs_a_baseline_of_10_and_a_later_score_below_5():
-    reviews = pd.DataFrame({"resident_id": ["A", "A", "A", "B", "C", "C", "D"],
-                            "assessed_on": pd.to_datetime(["2025-01-01", "2025-02-01", "2025-03-01", "2025-01-11",
-                                                           "2025-02-01", "2025-05-02", "2025-03-01"]),
-                            "phq9_score": [14, 8, 4, 12, 11, 9, 6]})
-    e = build(which=["remission"], assessments=reviews).set_index("resident_id")
+def test_baseline_covariates_come_from_residents_communities_and_the_trial(tables):
+    e = endpoints(tables, censor_date=CENSOR, which=["death"]).set_index("resident_id")
+    # whole years at the baseline screening: A 75 on her birthday; B one day before his 65th
+    # birthday (1960-01-12 -> 2025-01-11): 64; D 45 on his birthday (days // 365.25 would say 44)
+    assert e["age"].to_dict() == {"A": 75, "B": 64, "C": 55, "D": 45}
+    assert e["community_type"].to_dict() == {"A": "urban", "B": "urban", "C": "rural", "D": "rural"}
+    # the arm is the RCT's; B's cohort study has no arm
+    assert e.loc["A", "arm"] == "intervention" and e[["arm"]].drop(index="A")["arm"].isna().all()
+    assert "birth_date" not in e.columns and e.loc["A", "lives_alone"] and not e.loc["B", "hypertension"]
+
+
+def test_remission_needs_a_baseline_of_10_and_a_later_score_below_5(tables):
+    out = endpoints(tables, censor_date=CENSOR, which=["remission"])
+    e = out.set_index("resident_id")
     assert (e.loc["A", "duration"], e.loc["A", "event"]) == (59, 1)   # PHQ-9 4 on 2025-03-01
     assert (e.loc["C", "duration"], e.loc["C", "event"]) == (90, 0)   # last seen 2025-05-02, not remitted
     assert "D" not in e.index                                         # baseline 6 < 10: not in this endpoint
     assert "B" not in e.index                                         # no later review: no time at risk
-    assert build(which=["remission"], assessments=reviews).attrs["excluded"]["remission"]
+    assert out.attrs["excluded"]["remission"] == {"baseline PHQ-9 below threshold or missing": 1}
+    assert out.attrs["excluded"]["all"]["no time at risk"] == 1
 
 
-def test_arguments_are_checked():
-    with pytest.raises(ValueError, match="'which' parameter"):
-        build(which=["relapse"])
-    with pytest.raises(ValueError, match="'censor_date' parameter"):
-        endpoints(residents=RESIDENTS, screenings=SCREENINGS, censor_date=None)
+def test_remission_reads_the_stored_scores_not_the_answers(tables):
+    # A's review on 2025-02-01 was answered for a total of 8, but 3 is stored: 3 < 5 is remission
+    # on that day, 31 days after baseline. D's screening answers add to 6; with 15 stored D enters
+    # the endpoint (no later review: no time at risk).
+    edited = with_stored_score(with_stored_score(tables, "A", "2025-02-01", "phq9", 3), "C", "2025-02-01", "phq9", 9)
+    e = endpoints(edited, censor_date=CENSOR, which=["remission"]).set_index("resident_id")
+    assert (e.loc["A", "duration"], e.loc["A", "event"]) == (31, 1)
+    assert "C" not in e.index  # C's stored baseline 9 < 10 now keeps C out
+    out = endpoints(with_stored_score(tables, "D", "2025-03-01", "phq9", 15), censor_date=CENSOR, which=["remission"])
+    assert out.attrs["excluded"]["remission"] == {"baseline PHQ-9 below threshold or missing": 0}
 
 
-def test_dropout_is_dated_at_the_last_attended_contact_plus_the_gap():
-    referrals = pd.DataFrame({"referral_id": ["F1", "F2", "F3"], "resident_id": ["A", "C", "D"],
-                              "referred_on": pd.to_datetime(["2025-01-01", "2025-02-01", "2025-03-01"]),
-                              "ended_on": pd.to_datetime([None, "2025-06-01", None]),
-                              "end_reason": [None, "completed", None]})
-    contacts = pd.DataFrame({"resident_id": ["A", "A", "A", "C", "D"],
-                             "contact_on": pd.to_datetime(["2025-01-15", "2025-02-01", "2025-04-01", "2025-05-20",
-                                                           "2025-11-15"]),
-                             "attended": [True, True, False, True, True]})
-    e = build(which=["dropout"], contacts=contacts, referrals=referrals, dropout_days=90).set_index("resident_id")
-    # A: last attended contact 2025-02-01 (the missed 2025-04-01 one does not count) + 90 days = 2025-05-02,
-    #    but A died on 2025-06-30 after that: dropout at day 121 from referral on 2025-01-01
+def test_dropout_is_dated_at_the_last_attended_contact_plus_the_gap(tables):
+    e = endpoints(tables, censor_date=CENSOR, which=["dropout"], dropout_days=90).set_index("resident_id")
+    # A: last attended contact 2025-02-01 (missed on 2025-04-01 and planned on 2025-05-01 do not count)
+    #    + 90 days = 2025-05-02, before A died on 2025-06-30: dropout at day 121 from referral on 2025-01-01
     assert (e.loc["A", "duration"], e.loc["A", "event"]) == (121, 1)
     # C: completed on 2025-06-01: censored there, 120 days after 2025-02-01
     assert (e.loc["C", "duration"], e.loc["C", "event"]) == (120, 0)
@@ -79,40 +109,104 @@ def test_dropout_is_dated_at_the_last_attended_contact_plus_the_gap():
     assert "B" not in e.index  # never referred
 
 
-def test_trial_frame_scores_baseline_and_follow_up_and_never_zeroes_blanks():
-    from workbench.cohort import trial_frame
+def test_arguments_are_checked(tables):
+    with pytest.raises(ValueError, match="'which' parameter"):
+        endpoints(tables, censor_date=CENSOR, which=["relapse"])
+    with pytest.raises(ValueError, match="'censor_date' parameter"):
+        endpoints(tables, censor_date=None)
+    with pytest.raises(TypeError, match="The 'tables' parameter of endpoints must be workbench.tables.Tables"):
+        endpoints(tables.residents, censor_date=CENSOR)
+    with pytest.raises(CohortDataError) as err:
+        endpoints(tables.replace(contacts=tables.contacts.drop(columns=["status"])), censor_date=CENSOR)
+    assert err.value.problems[["table", "column"]].values.tolist() == [["contacts", "status"]]
 
-    items = lambda v, blank=(): {f"phq9_{n}": (None if n in blank else v) for n in range(1, 10)} | \
-        {f"gad7_{n}": v for n in range(1, 8)}  # noqa: E731
-    screenings = pd.DataFrame([{"resident_id": "A", "assessed_on": pd.Timestamp("2025-01-05"), **items(2)},
-                               {"resident_id": "B", "assessed_on": pd.Timestamp("2025-01-06"), **items(1)}])
-    enrolments = pd.DataFrame({"resident_id": ["A", "B"], "study": "rct_12m", "arm": ["intervention", "usual_care"],
-                               "enrolled_on": pd.to_datetime(["2025-01-05", "2025-01-06"])})
-    follow = pd.DataFrame([{"resident_id": "A", "study": "rct_12m", "month": 12, **items(0, blank=(1, 2, 3))}])
-    f = trial_frame(screenings=screenings, enrolments=enrolments, trial_assessments=follow).set_index("resident_id")
+
+# --- the trial frame ------------------------------------------------------------------------------
+
+def trial(screenings, visits, enrolled, **kw):
+    ids = sorted({f["resident_id"] for f in screenings})
+    return hand_tables(residents={"resident_id": ids}, screenings=screenings, visits=visits,
+                       enrolments={"resident_id": [r for r, *_ in enrolled], "study": "rct_12m",
+                                   "arm": [a for _, a, _ in enrolled], "enrolled_on": [d for *_, d in enrolled]}, **kw)
+
+
+def test_trial_frame_uses_stored_baseline_and_follow_up_scores_and_never_zeroes_blanks():
+    both = lambda v, blank=(): {**items("phq9", [None if n in blank else v for n in range(1, 10)]),  # noqa: E731
+                                **items("gad7", [v] * 7)}
+    t = trial([{"resident_id": "A", "assessed_on": "2025-01-05", **both(2)},
+               {"resident_id": "B", "assessed_on": "2025-01-06", **both(1)}],
+              [{"resident_id": "A", "assessed_on": "2026-01-05", "study": "rct_12m", "visit": 12, **both(0, blank=(1, 2, 3))}],
+              [("A", "intervention", "2025-01-05"), ("B", "usual_care", "2025-01-06")])
+    f = trial_frame(t).set_index("resident_id")
     # A: PHQ-9 18 at baseline; at 12 months 3 of 9 blank -> no valid total (APA), never 0
     assert f.loc["A", "phq9_0"] == 18 and pd.isna(f.loc["A", "phq9_12"]) and f.loc["A", "gad7_12"] == 0
     assert pd.isna(f.loc["A", "response_12"]) and pd.isna(f.loc["A", "remission_12"])
     assert pd.isna(f.loc["B", "phq9_12"])  # not assessed
+    assert list(f.columns) == ["arm", "phq9_0", "gad7_0", "phq9_12", "gad7_12", "response_12", "remission_12",
+                               "recovery_12"]
+
+
+def recovery_tables():
+    return trial([{"resident_id": r, "assessed_on": "2025-01-01", **phq9_total(p), **gad7_total(g)}
+                  for r, p, g in [("A", 12, 5), ("B", 4, 9), ("C", 6, 3), ("D", 11, 11)]],
+                 [{"resident_id": r, "assessed_on": "2025-12-28", "study": "rct_12m", "visit": 12,
+                   **phq9_total(p), **gad7_total(g)} for r, p, g in [("A", 9, 7), ("B", 5, 8), ("C", 2, 1), ("D", 9, 9)]]
+                 + [{"resident_id": "A", "assessed_on": "2025-07-01", "study": "cohort_5y", "visit": 1, **phq9_total(0)}],
+                 [(r, "usual_care", "2025-01-01") for r in "ABCD"])
 
 
 def test_trial_frame_recovery_follows_the_talking_therapies_caseness_rule():
-    from workbench.cohort import trial_frame
-
-    def form(phq, gad):  # phq9 items summing to `phq` (item 9 = 0), gad7 items summing to `gad`
-        p = [min(3, max(0, phq - 3 * k)) for k in range(8)] + [0]
-        g = [min(3, max(0, gad - 3 * k)) for k in range(7)]
-        return {**{f"phq9_{n}": v for n, v in enumerate(p, 1)}, **{f"gad7_{n}": v for n, v in enumerate(g, 1)}}
-
-    screenings = pd.DataFrame([{"resident_id": r, "assessed_on": pd.Timestamp("2025-01-01"), **form(p, g)}
-                               for r, p, g in [("A", 12, 5), ("B", 4, 9), ("C", 6, 3), ("D", 11, 11)]])
-    enrolments = pd.DataFrame({"resident_id": list("ABCD"), "study": "rct_12m", "arm": "usual_care",
-                               "enrolled_on": pd.Timestamp("2025-01-01")})
-    follow = pd.DataFrame([{"resident_id": r, "study": "rct_12m", "month": 12, **form(p, g)}
-                           for r, p, g in [("A", 9, 7), ("B", 5, 8), ("C", 2, 1), ("D", 9, 9)]])
-    f = trial_frame(screenings=screenings, enrolments=enrolments, trial_assessments=follow).set_index("resident_id")
+    f = trial_frame(recovery_tables()).set_index("resident_id")
     # A: PHQ-9 12 at start (case); 9 and GAD-7 7 at the end: below both (10, 8) -> recovered
     # B: GAD-7 9 at start (case); GAD-7 8 at the end is still caseness -> not recovered
     # C: 6 and 3 at start: not at caseness, recovery does not apply
     # D: case at start; GAD-7 9 at the end -> not recovered
     assert f["recovery_12"].tolist()[:2] == [1, 0] and pd.isna(f.loc["C", "recovery_12"]) and f.loc["D", "recovery_12"] == 0
+    # response: A 12 -> 9 is a fall of 3 < 6 (half of 12): no; C 6 -> 2 is a fall of 4 >= 3: yes
+    assert f["response_12"].tolist() == [0, 0, 1, 0]
+    # remission (PHQ-9 < 5): only C (2)
+    assert f["remission_12"].tolist() == [0, 0, 1, 0]
+    assert "phq9_1" not in f.columns  # the cohort study's wave is not a trial visit
+
+
+def test_trial_frame_reads_the_stored_scores_not_the_answers():
+    t = recovery_tables()
+    # A's 12-month PHQ-9 answers add to 9; with 4 stored, A responds (12 -> 4 is a fall of 8 >= 6)
+    # and remits; B's stored baseline GAD-7 of 7 (answers: 9) puts B below caseness at the start
+    edited = with_stored_score(with_stored_score(t, "A", "2025-12-28", "phq9", 4), "B", "2025-01-01", "gad7", 7)
+    f = trial_frame(edited).set_index("resident_id")
+    assert f.loc["A", "phq9_12"] == 4 and f.loc["A", "response_12"] == 1 and f.loc["A", "remission_12"] == 1
+    assert f.loc["B", "gad7_0"] == 7 and pd.isna(f.loc["B", "recovery_12"])
+
+
+def test_trial_frame_names_every_bad_row():
+    t = recovery_tables()
+    e = t.enrolments.copy()
+    e.loc[e["resident_id"] == "B", "arm"] = None
+    e = e[e["resident_id"] != "D"]  # D's 12-month visit is now of someone not enrolled
+    with pytest.raises(CohortDataError) as err:
+        trial_frame(t.replace(enrolments=e))
+    p = err.value.problems
+    # B's blank arm, and D's 12-month PHQ-9 and GAD-7 (two questionnaires) of someone not enrolled
+    assert sorted(zip(p["table"], p["column"], p["value"].fillna("-"))) == [
+        ("assessments", "resident_id", "D"), ("assessments", "resident_id", "D"), ("enrolments", "arm", "-")]
+    assert "nothing was computed" in str(err.value)
+    with pytest.raises(ValueError, match="The 'study' parameter of trial_frame must be a study with enrolments"):
+        trial_frame(t, study="rct_24m")
+    with pytest.raises(TypeError, match="The 'tables' parameter of trial_frame"):
+        trial_frame({"enrolments": e})
+
+
+def test_the_sample_trial_frame_matches_the_stored_scores():
+    from workbench.sample import load_sample
+
+    s = load_sample()
+    f = trial_frame(s).set_index("resident_id")
+    rct = s.enrolments[s.enrolments["study"] == "rct_12m"]
+    assert sorted(f.index) == sorted(rct["resident_id"]) and (f["arm"] == rct.set_index("resident_id")["arm"]).all()
+    visits = s.scores_of(["phq9"], purpose="study")
+    twelve = visits[(visits["study"] == "rct_12m") & (visits["visit"] == 12)].set_index("resident_id")["score"]
+    np.testing.assert_array_equal(f.loc[twelve.index, "phq9_12"].to_numpy(), twelve.to_numpy())
+    base = s.scores_of(["phq9"], purpose="screening").merge(rct, on=["resident_id"])
+    base = base[base["assessed_on"] == base["enrolled_on"]].set_index("resident_id")["score"]
+    np.testing.assert_array_equal(f.loc[base.index, "phq9_0"].to_numpy(), base.to_numpy())

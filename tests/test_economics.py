@@ -248,3 +248,36 @@ def test_reference_inputs_are_what_the_seeds_give():
     data = pd.read_csv(REF / "data.csv")
     pd.testing.assert_frame_equal(md.make_data().reset_index(drop=True), data, check_dtype=False)
     pd.testing.assert_frame_equal(md.boot_indices(data), pd.read_csv(REF / "boot_indices.csv.gz"))
+
+
+# --- resource use from the analysis tables --------------------------------------------------------
+
+def test_resource_use_counts_events_and_attended_contacts_in_the_costing_period():
+    from test_cohort import hand_tables, phq9_total
+    from workbench.economics import resource_use
+
+    t = hand_tables(
+        residents={"resident_id": ["a", "b", "c"]},
+        screenings=[{"resident_id": r, "assessed_on": "2025-01-06", **phq9_total(12)} for r in "abc"],
+        enrolments={"resident_id": ["a", "b", "c"], "study": ["rct_12m", "rct_12m", "cohort_5y"],
+                    "arm": ["intervention", "usual_care", None], "enrolled_on": "2025-01-06"},
+        # a: ER visits on day 0 and day 364 count, day 365 (2026-01-06) is outside; one admission;
+        # c is not in the trial
+        events={"resident_id": ["a", "a", "a", "a", "b", "c"],
+                "event_on": ["2025-01-06", "2026-01-05", "2026-01-06", "2025-05-01", "2024-12-31", "2025-02-01"],
+                "kind": ["er_visit", "er_visit", "er_visit", "hospitalisation", "er_visit", "er_visit"]},
+        # a: two attended treatment sessions (the missed and planned ones and the phone call do not count)
+        contacts={"resident_id": ["a", "a", "a", "a", "a", "b"],
+                  "contact_on": ["2025-01-13", "2025-01-20", "2025-01-27", "2025-02-03", "2025-02-10", "2025-01-13"],
+                  "kind": ["treatment", "treatment", "treatment", "treatment", "phone", "treatment"],
+                  "status": ["attended", "missed", "planned", "attended", "attended", "missed"]})
+    use = resource_use(t)
+    assert use[["resident_id", "arm", "er_visit", "hospitalisation", "treatment_contacts"]].values.tolist() == [
+        ["a", "intervention", 2, 1, 2], ["b", "usual_care", 0, 0, 0]]
+    assert resource_use(t, days=366)["er_visit"].tolist() == [3, 0]
+    cost = costs_from_use(use, unit_costs={"er_visit": 800, "hospitalisation": 6000, "treatment_contacts": 150})
+    assert cost.tolist() == [2 * 800 + 6000 + 2 * 150, 0]
+    with pytest.raises(ValueError, match="The 'events' parameter of resource_use must be a tuple of event kinds"):
+        resource_use(t, events=("admission",))
+    with pytest.raises(TypeError, match="The 'tables' parameter of resource_use"):
+        resource_use(use)

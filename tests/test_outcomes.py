@@ -445,3 +445,121 @@ def test_bad_arguments_use_one_sentence_shape():
         jacobson_truax(data, pre="pre", post="post", reliability=1.2)
     with pytest.raises(ValueError, match=r"The 'by' parameter of rates must be"):
         rates(pd.DataFrame(), by=3)
+
+
+# --- one coding of response, remission, recovery and reliable change (workbench.outcomes.pairs) ---
+
+PAIRS = pd.DataFrame({
+    # start PHQ-9, GAD-7; end PHQ-9, GAD-7            worked out from the definitions:
+    "p0": [18, 18, 12, 4, 0, 11, 9, np.nan],
+    "g0": [9, 9, 5, 9, 0, 11, 10, 12],
+    "p1": [9, 10, 4, 5, 0, np.nan, 3, 2],
+    "g1": [3, 8, 7, 8, 0, 9, 4, 2],
+})
+# 0: 18 -> 9 is exactly half: response; 9 >= 5: no remission; case at start (18), 9 < 10 and 3 < 8 at
+#    the end: recovered; PHQ-9 fall 9 >= 6: reliable improvement and reliable recovery
+# 1: 18 -> 10 falls 8 < 9: no response; GAD-7 8 is caseness at the end: not recovered
+# 2: 12 -> 4: response (8 >= 6) and remission (4 < 5); GAD-7 rises 2 < 4: no deterioration
+# 3: 4 -> 5: no response; GAD-7 9 -> 8: case at both ends: not recovered
+# 4: 0 -> 0: response undefined (no fall from 0), remission (0 < 5); not a case: recovery does not apply
+# 5: end PHQ-9 unknown: response and remission unknown; GAD-7 9 is caseness, yet recovery needs both end scores
+# 6: PHQ-9 9 -> 3 is a fall of 6 >= 6 with GAD-7 10 -> 4 falling 6 >= 4: reliable improvement; case at start
+#    on GAD-7 only (10 >= 8): recovered
+# 7: start PHQ-9 unknown, GAD-7 12 is caseness: recovery applies (2 and 2 below); reliable change
+#    needs all four scores: unknown
+EXPECTED = {
+    "response": [True, False, True, False, None, None, True, None],
+    "remission": [False, False, True, False, True, None, True, True],
+    "caseness_start": [True, True, True, True, False, True, True, True],
+    "caseness_end": [False, True, False, True, False, True, False, False],
+    "recovered": [True, False, True, False, None, None, True, True],
+    "reliable_improvement": [True, True, True, False, False, None, True, None],
+    "reliable_deterioration": [False, False, False, False, False, None, False, None],
+    "reliable_recovery": [True, False, True, False, None, None, True, None],
+}
+
+
+def _listed(values) -> list:
+    return [None if pd.isna(v) else bool(v) for v in values]
+
+
+def test_classify_pairs_follows_the_definitions():
+    from workbench.outcomes import classify_pairs
+
+    out = classify_pairs(PAIRS, start={"phq9": "p0", "gad7": "g0"}, end={"phq9": "p1", "gad7": "g1"})
+    assert list(out.columns) == list(EXPECTED) and out.attrs["thresholds_version"] == "1.0"
+    for column, expected in EXPECTED.items():
+        assert _listed(out[column]) == expected, column
+
+
+def test_change_referral_outcomes_and_the_trial_frame_use_the_same_coding():
+    from workbench.outcomes import classify_pairs
+
+    pairs = PAIRS.dropna().reset_index(drop=True)  # the functions below need both scores of a pair
+    expected = classify_pairs(pairs, start={"phq9": "p0", "gad7": "g0"}, end={"phq9": "p1", "gad7": "g1"})
+    long = pd.concat([pd.DataFrame({"resident_id": pairs.index.astype(str), "assessed_on": "2024-01-01",
+                                    "phq9_score": pairs["p0"], "gad7_score": pairs["g0"]}),
+                      pd.DataFrame({"resident_id": pairs.index.astype(str), "assessed_on": "2024-03-01",
+                                    "phq9_score": pairs["p1"], "gad7_score": pairs["g1"]})], ignore_index=True)
+    ch = change(long, sd_pre=6.0)
+    assert _listed(ch["response"]) == _listed(expected["response"])
+    assert _listed(ch["remission"]) == _listed(expected["remission"])
+    tt = referral_outcomes(long.assign(referral_id=long["resident_id"]),
+                           tt_contacts({str(k): 2 for k in pairs.index}).assign(resident_id=lambda d: d["referral_id"]))
+    for column in ("caseness_start", "caseness_end", "recovered", "reliable_improvement", "reliable_deterioration",
+                   "reliable_recovery"):
+        assert _listed(tt[column]) == _listed(expected[column]), column
+
+
+def test_classify_pairs_names_bad_scores_and_arguments():
+    from workbench.outcomes import classify_pairs
+
+    bad = PAIRS.assign(p1=PAIRS["p1"].astype(object))
+    bad.loc[2, "p1"] = 28
+    with pytest.raises(OutcomeDataError) as err:
+        classify_pairs(bad, start={"phq9": "p0"}, end={"phq9": "p1"})
+    assert err.value.problems[["row", "column"]].values.tolist() == [[2, "p1"]]
+    with pytest.raises(ValueError, match="The 'start' parameter of classify_pairs must be a mapping"):
+        classify_pairs(PAIRS, start="p0", end={"phq9": "p1"})
+    with pytest.raises(ValueError, match="must both give a column for the instrument 'phq9'"):
+        classify_pairs(PAIRS, start={"gad7": "g0"}, end={"gad7": "g1"})
+    # GAD-7 alone: response but no declared remission threshold (NA), no recovery columns
+    out = classify_pairs(PAIRS, start={"gad7": "g0"}, end={"gad7": "g1"}, instrument="gad7")
+    assert list(out.columns) == ["response", "remission"] and out["remission"].isna().all()
+    assert _listed(out["response"])[:3] == [True, False, False]   # 9 -> 3 yes, 9 -> 8 no, 5 -> 7 no
+
+
+def test_referral_outcomes_reads_the_contacts_status():
+    a = tt_assessments({"A": [("2024-01-01", 15, 12), ("2024-02-01", 4, 3)]})
+    c = tt_contacts({"A": 4}).drop(columns="attended").assign(status=["attended", "missed", "planned", "attended"])
+    out = referral_outcomes(a, c)
+    # two attended treatment contacts (missed and planned do not count): finished
+    assert out.loc[0, "n_treatment_contacts"] == 2 and out.loc[0, "finished_treatment"]
+    c.loc[1, "status"] = None
+    with pytest.raises(OutcomeDataError) as err:
+        referral_outcomes(a, c)
+    assert err.value.problems[["table", "row", "column"]].values.tolist() == [["contacts", 1, "status"]]
+
+
+def test_referral_outcomes_from_the_analysis_tables():
+    from test_cohort import gad7_total, hand_tables, phq9_total, with_stored_score
+
+    t = hand_tables(
+        residents={"resident_id": ["r1", "r2"]},
+        screenings=[{"resident_id": "r1", "assessed_on": "2025-01-06", **phq9_total(15), **gad7_total(12)},
+                    {"resident_id": "r2", "assessed_on": "2025-01-06", **phq9_total(12), **gad7_total(6)}],
+        reviews=[{"resident_id": "r1", "referral_id": "F1", "assessed_on": "2025-03-03", **phq9_total(4), **gad7_total(3)},
+                 {"resident_id": "r2", "referral_id": "F2", "assessed_on": "2025-03-03", **phq9_total(11), **gad7_total(6)}],
+        referrals={"referral_id": ["F1", "F2"], "resident_id": ["r1", "r2"], "referred_on": "2025-01-06"},
+        contacts={"resident_id": ["r1", "r1", "r2", "r2"], "referral_id": ["F1", "F1", "F2", "F2"],
+                  "contact_on": ["2025-01-13", "2025-01-20", "2025-01-13", "2025-01-20"],
+                  "status": ["attended", "attended", "attended", "missed"]})
+    out = referral_outcomes(t).set_index("referral_id")
+    # F1: 15/12 -> 4/3 after 2 attended treatment contacts: recovered; F2: one attended: not finished
+    assert out.loc["F1", "recovered"] and out.loc["F1", "phq9_first"] == 15
+    assert not out.loc["F2", "finished_treatment"] and pd.isna(out.loc["F2", "recovered"])
+    # the stored score is the one used: F1's review PHQ-9 stored as 10 keeps F1 at caseness
+    edited = referral_outcomes(with_stored_score(t, "r1", "2025-03-03", "phq9", 10)).set_index("referral_id")
+    assert edited.loc["F1", "phq9_last"] == 10 and not edited.loc["F1", "recovered"]
+    with pytest.raises(ValueError, match="give the analysis tables alone"):
+        referral_outcomes(t, t.contacts)

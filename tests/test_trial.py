@@ -2,8 +2,9 @@
 
 Reference values come from R, never from our own output: ``Rscript
 tests/reference/trial/make_reference.R`` (from the repository root) reads ``data_rct.csv`` (the
-sample trial in wide form, written by ``make_data.py`` from ``workbench.sample``), writes the
-seeded three-arm trial ``data_three_arm.csv``, and writes R's numbers to ``r_*.csv`` beside them
+sample trial in wide form, written by ``make_data.py``; ``workbench.cohort.trial_frame`` gives the
+same scores from the stored ones, see below), writes the seeded three-arm trial
+``data_three_arm.csv``, and writes R's numbers to ``r_*.csv`` beside them
 (``R_SESSION.txt`` is its ``sessionInfo()``). Every reference row carries the R call (``r_call``):
 
 - ``r_ancova.csv``: ``summary(lm(y ~ baseline + relevel(factor(arm), ref)))`` and ``confint``.
@@ -116,12 +117,35 @@ def test_consort_on_the_sample():
     from workbench.sample import load_sample
 
     s = load_sample()
-    out = trial.consort(s.enrolments, s.trial_assessments, months=12)
+    out = trial.consort(s, months=12)
     assert list(out.columns) == ["arm", "randomised", "assessed", "lost_to_follow_up", "percent_assessed"]
-    assert out["randomised"].sum() == len(s.enrolments)
-    twelve = s.trial_assessments[s.trial_assessments["month"] == 12]["resident_id"].nunique()
+    rct = s.enrolments[s.enrolments["study"] == "rct_12m"]
+    assert out["randomised"].sum() == len(rct) and out.set_index("arm")["randomised"].to_dict() == \
+        rct["arm"].value_counts().to_dict()
+    a = s.assessments
+    twelve = a[(a["purpose"] == "study") & (a["study"] == "rct_12m") & (a["visit"] == 12)]["resident_id"].nunique()
     assert out["assessed"].sum() == twelve
     assert (out["randomised"] - out["assessed"] == out["lost_to_follow_up"]).all()
+
+
+def test_the_sample_trial_from_stored_scores_is_the_data_r_analysed():
+    # data_rct.csv was written (make_data.py) by scoring the sample's answers again; the analysis
+    # tables' stored scores must give the very same trial. Response differs only where the baseline
+    # PHQ-9 is 0: the old script called 0 -> 0 a response; workbench.outcomes (the one coding)
+    # leaves it undefined (no fall of 50% is possible from 0).
+    from workbench.cohort import trial_frame
+    from workbench.sample import load_sample
+
+    ours = trial_frame(load_sample())
+    theirs = DATA["data_rct.csv"]
+    assert ours["resident_id"].tolist() == theirs["resident_id"].tolist()
+    assert ours["arm"].tolist() == theirs["arm"].tolist()
+    for c in ["phq9_0", "phq9_6", "phq9_12", "gad7_0", "gad7_6", "gad7_12", "remission_12"]:
+        np.testing.assert_array_equal(ours[c].to_numpy(float), theirs[c].to_numpy(float), err_msg=c)
+    positive = (theirs["phq9_0"] > 0).to_numpy()
+    np.testing.assert_array_equal(ours["response_12"].to_numpy(float)[positive],
+                                  theirs["response_12"].to_numpy(float)[positive])
+    assert ours.loc[~positive, "response_12"].isna().all()
 
 
 def test_complete_case_excluded_count_matches_missing_rows():
@@ -194,11 +218,39 @@ def test_binary_outcome_must_be_0_or_1():
 
 
 def test_consort_bad_rows():
-    e = pd.DataFrame({"resident_id": ["a", "b", "b"], "arm": ["ic", None, "uc"]})
-    f = pd.DataFrame({"resident_id": ["a", "z"], "month": [12, 12]})
+    from test_cohort import frame
+    from workbench.tables import Tables
+
+    e = frame("enrolments", {"resident_id": ["a", "b", "b"], "study": "rct_12m", "arm": ["ic", None, "uc"],
+                             "enrolled_on": "2025-01-06"})
+    f = frame("assessments", {"assessment_id": ["X1", "X2"], "resident_id": ["a", "z"], "assessed_on": "2026-01-06",
+                              "instrument": "phq9", "instrument_version": "1.0", "purpose": "study",
+                              "study": "rct_12m", "visit": [12, 12]})
     with pytest.raises(trial.TrialDataError) as err:
-        trial.consort(e, f)
+        trial.consort(Tables(enrolments=e, assessments=f))
     p = err.value.problems
     assert set(zip(p["row"], p["column"])) == {(1, "arm"), (2, "resident_id"), (1, "resident_id")}
+    assert "was not randomised" in str(err.value)
     with pytest.raises(ValueError, match="The 'months' parameter of consort must be a positive int"):
-        trial.consort(e.iloc[:1], f.iloc[:1], months=0)
+        trial.consort(Tables(enrolments=e.iloc[:1], assessments=f.iloc[:1]), months=0)
+    with pytest.raises(TypeError, match="The 'tables' parameter of consort must be workbench.tables.Tables"):
+        trial.consort(e, months=12)
+
+
+def test_consort_counts_only_the_trial_s_visits_at_the_month_asked():
+    from test_cohort import frame
+    from workbench.tables import Tables
+
+    # a, b, c randomised; a seen at 6 and 12, b at 6, c only in the cohort study at wave 12:
+    # at 12 months one of two intervention residents is assessed and the usual-care one is lost
+    e = frame("enrolments", {"resident_id": ["a", "b", "c", "c"], "study": ["rct_12m"] * 3 + ["cohort_5y"],
+                             "arm": ["ic", "ic", "uc", None], "enrolled_on": "2025-01-06"})
+    visits = [("a", 6), ("a", 12), ("b", 6)]
+    f = frame("assessments", {"assessment_id": ["X1", "X2", "X3", "X4"], "resident_id": ["a", "a", "b", "c"],
+                              "assessed_on": ["2025-07-06", "2026-01-06", "2025-07-06", "2026-01-06"],
+                              "instrument": "phq9", "instrument_version": "1.0", "purpose": "study",
+                              "study": ["rct_12m"] * 3 + ["cohort_5y"], "visit": [v for _, v in visits] + [12]})
+    out = trial.consort(Tables(enrolments=e, assessments=f), months=12)
+    assert out.to_dict("list") == {"arm": ["ic", "uc"], "randomised": [2, 1], "assessed": [1, 0],
+                                   "lost_to_follow_up": [1, 1], "percent_assessed": [50.0, 0.0]}
+    assert trial.consort(Tables(enrolments=e, assessments=f), months=6)["assessed"].tolist() == [2, 0]

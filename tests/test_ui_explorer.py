@@ -235,3 +235,114 @@ def test_the_explorer_answers_within_two_seconds(frame):
     start = time.perf_counter()
     ex.grouping.value = "community_type"
     assert time.perf_counter() - start < 3  # about 1 s on 2 cores; generous for a loaded machine
+
+
+# --- tiers as decided, and reading the data again -------------------------------------------------
+
+def overridden_tables():
+    from test_cohort import gad7_total, hand_tables, phq9_total
+
+    # 24 residents so the explorer has enough rows; r00 answers for tier 1 (PHQ-9 2, GAD-7 1) but a
+    # counsellor decided tier 3; r01 answers for tier 2 (PHQ-9 12) and was kept at 2
+    ids = [f"r{k:02d}" for k in range(24)]
+    totals = {"r00": (2, 1), "r01": (12, 3)}
+    return hand_tables(
+        residents={"resident_id": ids, "sex": ["female", "male"] * 12,
+                   "birth_date": [f"{1940 + k}-05-01" for k in range(24)]},
+        screenings=[{"resident_id": r, "assessed_on": "2025-03-03", **phq9_total(totals.get(r, (3, 2))[0]),
+                     **gad7_total(totals.get(r, (3, 2))[1])} for r in ids],
+        events={"resident_id": ["r00", "r02", "r05"], "event_on": ["2025-06-01", "2025-07-01", "2025-09-01"],
+                "kind": ["crisis", "er_visit", "death"]},
+        overrides=[("r00", "2025-03-03", 3, "disclosed a plan at the interview")])
+
+
+def test_the_tier_is_the_decided_one_not_a_recomputed_suggestion():
+    t = overridden_tables()
+    frame = ui.cohort_frame(t, censor_date="2025-12-31")
+    one = frame[frame["endpoint"] == "death"].set_index("resident_id")
+    # the answers of r00 suggest tier 1; the decision recorded is 3, and that is what the explorer groups by
+    assert t.decisions.set_index("resident_id").loc["r00", "suggested_tier"] == 1
+    assert one.loc["r00", "tier"] == 3 and one.loc["r00", "tier_group"] == "tier_3" and one.loc["r00", "overridden"]
+    assert one.loc["r01", "tier"] == 2 and not one.loc["r01", "overridden"]
+    assert (one.drop(index=["r00", "r01"])["tier"] == 1).all()
+    assert frame.attrs["policy_versions"] == ["default@1.0"] and frame.attrs["source"] == "memory"
+    ex = ui.KMExplorer(frame, lang="en", endpoint="crisis_or_er", grouping="tier", covariates=["age10"], dpi=30)
+    groups = ex.result["groups"].set_index("group")["n"].to_dict()
+    assert groups == {"Tier 1 universal": "22", "Tier 2 counselling": "1", "Tier 3 fast-track referral": "1"}
+    assert "default@1.0" in ex.heading.value and "not pseudonymised" in ex.heading.value
+
+
+def test_refresh_reads_the_data_again_and_keeps_the_choices(frame):
+    calls = []
+    fewer = frame[frame["community_type"] != "ageing"]
+    fewer.attrs.update(frame.attrs)
+
+    def reload():
+        calls.append(1)
+        return fewer
+
+    ex = ui.KMExplorer(frame, lang="en", endpoint="death", grouping="sex", covariates=["age10"], dpi=30, reload=reload)
+    assert ex.reload_button.description == "Refresh data" and ex.reload_button in ex.children[1].children
+    ex.choose(community_type="ageing", sex="female")
+    ex.reload_button.click()
+    assert calls == [1] and ex.data is fewer
+    # the ageing community is gone: back to all communities; the other choices are kept
+    assert ex.community_type.value == "all" and ex.sex.value == "female" and ex.endpoint.value == "death"
+    assert [v for _, v in ex.community_type.options] == ["all", "rural", "urban"]
+    assert ex.result["n"] == len(chosen(fewer, endpoint="death", sex="female"))
+    said = ex.reload_message.text
+    assert said.startswith("Data read again at") and f"{fewer['resident_id'].nunique():,} residents" in said
+    ex.set_language("zh")
+    assert ex.reload_button.description == "刷新数据"
+    # without a reload function there is no button
+    assert not any(isinstance(c, type(ex.children[1])) and ex.reload_button in c.children
+                   for c in ui.KMExplorer(frame, lang="en", dpi=30).children)
+
+
+def test_a_failed_refresh_is_one_sentence_and_keeps_the_data(frame, caplog):
+    def broken():
+        raise OSError("database is locked")
+
+    ex = ui.KMExplorer(frame, lang="en", endpoint="death", grouping="sex", dpi=30, reload=broken)
+    ex.reload_button.click()
+    assert ex.data is frame and "database is locked" not in ex.reload_message.text and ex.reload_message.text
+    assert any("database is locked" in str(r.exc_info) for r in caplog.records)
+
+
+def test_from_the_registry_a_screening_saved_with_an_override_shows_after_refresh(tmp_path, monkeypatch):
+    from workbench.registry.store import Registry
+    from workbench.synth import community
+
+    monkeypatch.setenv("WORKBENCH_EXPORT_KEY_FILE", str(tmp_path / "export.key"))
+    registry = Registry(str(tmp_path / "registry.sqlite"))
+    try:
+        registry.init()
+        registry.import_tables(community(120, seed=3).tables(), by="admin")
+        registry.add_user("ana", "analyst", by="admin")
+        registry.add_user("li", "counsellor", by="admin")
+        ex = ui.KMExplorer.from_registry(registry, user="ana", lang="en", censor_date="2026-12-31", dpi=30,
+                                         endpoint="crisis_or_er", grouping="tier")
+        before = ex.data
+        assert before.attrs["source"] == "registry" and before.attrs["pseudonymised"]
+        assert "the registry, pseudonymised" in ex.heading.value
+        assert not before["overridden"].fillna(False).any()
+        # a new resident is screened: the answers suggest tier 1, the counsellor decides tier 3
+        registry.import_residents(pd.DataFrame([{"resident_id": "NEW1", "sex": "female", "birth_date": "1950-02-03",
+                                                 "community": before["community"].iloc[0], "lives_alone": "true",
+                                                 **{c: "false" for c in ("hypertension", "diabetes", "chd", "stroke",
+                                                                         "copd", "asthma")}}]), by="admin")
+        answers = pd.DataFrame([{"resident_id": "NEW1", "assessed_on": "2026-06-01", "submission_id": "s-new-1",
+                                 **{f"phq9_{n}": 0 for n in range(1, 10)}, **{f"gad7_{n}": 0 for n in range(1, 8)}}])
+        saved = registry.save_screening(answers, by="li", tier=3, reason="known to the crisis team")
+        assert saved.decision["suggested_tier"].item() == 1 and saved.decision["tier"].item() == 3
+        assert ex.data is before  # nothing changes until the person asks
+        ex.reload_button.click()
+        after = ex.data
+        new = after[after["overridden"].fillna(False)]
+        assert new["resident_id"].nunique() == 1 and set(new["tier"]) == {3.0}
+        assert after["resident_id"].nunique() == before["resident_id"].nunique() + 1
+        # the curves now count the new resident too (residents without a decided tier are left out)
+        shown = [len(d[(d["endpoint"] == "crisis_or_er") & d["tier"].notna()]) for d in (before, after)]
+        assert ex.result["n"] == shown[1] == shown[0] + 1
+    finally:
+        registry.engine.dispose()

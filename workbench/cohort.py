@@ -1,118 +1,136 @@
-"""From registry-shaped tables to analysis-ready frames."""
+"""From the analysis tables to analysis-ready frames: survival endpoints and the trial's wide frame.
+
+Both functions read :class:`workbench.tables.Tables` (from the registry, an export, the sample or
+:mod:`workbench.synth`) and use the scores stored when the answers were saved: nothing is scored
+again here. Response, remission and recovery come from :mod:`workbench.outcomes` (their one
+coding), with the thresholds declared there.
+"""
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
 
-from workbench.scoring import score_all
+from workbench.problems import ProblemsError
 
-__all__ = ["CAUSES", "ENDPOINTS", "endpoints", "referral_scores", "trial_frame"]
-
-
-def referral_scores(*, screenings: pd.DataFrame, followups: pd.DataFrame, referrals: pd.DataFrame,
-                    instruments: Iterable[str] = ("phq9", "gad7")) -> pd.DataFrame:
-    """Scored questionnaires per referral: the screening that led to it, then its reviews.
-
-    The screening that led to a referral is the resident's screening on the referral date
-    (``assessed_on == referred_on``); it is the referral's baseline. Follow-up reviews carry the
-    ``referral_id`` already. Scores follow each questionnaire's declaration (missing answers
-    are never zero).
-
-    Returns
-    -------
-    DataFrame
-        One row per administered form: ``resident_id``, ``referral_id``, ``assessed_on``,
-        ``baseline`` (bool) and ``{instrument}_score`` for each instrument, sorted by referral
-        and date; ready for :func:`workbench.outcomes.referral_outcomes`,
-        :func:`workbench.outcomes.change` and :func:`workbench.outcomes.registry_flags`.
-
-    Examples
-    --------
-    >>> from workbench.sample import load_sample
-    >>> s = load_sample()
-    >>> scores = referral_scores(screenings=s.screenings, followups=s.followups, referrals=s.referrals)
-    >>> int(scores["baseline"].sum()) == len(s.referrals)
-    True
-    """
-    instruments = list(instruments)
-    keys = ["resident_id", "referral_id", "assessed_on"]
-    links = referrals[["referral_id", "resident_id", "referred_on"]].rename(columns={"referred_on": "assessed_on"})
-    baseline = screenings.assign(assessed_on=pd.to_datetime(screenings["assessed_on"])).merge(
-        links.assign(assessed_on=pd.to_datetime(links["assessed_on"])), on=["resident_id", "assessed_on"],
-        how="inner", validate="one_to_one")
-    reviews = followups.assign(assessed_on=pd.to_datetime(followups["assessed_on"]))
-    forms = pd.concat([baseline.assign(baseline=True), reviews.assign(baseline=False)], ignore_index=True)
-    scores = score_all(forms, instruments=instruments)
-    out = forms[keys + ["baseline"]].join(scores[[f"{i}_score" for i in instruments]])
-    return out.sort_values(["referral_id", "assessed_on", "baseline"], ascending=[True, True, False],
-                           ignore_index=True)
-
+__all__ = ["CAUSES", "ENDPOINTS", "RCT", "CohortDataError", "age_at", "endpoints", "trial_frame"]
 
 #: Endpoints :func:`endpoints` can build.
 ENDPOINTS = ("remission", "dropout", "crisis_or_er", "cardiovascular", "death")
 #: Cause codes of ``event`` in the competing-risk endpoints.
 CAUSES = {"event": 1, "death": 2}
+#: The randomised trial's study id in ``enrolments`` and ``assessments``.
+RCT = "rct_12m"
 
 
-def endpoints(*, residents: pd.DataFrame, screenings: pd.DataFrame, censor_date, events: pd.DataFrame | None = None,
-              assessments: pd.DataFrame | None = None, contacts: pd.DataFrame | None = None,
-              referrals: pd.DataFrame | None = None, enrolments: pd.DataFrame | None = None,
-              which: Iterable[str] = ENDPOINTS, dropout_days: int = 90, time_scale: str = "follow_up",
-              remission_baseline: float | None = None, remission_below: float | None = None) -> pd.DataFrame:
+class CohortDataError(ProblemsError):
+    """Analysis tables that cannot give the frame asked for; every bad cell is named."""
+
+
+def _tables(tables: Any, function: str, names: Iterable[str]):
+    """``tables`` checked to be :class:`~workbench.tables.Tables` holding the declared columns of ``names``."""
+    from workbench.tables import TABLES, Tables
+
+    if not isinstance(tables, Tables):
+        raise TypeError(f"The 'tables' parameter of {function} must be workbench.tables.Tables (e.g. "
+                        f"workbench.sample.load_sample()). Got {type(tables).__name__} instead.")
+    problems = [(name, None, column, None, "is missing: the table must have this column")
+                for name in names for column in TABLES[name].names if column not in tables[name].columns]
+    if problems:
+        raise CohortDataError(problems, context=function, outcome="nothing was computed")
+    return tables
+
+
+def age_at(birth_date: Any, on: Any) -> pd.Series:
+    """Age in whole years (completed birthdays) on a date; NA where either date is missing.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> birth = pd.Series(pd.to_datetime(["1950-06-15", "1950-06-15", "2000-02-29", None]))
+    >>> age_at(birth, pd.to_datetime(["2025-06-14", "2025-06-15", "2025-02-28", "2025-01-01"])).tolist()
+    [74, 75, 24, <NA>]
+    """
+    birth = pd.Series(pd.to_datetime(birth_date))
+    day = pd.Series(pd.to_datetime(on), index=birth.index) if np.ndim(on) else pd.Series(pd.Timestamp(on), index=birth.index)
+    years = day.dt.year - birth.dt.year
+    before = (day.dt.month < birth.dt.month) | ((day.dt.month == birth.dt.month) & (day.dt.day < birth.dt.day))
+    return (years - before.astype(int)).astype("Int16").where(birth.notna() & day.notna())
+
+
+def _check_censor(censor_date: Any, function: str) -> pd.Timestamp:
+    try:
+        end = pd.Timestamp(censor_date)
+    except (TypeError, ValueError):
+        end = pd.NaT
+    if censor_date is None or isinstance(censor_date, (bool, int, float)) or pd.isna(end):
+        raise ValueError(f"The 'censor_date' parameter of {function} must be a date. Got {censor_date!r} instead.")
+    return end.normalize()
+
+
+def endpoints(tables, *, censor_date, which: Iterable[str] = ENDPOINTS, dropout_days: int = 90,
+              time_scale: str = "follow_up", remission_baseline: float | None = None,
+              remission_below: float | None = None) -> pd.DataFrame:
     """One row per resident per endpoint, ready for :mod:`workbench.survival`.
 
     Parameters
     ----------
-    residents, screenings : DataFrame
-        Registry-shaped tables (as :func:`workbench.sample.load_sample` gives them). Time zero is
-        each resident's baseline screening (``assessed_on``).
+    tables : workbench.tables.Tables
+        The analysis tables. Time zero is each resident's baseline: their first screening
+        (``assessments`` with ``purpose == "screening"``); residents never screened are left out.
     censor_date : date
         End of follow-up for everyone still under observation (required: never "today").
         Records after it are ignored.
-    events : DataFrame, optional
-        ``resident_id, event_on, kind`` (kinds as the registry's: crisis, er_visit,
-        cardiovascular_event, hospitalisation, death).
-    assessments : DataFrame, optional
-        ``resident_id, assessed_on, phq9_score`` of later reviews (e.g. from
-        :func:`referral_scores`), for remission.
-    contacts, referrals : DataFrame, optional
-        For dropout: ``resident_id, contact_on, attended`` and ``resident_id, referred_on,
-        ended_on, end_reason``.
-    enrolments : DataFrame, optional
-        ``resident_id, arm`` added as a covariate.
     which : endpoints to build, from :data:`ENDPOINTS`.
     dropout_days : int
-        Dropout: no attended contact for this many days (the event is dated at the last
-        attended contact + ``dropout_days``); a referral that ended as completed is censored.
+        Dropout (residents with a referral, from their first referral): no attended contact
+        (``contacts.status == "attended"``) for this many days; the event is dated at the last
+        attended contact + ``dropout_days``. A referral that ended as ``completed`` is censored
+        at its end.
     time_scale : {"follow_up", "age"}
         ``follow_up``: days since baseline, ``entry`` 0. ``age``: days of age, ``entry`` the
         age at baseline (delayed entry: a resident is at risk only from the age they joined).
     remission_baseline, remission_below : float, optional
-        Remission: the first PHQ-9 below ``remission_below`` after a baseline PHQ-9 of at least
-        ``remission_baseline``. Defaults are declared once elsewhere: the PHQ-9 screen-positive
-        total (10, Kroenke 2001, ``phq9.yaml``) and the remission threshold of
-        ``workbench/outcomes/thresholds.yaml`` (PHQ-9 < 5, REFERENCE.md). Only residents at or above
-        the baseline threshold enter this endpoint.
+        Remission: the first stored PHQ-9 score of a later review or study visit below
+        ``remission_below``, after a baseline screening PHQ-9 of at least ``remission_baseline``;
+        residents are censored at their last such PHQ-9. Defaults are declared once elsewhere:
+        the PHQ-9 screen-positive total (10, Kroenke 2001, ``phq9.yaml``) and the remission
+        threshold of ``workbench/outcomes/thresholds.yaml`` (PHQ-9 < 5, REFERENCE.md). Only
+        residents at or above the baseline threshold enter this endpoint.
 
     Returns
     -------
     DataFrame
         ``resident_id, endpoint, duration`` (days), ``event`` (1/0; for crisis_or_er and
         cardiovascular: 1 = the event, 2 = death first, 0 = censored), ``entry`` (days),
-        ``baseline_on``, ``exit_on`` and baseline covariates (``sex``, ``age``, ``lives_alone``,
-        the chronic conditions, ``arm`` when enrolments are given). ``attrs['excluded']`` counts
-        residents left out per endpoint and why.
+        ``baseline_on``, ``exit_on``, then baseline covariates: the ``residents`` columns but
+        ``birth_date`` (``sex``, ``community``, ``lives_alone``, the chronic conditions),
+        ``community_type`` (from ``communities``), ``arm`` (the resident's arm in the trial
+        :data:`RCT`, blank when not enrolled) and ``age`` (whole years at baseline).
+        ``attrs``: ``excluded`` (residents left out per endpoint and why), ``censor_date``,
+        ``source`` and ``pseudonymised`` of the tables.
+
+    Examples
+    --------
+    >>> from workbench.sample import load_sample
+    >>> e = endpoints(load_sample(), censor_date="2026-12-31", which=["death", "dropout"])
+    >>> sorted(e["endpoint"].unique()), e.attrs["censor_date"]
+    (['death', 'dropout'], '2026-12-31')
     """
     which = list(which)
     unknown = [w for w in which if w not in ENDPOINTS]
-    if unknown:
+    if unknown or not which:
         raise ValueError(f"The 'which' parameter of endpoints must list endpoints among {list(ENDPOINTS)}. "
-                         f"Got {unknown} instead.")
+                         f"Got {unknown or which} instead.")
     if time_scale not in ("follow_up", "age"):
-        raise ValueError(f"The 'time_scale' parameter of endpoints must be 'follow_up' or 'age'. Got {time_scale!r}.")
+        raise ValueError(f"The 'time_scale' parameter of endpoints must be 'follow_up' or 'age'. Got {time_scale!r} instead.")
+    if not isinstance(dropout_days, (int, np.integer)) or isinstance(dropout_days, bool) or dropout_days < 1:
+        raise ValueError(f"The 'dropout_days' parameter of endpoints must be a positive int. Got {dropout_days!r} instead.")
+    end = _check_censor(censor_date, "endpoints")
+    t = _tables(tables, "endpoints", ("residents", "communities", "assessments", "scores", "events", "contacts",
+                                       "referrals", "enrolments"))
     if remission_baseline is None:
         from workbench.instruments import get_instrument
 
@@ -121,27 +139,27 @@ def endpoints(*, residents: pd.DataFrame, screenings: pd.DataFrame, censor_date,
         from workbench.outcomes import thresholds
 
         remission_below = thresholds().remission_below["phq9"]
-    end = pd.Timestamp(censor_date)
-    if pd.isna(end):
-        raise ValueError(f"The 'censor_date' parameter of endpoints must be a date. Got {censor_date!r} instead.")
-    base = screenings[["resident_id", "assessed_on"]].rename(columns={"assessed_on": "baseline_on"})
-    base["baseline_on"] = pd.to_datetime(base["baseline_on"])
-    base = base.sort_values("baseline_on").drop_duplicates("resident_id")
-    people = residents.merge(base, on="resident_id", how="inner", validate="one_to_one")
+
+    a = t.assessments
+    base = (a.loc[a["purpose"] == "screening"].groupby("resident_id", observed=True)["assessed_on"].min()
+            .rename("baseline_on").reset_index())
+    people = t.residents.merge(base, on="resident_id", how="inner", validate="one_to_one")
+    people["community_type"] = people["community"].map(t.communities.set_index("community")["community_type"])
+    e = t.enrolments
+    arms = e.loc[e["study"] == RCT].drop_duplicates("resident_id").set_index("resident_id")["arm"]
+    people["arm"] = people["resident_id"].map(arms)
     excluded: dict[str, dict[str, int]] = {}
     after = people["baseline_on"] > end
-    people = people[~after]
-    ev = pd.DataFrame(columns=["resident_id", "event_on", "kind"]) if events is None else events.copy()
-    ev["event_on"] = pd.to_datetime(ev["event_on"])
-    ev = ev[ev["event_on"] <= end]
-    death = ev[ev["kind"] == "death"].groupby("resident_id")["event_on"].min()
+    people = people[~after].reset_index(drop=True)
+    ev = t.events[t.events["event_on"] <= end]
+    death = ev[ev["kind"] == "death"].groupby("resident_id", observed=True)["event_on"].min()
     people = people.assign(death_on=people["resident_id"].map(death))
     exit_default = people["death_on"].where(people["death_on"].notna(), end)
 
     def first_event(kinds):
         hit = ev[ev["kind"].isin(kinds)].merge(people[["resident_id", "baseline_on"]], on="resident_id")
         hit = hit[hit["event_on"] >= hit["baseline_on"]]
-        return people["resident_id"].map(hit.groupby("resident_id")["event_on"].min())
+        return people["resident_id"].map(hit.groupby("resident_id", observed=True)["event_on"].min())
 
     frames = []
     for name in which:
@@ -156,112 +174,148 @@ def endpoints(*, residents: pd.DataFrame, screenings: pd.DataFrame, censor_date,
             event = np.where(happened, CAUSES["event"], np.where(people["death_on"].notna(), CAUSES["death"], 0))
             rows = people
         elif name == "remission":
-            if assessments is None:
-                raise ValueError("The remission endpoint needs 'assessments' (later PHQ-9 scores).")
-            a = assessments[["resident_id", "assessed_on", "phq9_score"]].copy()
-            a["assessed_on"] = pd.to_datetime(a["assessed_on"])
-            a = a[(a["assessed_on"] <= end) & a["phq9_score"].notna()].merge(
+            phq = t.scores_of("phq9")
+            phq = phq[phq["score"].notna() & (phq["assessed_on"] <= end)].merge(
                 people[["resident_id", "baseline_on"]], on="resident_id")
-            first_score = a[a["assessed_on"] == a["baseline_on"]].groupby("resident_id")["phq9_score"].first()
+            at_baseline = phq[(phq["purpose"] == "screening") & (phq["assessed_on"] == phq["baseline_on"])]
+            first_score = at_baseline.groupby("resident_id", observed=True)["score"].first()
             eligible = people["resident_id"].map(first_score) >= remission_baseline
-            later = a[a["assessed_on"] > a["baseline_on"]]
-            remitted = later[later["phq9_score"] < remission_below].groupby("resident_id")["assessed_on"].min()
-            last_seen = later.groupby("resident_id")["assessed_on"].max()
-            rows = people[eligible.to_numpy()]
+            later = phq[phq["purpose"].isin(["review", "study"]) & (phq["assessed_on"] > phq["baseline_on"])]
+            remitted = later[later["score"] < remission_below].groupby("resident_id", observed=True)["assessed_on"].min()
+            last_seen = later.groupby("resident_id", observed=True)["assessed_on"].max()
+            rows = people[eligible.fillna(False).to_numpy(bool)]
             first = rows["resident_id"].map(remitted)
             seen = rows["resident_id"].map(last_seen).fillna(rows["baseline_on"])
             exit_on = first.where(first.notna(), seen)
             event = first.notna().astype(int)
-            excluded[name] = {"baseline PHQ-9 below threshold or missing": int((~eligible).sum())}
+            excluded[name] = {"baseline PHQ-9 below threshold or missing": int((~eligible.fillna(False)).sum())}
         else:  # dropout
-            if contacts is None or referrals is None:
-                raise ValueError("The dropout endpoint needs 'contacts' and 'referrals'.")
-            refs = referrals.copy()
-            refs["referred_on"] = pd.to_datetime(refs["referred_on"])
-            refs = refs[refs["referred_on"] <= end].sort_values("referred_on").drop_duplicates("resident_id")
-            c = contacts[contacts["attended"].astype(bool)].copy()
-            c["contact_on"] = pd.to_datetime(c["contact_on"])
-            c = c[c["contact_on"] <= end]
-            rows = people[people["resident_id"].isin(refs["resident_id"])]
-            rows = rows.assign(baseline_on=rows["resident_id"].map(refs.set_index("resident_id")["referred_on"]))
-            last = rows["resident_id"].map(c.groupby("resident_id")["contact_on"].max())
-            last = last.where(last.notna(), rows["baseline_on"])
-            ended = pd.to_datetime(rows["resident_id"].map(refs.set_index("resident_id")["ended_on"]))
-            completed = rows["resident_id"].map(refs.set_index("resident_id")["end_reason"]) == "completed"
+            refs = t.referrals[t.referrals["referred_on"] <= end].sort_values(["referred_on", "referral_id"])
+            refs = refs.drop_duplicates("resident_id").set_index("resident_id")
+            c = t.contacts
+            c = c[(c["status"] == "attended").fillna(False).to_numpy(bool) & (c["contact_on"] <= end).to_numpy(bool)]
+            rows = people[people["resident_id"].isin(refs.index)]
+            rows = rows.assign(baseline_on=rows["resident_id"].map(refs["referred_on"]))
+            last = rows["resident_id"].map(c.groupby("resident_id", observed=True)["contact_on"].max())
+            last = last.where(last.notna() & (last >= rows["baseline_on"]), rows["baseline_on"])
+            ended = rows["resident_id"].map(refs["ended_on"])
+            completed = (rows["resident_id"].map(refs["end_reason"]) == "completed").fillna(False).astype(bool)
             limit = rows["death_on"].where(rows["death_on"].notna(), end)
             gap_end = last + pd.to_timedelta(dropout_days, unit="D")
             dropped = ~completed & (gap_end <= limit)
-            censor = ended.where(completed & ended.notna(), limit)
+            censor = ended.where(completed & ended.notna() & (ended <= limit), limit)
             exit_on = gap_end.where(dropped, censor)
             event = dropped.astype(int)
-        frame = rows[["resident_id", "baseline_on"]].assign(endpoint=name, exit_on=exit_on.to_numpy(),
-                                                           event=np.asarray(event))
+        frame = rows[["resident_id", "baseline_on"]].assign(endpoint=name, exit_on=pd.to_datetime(exit_on).to_numpy(),
+                                                           event=np.asarray(event, dtype=int))
         frame["duration"] = (frame["exit_on"] - frame["baseline_on"]).dt.days
         frames.append(frame.merge(rows.drop(columns=["baseline_on"]), on="resident_id"))
     out = pd.concat(frames, ignore_index=True)
     out["entry"] = 0
+    age_days = (out["baseline_on"] - out["birth_date"]).dt.days
     if time_scale == "age":
-        age_days = (out["baseline_on"] - pd.to_datetime(out["birth_date"])).dt.days
         out["entry"], out["duration"] = age_days, age_days + out["duration"]
-    if "birth_date" in out:
-        out["age"] = ((out["baseline_on"] - pd.to_datetime(out["birth_date"])).dt.days // 365.25).astype(int)
-    if enrolments is not None:
-        out = out.merge(enrolments[["resident_id", "arm"]].drop_duplicates("resident_id"), on="resident_id", how="left")
+    age = age_at(out["birth_date"], out["baseline_on"])
+    out["age"] = age.astype("int64") if age.notna().all() else age
     zero = out["duration"] <= out["entry"]
     out = out[~zero]  # a resident leaving on the day they entered adds no time at risk
     excluded["all"] = {"baseline after censor_date": int(after.sum()), "no time at risk": int(zero.sum())}
     keep = ["resident_id", "endpoint", "duration", "event", "entry", "baseline_on", "exit_on"]
     out = out[keep + [c for c in out.columns if c not in keep and c not in ("death_on", "birth_date")]]
-    out.attrs["excluded"] = excluded
-    out.attrs["censor_date"] = str(end.date())
+    out = out.astype({"duration": "int64", "entry": "int64", "event": "int64"})
+    out.attrs.update(excluded=excluded, censor_date=str(end.date()), source=t.attrs.get("source"),
+                     pseudonymised=t.attrs.get("pseudonymised"))
     return out.reset_index(drop=True)
 
 
-def trial_frame(*, screenings: pd.DataFrame, enrolments: pd.DataFrame, trial_assessments: pd.DataFrame,
-                study: str = "rct_12m") -> pd.DataFrame:
-    """One row per randomised resident: arm, PHQ-9 and GAD-7 at baseline and each follow-up month.
+def trial_frame(tables, *, study: str = RCT) -> pd.DataFrame:
+    """One row per randomised resident: arm, stored PHQ-9 and GAD-7 at baseline and each visit.
 
-    The baseline is the screening on the enrolment day; follow-ups are the trial assessments
-    (``month``). Scores follow the declarations (blank answers are never zero; a form that
-    cannot be scored is NaN); a resident not assessed at a month has NaN there.
+    The baseline is the resident's screening on the enrolment date (``enrolments.enrolled_on``);
+    follow-ups are the study visits (``assessments`` with ``purpose == "study"``, this ``study``,
+    ``visit`` = month). Scores are the stored ones (a form that could not be scored is NaN,
+    never 0); a resident not assessed at a visit has NaN there.
+
+    Parameters
+    ----------
+    tables : workbench.tables.Tables
+        The analysis tables.
+    study : str
+        The trial's study id in ``enrolments`` and ``assessments`` (default :data:`RCT`).
 
     Returns
     -------
     DataFrame
-        ``resident_id, arm, phq9_0, gad7_0, phq9_<m>, gad7_<m>`` for each month ``m``, and
-        ``response_<last>`` / ``remission_<last>`` / ``recovery_<last>`` (1/0, NaN when a score
-        is missing or the measure does not apply) with the thresholds of
-        :mod:`workbench.outcomes` (response: PHQ-9 fall >= 50% from a baseline of at least 1;
-        remission: PHQ-9 below 5; recovery: NHS Talking Therapies caseness, PHQ-9 >= 10 or
-        GAD-7 >= 8, at the start and on neither at the end).
-    """
-    from workbench.outcomes import thresholds
+        Sorted by resident: ``resident_id, arm, phq9_0, gad7_0, phq9_<m>, gad7_<m>`` for each
+        visit month ``m``, and ``response_<last>``, ``remission_<last>`` and ``recovery_<last>``
+        (1/0, NaN when a score is missing or the measure does not apply) from
+        :func:`workbench.outcomes.classify_pairs` (response: PHQ-9 fall >= 50% from a baseline
+        above 0; remission: PHQ-9 below 5; recovery: NHS Talking Therapies caseness, PHQ-9 >= 10
+        or GAD-7 >= 8, at the start and on neither at the end). ``attrs``: ``study``,
+        ``months``, ``thresholds_version``, ``source``.
 
-    e = enrolments.loc[enrolments["study"] == study, ["resident_id", "arm", "enrolled_on"]]
-    base = screenings.merge(e, left_on=["resident_id", "assessed_on"], right_on=["resident_id", "enrolled_on"])
-    scored = [pd.concat([base[["resident_id"]], score_all(base, instruments=["phq9", "gad7"])[["phq9_score", "gad7_score"]]],
-                        axis=1).assign(month=0)]
-    follow = trial_assessments[trial_assessments["study"] == study]
-    scored.append(pd.concat([follow[["resident_id", "month"]],
-                             score_all(follow, instruments=["phq9", "gad7"])[["phq9_score", "gad7_score"]]], axis=1))
-    long = pd.concat(scored, ignore_index=True)
-    wide = long.pivot(index="resident_id", columns="month", values=["phq9_score", "gad7_score"])
-    months = sorted(long["month"].unique())
-    wide.columns = [f"{c.split('_')[0]}_{m}" for c, m in wide.columns]
-    out = e[["resident_id", "arm"]].merge(wide, left_on="resident_id", right_index=True, how="left")
+    Raises
+    ------
+    CohortDataError
+        A trial enrolment without an arm, a study visit without a visit number, a visit of a
+        resident not enrolled in the study, or two visits of one resident at one month.
+
+    Examples
+    --------
+    >>> from workbench.sample import load_sample
+    >>> rct = trial_frame(load_sample())
+    >>> list(rct.columns)
+    ['resident_id', 'arm', 'phq9_0', 'gad7_0', 'phq9_6', 'gad7_6', 'phq9_12', 'gad7_12', 'response_12', 'remission_12', 'recovery_12']
+    """
+    from workbench.outcomes import classify_pairs, thresholds
+
+    if not isinstance(study, str) or not study:
+        raise ValueError(f"The 'study' parameter of trial_frame must be a study id (str). Got {study!r} instead.")
+    t = _tables(tables, "trial_frame", ("assessments", "scores", "enrolments"))
+    e = t.enrolments[t.enrolments["study"] == study]
+    if e.empty:
+        studies = sorted(t.enrolments["study"].dropna().unique())
+        raise ValueError(f"The 'study' parameter of trial_frame must be a study with enrolments {studies}. "
+                         f"Got {study!r} instead.")
+    problems = [("enrolments", i, "arm", None, f"is blank: every resident enrolled in {study} needs an arm")
+                for i in e.index[e["arm"].isna()]]
+    a = t.assessments
+    visits = a[(a["purpose"] == "study") & (a["study"] == study).fillna(False)]
+    problems += [("assessments", i, "visit", None, "is blank: a study visit needs its visit number (month)")
+                 for i in visits.index[visits["visit"].isna()]]
+    stray = ~visits["resident_id"].isin(e["resident_id"])
+    problems += [("assessments", i, "resident_id", r, f"has a {study} visit but is not enrolled in {study}")
+                 for i, r in zip(visits.index[stray], visits["resident_id"][stray])]
+    twice = visits.drop_duplicates(["resident_id", "assessed_on"]).duplicated(["resident_id", "visit"], keep=False)
+    problems += [("assessments", i, "visit", v, "is a second sitting of this resident at this visit")
+                 for i, v in zip(twice.index[twice], visits.loc[twice.index[twice], "visit"])]
+    if problems:
+        raise CohortDataError(problems, context="trial_frame", outcome="nothing was computed")
+
+    wide = t.scores_wide(["phq9", "gad7"])
+    enrolled = e[["resident_id", "arm", "enrolled_on"]]
+    base = wide[wide["purpose"] == "screening"].merge(
+        enrolled, left_on=["resident_id", "assessed_on"], right_on=["resident_id", "enrolled_on"])
+    follow = wide[(wide["purpose"] == "study") & (wide["study"] == study).fillna(False)]
+    long = pd.concat([base[["resident_id", "phq9_score", "gad7_score"]].assign(month=0),
+                      follow[["resident_id", "phq9_score", "gad7_score"]].assign(month=follow["visit"].astype(int))],
+                     ignore_index=True)
+    months = sorted({0, *long["month"].unique().tolist()})
+    scores = long.pivot(index="resident_id", columns="month", values=["phq9_score", "gad7_score"])
+    scores.columns = [f"{c.split('_')[0]}_{m}" for c, m in scores.columns]
+    out = enrolled[["resident_id", "arm"]].merge(scores, left_on="resident_id", right_index=True, how="left")
+    order = [f"{i}_{m}" for m in months for i in ("phq9", "gad7")]
+    for column in order:
+        if column not in out.columns:
+            out[column] = np.nan
+        out[column] = out[column].astype(float)
     last = months[-1]
-    t = thresholds()
-    base_score, end_score = out.get("phq9_0"), out.get(f"phq9_{last}")
-    both = base_score.notna() & end_score.notna() & (base_score > 0)
-    out[f"response_{last}"] = np.where(both, base_score - end_score >= t.response_min_fall * base_score, np.nan)
-    out[f"remission_{last}"] = np.where(end_score.notna(), end_score < t.remission_below["phq9"], np.nan)
-    # NHS Talking Therapies recovery: at caseness at the start, below caseness on both at the end;
-    # it applies only to those at caseness at the start with both scores known at the end
-    case = t.tt_caseness
-    start_case = (out["phq9_0"] >= case["phq9"]) | (out["gad7_0"] >= case["gad7"])
-    end_known = out[f"phq9_{last}"].notna() & out[f"gad7_{last}"].notna()
-    end_case = (out[f"phq9_{last}"] >= case["phq9"]) | (out[f"gad7_{last}"] >= case["gad7"])
-    out[f"recovery_{last}"] = np.where(start_case & end_known, ~end_case, np.nan)
-    order = ["resident_id", "arm"] + [f"{i}_{m}" for m in months for i in ("phq9", "gad7")]
-    return out[order + [f"response_{last}", f"remission_{last}", f"recovery_{last}"]].sort_values(
+    flags = classify_pairs(out, start={"phq9": "phq9_0", "gad7": "gad7_0"},
+                           end={"phq9": f"phq9_{last}", "gad7": f"gad7_{last}"})
+    outcomes = {"response": "response", "remission": "remission", "recovery": "recovered"}
+    for name, column in outcomes.items():
+        out[f"{name}_{last}"] = flags[column].astype("Float64").to_numpy(float, na_value=np.nan)
+    out = out[["resident_id", "arm"] + order + [f"{n}_{last}" for n in outcomes]].sort_values(
         "resident_id", ignore_index=True)
+    out.attrs.update(study=study, months=months, thresholds_version=thresholds().version, source=t.attrs.get("source"))
+    return out

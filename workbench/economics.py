@@ -3,7 +3,9 @@ cost-effectiveness ratios (ICER) and the return on investment of the psychologic
 intervention, each with a seeded, arm-stratified, non-parametric bootstrap.
 
 Unit costs are parameters: nothing here knows what a session or an admission costs, so the
-caller states the prices (and their year and source) in the analysis. Missing data: a missing
+caller states the prices (and their year and source) in the analysis. Resource use comes from
+the analysis tables (:func:`resource_use`: events and attended contacts over a study's costing
+period). Missing data: a missing
 cost, use or effect is never counted as 0. Each analysis is complete-case; the number of rows
 it excluded is the ``n_excluded`` column and their index is in ``result.attrs["excluded"]``.
 Values that are present but not numbers, negative costs or use, and missing arms raise
@@ -30,7 +32,7 @@ import pandas as pd
 
 from workbench._errors import RowProblemsError, other_arms
 
-__all__ = ["EconomicsDataError", "cost_effectiveness", "costs_from_use", "return_on_investment"]
+__all__ = ["EconomicsDataError", "cost_effectiveness", "costs_from_use", "resource_use", "return_on_investment"]
 
 
 class EconomicsDataError(RowProblemsError):
@@ -115,6 +117,89 @@ def _percentile(x: np.ndarray, alpha: float) -> tuple[float, float]:
         return np.nan, np.nan
     low, high = np.quantile(x, [alpha / 2, 1 - alpha / 2])
     return float(low), float(high)
+
+
+# --- resource use from the analysis tables ------------------------------------------------------
+
+def resource_use(tables, *, study: str = "rct_12m", days: int = 365,
+                 events: tuple[str, ...] = ("er_visit", "hospitalisation"),
+                 contacts: tuple[str, ...] = ("treatment",)) -> pd.DataFrame:
+    """Resource use per resident enrolled in a study, over ``days`` from their enrolment.
+
+    Parameters
+    ----------
+    tables : workbench.tables.Tables
+        The analysis tables (``enrolments``, ``events``, ``contacts``).
+    study : str
+        The study whose enrolled residents are counted (default the 12-month trial).
+    days : int
+        The costing period: events and contacts on ``enrolled_on`` up to the day before
+        ``enrolled_on + days``.
+    events : tuple of str
+        Event kinds to count (``events.kind``), one column each, named as the kind.
+    contacts : tuple of str
+        Contact kinds to count, attended only (``contacts.status == "attended"``), one column
+        each, named ``{kind}_contacts``.
+
+    Returns
+    -------
+    DataFrame
+        One row per enrolled resident (sorted): ``resident_id, arm, enrolled_on``, then the
+        counts (int64; a resident with none has 0: the tables hold every recorded event and
+        contact). Feed them to :func:`costs_from_use` with the unit costs. ``attrs``: ``study``,
+        ``days``.
+
+    Notes
+    -----
+    Counts are not shortened for residents who die or leave within the period; join the
+    ``death`` events if the analysis needs that.
+
+    Examples
+    --------
+    >>> from workbench.sample import load_sample
+    >>> use = resource_use(load_sample())
+    >>> list(use.columns), len(use)
+    (['resident_id', 'arm', 'enrolled_on', 'er_visit', 'hospitalisation', 'treatment_contacts'], 500)
+    """
+    from workbench.tables import EVENT_KINDS, TABLES, Tables
+
+    fn = "resource_use"
+    if not isinstance(tables, Tables):
+        raise TypeError(f"The 'tables' parameter of {fn} must be workbench.tables.Tables. Got {type(tables).__name__} instead.")
+    if not isinstance(days, (int, np.integer)) or isinstance(days, bool) or days < 1:
+        raise ValueError(f"The 'days' parameter of {fn} must be a positive int. Got {days!r} instead.")
+    for name, value, allowed in (("events", events, EVENT_KINDS), ("contacts", contacts, None)):
+        if (not isinstance(value, (tuple, list)) or not all(isinstance(v, str) and v for v in value)
+                or (allowed is not None and not set(value) <= set(allowed))):
+            expected = f"a tuple of event kinds among {list(allowed)}" if allowed else "a tuple of contact kinds (str)"
+            raise ValueError(f"The '{name}' parameter of {fn} must be {expected}. Got {value!r} instead.")
+    for name in ("enrolments", "events", "contacts"):
+        absent = [c for c in TABLES[name].names if c not in tables[name].columns]
+        if absent:
+            raise ValueError(f"{fn}: the {name} table lacks the declared column(s) {absent}.")
+    e = tables.enrolments
+    enrolled = e.loc[e["study"] == study, ["resident_id", "arm", "enrolled_on"]]
+    if enrolled.empty:
+        raise ValueError(f"The 'study' parameter of {fn} must be a study with enrolments "
+                         f"{sorted(e['study'].dropna().unique())}. Got {study!r} instead.")
+    out = enrolled.sort_values("resident_id", ignore_index=True)
+    period = pd.Timedelta(days=int(days))
+
+    def counts(frame: pd.DataFrame, when: str, kind: str, kinds, name) -> None:
+        hits = frame[frame[kind].isin(list(kinds)).fillna(False).to_numpy(bool)].merge(
+            out[["resident_id", "enrolled_on"]], on="resident_id")
+        hits = hits[(hits[when] >= hits["enrolled_on"]) & (hits[when] < hits["enrolled_on"] + period)]
+        table = hits.groupby(["resident_id", kind], observed=True).size().unstack(fill_value=0)
+        for k in kinds:
+            values = out["resident_id"].map(table[k]) if k in table.columns else pd.Series(0, index=out.index)
+            out[name(k)] = values.fillna(0).astype("int64").to_numpy()
+
+    counts(tables.events, "event_on", "kind", events, lambda k: k)
+    c = tables.contacts
+    counts(c[(c["status"] == "attended").fillna(False).to_numpy(bool)], "contact_on", "kind", contacts,
+           lambda k: f"{k}_contacts")
+    out.attrs.update(study=study, days=int(days))
+    return out
 
 
 # --- costs from resource use ----------------------------------------------------------------------

@@ -12,7 +12,9 @@ rows it excluded is a column of its result (``n_excluded``), with the excluded r
 (script and outputs in ``tests/reference/trial/``).
 
 Data are one row per randomised resident ("wide"), e.g. columns ``arm``, ``phq9_0`` (baseline)
-and ``phq9_12`` (12 months); :func:`mixed_anova` takes long data (one row per resident per wave).
+and ``phq9_12`` (12 months), as :func:`workbench.cohort.trial_frame` builds them from the analysis
+tables' stored scores; :func:`mixed_anova` takes long data (one row per resident per wave);
+:func:`consort` reads the analysis tables (:class:`workbench.tables.Tables`) directly.
 """
 
 from __future__ import annotations
@@ -389,75 +391,91 @@ def risk_compare(data: pd.DataFrame, *, outcome: str, arm: str, reference: Any, 
 
 # --- CONSORT ----------------------------------------------------------------------------------
 
-def consort(enrolments: pd.DataFrame, assessments: pd.DataFrame, *, months: int = 12) -> pd.DataFrame:
+def consort(tables, *, study: str = "rct_12m", months: int = 12) -> pd.DataFrame:
     """CONSORT flow counts per arm: randomised, assessed at follow-up, lost to follow-up.
 
     Parameters
     ----------
-    enrolments : DataFrame
-        One row per randomised resident: ``resident_id``, ``arm``.
-    assessments : DataFrame
-        Follow-up assessments: ``resident_id``, ``month``.
+    tables : workbench.tables.Tables
+        The analysis tables: ``enrolments`` (one row per randomised resident of ``study``, with
+        its ``arm``) and ``assessments`` (the study visits: ``purpose == "study"``, ``study``,
+        ``visit`` = month).
+    study : str
+        The trial's study id (default the 12-month trial).
     months : int
-        The follow-up wave to count (e.g. 6 or 12).
+        The follow-up visit to count (e.g. 6 or 12).
 
     Returns
     -------
     DataFrame
-        One row per arm (sorted): ``arm``, ``randomised``, ``assessed`` (residents with an
-        assessment at ``months``), ``lost_to_follow_up`` (randomised minus assessed),
-        ``percent_assessed``. ``attrs``: ``months``.
+        One row per arm (sorted): ``arm``, ``randomised``, ``assessed`` (residents with a
+        questionnaire at the visit ``months``), ``lost_to_follow_up`` (randomised minus assessed),
+        ``percent_assessed``. ``attrs``: ``study``, ``months``.
 
     Raises
     ------
     TrialDataError
-        Duplicate or missing resident ids, a missing arm, or an assessment of a resident who
-        was not randomised, naming every such row.
+        A resident enrolled twice, a missing arm, or a visit of a resident who was not
+        randomised, naming every such row (the rule names the table).
 
     Notes
     -----
-    "Assessed" means a follow-up form exists; a form whose score cannot be computed (too many
-    missing answers) is still counted here, but is excluded (and counted) by the analyses.
+    "Assessed" means a questionnaire was taken at the visit; one whose score cannot be computed
+    (too many missing answers) is still counted here, but is excluded (and counted) by the
+    analyses.
 
     Examples
     --------
     >>> import pandas as pd
-    >>> e = pd.DataFrame({"resident_id": ["a", "b", "c", "d"], "arm": ["ic", "ic", "uc", "uc"]})
-    >>> f = pd.DataFrame({"resident_id": ["a", "a", "c", "d"], "month": [6, 12, 12, 6]})
-    >>> consort(e, f, months=12)
+    >>> from workbench.tables import TABLES, Tables
+    >>> e = pd.DataFrame({"enrolment_id": ["E1", "E2", "E3", "E4"], "resident_id": ["a", "b", "c", "d"],
+    ...                   "study": "rct_12m", "arm": ["ic", "ic", "uc", "uc"],
+    ...                   "enrolled_on": pd.Timestamp("2025-01-06")})
+    >>> visits = pd.DataFrame({"resident_id": ["a", "a", "c", "d"], "visit": [6, 12, 12, 6]})
+    >>> a = pd.concat([TABLES["assessments"].empty(), visits.assign(purpose="study", study="rct_12m")])
+    >>> consort(Tables(enrolments=e.astype({"resident_id": "string"}), assessments=a), months=12)
       arm  randomised  assessed  lost_to_follow_up  percent_assessed
     0  ic           2         1                  1              50.0
     1  uc           2         1                  1              50.0
     """
+    from workbench.tables import Tables
+
     fn = "consort"
-    _check_frame(enrolments, fn, "enrolments")
-    _check_frame(assessments, fn, "assessments")
+    if not isinstance(tables, Tables):
+        raise TypeError(f"The 'tables' parameter of consort must be workbench.tables.Tables. "
+                        f"Got {type(tables).__name__} instead.")
     if not isinstance(months, (int, np.integer)) or isinstance(months, bool) or months <= 0:
         raise ValueError(f"The 'months' parameter of consort must be a positive int. Got {months!r} instead.")
-    _check_columns(enrolments, fn, ["resident_id", "arm"])
-    _check_columns(assessments, fn, ["resident_id", "month"])
+    enrolments = tables.enrolments
+    enrolments = enrolments[enrolments["study"] == study]
+    if enrolments.empty:
+        raise ValueError(f"The 'study' parameter of consort must be a study with enrolments "
+                         f"{sorted(tables.enrolments['study'].dropna().unique())}. Got {study!r} instead.")
+    a = tables.assessments
+    assessments = a[(a["purpose"] == "study").fillna(False) & (a["study"] == study).fillna(False)]
     problems: list[tuple] = []
     ids = enrolments["resident_id"]
     for col, mask, rule in [("resident_id", ids.isna(), "is missing in enrolments"),
                             ("resident_id", ids.duplicated(keep="first") & ids.notna(),
                              "is enrolled twice (duplicate in enrolments)"),
                             ("arm", enrolments["arm"].isna(), "is missing in enrolments")]:
-        for i in np.flatnonzero(mask.to_numpy()):
+        for i in np.flatnonzero(mask.to_numpy(bool)):
             problems.append((enrolments.index[i], col, enrolments[col].iloc[i], rule))
     stray = ~assessments["resident_id"].isin(ids.dropna())
-    for i in np.flatnonzero(stray.to_numpy()):
+    for i in np.flatnonzero(stray.to_numpy(bool)):
         problems.append((assessments.index[i], "resident_id", assessments["resident_id"].iloc[i],
-                         "is in assessments but was not randomised (not in enrolments)"))
+                         f"has a {study} visit in assessments but was not randomised (not in enrolments)"))
     if problems:
         raise TrialDataError(fn, problems)
-    month = pd.to_numeric(assessments["month"], errors="coerce")
-    seen = set(assessments.loc[month == months, "resident_id"])
-    table = enrolments.assign(assessed=enrolments["resident_id"].isin(seen))
+    month = pd.to_numeric(assessments["visit"], errors="coerce")
+    seen = set(assessments.loc[(month == months).fillna(False).to_numpy(bool), "resident_id"])
+    table = pd.DataFrame({"arm": enrolments["arm"].astype(object), "assessed": enrolments["resident_id"].isin(seen)})
     out = (table.groupby("arm", sort=True)["assessed"].agg(randomised="size", assessed="sum").reset_index())
+    out["randomised"] = out["randomised"].astype(np.int64)
     out["assessed"] = out["assessed"].astype(np.int64)
     out["lost_to_follow_up"] = out["randomised"] - out["assessed"]
     out["percent_assessed"] = (100 * out["assessed"] / out["randomised"]).round(1)
-    out.attrs["months"] = months
+    out.attrs.update(study=study, months=months)
     return out
 
 

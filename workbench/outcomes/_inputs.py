@@ -8,37 +8,27 @@ import numpy as np
 import pandas as pd
 
 from workbench.instruments import get_instrument
+from workbench.problems import PROBLEM_COLUMNS, ProblemsError
 
 __all__ = ["OutcomeDataError"]
 
-#: Columns of every problems table, in order.
-PROBLEM_COLUMNS = ["table", "row", "column", "value", "rule"]
-_MESSAGE_LIMIT = 50
 
 
-class OutcomeDataError(ValueError):
+class OutcomeDataError(ProblemsError):
     """Input tables that the outcome functions cannot use; nothing was computed.
 
-    The message names every problem (table, row label, column, value, rule), up to 50 of them;
-    ``problems`` holds all of them as a table with columns ``table, row, column, value, rule``.
+    The one problems error of the workbench (:class:`workbench.problems.ProblemsError`): the
+    message names every problem (table, row label, column, value, rule); ``problems`` holds all
+    of them as a table with columns ``table, row, column, value, rule``.
     """
 
     def __init__(self, function: str, problems: list[dict[str, Any]]):
-        self.problems = pd.DataFrame(problems, columns=PROBLEM_COLUMNS)
-        lines = []
-        for r in problems[:_MESSAGE_LIMIT]:
-            where = f"{r['table']}" + ("" if r["row"] is None else f", row {r['row']!r}")
-            where += "" if r["column"] is None else f", column {r['column']!r}"
-            shown = "" if r["value"] is None else f": value {_shown(r['value'])}"
-            lines.append(f"{where}{shown} {r['rule']}")
-        if len(problems) > _MESSAGE_LIMIT:
-            lines.append(f"... and {len(problems) - _MESSAGE_LIMIT} more (see the error's .problems table)")
-        super().__init__(f"{function}: {len(problems)} problem(s) in the input, so nothing was "
-                         "computed:\n" + "\n".join(f"- {line}" for line in lines))
+        rows = [tuple(_plain(p[c]) for c in PROBLEM_COLUMNS) for p in problems]
+        super().__init__(rows, context=function, outcome="nothing was computed")
 
 
-def _shown(value: Any) -> str:
-    return repr(value.item() if isinstance(value, np.generic) else value)
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def bad_argument(function: str, name: str, expected: str, got: Any) -> ValueError:

@@ -11,6 +11,7 @@ import pandas as pd
 from workbench.instruments import instrument_ids
 from workbench.outcomes._config import thresholds
 from workbench.outcomes._inputs import Checker, bad_argument
+from workbench.outcomes.pairs import remission, response
 
 __all__ = ["change", "jacobson_truax", "jt_cutoffs"]
 
@@ -219,8 +220,10 @@ def change(data: pd.DataFrame, *, subject: str = "resident_id", time: str = "ass
     ----------
     data : DataFrame
         Long assessments: one row per administered questionnaire, with ``subject``, ``time`` (a
-        date) and the score, either in ``{instrument}_score`` (as :func:`workbench.score_all`
-        names it) or in ``score`` (with an ``instrument`` column when questionnaires are mixed).
+        date) and the stored score, either in ``{instrument}_score`` (as
+        :meth:`workbench.tables.Tables.referral_scores` and ``scores_wide`` name it) or in
+        ``score`` (with an ``instrument`` column when questionnaires are mixed, as
+        :meth:`~workbench.tables.Tables.scores_of` gives them).
     subject, time : str
         Column names of the subject id and the assessment date.
     instrument : str
@@ -247,7 +250,7 @@ def change(data: pd.DataFrame, *, subject: str = "resident_id", time: str = "ass
     -----
     Unscored assessments (NaN) are skipped, never read as 0; a subject with none still gets a row
     of NAs. Same-day ties keep the table's row order. Response: NCQA/HEDIS, AIMS Center; remission
-    PHQ-9 < 5 (thresholds.yaml).
+    PHQ-9 < 5 (thresholds.yaml); both are coded once, in :mod:`workbench.outcomes.pairs`.
 
     Examples
     --------
@@ -302,19 +305,13 @@ def change(data: pd.DataFrame, *, subject: str = "resident_id", time: str = "ass
     out = pd.DataFrame(index=subjects).join(base).join(last).sort_index()
 
     b, l = out["baseline_score"].to_numpy(dtype=float), out["last_score"].to_numpy(dtype=float)
-    known = ~np.isnan(b) & ~np.isnan(l)
     out["weeks"] = (out["last_on"] - out["baseline_on"]).dt.days / 7
     out["change"] = l - b
     with np.errstate(divide="ignore", invalid="ignore"):
         out["percent_change"] = np.where(b > 0, 100 * (l - b) / b, np.nan)
     t = thresholds()
-    response = pd.array(known & (b - l >= t.response_min_fall * b - 1e-9), dtype="boolean")
-    response[~(known & (b > 0))] = pd.NA
-    out["response"] = response
-    below = t.remission_below.get(instrument)
-    remission = pd.array(l < below if below is not None else np.zeros(len(l), bool), dtype="boolean")
-    remission[np.isnan(l) | (below is None)] = pd.NA
-    out["remission"] = remission
+    out["response"] = response(b, l)
+    out["remission"] = remission(l, instrument=instrument)
     setup = _jt_setup(instrument, reliability, sd_pre, cutoff, functional, clinical,
                       out["baseline_score"], fn)
     out = out.join(_classify(b, l, setup, out.index))

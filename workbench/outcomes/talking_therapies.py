@@ -7,6 +7,7 @@ import pandas as pd
 
 from workbench.outcomes._config import thresholds
 from workbench.outcomes._inputs import Checker, bad_argument, column_names
+from workbench.outcomes.pairs import talking_therapies
 
 __all__ = ["METRICS", "rates", "referral_outcomes"]
 
@@ -17,13 +18,7 @@ _FLAGS = ["finished_treatment", "caseness_start", "recovered", "reliable_improve
           "reliable_deterioration", "reliable_recovery"]
 
 
-def _nullable(values: np.ndarray, applies: np.ndarray) -> pd.arrays.BooleanArray:
-    out = pd.array(values.astype(bool), dtype="boolean")
-    out[~applies] = pd.NA
-    return out
-
-
-def referral_outcomes(assessments: pd.DataFrame, contacts: pd.DataFrame, *, referral: str = "referral_id",
+def referral_outcomes(assessments, contacts: pd.DataFrame | None = None, *, referral: str = "referral_id",
                       subject: str = "resident_id", time: str = "assessed_on",
                       contact_time: str = "contact_on", kind: str = "kind", attended: str = "attended",
                       treatment_kinds: tuple[str, ...] = ("treatment",)) -> pd.DataFrame:
@@ -31,13 +26,17 @@ def referral_outcomes(assessments: pd.DataFrame, contacts: pd.DataFrame, *, refe
 
     Parameters
     ----------
-    assessments : DataFrame
+    assessments : DataFrame or Tables
         One row per assessment: ``subject``, ``referral`` (NA for plain screening: ignored),
-        ``time`` (date) and the score columns ``phq9_score`` and ``gad7_score`` (NaN when not
-        scorable), as :func:`workbench.score_all` names them.
+        ``time`` (date) and the stored score columns ``phq9_score`` and ``gad7_score`` (NaN when
+        not scorable), as :meth:`workbench.tables.Tables.referral_scores` gives them. Or the
+        analysis tables themselves (:class:`workbench.tables.Tables`): their referral scores and
+        contacts are used (``contacts`` must then be left out).
     contacts : DataFrame
         One row per contact: ``subject``, ``referral``, ``contact_time`` (date), ``kind`` and
-        ``attended`` (True/False; a blank is an error, never "no").
+        ``attended`` (True/False; a blank is an error, never "no"); without an ``attended``
+        column, a ``status`` column as the ``contacts`` table has it (``attended`` counts,
+        ``planned`` and ``missed`` do not).
     referral, subject, time, contact_time, kind, attended : str
         Column names.
     treatment_kinds : tuple of str
@@ -90,9 +89,20 @@ def referral_outcomes(assessments: pd.DataFrame, contacts: pd.DataFrame, *, refe
     if (not isinstance(treatment_kinds, (tuple, list)) or not treatment_kinds
             or not all(isinstance(k, str) for k in treatment_kinds)):
         raise bad_argument(fn, "treatment_kinds", "a non-empty tuple of strings", treatment_kinds)
+    from workbench.tables import Tables
+
+    if isinstance(assessments, Tables):
+        if contacts is not None:
+            raise ValueError(f"{fn}: give the analysis tables alone, or 'assessments' and 'contacts' frames; not both.")
+        assessments, contacts = assessments.referral_scores(("phq9", "gad7")), assessments.contacts
+    elif contacts is None:
+        raise ValueError(f"The 'contacts' parameter of {fn} must be a pandas DataFrame when 'assessments' is a "
+                         "frame. Got None instead.")
     chk = Checker(fn)
     chk.frame(assessments, "assessments")
     chk.frame(contacts, "contacts")
+    if attended not in contacts.columns and "status" in contacts.columns:
+        contacts = _attended_from_status(contacts, attended, chk)
     ok_a = chk.require(assessments, "assessments", [subject, referral, time, "phq9_score", "gad7_score"])
     ok_c = chk.require(contacts, "contacts", [subject, referral, contact_time, kind, attended])
     if not (ok_a and ok_c):
@@ -135,28 +145,29 @@ def referral_outcomes(assessments: pd.DataFrame, contacts: pd.DataFrame, *, refe
         values = frame[col].reindex(out.index)
         out[name] = values.where(has_pair)
 
-    p0, g0 = out["phq9_first"].to_numpy(float), out["gad7_first"].to_numpy(float)
-    p1, g1 = out["phq9_last"].to_numpy(float), out["gad7_last"].to_numpy(float)
-    cp, cg = t.tt_caseness["phq9"], t.tt_caseness["gad7"]
-    with np.errstate(invalid="ignore"):
-        start = (p0 >= cp) | (g0 >= cg)
-        end = (p1 >= cp) | (g1 >= cg)
-        rp, rg = t.tt_reliable_change["phq9"], t.tt_reliable_change["gad7"]
-        improved = (p0 - p1 >= rp) | (g0 - g1 >= rg)
-        deteriorated = (p1 - p0 >= rp) | (g1 - g0 >= rg)
+    flags = talking_therapies(out["phq9_first"], out["gad7_first"], out["phq9_last"], out["gad7_last"])
     finished = out["finished_treatment"].to_numpy()
-    out["caseness_start"] = _nullable(start, has_pair)
-    out["caseness_end"] = _nullable(end, has_pair)
-    recovery_applies = finished & has_pair & start
-    recovered = start & ~end
-    reliable_improvement = improved & ~deteriorated  # improvement on one, deterioration on neither
-    out["recovered"] = _nullable(recovered, recovery_applies)
-    out["reliable_improvement"] = _nullable(reliable_improvement, finished & has_pair)
-    out["reliable_deterioration"] = _nullable(deteriorated, finished & has_pair)
-    out["reliable_recovery"] = _nullable(recovered & reliable_improvement, recovery_applies)
+    out["caseness_start"] = flags["caseness_start"]
+    out["caseness_end"] = flags["caseness_end"]
+    for name in ("recovered", "reliable_improvement", "reliable_deterioration", "reliable_recovery"):
+        values = flags[name].copy()
+        values[~finished] = pd.NA  # the outcomes of a course of treatment: finished referrals only
+        out[name] = values
     out = out.rename_axis(referral).reset_index().rename(columns={"subject": subject})
     out.attrs.update(thresholds_version=t.version, treatment_kinds=tuple(treatment_kinds))
     return out
+
+
+def _attended_from_status(contacts: pd.DataFrame, attended: str, chk: Checker) -> pd.DataFrame:
+    """``contacts`` with ``attended`` (True/False) from the declared ``status`` column."""
+    from workbench.tables import CONTACT_STATUS
+
+    status = contacts["status"]
+    bad = ~status.isin(CONTACT_STATUS).fillna(False).to_numpy(bool)
+    for label, value in zip(contacts.index[bad], status.to_numpy(dtype=object)[bad]):
+        chk.add("contacts", label, "status", None if pd.isna(value) else value,
+                f"must be one of {', '.join(CONTACT_STATUS)} (a blank is not 'missed')")
+    return contacts.assign(**{attended: (status == "attended").fillna(False).astype(bool)})
 
 
 def rates(outcomes: pd.DataFrame, *, by: str | list[str] | None = None) -> pd.DataFrame:

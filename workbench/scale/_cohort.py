@@ -65,8 +65,7 @@ def cohort_partition(number: int, *, size: int, seed: int, follow_up_years: int 
     """
     c = community(size, seed=partition_seed(seed, number), instruments=INSTRUMENTS,
                   follow_up_years=follow_up_years)
-    ends = endpoints(residents=c.residents, screenings=c.screenings, events=c.events,
-                     censor_date=c.follow_up_end, which=["crisis_or_er"])
+    ends = endpoints(_baseline_tables(c), censor_date=c.follow_up_end, which=["crisis_or_er"])
     residents = c.residents
     items = [col for col in c.screenings.columns if col.split("_")[0] in INSTRUMENTS]
     frame = residents[["resident_id", "sex", "age"]].copy()
@@ -82,6 +81,25 @@ def cohort_partition(number: int, *, size: int, seed: int, follow_up_years: int 
     frame["event"] = (follow["event"].reindex(frame["resident_id"]).to_numpy() == 1).astype(np.int8)
     frame["resident_id"] = f"P{number:05d}-" + frame["resident_id"].astype(str)
     return frame
+
+
+def _baseline_tables(c) -> "Tables":
+    """The analysis tables the endpoint needs (residents, their baseline screening, events), saved
+    as the registry saves them; the rest of :meth:`Community.tables` (reviews, study visits,
+    decisions) is not needed here and would triple the time of a partition."""
+    from workbench.records import assessments_from_forms
+    from workbench.tables import TABLES, Tables
+
+    residents = c.residents
+    communities = residents[["community", "community_type"]].drop_duplicates("community")
+    screenings = assessments_from_forms(c.screenings, purpose="screening", instruments=INSTRUMENTS)
+    screenings["assessment_id"] = pd.array([f"A{k:07d}" for k in range(1, len(screenings) + 1)], dtype="string")
+    events = c.events.assign(event_id=[f"V{k:07d}" for k in range(1, len(c.events) + 1)], source=None)
+    frames = {"communities": communities, "residents": residents[TABLES["residents"].names],
+              "assessments": screenings, "events": events[TABLES["events"].names]}
+    from workbench.tables import coerce
+
+    return Tables(attrs={"source": "synth"}, **{name: coerce(name, frame)[0] for name, frame in frames.items()})
 
 
 def _write_partition(folder: str, number: int, size: int, seed: int, follow_up_years: int) -> int:

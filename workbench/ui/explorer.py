@@ -1,10 +1,11 @@
 """The cohort explorer's component: choose an endpoint, a grouping and filters, and see
 Kaplan-Meier curves with the number at risk, log-rank tests and Cox hazard ratios.
 
-The explorer reads one analysis frame (:func:`cohort_frame`, built once when the app starts) and
-filters it in memory, so a change of a control answers in about a second on the 3000-resident
-sample. Every statistic comes from :mod:`workbench.survival`; this module only chooses rows and
-columns, and says in words (beside the controls) why a choice cannot be estimated.
+The explorer reads one analysis frame (:func:`cohort_frame`, built from the analysis tables when
+the app starts and again when a person presses Refresh) and filters it in memory, so a change of
+a control answers in about a second on the 3000-resident sample. Every statistic comes from
+:mod:`workbench.survival`; this module only chooses rows and columns, and says in words (beside
+the controls) why a choice cannot be estimated.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from workbench.cohort import ENDPOINTS
 from workbench.i18n import t
 from workbench.ui._base import FieldMessage, guarded
 
-__all__ = ["COVARIATES", "GROUPINGS", "KMExplorer", "cohort_frame", "html_table", "level_label", "warm_up_plots"]
+__all__ = ["COVARIATES", "GROUPINGS", "KMExplorer", "cohort_frame", "data_note", "html_table", "level_label",
+           "warm_up_plots"]
 
 log = logging.getLogger("workbench.ui")
 
@@ -62,26 +64,29 @@ _CONDITIONS = ("hypertension", "diabetes", "chd", "stroke", "copd", "asthma")
 _DAYS_PER_MONTH = 365.25 / 12
 
 
-def cohort_frame(sample, *, censor_date, policy="default") -> pd.DataFrame:
+def cohort_frame(tables, *, censor_date) -> pd.DataFrame:
     """The explorer's analysis frame: :func:`workbench.cohort.endpoints` of every endpoint with
     the grouping columns the explorer offers.
 
     Parameters
     ----------
-    sample : workbench.sample.Sample
-        The sample's tables (``load_sample()``).
+    tables : workbench.tables.Tables
+        The analysis tables (from the registry, an export or the sample).
     censor_date : date
         End of follow-up (required: never "today").
-    policy : str or Policy
-        The stepped-care policy that gives the tier at the baseline screening.
 
     Returns
     -------
     DataFrame
         The columns of ``endpoints`` plus ``event_of_interest`` (1 = the endpoint's event; death
-        first counts as censored), ``tier`` (1-3, NaN when not scorable), ``tier_group``
-        (``tier_1``...), ``disease_category`` (A, B, C, none), ``age_group``, ``chronic``
-        (``any_chronic`` / ``no_chronic``) and ``living`` (``lives_alone`` / ``with_others``).
+        first counts as censored), ``tier`` (the tier DECIDED on the resident's first screening,
+        as recorded in ``decisions``: a person's override counts, the policy is not run again;
+        NaN when nobody decided or nothing was scorable), ``overridden`` (the decided tier differs
+        from the suggestion), ``tier_group`` (``tier_1``...), ``disease_category`` (A, B, C, none;
+        from the same decision), ``age_group``, ``chronic`` (``any_chronic`` / ``no_chronic``) and
+        ``living`` (``lives_alone`` / ``with_others``). ``attrs``: those of ``endpoints`` and
+        ``policy_versions`` (every policy the tables' decisions were made under) and
+        ``read_at`` (when the tables were read from a registry).
 
     Examples
     --------
@@ -89,31 +94,56 @@ def cohort_frame(sample, *, censor_date, policy="default") -> pd.DataFrame:
     >>> frame = cohort_frame(load_sample(), censor_date="2026-12-31")
     >>> sorted(frame["endpoint"].unique()) == sorted(ENDPOINTS)
     True
-    >>> sorted(frame["age_group"].unique())
-    ['age_0_44', 'age_45_59', 'age_60_74', 'age_75_plus']
+    >>> sorted(frame["age_group"].unique()), frame.attrs["policy_versions"]
+    (['age_0_44', 'age_45_59', 'age_60_74', 'age_75_plus'], ['default@1.0'])
     """
-    import workbench
-    from workbench.cohort import endpoints, referral_scores
+    from workbench.cohort import endpoints
 
-    scores = referral_scores(screenings=sample.screenings, followups=sample.followups, referrals=sample.referrals)
-    frame = endpoints(residents=sample.residents, screenings=sample.screenings, events=sample.events,
-                      assessments=scores, contacts=sample.contacts, referrals=sample.referrals,
-                      enrolments=sample.enrolments, censor_date=censor_date)
-    baseline = sample.screenings.sort_values("assessed_on", kind="stable").drop_duplicates("resident_id")
-    screened = workbench.screen(baseline.merge(sample.residents, on="resident_id", how="left"), policy=policy)
-    tiers = pd.DataFrame({"resident_id": baseline["resident_id"].to_numpy(), "tier": screened["tier"].to_numpy(),
-                          "disease_category": screened["disease_category"].to_numpy()})
-    out = frame.merge(tiers, on="resident_id", how="left")
+    frame = endpoints(tables, censor_date=censor_date)
+    screened = tables.screenings(("phq9",))
+    baseline = screened.sort_values(["resident_id", "assessed_on"], kind="stable").drop_duplicates("resident_id")
+    decided = pd.DataFrame({"resident_id": baseline["resident_id"].to_numpy(),
+                            "tier": baseline["tier"].astype("Float64").to_numpy(float, na_value=np.nan),
+                            "overridden": baseline["overridden"].astype("boolean").array,
+                            "disease_category": baseline["disease_category"].astype(object).to_numpy()})
+    out = frame.merge(decided, on="resident_id", how="left", validate="many_to_one")
     out["event_of_interest"] = (out["event"] == 1).astype(int)
     out["tier_group"] = out["tier"].map(lambda v: None if pd.isna(v) else f"tier_{int(v)}")
     cuts = [*AGE_BANDS, np.inf]
     names = [f"age_{lo}_{hi - 1}" if np.isfinite(hi) else f"age_{lo}_plus" for lo, hi in zip(cuts[:-1], cuts[1:])]
-    out["age_group"] = pd.cut(out["age"], cuts, right=False, labels=names).astype(str)
+    out["age_group"] = pd.cut(out["age"].astype(float), cuts, right=False, labels=names).astype(str)
     any_chronic = out[list(_CONDITIONS)].astype(bool).any(axis=1)
     out["chronic"] = np.where(any_chronic, "any_chronic", "no_chronic")
     out["living"] = np.where(out["lives_alone"].astype(bool), "lives_alone", "with_others")
     out.attrs.update(frame.attrs)
+    out.attrs.update(policy_versions=tables.policy_versions, read_at=tables.attrs.get("read_at"))
     return out
+
+
+def data_note(data: pd.DataFrame, lang: str) -> str:
+    """The sentence above the explorer saying where its data come from, whether they are
+    pseudonymised, which policies the tiers were decided under and the censoring date.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame()
+    >>> d.attrs.update(source="registry", pseudonymised=True, policy_versions=["default@1.0"], censor_date="2026-12-31")
+    >>> data_note(d, "en")
+    'Data: the registry, pseudonymised; tiers as decided at the first screening (default@1.0); follow-up censored at 2026-12-31.'
+    """
+    attrs = data.attrs
+    censor = attrs.get("censor_date", "")
+    if "source" not in attrs:  # a frame built by hand
+        return t("explorer_data_note", lang).format(date=censor)
+    source = str(attrs.get("source"))
+    known = f"explorer_source_{source}"
+    from workbench.i18n import strings
+
+    words = t(known, lang) if known in strings() else source
+    privacy = t("explorer_pseudonymised" if attrs.get("pseudonymised") else "explorer_not_pseudonymised", lang)
+    policies = ", ".join(attrs.get("policy_versions") or []) or t("explorer_no_decisions", lang)
+    return t("explorer_tables_note", lang).format(source=words, privacy=privacy, policies=policies, date=censor)
 
 
 def warm_up_plots() -> str | None:
@@ -137,6 +167,12 @@ def warm_up_plots() -> str | None:
     fig.tight_layout()
     _png(fig, alt="", dpi=40)
     return font
+
+
+def _age_range(data: pd.DataFrame) -> tuple[int, int]:
+    """The youngest and oldest age in ``data`` (0-120 when there is nobody)."""
+    ages = pd.to_numeric(data["age"], errors="coerce").dropna() if "age" in data else pd.Series(dtype=float)
+    return (int(ages.min()), int(ages.max())) if len(ages) else (0, 120)
 
 
 def level_label(grouping: str, value, lang: str) -> str:
@@ -225,6 +261,10 @@ class KMExplorer(w.VBox):
         Fewer residents than this after filtering show a message instead of results.
     dpi : int
         Resolution of the plots.
+    reload : callable, optional
+        Returns a new frame (e.g. :func:`cohort_frame` of the registry's tables read again); when
+        given, a Refresh button calls it and redraws with the choices kept
+        (:meth:`from_registry` wires it to a registry).
 
     Attributes
     ----------
@@ -251,7 +291,7 @@ class KMExplorer(w.VBox):
 
     def __init__(self, data: pd.DataFrame, *, lang: str, endpoint: str = "crisis_or_er", grouping: str = "sex",
                  covariates: Sequence[str] = ("age10", "lives_alone", "hypertension", "diabetes"), min_rows: int = MIN_ROWS,
-                 dpi: int = 80):
+                 dpi: int = 80, reload: Callable[[], pd.DataFrame] | None = None):
         from workbench.plots import use_cjk_font
 
         if endpoint not in ENDPOINTS:
@@ -264,8 +304,12 @@ class KMExplorer(w.VBox):
         if unknown:
             raise ValueError(f"The 'covariates' parameter of KMExplorer must list names among {list(COVARIATES)}. "
                              f"Got {unknown} instead.")
+        if reload is not None and not callable(reload):
+            raise ValueError(f"The 'reload' parameter of KMExplorer must be None or a function returning a frame. "
+                             f"Got {reload!r} instead.")
         use_cjk_font()
         self.data, self.lang, self.min_rows, self.dpi = data, lang, min_rows, dpi
+        self._reload = reload
         self.result: dict = {}
         self._quiet = True
         wide = {"description_width": "initial"}
@@ -274,7 +318,7 @@ class KMExplorer(w.VBox):
         self.sex = w.Dropdown(options=[("", "all"), ("", "female"), ("", "male")], value="all", style=wide)
         types = sorted(data["community_type"].dropna().unique())
         self.community_type = w.Dropdown(options=[("", "all")] + [(v, v) for v in types], value="all", style=wide)
-        low, high = int(data["age"].min()), int(data["age"].max())
+        low, high = _age_range(data)
         self.age_from = w.BoundedIntText(min=low, max=high, value=low, style=wide, layout=w.Layout(width="16em"))
         self.age_to = w.BoundedIntText(min=low, max=high, value=high, style=wide, layout=w.Layout(width="16em"))
         self.covariates = w.SelectMultiple(options=[(c, c) for c in COVARIATES], value=tuple(covariates), rows=5,
@@ -282,6 +326,8 @@ class KMExplorer(w.VBox):
         self.message = FieldMessage()
         self.notes = FieldMessage()
         self.heading = w.HTML()
+        self.reload_button = w.Button(icon="refresh", layout=w.Layout(width="auto"))
+        self.reload_message = FieldMessage()
         self.figure = w.HTML()
         self.tables = w.HTML()
         self.forest = w.HTML()
@@ -290,12 +336,63 @@ class KMExplorer(w.VBox):
         choose.layout.margin = "0 2em 0.5em 0"
         controls = w.HBox([choose, narrow], layout=w.Layout(flex_flow="row wrap"))
         controls.add_class("wb-controls")
-        super().__init__([self.heading, controls, self.message, self.notes, self.figure, self.tables, self.forest])
+        top = [self.heading]
+        if reload is not None:
+            top.append(w.HBox([self.reload_button, self.reload_message], layout=w.Layout(align_items="center")))
+        super().__init__([*top, controls, self.message, self.notes, self.figure, self.tables, self.forest])
         self.add_class("wb-explorer")
         self.refresh = guarded(self.message, lambda: self.lang)(self._refresh)
+        self.reload_data = guarded(self.reload_message, lambda: self.lang)(self._reload_data)
+        self.reload_button.on_click(lambda _: self.reload_data())
         for control in self.controls:
             control.observe(self._on_change, "value")
         self.set_language(lang)
+
+    @classmethod
+    def from_registry(cls, registry, *, user: str, lang: str, censor_date, **kwargs) -> "KMExplorer":
+        """The explorer on the registry's pseudonymised analysis tables as ``user`` reads them
+        (:meth:`~workbench.registry.store.Registry.analysis_tables`, audited), with a Refresh
+        button that reads them again: a screening saved meanwhile then shows with its decided tier.
+        ``kwargs`` go to the constructor."""
+        def read() -> pd.DataFrame:
+            return cohort_frame(registry.analysis_tables(as_user=user, pseudonymised=True), censor_date=censor_date)
+
+        return cls(read(), lang=lang, reload=read, **kwargs)
+
+    def set_data(self, data: pd.DataFrame) -> None:
+        """Show ``data`` (a new :func:`cohort_frame`) with the person's choices kept where they
+        still apply: a community type no longer present goes back to all, an age limit that was
+        the old youngest or oldest follows the new one."""
+        old_low, old_high = self.age_from.min, self.age_from.max
+        low, high = _age_range(data)
+        self._quiet = True
+        try:
+            self.data = data
+            types = sorted(data["community_type"].dropna().unique())
+            chosen = self.community_type.value if self.community_type.value in types else "all"
+            self.community_type.options = [(t("all", self.lang), "all")] + [(t(v, self.lang), v) for v in types]
+            self.community_type.value = chosen
+            wanted = (low if self.age_from.value == old_low else self.age_from.value,
+                      high if self.age_to.value == old_high else self.age_to.value)
+            for box in (self.age_from, self.age_to):
+                box.min, box.max = min(low, box.min), max(high, box.max)  # widen first, then narrow
+            self.age_from.value, self.age_to.value = (min(max(v, low), high) for v in wanted)
+            for box in (self.age_from, self.age_to):
+                box.min, box.max = low, high
+            self.heading.value = f'<p class="wb-note">{html.escape(data_note(data, self.lang))}</p>'
+        finally:
+            self._quiet = False
+        self.refresh()
+
+    def _reload_data(self) -> None:
+        import datetime as dt
+
+        self.reload_message.clear()
+        data = self._reload()
+        self.set_data(data)
+        n = data["resident_id"].nunique() if "resident_id" in data else len(data)
+        self.reload_message.ok(t("explorer_refreshed", self.lang).format(time=dt.datetime.now().strftime("%H:%M:%S"),
+                                                                         n=f"{n:,}"))
 
     @property
     def controls(self) -> tuple[w.Widget, ...]:
@@ -340,8 +437,9 @@ class KMExplorer(w.VBox):
                 control.description = t(label, lang)
             self.age_from.description = t("age_from", lang)
             self.age_to.description = t("age_to", lang)
-            censor = self.data.attrs.get("censor_date", "")
-            self.heading.value = f'<p class="wb-note">{html.escape(t("explorer_data_note", lang).format(date=censor))}</p>'
+            self.heading.value = f'<p class="wb-note">{html.escape(data_note(self.data, lang))}</p>'
+            self.reload_button.description = t("explorer_refresh", lang)
+            self.reload_button.tooltip = t("explorer_refresh", lang)
         finally:
             self._quiet = False
         self.refresh()
