@@ -12,7 +12,7 @@ from typing import Callable
 import ipywidgets as w
 import pandas as pd
 
-import workbench
+
 from workbench.i18n import t
 from workbench.instruments import get_instrument
 from workbench.policy import load_policy
@@ -107,7 +107,7 @@ class QuestionnaireForm(w.VBox):
 
 
 def screening_summary(screened: pd.Series, *, lang: str, policy=None) -> dict:
-    """What the tier card shows for one row of :func:`workbench.screen`: per questionnaire its
+    """What the tier card shows for one row of a preview (:func:`~workbench.registry.store.preview_screening`): per questionnaire its
     total and band (or why it cannot be scored yet), the tier, the action, the service and the
     next contact date.
 
@@ -115,7 +115,8 @@ def screening_summary(screened: pd.Series, *, lang: str, policy=None) -> dict:
     --------
     >>> import pandas as pd
     >>> data = pd.DataFrame([{**{f"phq9_{n}": 2 for n in range(1, 10)}, "phq9_9": 0, "assessed_on": "2025-06-02"}])
-    >>> s = screening_summary(workbench.screen(data).iloc[0], lang="en")
+    >>> from workbench.registry.store import preview_screening
+    >>> s = screening_summary(preview_screening(data, {"resident_id": "R1"}).iloc[0], lang="en")
     >>> s["scores"][0]["text"], s["tier"], s["next_contact_due"]
     ('16 · Moderately severe', 'Tier 2 counselling', '2025-06-16')
     """
@@ -145,11 +146,21 @@ def screening_summary(screened: pd.Series, *, lang: str, policy=None) -> dict:
         "tier_number": None if pd.isna(tier) else int(tier),
         "tier": t("no_tier", lang) if pd.isna(tier) else t(f"tier_{int(tier)}", lang),
         "action": rule.description[lang] if rule is not None else "",
-        "service": "" if pd.isna(screened.get("service")) else str(screened.get("service")),
+        "service": _service(screened, policy, lang),
         "urgent": bool(screened.get("urgent", False)),
         "needs_review": bool(screened.get("needs_review", False)),
         "next_contact_due": "" if pd.isna(due) else pd.Timestamp(due).strftime("%Y-%m-%d"),
     }
+
+
+def _service(screened: pd.Series, policy, lang: str) -> str:
+    """The service package of the row's service-matrix cell, in ``lang`` (the stored ``service``
+    text is the policy's English; a cell the policy does not know keeps it)."""
+    cell = screened.get("service_cell")
+    if isinstance(cell, str) and cell in policy.services:
+        return policy.services[cell][lang]
+    service = screened.get("service")
+    return "" if service is None or pd.isna(service) else str(service)
 
 
 def _short_name(name: str) -> str:
@@ -515,17 +526,20 @@ class ScreeningStation(w.VBox):
         return list(CORE_QUESTIONNAIRES) + [i for i in OPTIONAL_QUESTIONNAIRES if i in self.extra.value]
 
     def screened(self) -> pd.DataFrame | None:
-        """:func:`workbench.screen` of the current answers (None before any answer)."""
+        """What saving would store for the current answers: the registry's save path run without
+        storing (:func:`workbench.registry.store.preview_screening`: the scores and the suggested
+        decision); None before any answer."""
+        from workbench.registry.store import preview_screening
+        from workbench.scoring import instruments_in
+
         frame = self.answers()
-        if not workbench.instruments_in(frame):
+        if not instruments_in(frame):
             return None
         frame["assessed_on"] = frame["assessed_on"].fillna(self.today.isoformat())
-        if self.resident:
-            for c in CONDITIONS:
-                frame[c] = bool(self.resident.get(c, False)) if c in self.resident else False
+        resident = self.resident or {"resident_id": "(not chosen yet)"}
         item_columns = [c for c in frame.columns if c.split("_")[0] in self.forms and c.split("_")[-1].isdigit()]
         frame[item_columns] = frame[item_columns].astype("float64")
-        return workbench.screen(frame, policy=self.policy, lang=self.lang)
+        return preview_screening(frame.drop(columns=["sex"], errors="ignore"), resident, policy=self.policy)
 
     def refresh(self) -> None:
         """Recompute the card and the banner from the answers."""
@@ -580,20 +594,12 @@ class ScreeningStation(w.VBox):
             if any(f != "reason" for f, _ in problems):
                 self.message.error(" ".join(text for f, text in problems if f != "reason"))
             return False
-        screened = self.screened()
-        overrides = None
-        if self.decision.value is not None:
-            overrides = pd.DataFrame({"tier": [self.decision.value], "reason": [self.reason.value.strip()]},
-                                     index=screened.index)
-        now = dt.datetime.now().replace(microsecond=0)
-        decided = workbench.decide(screened, by=self.user, at=now, overrides=overrides)
-        decided = decided.join(screened[["urgent", "needs_review", "service_cell", "next_contact_due"]])
-        answers = self.answers()
-        decided["resident_id"] = answers["resident_id"].to_numpy()
-        decided["assessed_on"] = answers["assessed_on"].to_numpy()
+        answers = self.answers().drop(columns=["sex"], errors="ignore")
+        tier = self.decision.value
         try:
-            written = self.registry.save_screening(answers, decided, by=self.user,
-                                                   add_to_caseload=bool(self.caseload.value))
+            saved = self.registry.save_screening(answers, by=self.user, tier=tier,
+                                                 reason=self.reason.value.strip() if tier is not None else None,
+                                                 add_to_caseload=bool(self.caseload.value), policy=self.policy)
         except ImportProblems as exc:
             self.message.error(t("not_saved", lang) + " " + "; ".join(
                 f"{p.column}: {'' if p.value is None else str(p.value) + ' '}{p.rule}"
@@ -602,12 +608,13 @@ class ScreeningStation(w.VBox):
         except AccessDenied as exc:
             self.message.error(t("not_saved", lang) + " " + str(exc))
             return False
+        written, decided = saved
         self.saved = True
         for form in self.forms.values():
             form.disable(True)
         tier = decided["tier"].iloc[0]
         tier_text = t("no_tier", lang) if pd.isna(tier) else t(f"tier_{int(tier)}", lang)
-        due = screened["next_contact_due"].iloc[0]
+        due = decided["next_contact_due"].iloc[0]
         self._saved_text = t("saved", lang).format(resident=answers["resident_id"].iloc[0], tier=tier_text,
                                                    due=pd.Timestamp(due).strftime("%Y-%m-%d") if pd.notna(due) else "-")
         if not written:
