@@ -34,7 +34,8 @@ def test_import_report_names_file_lines_and_exit_status(db, tmp_path):
     residents = _csv(SAMPLE.residents.head(5), tmp_path / "residents.csv")
     ok = run("import", "residents", str(residents), db=db)
     assert ok.returncode == 0 and "5 written" in ok.stdout
-    screenings = SAMPLE.screenings.head(5)[["resident_id", "assessed_on"] + [f"gad7_{n}" for n in range(1, 8)]].copy()
+    forms = SAMPLE.forms(["gad7"], purpose="screening")
+    screenings = forms.head(5)[["resident_id", "assessed_on"] + [f"gad7_{n}" for n in range(1, 8)]].copy()
     screenings["gad7_4"] = screenings["gad7_4"].astype(object)
     screenings.loc[2, "gad7_4"] = "often"
     path = _csv(screenings, tmp_path / "gad7.csv")
@@ -92,11 +93,55 @@ def test_a_data_folder_is_never_overwritten_with_synthetic_data(tmp_path):
     folder = tmp_path / "mine"
     folder.mkdir()
     (folder / "residents.csv").write_text("resident_id\nR1\n")
-    with pytest.raises(FileNotFoundError, match="nothing is regenerated"):
+    with pytest.raises(FileNotFoundError, match="nothing is generated over existing data"):
         prepare_sample(folder)
     assert (folder / "residents.csv").read_text() == "resident_id\nR1\n"
-    # an optional survey table may be absent: it is read as empty
+    # a table absent from a folder (a survey a programme did not run) is read as empty
     sample_copy = tmp_path / "copy"
     prepare_sample(sample_copy)  # a new folder gets the generated sample
-    (sample_copy / "satisfaction.csv").unlink()
-    assert load_sample(sample_copy).satisfaction.empty
+    (sample_copy / "surveys.csv").unlink()
+    assert load_sample(sample_copy).surveys.empty
+
+
+def test_whole_tables_import_once_then_export_pseudonymised(db, tmp_path):
+    from workbench.synth import community
+    from workbench.tables import read
+
+    folder = tmp_path / "community"
+    community(150, seed=11).write(folder)
+    first = run("import", "tables", str(folder), db=db)
+    assert first.returncode == 0, first.stderr
+    assert "residents: 150 written" in first.stdout
+    again = run("import", "tables", str(folder), db=db)
+    assert again.returncode == 0 and "residents: 0 written, 150 already stored unchanged" in again.stdout
+    assert run("users", "add", "ana", "--role", "analyst", db=db).returncode == 0
+    out = run("export", str(tmp_path / "export"), "--key-file", str(tmp_path / "key"), db=db, user="ana")
+    assert out.returncode == 0, out.stderr
+    exported = read(tmp_path / "export")
+    assert exported.attrs["pseudonymised"] and len(exported.residents) == 150
+    assert len(exported.assessments) == len(read(folder).assessments)
+    refused = run("import", "tables", str(tmp_path / "export"), db=db)
+    assert refused.returncode == 1 and "pseudonymised tables cannot be imported" in refused.stderr
+
+
+def test_the_quality_report_from_an_export_folder_and_from_the_registry(db, tmp_path):
+    from workbench.synth import community
+
+    folder = tmp_path / "community"
+    community(300, seed=4).write(folder)
+    from_folder = run("report", "quality", "--month", "2025-06", "--out", str(tmp_path / "a.html"), "--data", str(folder),
+                      db=db, user=None)
+    assert from_folder.returncode == 0, from_folder.stderr
+    assert run("import", "tables", str(folder), db=db).returncode == 0
+    assert run("users", "add", "ana", "--role", "analyst", db=db).returncode == 0
+    from_registry = run("report", "quality", "--month", "2025-06", "--out", str(tmp_path / "b.html"), db=db, user="ana",
+                        env={"WORKBENCH_EXPORT_KEY_FILE": str(tmp_path / "key")})
+    assert from_registry.returncode == 0, from_registry.stderr
+    text = (tmp_path / "b.html").read_text(encoding="utf-8")
+    assert "default@1.0" in text and "<table" in text  # the policy the data were decided under
+    refused = run("report", "quality", "--month", "2025-13", "--out", str(tmp_path / "c.html"), "--data", str(folder),
+                  db=db, user=None)
+    assert refused.returncode == 1 and not (tmp_path / "c.html").exists()
+    nowhere = run("report", "quality", "--month", "2025-06", "--out", str(tmp_path / "d.html"), "--data",
+                  str(tmp_path / "nothing"), db=db, user=None)
+    assert nowhere.returncode == 1 and "not a folder of analysis tables" in nowhere.stderr

@@ -27,14 +27,6 @@ def session(rid, phq9, *, on="2025-05-02", submission="s-1", gad7=(0,) * 7):
     return pd.DataFrame([row])
 
 
-def decision_for(answers, *, by="counsellor_a", at="2025-05-02 10:00"):
-    context = answers.assign(hypertension=True)
-    screened = workbench.screen(context)
-    decided = workbench.decide(screened, by=by, at=at)
-    decided = decided.join(screened[["urgent", "needs_review", "service_cell", "next_contact_due"]])
-    return decided.assign(resident_id=answers["resident_id"].to_numpy(), assessed_on=answers["assessed_on"].to_numpy())
-
-
 @pytest.fixture
 def registry(registry_url):
     reg = Registry(registry_url)
@@ -54,9 +46,10 @@ def count(reg, table, where=""):
 
 def test_a_screening_is_saved_whole_once_and_lands_on_the_caseload(registry):
     answers = session("R1", (2, 2, 2, 2, 2, 1, 1, 0, 1))  # 13 with item 9 = 1: self-harm -> tier 3, urgent
-    decision = decision_for(answers)
-    assert registry.save_screening(answers, decision, by="counsellor_a", add_to_caseload=True) is True
-    assert registry.save_screening(answers, decision, by="counsellor_a", add_to_caseload=True) is False  # double click
+    saved = registry.save_screening(answers, by="counsellor_a", add_to_caseload=True)
+    assert saved.written is True
+    again = registry.save_screening(answers, by="counsellor_a", add_to_caseload=True)  # a double click
+    assert again.written is False
     assert count(registry, "assessments") == 2  # PHQ-9 and GAD-7
     assert count(registry, "tier_assignments") == 1
     with registry.engine.connect() as conn:
@@ -64,6 +57,12 @@ def test_a_screening_is_saved_whole_once_and_lands_on_the_caseload(registry):
         flags = conn.execute(sa.text("SELECT flags, score FROM assessments WHERE instrument = 'phq9'")).one()
     assert (row.tier, bool(row.urgent), row.rule, row.decided_by) == (3, True, "self_harm", "counsellor_a")
     assert flags.flags == '{"self_harm": true}' and flags.score == 13
+    # the decision returned is the row as stored, the same twice, and the same the analyses read
+    stored = registry.analysis_tables(as_user="admin").decisions
+    pd.testing.assert_frame_equal(saved.decision.reset_index(drop=True), stored.reset_index(drop=True))
+    pd.testing.assert_frame_equal(again.decision.reset_index(drop=True), stored.reset_index(drop=True))
+    assert stored.loc[0, ["service_cell", "psych_status", "disease_category"]].tolist() == [
+        "A-clinical", "clinical", "A"]  # hypertension: cardio-cerebrovascular; PHQ-9 13 clinical
     assert registry.verify_audit().ok
     data = registry.follow_up_data(as_user="counsellor_a")
     assert list(data.residents["resident_id"]) == ["R1"]
@@ -71,39 +70,50 @@ def test_a_screening_is_saved_whole_once_and_lands_on_the_caseload(registry):
     assert listed.loc[0, ["resident_id", "urgent", "due_today"]].tolist() == ["R1", True, True]
 
 
+def test_a_changed_tier_is_saved_with_its_reason_and_never_without_one(registry):
+    answers = session("R2", (1, 1, 1, 1, 1, 1, 1, 1, 0))  # PHQ-9 8, item 9 "not at all": tier 1 suggested
+    with pytest.raises(ImportProblems) as info:
+        registry.save_screening(answers, by="counsellor_a", tier=2)
+    assert "reason" in info.value.problems["column"].tolist() and count(registry, "assessments") == 0
+    with pytest.raises(ImportProblems) as info:
+        registry.save_screening(answers, by="counsellor_a", tier=5, reason="x")
+    assert "tier" in info.value.problems["column"].tolist() and count(registry, "tier_assignments") == 0
+    saved = registry.save_screening(answers, by="counsellor_a", tier=2, reason="lives alone since her husband died")
+    row = saved.decision.iloc[0]
+    assert (row["suggested_tier"], row["tier"], row["overridden"]) == (1, 2, True)
+    assert row["override_reason"] == "lives alone since her husband died" and row["decided_by"] == "counsellor_a"
+    assert registry.residents(as_user="admin").set_index("resident_id").loc["R2", "tier"] == 2
+
+
 def test_nothing_is_written_when_any_part_is_refused(registry):
     answers = session("R9", (1,) * 9)  # not a resident
     with pytest.raises(ImportProblems, match="R9"):
-        registry.save_screening(answers, decision_for(answers), by="counsellor_a")
+        registry.save_screening(answers, by="counsellor_a")
     bad = session("R1", (1, 1, 1, 1, 1, 1, 1, 1, 5))  # 5 is not an answer of PHQ-9
     with pytest.raises(ImportProblems) as info:
-        registry.save_screening(bad, decision_for(session("R1", (1,) * 9)), by="counsellor_a")
+        registry.save_screening(bad, by="counsellor_a")
     problem = info.value.problems.set_index("column").loc["phq9_9"]
     assert str(problem["value"]) == "5" and "0" in problem["rule"] and "3" in problem["rule"]
     with pytest.raises(AccessDenied):
-        good = session("R1", (1,) * 9)
-        registry.save_screening(good, decision_for(good), by="social_c")
+        registry.save_screening(session("R1", (1,) * 9), by="social_c")
     assert count(registry, "assessments") == 0 and count(registry, "tier_assignments") == 0
 
 
 def test_a_second_different_screening_the_same_day_is_refused_not_overwritten(registry):
-    first = session("R1", (1,) * 9, submission="s-1")
-    registry.save_screening(first, decision_for(first), by="counsellor_a")
-    second = session("R1", (2,) * 9, submission="s-2")
+    registry.save_screening(session("R1", (1,) * 9, submission="s-1"), by="counsellor_a")
     with pytest.raises(ImportProblems, match="nothing is overwritten"):
-        registry.save_screening(second, decision_for(second), by="counsellor_a")
-    same = session("R1", (1,) * 9, submission="s-3")  # the same answers saved again from a new form
-    with pytest.raises(ImportProblems, match="already stored"):
-        registry.save_screening(same, decision_for(same), by="counsellor_a")
+        registry.save_screening(session("R1", (2,) * 9, submission="s-2"), by="counsellor_a")
+    with pytest.raises(ImportProblems, match="already stored"):  # the same answers saved again from a new form
+        registry.save_screening(session("R1", (1,) * 9, submission="s-3"), by="counsellor_a")
     assert count(registry, "assessments") == 2 and count(registry, "tier_assignments") == 1
 
 
 def test_save_screening_needs_one_row_and_a_submission_id(registry):
     answers = session("R1", (1,) * 9)
-    with pytest.raises(ValueError, match="one row each"):
-        registry.save_screening(pd.concat([answers, answers]), decision_for(answers), by="counsellor_a")
+    with pytest.raises(ValueError, match="one row"):
+        registry.save_screening(pd.concat([answers, answers]), by="counsellor_a")
     with pytest.raises(ValueError, match="submission_id"):
-        registry.save_screening(answers.drop(columns="submission_id"), decision_for(answers), by="counsellor_a")
+        registry.save_screening(answers.drop(columns="submission_id"), by="counsellor_a")
 
 
 def test_follow_up_data_is_limited_to_the_caseload_and_audited(registry):

@@ -21,9 +21,8 @@ import pytest
 import sqlalchemy as sa
 
 from workbench.cli import main as workbench_main
-from workbench.registry.imports import read_table
 from workbench.registry.store import Registry
-from workbench.sample import SAMPLE_DIR
+from sample_files import residents_file, screenings_file
 
 pytestmark = pytest.mark.slow  # a writer, 2 commands in their own process and 3 in this one: ~5-8 s per backend
 
@@ -33,9 +32,7 @@ PER_BATCH = 2 * BATCH_ROWS
 
 
 def _batches():
-    frame = read_table(SAMPLE_DIR / "screenings.csv")
-    items = [c for c in frame.columns if c.split("_")[0] in ("phq9", "gad7")]
-    frame = frame[["resident_id", "assessed_on", "mode", "language", *items]]
+    frame = screenings_file(instruments=("phq9", "gad7"))
     return [frame.iloc[i:i + BATCH_ROWS].reset_index(drop=True) for i in range(0, len(frame), BATCH_ROWS)]
 
 
@@ -128,7 +125,7 @@ def test_backup_while_writing_is_consistent_and_restores(registry_url, restore_u
     backup_file = tmp_path / ("backup.sqlite" if sqlite else "backup.dump")
     registry = Registry(registry_url)
     registry.init()
-    registry.import_residents(read_table(SAMPLE_DIR / "residents.csv"), by="admin")
+    registry.import_residents(residents_file(), by="admin")
     registry.engine.dispose()
     batches = _batches()
 

@@ -20,9 +20,8 @@ import traceback
 import sqlalchemy as sa
 
 from workbench.cli import main as workbench
-from workbench.registry.imports import read_table
 from workbench.registry.store import Registry
-from workbench.sample import SAMPLE_DIR
+from sample_files import residents_file, screenings_file
 
 N_PROCESSES = 8
 N_ROWS = 800
@@ -31,16 +30,14 @@ SUMMARY = re.compile(r"assessments: (\d+) written, (\d+) already stored unchange
 
 
 def _screenings():
-    frame = read_table(SAMPLE_DIR / "screenings.csv").head(N_ROWS)
-    items = [c for c in frame.columns if c.split("_")[0] in INSTRUMENTS]
-    return frame[["resident_id", "assessed_on", "mode", "language", *items]]
+    return screenings_file(N_ROWS, INSTRUMENTS)
 
 
 def _registry(url):
     """A registry holding the sample's residents; its engine is disposed before anyone forks."""
     registry = Registry(url)
     registry.init()
-    registry.import_residents(read_table(SAMPLE_DIR / "residents.csv"), by="admin")
+    registry.import_residents(residents_file(), by="admin")
     registry.engine.dispose()
     return registry
 

@@ -238,7 +238,7 @@ def test_override_keeps_suggestion_decision_who_when_and_why():
     assert result["overridden"].tolist() == [True, False, True]
     assert result["override_reason"].iloc[0] == "lives alone after bereavement" and pd.isna(result["override_reason"].iloc[1])
     assert (result["decided_by"] == "counsellor_li").all()
-    assert (result["decided_at"] == pd.Timestamp("2025-02-03 14:00")).all()
+    assert (result["decided_at"] == pd.Timestamp("2025-02-03 14:00", tz="UTC")).all()  # naive times are UTC
     assert result["rule"].tolist() == ["universal", "self_harm", "not_scorable"]
 
 

@@ -17,6 +17,13 @@ Calibration targets and their sources:
   model alert at 15%); some referrals with no second contact within 4 weeks (Bao 2016).
 The long follow-up (events, waves, the RCT, monthly follow-up) is tested in
 tests/test_synth_events.py.
+The calibration assertions read the generator's raw frames (``Community.screenings`` ...). The
+analysis tables (``Community.tables()``, what ``Community.write``, ``python -m workbench.synth``
+and the committed sample hold) are checked against those frames, rebuilt here from their
+definitions: every form one assessment per questionnaire given (blank answers stay blank), the
+scores the save path stores (``workbench.records.score_assessments``), each screening's decision
+= the policy's suggestion confirmed by ``admin`` at noon, referrals following the decided tiers,
+contact status from ``attended``, surveys = the satisfaction rows, enrolments = trial + cohort.
 Tolerances: +/- 3 percentage points for the service-model mental-health figures (each is
 itself a rounded survey figure; the sampling SE at n = 50,000 is below 1 point), +/- 1.5
 points for the condition prevalences (calibrated exactly, by expectation). The follow-up
@@ -36,11 +43,13 @@ import pingouin as pg
 import pytest
 
 import workbench
+from workbench import sample
 from workbench.instruments import get_instrument
 from workbench.synth import Community, community
 from workbench.synth import _params, engine
 from workbench.synth.__main__ import main
 from workbench.synth._dates import whole_years
+from workbench.tables import ITEM_COLUMNS, TABLES, Tables, read
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data_samples"
@@ -48,18 +57,22 @@ INSTRUMENTS = ("phq9", "gad7", "who5", "ucla3", "k10", "phq15", "pss10")
 CONDITIONS = ("hypertension", "diabetes", "chd", "stroke", "copd", "asthma")
 RESIDENT_COLUMNS = ["resident_id", "sex", "birth_date", "age", "community", "community_type",
                     "lives_alone", *CONDITIONS]
-FILES = ("residents", "screenings", "referrals", "contacts", "followups", "events", "waves",
-         "enrolments", "trial_assessments", "satisfaction")
 REFERRAL_COLUMNS = ["referral_id", "resident_id", "referred_on", "tier", "rule", "ended_on",
                     "end_reason"]
 CONTACT_COLUMNS = ["contact_id", "resident_id", "referral_id", "contact_on", "kind", "attended"]
 FOLLOWUP_COLUMNS = ["resident_id", "referral_id", "contact_id", "assessed_on", "week", "mode",
                     "language"]
+#: The studies as the brief names them: the 12-month RCT and the 5-year cohort of key patients.
 
 
 def item_columns(instrument: str) -> list[str]:
     inst = get_instrument(instrument)
     return inst.item_columns + inst.supplementary_columns
+
+
+def text(values: pd.Series) -> np.ndarray:
+    """Values as text, any kind of blank as ``""`` (to compare categories, strings, booleans)."""
+    return values.astype(object).where(values.notna(), "").astype(str).to_numpy()
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +83,11 @@ def big() -> Community:
 @pytest.fixture(scope="module")
 def small() -> Community:
     return community(2_000, seed=11)
+
+
+@pytest.fixture(scope="module")
+def small_tables(small) -> Tables:
+    return small.tables()
 
 
 @pytest.fixture(scope="module")
@@ -181,16 +199,28 @@ def test_answers_are_whole_numbers_in_the_declared_range(small, instrument):
         assert observed.min() == lo and observed.max() == hi, col   # whole range used
 
 
-def test_blanks_are_na_never_zero(small, tmp_path):
+def test_blanks_are_na_never_zero(small, small_tables, tmp_path):
     s = small.screenings
     items = [c for i in INSTRUMENTS for c in get_instrument(i).item_columns if c != "phq15_4"]
     blank = s[items].isna()
     assert 0.005 < blank.to_numpy().mean() < 0.06
     assert s["phq9_9"].isna().any()
-    paths = small.write(tmp_path)
-    text = pd.read_csv(paths["screenings"], dtype=str, keep_default_na=False)[items].to_numpy()
-    is_blank = blank.to_numpy()
-    assert (text[is_blank] == "").all()          # written as empty fields, never as 0
+    # stored as assessments (one per questionnaire given), a blank answer stays blank, never 0
+    a = small_tables.assessments
+    screened = a[a["purpose"] == "screening"]
+    for instrument in INSTRUMENTS:
+        columns = [c for c in get_instrument(instrument).item_columns if c != "phq15_4"]
+        given = s[s[item_columns(instrument)].notna().any(axis=1)]
+        mine = screened[screened["instrument"] == instrument]
+        assert len(mine) == len(given), instrument
+        stored = mine[[f"item_{c.rsplit('_', 1)[1]}" for c in columns]]
+        assert stored.isna().sum().sum() == given[columns].isna().sum().sum(), instrument
+    # ... and is written as an empty field, never as 0
+    small.write(tmp_path)
+    text = pd.read_csv(tmp_path / "assessments.csv", dtype=str, keep_default_na=False,
+                       encoding="utf-8-sig")[list(ITEM_COLUMNS)].to_numpy()
+    is_blank = a[list(ITEM_COLUMNS)].isna().to_numpy()
+    assert is_blank.any() and (text[is_blank] == "").all()
     assert (text[~is_blank] != "").all()
 
 
@@ -294,37 +324,81 @@ def test_more_blanks_for_older_and_kiosk_users(big):
 
 # ---------------------------------------------------------------- files, sample, CLI
 
-def test_write_parquet_keeps_types(small, tmp_path):
-    paths = small.write(tmp_path, format="parquet")
-    back = pd.read_parquet(paths["screenings"])
-    assert str(back["phq9_1"].dtype) == "Int8"
-    pd.testing.assert_frame_equal(back, small.screenings, check_dtype=False,
-                                  check_categorical=False)
-    assert pd.read_parquet(paths["residents"])["lives_alone"].dtype == bool
+def test_write_csv_and_parquet_read_back_as_the_same_tables(small, small_tables, tmp_path):
+    assert small.write(tmp_path / "csv") == tmp_path / "csv"
+    small.write(tmp_path / "pq", format="parquet")
+    for folder, suffix in (("csv", "csv"), ("pq", "parquet")):
+        assert sorted(p.name for p in (tmp_path / folder).iterdir()) == sorted(
+            [f"{name}.{suffix}" for name in TABLES] + ["dictionary_en.csv", "dictionary_zh.csv", "tables.json"])
+    from_csv, from_parquet = read(tmp_path / "csv"), read(tmp_path / "pq")
+    assert from_csv.attrs["seed"] == from_parquet.attrs["seed"] == 11
+    for name in TABLES:
+        pd.testing.assert_frame_equal(from_csv[name], from_parquet[name], obj=name)
+        pd.testing.assert_frame_equal(from_csv[name], small_tables[name], obj=name)
+    a = from_parquet.assessments
+    assert str(a["item_1"].dtype) == "Int8" and str(a["visit"].dtype) == "Int16"
+    assert from_parquet.residents["lives_alone"].dtype == bool
+    # a blank (an open referral's end, a review's unanswered item) is an empty CSV field
+    r = pd.read_csv(tmp_path / "csv" / "referrals.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    assert ((r["ended_on"] == "") == small_tables.referrals["ended_on"].isna().to_numpy()).all()
+    # writing again replaces the files
+    small.write(tmp_path / "csv")
+    pd.testing.assert_frame_equal(read(tmp_path / "csv").scores, small_tables.scores)
 
 
-def test_committed_sample_equals_the_documented_command(tmp_path, monkeypatch):
+def _quoted(catalogue: str, module: str) -> list[str]:
+    match = re.search(rf"^python -m {re.escape(module)}\b(.*?)$", catalogue, flags=re.M)
+    assert match, f"CATALOGUE.md must quote the command that regenerates the sample ({module})"
+    return shlex.split(match.group(1))
+
+
+def test_committed_sample_equals_the_documented_command(tmp_path):
     catalogue = (SAMPLE / "CATALOGUE.md").read_text(encoding="utf-8")
-    match = re.search(r"^python -m workbench\.synth (.+)$", catalogue, flags=re.M)
-    assert match, "CATALOGUE.md must quote the command that regenerates the sample"
-    args = shlex.split(match.group(1))
-    assert args[args.index("--out") + 1] == "data_samples"
     assert "synthetic" in catalogue.lower() and "20261126" in catalogue
-    args[args.index("--out") + 1] = str(tmp_path)
-    assert main(args) == 0
-    for name in (f"{f}.csv" for f in FILES):
+    args = _quoted(catalogue, "workbench.sample")
+    assert "--out" not in args          # the documented command writes data_samples/ itself
+    assert sample.main([*args, "--out", str(tmp_path)]) == 0
+    committed = sorted(p.name for p in SAMPLE.iterdir())
+    assert sorted(p.name for p in tmp_path.iterdir()) == committed    # no file more, none missing
+    assert "CATALOGUE.md" in committed and "assessments.csv" in committed
+    for name in committed:
         assert (tmp_path / name).read_bytes() == (SAMPLE / name).read_bytes(), (
             f"data_samples/{name} differs from what the documented command generates: "
             "rerun it (see data_samples/CATALOGUE.md)")
 
 
-def test_catalogue_documents_every_column():
+def test_the_generator_command_in_the_catalogue_writes_the_same_tables(tmp_path):
+    # CATALOGUE.md: "the same as `python -m workbench.synth --n 3000 --seed 20261126 --out
+    # data_samples`, plus this catalogue"
     catalogue = (SAMPLE / "CATALOGUE.md").read_text(encoding="utf-8")
-    for name in (f"{f}.csv" for f in FILES):
-        assert f"`{name}`" in catalogue, name
-        for col in pd.read_csv(SAMPLE / name, nrows=0).columns:
-            instrument = col.rsplit("_", 1)[0]
-            assert f"`{col}`" in catalogue or f"`{instrument}_1`" in catalogue, col
+    match = re.search(r"`python -m workbench\.synth ([^`]+)`", catalogue)
+    assert match, "CATALOGUE.md must say which generator command makes the tables"
+    args = shlex.split(match.group(1))
+    assert args[args.index("--out") + 1] == "data_samples"
+    assert int(args[args.index("--n") + 1]) == sample.SAMPLE_N
+    assert int(args[args.index("--seed") + 1]) == sample.SAMPLE_SEED
+    args[args.index("--out") + 1] = str(tmp_path)
+    assert main(args) == 0
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == sorted(p.name for p in SAMPLE.iterdir() if p.name != "CATALOGUE.md")
+    for name in written:
+        assert (tmp_path / name).read_bytes() == (SAMPLE / name).read_bytes(), name
+
+
+def test_catalogue_is_generated_and_documents_every_column():
+    text = (SAMPLE / "CATALOGUE.md").read_text(encoding="utf-8")
+    loaded = sample.load_sample()
+    assert text == sample.catalogue(loaded)
+    n_items = len(ITEM_COLUMNS)
+    for name, spec in TABLES.items():
+        assert f"## `{name}` ({len(loaded[name]):,} rows)" in text, name
+        for column in spec.names:
+            if re.fullmatch(r"item_\d+", column):    # the answers share one documented row
+                assert f"`item_1` ... `item_{n_items}`" in text and int(column[5:]) <= n_items
+            else:
+                assert f"`{column}`" in text, (name, column)
+        header = pd.read_csv(SAMPLE / f"{name}.csv", nrows=0, encoding="utf-8-sig").columns.tolist()
+        assert header == spec.names, name       # the files hold exactly the declared columns
 
 
 def test_cli_reports_bad_arguments(capsys, tmp_path):
@@ -587,19 +661,6 @@ def test_follow_up_calibration_targets(big):
     assert 0.05 <= rates["no_second_contact_by_week4"] <= 0.25
     assert rates["paired_share"] > 0.9
     assert 0.2 < len(big.referrals) / len(big.residents) < 0.4
-
-
-def test_write_all_frames(small, tmp_path):
-    paths = small.write(tmp_path)
-    assert sorted(paths) == sorted(FILES)
-    r = pd.read_csv(paths["referrals"], dtype=str, keep_default_na=False)
-    assert ((r["ended_on"] == "") == small.referrals["ended_on"].isna().to_numpy()).all()
-    f = pd.read_csv(paths["followups"], dtype=str, keep_default_na=False)
-    blank = small.followups["gad7_3"].isna().to_numpy()
-    assert (f["gad7_3"].to_numpy()[blank] == "").all() and blank.any()
-    back = pd.read_parquet(small.write(tmp_path / "pq", format="parquet")["followups"])
-    pd.testing.assert_frame_equal(back, small.followups, check_dtype=False,
-                                  check_categorical=False)
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [

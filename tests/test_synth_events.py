@@ -31,6 +31,7 @@ from workbench.synth import Community, _params, community, engine
 from workbench.synth.__main__ import main
 from workbench.synth.core import generate
 from workbench.synth.frames import follow_up_frames, ids
+from workbench.tables import read
 
 CONDITIONS = ["hypertension", "diabetes", "chd", "stroke", "copd", "asthma"]
 ITEMS = [f"phq9_{k}" for k in range(1, 11)] + [f"gad7_{k}" for k in range(1, 8)]
@@ -146,9 +147,11 @@ def test_default_follow_up_end_and_cli(tmp_path):
     assert c.follow_up_years == 4 and "follow_up_years=4" in repr(c)
     assert main(["--n", "200", "--seed", "1", "--follow-up-years", "4", "--out",
                  str(tmp_path)]) == 0
-    back = pd.read_csv(tmp_path / "events.csv", parse_dates=["event_on"])
-    assert back["event_on"].max() <= pd.Timestamp(c.follow_up_end)
-    assert len(back) == len(c.events)
+    back = read(tmp_path)
+    assert back.attrs["source"] == "synth" and back.attrs["seed"] == 1
+    assert back.events["event_on"].max() <= pd.Timestamp(c.follow_up_end)
+    assert len(back.events) == len(c.events)
+    assert back.contacts["contact_on"].max() > pd.Timestamp("2027-12-31")   # beyond 1 year
 
 
 def test_params_of_the_long_follow_up_check_themselves():
@@ -414,18 +417,39 @@ def test_remission_is_observable_over_the_follow_up(long):
 
 # ---------------------------------------------------------------- files, model
 
-def test_write_new_frames(mid, tmp_path):
-    paths = mid.write(tmp_path)
-    for name in ("events", "waves", "enrolments", "trial_assessments"):
-        back = pd.read_csv(paths[name])
-        assert back.columns.tolist() == getattr(mid, name).columns.tolist()
-        assert len(back) == len(getattr(mid, name))
-    c = pd.read_csv(paths["contacts"], dtype=str, keep_default_na=False)
+def test_long_follow_up_as_analysis_tables(mid, tmp_path):
+    t = mid.tables()
+    # monthly community follow-up after a course: contacts and reviews without a referral
+    maintenance = mid.followups[mid.followups["referral_id"].isna()]
+    reviews = t.assessments[t.assessments["purpose"] == "review"]
+    alone = reviews[reviews["referral_id"].isna()].drop_duplicates(["resident_id", "assessed_on"])
+    assert len(maintenance) > 100 and len(alone) == len(maintenance)
+    assert (t.contacts["referral_id"].isna() == mid.contacts["referral_id"].isna().to_numpy()).all()
+    assert set(t.contacts.loc[t.contacts["referral_id"].isna(), "kind"]) == {"phone", "visit", "assessment"}
+    # cohort waves 1, 2, ... and the trial's 6- and 12-month visits are study visits
+    study = t.assessments[t.assessments["purpose"] == "study"].drop_duplicates(["resident_id", "assessed_on", "study"])
+    waves = mid.waves[mid.waves["wave"] > 0]
+    cohort = study[study["study"] == "cohort_5y"].sort_values(["resident_id", "visit"])
+    assert (cohort["visit"].to_numpy() == waves.sort_values(["resident_id", "wave"])["wave"].to_numpy()).all()
+    assert set(cohort["visit"]) == set(waves["wave"]) >= {1, 2, 3}
+    trial = study[study["study"] == "rct_12m"]
+    assert len(trial) == len(mid.trial_assessments) and set(trial["visit"]) == {6, 12}
+    # the enrolment date of both studies is the baseline screening
+    enrolled = t.enrolments.set_index(["resident_id", "study"])["enrolled_on"]
+    screened = mid.screenings.set_index("resident_id")["assessed_on"]
+    assert (enrolled.to_numpy() == screened.loc[enrolled.index.get_level_values(0)].to_numpy()).all()
+    # events: every generated event, each with its own id
+    assert len(t.events) == len(mid.events) and t.events["event_id"].is_unique
+    assert (t.events["kind"].astype(str).to_numpy() == mid.events["kind"].astype(str).to_numpy()).all()
+    # written as CSV and as Parquet, both read back as the same tables
+    mid.write(tmp_path / "csv")
+    mid.write(tmp_path / "pq", format="parquet")
+    c = pd.read_csv(tmp_path / "csv" / "contacts.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig")
     assert ((c["referral_id"] == "") == mid.contacts["referral_id"].isna().to_numpy()).all()
-    pq = mid.write(tmp_path / "pq", format="parquet")
-    for name in ("events", "waves", "enrolments", "trial_assessments"):
-        pd.testing.assert_frame_equal(pd.read_parquet(pq[name]), getattr(mid, name),
-                                      check_dtype=False, check_categorical=False)
+    from_csv, from_parquet = read(tmp_path / "csv"), read(tmp_path / "pq")
+    for name in ("events", "enrolments", "assessments", "scores", "contacts"):
+        pd.testing.assert_frame_equal(from_csv[name], t[name], obj=name)
+        pd.testing.assert_frame_equal(from_parquet[name], t[name], obj=name)
 
 
 def _draft(n: int, instruments: tuple[str, ...]) -> engine.Draft:

@@ -20,6 +20,7 @@ APPS = {"screening": "screening_title", "caseload": "caseload_title", "cohort_ex
         "quality": "quality_title"}
 COUNSELLOR = "counsellor_li"
 COUNSELLOR_LABEL = "李咨询师 (Li, counsellor)"
+ANALYST_LABEL = "周分析员 (Zhou, analyst)"
 
 
 def registry_rows(server, sql: str, **params) -> pd.DataFrame:
@@ -31,9 +32,9 @@ def registry_rows(server, sql: str, **params) -> pd.DataFrame:
         engine.dispose()
 
 
-def sign_in(page, lang: str) -> None:
+def sign_in(page, lang: str, label: str = COUNSELLOR_LABEL) -> None:
     picker = page.get_by_label(t("staff_member", lang))
-    picker.select_option(label=COUNSELLOR_LABEL)
+    picker.select_option(label=label)
     page.get_by_role("button", name=t("start", lang)).click()
     picker.wait_for(state="detached")  # the app has replaced the staff picker
 
@@ -60,7 +61,8 @@ def test_each_app_opens_in_both_languages_without_an_error(open_app, name, lang)
     app.page.wait_for_selector(f"h1:has-text('{t(APPS[name], lang)}')")
     if name in ("screening", "caseload"):
         sign_in(app.page, lang)
-    else:
+    else:  # epidemiologists and managers: the analysts' pseudonymised tables
+        sign_in(app.page, lang, ANALYST_LABEL)
         app.page.wait_for_selector(".wb-table")
     assert app.problems() == [] and app.external_requests == []
     other = "en" if lang == "zh" else "zh"
@@ -163,17 +165,12 @@ def test_every_control_has_an_accessible_label_and_larger_text_works(open_app):
 
 def test_a_follow_up_contact_is_recorded(server, open_app):
     from workbench.registry.store import Registry
-    import workbench
 
     rid = unscreened_resident(server)
     registry = Registry(server.registry_url)  # an urgent resident on Li's list: a self-harm answer today
     answers = pd.DataFrame([{"resident_id": rid, "assessed_on": dt.date.today().isoformat(), "submission_id": f"e2e-{rid}",
                              **{f"phq9_{n}": 0 for n in range(1, 9)}, "phq9_9": 2}])
-    screened = workbench.screen(answers)
-    decision = workbench.decide(screened, by=COUNSELLOR, at=pd.Timestamp.now()).join(
-        screened[["urgent", "needs_review", "service_cell", "next_contact_due"]])
-    decision = decision.assign(resident_id=rid, assessed_on=answers["assessed_on"].to_numpy())
-    assert registry.save_screening(answers, decision, by=COUNSELLOR, add_to_caseload=True)
+    assert registry.save_screening(answers, by=COUNSELLOR, add_to_caseload=True).written
     registry.engine.dispose()
 
     app = open_app("caseload", lang="zh", wait_for=".wb-app")
@@ -196,10 +193,83 @@ def test_a_follow_up_contact_is_recorded(server, open_app):
 def test_the_explorer_and_the_quality_board_answer_their_controls(open_app):
     app = open_app("cohort_explorer", lang="en", wait_for=".wb-app")
     page = app.page
+    sign_in(page, "en", ANALYST_LABEL)
     page.wait_for_selector("img")
     assert "Log-rank" in page.inner_text(".wb-app") or "log-rank" in page.inner_text(".wb-app").lower()
     assert app.problems() == []
     board = open_app("quality", lang="zh", wait_for=".wb-app")
+    sign_in(board.page, "zh", ANALYST_LABEL)
     board.page.wait_for_selector("tr.wb-alert")
     assert "⚠" in board.page.inner_text(".wb-app") and board.problems() == []
 
+
+
+def _number(text: str) -> int:
+    return int(text.replace(",", "").strip())
+
+
+def test_a_screening_saved_with_a_changed_tier_reaches_the_quality_board_and_the_explorer(server, open_app):
+    """Issue 13: what staff record is what managers and epidemiologists analyse. A counsellor
+    screens a new resident in the screening app and changes the suggested tier (1) to 3 with a
+    reason; after Refresh the quality board counts one more tier-3 screening that month, and the
+    cohort explorer one more tier-3 resident."""
+    from workbench.registry.store import Registry
+
+    rid, day, month = "E2E-OVERRIDE-1", "2025-06-15", "2025-06"
+    registry = Registry(server.registry_url)
+    registry.import_residents(pd.DataFrame([{"resident_id": rid, "sex": "female", "birth_date": "1948-02-03",
+                                             "community": "urban-01", "lives_alone": "true", "hypertension": "true",
+                                             "diabetes": "false", "chd": "false", "stroke": "false", "copd": "false",
+                                             "asthma": "false"}]), by="admin")
+    registry.assign_caseload(COUNSELLOR, [rid], by="admin")
+    registry.engine.dispose()
+
+    explorer = open_app("cohort_explorer", lang="en", wait_for=".wb-app")
+    sign_in(explorer.page, "en", ANALYST_LABEL)
+    explorer.page.get_by_label(t("grouping", "en")).select_option(label=t("screening_tier", "en"))
+    explorer.page.wait_for_selector(f".wb-table tbody th:has-text('{t('tier_3', 'en')}')")  # redrawn by tier
+    per_group = f".wb-table:has(caption:has-text('{t('per_group', 'en')}'))"
+    tier3 = explorer.page.locator(f"{per_group} tbody tr:has(th:has-text('{t('tier_3', 'en')}'))").first
+    before_cohort = _number(tier3.locator("td").first.inner_text())  # the residents of the group
+    board = open_app("quality", lang="en", wait_for=".wb-app")
+    sign_in(board.page, "en", ANALYST_LABEL)
+    board.page.get_by_label(t("month", "en")).select_option(value=month)
+    board.page.wait_for_selector(f"caption:has-text('{month}')")  # the kernel has redrawn the table for that month
+    row = board.page.locator(f"table:has(caption:has-text('{month}')) tr:has-text('Tier 3 contacted within 72 h')").first
+    before_board = _number(row.locator("td").nth(1).inner_text())  # numerator, then denominator
+
+    app = open_app("screening", lang="en", wait_for=".wb-app")
+    page = app.page
+    sign_in(page, "en")
+    page.get_by_label(t("find_resident", "en")).fill(rid)
+    page.get_by_label(t("find_resident", "en")).press("Enter")
+    page.wait_for_selector(f"p strong:has-text('{rid}')")
+    page.get_by_label(t("assessed_on", "en")).fill(day)
+    from workbench.instruments import get_instrument
+
+    phq9, gad7 = get_instrument("phq9"), get_instrument("gad7")
+    answer(page, "en", [f"{n}. {phq9.item_text(n, 'en')}" for n in range(1, 10)], phq9.answer_label(0, "en"))
+    answer(page, "en", [f"{n}. {gad7.item_text(n, 'en')}" for n in range(1, 8)], gad7.answer_label(0, "en"))
+    page.wait_for_selector(f".wb-card:has-text('{t('tier_1', 'en')}')")  # the policy suggests tier 1
+    page.get_by_label(t("decision", "en")).select_option(label=t("tier_3", "en"))
+    page.get_by_label(t("override_reason", "en")).fill("lives alone; husband died last month; refuses help")
+    page.get_by_role("button", name=t("save", "en")).click()
+    page.wait_for_selector(".wb-message.wb-ok")
+    stored = registry_rows(server, "SELECT suggested_tier, tier, overridden, decided_by FROM tier_assignments "
+                                   "WHERE resident_id = :r", r=rid)
+    assert stored.to_dict("records") == [{"suggested_tier": 1, "tier": 3, "overridden": True, "decided_by": COUNSELLOR}]
+
+    board.page.get_by_role("button", name=t("quality_refresh", "en")).click()
+    board.page.wait_for_function(
+        "([before]) => { const r = [...document.querySelectorAll('tr')].find(e => e.innerText.includes("
+        "'Tier 3 contacted within 72 h')); return r && parseInt(r.querySelectorAll('td')[1].innerText.replace(/,/g, '')) "
+        "=== before + 1; }", arg=[before_board])
+    explorer.page.get_by_role("button", name=t("explorer_refresh", "en")).click()
+    explorer.page.wait_for_function(
+        "([caption, label, before]) => [...document.querySelectorAll('table.wb-table')]"
+        ".filter(tb => tb.caption && tb.caption.innerText.includes(caption))"
+        ".some(tb => [...tb.querySelectorAll('tbody tr')].some(r => r.querySelector('th').innerText.includes(label) && "
+        "parseInt(r.querySelector('td').innerText.replace(/,/g, '')) === before + 1))",
+        arg=[t("per_group", "en"), t("tier_3", "en"), before_cohort])
+    for opened in (app, board, explorer):
+        assert opened.problems() == [] and opened.external_requests == []
