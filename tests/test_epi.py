@@ -234,7 +234,7 @@ def test_incidence_names_every_bad_row_and_absent_columns():
     with pytest.raises(epi.EpiDataError) as e:
         epi.incidence_rate(d, events="e", person_time="t")
     assert e.value.problems[["row", "column"]].values.tolist() == [[1, "e"], [2, "e"], [3, "e"], [2, "t"]]
-    with pytest.raises(epi.EpiDataError, match="'pt': value None is absent"):
+    with pytest.raises(epi.EpiDataError, match=r"'pt': value \(none\) is absent"):
         epi.incidence_rate(d, events="e", person_time="pt")
 
 

@@ -154,7 +154,7 @@ def test_bad_dates_and_blank_conditions_are_named_and_nothing_is_assigned():
         screen(data)
     message = str(err.value)
     assert "row 'b', column 'assessed_on': value 'not a date'" in message
-    assert "row 'c', column 'diabetes': value None must be True or False" in message
+    assert "row 'c', column 'diabetes': value (none) must be True or False" in message
     with pytest.raises(AssignmentError, match="assessed_on"):
         screen(data.drop(columns="assessed_on"))
 

@@ -205,7 +205,7 @@ def test_bad_rows_are_all_named():
     with pytest.raises(trial.TrialDataError) as err:
         trial.ancova(bad, outcome="y1", baseline="y0", arm="arm", reference="uc")
     p = err.value.problems
-    assert list(p.columns) == ["row", "column", "value", "rule"]
+    assert list(p.columns) == ["table", "row", "column", "value", "rule"]  # the one problems shape
     assert set(zip(p["row"], p["column"])) == {(2, "arm"), (5, "y1")}
     assert "row 5, column 'y1': value 'seven'" in str(err.value)
 

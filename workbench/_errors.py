@@ -1,28 +1,27 @@
-"""One shape for "these rows cannot be used" errors across the analysis modules."""
+"""The analysis modules' "these rows cannot be used" error, in the one problems shape."""
 
 from __future__ import annotations
 
-import pandas as pd
+from workbench.problems import ProblemsError
 
 MESSAGE_LIMIT = 50
 
 
-class RowProblemsError(ValueError):
-    """Input that cannot be analysed; the message names every bad row (row, column, value, rule).
+class RowProblemsError(ProblemsError):
+    """Input that cannot be analysed; nothing was analysed. :attr:`problems` names every bad row
+    as ``table, row, column, value, rule`` (``table`` is the argument the rows came in, ``data``
+    unless said otherwise), like every problems error of the workbench
+    (:class:`workbench.problems.ProblemsError`).
 
-    Attributes
-    ----------
-    problems : DataFrame
-        ``row, column, value, rule``: one row per problem, all of them at once (the message
-        spells out the first ``MESSAGE_LIMIT``).
+    ``problems`` may be given as ``(row, column, value, rule)`` tuples: ``table`` is then filled in.
     """
 
-    def __init__(self, problems: list[tuple], *, context: str = "the data"):
-        self.problems = pd.DataFrame(problems, columns=["row", "column", "value", "rule"])
-        lines = [f"- row {r!r}, column {c!r}: value {v!r} {rule}" for r, c, v, rule in problems[:MESSAGE_LIMIT]]
-        if len(problems) > MESSAGE_LIMIT:
-            lines.append(f"- ... and {len(problems) - MESSAGE_LIMIT} more (see .problems)")
-        super().__init__(f"{len(problems)} problem(s) in {context}; nothing was analysed:\n" + "\n".join(lines))
+    #: The argument whose rows these are.
+    table = "data"
+
+    def __init__(self, problems: list[tuple], *, context: str = "the data", table: str | None = None):
+        rows = [(table or self.table, *p) if len(p) == 4 else tuple(p) for p in problems]
+        super().__init__(rows, context=context, outcome="nothing was analysed")
 
 
 def other_arms(levels: list, reference, *, arm: str, function: str) -> list:

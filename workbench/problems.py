@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Iterable, Sequence
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["PROBLEM_COLUMNS", "ProblemsError", "problems_frame"]
@@ -38,11 +39,11 @@ def problems_frame(rows: Iterable[Sequence] | pd.DataFrame | None = None) -> pd.
     """
     if rows is None:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in PROBLEM_COLUMNS})
-    if isinstance(rows, pd.DataFrame):
+    if isinstance(rows, pd.DataFrame):  # extra columns (scoring's ``check``) are kept after the five
         missing = [c for c in PROBLEM_COLUMNS if c not in rows.columns]
         if missing:
             raise ValueError(f"A problems table needs the columns {PROBLEM_COLUMNS}; {missing} are missing.")
-        return rows[PROBLEM_COLUMNS].reset_index(drop=True)
+        return rows[PROBLEM_COLUMNS + [c for c in rows.columns if c not in PROBLEM_COLUMNS]].reset_index(drop=True)
     rows = [tuple(r) for r in rows]
     bad = [r for r in rows if len(r) != len(PROBLEM_COLUMNS)]
     if bad:
@@ -59,6 +60,15 @@ def _where(problem, row_word: str = "row") -> str:
     if problem.column is not None and not (isinstance(problem.column, float) and pd.isna(problem.column)):
         parts.append(f"column {problem.column!r}")
     return ", ".join(parts) or "(the data as a whole)"
+
+
+def _shown(value) -> str:
+    """A cell's value as a person reads it: ``'F'``, ``-3``, ``(none)`` for a blank."""
+    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value):
+        return "(none)"
+    if isinstance(value, np.generic):
+        value = value.item()
+    return repr(value)
 
 
 class ProblemsError(ValueError):
@@ -80,7 +90,8 @@ class ProblemsError(ValueError):
 
     def _message(self) -> str:
         n = len(self.problems)
-        lines = [f"- {_where(p, self.row_word)}: value {p.value!r} {p.rule}" for p in self.problems.head(SHOWN).itertuples(index=False)]
+        lines = [f"- {_where(p, self.row_word)}: value {_shown(p.value)} {p.rule}"
+                 for p in self.problems.head(SHOWN).itertuples(index=False)]
         if n > SHOWN:
             lines.append(f"- ... and {n - SHOWN} more")
         return f"{self.context}: {n} problem{'' if n == 1 else 's'}; {self.outcome}:\n" + "\n".join(lines)

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.instruments import Instrument, get_instrument, instrument_ids
+from workbench.problems import ProblemsError
 
 __all__ = ["ResponseError", "ScoreResult", "check_answers", "instruments_in", "score", "score_all", "score_valid"]
 
@@ -20,27 +21,30 @@ __all__ = ["ResponseError", "ScoreResult", "check_answers", "instruments_in", "s
 PROBLEM_COLUMNS = ["row", "column", "value", "check", "rule"]
 
 #: How many problems a :class:`ResponseError` message spells out before referring to ``.problems``.
-MESSAGE_LIMIT = 200
+MESSAGE_LIMIT = 200  # the same as every ProblemsError's
 
 
-class ResponseError(ValueError):
+class ResponseError(ProblemsError):
     """Answers that cannot be scored; nothing was scored.
 
-    The message names every bad cell (row label, column, value, rule) up to
-    ``MESSAGE_LIMIT`` of them; ``problems`` holds all of them as a table with columns
-    ``row, column, value, check, rule``.
+    :attr:`problems` names every bad cell as ``table`` (the questionnaire), ``row`` (the row
+    label), ``column``, ``value``, ``rule`` and ``check`` (``missing_column``, ``not_a_number``,
+    ``not_whole``, ``out_of_range``); the message spells out the first ``MESSAGE_LIMIT``.
     """
 
     def __init__(self, instrument: str, problems: pd.DataFrame):
         self.instrument = instrument
-        self.problems = problems
-        lines = [f"row {_row(r.row)}, column {r.column!r}: value {_shown(r.value)} {r.rule}"
-                 for r in problems.head(MESSAGE_LIMIT).itertuples(index=False)]
-        more = len(problems) - MESSAGE_LIMIT
-        if more > 0:
-            lines.append(f"... and {more} more (all of them are in the error's .problems table)")
-        super().__init__(f"{instrument}: {len(problems)} answer(s) cannot be scored, so nothing was "
-                         "scored:\n" + "\n".join(f"- {line}" for line in lines))
+        table = problems.copy()
+        table.insert(0, "table", instrument)
+        super().__init__(table, context=f"{instrument}: {len(problems)} answer(s) cannot be scored",
+                         outcome="nothing was scored")
+
+    def __reduce__(self):
+        return (_rebuild_response_error, (self.instrument, self.problems.drop(columns="table")))
+
+
+def _rebuild_response_error(instrument, problems):
+    return ResponseError(instrument, problems)
 
 
 class ScoreResult(NamedTuple):
@@ -48,16 +52,6 @@ class ScoreResult(NamedTuple):
 
     scores: pd.DataFrame
     problems: pd.DataFrame
-
-
-def _row(label) -> str:
-    return "(every row)" if label is None or (isinstance(label, float) and np.isnan(label)) else repr(label)
-
-
-def _shown(value) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "(none)"
-    return repr(value.item() if isinstance(value, np.generic) else value)
 
 
 def _max_missing(inst: Instrument, missing) -> int:

@@ -495,13 +495,11 @@ _RECORDABLE = {
 _CODES = {("contacts", "status"): ("planned", "attended", "missed"), ("events", "kind"): EVENT_KINDS}
 
 
-class RecordProblems(ValueError):
-    """Rows that cannot be recorded; nothing was written. ``problems``: row, column, value, rule."""
+class RecordProblems(ProblemsError):
+    """Rows that cannot be recorded; nothing was written. ``problems``: table, row, column, value, rule."""
 
     def __init__(self, table: str, problems: list[tuple]):
-        self.problems = pd.DataFrame(problems, columns=["row", "column", "value", "rule"])
-        super().__init__(f"{table}: {len(problems)} problem(s); nothing was written:\n" + "\n".join(
-            f"- row {r!r}, column {c!r}: value {v!r} {rule}" for r, c, v, rule in problems[:200]))
+        super().__init__([(table, *p) for p in problems], context=table)
 
 
 def _typed_rows(table: sa.Table, frame: pd.DataFrame, who: str, by: str) -> list[dict]:
