@@ -215,7 +215,7 @@ def test_alpha_error(fn, kwargs, alpha):
 
 def test_method_and_min_count_errors():
     d = pd.DataFrame({"y": [1, 0]})
-    with pytest.raises(ValueError, match="The 'method' parameter of prevalence must be 'wilson' or 'exact'. Got 'wald' instead."):
+    with pytest.raises(ValueError, match="The 'method' parameter of prevalence must be one of 'wilson', 'exact'. Got 'wald' instead."):
         epi.prevalence(d, outcome="y", method="wald")
     with pytest.raises(ValueError, match="The 'min_count' parameter of suppress must be an int >= 1. Got 0 instead."):
         epi.suppress(d, min_count=0)
@@ -239,5 +239,6 @@ def test_incidence_names_every_bad_row_and_absent_columns():
 
 
 def test_data_must_be_a_dataframe():
-    with pytest.raises(TypeError, match="The 'data' parameter of prevalence must be a pandas DataFrame. Got dict instead."):
+    with pytest.raises(TypeError, match=r"The 'data' parameter of prevalence must be a pandas DataFrame\. "
+                                        r"Got \{'y': \[1\]\} instead\."):
         epi.prevalence({"y": [1]}, outcome="y")

@@ -440,7 +440,7 @@ def test_bad_arguments_use_one_sentence_shape():
     cutoff = r"The 'cutoff' parameter of jacobson_truax must be one of 'a', 'b', 'c'\. Got 'd' instead\."
     with pytest.raises(ValueError, match=cutoff):
         jacobson_truax(data, pre="pre", post="post", cutoff="d")
-    r = r"The 'reliability' parameter of jacobson_truax must be a float in \(0, 1\)\. Got 1.2 instead\."
+    r = r"The 'reliability' parameter of jacobson_truax must be None or a float in \(0, 1\)\. Got 1.2 instead\."
     with pytest.raises(ValueError, match=r):
         jacobson_truax(data, pre="pre", post="post", reliability=1.2)
     with pytest.raises(ValueError, match=r"The 'by' parameter of rates must be"):
@@ -521,7 +521,7 @@ def test_classify_pairs_names_bad_scores_and_arguments():
     assert err.value.problems[["row", "column"]].values.tolist() == [[2, "p1"]]
     with pytest.raises(ValueError, match="The 'start' parameter of classify_pairs must be a mapping"):
         classify_pairs(PAIRS, start="p0", end={"phq9": "p1"})
-    with pytest.raises(ValueError, match="must both give a column for the instrument 'phq9'"):
+    with pytest.raises(ValueError, match="The 'start' parameter of classify_pairs must be a mapping with a column for the instrument 'phq9'"):
         classify_pairs(PAIRS, start={"gad7": "g0"}, end={"gad7": "g1"})
     # GAD-7 alone: response but no declared remission threshold (NA), no recovery columns
     out = classify_pairs(PAIRS, start={"gad7": "g0"}, end={"gad7": "g1"}, instrument="gad7")
@@ -561,5 +561,5 @@ def test_referral_outcomes_from_the_analysis_tables():
     # the stored score is the one used: F1's review PHQ-9 stored as 10 keeps F1 at caseness
     edited = referral_outcomes(with_stored_score(t, "r1", "2025-03-03", "phq9", 10)).set_index("referral_id")
     assert edited.loc["F1", "phq9_last"] == 10 and not edited.loc["F1", "recovered"]
-    with pytest.raises(ValueError, match="give the analysis tables alone"):
+    with pytest.raises(ValueError, match="The 'contacts' parameter of referral_outcomes must be None when 'assessments' are the analysis tables"):
         referral_outcomes(t, t.contacts)

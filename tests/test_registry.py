@@ -15,29 +15,17 @@ from workbench.registry.imports import ImportProblems
 from workbench.registry.schema import metadata
 from workbench.registry.store import Registry
 from workbench.sample import load_sample
+import sample_files
 
 SAMPLE = load_sample()
 
 
-def _text(frame: pd.DataFrame) -> pd.DataFrame:
-    """As an import file reads: every cell text, blanks missing."""
-    out = frame.astype(object).where(frame.notna(), None)
-    for col in out.columns:
-        out[col] = [None if v is None else (v.strftime("%Y-%m-%d") if hasattr(v, "strftime") else str(v))
-                    for v in out[col]]
-    return out.reset_index(drop=True)
-
-
 def residents_file(n=20):
-    people = SAMPLE.residents.head(n).merge(SAMPLE.communities, on="community", how="left")
-    return _text(people)
+    return sample_files.residents_file(n)
 
 
 def screenings_file(n=20, instruments=("phq9", "gad7")):
-    forms = SAMPLE.forms(list(instruments), purpose="screening").head(n)
-    cols = ["resident_id", "assessed_on", "mode", "language"] + [
-        c for c in forms.columns if c.split("_")[0] in instruments]
-    return _text(forms[cols])
+    return sample_files.screenings_file(n, instruments)
 
 
 @pytest.fixture

@@ -162,7 +162,7 @@ def test_write_cohort_is_reproducible_and_refuses_to_overwrite(client, cohort_fo
         pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "again" / name), pd.read_parquet(cohort_folder / name))
     first, second = (pd.read_parquet(cohort_folder / f"part-0000{i}.parquet") for i in (0, 1))
     assert not first["phq9_1"].equals(second["phq9_1"])          # distinct seeds per partition
-    with pytest.raises(FileExistsError, match="not empty: a cohort is never written over"):
+    with pytest.raises(FileExistsError, match=r"The 'path' parameter of write_cohort must be a new or empty folder \(a cohort is never written over\)"):
         scale.write_cohort(cohort_folder, n=200, partition_size=100, client=client)
     with pytest.raises(ValueError, match="'partition_size' parameter of write_cohort must be an int in \\[100"):
         scale.write_cohort(tmp_path / "small", n=1_000, partition_size=10)

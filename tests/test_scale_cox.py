@@ -104,7 +104,7 @@ def test_too_many_patterns_and_bad_input_are_named(client, frame):
     bad.loc[5, "male"] = np.nan
     with pytest.raises(scale.ScaleDataError, match=r"row \(0, 5\), column 'male'.*missing or not numeric"):
         scale.cox(bad, duration="time", event="event", covariates=COVARIATES, client=client)
-    with pytest.raises(ValueError, match="'method' parameter of cox must be 'efron' or 'poisson'. Got 'breslow'"):
+    with pytest.raises(ValueError, match="'method' parameter of cox must be one of 'efron', 'poisson'. Got 'breslow'"):
         scale.cox(frame, duration="time", event="event", covariates=COVARIATES, method="breslow")
     with pytest.raises(ValueError, match="'intervals' parameter of cox"):
         scale.cox(frame, duration="time", event="event", covariates=COVARIATES, method="poisson",

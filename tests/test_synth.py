@@ -414,7 +414,7 @@ def test_cli_reports_bad_arguments(capsys, tmp_path):
     ({"n": 1000.0}, "The 'n' parameter of community must be an int in [100, 1000000]. "
                     "Got 1000.0 instead."),
     ({"n": True}, "Got True instead."),
-    ({"seed": -1}, "The 'seed' parameter of community must be an int in [0, inf). "
+    ({"seed": -1}, "The 'seed' parameter of community must be an int >= 0. "
                    "Got -1 instead."),
     ({"start": "2025-13-01"}, "The 'start' parameter of community must be a date (an ISO "
                               "'YYYY-MM-DD' string, datetime.date or numpy.datetime64)"),
@@ -436,8 +436,8 @@ def test_argument_validation(kwargs, message):
 
 def test_write_format_validation(small, tmp_path):
     with pytest.raises(ValueError, match=re.escape(
-            "The 'format' parameter of Community.write must be a str among "
-            "{'csv', 'parquet'}. Got 'xlsx' instead.")):
+            "The 'format' parameter of Community.write must be one of "
+            "'csv', 'parquet'. Got 'xlsx' instead.")):
         small.write(tmp_path, format="xlsx")
     assert not any(tmp_path.iterdir())
 
@@ -667,7 +667,7 @@ def test_follow_up_calibration_targets(big):
     ({"follow_up_end": "2025-06-30"},
      "The 'follow_up_end' parameter of community must be a date on or after end (2025-12-31). "
      "Got '2025-06-30' instead."),
-    ({"follow_up_end": "today"}, "The 'follow_up_end' parameter of community must be a date"),
+    ({"follow_up_end": "today"}, "The 'follow_up_end' parameter of community must be None or a date"),
     ({"policy": "strict"}, "The 'policy' parameter of community must be a stepped-care policy"),
     ({"policy": 3}, "Got 3 instead."),
 ])

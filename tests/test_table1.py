@@ -100,11 +100,13 @@ def test_bad_rows_are_named_all_at_once():
 
 
 @pytest.mark.parametrize("kwargs,match", [
-    (dict(group="g", variables="x", categorical=["y"]), "The 'categorical' parameter of table1 must list only"),
+    (dict(group="g", variables="x", categorical=["y"]), "The 'categorical' parameter of table1 must be a list of columns in 'variables'. Got \\['y'\\]"),
     (dict(group="g", variables=["x"], nonnormal=["x"], categorical=["x"]), "'nonnormal' parameter of table1"),
     (dict(group=None, variables=["x"]), "The 'group' parameter of table1 must be a column name"),
     (dict(group="g", variables=[]), "The 'variables' parameter of table1 must be a non-empty"),
     (dict(group="g", variables=["x"], smd="yes"), "The 'smd' parameter of table1 must be a bool"),
+    (dict(group="g", variables=["x"], digits=-1), r"The 'digits' parameter of table1 must be an int >= 0. Got -1"),
+    (dict(group="g", variables=["g"]), "The 'variables' parameter of table1 must be a list of columns without the group"),
 ])
 def test_argument_errors(kwargs, match):
     d = pd.DataFrame({"g": list("ab"), "x": [1, 2], "y": [0, 1]})

@@ -231,7 +231,7 @@ def test_consort_bad_rows():
     p = err.value.problems
     assert set(zip(p["row"], p["column"])) == {(1, "arm"), (2, "resident_id"), (1, "resident_id")}
     assert "was not randomised" in str(err.value)
-    with pytest.raises(ValueError, match="The 'months' parameter of consort must be a positive int"):
+    with pytest.raises(ValueError, match="The 'months' parameter of consort must be an int >= 1"):
         trial.consort(Tables(enrolments=e.iloc[:1], assessments=f.iloc[:1]), months=0)
     with pytest.raises(TypeError, match="The 'tables' parameter of consort must be workbench.tables.Tables"):
         trial.consort(e, months=12)

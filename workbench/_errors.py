@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from workbench.params import Predicate, check
 from workbench.problems import ProblemsError
 
 MESSAGE_LIMIT = 50
@@ -26,9 +27,8 @@ class RowProblemsError(ProblemsError):
 
 def other_arms(levels: list, reference, *, arm: str, function: str) -> list:
     """The arms other than ``reference``; a clear error when the reference or a comparison is absent."""
-    if reference not in levels:
-        raise ValueError(f"The 'reference' parameter of {function} must be one of the arms in the data "
-                         f"{levels}. Got {reference!r} instead.")
+    check(function, "reference", reference,
+          Predicate(lambda r: r in levels, f"one of the arms in the data {levels}"))
     others = [a for a in levels if a != reference]
     if not others:
         raise ValueError(f"The '{arm}' column must have at least 2 arms for {function}. Got {levels}.")

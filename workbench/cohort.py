@@ -13,6 +13,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
+from workbench.params import TABLES, Date, Interval, Options, Predicate, check, validate_params
 from workbench.problems import ProblemsError
 
 __all__ = ["CAUSES", "ENDPOINTS", "RCT", "CohortDataError", "age_at", "endpoints", "trial_frame"]
@@ -30,12 +31,10 @@ class CohortDataError(ProblemsError):
 
 
 def _tables(tables: Any, function: str, names: Iterable[str]):
-    """``tables`` checked to be :class:`~workbench.tables.Tables` holding the declared columns of ``names``."""
-    from workbench.tables import TABLES, Tables
+    """``tables`` (checked to be :class:`~workbench.tables.Tables` by the parameter rules) holding the
+    declared columns of ``names``."""
+    from workbench.tables import TABLES
 
-    if not isinstance(tables, Tables):
-        raise TypeError(f"The 'tables' parameter of {function} must be workbench.tables.Tables (e.g. "
-                        f"workbench.sample.load_sample()). Got {type(tables).__name__} instead.")
     problems = [(name, None, column, None, "is missing: the table must have this column")
                 for name in names for column in TABLES[name].names if column not in tables[name].columns]
     if problems:
@@ -60,16 +59,14 @@ def age_at(birth_date: Any, on: Any) -> pd.Series:
     return (years - before.astype(int)).astype("Int16").where(birth.notna() & day.notna())
 
 
-def _check_censor(censor_date: Any, function: str) -> pd.Timestamp:
-    try:
-        end = pd.Timestamp(censor_date)
-    except (TypeError, ValueError):
-        end = pd.NaT
-    if censor_date is None or isinstance(censor_date, (bool, int, float)) or pd.isna(end):
-        raise ValueError(f"The 'censor_date' parameter of {function} must be a date. Got {censor_date!r} instead.")
-    return end.normalize()
+#: A list of endpoints among :data:`ENDPOINTS`.
+WHICH = Predicate(lambda v: not isinstance(v, (str, bytes)) and iter(v) is not v and len(list(v)) > 0
+                  and all(w in ENDPOINTS for w in v),
+                  f"a list of endpoints among {list(ENDPOINTS)}")
 
 
+@validate_params({"tables": TABLES, "censor_date": Date(), "which": WHICH, "dropout_days": Interval(int, 1, None),
+                  "time_scale": Options("follow_up", "age")})
 def endpoints(tables, *, censor_date, which: Iterable[str] = ENDPOINTS, dropout_days: int = 90,
               time_scale: str = "follow_up", remission_baseline: float | None = None,
               remission_below: float | None = None) -> pd.DataFrame:
@@ -120,15 +117,7 @@ def endpoints(tables, *, censor_date, which: Iterable[str] = ENDPOINTS, dropout_
     (['death', 'dropout'], '2026-12-31')
     """
     which = list(which)
-    unknown = [w for w in which if w not in ENDPOINTS]
-    if unknown or not which:
-        raise ValueError(f"The 'which' parameter of endpoints must list endpoints among {list(ENDPOINTS)}. "
-                         f"Got {unknown or which} instead.")
-    if time_scale not in ("follow_up", "age"):
-        raise ValueError(f"The 'time_scale' parameter of endpoints must be 'follow_up' or 'age'. Got {time_scale!r} instead.")
-    if not isinstance(dropout_days, (int, np.integer)) or isinstance(dropout_days, bool) or dropout_days < 1:
-        raise ValueError(f"The 'dropout_days' parameter of endpoints must be a positive int. Got {dropout_days!r} instead.")
-    end = _check_censor(censor_date, "endpoints")
+    end = pd.Timestamp(censor_date).normalize()
     t = _tables(tables, "endpoints", ("residents", "communities", "assessments", "scores", "events", "contacts",
                                        "referrals", "enrolments"))
     if remission_baseline is None:
@@ -228,6 +217,7 @@ def endpoints(tables, *, censor_date, which: Iterable[str] = ENDPOINTS, dropout_
     return out.reset_index(drop=True)
 
 
+@validate_params({"tables": TABLES, "study": Predicate(lambda v: isinstance(v, str) and v != "", "a study id (str)")})
 def trial_frame(tables, *, study: str = RCT) -> pd.DataFrame:
     """One row per randomised resident: arm, stored PHQ-9 and GAD-7 at baseline and each visit.
 
@@ -269,14 +259,10 @@ def trial_frame(tables, *, study: str = RCT) -> pd.DataFrame:
     """
     from workbench.outcomes import classify_pairs, thresholds
 
-    if not isinstance(study, str) or not study:
-        raise ValueError(f"The 'study' parameter of trial_frame must be a study id (str). Got {study!r} instead.")
     t = _tables(tables, "trial_frame", ("assessments", "scores", "enrolments"))
     e = t.enrolments[t.enrolments["study"] == study]
-    if e.empty:
-        studies = sorted(t.enrolments["study"].dropna().unique())
-        raise ValueError(f"The 'study' parameter of trial_frame must be a study with enrolments {studies}. "
-                         f"Got {study!r} instead.")
+    studies = sorted(t.enrolments["study"].dropna().unique())
+    check("trial_frame", "study", study, Predicate(lambda s: not e.empty, f"a study with enrolments {studies}"))
     problems = [("enrolments", i, "arm", None, f"is blank: every resident enrolled in {study} needs an arm")
                 for i in e.index[e["arm"].isna()]]
     a = t.assessments

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from workbench._errors import RowProblemsError, other_arms
+from workbench.params import ALPHA, COLUMN, FRAME, TABLES, Interval, Predicate, check, validate_params
 
 __all__ = ["EconomicsDataError", "cost_effectiveness", "costs_from_use", "resource_use", "return_on_investment"]
 
@@ -42,22 +43,27 @@ class EconomicsDataError(RowProblemsError):
         super().__init__(problems, context=f"the data of {function}")
 
 
-# --- checks -------------------------------------------------------------------------------------
+# --- parameter rules and data checks -------------------------------------------------------------
 
-def _check_common(data: Any, function: str, *, n_boot: Any, seed: Any, alpha: Any, names: dict) -> None:
-    if not isinstance(data, pd.DataFrame):
-        raise TypeError(f"The 'data' parameter of {function} must be a pandas DataFrame. "
-                        f"Got {type(data).__name__} instead.")
-    for name, value in names.items():
-        if not isinstance(value, str) or not value:
-            raise ValueError(f"The '{name}' parameter of {function} must be a column name (str). "
-                             f"Got {value!r} instead.")
-    if not isinstance(n_boot, (int, np.integer)) or isinstance(n_boot, bool) or n_boot < 100:
-        raise ValueError(f"The 'n_boot' parameter of {function} must be an int >= 100. Got {n_boot!r} instead.")
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"The 'seed' parameter of {function} must be a non-negative int. Got {seed!r} instead.")
-    if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or not 0 < alpha < 1:
-        raise ValueError(f"The 'alpha' parameter of {function} must be a float in (0, 1). Got {alpha!r} instead.")
+#: The bootstrap's parameters, shared by the analyses that resample.
+BOOTSTRAP = {"n_boot": Interval(int, 100, None), "seed": Interval(int, 0, None), "alpha": ALPHA}
+
+
+def _unit_costs_ok(value: Any) -> bool:
+    return (isinstance(value, Mapping) and bool(value) and all(isinstance(k, str) for k in value)
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) and v >= 0
+                    for v in value.values()))
+
+
+def _kinds(value: Any, allowed=None) -> bool:
+    return (isinstance(value, (tuple, list)) and all(isinstance(v, str) and v for v in value)
+            and (allowed is None or set(value) <= set(allowed)))
+
+
+def _event_kinds() -> tuple[str, ...]:
+    from workbench.tables import EVENT_KINDS
+
+    return tuple(EVENT_KINDS)
 
 
 def _numeric(data: pd.DataFrame, column: str, problems: list, *, nonnegative: bool) -> pd.Series:
@@ -121,6 +127,10 @@ def _percentile(x: np.ndarray, alpha: float) -> tuple[float, float]:
 
 # --- resource use from the analysis tables ------------------------------------------------------
 
+@validate_params({"tables": TABLES, "days": Interval(int, 1, None),
+                  "events": Predicate(lambda v: _kinds(v, _event_kinds()),
+                                      lambda: f"a tuple of event kinds among {list(_event_kinds())}"),
+                  "contacts": Predicate(_kinds, "a tuple of contact kinds (str)")})
 def resource_use(tables, *, study: str = "rct_12m", days: int = 365,
                  events: tuple[str, ...] = ("er_visit", "hospitalisation"),
                  contacts: tuple[str, ...] = ("treatment",)) -> pd.DataFrame:
@@ -161,27 +171,17 @@ def resource_use(tables, *, study: str = "rct_12m", days: int = 365,
     >>> list(use.columns), len(use)
     (['resident_id', 'arm', 'enrolled_on', 'er_visit', 'hospitalisation', 'treatment_contacts'], 500)
     """
-    from workbench.tables import EVENT_KINDS, TABLES, Tables
+    from workbench.tables import TABLES
 
     fn = "resource_use"
-    if not isinstance(tables, Tables):
-        raise TypeError(f"The 'tables' parameter of {fn} must be workbench.tables.Tables. Got {type(tables).__name__} instead.")
-    if not isinstance(days, (int, np.integer)) or isinstance(days, bool) or days < 1:
-        raise ValueError(f"The 'days' parameter of {fn} must be a positive int. Got {days!r} instead.")
-    for name, value, allowed in (("events", events, EVENT_KINDS), ("contacts", contacts, None)):
-        if (not isinstance(value, (tuple, list)) or not all(isinstance(v, str) and v for v in value)
-                or (allowed is not None and not set(value) <= set(allowed))):
-            expected = f"a tuple of event kinds among {list(allowed)}" if allowed else "a tuple of contact kinds (str)"
-            raise ValueError(f"The '{name}' parameter of {fn} must be {expected}. Got {value!r} instead.")
     for name in ("enrolments", "events", "contacts"):
         absent = [c for c in TABLES[name].names if c not in tables[name].columns]
         if absent:
             raise ValueError(f"{fn}: the {name} table lacks the declared column(s) {absent}.")
     e = tables.enrolments
     enrolled = e.loc[e["study"] == study, ["resident_id", "arm", "enrolled_on"]]
-    if enrolled.empty:
-        raise ValueError(f"The 'study' parameter of {fn} must be a study with enrolments "
-                         f"{sorted(e['study'].dropna().unique())}. Got {study!r} instead.")
+    studies = sorted(e["study"].dropna().unique())
+    check(fn, "study", study, Predicate(lambda s: not enrolled.empty, f"a study with enrolments {studies}"))
     out = enrolled.sort_values("resident_id", ignore_index=True)
     period = pd.Timedelta(days=int(days))
 
@@ -204,6 +204,8 @@ def resource_use(tables, *, study: str = "rct_12m", days: int = 365,
 
 # --- costs from resource use ----------------------------------------------------------------------
 
+@validate_params({"data": FRAME, "unit_costs": Predicate(_unit_costs_ok, "a non-empty mapping of column names "
+                                                                        "to non-negative finite numbers")})
 def costs_from_use(data: pd.DataFrame, *, unit_costs: Mapping[str, float]) -> pd.Series:
     """Cost per person: resource-use counts times unit costs, summed over resources.
 
@@ -232,15 +234,6 @@ def costs_from_use(data: pd.DataFrame, *, unit_costs: Mapping[str, float]) -> pd
     2       NaN
     Name: cost, dtype: float64
     """
-    if not isinstance(data, pd.DataFrame):
-        raise TypeError(f"The 'data' parameter of costs_from_use must be a pandas DataFrame. "
-                        f"Got {type(data).__name__} instead.")
-    if (not isinstance(unit_costs, Mapping) or not unit_costs
-            or not all(isinstance(k, str) for k in unit_costs)
-            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) and v >= 0
-                       for v in unit_costs.values())):
-        raise ValueError("The 'unit_costs' parameter of costs_from_use must be a non-empty mapping of column "
-                         f"names to non-negative finite numbers. Got {unit_costs!r} instead.")
     absent = [c for c in unit_costs if c not in data.columns]
     if absent:
         raise EconomicsDataError("costs_from_use", [(None, c, None, "is absent from the data") for c in absent])
@@ -255,6 +248,7 @@ def costs_from_use(data: pd.DataFrame, *, unit_costs: Mapping[str, float]) -> pd
 
 # --- cost-effectiveness ---------------------------------------------------------------------------
 
+@validate_params({"data": FRAME, "arm": COLUMN, "cost": COLUMN, "effect": COLUMN, **BOOTSTRAP})
 def cost_effectiveness(data: pd.DataFrame, *, arm: str, cost: str, effect: str, reference: Any,
                        n_boot: int = 2000, seed: int = 0, alpha: float = 0.05) -> pd.DataFrame:
     """Incremental cost-effectiveness of each arm against the reference arm, with bootstrap CIs.
@@ -319,8 +313,6 @@ def cost_effectiveness(data: pd.DataFrame, *, arm: str, cost: str, effect: str, 
     0  psy       300.0           0.2  1500.0
     """
     function = "cost_effectiveness"
-    _check_common(data, function, n_boot=n_boot, seed=seed, alpha=alpha,
-                  names={"arm": arm, "cost": cost, "effect": effect})
     frame, others = _prepare(data, function, arm=arm, reference=reference, columns={cost: True, effect: False})
     keep = frame[[cost, effect]].notna().all(axis=1)
     excluded = frame.index[~keep]
@@ -363,6 +355,7 @@ def cost_effectiveness(data: pd.DataFrame, *, arm: str, cost: str, effect: str, 
 
 # --- return on investment -------------------------------------------------------------------------
 
+@validate_params({"data": FRAME, "arm": COLUMN, "intervention_cost": COLUMN, "medical_cost": COLUMN, **BOOTSTRAP})
 def return_on_investment(data: pd.DataFrame, *, arm: str, intervention_cost: str, medical_cost: str,
                          reference: Any, n_boot: int = 2000, seed: int = 0, alpha: float = 0.05) -> pd.DataFrame:
     """Yuan of medical cost saved per yuan spent on the intervention, with a bootstrap CI.
@@ -414,8 +407,6 @@ def return_on_investment(data: pd.DataFrame, *, arm: str, intervention_cost: str
     0  psy               300.0  3.0
     """
     function = "return_on_investment"
-    _check_common(data, function, n_boot=n_boot, seed=seed, alpha=alpha,
-                  names={"arm": arm, "intervention_cost": intervention_cost, "medical_cost": medical_cost})
     frame, others = _prepare(data, function, arm=arm, reference=reference,
                              columns={intervention_cost: True, medical_cost: True})
     is_ref = frame["_arm"] == reference

@@ -26,6 +26,7 @@ from scipy import stats
 
 from workbench._errors import RowProblemsError
 from workbench._declarations import load_yaml
+from workbench.params import ALPHA, COLUMNS, FRAME, Instance, Interval, Options, Predicate, check, validate_params
 
 __all__ = ["EpiDataError", "incidence_rate", "prevalence", "rate_ratio", "standard_population",
            "standardize", "suppress"]
@@ -40,27 +41,38 @@ class EpiDataError(RowProblemsError):
         super().__init__(problems)
 
 
-# --- argument and data checks ---------------------------------------------------------------
+# --- parameter rules and data checks --------------------------------------------------------
 
-def _check_alpha(alpha, fn: str) -> None:
-    if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or not 0 < alpha < 1:
-        raise ValueError(f"The 'alpha' parameter of {fn} must be a float in (0, 1). Got {alpha!r} instead.")
+def _standard_ok(value) -> bool:
+    if isinstance(value, str):
+        return value in _standards()
+    if not isinstance(value, Mapping):
+        return False
+    std = pd.Series(dict(value), dtype=float)
+    return bool(len(std)) and not (std < 0).any() and not std.isna().any() and std.sum() > 0
 
 
-def _as_list(by, fn: str) -> list[str]:
-    if by is None:
-        return []
-    if isinstance(by, str):
-        return [by]
-    if isinstance(by, (list, tuple)) and all(isinstance(b, str) for b in by):
-        return list(by)
-    raise TypeError(f"The 'by' parameter of {fn} must be a column name, a list of column names or None. "
-                    f"Got {by!r} instead.")
+#: A standard population given to :func:`standardize`.
+STANDARD = Predicate(_standard_ok, lambda: "a mapping age group -> population (each >= 0, with a positive total) "
+                                           f"or the name of a shipped standard {sorted(_standards())}")
+
+
+def _labels(value) -> bool:
+    """None, or some column labels (not one text, not a one-pass iterator)."""
+    if value is None:
+        return True
+    if isinstance(value, (str, bytes)) or iter(value) is value:
+        return False
+    return len(list(value)) > 0
+
+
+def _as_list(by) -> list[str]:
+    """A ``by`` argument (already checked: :data:`workbench.params.COLUMNS`) as a list."""
+    return [] if by is None else [by] if isinstance(by, str) else list(by)
 
 
 def _check_frame(data, fn: str, columns: Sequence[str]) -> None:
-    if not isinstance(data, pd.DataFrame):
-        raise TypeError(f"The 'data' parameter of {fn} must be a pandas DataFrame. Got {type(data).__name__} instead.")
+    """Every one of ``columns`` is in ``data`` (a frame, checked by the parameter rules)."""
     absent = [c for c in columns if c not in data.columns]
     if absent:
         raise EpiDataError([(None, c, None, "is absent from the data") for c in absent])
@@ -143,6 +155,7 @@ def _binom_two_sided_p(x: int, n: int, p: float) -> float:
 
 # --- prevalence -----------------------------------------------------------------------------
 
+@validate_params({"data": FRAME, "by": COLUMNS, "method": Options("wilson", "exact"), "alpha": ALPHA})
 def prevalence(data: pd.DataFrame, *, outcome: str, by: str | Sequence[str] | None = None,
                method: str = "wilson", alpha: float = 0.05) -> pd.DataFrame:
     """Prevalence (a proportion of persons) with its confidence interval, overall or per group.
@@ -184,10 +197,7 @@ def prevalence(data: pd.DataFrame, *, outcome: str, by: str | Sequence[str] | No
     0    a  3      1      0.3333  0.0615   0.7923        1
     1    b  3      2      0.6667  0.2077   0.9385        0
     """
-    _check_alpha(alpha, "prevalence")
-    if method not in ("wilson", "exact"):
-        raise ValueError(f"The 'method' parameter of prevalence must be 'wilson' or 'exact'. Got {method!r} instead.")
-    by = _as_list(by, "prevalence")
+    by = _as_list(by)
     _check_frame(data, "prevalence", [outcome, *by])
     problems: list[tuple] = []
     y = _binary(data, outcome, problems)
@@ -234,6 +244,7 @@ def _rate_table(data, events, person_time, by):
     return pd.DataFrame(rows, columns=[*by, "events", "person_time"])
 
 
+@validate_params({"data": FRAME, "by": COLUMNS, "alpha": ALPHA})
 def incidence_rate(data: pd.DataFrame, *, events: str, person_time: str,
                    by: str | Sequence[str] | None = None, alpha: float = 0.05) -> pd.DataFrame:
     """Incidence rate (events per unit of person-time) with its exact Poisson interval.
@@ -271,8 +282,7 @@ def incidence_rate(data: pd.DataFrame, *, events: str, person_time: str,
        events  person_time  rate  ci_low  ci_high
     0       3          5.0   0.6  0.1237   1.7535
     """
-    _check_alpha(alpha, "incidence_rate")
-    by = _as_list(by, "incidence_rate")
+    by = _as_list(by)
     _check_frame(data, "incidence_rate", [events, person_time, *by])
     problems: list[tuple] = []
     _check_counts(data, events, person_time, problems)
@@ -288,6 +298,7 @@ def incidence_rate(data: pd.DataFrame, *, events: str, person_time: str,
     return out
 
 
+@validate_params({"data": FRAME, "group": Instance(str, name="a column name"), "alpha": ALPHA})
 def rate_ratio(data: pd.DataFrame, *, events: str, person_time: str, group: str, reference,
                alpha: float = 0.05) -> pd.DataFrame:
     """Incidence rate ratio of each group against a reference group, with exact CI and p-value.
@@ -331,9 +342,6 @@ def rate_ratio(data: pd.DataFrame, *, events: str, person_time: str, group: str,
 
     R: ``poisson.test(c(3, 10), c(20, 20))`` gives 0.3, 0.05305 1.16512, p = 0.09229.
     """
-    _check_alpha(alpha, "rate_ratio")
-    if not isinstance(group, str):
-        raise TypeError(f"The 'group' parameter of rate_ratio must be a column name. Got {group!r} instead.")
     _check_frame(data, "rate_ratio", [events, person_time, group])
     problems: list[tuple] = []
     _check_counts(data, events, person_time, problems)
@@ -341,9 +349,9 @@ def rate_ratio(data: pd.DataFrame, *, events: str, person_time: str, group: str,
     if problems:
         raise EpiDataError(problems)
     table = _rate_table(data, events, person_time, [group])
-    if reference not in set(table[group]):
-        raise ValueError(f"The 'reference' parameter of rate_ratio must be a value of column {group!r} "
-                         f"(one of {sorted(table[group].tolist(), key=str)}). Got {reference!r} instead.")
+    levels = sorted(table[group].tolist(), key=str)
+    check("rate_ratio", "reference", reference,
+          Predicate(lambda r: r in set(table[group]), f"a value of column {group!r} (one of {levels})"))
     ref = table[table[group] == reference].iloc[0]
     x2, t2 = int(ref["events"]), float(ref["person_time"])
     rows = []
@@ -375,6 +383,7 @@ def _standards() -> dict:
     return load_yaml(_STANDARDS.read_text(encoding="utf-8"))
 
 
+@validate_params({"name": Options(of=lambda: sorted(_standards()))})
 def standard_population(name: str) -> pd.Series:
     """A shipped standard population (``workbench/data/standard_populations.yaml``).
 
@@ -391,10 +400,7 @@ def standard_population(name: str) -> pd.Series:
     >>> float(w["0-4"]), len(w)
     (8860.0, 21)
     """
-    table = _standards()
-    if name not in table:
-        raise ValueError(f"The 'standard' parameter must be a mapping or one of {sorted(table)}. Got {name!r} instead.")
-    entry = table[name]
+    entry = _standards()[name]
     source = " ".join(str(entry["source"]).split())
     if source.endswith("(check)"):
         warnings.warn(f"Standard population {name!r} is not verified against its source: {source}",
@@ -417,6 +423,7 @@ def _fay_feuer(count: np.ndarray, pop: np.ndarray, weight: np.ndarray, alpha: fl
     return dsr, float(low), float(high)
 
 
+@validate_params({"data": FRAME, "standard": STANDARD, "by": COLUMNS, "alpha": ALPHA})
 def standardize(data: pd.DataFrame, *, outcome: str, age_group: str, standard,
                 by: str | Sequence[str] | None = None, alpha: float = 0.05) -> pd.DataFrame:
     """Directly age-standardised prevalence (or risk) with the Fay-Feuer gamma interval.
@@ -466,19 +473,12 @@ def standardize(data: pd.DataFrame, *, outcome: str, age_group: str, standard,
 
     R: ``ageadjust.direct(c(1, 2), c(4, 4), stdpop = c(60, 40))`` gives 0.375 0.35 0.06904 1.10956.
     """
-    _check_alpha(alpha, "standardize")
-    by = _as_list(by, "standardize")
+    by = _as_list(by)
     _check_frame(data, "standardize", [outcome, age_group, *by])
     if isinstance(standard, str):
         std_name, std = standard, standard_population(standard)
-    elif isinstance(standard, Mapping):
-        std_name, std = "custom", pd.Series(dict(standard), dtype=float)
     else:
-        raise TypeError("The 'standard' parameter of standardize must be a mapping age group -> population "
-                        f"or the name of a shipped standard. Got {type(standard).__name__} instead.")
-    if not len(std) or (std < 0).any() or std.isna().any() or std.sum() <= 0:
-        raise ValueError("The 'standard' parameter of standardize must give each age group a population >= 0 "
-                         f"with a positive total. Got {dict(std)!r} instead.")
+        std_name, std = "custom", pd.Series(dict(standard), dtype=float)
     problems: list[tuple] = []
     y = _binary(data, outcome, problems)
     _check_by(data, by, problems)
@@ -510,6 +510,8 @@ def standardize(data: pd.DataFrame, *, outcome: str, age_group: str, standard,
 
 # --- small-cell suppression -----------------------------------------------------------------
 
+@validate_params({"table": FRAME, "min_count": Interval(int, 1, None),
+                  "columns": Predicate(_labels, "None or a non-empty list of count columns")})
 def suppress(table: pd.DataFrame, *, min_count: int = 5, columns: Sequence[str] | None = None) -> pd.DataFrame:
     """Hide small counts, and enough other counts that no hidden one can be recomputed.
 
@@ -557,18 +559,14 @@ def suppress(table: pd.DataFrame, *, min_count: int = 5, columns: Sequence[str] 
     Hiding only the 3 would let anyone recompute it from the row total 12; hiding 3 and 9 would
     let both be recomputed from the column totals, hence the 12 and 15.
     """
-    if not isinstance(table, pd.DataFrame):
-        raise TypeError(f"The 'table' parameter of suppress must be a pandas DataFrame. Got {type(table).__name__} instead.")
-    if not isinstance(min_count, (int, np.integer)) or isinstance(min_count, bool) or min_count < 1:
-        raise ValueError(f"The 'min_count' parameter of suppress must be an int >= 1. Got {min_count!r} instead.")
     if columns is None:
         columns = [c for c in table.columns if pd.api.types.is_numeric_dtype(table[c])
                    and not pd.api.types.is_bool_dtype(table[c])]
+        check("suppress", "columns", None, Predicate(lambda _: bool(columns),
+                                                     "given: the table has no numeric count column"))
     else:
         columns = list(columns)
         _check_frame(table, "suppress", columns)
-    if not columns:
-        raise ValueError("The 'columns' parameter of suppress must name at least one count column. Got none.")
     problems: list[tuple] = []
     for c in columns:
         v = pd.to_numeric(table[c], errors="coerce")

@@ -60,6 +60,7 @@ from workbench._declarations import read_yaml, refuse
 from workbench._declarations import texts as _texts
 from workbench.epi import prevalence
 from workbench.instruments import get_instrument
+from workbench.params import ALPHA, Instance, Options, Predicate, check, validate_params
 from workbench.tables import Tables
 
 __all__ = ["CATEGORIES", "COLUMNS", "MEASURES", "PARAMETERS", "Indicator", "IndicatorSet", "QualityError",
@@ -84,12 +85,25 @@ class QualityError(ValueError):
 
 # --- the tables a measure reads ------------------------------------------------------------
 
+#: The analysis tables a measure reads.
+TABLES = Instance(Tables, name="the analysis tables (workbench.tables.Tables: load_sample(), "
+                               "workbench.tables.read(folder) or Registry.analysis_tables(...))")
+
+
 def _check_tables(tables: Any, function: str) -> Tables:
-    if not isinstance(tables, Tables):
-        raise TypeError(f"The 'tables' parameter of {function} must be the analysis tables (workbench.tables.Tables: "
-                        "load_sample(), workbench.tables.read(folder) or Registry.analysis_tables(...)). "
-                        f"Got {type(tables).__name__} instead.")
-    return tables
+    return check(function, "tables", tables, TABLES)
+
+
+def _is_month(value: Any) -> bool:
+    return isinstance(value, str) and re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value) is not None
+
+
+#: One ``YYYY-MM`` month.
+MONTH = Predicate(_is_month, "a YYYY-MM text")
+#: None (the months of the screenings), one month or several.
+MONTHS = Predicate(lambda v: v is None or _is_month(v) or (not isinstance(v, (str, bytes)) and iter(v) is not v
+                                                           and all(_is_month(m) for m in v)),
+                   "None, a YYYY-MM text or a list of them")
 
 
 class _Derived:
@@ -522,13 +536,11 @@ def _months(months: str | Sequence[str] | None, tables: Tables | None) -> list[s
         a = tables["assessments"]
         dates = a.loc[a["purpose"] == "screening", "assessed_on"]
         return sorted(dates.dt.strftime("%Y-%m").unique())
-    months = [months] if isinstance(months, str) else list(months)
-    for m in months:
-        if not isinstance(m, str) or not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", m):
-            raise ValueError(f"The 'months' parameter of compute must be YYYY-MM texts. Got {m!r} instead.")
-    return months
+    return [months] if isinstance(months, str) else list(months)  # checked: MONTHS
 
 
+@validate_params({"tables": TABLES, "measure": Options(of=lambda: sorted(MEASURES)),
+                  "months": MONTHS})
 def units(tables: Tables, measure: str, *, months: str | Sequence[str] | None = None,
           **parameters: Any) -> pd.DataFrame | None:
     """The units one measure counts (``community, period, outcome``: 0/1 or a number, NaN when
@@ -540,13 +552,11 @@ def units(tables: Tables, measure: str, *, months: str | Sequence[str] | None = 
     >>> units(Tables(), "satisfaction") is None  # no survey rows: no data, nothing invented
     True
     """
-    if measure not in MEASURES:
-        raise ValueError(f"The 'measure' parameter of units must be one of {sorted(MEASURES)}. "
-                         f"Got {measure!r} instead.")
-    derived = _Derived(_check_tables(tables, "units"))
+    derived = _Derived(tables)
     return MEASURES[measure].function(derived, months=_months(months, derived.tables), **parameters)
 
 
+@validate_params({"tables": TABLES, "months": MONTHS, "alpha": ALPHA})
 def compute(tables: Tables, *, months: str | Sequence[str] | None = None,
             indicators: str | Path | IndicatorSet | None = None, alpha: float = 0.05) -> pd.DataFrame:
     """Every declared indicator per community (and ``all``) and month.
@@ -593,11 +603,8 @@ def compute(tables: Tables, *, months: str | Sequence[str] | None = None,
     >>> compute({"residents": None}, months="2025-06")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    TypeError: The 'tables' parameter of compute must be the analysis tables (...). Got dict instead.
+    workbench.params.ParameterError: The 'tables' parameter of compute must be the analysis tables (...). Got {'residents': None} instead.
     """
-    _check_tables(tables, "compute")
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
-        raise ValueError(f"The 'alpha' parameter of compute must be a float in (0, 1). Got {alpha!r} instead.")
     months = _months(months, tables)
     spec = load_indicators(indicators)
     derived = _Derived(tables)

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.instruments import get_instrument, instrument_ids
+from workbench.params import Predicate, check
 from workbench.problems import ProblemsError
 
 __all__ = ["FORM_CONTEXT", "SavingError", "assessments_from_forms", "decide_screenings", "score_assessments",
@@ -132,8 +133,9 @@ def assessments_from_forms(forms: pd.DataFrame, *, purpose: str | pd.Series, ids
     out = pd.concat(parts).sort_values(["_form", "instrument"], kind="stable")
     forms_of = out.pop("_form").tolist()
     out = out.reset_index(drop=True)
-    if ids is not None and len(ids) != len(out):
-        raise ValueError(f"The 'ids' parameter of assessments_from_forms must give {len(out)} ids. Got {len(ids)} instead.")
+    if ids is not None:
+        check("assessments_from_forms", "ids", ids, Predicate(lambda v: len(v) == len(out),
+                                                              f"one id per assessment found ({len(out)})"))
     out.insert(0, "assessment_id", list(ids) if ids is not None else [None] * len(out))
     typed = _typed("assessments", out)
     return (typed, np.asarray(forms_of)) if with_forms else typed
@@ -144,9 +146,9 @@ def _typed(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     from workbench.tables import TABLES, coerce
 
     spec = TABLES[name]
-    full = pd.DataFrame(index=frame.index)
-    for column in spec.names:
-        full[column] = frame[column] if column in frame.columns else None
+    blank = pd.Series(None, index=frame.index, dtype=object)
+    full = pd.DataFrame({column: frame[column] if column in frame.columns else blank for column in spec.names},
+                        index=frame.index)
     typed, problems = coerce(name, full)
     if problems:
         raise SavingError(problems, context=name)

@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from workbench.epi import suppress
-from workbench.quality import CATEGORIES, load_indicators
+from workbench.params import FRAME, Instance, Interval, Options, validate_params
+from workbench.quality import CATEGORIES, MONTH, load_indicators
 
 __all__ = ["data_note", "quality_html", "suppress_quality", "write_quality_report"]
 
@@ -66,6 +67,13 @@ ul.alerts li{color:#a40000;margin:.2em 0}.note{color:#555;font-size:.85em;max-wi
 """
 
 
+#: The languages of the report.
+LANG = Options("en", "zh")
+#: Counts from 1 to ``min_count - 1`` are hidden.
+MIN_COUNT = Interval(int, 1, None)
+
+
+@validate_params({"result": FRAME, "min_count": MIN_COUNT})
 def suppress_quality(result: pd.DataFrame, *, min_count: int = 5) -> pd.DataFrame:
     """``result`` with counts 1..min_count-1 hidden (``<NA>``), per indicator across communities.
 
@@ -130,10 +138,9 @@ def _count(value: Any, t: dict) -> str:
     return f"{int(round(float(value)))}"
 
 
+@validate_params({"result": FRAME, "month": Instance(str, name="a YYYY-MM text"), "lang": LANG, "min_count": MIN_COUNT})
 def quality_html(result: pd.DataFrame, *, month: str, lang: str = "en", min_count: int = 5) -> str:
     """The report as one HTML text (suppression applied here, before anything is rendered)."""
-    if lang not in _TEXT:
-        raise ValueError(f"The 'lang' parameter of quality_html must be 'en' or 'zh'. Got {lang!r} instead.")
     t = _TEXT[lang]
     spec = load_indicators()
     from workbench.quality import MEASURES
@@ -190,6 +197,7 @@ def quality_html(result: pd.DataFrame, *, month: str, lang: str = "en", min_coun
     return "\n".join(parts)
 
 
+@validate_params({"lang": LANG})
 def data_note(attrs: dict, *, lang: str, version: str) -> str:
     """One sentence on the data of a :func:`~workbench.quality.compute` result (its ``attrs``):
     the source, whether pseudonymised, when it was read, the stepped-care policy versions of the
@@ -203,8 +211,6 @@ def data_note(attrs: dict, *, lang: str, version: str) -> str:
     >>> data_note({"source": "synth", "policy_versions": []}, lang="zh", version="1.0")
     '数据：合成样本数据。分级决定所依据的政策：无记录。指标版本：1.0。'
     """
-    if lang not in _TEXT:
-        raise ValueError(f"The 'lang' parameter of data_note must be 'en' or 'zh'. Got {lang!r} instead.")
     t = _TEXT[lang]
     source = attrs.get("source") or "memory"
     text = t.get(f"source_{source}", str(source))
@@ -221,6 +227,7 @@ def data_note(attrs: dict, *, lang: str, version: str) -> str:
     return f"{t['data']}: {text}. {t['policies']}: {policies}. {t['indicators_version']}: {version}."
 
 
+@validate_params({"month": MONTH, "lang": LANG, "min_count": MIN_COUNT})
 def write_quality_report(tables, *, month: str, out: str | Path, lang: str = "en", min_count: int = 5) -> Path:
     """Compute the indicators for ``month`` from ``tables`` and write the HTML report to ``out``.
 
@@ -245,11 +252,6 @@ def write_quality_report(tables, *, month: str, out: str | Path, lang: str = "en
     """
     from workbench.quality import compute
 
-    if lang not in _TEXT:
-        raise ValueError(f"The 'lang' parameter of write_quality_report must be 'en' or 'zh'. Got {lang!r} instead.")
-    if not isinstance(month, str):
-        raise ValueError("The 'month' parameter of write_quality_report must be a YYYY-MM text. "
-                         f"Got {month!r} instead.")
     result = compute(tables, months=month)
     text = quality_html(result, month=month, lang=lang, min_count=min_count)
     out = Path(out)

@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 
 from workbench.instruments import Instrument, get_instrument, instrument_ids
+from workbench.params import FRAME, Either, Interval, Options, validate_params
+from workbench.params import check as check_parameter
 from workbench.problems import ProblemsError
 
 __all__ = ["ResponseError", "ScoreResult", "check_answers", "instruments_in", "score", "score_all", "score_valid"]
@@ -54,15 +56,16 @@ class ScoreResult(NamedTuple):
     problems: pd.DataFrame
 
 
-def _max_missing(inst: Instrument, missing) -> int:
-    if isinstance(missing, str) and missing == "default":
+#: The missing-item rule, whatever the questionnaire (its number of items bounds the int).
+MISSING = Either(Options("default", "strict"), Interval(int, 0, None))
+
+
+def _max_missing(inst: Instrument, missing, function: str = "score") -> int:
+    rule = Either(Options("default", "strict"), Interval(int, 0, inst.n_items - 1))  # at least one item answered
+    check_parameter(function, "missing", missing, rule)
+    if missing == "default":
         return inst.max_missing
-    if isinstance(missing, str) and missing == "strict":
-        return 0
-    if isinstance(missing, (int, np.integer)) and not isinstance(missing, bool) and 0 <= missing < inst.n_items:
-        return int(missing)
-    raise ValueError(f"The 'missing' parameter of score must be 'default', 'strict' or an int in "
-                     f"[0, {inst.n_items - 1}]. Got {missing!r} instead.")
+    return 0 if missing == "strict" else int(missing)
 
 
 def _column_values(series: pd.Series, lo: int, hi: int, codes: frozenset,
@@ -103,9 +106,6 @@ def _column_values(series: pd.Series, lo: int, hi: int, codes: frozenset,
 def _read(data: pd.DataFrame, inst: Instrument, missing_codes: Iterable
           ) -> tuple[np.ndarray, pd.DataFrame, np.ndarray]:
     """All item answers as an (n, k) float array, the problems table, and the bad rows."""
-    if not isinstance(data, pd.DataFrame):
-        raise TypeError(f"The 'data' parameter of score must be a pandas DataFrame. "
-                        f"Got {type(data).__name__} instead.")
     codes = frozenset(float(c) for c in missing_codes)
     problems: list[pd.DataFrame] = []
     absent = [c for c in inst.item_columns if c not in data.columns]
@@ -195,6 +195,7 @@ def _compute(data: pd.DataFrame, inst: Instrument, answers: np.ndarray, max_miss
     return out
 
 
+@validate_params({"data": FRAME})
 def check_answers(data: pd.DataFrame, instrument: str | Instrument, *,
                   missing_codes: Iterable = ()) -> pd.DataFrame:
     """Every answer that cannot be scored, as a table; empty when all answers are valid.
@@ -229,6 +230,7 @@ def check_answers(data: pd.DataFrame, instrument: str | Instrument, *,
     return _read(data, inst, missing_codes)[1]
 
 
+@validate_params({"data": FRAME, "missing": MISSING})
 def score(data: pd.DataFrame, instrument: str | Instrument, *, missing: str | int = "default",
           missing_codes: Iterable = ()) -> pd.DataFrame:
     """Score one questionnaire for every row of ``data``.
@@ -295,6 +297,7 @@ def score(data: pd.DataFrame, instrument: str | Instrument, *, missing: str | in
     return _compute(data, inst, answers, max_missing)
 
 
+@validate_params({"data": FRAME, "missing": MISSING})
 def score_valid(data: pd.DataFrame, instrument: str | Instrument, *, missing: str | int = "default",
                 missing_codes: Iterable = ()) -> ScoreResult:
     """Score the rows whose answers are all valid, and report the problems of the others.
@@ -323,7 +326,7 @@ def score_valid(data: pd.DataFrame, instrument: str | Instrument, *, missing: st
     1    2  gad2_2     7  out_of_range
     """
     inst = get_instrument(instrument)
-    max_missing = _max_missing(inst, missing)
+    max_missing = _max_missing(inst, missing, "score_valid")
     answers, problems, bad_rows = _read(data, inst, missing_codes)
     keep = ~bad_rows
     scores = _compute(data.iloc[keep] if not keep.all() else data, inst, answers[keep], max_missing)
@@ -341,6 +344,7 @@ def instruments_in(data: pd.DataFrame) -> list[str]:
     return [i for i in instrument_ids() if columns & set(get_instrument(i).item_columns)]
 
 
+@validate_params({"data": FRAME, "missing": MISSING})
 def score_all(data: pd.DataFrame, *, instruments: Iterable[str] | None = None,
               missing: str | int = "default", missing_codes: Iterable = ()) -> pd.DataFrame:
     """Score every questionnaire present in ``data``; columns prefixed with the questionnaire id.
@@ -369,7 +373,7 @@ def score_all(data: pd.DataFrame, *, instruments: Iterable[str] | None = None,
     parts, problems = [], []
     for inst_id in ids:
         inst = get_instrument(inst_id)
-        max_missing = _max_missing(inst, missing)
+        max_missing = _max_missing(inst, missing, "score_all")
         answers, bad, _ = _read(data, inst, missing_codes)
         if len(bad):
             problems.append(bad)

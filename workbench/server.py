@@ -19,6 +19,7 @@ import secrets
 import sys
 from pathlib import Path
 
+from workbench.params import Interval, Options, Predicate, check, validate_params
 from workbench.voila_config import JUPYTER_DATA, TEMPLATE
 
 __all__ = ["LANGUAGES", "jupyter_command", "main", "server_environment"]
@@ -72,6 +73,12 @@ def _available_mib() -> float:
     return psutil.virtual_memory().available / 2**20
 
 
+@validate_params({"token": Predicate(lambda v: isinstance(v, str) and v != "",
+                                     "a non-empty str: the workbench is never served without authentication"),
+                  "host": Predicate(_is_loopback, "a loopback address (put a TLS reverse proxy with its own login in "
+                                                  "front to serve other machines)"),
+                  "cull_idle_timeout": Interval(int, 1, None), "cull_interval": Interval(int, 1, None),
+                  "pool_size": Interval(int, 0, None)})
 def jupyter_command(*, port: int, token: str, root: Path = REPO, host: str = "127.0.0.1",
                     cull_idle_timeout: int = CULL_IDLE_TIMEOUT, cull_interval: int = CULL_INTERVAL,
                     pool_size: int = 1) -> list[str]:
@@ -106,18 +113,6 @@ def jupyter_command(*, port: int, token: str, root: Path = REPO, host: str = "12
     >>> "--MappingKernelManager.cull_idle_timeout=600" in cmd
     True
     """
-    if not token:
-        raise ValueError("The 'token' parameter of jupyter_command must be a non-empty str: "
-                         "the workbench is never served without authentication.")
-    if not _is_loopback(host):
-        raise ValueError(f"The 'host' parameter of jupyter_command must be a loopback address. Got "
-                         f"{host!r} instead: put a TLS reverse proxy with its own login in front "
-                         "to serve other machines.")
-    for name, value, least in (("cull_idle_timeout", cull_idle_timeout, 1), ("cull_interval", cull_interval, 1),
-                               ("pool_size", pool_size, 0)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < least:
-            raise ValueError(f"The {name!r} parameter of jupyter_command must be an int >= {least}. "
-                             f"Got {value!r} instead.")
     as_root = ["--ServerApp.allow_root=True"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
     return [
         sys.executable, "-m", "jupyterlab", *as_root,
@@ -156,13 +151,10 @@ def server_environment(environ: dict[str, str] | None = None, *, lang: str | Non
     'en'
     >>> server_environment({}, lang="fr")
     Traceback (most recent call last):
-    ValueError: The 'lang' parameter of server_environment must be one of ('zh', 'en'). Got 'fr' instead.
+    workbench.params.ParameterError: The 'lang' parameter of server_environment must be one of 'zh', 'en'. Got 'fr' instead.
     """
     env = dict(os.environ if environ is None else environ)
-    lang = lang or env.get("WORKBENCH_LANG") or "zh"
-    if lang not in LANGUAGES:
-        raise ValueError(f"The 'lang' parameter of server_environment must be one of {LANGUAGES}. "
-                         f"Got {lang!r} instead.")
+    lang = check("server_environment", "lang", lang or env.get("WORKBENCH_LANG") or "zh", Options(*LANGUAGES))
     env["WORKBENCH_LANG"] = lang
     paths = [str(JUPYTER_DATA), *[p for p in env.get("JUPYTER_PATH", "").split(os.pathsep) if p]]
     env["JUPYTER_PATH"] = os.pathsep.join(dict.fromkeys(paths))

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.instruments import get_instrument
+from workbench.params import Predicate, validate_params
 from workbench.policy import CONDITIONS, PSYCH_STATUSES, Policy, evaluate, load_policy
 from workbench.problems import ProblemsError
 from workbench.scoring import score_all
@@ -218,6 +219,24 @@ DECISION_COLUMNS = ["resident_id", "assessed_on", "suggested_tier", "tier", "rul
                     "decided_by", "decided_at", "overridden", "override_reason"]
 
 
+def _per_row(value) -> list:
+    return list(value) if isinstance(value, (pd.Series, list, tuple)) else [value]
+
+
+def _moments(value) -> bool:
+    return not pd.to_datetime(pd.Series(_per_row(value)), errors="coerce").isna().any()
+
+
+#: The parameters of :func:`decide`: who decides and when, on the output of :func:`screen`.
+DECIDE = {"screened": Predicate(lambda s: isinstance(s, pd.DataFrame)
+                                and {"tier", "rule", "policy_version"} <= set(s.columns),
+                                "the output of screen (with the columns 'tier', 'rule' and 'policy_version')"),
+          "by": Predicate(lambda v: all(isinstance(b, str) and bool(b.strip()) for b in _per_row(v)),
+                          "a non-empty str (who decides), or one per row"),
+          "at": Predicate(_moments, "a date-time, or one per row")}
+
+
+@validate_params(DECIDE)
 def decide(screened: pd.DataFrame, *, by: str | pd.Series, at: dt.datetime | str | pd.Timestamp | pd.Series,
            overrides: pd.DataFrame | None = None) -> pd.DataFrame:
     """Record a person's decision on each suggested tier: confirmed, or overridden with a reason.
@@ -260,15 +279,8 @@ def decide(screened: pd.DataFrame, *, by: str | pd.Series, at: dt.datetime | str
     1               2     2       False    dr_wang
     """
     who = by if isinstance(by, pd.Series) else pd.Series(by, index=screened.index)
-    if who.isna().any() or not who.map(lambda v: isinstance(v, str) and bool(v.strip())).all():
-        raise ValueError(f"The 'by' parameter of decide must be a non-empty str (who decides). Got {by!r} instead.")
-    when = pd.to_datetime(at if isinstance(at, pd.Series) else pd.Series(at, index=screened.index), errors="coerce")
-    if when.isna().any():
-        raise ValueError(f"The 'at' parameter of decide must be a date-time. Got {at!r} instead.")
+    when = pd.to_datetime(at if isinstance(at, pd.Series) else pd.Series(at, index=screened.index))
     when = when.dt.tz_localize("UTC") if when.dt.tz is None else when.dt.tz_convert("UTC")
-    for col in ("tier", "rule", "policy_version"):
-        if col not in screened.columns:
-            raise ValueError(f"The 'screened' parameter of decide must have the column {col!r} (output of screen).")
     out = pd.DataFrame(index=screened.index)
     for col in DECISION_COLUMNS:
         if col in ("suggested_tier", "tier"):

@@ -17,6 +17,7 @@ import pandas as pd
 from scipy import stats
 
 from workbench._errors import RowProblemsError
+from workbench.params import ALPHA, FRAME, Options, Predicate, check, validate_params
 
 __all__ = ["CoxModel", "SurvivalDataError", "cox", "cumulative_incidence", "km", "km_summary", "logrank",
            "logrank_pairwise"]
@@ -34,8 +35,6 @@ class SurvivalDataError(RowProblemsError):
 def _check(data: pd.DataFrame, *, duration: str, event: str, entry: str | None = None,
            group: str | None = None, covariates: Sequence[str] = (), causes: Iterable | None = None,
            binary: bool = True) -> None:
-    if not isinstance(data, pd.DataFrame):
-        raise TypeError(f"The 'data' parameter must be a pandas DataFrame. Got {type(data).__name__} instead.")
     needed = [c for c in (duration, event, entry, group, *covariates) if c is not None]
     absent = [c for c in needed if c not in data.columns]
     if absent:
@@ -97,16 +96,15 @@ def _km_curve(n, d, ci, alpha):
             low = np.exp(-np.exp(np.log(-np.log(x)) - z * se / np.log(x)))
             high = np.exp(-np.exp(np.log(-np.log(x)) + z * se / np.log(x)))
         else:
-            raise ValueError(f"The 'ci' parameter of km must be 'log-log' or 'log'. Got {ci!r} instead.")
+            check("km", "ci", ci, CI)
     # R gives no interval where the standard error is 0 (before the first event) or infinite
     low = np.where(se == 0, np.where(surv == 1, 1.0 if ci == "log" else np.nan, low), low)
     high = np.where(se == 0, np.where(surv == 1, 1.0 if ci == "log" else np.nan, high), high)
     return surv, np.where(np.isfinite(se), low, np.nan), np.where(np.isfinite(se), high, np.nan)
 
 
-def _check_alpha(alpha: float, fn: str) -> None:
-    if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or not 0 < alpha < 1:
-        raise ValueError(f"The 'alpha' parameter of {fn} must be a float in (0, 1). Got {alpha!r} instead.")
+#: The transform of the Kaplan-Meier interval.
+CI = Options("log-log", "log")
 
 
 def _groups(data: pd.DataFrame, group: str | None):
@@ -115,6 +113,7 @@ def _groups(data: pd.DataFrame, group: str | None):
     return list(data.groupby(group, sort=True, observed=True))
 
 
+@validate_params({"data": FRAME, "ci": CI, "alpha": ALPHA})
 def km(data: pd.DataFrame, *, duration: str, event: str, group: str | None = None, entry: str | None = None,
        ci: str = "log-log", alpha: float = 0.05) -> pd.DataFrame:
     """Kaplan-Meier estimate, one row per distinct time (events or censorings) per group.
@@ -158,7 +157,6 @@ def km(data: pd.DataFrame, *, duration: str, event: str, group: str | None = Non
     2     5        3       1  0.444444
     3     8        2       0  0.444444
     """
-    _check_alpha(alpha, "km")
     _check(data, duration=duration, event=event, entry=entry, group=group)
     parts = []
     for label, part in _groups(data, group):
@@ -191,6 +189,7 @@ def _quantile(times: np.ndarray, curve: np.ndarray, p: float) -> float:
     return float(times[below[0]]) if len(below) else float("nan")
 
 
+@validate_params({"data": FRAME, "ci": CI, "alpha": ALPHA})
 def km_summary(data: pd.DataFrame, *, duration: str, event: str, group: str | None = None,
                entry: str | None = None, ci: str = "log-log", alpha: float = 0.05) -> pd.DataFrame:
     """Subjects, events and median survival time with its confidence interval, per group.
@@ -273,6 +272,7 @@ def logrank_p_value(statistic: float, dof: int) -> float:
     return float(stats.chi2.sf(statistic, dof))
 
 
+@validate_params({"data": FRAME})
 def logrank(data: pd.DataFrame, *, duration: str, event: str, group: str) -> pd.DataFrame:
     """Log-rank test of equal survival across groups, as R's ``survdiff``.
 
@@ -299,6 +299,7 @@ def logrank(data: pd.DataFrame, *, duration: str, event: str, group: str) -> pd.
     return pd.DataFrame({"statistic": [statistic], "dof": [dof], "p_value": [logrank_p_value(statistic, dof)]})
 
 
+@validate_params({"data": FRAME, "correction": Options("holm", "bonferroni")})
 def logrank_pairwise(data: pd.DataFrame, *, duration: str, event: str, group: str,
                      correction: str = "holm") -> pd.DataFrame:
     """Log-rank test for every pair of groups with a multiplicity correction (``holm``, ``bonferroni``).
@@ -308,9 +309,6 @@ def logrank_pairwise(data: pd.DataFrame, *, duration: str, event: str, group: st
     DataFrame
         ``group_a, group_b, statistic, p_value, p_adjusted`` (as R's ``p.adjust``).
     """
-    if correction not in ("holm", "bonferroni"):
-        raise ValueError(f"The 'correction' parameter of logrank_pairwise must be 'holm' or 'bonferroni'. "
-                         f"Got {correction!r} instead.")
     _check(data, duration=duration, event=event, group=group)
     labels = sorted(data[group].unique())
     rows = []
@@ -339,6 +337,7 @@ def logrank_pairwise(data: pd.DataFrame, *, duration: str, event: str, group: st
 
 # --- Aalen-Johansen -------------------------------------------------------------------------
 
+@validate_params({"data": FRAME, "alpha": ALPHA})
 def cumulative_incidence(data: pd.DataFrame, *, duration: str, event: str, cause, group: str | None = None,
                          alpha: float = 0.05) -> pd.DataFrame:
     """Cumulative incidence of one cause with competing causes (Aalen-Johansen), exact with ties.
@@ -352,12 +351,10 @@ def cumulative_incidence(data: pd.DataFrame, *, duration: str, event: str, cause
         ``group`` (when grouped), ``time``, ``cif``, ``ci_low``, ``ci_high`` at every distinct
         time.
     """
-    _check_alpha(alpha, "cumulative_incidence")
     causes = sorted(set(pd.to_numeric(data[event], errors="coerce").dropna().unique()) - {0})
     _check(data, duration=duration, event=event, group=group, causes=causes, binary=False)
-    if cause not in causes:
-        raise ValueError(f"The 'cause' parameter of cumulative_incidence must be one of the causes in the data "
-                         f"{causes}. Got {cause!r} instead.")
+    check("cumulative_incidence", "cause", cause,
+          Predicate(lambda c: c in causes, f"one of the causes in the data {causes}"))
     z = stats.norm.ppf(1 - alpha / 2)
     parts = []
     for label, part in _groups(data, group):
@@ -515,6 +512,7 @@ class CoxModel:
         return f"CoxModel(n={len(self._data)}, covariates={self.covariates}, strata={self.strata})"
 
 
+@validate_params({"data": FRAME, "alpha": ALPHA})
 def cox(data: pd.DataFrame, *, duration: str, event: str, covariates: Sequence[str],
         strata: Sequence[str] | str | None = None, alpha: float = 0.05) -> CoxModel:
     """Fit a Cox model with Efron ties (R's ``coxph`` default).
@@ -530,7 +528,6 @@ def cox(data: pd.DataFrame, *, duration: str, event: str, covariates: Sequence[s
     """
     from lifelines import CoxPHFitter
 
-    _check_alpha(alpha, "cox")
     covariates = list(covariates)
     strata = [strata] if isinstance(strata, str) else (list(strata) if strata else None)
     _check(data, duration=duration, event=event, covariates=covariates)

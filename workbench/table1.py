@@ -23,6 +23,7 @@ import pandas as pd
 from scipy import stats
 
 from workbench._errors import RowProblemsError
+from workbench.params import COLUMN, FRAME, Instance, Interval, Optional, Predicate, check, validate_params
 
 __all__ = ["Table1DataError", "table1", "table1_html"]
 
@@ -38,17 +39,22 @@ class Table1DataError(RowProblemsError):
         super().__init__(problems)
 
 
-# --- argument checks --------------------------------------------------------------------------
+# --- parameter rules --------------------------------------------------------------------------
 
-def _names(value: Any, name: str, *, optional: bool) -> list[str]:
-    if value is None and optional:
-        return []
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, (list, tuple)) and all(isinstance(v, str) and v for v in value):
-        return list(value)
-    raise ValueError(f"The '{name}' parameter of table1 must be a list of column names"
-                     f"{' or None' if optional else ''}. Got {value!r} instead.")
+def _is_names(value: Any) -> bool:
+    return isinstance(value, str) or (isinstance(value, (list, tuple)) and all(isinstance(v, str) and v for v in value))
+
+
+#: A column name or a list of them.
+NAMES = Predicate(_is_names, "a list of column names")
+#: What :func:`table1` returns.
+TABLE1 = Predicate(lambda t: isinstance(t, pd.DataFrame) and {"variable", "level", "p_value", "smd"} <= set(t.columns),
+                   "the result of table1")
+
+
+def _names(value: Any) -> list[str]:
+    """A list-of-names argument (checked by :data:`NAMES`) as a list."""
+    return [] if value is None else [value] if isinstance(value, str) else list(value)
 
 
 # --- tests ------------------------------------------------------------------------------------
@@ -169,6 +175,10 @@ def _fmt(x: float, digits: int) -> str:
     return f"{x:.{digits}f}" if np.isfinite(x) else ""
 
 
+@validate_params({"data": FRAME, "group": COLUMN, "variables": Predicate(lambda v: _is_names(v) and len(v) > 0,
+                                                                          "a non-empty list of column names"),
+                  "categorical": Optional(NAMES), "nonnormal": Optional(NAMES), "smd": Instance(bool, name="a bool"),
+                  "digits": Interval(int, 0, None)})
 def table1(data: pd.DataFrame, *, group: str, variables: Sequence[str],
            categorical: Sequence[str] | None = None, nonnormal: Sequence[str] | None = None,
            smd: bool = True, digits: int = 1) -> pd.DataFrame:
@@ -241,30 +251,14 @@ def table1(data: pd.DataFrame, *, group: str, variables: Sequence[str],
     >>> round(float(t.loc[1, "smd"]), 4), round(float(t.loc[1, "p_value"]), 4)  # R t.test: p = 0.6036
     (0.3873, 0.6036)
     """
-    if not isinstance(data, pd.DataFrame):
-        raise TypeError(f"The 'data' parameter of table1 must be a pandas DataFrame. "
-                        f"Got {type(data).__name__} instead.")
-    if not isinstance(group, str) or not group:
-        raise ValueError(f"The 'group' parameter of table1 must be a column name (str). Got {group!r} instead.")
-    variables = _names(variables, "variables", optional=False)
-    if not variables:
-        raise ValueError("The 'variables' parameter of table1 must be a non-empty list of column names. Got [] instead.")
-    categorical = _names(categorical, "categorical", optional=True)
-    nonnormal = _names(nonnormal, "nonnormal", optional=True)
+    variables, categorical, nonnormal = _names(variables), _names(categorical), _names(nonnormal)
     for name, subset in (("categorical", categorical), ("nonnormal", nonnormal)):
-        stray = [v for v in subset if v not in variables]
-        if stray:
-            raise ValueError(f"The '{name}' parameter of table1 must list only columns in 'variables'. "
-                             f"Got {stray!r} instead.")
-    both = [v for v in categorical if v in nonnormal]
-    if both:
-        raise ValueError(f"The 'nonnormal' parameter of table1 must not list categorical variables. Got {both!r}.")
-    if not isinstance(smd, bool):
-        raise ValueError(f"The 'smd' parameter of table1 must be a bool. Got {smd!r} instead.")
-    if not isinstance(digits, int) or isinstance(digits, bool) or digits < 0:
-        raise ValueError(f"The 'digits' parameter of table1 must be a non-negative int. Got {digits!r} instead.")
-    if group in variables:
-        raise ValueError(f"The 'variables' parameter of table1 must not include the group column {group!r}.")
+        check("table1", name, subset,
+              Predicate(lambda s: all(v in variables for v in s), "a list of columns in 'variables'"))
+    check("table1", "nonnormal", nonnormal, Predicate(lambda s: not set(s) & set(categorical),
+                                                      "a list of variables that are not in 'categorical'"))
+    check("table1", "variables", variables, Predicate(lambda s: group not in s,
+                                                      f"a list of columns without the group column {group!r}"))
 
     problems: list[tuple] = [(None, c, None, "is absent from the data")
                              for c in [group, *variables] if c not in data.columns]
@@ -360,6 +354,7 @@ def _fmt_p(p: float) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
+@validate_params({"table": TABLE1, "caption": Instance(str, name="a str")})
 def table1_html(table: pd.DataFrame, caption: str) -> str:
     """Publication-ready HTML of a :func:`table1` result: no index, a caption, p-values as
     ``<0.001`` or 3 decimals, SMDs to 3 decimals, categorical levels indented.
@@ -384,11 +379,6 @@ def table1_html(table: pd.DataFrame, caption: str) -> str:
     >>> "<caption>Table 1. Baseline</caption>" in html, "<th></th>" in html
     (True, False)
     """
-    if not isinstance(table, pd.DataFrame) or not {"variable", "level", "p_value", "smd"} <= set(table.columns):
-        raise ValueError("The 'table' parameter of table1_html must be the result of table1. "
-                         f"Got {type(table).__name__} instead.")
-    if not isinstance(caption, str):
-        raise ValueError(f"The 'caption' parameter of table1_html must be a str. Got {caption!r} instead.")
     show = table.copy()
     first = ~show["variable"].duplicated()
     show["characteristic"] = np.where(first, show["variable"] + np.where(show["level"] != "", ", " + show["level"], ""),

@@ -50,6 +50,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from workbench.params import Options, Predicate, validate_params
 from workbench.problems import ProblemsError, problems_frame
 
 __all__ = ["Column", "ITEM_COLUMNS", "Link", "TABLES", "TableSpec", "Tables", "TablesError", "dictionary",
@@ -776,11 +777,10 @@ def coerce(name: str, frame: pd.DataFrame, *, clean_text: bool = True) -> tuple[
     unless ``clean_text=False`` (values already stored clean, as a database's)."""
     spec = TABLES[name]
     problems: list[tuple] = []
-    out = frame.copy()
-    for column in spec.columns:
-        if column.name in out.columns:
-            out[column.name] = _coerce_column(name, column, out[column.name], problems, clean_text)
-    return out, problems
+    declared = {c.name: c for c in spec.columns}
+    columns = {label: (_coerce_column(name, declared[label], frame[label], problems, clean_text)
+                       if label in declared else frame[label]) for label in frame.columns}
+    return pd.DataFrame(columns, index=frame.index), problems  # built at once: no column-by-column copies
 
 
 def tables_from_frames(frames: Mapping[str, pd.DataFrame], *, attrs: Mapping[str, Any] | None = None) -> Tables:
@@ -808,6 +808,9 @@ MANIFEST = "tables.json"
 DICTIONARY_FILES = {"en": "dictionary_en.csv", "zh": "dictionary_zh.csv"}
 
 
+@validate_params({"formats": Predicate(lambda v: not isinstance(v, (str, bytes)) and iter(v) is not v
+                                       and len(list(v)) > 0 and all(f in ("parquet", "csv") for f in v),
+                                       "a list of 'parquet' and/or 'csv'")})
 def write(tables: Tables, folder: str | Path, *, formats: Sequence[str] = ("parquet", "csv"), overwrite: bool = False,
           dictionary_files: bool = True) -> Path:
     """Write ``tables`` to ``folder``: each table as Parquet and CSV (UTF-8 with BOM, so that
@@ -815,9 +818,6 @@ def write(tables: Tables, folder: str | Path, *, formats: Sequence[str] = ("parq
     ``tables.json`` (shape version, source, row counts). A folder that is not empty is refused
     unless ``overwrite``. :func:`read` reads it back."""
     folder = Path(folder)
-    unknown = [f for f in formats if f not in ("parquet", "csv")]
-    if unknown or not formats:
-        raise ValueError(f"The 'formats' parameter of write must list 'parquet' and/or 'csv'. Got {list(formats)} instead.")
     if folder.exists() and any(folder.iterdir()) and not overwrite:
         raise FileExistsError(f"{folder} is not empty: write the tables to a new folder (nothing was written)")
     folder.mkdir(parents=True, exist_ok=True)
@@ -951,11 +951,10 @@ _TYPE_WORDS = {"en": {"string": "text", "date": "date (YYYY-MM-DD)", "timestamp"
                       "Float": "数值"}}
 
 
+@validate_params({"lang": Options(of=lambda: sorted(_TYPE_WORDS))})
 def dictionary(lang: str = "en") -> pd.DataFrame:
     """Every column of every table: ``table, column, type, required, rules, description`` in
     ``lang`` (``en`` or ``zh``), generated from the declarations."""
-    if lang not in _TYPE_WORDS:
-        raise ValueError(f"The 'lang' parameter of dictionary must be one of {sorted(_TYPE_WORDS)}. Got {lang!r} instead.")
     rows = []
     for name, spec in TABLES.items():
         for c in spec.columns:

@@ -26,6 +26,7 @@ import pandas as pd
 from scipy import stats
 
 from workbench._errors import RowProblemsError, other_arms
+from workbench.params import ALPHA, COLUMN, FRAME, TABLES, Interval, Predicate, check, validate_params
 
 __all__ = ["TrialDataError", "ancova", "ancova_sensitivity", "consort", "hedges_g", "mixed_anova",
            "risk_compare"]
@@ -38,23 +39,7 @@ class TrialDataError(RowProblemsError):
         super().__init__(problems, context=f"the data of {function}")
 
 
-# --- checks -----------------------------------------------------------------------------------
-
-def _check_alpha(alpha: Any, function: str) -> None:
-    if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or not 0 < alpha < 1:
-        raise ValueError(f"The 'alpha' parameter of {function} must be a float in (0, 1). Got {alpha!r} instead.")
-
-
-def _check_frame(data: Any, function: str, name: str = "data") -> None:
-    if not isinstance(data, pd.DataFrame):
-        raise TypeError(f"The '{name}' parameter of {function} must be a pandas DataFrame. "
-                        f"Got {type(data).__name__} instead.")
-
-
-def _check_name(value: Any, function: str, name: str) -> None:
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"The '{name}' parameter of {function} must be a column name (str). Got {value!r} instead.")
-
+# --- checks (the parameters' rules are declared on each function) ------------------------------
 
 def _check_columns(data: pd.DataFrame, function: str, columns: list[str]) -> None:
     absent = [c for c in columns if c not in data.columns]
@@ -69,8 +54,6 @@ def _prepare(data: Any, function: str, *, arm: str, reference: Any, numeric: lis
     Missing values (NaN/NA) in ``numeric`` and ``binary`` columns are allowed (they make a row
     incomplete); values that are present but not numbers, not 0/1, or a missing arm are errors.
     """
-    _check_frame(data, function)
-    _check_name(arm, function, "arm")
     _check_columns(data, function, [arm, *numeric, *binary])
     problems: list[tuple] = []
     out = pd.DataFrame(index=data.index)
@@ -121,6 +104,7 @@ def _ols(y: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     return beta, se, dof
 
 
+@validate_params({"data": FRAME, "outcome": COLUMN, "baseline": COLUMN, "arm": COLUMN, "alpha": ALPHA})
 def ancova(data: pd.DataFrame, *, outcome: str, baseline: str, arm: str, reference: Any,
            alpha: float = 0.05) -> pd.DataFrame:
     """The primary analysis: ANCOVA of the follow-up score on baseline and arm (complete cases).
@@ -172,9 +156,6 @@ def ancova(data: pd.DataFrame, *, outcome: str, baseline: str, arm: str, referen
     0  ic -4.4686  0.4446 -5.5566  -3.3806   0.0001  9           1
     """
     fn = "ancova"
-    _check_alpha(alpha, fn)
-    _check_name(outcome, fn, "outcome")
-    _check_name(baseline, fn, "baseline")
     frame, others = _prepare(data, fn, arm=arm, reference=reference, numeric=[outcome, baseline])
     used, excluded = _complete(frame, [outcome, baseline])
     x = np.column_stack([np.ones(len(used)), used[baseline].to_numpy()]
@@ -189,6 +170,7 @@ def ancova(data: pd.DataFrame, *, outcome: str, baseline: str, arm: str, referen
     return out
 
 
+@validate_params({"data": FRAME, "outcome": COLUMN, "baseline": COLUMN, "arm": COLUMN, "alpha": ALPHA})
 def ancova_sensitivity(data: pd.DataFrame, *, outcome: str, baseline: str, arm: str, reference: Any,
                        alpha: float = 0.05) -> pd.DataFrame:
     """The ANCOVA under two missing-data assumptions: complete case and baseline carried forward.
@@ -233,6 +215,7 @@ def ancova_sensitivity(data: pd.DataFrame, *, outcome: str, baseline: str, arm: 
 
 # --- Hedges' g --------------------------------------------------------------------------------
 
+@validate_params({"data": FRAME, "outcome": COLUMN, "arm": COLUMN, "alpha": ALPHA})
 def hedges_g(data: pd.DataFrame, *, outcome: str, arm: str, reference: Any, alpha: float = 0.05) -> pd.DataFrame:
     """Standardised mean difference (Hedges' g) of each arm against the reference, with its CI.
 
@@ -270,8 +253,6 @@ def hedges_g(data: pd.DataFrame, *, outcome: str, arm: str, reference: Any, alph
     0  ic -1.3043  0.696 -2.6685   0.0598  4            4           0
     """
     fn = "hedges_g"
-    _check_alpha(alpha, fn)
-    _check_name(outcome, fn, "outcome")
     frame, others = _prepare(data, fn, arm=arm, reference=reference, numeric=[outcome])
     z = stats.norm.ppf(1 - alpha / 2)
     ref = frame.loc[frame[arm] == reference, outcome]
@@ -299,6 +280,7 @@ def hedges_g(data: pd.DataFrame, *, outcome: str, arm: str, reference: Any, alph
 
 # --- binary outcomes --------------------------------------------------------------------------
 
+@validate_params({"data": FRAME, "outcome": COLUMN, "arm": COLUMN, "alpha": ALPHA})
 def risk_compare(data: pd.DataFrame, *, outcome: str, arm: str, reference: Any, alpha: float = 0.05) -> pd.DataFrame:
     """Risk of a binary outcome (response, remission, recovery) by arm: RD, RR and NNT.
 
@@ -354,8 +336,6 @@ def risk_compare(data: pd.DataFrame, *, outcome: str, arm: str, reference: Any, 
     0        1.96      1.215       3.163           1
     """
     fn = "risk_compare"
-    _check_alpha(alpha, fn)
-    _check_name(outcome, fn, "outcome")
     frame, others = _prepare(data, fn, arm=arm, reference=reference, numeric=[], binary=[outcome])
     z = stats.norm.ppf(1 - alpha / 2)
     ref = frame.loc[frame[arm] == reference, outcome]
@@ -391,6 +371,7 @@ def risk_compare(data: pd.DataFrame, *, outcome: str, arm: str, reference: Any, 
 
 # --- CONSORT ----------------------------------------------------------------------------------
 
+@validate_params({"tables": TABLES, "months": Interval(int, 1, None)})
 def consort(tables, *, study: str = "rct_12m", months: int = 12) -> pd.DataFrame:
     """CONSORT flow counts per arm: randomised, assessed at follow-up, lost to follow-up.
 
@@ -438,19 +419,11 @@ def consort(tables, *, study: str = "rct_12m", months: int = 12) -> pd.DataFrame
     0  ic           2         1                  1              50.0
     1  uc           2         1                  1              50.0
     """
-    from workbench.tables import Tables
-
     fn = "consort"
-    if not isinstance(tables, Tables):
-        raise TypeError(f"The 'tables' parameter of consort must be workbench.tables.Tables. "
-                        f"Got {type(tables).__name__} instead.")
-    if not isinstance(months, (int, np.integer)) or isinstance(months, bool) or months <= 0:
-        raise ValueError(f"The 'months' parameter of consort must be a positive int. Got {months!r} instead.")
     enrolments = tables.enrolments
     enrolments = enrolments[enrolments["study"] == study]
-    if enrolments.empty:
-        raise ValueError(f"The 'study' parameter of consort must be a study with enrolments "
-                         f"{sorted(tables.enrolments['study'].dropna().unique())}. Got {study!r} instead.")
+    studies = sorted(tables.enrolments["study"].dropna().unique())
+    check(fn, "study", study, Predicate(lambda s: not enrolments.empty, f"a study with enrolments {studies}"))
     a = tables.assessments
     assessments = a[(a["purpose"] == "study").fillna(False) & (a["study"] == study).fillna(False)]
     problems: list[tuple] = []
@@ -481,6 +454,7 @@ def consort(tables, *, study: str = "rct_12m", months: int = 12) -> pd.DataFrame
 
 # --- mixed ANOVA ------------------------------------------------------------------------------
 
+@validate_params({"data": FRAME, "dv": COLUMN, "within": COLUMN, "subject": COLUMN, "arm": COLUMN})
 def mixed_anova(data: pd.DataFrame, *, dv: str, within: str, subject: str, arm: str) -> pd.DataFrame:
     """Mixed ANOVA of a score over waves (within) and arm (between), via ``pingouin.mixed_anova``.
 
@@ -521,9 +495,6 @@ def mixed_anova(data: pd.DataFrame, *, dv: str, within: str, subject: str, arm: 
     import pingouin as pg
 
     fn = "mixed_anova"
-    _check_frame(data, fn)
-    for name, value in (("dv", dv), ("within", within), ("subject", subject), ("arm", arm)):
-        _check_name(value, fn, name)
     _check_columns(data, fn, [dv, within, subject, arm])
     problems: list[tuple] = []
     for col in (within, subject, arm):

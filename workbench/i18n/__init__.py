@@ -10,7 +10,8 @@ import functools
 from pathlib import Path
 
 
-from workbench.instruments import LANGUAGES
+from workbench.instruments import LANG, LANGUAGES
+from workbench.params import validate_params
 from workbench._declarations import load_yaml
 
 __all__ = ["LANGUAGES", "strings", "t"]
@@ -29,10 +30,9 @@ def strings() -> dict[str, dict[str, str]]:
     return table
 
 
+@validate_params({"lang": LANG})
 def t(key: str, lang: str = "en") -> str:
     """The interface string ``key`` in ``lang``."""
-    if lang not in LANGUAGES:
-        raise ValueError(f"The 'lang' parameter of t must be one of {list(LANGUAGES)}. Got {lang!r} instead.")
     try:
         return strings()[key][lang]
     except KeyError:

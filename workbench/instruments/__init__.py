@@ -26,6 +26,10 @@ from typing import Any, Mapping
 
 
 from workbench._declarations import LANGUAGES, load_yaml, read_yaml, refuse, texts
+from workbench.params import Instance, Options, validate_params
+
+#: The languages of labels and wordings.
+LANG = Options(*LANGUAGES)
 
 __all__ = [
     "Band",
@@ -167,23 +171,26 @@ class Instrument:
         """Band ids in score order."""
         return [band.id for band in self.bands]
 
+    @validate_params({"lang": LANG}, name="Instrument.band_label")
     def band_label(self, band_id: str, lang: str = "en") -> str:
         """The label of a band in ``lang`` (``en`` or ``zh``)."""
         for band in self.bands:
             if band.id == band_id:
-                return band.label[_lang(lang)]
+                return band.label[lang]
         raise KeyError(f"{self.id} has no band {band_id!r}; its bands are {self.band_ids}")
 
+    @validate_params({"lang": LANG}, name="Instrument.item_text")
     def item_text(self, n: int, lang: str = "en") -> str:
         """The wording of item ``n`` in ``lang``."""
         for item in self.items:
             if item.n == n:
-                return item.text[_lang(lang)]
+                return item.text[lang]
         raise KeyError(f"{self.id} has no item {n}; its items are 1..{self.n_items}")
 
+    @validate_params({"lang": LANG}, name="Instrument.answer_label")
     def answer_label(self, value: int, lang: str = "en") -> str:
         """The wording of answer ``value`` in ``lang``."""
-        return self.response_labels[int(value)][_lang(lang)]
+        return self.response_labels[int(value)][lang]
 
     def band_of(self, value: float) -> str | None:
         """The id of the band holding a total score, or None outside the score range."""
@@ -196,12 +203,6 @@ class Instrument:
         return (f"Instrument({self.id!r}, items={self.n_items}, "
                 f"answers={self.response_min}-{self.response_max}, "
                 f"score={self.score_min}-{self.score_max}, bands={self.band_ids})")
-
-
-def _lang(lang: str) -> str:
-    if lang not in LANGUAGES:
-        raise ValueError(f"The 'lang' parameter must be one of {list(LANGUAGES)}. Got {lang!r} instead.")
-    return lang
 
 
 def _num(x: float) -> str:
@@ -217,13 +218,11 @@ def instrument_ids() -> list[str]:
     return sorted(p.stem for p in _FOLDER.glob("*.yaml"))
 
 
+@validate_params({"instrument": Instance(str, Instrument, name="a questionnaire id (str) or an Instrument")})
 def get_instrument(instrument: "str | Instrument") -> Instrument:
     """A shipped questionnaire by id (cached), or ``instrument`` itself if already loaded."""
     if isinstance(instrument, Instrument):
         return instrument
-    if not isinstance(instrument, str):
-        raise TypeError(f"The 'instrument' parameter must be a str or an Instrument. "
-                        f"Got {type(instrument).__name__} instead.")
     return _load_shipped(instrument)
 
 

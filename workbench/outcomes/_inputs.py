@@ -7,7 +7,8 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from workbench.instruments import get_instrument
+from workbench.instruments import get_instrument, instrument_ids
+from workbench.params import COLUMNS, FRAME, Date, Options, check
 from workbench.problems import PROBLEM_COLUMNS, ProblemsError
 
 __all__ = ["OutcomeDataError"]
@@ -31,34 +32,19 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def bad_argument(function: str, name: str, expected: str, got: Any) -> ValueError:
-    """scikit-learn's sentence for a bad argument."""
-    return ValueError(f"The {name!r} parameter of {function} must be {expected}. Got {got!r} instead.")
+#: A questionnaire declared in ``workbench/instruments``.
+INSTRUMENT = Options(of=instrument_ids)
 
 
 def as_day(value: Any, function: str, name: str) -> pd.Timestamp:
-    """A date argument as a day-precision Timestamp (never a hidden "today")."""
-    expected = "a date (datetime.date, pandas.Timestamp or 'YYYY-MM-DD')"
-    if value is None or isinstance(value, (bool, int, float)):
-        raise bad_argument(function, name, expected, value)
-    try:
-        stamp = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        raise bad_argument(function, name, expected, value) from None
-    if pd.isna(stamp):
-        raise bad_argument(function, name, expected, value)
-    return stamp.normalize()
+    """A date argument (:class:`workbench.params.Date`) as a day-precision Timestamp (never a hidden "today")."""
+    return pd.Timestamp(check(function, name, value, Date())).normalize()
 
 
 def column_names(value: Any, function: str, name: str) -> list[str]:
-    """``by``-style arguments: None, one column name or a list of names."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
-        return list(value)
-    raise bad_argument(function, name, "None, a column name or a list of column names", value)
+    """``by``-style arguments (:data:`workbench.params.COLUMNS`): None, one column name or a list of names."""
+    check(function, name, value, COLUMNS)
+    return [] if value is None else [value] if isinstance(value, str) else list(value)
 
 
 class Checker:
@@ -72,9 +58,7 @@ class Checker:
         self.problems.append({"table": table, "row": row, "column": column, "value": value, "rule": rule})
 
     def frame(self, data: Any, table: str) -> pd.DataFrame:
-        if not isinstance(data, pd.DataFrame):
-            raise ValueError(f"The {table!r} parameter of {self.function} must be a pandas DataFrame. "
-                             f"Got {type(data).__name__} instead.")
+        check(self.function, table, data, FRAME)
         if not data.columns.is_unique:
             dupes = sorted(set(map(str, data.columns[data.columns.duplicated()])))
             raise ValueError(f"{self.function}: the {table} table has duplicated column(s) {dupes}.")

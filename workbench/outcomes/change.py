@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from workbench.instruments import instrument_ids
 from workbench.outcomes._config import thresholds
-from workbench.outcomes._inputs import Checker, bad_argument
+from workbench.outcomes._inputs import INSTRUMENT, Checker
 from workbench.outcomes.pairs import remission, response
+from workbench.params import FRAME, Either, Instance, Interval, Optional, Options, Predicate, validate_params
 
 __all__ = ["change", "jacobson_truax", "jt_cutoffs"]
 
@@ -19,22 +19,41 @@ RELIABLE_CHANGE = ["improved", "no_change", "deteriorated"]
 CATEGORIES = ["recovered", "improved", "unchanged", "deteriorated"]
 
 
-def _pair(value: Any, function: str, name: str, *, sd_optional: bool = False) -> tuple[float, float | None] | None:
+def _is_number(v: Any) -> bool:
+    return (isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+            and math.isfinite(v))
+
+
+def _pair_ok(value: Any) -> bool:
+    return value is None or (isinstance(value, (tuple, list)) and len(value) == 2
+                             and all(v is None or _is_number(v) for v in value)
+                             and value[0] is not None and (value[1] is None or value[1] > 0))
+
+
+#: A population's (mean, sd); the sd may be None (not declared).
+NORMS = Predicate(_pair_ok, "None or a (mean, sd) pair of finite numbers with sd > 0")
+#: The test-retest reliability (None: the declared one).
+RELIABILITY = Optional(Interval(float, 0, 1, closed="neither"))
+#: The baseline SD of the reliable change index.
+SD_PRE = Either(Options(None, "sample"), Predicate(lambda v: _is_number(v) and v > 0, "a positive number"),
+                words="None, 'sample' or a positive number")
+#: The Jacobson-Truax cut-off.
+CUTOFF = Options("a", "b", "c")
+#: The rules shared by :func:`jacobson_truax` and :func:`change`.
+JT = {"instrument": INSTRUMENT, "reliability": RELIABILITY, "sd_pre": SD_PRE, "cutoff": CUTOFF,
+      "functional": NORMS, "clinical": NORMS}
+
+
+def _pair(value: Any) -> tuple[float, float | None] | None:
+    """A (mean, sd) argument (checked: :data:`NORMS`) as floats."""
     if value is None:
         return None
-    ok = isinstance(value, (tuple, list)) and len(value) == 2 and all(
-        v is None or (isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
-                      and math.isfinite(v)) for v in value)
-    if ok and value[0] is not None and (value[1] is None or value[1] > 0):
-        return float(value[0]), None if value[1] is None else float(value[1])
-    raise bad_argument(function, name, "None or a (mean, sd) pair of finite numbers with sd > 0", value)
+    return float(value[0]), None if value[1] is None else float(value[1])
 
 
 def _norms(instrument: str, functional: Any, clinical: Any, function: str) -> tuple[float, float, float, float | None]:
-    if instrument not in instrument_ids():
-        raise bad_argument(function, "instrument", f"one of {instrument_ids()}", instrument)
     declared = thresholds().jt.get(instrument)
-    f, c = _pair(functional, function, "functional"), _pair(clinical, function, "clinical")
+    f, c = _pair(functional), _pair(clinical)
     if declared is None and (f is None or c is None):
         raise ValueError(f"{function}: no Jacobson-Truax norms are declared for {instrument!r} (only for "
                          f"{sorted(thresholds().jt)}); pass functional=(mean, sd) and clinical=(mean, sd).")
@@ -43,6 +62,7 @@ def _norms(instrument: str, functional: Any, clinical: Any, function: str) -> tu
     return m0, sd0, m1, sd1
 
 
+@validate_params({"instrument": INSTRUMENT, "functional": NORMS, "clinical": NORMS})
 def jt_cutoffs(*, instrument: str = "phq9", functional: tuple[float, float] | None = None,
                clinical: tuple[float, float] | None = None) -> dict[str, float]:
     """Jacobson-Truax clinical-significance cut-offs a, b and c for a lower-is-better scale.
@@ -82,16 +102,12 @@ def jt_cutoffs(*, instrument: str = "phq9", functional: tuple[float, float] | No
 
 def _jt_setup(instrument: str, reliability: Any, sd_pre: Any, cutoff: Any, functional: Any,
               clinical: Any, pre_values: pd.Series, function: str) -> dict[str, Any]:
-    if cutoff not in ("a", "b", "c"):
-        raise bad_argument(function, "cutoff", "one of 'a', 'b', 'c'", cutoff)
     m0, sd0, m1, sd1 = _norms(instrument, functional, clinical, function)
     declared = thresholds().jt.get(instrument)
     if reliability is None:
         if declared is None:
             raise ValueError(f"{function}: no reliability is declared for {instrument!r}; pass reliability=.")
         reliability = declared.reliability
-    elif isinstance(reliability, bool) or not isinstance(reliability, (int, float)) or not 0 < reliability < 1:
-        raise bad_argument(function, "reliability", "a float in (0, 1)", reliability)
     if sd_pre is None:
         if sd1 is None:
             raise ValueError(f"{function}: the clinical SD of {instrument!r} is not declared (see "
@@ -104,8 +120,6 @@ def _jt_setup(instrument: str, reliability: Any, sd_pre: Any, cutoff: Any, funct
         if not sd_pre > 0:
             raise ValueError(f"{function}: sd_pre='sample' needs at least 2 different baseline "
                              f"scores; got {len(observed)} scored baseline(s).")
-    elif isinstance(sd_pre, bool) or not isinstance(sd_pre, (int, float)) or not (math.isfinite(sd_pre) and sd_pre > 0):
-        raise bad_argument(function, "sd_pre", "None, 'sample' or a positive number", sd_pre)
     cuts = jt_cutoffs(instrument=instrument, functional=(m0, sd0), clinical=(m1, sd1))
     if math.isnan(cuts[cutoff]):
         raise ValueError(f"{function}: cut-off {cutoff!r} needs the clinical SD of {instrument!r}, which "
@@ -137,6 +151,8 @@ def _classify(pre: np.ndarray, post: np.ndarray, setup: dict[str, Any], index: p
     }, index=index)
 
 
+@validate_params({"data": FRAME, "pre": Instance(str, name="a column name"),
+                  "post": Instance(str, name="a column name"), **JT})
 def jacobson_truax(data: pd.DataFrame, *, pre: str, post: str, instrument: str = "phq9",
                    reliability: float | None = None, sd_pre: float | str | None = None,
                    cutoff: str = "c", functional: tuple[float, float] | None = None,
@@ -193,11 +209,6 @@ def jacobson_truax(data: pd.DataFrame, *, pre: str, post: str, instrument: str =
     """
     chk = Checker("jacobson_truax")
     chk.frame(data, "data")
-    if instrument not in instrument_ids():
-        raise bad_argument("jacobson_truax", "instrument", f"one of {instrument_ids()}", instrument)
-    for name, col in (("pre", pre), ("post", post)):
-        if not isinstance(col, str):
-            raise bad_argument("jacobson_truax", name, "a column name", col)
     if chk.require(data, "data", [pre, post]):
         pre_values = chk.scores(data, "data", pre, instrument)
         post_values = chk.scores(data, "data", post, instrument)
@@ -209,6 +220,7 @@ def jacobson_truax(data: pd.DataFrame, *, pre: str, post: str, instrument: str =
     return out
 
 
+@validate_params({"data": FRAME, "baseline": Optional(Instance(str, name="the name of a True/False column")), **JT})
 def change(data: pd.DataFrame, *, subject: str = "resident_id", time: str = "assessed_on",
            instrument: str = "phq9", baseline: str | None = None, reliability: float | None = None,
            sd_pre: float | str | None = None, cutoff: str = "c",
@@ -271,10 +283,6 @@ def change(data: pd.DataFrame, *, subject: str = "resident_id", time: str = "ass
     fn = "change"
     chk = Checker(fn)
     chk.frame(data, "data")
-    if instrument not in instrument_ids():
-        raise bad_argument(fn, "instrument", f"one of {instrument_ids()}", instrument)
-    if baseline is not None and not isinstance(baseline, str):
-        raise bad_argument(fn, "baseline", "None or the name of a True/False column", baseline)
     if not chk.require(data, "data", [subject, time] + ([baseline] if baseline else [])):
         chk.done()
     ids = chk.ids(data, "data", subject)

@@ -9,10 +9,12 @@ import pandas as pd
 
 from workbench.outcomes._config import thresholds
 from workbench.outcomes._inputs import Checker, as_day
+from workbench.params import FRAME, Date, Optional, validate_params
 
 __all__ = ["cms159"]
 
 
+@validate_params({"assessments": FRAME, "on": Optional(Date())})
 def cms159(assessments: pd.DataFrame, *, subject: str = "resident_id", time: str = "assessed_on",
            on: Any = None) -> pd.DataFrame:
     """CMS159 remission at 12 months, one row per index episode.

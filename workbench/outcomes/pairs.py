@@ -31,7 +31,8 @@ import pandas as pd
 
 from workbench.instruments import instrument_ids
 from workbench.outcomes._config import thresholds
-from workbench.outcomes._inputs import Checker, bad_argument
+from workbench.outcomes._inputs import INSTRUMENT, Checker
+from workbench.params import FRAME, Predicate, check, validate_params
 
 __all__ = ["PAIR_COLUMNS", "TALKING_THERAPIES_COLUMNS", "classify_pairs"]
 
@@ -119,17 +120,15 @@ def talking_therapies(phq9_start: Any, gad7_start: Any, phq9_end: Any, gad7_end:
             "reliable_recovery": _flags(recovered & reliable_improvement, recovery_applies & all_known)}
 
 
-def _columns(value: Any, name: str) -> dict[str, str]:
-    ok = isinstance(value, Mapping) and value and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
-    if not ok:
-        raise bad_argument("classify_pairs", name, "a mapping of instrument ids to column names, e.g. "
-                           "{'phq9': 'phq9_0'}", value)
-    unknown = [k for k in value if k not in instrument_ids()]
-    if unknown:
-        raise bad_argument("classify_pairs", name, f"a mapping whose keys are among {instrument_ids()}", value)
-    return dict(value)
+#: Start or end columns: instrument id -> column of its totals.
+SCORE_COLUMNS = Predicate(lambda v: isinstance(v, Mapping) and len(v) > 0
+                          and all(isinstance(k, str) and isinstance(c, str) for k, c in v.items())
+                          and all(k in instrument_ids() for k in v),
+                          lambda: f"a mapping of instrument ids (among {instrument_ids()}) to column names, "
+                                  "e.g. {'phq9': 'phq9_0'}")
 
 
+@validate_params({"data": FRAME, "start": SCORE_COLUMNS, "end": SCORE_COLUMNS, "instrument": INSTRUMENT})
 def classify_pairs(data: pd.DataFrame, *, start: Mapping[str, str], end: Mapping[str, str],
                    instrument: str = "phq9") -> pd.DataFrame:
     """Response, remission and (with PHQ-9 and GAD-7) recovery and reliable change, per row.
@@ -184,11 +183,10 @@ def classify_pairs(data: pd.DataFrame, *, start: Mapping[str, str], end: Mapping
     missing: GAD-7 9 is still caseness, but recovery needs both end scores.
     """
     fn = "classify_pairs"
-    start, end = _columns(start, "start"), _columns(end, "end")
-    if instrument not in instrument_ids():
-        raise bad_argument(fn, "instrument", f"one of {instrument_ids()}", instrument)
-    if instrument not in start or instrument not in end:
-        raise ValueError(f"{fn}: 'start' and 'end' must both give a column for the instrument {instrument!r}.")
+    start, end = dict(start), dict(end)
+    for name, columns in (("start", start), ("end", end)):
+        check(fn, name, columns, Predicate(lambda m: instrument in m, f"a mapping with a column for the instrument "
+                                                                      f"{instrument!r}"))
     chk = Checker(fn)
     chk.frame(data, "data")
     if not chk.require(data, "data", list(dict.fromkeys([*start.values(), *end.values()]))):

@@ -9,10 +9,12 @@ import pandas as pd
 
 from workbench.outcomes._config import thresholds
 from workbench.outcomes._inputs import Checker, as_day, unique_ids
+from workbench.params import FRAME, Date, validate_params
 
 __all__ = ["registry_flags"]
 
 
+@validate_params({"assessments": FRAME, "contacts": FRAME, "referrals": FRAME, "on": Date()})
 def registry_flags(assessments: pd.DataFrame, contacts: pd.DataFrame, referrals: pd.DataFrame, *,
                    on: Any, referral: str = "referral_id", subject: str = "resident_id",
                    time: str = "assessed_on", contact_time: str = "contact_on",

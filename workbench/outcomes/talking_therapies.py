@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 
 from workbench.outcomes._config import thresholds
-from workbench.outcomes._inputs import Checker, bad_argument, column_names
+from workbench.outcomes._inputs import Checker, column_names
 from workbench.outcomes.pairs import talking_therapies
+from workbench.params import COLUMNS, FRAME, TABLES, Either, Optional, Predicate, check, validate_params
 
 __all__ = ["METRICS", "rates", "referral_outcomes"]
 
@@ -18,6 +19,11 @@ _FLAGS = ["finished_treatment", "caseness_start", "recovered", "reliable_improve
           "reliable_deterioration", "reliable_recovery"]
 
 
+@validate_params({"assessments": Either(FRAME, TABLES, words="a pandas DataFrame or the analysis tables "
+                                                              "(workbench.tables.Tables)"),
+                  "contacts": Optional(FRAME),
+                  "treatment_kinds": Predicate(lambda v: isinstance(v, (tuple, list)) and len(v) > 0
+                                               and all(isinstance(k, str) for k in v), "a non-empty tuple of strings")})
 def referral_outcomes(assessments, contacts: pd.DataFrame | None = None, *, referral: str = "referral_id",
                       subject: str = "resident_id", time: str = "assessed_on",
                       contact_time: str = "contact_on", kind: str = "kind", attended: str = "attended",
@@ -86,18 +92,13 @@ def referral_outcomes(assessments, contacts: pd.DataFrame | None = None, *, refe
     1           False       <NA>                  <NA>               <NA>
     """
     fn = "referral_outcomes"
-    if (not isinstance(treatment_kinds, (tuple, list)) or not treatment_kinds
-            or not all(isinstance(k, str) for k in treatment_kinds)):
-        raise bad_argument(fn, "treatment_kinds", "a non-empty tuple of strings", treatment_kinds)
-    from workbench.tables import Tables
-
-    if isinstance(assessments, Tables):
-        if contacts is not None:
-            raise ValueError(f"{fn}: give the analysis tables alone, or 'assessments' and 'contacts' frames; not both.")
+    if not isinstance(assessments, pd.DataFrame):  # the analysis tables: they hold the contacts
+        alone = "None when 'assessments' are the analysis tables (give the tables alone, or two frames)"
+        check(fn, "contacts", contacts, Predicate(lambda c: c is None, alone))
         assessments, contacts = assessments.referral_scores(("phq9", "gad7")), assessments.contacts
-    elif contacts is None:
-        raise ValueError(f"The 'contacts' parameter of {fn} must be a pandas DataFrame when 'assessments' is a "
-                         "frame. Got None instead.")
+    else:
+        check(fn, "contacts", contacts, Predicate(lambda c: c is not None,
+                                                  "a pandas DataFrame when 'assessments' is a frame"))
     chk = Checker(fn)
     chk.frame(assessments, "assessments")
     chk.frame(contacts, "contacts")
@@ -170,6 +171,7 @@ def _attended_from_status(contacts: pd.DataFrame, attended: str, chk: Checker) -
     return contacts.assign(**{attended: (status == "attended").fillna(False).astype(bool)})
 
 
+@validate_params({"outcomes": FRAME, "by": COLUMNS})
 def rates(outcomes: pd.DataFrame, *, by: str | list[str] | None = None) -> pd.DataFrame:
     """NHS Talking Therapies rates from :func:`referral_outcomes`, with REFERENCE.md's denominators.
 

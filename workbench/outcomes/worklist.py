@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.outcomes._inputs import as_day
+from workbench.params import Date, validate_params
 from workbench.outcomes.registry import registry_flags
 
 __all__ = ["FOLLOW_UP_COLUMNS", "follow_up_interval", "follow_up_list"]
@@ -44,6 +45,7 @@ def follow_up_interval(decisions: pd.DataFrame, *, policy: Any = "default") -> p
     return pd.Series(days[choice], index=decisions.index, name="interval_days")
 
 
+@validate_params({"on": Date()})
 def follow_up_list(data: Any, *, on: Any, policy: Any = "default") -> pd.DataFrame:
     """Everyone on a follow-up list on the date ``on``, most pressing first.
 

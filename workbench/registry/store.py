@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
+from workbench.params import NonEmptyStr, Options, Predicate, validate_params
 from workbench.problems import ProblemsError
 from workbench.registry import audit, migrate
 from workbench.registry.access import AccessDenied, can_read_answers, require_role
@@ -64,6 +65,13 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 
 
+def _one_submission(answers) -> bool:
+    if not isinstance(answers, pd.DataFrame) or len(answers) != 1 or "submission_id" not in answers.columns:
+        return False
+    submission = answers["submission_id"].iloc[0]
+    return isinstance(submission, str) and bool(submission.strip())
+
+
 class Registry:
     """The registry at ``url`` (SQLite file path or URL, or PostgreSQL URL; default
     ``WORKBENCH_DB`` or a file under the user's data folder)."""
@@ -91,10 +99,9 @@ class Registry:
         migrate.upgrade(self.engine)
         return migrate.current_revision(self.engine)
 
+    @validate_params({"role": Options(*ROLES)})
     def add_user(self, name: str, role: str, *, by: str, display_name: str | None = None) -> None:
         """Add a user with a role (admins only)."""
-        if role not in ROLES:
-            raise ValueError(f"The 'role' parameter of add_user must be one of {list(ROLES)}. Got {role!r} instead.")
         with self._write() as conn:
             require_role(conn, by, {"admin"}, "add users")
             if conn.execute(sa.select(users.c.name).where(users.c.name == name)).first():
@@ -113,10 +120,9 @@ class Registry:
                 raise AccessDenied(f"{by} may only take residents onto their own caseload")
             _add_to_caseload(conn, user, resident_ids, by=by, at=_now())
 
+    @validate_params({"reason": NonEmptyStr()})
     def approve_access(self, user: str, resident_id: str, *, by: str, reason: str) -> None:
         """A second counsellor approves ``user``'s access to a resident outside their caseload."""
-        if not reason or not reason.strip():
-            raise ValueError("The 'reason' parameter of approve_access must be a non-empty str.")
         with self._write() as conn:
             require_role(conn, by, {"counsellor"}, "approve access outside a caseload")
             if by == user:
@@ -221,6 +227,8 @@ class Registry:
         screening app's live card. ``resident``: the resident's record (its chronic conditions)."""
         return preview_screening(answers, resident, policy=policy)
 
+    @validate_params({"answers": Predicate(_one_submission, "one screening: a frame of one row with a non-empty "
+                                                            "'submission_id'")})
     def save_screening(self, answers: pd.DataFrame, *, by: str, tier: int | None = None, reason: str | None = None,
                        add_to_caseload: bool = False, policy="default") -> SavedScreening:
         """Store one screening session in one transaction: its questionnaires (item-level
@@ -254,12 +262,7 @@ class Registry:
             Any bad answer or date, an unknown resident, a bad tier or a missing reason, or a
             questionnaire already stored for this resident and date; nothing is written.
         """
-        if len(answers) != 1:
-            raise ValueError("save_screening stores one screening: 'answers' must have one row. "
-                             f"Got {len(answers)} rows instead.")
-        submission = answers["submission_id"].iloc[0] if "submission_id" in answers.columns else None
-        if not isinstance(submission, str) or not submission.strip():
-            raise ValueError("The 'answers' parameter of save_screening needs a non-empty 'submission_id'.")
+        submission = answers["submission_id"].iloc[0]
         from workbench.registry import saving
 
         form = answers.drop(columns=[c for c in ("purpose", "referral_id", "study", "visit") if c in answers.columns])
@@ -300,6 +303,7 @@ class Registry:
         mine = decisions[decisions["assessed_on"] == pd.Timestamp(assessed_on)]
         return mine.sort_values("decided_at").tail(1).reset_index(drop=True)
 
+    @validate_params({"table": Options(of=lambda: sorted(_RECORDABLE))})
     def record(self, table: str, frame: pd.DataFrame, *, by: str) -> int:
         """Store rows of ``referrals``, ``contacts``, ``events``, ``enrolments`` or ``consents``.
 
@@ -307,8 +311,6 @@ class Registry:
         rows and when is filled in. Every cell is checked first and every problem reported at
         once (:class:`RecordProblems`); then all rows are written in one transaction, audited.
         """
-        if table not in _RECORDABLE:
-            raise ValueError(f"The 'table' parameter of record must be one of {sorted(_RECORDABLE)}. Got {table!r} instead.")
         target, roles, key, who = _RECORDABLE[table]
         rows = _typed_rows(target, frame, who, by)
         with self._write() as conn:

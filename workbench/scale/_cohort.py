@@ -13,7 +13,7 @@ import pandas as pd
 from workbench.cohort import endpoints
 from workbench.scale._compute import compute
 from workbench.synth import community
-from workbench.synth._checks import check_int
+from workbench.params import Interval, sentence, validate_params
 from workbench.synth.conditions import CONDITIONS
 
 #: Questionnaires answered in a written cohort (the ones the default policy reads).
@@ -108,6 +108,8 @@ def _write_partition(folder: str, number: int, size: int, seed: int, follow_up_y
     return len(frame)
 
 
+@validate_params({"n": Interval(int, _SMALLEST, None), "partition_size": Interval(int, _SMALLEST, 1_000_000),
+                  "seed": Interval(int, 0, None)})
 def write_cohort(path, *, n: int, partition_size: int = 500_000, seed: int = 20261126,
                  follow_up_years: int = 1, client=None) -> pd.DataFrame:
     """Write a synthetic cohort of ``n`` residents as a folder of Parquet files, in partitions.
@@ -159,14 +161,11 @@ def write_cohort(path, *, n: int, partition_size: int = 500_000, seed: int = 202
     """
     import dask
 
-    caller = "write_cohort"
-    n = check_int(n, "n", caller, _SMALLEST, None)
-    partition_size = check_int(partition_size, "partition_size", caller, _SMALLEST, 1_000_000)
-    seed = check_int(seed, "seed", caller, 0, None)
+    n, partition_size, seed = int(n), int(partition_size), int(seed)
     folder = Path(path)
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-        raise FileExistsError(f"The 'path' parameter of write_cohort must be a new or empty folder. "
-                              f"Got {str(folder)!r}, which is not empty: a cohort is never written over.")
+        raise FileExistsError(sentence("write_cohort", "path", "a new or empty folder (a cohort is never written over)",
+                                       str(folder)))
     folder.mkdir(parents=True, exist_ok=True)
     sizes = partition_sizes(n, partition_size)
     tasks = [dask.delayed(_write_partition)(str(folder), i, size, seed, follow_up_years)

@@ -27,7 +27,8 @@ from scipy import stats
 
 from workbench._errors import RowProblemsError
 from workbench.scale._compute import aggregate, as_dask, problems_of, sum_tables
-from workbench.survival import _check, _check_alpha
+from workbench.params import ALPHA, Options, Predicate, validate_params
+from workbench.survival import _check
 
 METHODS = ("efron", "poisson")
 MAX_ITERATIONS = 100
@@ -149,22 +150,27 @@ def _fit(x: np.ndarray, weight: np.ndarray, risk: np.ndarray, deaths: np.ndarray
     return beta, np.linalg.inv(info), loglik, iteration
 
 
+def _intervals_ok(value) -> bool:
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return value >= 1
+    cuts = np.asarray(value, dtype=float)
+    return cuts.ndim == 1 and not np.any(cuts <= 0) and not np.any(np.diff(cuts) <= 0)
+
+
+#: Poisson's intervals: how many, or where they are cut.
+INTERVALS = Predicate(_intervals_ok, "an int >= 1 or increasing cut points in days (> 0)")
+
+
 def _breaks(times: np.ndarray, events: np.ndarray, intervals) -> np.ndarray:
+    """The cut points of ``intervals`` (checked by :data:`INTERVALS`)."""
     if isinstance(intervals, (int, np.integer)) and not isinstance(intervals, bool):
-        if intervals < 1:
-            raise ValueError(f"The 'intervals' parameter of cox must be an int >= 1 or increasing cut points in "
-                             f"days. Got {intervals!r} instead.")
         at = times[events > 0]
         cumulative = np.cumsum(events[events > 0])
         if not len(at):
             return np.array([])
         targets = cumulative[-1] * np.arange(1, intervals) / intervals
         return np.unique(at[np.searchsorted(cumulative, targets, side="left")])
-    cuts = np.asarray(intervals, dtype=float)
-    if cuts.ndim != 1 or np.any(cuts <= 0) or np.any(np.diff(cuts) <= 0):
-        raise ValueError(f"The 'intervals' parameter of cox must be an int >= 1 or increasing cut points in days "
-                         f"(> 0). Got {intervals!r} instead.")
-    return cuts
+    return np.asarray(intervals, dtype=float)
 
 
 def _person_time(codes: np.ndarray, times: np.ndarray, events: np.ndarray, exits: np.ndarray, n_patterns: int,
@@ -184,6 +190,9 @@ def _person_time(codes: np.ndarray, times: np.ndarray, events: np.ndarray, exits
     return partial + later * width[:, None], deaths, lower, np.concatenate([breaks, [np.inf]])
 
 
+@validate_params({"covariates": Predicate(lambda v: not isinstance(v, (str, bytes)) and iter(v) is not v
+                                         and len(list(v)) > 0, "a non-empty list of columns"),
+                  "method": Options(*METHODS), "intervals": INTERVALS, "alpha": ALPHA})
 def cox(data, *, duration: str, event: str, covariates: Sequence[str], method: str = "efron",
         intervals: int | Sequence[float] = 20, alpha: float = 0.05, max_patterns: int = 10_000,
         client=None) -> AggregateCoxModel:
@@ -244,12 +253,7 @@ def cox(data, *, duration: str, event: str, covariates: Sequence[str], method: s
     >>> model.summary.loc["treated", ["coef", "se"]].round(4).tolist()  # R coxph (Efron): -1.8562, se 1.1358
     [-1.8562, 1.1358]
     """
-    _check_alpha(alpha, "cox")
-    if method not in METHODS:
-        raise ValueError(f"The 'method' parameter of cox must be 'efron' or 'poisson'. Got {method!r} instead.")
     covariates = list(covariates)
-    if not covariates:
-        raise ValueError("The 'covariates' parameter of cox must name at least one column. Got [] instead.")
     ddf = as_dask(data, [duration, event, *covariates])
 
     def per_partition(frame, number):

@@ -14,7 +14,8 @@ import pandas as pd
 
 from workbench._errors import RowProblemsError
 from workbench.scale._compute import aggregate, as_dask, problems_of, sum_tables
-from workbench.survival import _check, _check_alpha, _km_curve, _quantile, logrank_from_tables, logrank_p_value
+from workbench.params import ALPHA, validate_params
+from workbench.survival import CI, _check, _km_curve, _quantile, logrank_from_tables, logrank_p_value
 
 COUNT_COLUMNS = ["events", "exits", "entries"]
 
@@ -141,6 +142,7 @@ def km_from_counts(counts: pd.DataFrame, *, grouped: bool, entry: bool, ci: str 
     return out
 
 
+@validate_params({"ci": CI, "alpha": ALPHA})
 def km(data, *, duration: str, event: str, group: str | None = None, entry: str | None = None,
        ci: str = "log-log", alpha: float = 0.05, client=None) -> pd.DataFrame:
     """Kaplan-Meier estimate over a partitioned cohort; the same table as :func:`workbench.survival.km`.
@@ -185,13 +187,11 @@ def km(data, *, duration: str, event: str, group: str | None = None, entry: str 
     2     5        3       1  0.444444
     3     8        2       0  0.444444
     """
-    _check_alpha(alpha, "km")
-    if ci not in ("log-log", "log"):
-        raise ValueError(f"The 'ci' parameter of km must be 'log-log' or 'log'. Got {ci!r} instead.")
     counts = survival_counts(data, duration=duration, event=event, group=group, entry=entry, client=client)
     return km_from_counts(counts, grouped=group is not None, entry=entry is not None, ci=ci, alpha=alpha)
 
 
+@validate_params({"ci": CI, "alpha": ALPHA})
 def km_summary(data, *, duration: str, event: str, group: str | None = None, entry: str | None = None,
                ci: str = "log-log", alpha: float = 0.05, client=None) -> pd.DataFrame:
     """Subjects, events and median survival with its interval per group, as
@@ -210,7 +210,6 @@ def km_summary(data, *, duration: str, event: str, group: str | None = None, ent
        n  events  median
     0  6       3     5.0
     """
-    _check_alpha(alpha, "km_summary")
     counts = survival_counts(data, duration=duration, event=event, group=group, entry=entry, client=client)
     table = km_from_counts(counts, grouped=group is not None, entry=entry is not None, ci=ci, alpha=alpha)
     totals = dict(_groups(counts, group is not None))

@@ -22,7 +22,9 @@ from . import studies as _studies  # noqa: F401
 from . import trajectory as _trajectory  # noqa: F401
 from . import trial as _trial  # noqa: F401
 from . import satisfaction as _satisfaction  # noqa: F401  (key 18; imported last)
-from ._checks import check_choice, check_date, check_instruments, check_int, fail
+from workbench.params import Interval, Optional, Options, validate_params
+
+from ._checks import DATE, check_date, check_instruments, fail
 from ._params import COMMUNITY_TYPES, available_instruments, load
 from .conditions import CONDITIONS
 from .engine import Draft, run
@@ -142,6 +144,7 @@ class Community:
 
         return community_tables(self)
 
+    @validate_params({"format": Options(*FORMATS)}, name="Community.write")
     def write(self, folder: str | os.PathLike, *, format: str = "csv") -> Path:
         """Write the community's analysis tables (:meth:`tables`) to ``folder`` as CSV or Parquet,
         with the data dictionary and ``tables.json`` (:func:`workbench.tables.write`); files of the
@@ -160,10 +163,11 @@ class Community:
         """
         from workbench.tables import write
 
-        format = check_choice(format, "format", "Community.write", FORMATS)
         return write(self.tables(), folder, formats=(format,), overwrite=True)
 
 
+@validate_params({"n": Interval(int, N_MIN, N_MAX), "seed": Interval(int, 0, None), "start": DATE, "end": DATE,
+                  "follow_up_end": Optional(DATE), "follow_up_years": Interval(int, 1, MAX_FOLLOW_UP_YEARS)})
 def community(n: int, *, seed: int = 20261126, start: Any = "2025-01-01",
               end: Any = "2025-12-31",
               instruments: Iterable[str] = DEFAULT_INSTRUMENTS, follow_up_end: Any = None,
@@ -243,14 +247,13 @@ def community(n: int, *, seed: int = 20261126, start: Any = "2025-01-01",
     True
     """
     caller = "community"
-    n = check_int(n, "n", caller, N_MIN, N_MAX)
-    seed = check_int(seed, "seed", caller, 0, None)
+    n, seed = int(n), int(seed)
     start_day = check_date(start, "start", caller)
     end_day = check_date(end, "end", caller)
     if end_day < start_day:
         fail("end", caller, f"a date on or after start ({start_day})", end)
     names = check_instruments(instruments, "instruments", caller, available_instruments())
-    years = check_int(follow_up_years, "follow_up_years", caller, 1, MAX_FOLLOW_UP_YEARS)
+    years = int(follow_up_years)
     latest = end_day + np.timedelta64(FOLLOW_UP_DAYS * years, "D")
     if follow_up_end is None:
         last_day = latest

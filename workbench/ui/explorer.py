@@ -23,6 +23,7 @@ import pandas as pd
 
 from workbench.cohort import ENDPOINTS
 from workbench.i18n import t
+from workbench.params import FRAME, Optional, Options, Predicate, validate_params
 from workbench.ui._base import FieldMessage, guarded
 
 __all__ = ["COVARIATES", "GROUPINGS", "KMExplorer", "cohort_frame", "data_note", "html_table", "level_label",
@@ -289,24 +290,16 @@ class KMExplorer(w.VBox):
     'The lower age limit (50) is above the upper one (45).'
     """
 
+    @validate_params({"data": FRAME, "endpoint": Options(*ENDPOINTS), "grouping": Options(*GROUPINGS),
+                      "covariates": Predicate(lambda v: not isinstance(v, (str, bytes)) and iter(v) is not v
+                                              and all(c in COVARIATES for c in v),
+                                              f"a list of names among {list(COVARIATES)}"),
+                      "reload": Optional(Predicate(callable, "a function returning a frame"))}, name="KMExplorer")
     def __init__(self, data: pd.DataFrame, *, lang: str, endpoint: str = "crisis_or_er", grouping: str = "sex",
                  covariates: Sequence[str] = ("age10", "lives_alone", "hypertension", "diabetes"), min_rows: int = MIN_ROWS,
                  dpi: int = 80, reload: Callable[[], pd.DataFrame] | None = None):
         from workbench.plots import use_cjk_font
 
-        if endpoint not in ENDPOINTS:
-            raise ValueError(f"The 'endpoint' parameter of KMExplorer must be one of {list(ENDPOINTS)}. "
-                             f"Got {endpoint!r} instead.")
-        if grouping not in GROUPINGS:
-            raise ValueError(f"The 'grouping' parameter of KMExplorer must be one of {list(GROUPINGS)}. "
-                             f"Got {grouping!r} instead.")
-        unknown = [c for c in covariates if c not in COVARIATES]
-        if unknown:
-            raise ValueError(f"The 'covariates' parameter of KMExplorer must list names among {list(COVARIATES)}. "
-                             f"Got {unknown} instead.")
-        if reload is not None and not callable(reload):
-            raise ValueError(f"The 'reload' parameter of KMExplorer must be None or a function returning a frame. "
-                             f"Got {reload!r} instead.")
         use_cjk_font()
         self.data, self.lang, self.min_rows, self.dpi = data, lang, min_rows, dpi
         self._reload = reload

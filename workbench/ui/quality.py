@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.i18n import t
+from workbench.params import FRAME, Optional, Predicate, check, validate_params
 from workbench.quality import CATEGORIES, MEASURES, compute, load_indicators
 from workbench.report import data_note, suppress_quality
 from workbench.ui._base import FieldMessage, guarded
@@ -111,16 +112,15 @@ class QualityBoard(w.VBox):
     True
     """
 
+    @validate_params({"result": FRAME, "reload": Optional(Predicate(callable, "a function (callable)"))},
+                     name="QualityBoard")
     def __init__(self, result: pd.DataFrame, *, lang: str, month: str | None = None, today: dt.date | None = None,
                  min_count: int = 5, indicators=None, suppressed: pd.DataFrame | None = None,
                  reload: Callable[[], Any] | None = None):
         months = sorted(result["period"].unique())
-        if not months:
-            raise ValueError("The 'result' parameter of QualityBoard must have at least one month. Got none.")
-        if month is not None and month not in months:
-            raise ValueError(f"The 'month' parameter of QualityBoard must be one of {months}. Got {month!r} instead.")
-        if reload is not None and not callable(reload):
-            raise TypeError(f"The 'reload' parameter of QualityBoard must be callable. Got {type(reload).__name__} instead.")
+        check("QualityBoard", "result", result, Predicate(lambda _: bool(months), "a result of compute with at least "
+                                                                                  "one month"))
+        check("QualityBoard", "month", month, Predicate(lambda m: m is None or m in months, f"None or one of {months}"))
         self.spec = load_indicators(indicators)
         self._indicators = indicators
         self.lang, self.min_count, self.today, self._reload = lang, min_count, today, reload
@@ -180,9 +180,9 @@ class QualityBoard(w.VBox):
         """Show ``result`` (filters keep their choices where they still apply)."""
         if suppressed is None:
             suppressed = suppress_quality(result, min_count=self.min_count)
-        elif not suppressed.index.equals(result.index) or suppressed.attrs.get("min_count") != self.min_count:
-            raise ValueError("The 'suppressed' parameter of QualityBoard must be suppress_quality(result, "
-                             f"min_count={self.min_count}) of the same result.")
+        check("QualityBoard", "suppressed", suppressed, Predicate(
+            lambda s: s.index.equals(result.index) and s.attrs.get("min_count") == self.min_count,
+            f"suppress_quality(result, min_count={self.min_count}) of the same result"))
         self.result, self.shown = result, suppressed
         self._months = sorted(result["period"].unique())
         self._communities = sorted(c for c in result["community"].unique() if c != "all")
