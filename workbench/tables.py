@@ -687,6 +687,22 @@ _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f"}
 
 
+def _whole_integers(values: pd.Series, dtype: str) -> pd.Series | None:
+    """Float ``values`` as the nullable integer ``dtype`` when every one is whole and fits (None
+    otherwise): built from the numbers and their mask, ten times faster than ``astype``.
+
+    >>> _whole_integers(pd.Series([1.0, None, 3.0]), "Int8").tolist(), _whole_integers(pd.Series([1.5]), "Int8")
+    ([1, <NA>, 3], None)
+    """
+    numbers = values.to_numpy(dtype=np.float64)
+    blank = np.isnan(numbers)
+    filled = np.where(blank, 0.0, numbers)
+    info = np.iinfo(dtype.lower())
+    if not ((np.floor(filled) == filled) & (filled >= info.min) & (filled <= info.max)).all():
+        return None
+    return pd.Series(pd.arrays.IntegerArray(filled.astype(dtype.lower()), blank), index=values.index)
+
+
 def _coerce_column(name: str, column: Column, values: pd.Series, problems: list[tuple], clean_text: bool = True) -> pd.Series:
     """``values`` as ``column``'s declared type; cells that cannot be read are reported and blanked.
 
@@ -720,6 +736,10 @@ def _coerce_column(name: str, column: Column, values: pd.Series, problems: list[
             return out.astype(bool) if column.dtype == "bool" and not out.isna().any() else out
     if column.dtype in ("Int8", "Int16", "Int32", "float", "Float") and kind in ("integer", "floating", "mixed-integer-float",
                                                                                  "decimal"):
+        if column.dtype.startswith("Int") and values.dtype.kind == "f":  # floats with NaN, as a database gives
+            whole = _whole_integers(values, column.dtype)
+            if whole is not None:
+                return whole
         number = pd.to_numeric(values, errors="coerce")
         if column.dtype.startswith("Int"):
             whole = number.isna() | (np.floor(number) == number)
@@ -727,7 +747,9 @@ def _coerce_column(name: str, column: Column, values: pd.Series, problems: list[
                 return number.astype(target)
         else:
             return number.astype(target)
-    text = values.astype("string").str.strip()
+    text = values.astype("string")
+    if clean_text:  # a database's text (dates as SQLite stores them) has no stray spaces to strip
+        text = text.str.strip()
     blank = text.isna() | (text == "")
     if column.dtype == "string":
         out = text.mask(blank)
@@ -831,11 +853,15 @@ def write(tables: Tables, folder: str | Path, *, formats: Sequence[str] = ("parq
         return temporary
 
     try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
         for name, frame in tables.items():
-            if "parquet" in formats:
-                frame.to_parquet(target(f"{name}.parquet"), index=False)
+            table = pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)  # once for both files
+            if "parquet" in formats:  # with pandas' metadata, as DataFrame.to_parquet writes it
+                pq.write_table(table, target(f"{name}.parquet"))
             if "csv" in formats:
-                _write_csv(frame, TABLES[name], target(f"{name}.csv"))
+                _write_csv(frame, table, TABLES[name], target(f"{name}.csv"))
         if dictionary_files:
             for lang, filename in DICTIONARY_FILES.items():
                 dictionary(lang).to_csv(target(filename), index=False, encoding="utf-8-sig", lineterminator="\n")
@@ -852,23 +878,24 @@ def write(tables: Tables, folder: str | Path, *, formats: Sequence[str] = ("parq
     return folder
 
 
-def _write_csv(frame: pd.DataFrame, spec: TableSpec, path: Path) -> None:
-    """One table as CSV for spreadsheets and other tools: UTF-8 with a BOM (so that spreadsheet
-    programs read Chinese), dates ``YYYY-MM-DD``, times ISO 8601 in UTC, blanks empty, ``true`` /
-    ``false``. Written by Arrow's CSV writer (ten times faster than pandas' on a city's tables)."""
+def _write_csv(frame: pd.DataFrame, table, spec: TableSpec, path: Path) -> None:
+    """One table (``frame``, and ``table``, the same as Arrow) as CSV for spreadsheets and other
+    tools: UTF-8 with a BOM (so that spreadsheet programs read Chinese), dates ``YYYY-MM-DD``,
+    times ISO 8601 in UTC, blanks empty, ``true`` / ``false``. Written by Arrow's CSV writer (ten
+    times faster than pandas' on a city's tables)."""
     import codecs
 
     import pyarrow as pa
     import pyarrow.csv as pa_csv
 
-    out = frame.reset_index(drop=True)
     for column in spec.columns:
+        i = table.schema.get_field_index(column.name)
+        if i < 0:
+            continue
         if column.dtype == "timestamp":
-            out = out.assign(**{column.name: out[column.name].dt.strftime("%Y-%m-%dT%H:%M:%SZ").astype("string")})
-    table = pa.Table.from_pandas(out, preserve_index=False)
-    for column in spec.columns:
-        if column.dtype == "date":
-            i = table.schema.get_field_index(column.name)
+            text = frame[column.name].dt.strftime("%Y-%m-%dT%H:%M:%SZ").astype("string")
+            table = table.set_column(i, column.name, pa.array(text.to_numpy(dtype=object, na_value=None), pa.string()))
+        elif column.dtype == "date":
             table = table.set_column(i, column.name, table.column(i).cast(pa.date32()))
     with open(path, "wb") as handle:
         handle.write(codecs.BOM_UTF8)
