@@ -12,6 +12,9 @@ only, so a run that needs no PostgreSQL never starts one.
 - ``registry_url`` (function, parametrized ``sqlite`` / ``postgresql``): an empty registry URL, a
   SQLite file under ``tmp_path`` or a fresh PostgreSQL database; a test taking it runs against both.
 
+Synthetic communities shared by the synth tests (built once per session; tests only read them):
+``small`` (2,000 residents, seed 11) and ``small_tables``, its analysis tables.
+
 If the PostgreSQL server binaries are missing, the tests that need them fail (they are not skipped)
 with the message to run ``make test``, which installs the Debian package.
 """
@@ -84,3 +87,17 @@ def pytest_terminal_summary(terminalreporter, config):
     took = config.stash.get(WARM_UP, None)
     if took:
         terminalreporter.write_line(f"warm-up before the first test (seconds): {took}")
+
+
+@pytest.fixture(scope="session")
+def small():
+    """A synthetic community of 2,000 residents (seed 11), read by several test modules."""
+    from workbench.synth import community
+
+    return community(2_000, seed=11)
+
+
+@pytest.fixture(scope="session")
+def small_tables(small):
+    """``small``'s analysis tables."""
+    return small.tables()

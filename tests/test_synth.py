@@ -49,7 +49,7 @@ from workbench.synth import Community, community
 from workbench.synth import _params, engine
 from workbench.synth.__main__ import main
 from workbench.synth._dates import whole_years
-from workbench.tables import ITEM_COLUMNS, TABLES, Tables, read
+from workbench.tables import ITEM_COLUMNS, TABLES, read
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data_samples"
@@ -78,16 +78,6 @@ def text(values: pd.Series) -> np.ndarray:
 @pytest.fixture(scope="module")
 def big() -> Community:
     return community(50_000, seed=20261126)
-
-
-@pytest.fixture(scope="module")
-def small() -> Community:
-    return community(2_000, seed=11)
-
-
-@pytest.fixture(scope="module")
-def small_tables(small) -> Tables:
-    return small.tables()
 
 
 @pytest.fixture(scope="module")

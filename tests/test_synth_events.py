@@ -70,9 +70,9 @@ def test_new_steps_have_new_keys():
     assert len(used) == len(set(used))
 
 
-def test_existing_frames_do_not_depend_on_the_new_steps():
+def test_existing_frames_do_not_depend_on_the_new_steps(small):
     # Only the steps that existed before the long follow-up: same five frames.
-    c = community(2_000, seed=11)
+    c = small
     draft = engine.Draft(n=2_000, seed=11, start=np.datetime64("2025-01-01"),
                          end=np.datetime64("2025-12-31"), instruments=c.instruments,
                          params=_params.load(), follow_up_end=np.datetime64("2026-12-31"),
@@ -366,15 +366,15 @@ def test_cohort_size_and_short_follow_up():
 
 # ---------------------------------------------------------------- monthly follow-up, loss
 
-def test_one_year_has_no_maintenance_contacts():
-    c = community(2_000, seed=11)
+def test_one_year_has_no_maintenance_contacts(small):
+    c = small
     assert c.contacts["referral_id"].notna().all() and not (c.contacts["kind"] == "visit").any()
     assert c.contacts["kind"].cat.categories.tolist() == ["treatment", "assessment", "phone",
                                                           "visit"]
 
 
 def test_monthly_contacts_after_a_completed_course(long):
-    c, ref = long.contacts, long.referrals.set_index("referral_id")
+    c = long.contacts
     m = c[c["referral_id"].isna()]
     assert set(m["kind"]) == {"phone", "visit", "assessment"}
     completed = long.referrals[long.referrals["end_reason"] == "completed"]

@@ -20,11 +20,6 @@ SURVEY_COLUMNS = ["survey_id", *COLUMNS]
 
 
 @pytest.fixture(scope="module")
-def small():
-    return community(2000, seed=11)
-
-
-@pytest.fixture(scope="module")
 def large():
     return community(50_000, seed=20261126)
 

@@ -11,8 +11,8 @@ import pytest
 import workbench
 from workbench.instruments import get_instrument
 from workbench.records import score_assessments
-from workbench.synth import Community, community
-from workbench.tables import ITEM_COLUMNS, TABLES, Tables
+from workbench.synth import Community
+from workbench.tables import ITEM_COLUMNS, TABLES
 
 INSTRUMENTS = ("phq9", "gad7", "who5", "ucla3", "k10", "phq15", "pss10")
 REFERRAL_COLUMNS = ["referral_id", "resident_id", "referred_on", "tier", "rule", "ended_on", "end_reason"]
@@ -71,16 +71,6 @@ def text(values: pd.Series) -> np.ndarray:
 def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values(ASSESSMENT_KEY, ignore_index=True, kind="stable")
 
-
-
-@pytest.fixture(scope="module")
-def small() -> Community:
-    return community(2_000, seed=11)
-
-
-@pytest.fixture(scope="module")
-def small_tables(small) -> Tables:
-    return small.tables()
 
 
 @pytest.fixture(scope="module")
