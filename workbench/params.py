@@ -26,6 +26,7 @@ workbench.params.ParameterError: The 'lang' parameter of dictionary must be one 
 
 from __future__ import annotations
 
+import abc
 import datetime as dt
 import functools
 import inspect
@@ -77,14 +78,16 @@ def shown(value: Any) -> str:
         return f"a {kind}"
 
 
-class Constraint:
+class Constraint(abc.ABC):
     """What a parameter must be: :meth:`accepts` a value, :meth:`describe` says it in words."""
 
-    def accepts(self, value: Any) -> bool:  # pragma: no cover - every constraint overrides it
-        raise NotImplementedError
+    @abc.abstractmethod
+    def accepts(self, value: Any) -> bool:
+        """Whether ``value`` keeps the rule."""
 
-    def describe(self) -> str:  # pragma: no cover
-        raise NotImplementedError
+    @abc.abstractmethod
+    def describe(self) -> str:
+        """The rule in words, as it ends "must be ..."."""
 
 
 class Interval(Constraint):
