@@ -148,13 +148,18 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "users":
             registry.add_user(args.name, args.role, by=_need_user(args), display_name=args.display_name)
             print(f"added {args.name} ({args.role})")
-    except ProblemsError as err:
-        print(str(err), file=sys.stderr)
-        return 1
-    except (AccessDenied, FileExistsError, FileNotFoundError, ValueError) as err:
-        print(f"workbench: {err}", file=sys.stderr)
-        return 1
+    except (ProblemsError, AccessDenied, FileExistsError, FileNotFoundError, ValueError) as err:
+        return _refused(err)
     return 0
+
+
+def _refused(err: Exception) -> int:
+    """Say why a command was refused, on stderr, and give its exit status (1): a problems table as
+    it is, any other refusal as one sentence."""
+    from workbench.problems import ProblemsError
+
+    print(str(err) if isinstance(err, ProblemsError) else f"workbench: {err}", file=sys.stderr)
+    return 1
 
 
 def _report(args) -> int:
@@ -172,12 +177,8 @@ def _report(args) -> int:
 
             tables = Registry(args.db).analysis_tables(as_user=_need_user(args), pseudonymised=True)
         path = write_quality_report(tables, month=args.month, out=args.out, lang=args.lang)
-    except ProblemsError as err:
-        print(str(err), file=sys.stderr)
-        return 1
-    except (AccessDenied, FileNotFoundError, ValueError, TypeError) as err:
-        print(f"workbench: {err}", file=sys.stderr)
-        return 1
+    except (ProblemsError, AccessDenied, FileNotFoundError, ValueError, TypeError) as err:
+        return _refused(err)
     print(path)
     return 0
 

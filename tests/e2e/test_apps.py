@@ -39,6 +39,16 @@ def sign_in(page, lang: str, label: str = COUNSELLOR_LABEL) -> None:
     picker.wait_for(state="detached")  # the app has replaced the staff picker
 
 
+def open_resident(open_app, rid: str, lang: str):
+    """The screening station, signed in as counsellor Li, showing resident ``rid``'s form."""
+    app = open_app("screening", lang=lang, wait_for=".wb-app")
+    sign_in(app.page, lang)
+    app.page.get_by_label(t("find_resident", lang)).fill(rid)
+    app.page.get_by_label(t("find_resident", lang)).press("Enter")
+    app.page.wait_for_selector(f"p strong:has-text('{rid}')")
+    return app
+
+
 def unscreened_resident(server) -> str:
     """A sample resident of counsellor Li's communities with no assessment today."""
     today = dt.date.today().isoformat()
@@ -73,12 +83,8 @@ def test_each_app_opens_in_both_languages_without_an_error(open_app, name, lang)
 
 def test_a_screening_is_saved_once_with_the_right_tier(server, open_app):
     rid = unscreened_resident(server)
-    app = open_app("screening", lang="zh", wait_for=".wb-app")
+    app = open_resident(open_app, rid, "zh")
     page = app.page
-    sign_in(page, "zh")
-    page.get_by_label(t("find_resident", "zh")).fill(rid)
-    page.get_by_label(t("find_resident", "zh")).press("Enter")
-    page.wait_for_selector(f"p strong:has-text('{rid}')")
     from workbench.instruments import get_instrument
 
     phq9, gad7 = get_instrument("phq9"), get_instrument("gad7")
@@ -238,12 +244,8 @@ def test_a_screening_saved_with_a_changed_tier_reaches_the_quality_board_and_the
     row = board.page.locator(f"table:has(caption:has-text('{month}')) tr:has-text('Tier 3 contacted within 72 h')").first
     before_board = _number(row.locator("td").nth(1).inner_text())  # numerator, then denominator
 
-    app = open_app("screening", lang="en", wait_for=".wb-app")
+    app = open_resident(open_app, rid, "en")
     page = app.page
-    sign_in(page, "en")
-    page.get_by_label(t("find_resident", "en")).fill(rid)
-    page.get_by_label(t("find_resident", "en")).press("Enter")
-    page.wait_for_selector(f"p strong:has-text('{rid}')")
     page.get_by_label(t("assessed_on", "en")).fill(day)
     from workbench.instruments import get_instrument
 
