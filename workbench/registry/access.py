@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Iterable
 
 import sqlalchemy as sa
@@ -21,6 +22,10 @@ __all__ = ["AccessDenied", "can_read_answers", "require_role"]
 
 class AccessDenied(PermissionError):
     """The user's role does not allow this; the message says who, what and why."""
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
 
 
 def require_role(conn: Connection, user: str, allowed: set[str], action: str) -> str:
@@ -44,7 +49,9 @@ def can_read_answers(conn: Connection, user: str, role: str, resident_ids: Itera
         return None
     mine = set(conn.execute(sa.select(caseloads.c.resident_id).where(caseloads.c.user_name == user)).scalars())
     approved = set(conn.execute(sa.select(access_approvals.c.resident_id)
-                                .where(access_approvals.c.user_name == user)).scalars())
+                                .where(access_approvals.c.user_name == user,
+                                       access_approvals.c.expires_at > sa.func.now() if conn.dialect.name == "postgresql"
+                                       else access_approvals.c.expires_at > _utcnow())).scalars())
     permitted = mine | approved
     if resident_ids is None:
         return sorted(permitted)

@@ -35,8 +35,11 @@ users = sa.Table(
     sa.Column("role", sa.String(20), nullable=False),
     sa.Column("display_name", sa.String(200)),
     sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    # the operating-system (or JupyterHub) login this registry user signs in as; unique
+    sa.Column("login", sa.String(64)),
     sa.Column("created_by", sa.String(64)),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("uq_users_login", "login", unique=True),
     sa.CheckConstraint("role IN ('social_worker', 'counsellor', 'doctor', 'analyst', 'admin')", name="role"),
 )
 
@@ -205,6 +208,7 @@ access_approvals = sa.Table(
     sa.Column("resident_id", sa.String(64), sa.ForeignKey("residents.resident_id"), nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
     *_who("approved"),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),  # time-limited
     sa.CheckConstraint("approved_by <> user_name", name="second_person"),
 )
 

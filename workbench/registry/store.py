@@ -30,6 +30,9 @@ from workbench.registry.schema import (EVENT_KINDS, ROLES, access_approvals, ass
 
 __all__ = ["FollowUpData", "ImportResult", "RecordProblems", "Registry", "SavedScreening"]
 
+#: How long a second counsellor's approval to read a resident outside one's caseload lasts.
+APPROVAL_HOURS = 72
+
 BASIC_COLUMNS = ["resident_id", "name", "phone", "sex", "birth_date", "community"]
 
 
@@ -129,7 +132,8 @@ class Registry:
                 raise AccessDenied("access outside a caseload needs a second person's approval, not one's own")
             now = _now()
             conn.execute(access_approvals.insert().values(user_name=user, resident_id=resident_id, reason=reason.strip(),
-                                                          approved_by=by, approved_at=now))
+                                                          approved_by=by, approved_at=now,
+                                                          expires_at=now + dt.timedelta(hours=APPROVAL_HOURS)))
             audit.append(conn, [{"action": "approve_access", "target_table": "access_approvals",
                                  "target_key": f"{user}|{resident_id}", "details": {"reason": reason.strip()}}],
                          user=by, at=now)
