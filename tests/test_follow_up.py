@@ -46,9 +46,10 @@ def count(reg, table, where=""):
 
 def test_a_screening_is_saved_whole_once_and_lands_on_the_caseload(registry):
     answers = session("R1", (2, 2, 2, 2, 2, 1, 1, 0, 1))  # 13 with item 9 = 1: self-harm -> tier 3, urgent
-    saved = registry.save_screening(answers, by="counsellor_a", add_to_caseload=True)
+    registry.assign_caseload("counsellor_a", ["R1"], by="counsellor_b")  # a second person (tests/test_access.py)
+    saved = registry.save_screening(answers, by="counsellor_a")
     assert saved.written is True
-    again = registry.save_screening(answers, by="counsellor_a", add_to_caseload=True)  # a double click
+    again = registry.save_screening(answers, by="counsellor_a")  # a double click
     assert again.written is False
     assert count(registry, "assessments") == 2  # PHQ-9 and GAD-7
     assert count(registry, "tier_assignments") == 1

@@ -14,7 +14,8 @@ from http_util import free_port, http_get
 from workbench.server import jupyter_command
 
 ROOT = Path(__file__).resolve().parent.parent
-TOKEN = "test-token-0123456789"
+TOKEN = "test-token-0123456789abcdef0123456789"
+GOOD = "g" * 32
 
 
 def _get(url: str, timeout: float = 60):
@@ -24,11 +25,20 @@ def _get(url: str, timeout: float = 60):
 
 
 def test_never_served_without_a_token_or_beyond_loopback():
-    with pytest.raises(ValueError, match="never served without authentication"):
-        jupyter_command(port=8888, token="")
+    for weak in ("", "x", "y" * 31):
+        with pytest.raises(ValueError, match="at least 32 characters"):
+            jupyter_command(port=8888, token=weak)
     with pytest.raises(ValueError, match="must be a loopback address"):
-        jupyter_command(port=8888, token="x", host="0.0.0.0")
-    assert "--ip=127.0.0.1" in jupyter_command(port=8888, token="x")
+        jupyter_command(port=8888, token=GOOD, host="0.0.0.0")
+    assert "--ip=127.0.0.1" in jupyter_command(port=8888, token=GOOD)
+
+
+def test_a_short_token_is_refused_in_one_sentence():
+    env = {**os.environ, "WORKBENCH_TOKEN": "secret"}
+    result = subprocess.run([sys.executable, "-m", "workbench.server", "--port", "1"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "at least 32 characters" in result.stderr and "secrets.token_hex" in result.stderr
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +82,14 @@ def test_it_says_ready_with_the_addresses_only_once_every_app_is(server):
 
 
 @pytest.mark.slow
+def test_the_token_is_not_on_the_command_line_and_the_registry_is_private(server):
+    proc, _, sample_db, _ = server
+    cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes().decode()
+    assert "jupyterlab" in cmdline and TOKEN not in cmdline  # what `ps` shows everyone
+    assert Path(sample_db).stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.slow
 def test_lab_and_voila_behind_one_login(server):
     _, base, _, _ = server
     assert _get(f"{base}/lab/tree/notebooks?token={TOKEN}")[0] == 200
@@ -103,7 +121,7 @@ def test_one_ctrl_c_stops_it_cleanly(server):
 
 
 def test_the_voila_configuration_for_staff():
-    cmd = jupyter_command(port=8888, token="x", cull_idle_timeout=30, cull_interval=5, pool_size=2)
+    cmd = jupyter_command(port=8888, token=GOOD, cull_idle_timeout=30, cull_interval=5, pool_size=2)
     assert "--MappingKernelManager.cull_idle_timeout=30" in cmd
     assert "--MappingKernelManager.cull_interval=5" in cmd
     assert "--MappingKernelManager.cull_connected=False" in cmd  # an open app is never culled
@@ -114,7 +132,7 @@ def test_the_voila_configuration_for_staff():
     assert "--VoilaConfiguration.show_tracebacks=False" in cmd and "--VoilaConfiguration.strip_sources=True" in cmd
     for bad in ({"cull_idle_timeout": 0}, {"cull_interval": -1}, {"pool_size": -1}, {"pool_size": 1.5}):
         with pytest.raises(ValueError, match=f"{next(iter(bad))}' parameter of jupyter_command"):
-            jupyter_command(port=8888, token="x", **bad)
+            jupyter_command(port=8888, token=GOOD, **bad)
 
 
 def test_the_apps_language_and_template_reach_the_server_environment():

@@ -1,64 +1,87 @@
 """The ``workbench`` command line.
 
-    workbench [--db URL] [--user NAME] db init | db upgrade
+    workbench db init | db upgrade
     workbench import residents FILE [--skip-invalid]
     workbench import assessments FILE [--skip-invalid]
     workbench import tables FOLDER
-    workbench export FOLDER [--key-file FILE]
+    workbench export FOLDER [--key-file FILE] [--include-free-text]
     workbench backup FILE | restore FILE [--force]
     workbench audit verify
-    workbench users add NAME --role ROLE
+    workbench users add NAME --role ROLE [--login LOGIN]
     workbench serve [--port N] | sample [--out FOLDER]
     workbench report quality --month YYYY-MM --out FILE [--lang en|zh] [--data FOLDER]
 
 ``report`` reads the analysis tables of ``--data`` (a folder written by ``workbench export``, or
 ``data_samples`` for the sample), else of the registry as ``--user`` may see them (pseudonymised).
 
-The registry is ``--db`` (a SQLite path or URL, or a PostgreSQL URL), else ``WORKBENCH_DB``,
-else a SQLite file under the user's data folder. Every write names its user with ``--user``
-(or ``WORKBENCH_USER``). Exit status: 0 done; 1 refused (nothing written; the report says
-why); 2 usage error; 3 written with invalid rows skipped (``--skip-invalid``).
+``--db URL`` and ``--user NAME`` go before or after the subcommand. The registry is ``--db`` (a
+SQLite path or URL, or a PostgreSQL URL), else ``WORKBENCH_DB``, else a SQLite file under the
+user's data folder. The command acts as the registry user whose login is the operating-system
+login running it (``db init`` makes that login the registry's admin; ``users add NAME --role R
+--login L`` maps another): ``--user`` (or ``WORKBENCH_USER``) is only checked against it, never
+taken instead. Files it creates are private to that login (umask 077). Exit status: 0 done;
+1 refused (nothing written; the report says why); 2 usage error; 3 written with invalid rows
+skipped (``--skip-invalid``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 
-__all__ = ["main"]
+__all__ = ["main", "os_login"]
+
+
+def _common() -> argparse.ArgumentParser:
+    """``--db`` and ``--user``, accepted before and after the subcommand (SUPPRESS: an option not
+    given after the subcommand leaves the one given before it alone)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", default=argparse.SUPPRESS,
+                        help="registry URL or SQLite path (default: $WORKBENCH_DB or user data folder)")
+    common.add_argument("--user", default=argparse.SUPPRESS,
+                        help="who you are, checked against your login (default: $WORKBENCH_USER)")
+    return common
 
 
 def _parser() -> argparse.ArgumentParser:
+    common = _common()
     parser = argparse.ArgumentParser(prog="workbench", description="Community mental-health workbench",
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    parser.add_argument("--db", default=None, help="registry URL or SQLite path (default: $WORKBENCH_DB or user data folder)")
-    parser.add_argument("--user", default=os.environ.get("WORKBENCH_USER"), help="who is acting (default: $WORKBENCH_USER)")
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__,
+                                     parents=[common])
     sub = parser.add_subparsers(dest="command", required=True)
-    db = sub.add_parser("db", help="create or upgrade the registry schema").add_subparsers(dest="action", required=True)
-    db.add_parser("init", help="create the schema (or upgrade it) and the admin user")
-    db.add_parser("upgrade", help="apply pending schema migrations")
-    imp = sub.add_parser("import", help="import residents or assessments (CSV or Excel), or whole analysis tables "
+
+    def add(group, name, **kwargs):
+        return group.add_parser(name, parents=[common], **kwargs)
+
+    db = add(sub, "db", help="create or upgrade the registry schema").add_subparsers(dest="action", required=True)
+    add(db, "init", help="create the schema (or upgrade it) and the admin user, signing in as your login")
+    add(db, "upgrade", help="apply pending schema migrations")
+    imp = add(sub, "import", help="import residents or assessments (CSV or Excel), or whole analysis tables "
                                         "(a folder written by 'workbench export' or the sample)")
     imp.add_argument("kind", choices=["residents", "assessments", "tables"])
     imp.add_argument("file", help="the file (residents, assessments) or folder (tables)")
     imp.add_argument("--skip-invalid", action="store_true", help="write the valid rows and report the rest")
-    exp = sub.add_parser("export", help="the pseudonymised analysis tables for analysts (Parquet, CSV, dictionary)")
+    exp = add(sub, "export", help="the pseudonymised analysis tables for analysts (Parquet, CSV, dictionary)")
     exp.add_argument("folder")
     exp.add_argument("--key-file", default=None, help="the pseudonymisation key (kept outside the export)")
-    bk = sub.add_parser("backup", help="a consistent copy of the registry")
+    exp.add_argument("--include-free-text", action="store_true",
+                     help="keep free text (override reasons) in the export: admins only, audited")
+    bk = add(sub, "backup", help="a consistent copy of the registry")
     bk.add_argument("file")
-    rs = sub.add_parser("restore", help="restore a backup into --db")
+    rs = add(sub, "restore", help="restore a backup into --db")
     rs.add_argument("file")
     rs.add_argument("--force", action="store_true", help="replace an existing registry")
-    au = sub.add_parser("audit", help="check the audit chain and the stored records").add_subparsers(dest="action", required=True)
-    au.add_parser("verify")
-    us = sub.add_parser("users", help="manage users").add_subparsers(dest="action", required=True)
-    add = us.add_parser("add")
-    add.add_argument("name")
-    add.add_argument("--role", required=True, choices=["social_worker", "counsellor", "doctor", "analyst", "admin"])
-    add.add_argument("--display-name", default=None)
-    rep = sub.add_parser("report", help="write a standalone HTML report from the registry or an export folder")
+    au = add(sub, "audit", help="check the audit chain and the stored records").add_subparsers(dest="action", required=True)
+    add(au, "verify")
+    us = add(sub, "users", help="manage users").add_subparsers(dest="action", required=True)
+    user = add(us, "add")
+    user.add_argument("name")
+    user.add_argument("--role", required=True, choices=["social_worker", "counsellor", "doctor", "analyst", "admin"])
+    user.add_argument("--display-name", default=None)
+    user.add_argument("--login", default=None, help="the operating-system or JupyterHub login they sign in as")
+    rep = add(sub, "report", help="write a standalone HTML report from the registry or an export folder")
     rep.add_argument("kind", choices=["quality"])
     rep.add_argument("--month", required=True, help="the month reported, YYYY-MM")
     rep.add_argument("--out", required=True, help="the HTML file to write")
@@ -70,17 +93,46 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _need_user(args) -> str:
-    if not args.user:
-        raise SystemExit("workbench: every write names its user: pass --user NAME or set WORKBENCH_USER")
-    return args.user
+def os_login() -> str:
+    """The operating-system login of the real user id running this process (not ``$USER`` or
+    ``$LOGNAME``, which anyone can set)."""
+    try:
+        import pwd
+    except ImportError:  # pragma: no cover - not a POSIX system
+        import getpass
+
+        return getpass.getuser()
+    return pwd.getpwuid(os.getuid()).pw_name
+
+
+def _need_user(args, registry) -> str:
+    """The registry user this command acts as: the one mapped to the operating-system login. A
+    name given with ``--user`` or ``WORKBENCH_USER`` must be that same user (else refused)."""
+    from workbench.registry.access import AccessDenied
+
+    login = os_login()
+    me = registry.user_for_login(login)
+    if getattr(args, "user", None):
+        claimed, said = args.user, f"--user {args.user}"
+    else:
+        claimed = os.environ.get("WORKBENCH_USER", "").strip()
+        said = f"WORKBENCH_USER={claimed}"
+    if me is None:
+        raise AccessDenied(f"you are signed in to this machine as {login}, which is no registry user (an admin adds "
+                           f"you with 'workbench users add NAME --role ROLE --login {login}')")
+    if claimed and claimed != me:
+        raise AccessDenied(f"you are signed in to this machine as {login}, which is registry user {me}; "
+                           f"{said} is refused")
+    return me
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``workbench <command> ...``; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    os.umask(0o077)  # the registry, backups and exports it creates are private to this login
     parser = _parser()
     args, rest = parser.parse_known_args(argv)
+    args.db = getattr(args, "db", None)
     if args.command == "serve":
         from workbench.server import main as serve
 
@@ -111,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         registry = Registry(args.db)
         if args.command == "db":
             if args.action == "init":
-                registry.init()
+                registry.init(login=os_login())
                 print(f"registry ready at {registry.engine.url.render_as_string(hide_password=True)}")
             else:
                 print(f"schema at revision {registry.upgrade()}")
@@ -120,13 +172,13 @@ def main(argv: list[str] | None = None) -> int:
 
             if args.skip_invalid:
                 raise ValueError("--skip-invalid does not apply to whole tables: they are written whole or not at all")
-            result = registry.import_tables(read(args.file), by=_need_user(args), source=args.file)
+            result = registry.import_tables(read(args.file), by=_need_user(args, registry), source=args.file)
             for name, written in result.written.items():
                 print(f"{name}: {written} written, {result.unchanged.get(name, 0)} already stored unchanged")
         elif args.command == "import":
             frame = read_table(args.file)
             method = registry.import_residents if args.kind == "residents" else registry.import_assessments
-            result = method(frame, by=_need_user(args), skip_invalid=args.skip_invalid, source=args.file)
+            result = method(frame, by=_need_user(args, registry), skip_invalid=args.skip_invalid, source=args.file)
             print(f"{args.kind}: {result.written} written, {result.unchanged} already stored unchanged, "
                   f"{result.problems['row'].nunique()} row(s) refused")
             if len(result.problems):
@@ -135,7 +187,13 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "export":
             from workbench.registry.export import export_tables
 
-            print(export_tables(registry, args.folder, as_user=_need_user(args), key_file=args.key_file))
+            folder = export_tables(registry, args.folder, as_user=_need_user(args, registry), key_file=args.key_file,
+                                   include_free_text=args.include_free_text)
+            print(folder)
+            small = json.loads((folder / "disclosure.json").read_text(encoding="utf-8"))
+            print(f"disclosure: k = {small['k']}, smallest group of community, sex and birth year: "
+                  f"{small['smallest_group']}; {small['rows_in_groups_below_k']} resident(s) in "
+                  f"{small['groups_below_k']} group(s) smaller than k (disclosure.json)")
         elif args.command == "backup":
             from workbench.registry.backup import backup
 
@@ -146,8 +204,9 @@ def main(argv: list[str] | None = None) -> int:
                   + ("OK" if report.ok else f"FAILED: {report.problem}"))
             return 0 if report.ok else 1
         elif args.command == "users":
-            registry.add_user(args.name, args.role, by=_need_user(args), display_name=args.display_name)
-            print(f"added {args.name} ({args.role})")
+            registry.add_user(args.name, args.role, by=_need_user(args, registry), display_name=args.display_name,
+                              login=args.login)
+            print(f"added {args.name} ({args.role})" + (f", signing in as {args.login}" if args.login else ""))
     except (ProblemsError, AccessDenied, FileExistsError, FileNotFoundError, ValueError) as err:
         return _refused(err)
     return 0
@@ -175,7 +234,8 @@ def _report(args) -> int:
         else:
             from workbench.registry.store import Registry
 
-            tables = Registry(args.db).analysis_tables(as_user=_need_user(args), pseudonymised=True)
+            registry = Registry(args.db)
+            tables = registry.analysis_tables(as_user=_need_user(args, registry), pseudonymised=True)
         path = write_quality_report(tables, month=args.month, out=args.out, lang=args.lang)
     except (ProblemsError, AccessDenied, FileNotFoundError, ValueError, TypeError) as err:
         return _refused(err)

@@ -73,8 +73,16 @@ def _available_mib() -> float:
     return psutil.virtual_memory().available / 2**20
 
 
-@validate_params({"token": Predicate(lambda v: isinstance(v, str) and v != "",
-                                     "a non-empty str: the workbench is never served without authentication"),
+#: The shortest serving token accepted (a random 32-character one cannot be guessed).
+MIN_TOKEN_LENGTH = 32
+
+
+def _strong_token(value) -> bool:
+    return isinstance(value, str) and len(value.strip()) >= MIN_TOKEN_LENGTH
+
+
+@validate_params({"token": Predicate(_strong_token, f"a str of at least {MIN_TOKEN_LENGTH} characters (make one with "
+                                                    "python -c 'import secrets; print(secrets.token_hex(32))')"),
                   "host": Predicate(_is_loopback, "a loopback address (put a TLS reverse proxy with its own login in "
                                                   "front to serve other machines)"),
                   "cull_idle_timeout": Interval(int, 1, None), "cull_interval": Interval(int, 1, None),
@@ -84,14 +92,16 @@ def jupyter_command(*, port: int, token: str, root: Path = REPO, host: str = "12
                     pool_size: int = 1) -> list[str]:
     """The ``jupyter lab`` command line that ``make run`` executes.
 
-    Run it with the environment of :func:`server_environment` (it finds the Voila template there).
+    Run it with the environment of :func:`server_environment` (it finds the Voila template there,
+    and the token: the token is never on the command line, where ``ps`` shows it to everyone).
 
     Parameters
     ----------
     port, host : int, str
         Where to listen; ``host`` must be a loopback address.
     token : str
-        The login token; never empty.
+        The login token, checked here (at least :data:`MIN_TOKEN_LENGTH` characters) and given to
+        the server by :func:`server_environment`, never on the command line.
     root : Path
         The server's root directory; the staff apps are ``notebooks/apps/*.ipynb`` under it.
     cull_idle_timeout, cull_interval : int
@@ -103,13 +113,14 @@ def jupyter_command(*, port: int, token: str, root: Path = REPO, host: str = "12
 
     Examples
     --------
-    >>> cmd = jupyter_command(port=8888, token="abc")
+    >>> token = "0123456789abcdef" * 2
+    >>> cmd = jupyter_command(port=8888, token=token)
     >>> cmd[1:3]
     ['-m', 'jupyterlab']
     >>> "--ip=127.0.0.1" in cmd
     True
-    >>> "--IdentityProvider.token=abc" in cmd
-    True
+    >>> any(token in part for part in cmd)
+    False
     >>> "--MappingKernelManager.cull_idle_timeout=600" in cmd
     True
     """
@@ -118,7 +129,6 @@ def jupyter_command(*, port: int, token: str, root: Path = REPO, host: str = "12
         sys.executable, "-m", "jupyterlab", *as_root,
         f"--ip={host}", f"--port={port}", "--ServerApp.port_retries=0", "--no-browser",
         f"--ServerApp.root_dir={root}",
-        f"--IdentityProvider.token={token}",
         "--ServerApp.answer_yes=True",  # one Ctrl-C shuts down cleanly, no interactive prompt
         "--LabApp.default_url=/lab/tree/notebooks",
         # Voila for staff (workbench/voila_config): preheated kernels, errors logged, no CDN.
@@ -136,11 +146,14 @@ def jupyter_command(*, port: int, token: str, root: Path = REPO, host: str = "12
     ]
 
 
-def server_environment(environ: dict[str, str] | None = None, *, lang: str | None = None) -> dict[str, str]:
+def server_environment(environ: dict[str, str] | None = None, *, lang: str | None = None,
+                       token: str | None = None) -> dict[str, str]:
     """The environment the server (and so every kernel) runs with.
 
     ``JUPYTER_PATH`` gains the workbench's Voila template; ``WORKBENCH_LANG`` is ``lang``, else
-    the one in ``environ``, else ``zh``.
+    the one in ``environ``, else ``zh``; ``JUPYTER_TOKEN`` is ``token`` when given (the server's
+    login token: the environment of a process is readable by its own account only, unlike its
+    command line).
 
     Examples
     --------
@@ -158,6 +171,8 @@ def server_environment(environ: dict[str, str] | None = None, *, lang: str | Non
     env["WORKBENCH_LANG"] = lang
     paths = [str(JUPYTER_DATA), *[p for p in env.get("JUPYTER_PATH", "").split(os.pathsep) if p]]
     env["JUPYTER_PATH"] = os.pathsep.join(dict.fromkeys(paths))
+    if token is not None:
+        env["JUPYTER_TOKEN"] = token
     return env
 
 
@@ -227,7 +242,7 @@ def main(argv: list[str] | None = None) -> None:
         # The sample's follow-up runs through 2025: the apps' working day is set inside it so the
         # follow-up list has something to show in a workshop (a real registry uses the real date).
         os.environ.setdefault("WORKBENCH_TODAY", SAMPLE_WORKING_DAY)
-    os.environ.update(server_environment(lang=args.lang))
+    os.environ.update(server_environment(lang=args.lang, token=token))
     base = f"http://{args.host}:{args.port}"
     print(f"Sample data: {folder}", flush=True)
     print(f"Registry:    {registry_url}", flush=True)

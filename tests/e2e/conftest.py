@@ -168,7 +168,7 @@ def server(tmp_path_factory) -> Server:
     prepare_registry(sample_url)  # filled once per machine, then reused
     registry_url = copy_registry(sample_url, base_dir / "registry.sqlite")
 
-    port, token = free_port(), "e2e-" + secrets.token_hex(12)
+    port, token = free_port(), "e2e-" + secrets.token_hex(16)
     env = {k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_")}
     env.update(WORKBENCH_TOKEN=token, WORKBENCH_DB=registry_url, WORKBENCH_CULL_IDLE_TIMEOUT=str(CULL_IDLE_TIMEOUT),
                WORKBENCH_CULL_INTERVAL=str(CULL_INTERVAL), WORKBENCH_POOL_SIZE="1", PYTHONUNBUFFERED="1")

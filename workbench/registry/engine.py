@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -41,17 +42,47 @@ def normalise_url(url: str | URL) -> URL:
     return url
 
 
+@contextlib.contextmanager
+def _private_umask():
+    """Files and folders created inside are private to the account (umask 077)."""
+    previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def _private_folder(folder: Path) -> None:
+    """Create ``folder`` (and missing parents) private to the account: 0700."""
+    with _private_umask():
+        folder.mkdir(parents=True, exist_ok=True)
+
+
+def _private_file(path: Path) -> None:
+    """Create ``path`` empty (an empty file is an empty SQLite database) and private to the
+    account (0600) if it does not exist; SQLite gives its ``-wal`` and ``-shm`` files the
+    database file's mode."""
+    with _private_umask():
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            pass
+
+
 def make_engine(url: str | URL | None = None) -> Engine:
     """An engine for the registry at ``url`` (default: :func:`default_url`).
 
     SQLite: WAL journal (readers never block the writer), a 30 s busy timeout, foreign keys on,
     and every transaction begins IMMEDIATE so concurrent writers queue instead of failing
-    half-way. PostgreSQL: a connection pool with pre-ping.
+    half-way. A folder and database file the registry creates are private to the account
+    running it (0700 and 0600, and so are the ``-wal`` and ``-shm`` files SQLite makes next to
+    it). PostgreSQL: a connection pool with pre-ping.
     """
     url = normalise_url(url or default_url())
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            _private_folder(Path(url.database).parent)
+            _private_file(Path(url.database))
         engine = sa.create_engine(url, connect_args={"timeout": 30, "isolation_level": None})
 
         @sa.event.listens_for(engine, "connect")

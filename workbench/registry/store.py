@@ -22,6 +22,7 @@ from workbench.params import NonEmptyStr, Options, Predicate, validate_params
 from workbench.problems import ProblemsError
 from workbench.registry import audit, migrate
 from workbench.registry.access import AccessDenied, can_read_answers, require_role
+from workbench.registry import pg_security
 from workbench.registry.engine import make_engine
 from workbench.registry.imports import CONDITIONS, ImportProblems, validate_residents
 from workbench.registry.schema import (EVENT_KINDS, ROLES, access_approvals, assessments, caseloads, communities,
@@ -87,15 +88,20 @@ class Registry:
 
     # --- schema and users ------------------------------------------------------------------
 
-    def init(self, *, admin: str = "admin") -> None:
-        """Create or upgrade the schema; make sure the ``admin`` user exists."""
+    def init(self, *, admin: str = "admin", login: str | None = None) -> None:
+        """Create or upgrade the schema; make sure the ``admin`` user exists, signing in as
+        ``login`` (the operating-system login of whoever sets the registry up) when given."""
         migrate.upgrade(self.engine)
         with self._write() as conn:
             if conn.execute(sa.select(users.c.name).where(users.c.name == admin)).first() is None:
+                if login is not None and conn.execute(sa.select(users.c.name).where(users.c.login == login)).first():
+                    login = None  # that login already signs in as another user
                 now = _now()
-                conn.execute(users.insert().values(name=admin, role="admin", created_by=None, created_at=now))
+                conn.execute(users.insert().values(name=admin, role="admin", login=login, created_by=None,
+                                                   created_at=now))
+                pg_security.create_login(conn, admin, "admin")
                 audit.append(conn, [{"action": "add_user", "target_table": "users", "target_key": admin,
-                                     "details": {"role": "admin"}}], user=admin, at=now)
+                                     "details": {"role": "admin", "login": login}}], user=admin, at=now)
 
     def upgrade(self) -> str:
         """Apply pending migrations; returns the schema revision."""
@@ -103,24 +109,35 @@ class Registry:
         return migrate.current_revision(self.engine)
 
     @validate_params({"role": Options(*ROLES)})
-    def add_user(self, name: str, role: str, *, by: str, display_name: str | None = None) -> None:
-        """Add a user with a role (admins only)."""
+    def add_user(self, name: str, role: str, *, by: str, display_name: str | None = None,
+                 login: str | None = None) -> None:
+        """Add a user with a role (admins only); ``login``: the operating-system or JupyterHub
+        login they sign in as (unique)."""
         with self._write() as conn:
             require_role(conn, by, {"admin"}, "add users")
             if conn.execute(sa.select(users.c.name).where(users.c.name == name)).first():
                 raise ValueError(f"A user named {name!r} already exists.")
+            if login is not None and conn.execute(sa.select(users.c.name).where(users.c.login == login)).first():
+                raise ValueError(f"The login {login!r} already belongs to another registry user.")
             now = _now()
-            conn.execute(users.insert().values(name=name, role=role, display_name=display_name,
+            conn.execute(users.insert().values(name=name, role=role, display_name=display_name, login=login,
                                                created_by=by, created_at=now))
+            pg_security.create_login(conn, name, role)  # PostgreSQL: their own login role, in their role's group
             audit.append(conn, [{"action": "add_user", "target_table": "users", "target_key": name,
-                                 "details": {"role": role}}], user=by, at=now)
+                                 "details": {"role": role, "login": login}}], user=by, at=now)
 
     def assign_caseload(self, user: str, resident_ids: Iterable[str], *, by: str) -> None:
-        """Put residents on a counsellor's or doctor's caseload (admins, or the user themself)."""
+        """Put residents on a counsellor's or doctor's caseload.
+
+        A caseload opens the residents' item-level answers, so it takes two people: an admin, or
+        a second counsellor or doctor, assigns them; nobody assigns residents to themself.
+        """
         with self._write() as conn:
-            role = require_role(conn, by, {"admin", "counsellor", "doctor"}, "assign caseloads")
-            if role != "admin" and by != user:
-                raise AccessDenied(f"{by} may only take residents onto their own caseload")
+            require_role(conn, by, {"admin", "counsellor", "doctor"}, "assign caseloads")
+            if by == user:
+                raise AccessDenied(f"{by!r} may not put residents on their own caseload: an admin or a second "
+                                   "counsellor or doctor must assign them")
+            require_role(conn, user, {"counsellor", "doctor"}, "hold a caseload")
             _add_to_caseload(conn, user, resident_ids, by=by, at=_now())
 
     @validate_params({"reason": NonEmptyStr()})
@@ -250,7 +267,11 @@ class Registry:
             The tier decided when it differs from the policy's suggestion, and why (required then).
             None: the suggestion is confirmed.
         add_to_caseload : bool
-            Also put the resident on ``by``'s follow-up caseload.
+            Also put the resident on ``by``'s follow-up caseload: allowed only when nothing about
+            the resident is stored yet by anyone else (``by`` registered them and this screening
+            is their first record), so ``by`` opens only what they entered themself; otherwise
+            :class:`AccessDenied` before anything is written (a second person assigns them with
+            :meth:`assign_caseload`).
         policy : str, path or Policy
             The stepped-care policy in force.
 
@@ -265,6 +286,9 @@ class Registry:
         ImportProblems
             Any bad answer or date, an unknown resident, a bad tier or a missing reason, or a
             questionnaire already stored for this resident and date; nothing is written.
+        AccessDenied
+            ``by`` may not save screenings, or may not add this resident to their own caseload
+            (see ``add_to_caseload``); nothing is written.
         """
         submission = answers["submission_id"].iloc[0]
         from workbench.registry import saving
@@ -285,6 +309,8 @@ class Registry:
                                 .where(assessments.c.submission_id == submission.strip()).limit(1)).first()
             if done is not None:
                 return SavedScreening(False, self._stored_decision(conn, done.resident_id, done.assessed_on))
+            if add_to_caseload:
+                _only_own_records(conn, str(answers["resident_id"].iloc[0]).strip(), by)
             now = _now()
             try:
                 result = saving.store(conn, prepared, by=by, at=now, source=f"screening {submission.strip()}",
@@ -335,9 +361,10 @@ class Registry:
         """The basic record (identity, contact, latest tier and next due date) every staff role
         may see; analysts get pseudonymised exports instead. ``health=True`` adds
         ``lives_alone`` and the chronic conditions, for clinical roles (counsellor, doctor,
-        admin), which stepped care needs to place a resident in the service matrix."""
+        admin), which stepped care needs to place a resident in the service matrix. Audited (who,
+        which columns, how many rows)."""
         columns = BASIC_COLUMNS + (["lives_alone", *CONDITIONS] if health else [])
-        with self.engine.connect() as conn:
+        with self._write() as conn:
             roles = {"counsellor", "doctor", "admin"} if health else {"social_worker", "counsellor", "doctor", "admin"}
             require_role(conn, as_user, roles, "read resident records" + (" with health details" if health else ""))
             latest = (sa.select(tier_assignments.c.resident_id, tier_assignments.c.tier,
@@ -350,6 +377,8 @@ class Registry:
                                                                       latest.c.n == 1)))
                      .order_by(residents.c.resident_id))
             frame = pd.DataFrame(conn.execute(query).mappings().all(), columns=columns + ["tier", "next_contact_due"])
+            audit.append(conn, [{"action": "read_residents", "target_table": "residents",
+                                 "details": {"health": health, "rows": len(frame)}}], user=as_user, at=_now())
         frame["tier"] = frame["tier"].astype("Int8")
         for column in columns[len(BASIC_COLUMNS):]:
             frame[column] = frame[column].astype(bool)
@@ -410,12 +439,23 @@ class Registry:
         return tables
 
     def users(self) -> pd.DataFrame:
-        """Users of the registry: ``name``, ``role``, ``display_name``, ``active`` (no secrets are
-        stored; who may sign in is decided by the Jupyter server's login)."""
+        """Users of the registry: ``name``, ``role``, ``display_name``, ``active``, ``login`` (no
+        secrets are stored; who may sign in is decided by the operating system's or JupyterHub's
+        login, mapped to a user by ``login``). Staff only, no resident's data: not audited."""
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(users.c.name, users.c.role, users.c.display_name, users.c.active)
-                                .order_by(users.c.name)).all()
-        return pd.DataFrame(rows, columns=["name", "role", "display_name", "active"])
+            rows = conn.execute(sa.select(users.c.name, users.c.role, users.c.display_name, users.c.active,
+                                          users.c.login).order_by(users.c.name)).all()
+        return pd.DataFrame(rows, columns=["name", "role", "display_name", "active", "login"])
+
+    def user_for_login(self, login: str) -> str | None:
+        """The registry user who signs in as ``login``: the one whose ``login`` is it, else the one
+        named so who has no other login; None when there is none."""
+        with self.engine.connect() as conn:
+            for where in (users.c.login == login, sa.and_(users.c.name == login, users.c.login.is_(None))):
+                name = conn.execute(sa.select(users.c.name).where(where)).scalar()
+                if name is not None:
+                    return name
+        return None
 
     def follow_up_data(self, *, as_user: str) -> "FollowUpData":
         """What a follow-up list needs for the residents on ``as_user``'s caseload (admins: every
@@ -472,6 +512,24 @@ def _add_to_caseload(conn: Connection, user: str, resident_ids: Iterable[str], *
                                            "assigned_at": at} for r in new])
         audit.append(conn, [{"action": "assign_caseload", "target_table": "caseloads", "target_key": user,
                              "details": {"residents": new}}], user=by, at=at)
+
+
+#: Tables of records about a resident, with the column naming who stored each row.
+_ABOUT_RESIDENT = ((residents, "created_by"), (assessments, "entered_by"), (tier_assignments, "decided_by"),
+                   (referrals, "created_by"), (contacts, "recorded_by"), (events, "recorded_by"),
+                   (enrolments, "recorded_by"), (consents, "recorded_by"), (surveys, "recorded_by"))
+
+
+def _only_own_records(conn: Connection, resident_id: str, by: str) -> None:
+    """Refuse (:class:`AccessDenied`) to let ``by`` take ``resident_id`` onto their own caseload
+    unless every record about the resident stored so far was stored by ``by``."""
+    others = sa.union_all(*[sa.select(table.c.resident_id).where(table.c.resident_id == resident_id,
+                                                                  table.c[who] != by)
+                            for table, who in _ABOUT_RESIDENT])
+    if conn.execute(sa.select(others.subquery()).limit(1)).first() is not None:
+        raise AccessDenied(f"{by!r} may not add {resident_id!r} to their own caseload, as others have stored "
+                           "records about this resident: a second person (an admin, counsellor or doctor) must "
+                           "assign them")
 
 
 def _insert_imported(conn: Connection, table: sa.Table, rows: list[dict], *, by: str, at: dt.datetime,
