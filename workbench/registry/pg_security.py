@@ -1,0 +1,176 @@
+"""The database enforces roles on PostgreSQL: group roles, grants and row-level security.
+
+Each registry user is a PostgreSQL login role of the same name, member of the NOLOGIN group role
+of their registry role (:data:`GROUPS`). Staff connect as themselves (behind JupyterHub: peer
+authentication over the Unix socket, no password stored); the schema owner, who runs the
+migrations, is not used by staff. The Python checks (:mod:`workbench.registry.access`) stay; this
+is the second wall, so that direct SQL cannot go around the API:
+
+- counsellor, doctor: the rows of resident data (assessments, tier decisions, referrals,
+  contacts, events, enrolments, consents, surveys) of residents on their caseload, approved for
+  them by a second counsellor (until the approval expires), or that they entered themselves; they
+  insert only rows entered under their own name; the residents' records (every staff role reads
+  the basic record, as :meth:`Registry.residents` shows).
+- social worker: the basic record only (column grants on ``residents``; the latest tier and next
+  due date from ``tier_assignments``): never answers, flags, scores, notes or decisions' text.
+- analyst: no table at all (pseudonymised tables come from an admin's export).
+- admin: every row; nobody but the owner updates, deletes or truncates ``audit_log``, and each
+  staff member appends entries under their own name only (a name claimed in Python is refused).
+- ``caseloads``: a clinician sees the lines they hold or assigned; inserts a line for another
+  clinician, or for themselves only for a resident nothing about whom is stored by anyone else.
+- ``access_approvals``: inserted only by a counsellor, for someone else, under their own name,
+  dated now, expiring within 72 hours; never updated or deleted by staff.
+
+:func:`install` runs in migration 0004 and is idempotent (:func:`install` again after a restore
+re-creates what a restore into another cluster lacks: the group roles).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import Connection
+
+__all__ = ["GROUPS", "RESIDENT_TABLES", "create_login", "install", "set_active"]
+
+#: registry role -> PostgreSQL group role (NOLOGIN)
+GROUPS = {"social_worker": "workbench_social_worker", "counsellor": "workbench_counsellor",
+          "doctor": "workbench_doctor", "analyst": "workbench_analyst", "admin": "workbench_admin"}
+#: tables of resident data -> the column naming who wrote the row
+RESIDENT_TABLES = {"assessments": "entered_by", "tier_assignments": "decided_by", "referrals": "created_by",
+                   "contacts": "recorded_by", "events": "recorded_by", "enrolments": "recorded_by",
+                   "consents": "recorded_by", "surveys": "recorded_by"}
+_STAFF = ", ".join(GROUPS.values())
+_CLINICIANS = "workbench_counsellor, workbench_doctor"
+_BASIC = "resident_id, name, phone, sex, birth_date, community, content_hash, created_by, created_at"
+_TIER_BASIC = "assignment_id, resident_id, assessed_on, tier, next_contact_due, decided_at"
+_USER_COLUMNS = "name, role, display_name, active, login"
+_TABLES = ("users", "communities", "residents", *RESIDENT_TABLES, "caseloads", "access_approvals", "audit_log")
+
+#: a resident the current user may read in full: on their caseload or approved, unexpired
+_MAY_READ = ("(resident_id IN (SELECT c.resident_id FROM caseloads c WHERE c.user_name = current_user) "
+             "OR resident_id IN (SELECT a.resident_id FROM access_approvals a "
+             "WHERE a.user_name = current_user AND a.expires_at > now()))")
+
+_FUNCTIONS = """
+CREATE SCHEMA IF NOT EXISTS workbench_private;
+REVOKE ALL ON SCHEMA workbench_private FROM PUBLIC;
+GRANT USAGE ON SCHEMA workbench_private TO {staff};
+-- whether anything about a resident is stored by someone other than who (SECURITY DEFINER: it
+-- looks past the caller's row policies, and answers only yes or no)
+CREATE OR REPLACE FUNCTION workbench_private.stored_by_others(rid text, who text) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  SELECT EXISTS (SELECT 1 FROM residents WHERE resident_id = rid AND created_by <> who)
+      OR EXISTS (SELECT 1 FROM assessments WHERE resident_id = rid AND entered_by <> who)
+      OR EXISTS (SELECT 1 FROM tier_assignments WHERE resident_id = rid AND decided_by <> who)
+      OR EXISTS (SELECT 1 FROM referrals WHERE resident_id = rid AND created_by <> who)
+      OR EXISTS (SELECT 1 FROM contacts WHERE resident_id = rid AND recorded_by <> who)
+      OR EXISTS (SELECT 1 FROM caseloads WHERE resident_id = rid AND user_name <> who)
+$$;
+REVOKE ALL ON FUNCTION workbench_private.stored_by_others(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION workbench_private.stored_by_others(text, text) TO {clinicians};
+"""
+
+
+def _statements() -> list[str]:
+    out = [f"""DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{group}') THEN
+    CREATE ROLE {group} NOLOGIN;
+  END IF;
+END $$""" for group in GROUPS.values()]
+    out.append(_FUNCTIONS.format(staff=_STAFF, clinicians=_CLINICIANS))
+    out += ["REVOKE CREATE ON SCHEMA public FROM PUBLIC", f"GRANT USAGE ON SCHEMA public TO {_STAFF}"]
+    for table in _TABLES:
+        out.append(f"REVOKE ALL ON {table} FROM PUBLIC, {_STAFF}")
+    out.append(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {_STAFF}")
+    # who is who: every staff role reads names and roles (the apps show display names)
+    out.append(f"GRANT SELECT ({_USER_COLUMNS}) ON users TO {_STAFF}")
+    out.append("GRANT INSERT, UPDATE ON users TO workbench_admin")
+    # the audit chain: everyone appends and reads what chaining needs; only admins read it all
+    out.append(f"GRANT INSERT, SELECT (entry_id, prev_hash, entry_hash) ON audit_log TO {_STAFF}")
+    out.append("GRANT SELECT ON audit_log TO workbench_admin")
+    # admins: every row of every other table
+    for table in ("communities", "residents", *RESIDENT_TABLES, "caseloads", "access_approvals"):
+        out.append(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO workbench_admin")
+    out.append(f"GRANT SELECT, INSERT ON communities TO {_CLINICIANS}, workbench_social_worker")
+    out.append(f"GRANT SELECT, INSERT ON residents TO {_CLINICIANS}")
+    out.append(f"GRANT SELECT ({_BASIC}), INSERT ON residents TO workbench_social_worker")
+    for table in RESIDENT_TABLES:
+        out.append(f"GRANT SELECT, INSERT ON {table} TO {_CLINICIANS}")
+    out.append(f"GRANT SELECT ({_TIER_BASIC}) ON tier_assignments TO workbench_social_worker")
+    out.append(f"GRANT SELECT, INSERT ON caseloads, access_approvals TO {_CLINICIANS}")
+
+    # row-level security (FORCE: the owner too; the owner's and admins' policy lets them see all)
+    def policy(table: str, name: str, text: str) -> None:
+        out.append(f"DROP POLICY IF EXISTS {name} ON {table}")
+        out.append(f"CREATE POLICY {name} ON {table} {text}")
+
+    for table in ("residents", *RESIDENT_TABLES, "caseloads", "access_approvals"):
+        out.append(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
+        out.append(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+        policy(table, "owner_and_admin", "FOR ALL TO workbench_admin, CURRENT_USER USING (true) WITH CHECK (true)")
+    # the audit chain: entries under one's own name only; the chain's hashes readable by all staff
+    out.append("ALTER TABLE audit_log ENABLE ROW LEVEL SECURITY")
+    out.append("ALTER TABLE audit_log FORCE ROW LEVEL SECURITY")
+    policy("audit_log", "owner_all", "FOR ALL TO CURRENT_USER USING (true) WITH CHECK (true)")
+    policy("audit_log", "staff_read", f"FOR SELECT TO {_STAFF} USING (true)")
+    policy("audit_log", "own_entries", f"FOR INSERT TO {_STAFF} WITH CHECK (user_name = current_user)")
+    policy("residents", "staff_read", f"FOR SELECT TO {_CLINICIANS}, workbench_social_worker USING (true)")
+    policy("residents", "staff_insert", f"FOR INSERT TO {_CLINICIANS}, workbench_social_worker "
+                                        "WITH CHECK (created_by = current_user)")
+    for table, who in RESIDENT_TABLES.items():
+        policy(table, "clinician_read", f"FOR SELECT TO {_CLINICIANS} USING ({who} = current_user OR {_MAY_READ})")
+        policy(table, "clinician_insert", f"FOR INSERT TO {_CLINICIANS} WITH CHECK ({who} = current_user)")
+    policy("tier_assignments", "social_worker_read", "FOR SELECT TO workbench_social_worker USING (true)")
+    policy("caseloads", "clinician_read", f"FOR SELECT TO {_CLINICIANS} "
+                                          "USING (user_name = current_user OR assigned_by = current_user)")
+    policy("caseloads", "clinician_insert",
+           f"FOR INSERT TO {_CLINICIANS} WITH CHECK (assigned_by = current_user AND (user_name <> current_user "
+           "OR NOT workbench_private.stored_by_others(resident_id, current_user)))")
+    policy("access_approvals", "clinician_read", f"FOR SELECT TO {_CLINICIANS} "
+                                                 "USING (user_name = current_user OR approved_by = current_user)")
+    policy("access_approvals", "counsellor_approves",
+           "FOR INSERT TO workbench_counsellor WITH CHECK (approved_by = current_user AND user_name <> current_user "
+           "AND approved_at BETWEEN now() - interval '1 minute' AND clock_timestamp() + interval '1 minute' "
+           "AND expires_at <= approved_at + interval '72 hours')")
+    return out
+
+
+def install(connection: Connection) -> None:
+    """Create the group roles (if absent), the grants and the row-level security policies.
+
+    Idempotent; a no-op on any database other than PostgreSQL. Run by the schema owner (it
+    needs CREATEROLE, or the group roles made beforehand by a superuser).
+    """
+    if connection.dialect.name != "postgresql":
+        return
+    for statement in _statements():
+        connection.exec_driver_sql(statement)
+    users = connection.exec_driver_sql("SELECT name, role, active FROM users ORDER BY name").all()
+    for name, role, active in users:  # registry users made before this revision
+        create_login(connection, name, role)
+        set_active(connection, name, active)
+
+
+def _quoted(connection: Connection, name: str) -> str:
+    return connection.exec_driver_sql("SELECT quote_ident(%(n)s)", {"n": name}).scalar()
+
+
+def create_login(connection: Connection, name: str, role: str) -> None:
+    """Make ``name`` a PostgreSQL login role in the group of ``role`` (creating it if absent).
+
+    No password is set: staff connect as themselves by peer authentication. The connected role
+    needs CREATEROLE (the owner, or an admin granted it). A no-op on other databases.
+    """
+    if connection.dialect.name != "postgresql":
+        return
+    quoted = _quoted(connection, name)
+    exists = connection.exec_driver_sql("SELECT 1 FROM pg_roles WHERE rolname = %(n)s", {"n": name}).first()
+    if exists is None:
+        connection.exec_driver_sql(f"CREATE ROLE {quoted} LOGIN")
+    connection.exec_driver_sql(f"GRANT {GROUPS[role]} TO {quoted}")
+
+
+def set_active(connection: Connection, name: str, active: bool) -> None:
+    """Allow (``active``) or refuse the login role ``name`` its sign-in; a no-op elsewhere."""
+    if connection.dialect.name != "postgresql":
+        return
+    connection.exec_driver_sql(f"ALTER ROLE {_quoted(connection, name)} {'LOGIN' if active else 'NOLOGIN'}")
