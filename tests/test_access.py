@@ -155,3 +155,26 @@ def test_the_token_is_never_on_the_command_line_and_never_short(tmp_path):
     for short in ("a", "x" * 31):
         with pytest.raises(ValueError, match="at least 32 characters.*secrets.token_hex"):
             jupyter_command(port=8888, token=short)
+
+
+def test_the_one_person_server_acts_as_the_person_who_starts_it(tmp_path):
+    from workbench.cli import os_login
+    from workbench.server import acting_user
+
+    mine, other = str(tmp_path / "mine.sqlite"), str(tmp_path / "other.sqlite")
+    registry = Registry(mine)
+    registry.init(login=os_login())
+    registry.add_user("li", "counsellor", by="admin")
+    registry.engine.dispose()
+    assert acting_user(mine) == ("admin", f"mapped to the login {os_login()}")
+    assert acting_user(mine, named="li") == ("li", "WORKBENCH_USER")  # their machine, their file
+    with pytest.raises(SystemExit, match="WORKBENCH_USER=mallory is not a user of the registry"):
+        acting_user(mine, named="mallory")
+    unmapped = Registry(other)
+    unmapped.init()  # no login mapped to anyone
+    unmapped.engine.dispose()
+    with pytest.raises(SystemExit, match=f"signed in to this machine as {os_login()}, which is no user"):
+        acting_user(other)
+    assert acting_user(other, sample=True)[0] == "admin"  # the synthetic sample: its admin
+    with pytest.raises(SystemExit, match="cannot be read"):
+        acting_user(str(tmp_path / "empty.sqlite"))

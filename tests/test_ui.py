@@ -2,6 +2,7 @@
 
 import datetime as dt
 
+import ipywidgets as widgets
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -129,10 +130,24 @@ def test_save_writes_the_session_under_the_user_once(registry):
     decision = rows(registry, "tier_assignments").iloc[0]
     assert (decision["tier"], decision["rule"], decision["decided_by"]) == (2, "screen_positive", "li")
     assert str(decision["next_contact_due"]) == "2025-10-14"
-    assert list(registry.follow_up_data(as_user="li").residents["resident_id"]) == ["R1"]
+    assert registry.follow_up_data(as_user="li").residents.empty  # not on li's list unless a second person says so
     assert all(q.disabled for q in st.forms["phq9"].questions.values())
     st.new_session()
     assert st.resident is None and st.forms["phq9"].answered() == 0 and not st.save_button.disabled
+
+
+def test_adding_to_ones_own_list_is_refused_for_a_resident_someone_else_registered(registry):
+    st = station(registry)
+    assert st.caseload.value is False and "second counsellor" in st.caseload.description
+    st.finder.find("R2")  # registered by the admin
+    answer(st, "phq9", [2, 2, 2, 2, 1, 1, 1, 1, 0])
+    answer(st, "gad7", [1, 1, 1, 1, 1, 1, 1])
+    st.caseload.value = True
+    assert st.save() is False
+    assert st.message.text.startswith("Not saved: 'li' may not add 'R2' to their own caseload")
+    assert rows(registry, "assessments").empty and rows(registry, "caseloads").empty  # nothing written
+    st.caseload.value = False
+    assert st.save() is True and rows(registry, "caseloads").empty
 
 
 def test_an_override_is_saved_with_its_reason(registry):
@@ -187,15 +202,34 @@ def test_switching_language_keeps_the_answers(registry):
     assert st.card.summary["tier"] == t("tier_1", "en")
 
 
-def test_staff_gate_only_lets_in_staff_with_the_role(registry, monkeypatch):
+def test_staff_gate_acts_as_the_signed_in_person_only_and_offers_no_names(registry, monkeypatch):
+    def gate(roles=("counsellor", "doctor")):
+        return ui.StaffGate(registry, roles=set(roles), lang="en", start=lambda u, lang: ui.FieldMessage())
+
     monkeypatch.delenv("WORKBENCH_USER", raising=False)
     monkeypatch.delenv("JUPYTERHUB_USER", raising=False)
-    gate = ui.StaffGate(registry, roles={"counsellor", "doctor"}, lang="en", start=lambda u, lang: ui.FieldMessage())
-    assert [v for _, v in gate.picker.options] == [None, "li"]
-    assert gate.begin(None) is False and "Choose your name" in gate.message.text
-    assert gate.begin("zhang") is False and gate.user is None
+    nobody = gate()
+    assert nobody.user is None and nobody.app is None and "Nobody is signed in" in nobody.message.text
+    assert not any(isinstance(c, (widgets.Dropdown, widgets.Select, widgets.Button)) for c in nobody.children)
+    # the one-person server: the registry user it was started for
     monkeypatch.setenv("WORKBENCH_USER", "li")
-    assert ui.StaffGate(registry, roles={"counsellor"}, lang="en", start=lambda u, lang: ui.FieldMessage()).user == "li"
+    assert gate().user == "li"
+    monkeypatch.setenv("WORKBENCH_USER", "zhang")  # a social worker
+    assert gate().user is None and gate().message.text == "zhang is a social_worker: this app is for counsellor, " \
+                                                          "doctor only."
+    # JupyterHub: the hub's login, mapped to the registry user with that login (before WORKBENCH_USER)
+    registry.add_user("wu", "counsellor", by="admin", login="wu.hub")
+    monkeypatch.setenv("JUPYTERHUB_USER", "wu.hub")
+    assert gate().user == "wu"
+    registry.add_user("chen", "counsellor", by="admin", login="chen.hub")
+    monkeypatch.setenv("JUPYTERHUB_USER", "chen")  # a user named so, who signs in as chen.hub
+    refused = gate()
+    assert refused.user is None and refused.message.text.startswith("The login chen is not a user of this registry")
+    monkeypatch.setenv("JUPYTERHUB_USER", "li")  # a user of that name without another login
+    assert gate().user == "li"
+    with registry.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE users SET active = false WHERE name = 'li'"))
+    assert gate().user is None and gate().message.text == "li is no longer an active staff member of the registry."
 
 
 def test_an_unexpected_error_is_logged_not_shown(caplog):
@@ -217,6 +251,7 @@ def screened_and_saved(registry, rid, phq9, *, on=TODAY):
     st.finder.find(rid)
     answer(st, "phq9", phq9)
     assert st.save()
+    registry.assign_caseload("li", [rid], by="admin")  # a second person puts them on li's list
 
 
 def test_the_follow_up_list_shows_who_to_contact_and_records_a_contact(registry):

@@ -22,7 +22,7 @@ from pathlib import Path
 from workbench.params import Interval, Options, Predicate, check, validate_params
 from workbench.voila_config import JUPYTER_DATA, TEMPLATE
 
-__all__ = ["LANGUAGES", "jupyter_command", "main", "server_environment"]
+__all__ = ["LANGUAGES", "acting_user", "jupyter_command", "main", "server_environment"]
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -195,6 +195,41 @@ def _pool_size(value: str) -> int | str:
 SAMPLE_WORKING_DAY = "2025-09-30"
 
 
+def acting_user(registry_url: str, *, named: str = "", sample: bool = False) -> tuple[str, str]:
+    """The registry user the one-person server acts as, and how it was chosen.
+
+    ``named`` (``make run WORKBENCH_USER=NAME``: the machine's owner names themself in their own
+    registry file) must be a user of the registry; else the user mapped to the operating-system
+    login starting the server; else, on the sample registry only, its admin (the sample is
+    synthetic and the person running it owns it). Anything else stops the server with one
+    sentence.
+    """
+    from workbench.cli import os_login
+    from workbench.registry.store import Registry
+
+    login, named = os_login(), named.strip()
+    registry = Registry(registry_url)
+    try:
+        mapped = registry.user_for_login(login)
+        names = set(registry.users()["name"])
+    except Exception as err:  # noqa: BLE001 - not a registry, or not set up: say so in one sentence
+        raise SystemExit(f"workbench serve: the registry {registry!r} cannot be read ({type(err).__name__}); set it "
+                         "up with 'workbench db init'") from None
+    finally:
+        registry.engine.dispose()
+    if named:
+        if named not in names:
+            raise SystemExit(f"workbench serve: WORKBENCH_USER={named} is not a user of the registry {registry!r}")
+        return named, "WORKBENCH_USER"
+    if mapped is not None:
+        return mapped, f"mapped to the login {login}"
+    if sample and "admin" in names:
+        return "admin", f"the sample's admin, for the login {login}"
+    raise SystemExit(f"workbench serve: you are signed in to this machine as {login}, which is no user of the registry "
+                     f"{registry!r}: map your login with 'workbench users add NAME --role ROLE --login {login}' or "
+                     "start with WORKBENCH_USER=NAME")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Prepare the sample data if needed, print the URLs, and become the Jupyter server.
 
@@ -202,6 +237,10 @@ def main(argv: list[str] | None = None) -> None:
     ``WORKBENCH_CULL_IDLE_TIMEOUT``, ``WORKBENCH_CULL_INTERVAL``, ``WORKBENCH_POOL_SIZE``; the token
     is ``WORKBENCH_TOKEN`` (a random one if unset), the registry ``WORKBENCH_DB`` (unset: the sample
     registry, with the apps' working day ``WORKBENCH_TODAY`` set to :data:`SAMPLE_WORKING_DAY`).
+
+    This is the one-person embedded set-up: the apps act as one registry user, the one the server
+    is started for (:func:`acting_user`), put in ``WORKBENCH_USER`` for the apps' kernels. The
+    server and its kernels create files private to the account (umask 077).
     """
     parser = argparse.ArgumentParser(prog="workbench serve", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=_env_int("PORT", 8888))
@@ -219,6 +258,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="preheated kernels kept ready per staff app (0: none; auto: up to "
                              f"{MAX_AUTO_POOL_SIZE}, within a quarter of the free memory)")
     args = parser.parse_args(argv)
+    os.umask(0o077)  # the sample registry, exports and notebooks saved are private to this login
 
     from workbench.sample import prepare_registry, prepare_sample, sample_registry_url
 
@@ -234,7 +274,8 @@ def main(argv: list[str] | None = None) -> None:
     if not args.root.is_dir():
         raise SystemExit(f"workbench serve: --root {args.root} is not a folder")
     folder = prepare_sample()
-    if os.environ.get("WORKBENCH_DB"):
+    sample = not os.environ.get("WORKBENCH_DB")
+    if not sample:
         registry_url = os.environ["WORKBENCH_DB"]  # the user's own registry: used as it is
     else:
         registry_url = os.environ["WORKBENCH_DB"] = sample_registry_url()  # kernels and apps inherit it
@@ -242,8 +283,12 @@ def main(argv: list[str] | None = None) -> None:
         # The sample's follow-up runs through 2025: the apps' working day is set inside it so the
         # follow-up list has something to show in a workshop (a real registry uses the real date).
         os.environ.setdefault("WORKBENCH_TODAY", SAMPLE_WORKING_DAY)
+    user, how = acting_user(registry_url, named=os.environ.get("WORKBENCH_USER", ""), sample=sample)
+    os.environ["WORKBENCH_USER"] = user  # the apps' kernels act as this registry user, and only as them
     os.environ.update(server_environment(lang=args.lang, token=token))
     base = f"http://{args.host}:{args.port}"
+    print(f"Set-up:      one person, embedded (make run): the apps act as registry user {user} ({how}). "
+          "For several staff each signing in as themselves, see README \"Multi-staff\" (JupyterHub).", flush=True)
     print(f"Sample data: {folder}", flush=True)
     print(f"Registry:    {registry_url}", flush=True)
     if os.environ.get("WORKBENCH_TODAY"):

@@ -271,8 +271,9 @@ def working_date() -> dt.date:
 
 
 def signed_in_user() -> str | None:
-    """Who is signed in, when the server knows: ``JUPYTERHUB_USER`` (one server per person behind
-    JupyterHub) or ``WORKBENCH_USER`` (a server run by or for one staff member)."""
+    """Who the server says is signed in: ``JUPYTERHUB_USER`` (the JupyterHub login of the person
+    whose single-user server this is) or ``WORKBENCH_USER`` (the registry user the one-person
+    server acts as, set by ``make run`` at start). None when neither is set."""
     for name in ("JUPYTERHUB_USER", "WORKBENCH_USER"):
         value = os.environ.get(name, "").strip()
         if value:
@@ -281,69 +282,69 @@ def signed_in_user() -> str | None:
 
 
 class StaffGate(w.VBox):
-    """Who is using the app, then the app itself (``start(user, lang)`` builds it).
+    """The app (``start(user, lang)`` builds it) under the person the server says is signed in;
+    no name is offered to choose.
 
-    When the server knows the person (:func:`signed_in_user`) the app starts at once under that
-    name, which must be an active registry user with one of ``roles``. On a shared single-login
-    server (``make run``) the person chooses their name from the registry's staff with those
-    roles; every save is recorded under it.
+    Behind JupyterHub the person is ``JUPYTERHUB_USER``, mapped to the registry user whose
+    ``login`` it is (else the one of that name with no other login); on the one-person server
+    (``make run``) it is ``WORKBENCH_USER``, the registry user the server was started for. That
+    user must be active and have one of ``roles``; otherwise the gate says so in one sentence and
+    the app does not start.
 
     Examples
     --------
-    >>> import pandas as pd
+    >>> import os, pandas as pd
     >>> class FakeRegistry:
     ...     def users(self):
     ...         return pd.DataFrame({"name": ["li", "zhang"], "role": ["counsellor", "social_worker"],
-    ...                              "display_name": ["Li", None], "active": [True, True]})
+    ...                              "display_name": ["Li", None], "active": [True, True], "login": ["li", None]})
+    ...     def user_for_login(self, login):
+    ...         return {"li": "li"}.get(login)
+    >>> os.environ.pop("JUPYTERHUB_USER", None); os.environ["WORKBENCH_USER"] = "li"
     >>> gate = StaffGate(FakeRegistry(), roles={"counsellor"}, lang="en", start=lambda user, lang: w.HTML(user))
-    >>> gate.picker.options
-    (('', None), ('Li', 'li'))
-    >>> gate.picker.value = "li"; gate.go.click()
     >>> gate.user, gate.children[0].value
     ('li', 'li')
+    >>> os.environ["WORKBENCH_USER"] = "zhang"
+    >>> StaffGate(FakeRegistry(), roles={"counsellor"}, lang="en", start=lambda user, lang: w.HTML(user)).message.text
+    'zhang is a social_worker: this app is for counsellor only.'
+    >>> del os.environ["WORKBENCH_USER"]
     """
 
     def __init__(self, registry, *, roles: set[str], lang: str, start: Callable[[str, str], w.Widget]):
         self.registry, self.roles, self.lang, self._start = registry, set(roles), lang, start
         self.user: str | None = None
         self.app: w.Widget | None = None
-        self.picker = w.Dropdown()
-        self.go = w.Button(button_style="primary")
         self.message = FieldMessage()
-        super().__init__([self.picker, self.go, self.message])
+        super().__init__([self.message])
+        hub = os.environ.get("JUPYTERHUB_USER", "").strip()
+        server = os.environ.get("WORKBENCH_USER", "").strip()
+        if not hub and not server:
+            self.message.error(t("nobody_signed_in", lang))
+            return
         try:
+            user = registry.user_for_login(hub) if hub else server
             staff = registry.users()
         except Exception:  # noqa: BLE001 - no registry, or not set up: say so, log the details
             log.exception("The registry %r cannot be read", registry)
-            staff = pd.DataFrame(columns=["name", "role", "display_name", "active"])
             self.message.error(t("registry_unavailable", lang))
-            self.go.disabled = True
-        staff = staff[staff["active"].astype(bool) & staff["role"].isin(self.roles)]
-        self._staff = staff
-        self.set_language(lang)
-        self.go.on_click(guarded(self.message, lambda: self.lang)(lambda _: self.begin(self.picker.value)))
-        known = signed_in_user()
-        if known is not None:
-            self.begin(known)
+            return
+        if user is None or user not in set(staff["name"]):
+            self.message.error(t("unknown_login", lang).format(login=hub or server))
+            return
+        self.begin(user, staff.set_index("name").loc[user])
 
     def set_language(self, lang: str) -> None:
         self.lang = lang
-        if self.app is not None:
-            if hasattr(self.app, "set_language"):
-                self.app.set_language(lang)
-            return
-        value = self.picker.value
-        self.picker.description = t("staff_member", lang)
-        self.picker.options = [("", None)] + [(r.display_name or r.name, r.name) for r in self._staff.itertuples()]
-        self.picker.value = value
-        self.go.description = t("start", lang)
+        if self.app is not None and hasattr(self.app, "set_language"):
+            self.app.set_language(lang)
 
-    def begin(self, user: str | None) -> bool:
-        if not user:
-            self.message.error(t("choose_staff", self.lang))
+    def begin(self, user: str, record) -> bool:
+        if not bool(record["active"]):
+            self.message.error(t("no_longer_active", self.lang).format(user=user))
             return False
-        if user not in set(self._staff["name"]):
-            self.message.error(t("not_allowed_here", self.lang).format(user=user))
+        if record["role"] not in self.roles:
+            self.message.error(t("not_allowed_here", self.lang).format(
+                user=user, role=record["role"], roles=", ".join(sorted(self.roles))))
             return False
         self.user = user
         self.app = self._start(user, self.lang)

@@ -416,7 +416,9 @@ class ScreeningStation(w.VBox):
         self.decision = w.Dropdown()
         self.reason = w.Textarea(rows=2, layout=w.Layout(width="40em", max_width="100%"))
         self.reason_message = FieldMessage()
-        self.caseload = w.Checkbox(value=True, indent=False)
+        # Off by default: one's own caseload opens item-level answers, so it needs a second person
+        # unless the screener registered the resident and everything stored about them is theirs.
+        self.caseload = w.Checkbox(value=False, indent=False)
         self.save_button = w.Button(button_style="primary", icon="")
         self.new_button = w.Button()
         self.message = FieldMessage()
