@@ -144,10 +144,33 @@ def test_a_social_worker_sees_the_basic_record_only(built):
         _refused(url, SW, query)
 
 
-def test_an_analyst_reads_no_table(built):
-    url, _ = built
-    for table in ("residents", "assessments", "tier_assignments", "contacts", "referrals", "caseloads", "audit_log"):
+def test_an_analyst_reads_pseudonymised_views_only(built):
+    url, ids = built
+    for table in ("residents", "assessments", "tier_assignments", "contacts", "referrals", "caseloads", "audit_log",
+                  "users", "workbench_private.pseudonym_key"):
         _refused(url, ANA, f"SELECT * FROM {table}")
+    with psycopg.connect(_libpq(url, ANA)) as conn:
+        people = conn.execute("SELECT * FROM analyst.residents")
+        columns = [c.name for c in people.description]
+        rows = people.fetchall()
+        answers = conn.execute("SELECT resident, instrument, answers FROM analyst.assessments").fetchall()
+        contacts = conn.execute("SELECT * FROM analyst.contacts")
+        contact_columns = [c.name for c in contacts.description]
+    assert len(rows) == 6 and len(answers) == 12
+    assert "birth_year" in columns and not {"resident_id", "name", "phone", "id_number", "birth_date"} & set(columns)
+    assert "note" not in contact_columns and "contact_id" not in contact_columns
+    pseudonyms = {r[0] for r in rows}
+    assert len(pseudonyms) == 6 and not pseudonyms & set(ids)
+    assert {r[0] for r in answers} == pseudonyms  # the same pseudonym across views: tables join
+    births = {str(d)[:10] for d in SAMPLE.residents.head(6)["birth_date"]}
+    assert not {str(v) for row in rows for v in row} & (births | set(ids))
+    assert sorted(r[columns.index("birth_year")] for r in rows) == sorted(int(b[:4]) for b in births)
+    # keyed: a plain hash of an id is not the pseudonym
+    plain = _sql(url, "postgres", "SELECT encode(workbench_private.digest(%s, 'sha256'), 'hex')", [ids[0]])[0][0]
+    assert plain not in pseudonyms
+    # counsellors and social workers do not read the analysts' views
+    _refused(url, A, "SELECT * FROM analyst.assessments")
+    _refused(url, SW, "SELECT * FROM analyst.residents")
 
 
 def test_the_registry_connected_as_a_counsellor_behaves_the_same(built):

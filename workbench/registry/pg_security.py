@@ -13,7 +13,10 @@ is the second wall, so that direct SQL cannot go around the API:
   the basic record, as :meth:`Registry.residents` shows).
 - social worker: the basic record only (column grants on ``residents``; the latest tier and next
   due date from ``tier_assignments``): never answers, flags, scores, notes or decisions' text.
-- analyst: no table at all (pseudonymised tables come from an admin's export).
+- analyst: no table at all; the views of schema ``analyst`` (residents, assessments, decisions,
+  contacts, events): a keyed pseudonym (HMAC-SHA-256, pgcrypto, with a key in
+  ``workbench_private.pseudonym_key`` that only the owner reads) instead of the resident's id,
+  birth year instead of date, no names, phones, id numbers, row ids or free text.
 - admin: every row; nobody but the owner updates, deletes or truncates ``audit_log``, and each
   staff member appends entries under their own name only (a name claimed in Python is refused).
 - ``caseloads``: a clinician sees the lines they hold or assigned; inserts a line for another
@@ -70,6 +73,37 @@ GRANT EXECUTE ON FUNCTION workbench_private.stored_by_others(text, text) TO {cli
 """
 
 
+#: the analysts' views (schema ``analyst``): keyed pseudonyms (HMAC-SHA-256 with a key only the
+#: owner reads), birth year not date, no names, phones, id numbers, row ids or free text
+_PSEUDONYM = ("encode(workbench_private.hmac(convert_to({col}, 'UTF8'), "
+              "(SELECT k.key FROM workbench_private.pseudonym_key k), 'sha256'), 'hex')")
+_ANALYST_VIEWS = {
+    "residents": ("residents", "sex, CAST(extract(year FROM birth_date) AS integer) AS birth_year, community, "
+                  "lives_alone, hypertension, diabetes, chd, stroke, copd, asthma"),
+    "assessments": ("assessments", "assessed_on, instrument, instrument_version, purpose, study, visit, language, "
+                    "mode, answers, score, band, n_answered, prorated, flags, derived, scoring_version"),
+    "decisions": ("tier_assignments", "assessed_on, suggested_tier, tier, rule, policy_version, urgent, needs_review, "
+                  "psych_status, disease_category, service_cell, next_contact_due, overridden"),
+    "contacts": ("contacts", "contact_on, kind, status"),
+    "events": ("events", "event_on, kind"),
+}
+
+
+def _analyst_views() -> list[str]:
+    out = ["CREATE EXTENSION IF NOT EXISTS pgcrypto SCHEMA workbench_private",
+           "CREATE TABLE IF NOT EXISTS workbench_private.pseudonym_key (key bytea NOT NULL)",
+           "REVOKE ALL ON workbench_private.pseudonym_key FROM PUBLIC",
+           "INSERT INTO workbench_private.pseudonym_key SELECT workbench_private.gen_random_bytes(32) "
+           "WHERE NOT EXISTS (SELECT 1 FROM workbench_private.pseudonym_key)",
+           "CREATE SCHEMA IF NOT EXISTS analyst", "REVOKE ALL ON SCHEMA analyst FROM PUBLIC",
+           "GRANT USAGE ON SCHEMA analyst TO workbench_analyst, workbench_admin"]
+    for view, (table, columns) in _ANALYST_VIEWS.items():
+        out.append(f"CREATE OR REPLACE VIEW analyst.{view} WITH (security_barrier) AS SELECT "
+                   f"{_PSEUDONYM.format(col='resident_id')} AS resident, {columns} FROM public.{table}")
+        out.append(f"GRANT SELECT ON analyst.{view} TO workbench_analyst, workbench_admin")
+    return out
+
+
 def _statements() -> list[str]:
     out = [f"""DO $$ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{group}') THEN
@@ -78,6 +112,7 @@ def _statements() -> list[str]:
 END $$""" for group in GROUPS.values()]
     out.append(_FUNCTIONS.format(staff=_STAFF, clinicians=_CLINICIANS))
     out += ["REVOKE CREATE ON SCHEMA public FROM PUBLIC", f"GRANT USAGE ON SCHEMA public TO {_STAFF}"]
+    out += _analyst_views()
     for table in _TABLES:
         out.append(f"REVOKE ALL ON {table} FROM PUBLIC, {_STAFF}")
     out.append(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {_STAFF}")

@@ -37,5 +37,6 @@ def downgrade() -> None:
                      "social_worker_read", "counsellor_approves",
                      "owner_all", "own_entries"):
             op.execute(f"DROP POLICY IF EXISTS {name} ON {table}")
+    op.execute("DROP SCHEMA IF EXISTS analyst CASCADE")
     op.execute("DROP SCHEMA IF EXISTS workbench_private CASCADE")
     # the roles stay (they belong to the cluster, and may hold grants in other databases)
