@@ -6,10 +6,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test bench bench-apps setup system-deps clean
+.PHONY: run hub test bench bench-apps setup system-deps clean
 
 run: setup
 	@PORT=$(PORT) $(BIN)/python -m workbench.server --port $(PORT)
+
+# The multi-staff set-up: JupyterHub and PostgreSQL (deploy/setup-hub; README, "Multi-staff").
+hub: setup
+	@bash deploy/setup-hub
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -29,7 +33,7 @@ system-deps:
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]' 2>&1 | grep -v "^WARNING: Location"; test $${PIPESTATUS[0]} -eq 0
+	$(BIN)/python -m pip install --quiet -e '.[test,bench,hub]' 2>&1 | grep -v "^WARNING: Location"; test $${PIPESTATUS[0]} -eq 0
 	@touch $(STAMP)
 
 clean:

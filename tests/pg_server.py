@@ -6,6 +6,11 @@
 the machine's own clusters (``pg_lsclusters``) nor needs one to be running. Authentication is
 ``trust``, for the local socket and 127.0.0.1 only: the cluster lives as long as a test session.
 
+With ``peer=True`` the cluster is reached over its Unix socket only, with peer authentication: an
+OS account connects as the database role of the same name (as staff servers do behind
+JupyterHub, ``deploy/``), and root as the superuser (``pg_ident.conf``). No TCP, no trust; the
+socket folder is readable by every OS account so that staff accounts can reach it.
+
 PostgreSQL refuses to run as root; as root the cluster belongs to the ``postgres`` OS user
 (created by the Debian package) and ``initdb``/``pg_ctl`` run through ``runuser -u postgres --``.
 """
@@ -103,7 +108,9 @@ class PostgresServer:
         user: str = "postgres",
         start_timeout: float = 30.0,
         bin_dir: str | os.PathLike | None = None,
+        peer: bool = False,
     ) -> None:
+        self.peer = peer
         self.bin_dir = Path(bin_dir) if bin_dir else find_pg_bin()
         self.dbname = dbname
         self.user = user  # the cluster's superuser (a database role, not an OS user)
@@ -133,15 +140,20 @@ class PostgresServer:
     def url(self) -> str:
         return self.url_for(self.dbname)
 
-    def url_for(self, dbname: str) -> str:
-        return f"postgresql://{self.user}@{self.HOST}:{self.port}/{dbname}"
+    def url_for(self, dbname: str, user: str | None = None) -> str:
+        """The URL of ``dbname`` as ``user`` (default the superuser); with ``peer=True`` an empty
+        ``user`` leaves the role to libpq: the OS account that connects."""
+        user = self.user if user is None else user
+        if self.peer:
+            return f"postgresql://{user + '@' if user else ''}/{dbname}?host={self.socket_dir}&port={self.port}"
+        return f"postgresql://{user}@{self.HOST}:{self.port}/{dbname}"
 
     def connect(self, dbname: str = "postgres"):
         """A psycopg connection (autocommit) to ``dbname`` as the superuser."""
         import psycopg
 
         return psycopg.connect(
-            host=self.HOST, port=self.port, user=self.user, dbname=dbname,
+            host=str(self.socket_dir) if self.peer else self.HOST, port=self.port, user=self.user, dbname=dbname,
             connect_timeout=5, autocommit=True, sslmode="disable",
         )
 
@@ -217,6 +229,9 @@ class PostgresServer:
             parent = Path("/tmp")  # e.g. TMPDIR under /root, which the postgres user cannot reach
         base = Path(tempfile.mkdtemp(prefix="workbench-pg-", dir=parent))
         (base / "socket").mkdir(mode=0o700)
+        if self.peer:  # other OS accounts (staff) reach the socket; peer authentication checks them
+            os.chmod(base, 0o755)
+            os.chmod(base / "socket", 0o755)
         if self.as_root:
             import pwd
 
@@ -261,6 +276,21 @@ class PostgresServer:
              "-E", "UTF8", "--no-locale", "--no-sync"],
             timeout=120,
         )
+        if self.peer:
+            import pwd
+
+            superusers = {pwd.getpwuid(os.geteuid()).pw_name, self.user}  # root (or the caller), postgres
+            (self.data_dir / "pg_ident.conf").write_text(
+                "# Throw-away test cluster (tests/pg_server.py): root (or the test's account) is the\n"
+                "# superuser; every other OS account is the role of its own name.\n"
+                + "".join(f"tests {name} {self.user}\n" for name in sorted(superusers))
+                + "tests /^(.*)$ \\1\n"
+            )
+            (self.data_dir / "pg_hba.conf").write_text(
+                "# Throw-away test cluster (tests/pg_server.py): peer authentication on its socket only.\n"
+                "local all all peer map=tests\n"
+            )
+            return
         # Trust, but only on the private socket and the loopback address.
         (self.data_dir / "pg_hba.conf").write_text(
             "# Throw-away test cluster (tests/pg_server.py): trust on the loopback only.\n"
@@ -270,7 +300,7 @@ class PostgresServer:
 
     def _write_settings(self, port: int) -> None:
         settings = {
-            "listen_addresses": "'127.0.0.1'",
+            "listen_addresses": "''" if self.peer else "'127.0.0.1'",
             "port": str(port),
             "unix_socket_directories": f"'{self.socket_dir}'",
             "fsync": "off",
