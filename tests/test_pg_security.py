@@ -62,12 +62,30 @@ def _refused(url, user, query, params=None, match=DENIED):
 
 def test_each_staff_member_is_a_login_role_in_their_groups(built):
     url, _ = built
-    rows = dict(_sql(url, ADMIN, "SELECT r.rolname, g.rolname FROM pg_roles r JOIN pg_auth_members m ON m.member = r.oid "
+    rows = dict(_sql(url, ADMIN, "SELECT r.rolname, g.rolname FROM pg_roles r "
+                                 "JOIN pg_auth_members m ON m.member = r.oid "
                                  "JOIN pg_roles g ON g.oid = m.roleid WHERE r.rolname LIKE 'rls_%%'"))
     assert rows == {A: "workbench_counsellor", B: "workbench_counsellor", SW: "workbench_social_worker",
                     ANA: "workbench_analyst", ADMIN: "workbench_admin"}
     assert _sql(url, A, "SELECT rolsuper, rolcreaterole, rolbypassrls FROM pg_roles WHERE rolname = %s", [A]) == [
         (False, False, False)]
+
+
+def test_an_admin_connected_as_themselves_adds_staff_who_can_then_connect(built):
+    url, _ = built
+    assert _sql(url, ADMIN, "SELECT rolcreaterole FROM pg_roles WHERE rolname = %s", [ADMIN]) == [(False,)]
+    reg = Registry(_as(url, ADMIN))
+    try:
+        reg.add_user("rls_doctor", "doctor", by=ADMIN)
+    finally:
+        reg.engine.dispose()
+    assert _sql(url, "rls_doctor", "SELECT current_user, pg_has_role('workbench_doctor', 'MEMBER')") == [
+        ("rls_doctor", True)]
+    # the function making login roles is the admins' only, and only for registry users
+    _refused(url, A, "SELECT workbench_private.create_login('rls_mallory', 'admin')")
+    _refused(url, ADMIN, "SELECT workbench_private.create_login('rls_mallory', 'admin')",
+             match="no registry user rls_mallory with role admin")
+    _refused(url, ADMIN, "CREATE ROLE rls_mallory LOGIN")
 
 
 def test_a_counsellor_reads_only_their_caseload(built):
@@ -86,7 +104,8 @@ def test_a_counsellor_reads_only_their_caseload(built):
     _refused(url, A, "DELETE FROM assessments WHERE resident_id = %s", [ids[2]])
     _refused(url, A, "DELETE FROM residents WHERE resident_id = %s", [ids[2]])
     # rows are written under one's own name only
-    _refused(url, A, "INSERT INTO contacts (contact_id, resident_id, contact_on, kind, status, recorded_by, recorded_at) "
+    _refused(url, A, "INSERT INTO contacts (contact_id, resident_id, contact_on, kind, status, recorded_by, "
+                     "recorded_at) "
                      "VALUES ('C9', %s, '2025-06-04', 'phone', 'attended', %s, now())", [ids[0], B], match=RLS)
 
 
@@ -94,13 +113,16 @@ def test_no_one_opens_a_caseload_or_an_approval_for_themselves(built):
     url, ids = built
     _refused(url, A, "INSERT INTO caseloads VALUES (%s, %s, %s, now())", [A, ids[2], A], match=RLS)
     _refused(url, A, "INSERT INTO caseloads VALUES (%s, %s, %s, now())", [A, ids[2], B], match=RLS)
-    _refused(url, A, "INSERT INTO access_approvals (user_name, resident_id, reason, approved_by, approved_at, expires_at) "
+    _refused(url, A, "INSERT INTO access_approvals (user_name, resident_id, reason, approved_by, approved_at, "
+                     "expires_at) "
                      "VALUES (%s, %s, 'me', %s, now(), now() + interval '1 hour')", [A, ids[2], A],
              match="second_person|" + RLS)
     # a second counsellor may approve, but not for longer than 72 hours nor backdated
-    _refused(url, B, "INSERT INTO access_approvals (user_name, resident_id, reason, approved_by, approved_at, expires_at) "
+    _refused(url, B, "INSERT INTO access_approvals (user_name, resident_id, reason, approved_by, approved_at, "
+                     "expires_at) "
                      "VALUES (%s, %s, 'cover', %s, now(), now() + interval '73 hours')", [A, ids[2], B], match=RLS)
-    _refused(url, B, "INSERT INTO access_approvals (user_name, resident_id, reason, approved_by, approved_at, expires_at) "
+    _refused(url, B, "INSERT INTO access_approvals (user_name, resident_id, reason, approved_by, approved_at, "
+                     "expires_at) "
                      "VALUES (%s, %s, 'cover', %s, now() + interval '10 days', now() + interval '11 days')",
              [A, ids[2], B], match=RLS)
     # nor a social worker (approvers are counsellors)
@@ -138,7 +160,8 @@ def test_a_social_worker_sees_the_basic_record_only(built):
     url, _ = built
     assert len(_sql(url, SW, "SELECT resident_id, name, phone, sex, birth_date, community FROM residents")) == 6
     assert len(_sql(url, SW, "SELECT resident_id, tier, next_contact_due FROM tier_assignments")) == 6
-    for query in ("SELECT id_number FROM residents", "SELECT lives_alone FROM residents", "SELECT answers FROM assessments",
+    for query in ("SELECT id_number FROM residents", "SELECT lives_alone FROM residents",
+                  "SELECT answers FROM assessments",
                   "SELECT score FROM assessments", "SELECT note FROM contacts", "SELECT override_reason FROM "
                   "tier_assignments", "SELECT * FROM caseloads"):
         _refused(url, SW, query)

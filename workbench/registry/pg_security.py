@@ -68,6 +68,26 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
       OR EXISTS (SELECT 1 FROM contacts WHERE resident_id = rid AND recorded_by <> who)
       OR EXISTS (SELECT 1 FROM caseloads WHERE resident_id = rid AND user_name <> who)
 $$;
+-- an admin adds a registry user: their login role (no password: peer authentication), in the
+-- group of their role; run as the owner (SECURITY DEFINER), so admins need no CREATEROLE
+-- (no percent signs in this SQL: the driver reads them as placeholders)
+CREATE OR REPLACE FUNCTION workbench_private.create_login(who text, registry_role text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE grp text := 'workbench_' || registry_role;
+BEGIN
+  IF registry_role NOT IN ('social_worker', 'counsellor', 'doctor', 'analyst', 'admin') THEN
+    RAISE EXCEPTION USING MESSAGE = 'not a registry role: ' || registry_role;
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM users WHERE name = who AND role = registry_role) THEN
+    RAISE EXCEPTION USING MESSAGE = 'no registry user ' || who || ' with role ' || registry_role;
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = who) THEN
+    EXECUTE 'CREATE ROLE ' || quote_ident(who) || ' LOGIN';
+  END IF;
+  EXECUTE 'GRANT ' || quote_ident(grp) || ' TO ' || quote_ident(who);
+END $$;
+REVOKE ALL ON FUNCTION workbench_private.create_login(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION workbench_private.create_login(text, text) TO workbench_admin;
 REVOKE ALL ON FUNCTION workbench_private.stored_by_others(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION workbench_private.stored_by_others(text, text) TO {clinicians};
 """
@@ -190,18 +210,14 @@ def _quoted(connection: Connection, name: str) -> str:
 
 
 def create_login(connection: Connection, name: str, role: str) -> None:
-    """Make ``name`` a PostgreSQL login role in the group of ``role`` (creating it if absent).
-
-    No password is set: staff connect as themselves by peer authentication. The connected role
-    needs CREATEROLE (the owner, or an admin granted it). A no-op on other databases.
+    """Make the registry user ``name`` a PostgreSQL login role in the group of ``role`` (creating
+    it if absent), through ``workbench_private.create_login``: it runs as the schema owner, so an
+    admin needs no CREATEROLE, and it refuses anyone not a registry user with that role. No
+    password is set: staff connect as themselves by peer authentication. A no-op elsewhere.
     """
     if connection.dialect.name != "postgresql":
         return
-    quoted = _quoted(connection, name)
-    exists = connection.exec_driver_sql("SELECT 1 FROM pg_roles WHERE rolname = %(n)s", {"n": name}).first()
-    if exists is None:
-        connection.exec_driver_sql(f"CREATE ROLE {quoted} LOGIN")
-    connection.exec_driver_sql(f"GRANT {GROUPS[role]} TO {quoted}")
+    connection.exec_driver_sql("SELECT workbench_private.create_login(%(n)s, %(r)s)", {"n": name, "r": role})
 
 
 def set_active(connection: Connection, name: str, active: bool) -> None:
