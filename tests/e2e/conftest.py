@@ -9,7 +9,9 @@ Fixtures
   ``WORKBENCH_DB`` is a copy of the sample registry in a temporary folder, so a test may check what
   an app saved. Kernels of closed tabs are culled after :data:`CULL_IDLE_TIMEOUT` seconds. Its
   output goes to a log file: ``server.log()``, ``server.log_mark()`` / ``server.log_since(mark)``,
-  ``server.wait_for_log(text)``. To serve the real apps, copy them in with ``server.add_app(path)``
+  ``server.wait_for_log(text)``. Its apps act as counsellor Li (``WORKBENCH_USER``, as ``make run``
+  sets it); ``analyst_server`` (session, started on first use) serves the staff apps on the same
+  registry acting as analyst Zhou. To serve the real apps, copy them in with ``server.add_app(path)``
   (they are then rendered without a preheated kernel, which only notebooks present at start get).
 - ``browser`` (session): Debian's Chromium driven by Playwright (``/usr/bin/chromium``, headless).
 - ``open_app`` (function): ``open_app(name, lang=None, ...)`` opens ``/voila/render/<folder>/<name>.ipynb``
@@ -48,6 +50,8 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-dev-shm-usage"]
 #: Short culling for the tests (the server's default is 600 s).
+#: Who the servers' apps act as: the session server is counsellor Li's, ``analyst_server`` analyst Zhou's.
+COUNSELLOR, ANALYST = "counsellor_li", "analyst_zhou"
 CULL_IDLE_TIMEOUT = 4
 CULL_INTERVAL = 1
 #: Seconds any browser wait may take: generous, for a cold 2-core machine with other work running.
@@ -168,11 +172,30 @@ def server(tmp_path_factory) -> Server:
     prepare_registry(sample_url)  # filled once per machine, then reused
     registry_url = copy_registry(sample_url, base_dir / "registry.sqlite")
 
+    yield from _serve(root, registry_url, base_dir / "server.log", user=COUNSELLOR)
+
+
+@pytest.fixture(scope="session")
+def analyst_server(server, tmp_path_factory) -> Server:
+    """A second one-person server on the same registry, started for analyst Zhou (``WORKBENCH_USER``),
+    serving the staff apps only; started when a test first asks for it (``open_app(..., analyst=True)``)."""
+    base_dir = tmp_path_factory.mktemp("e2e-analyst")
+    root = base_dir / "root"
+    (root / "notebooks" / "apps").mkdir(parents=True)
+    for notebook in REAL_APPS:
+        shutil.copy(notebook, root / "notebooks" / "apps" / notebook.name)
+    yield from _serve(root, server.registry_url, base_dir / "server.log", user=ANALYST)
+
+
+def _serve(root: Path, registry_url: str, log_path: Path, *, user: str):
+    """``python -m workbench.server`` for ``root`` and ``registry_url``, acting as registry user ``user``
+    (``WORKBENCH_USER``, as ``make run WORKBENCH_USER=...`` sets it); yields the :class:`Server` once
+    ready, stops it after."""
     port, token = free_port(), "e2e-" + secrets.token_hex(16)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_")}
-    env.update(WORKBENCH_TOKEN=token, WORKBENCH_DB=registry_url, WORKBENCH_CULL_IDLE_TIMEOUT=str(CULL_IDLE_TIMEOUT),
-               WORKBENCH_CULL_INTERVAL=str(CULL_INTERVAL), WORKBENCH_POOL_SIZE="1", PYTHONUNBUFFERED="1")
-    log_path = base_dir / "server.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_") and k != "JUPYTERHUB_USER"}
+    env.update(WORKBENCH_TOKEN=token, WORKBENCH_DB=registry_url, WORKBENCH_USER=user,
+               WORKBENCH_CULL_IDLE_TIMEOUT=str(CULL_IDLE_TIMEOUT), WORKBENCH_CULL_INTERVAL=str(CULL_INTERVAL),
+               WORKBENCH_POOL_SIZE="1", PYTHONUNBUFFERED="1")
     with log_path.open("wb") as log:
         process = subprocess.Popen([sys.executable, "-m", "workbench.server", "--port", str(port), "--root", str(root)],
                                    cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -246,20 +269,22 @@ class App:
 
 
 @pytest.fixture
-def open_app(server, browser):
+def open_app(server, browser, request):
     """``open_app(name, lang=None, folder="notebooks/apps", wait_for=".jupyter-widgets", token=True,
-    timeout=TIMEOUT, **query)`` -> :class:`App` (see the module docstring)."""
+    timeout=TIMEOUT, analyst=False, **query)`` -> :class:`App` (see the module docstring); ``analyst=True``
+    opens it on ``analyst_server`` (the apps acting as analyst Zhou) instead of counsellor Li's server."""
     contexts = []
-    local = urllib.parse.urlsplit(server.base).netloc
 
     def open_(name: str, lang: str | None = None, *, folder: str = "notebooks/apps",
               wait_for: str | None = ".jupyter-widgets", token: bool = True, timeout: float = TIMEOUT,
-              **query) -> App:
+              analyst: bool = False, **query) -> App:
+        serving = request.getfixturevalue("analyst_server") if analyst else server
+        local = urllib.parse.urlsplit(serving.base).netloc
         context = browser.new_context(locale="zh-CN")
         context.set_default_timeout(timeout * 1000)  # every wait of the test, too
         contexts.append(context)
         page = context.new_page()
-        url = server.url(server.app_path(name, folder), token=token, lang=lang, **query)
+        url = serving.url(serving.app_path(name, folder), token=token, lang=lang, **query)
         app = App(page=page, url=url, render_seconds=float("nan"))
 
         def route(route_):

@@ -14,13 +14,12 @@ import sqlalchemy as sa
 
 from workbench.i18n import t
 
+COUNSELLOR = "counsellor_li"  # who the session server's apps act as (conftest.COUNSELLOR)
+
 pytestmark = pytest.mark.slow
 
 APPS = {"screening": "screening_title", "caseload": "caseload_title", "cohort_explorer": "explorer_title",
         "quality": "quality_title"}
-COUNSELLOR = "counsellor_li"
-COUNSELLOR_LABEL = "李咨询师 (Li, counsellor)"
-ANALYST_LABEL = "周分析员 (Zhou, analyst)"
 
 
 def registry_rows(server, sql: str, **params) -> pd.DataFrame:
@@ -32,17 +31,9 @@ def registry_rows(server, sql: str, **params) -> pd.DataFrame:
         engine.dispose()
 
 
-def sign_in(page, lang: str, label: str = COUNSELLOR_LABEL) -> None:
-    picker = page.get_by_label(t("staff_member", lang))
-    picker.select_option(label=label)
-    page.get_by_role("button", name=t("start", lang)).click()
-    picker.wait_for(state="detached")  # the app has replaced the staff picker
-
-
 def open_resident(open_app, rid: str, lang: str):
-    """The screening station, signed in as counsellor Li, showing resident ``rid``'s form."""
+    """The screening station (acting as counsellor Li, the server's user), showing resident ``rid``'s form."""
     app = open_app("screening", lang=lang, wait_for=".wb-app")
-    sign_in(app.page, lang)
     app.page.get_by_label(t("find_resident", lang)).fill(rid)
     app.page.get_by_label(t("find_resident", lang)).press("Enter")
     app.page.wait_for_selector(f"p strong:has-text('{rid}')")
@@ -66,18 +57,28 @@ def answer(page, lang: str, instrument_questions: list[str], answer_label: str) 
 @pytest.mark.parametrize("lang", ["zh", "en"])
 @pytest.mark.parametrize("name", list(APPS))
 def test_each_app_opens_in_both_languages_without_an_error(open_app, name, lang):
-    app = open_app(name, lang=lang, wait_for=".wb-app")
+    # screening and caseload for counsellors; epidemiologists and managers: the analysts' pseudonymised tables
+    analyst = name not in ("screening", "caseload")
+    app = open_app(name, lang=lang, wait_for=".wb-app", analyst=analyst)
     print(f"first render {name}?lang={lang}: {app.render_seconds:.2f} s")  # shown with pytest -s
     app.page.wait_for_selector(f"h1:has-text('{t(APPS[name], lang)}')")
-    if name in ("screening", "caseload"):
-        sign_in(app.page, lang)
-    else:  # epidemiologists and managers: the analysts' pseudonymised tables
-        sign_in(app.page, lang, ANALYST_LABEL)
+    if analyst:
         app.page.wait_for_selector(".wb-table")
     assert app.problems() == [] and app.external_requests == []
     other = "en" if lang == "zh" else "zh"
     app.page.get_by_role("button", name="English" if other == "en" else "中文").click()
     app.page.wait_for_selector(f"h1:has-text('{t(APPS[name], other)}')")
+    assert app.problems() == []
+
+
+def test_the_apps_act_as_the_person_the_server_was_started_for_with_no_name_to_choose(server, open_app):
+    log = server.log()
+    assert f"one person, embedded (make run): the apps act as registry user {COUNSELLOR} (WORKBENCH_USER)" in log
+    assert 'README "Multi-staff"' in log
+    app = open_app("screening", lang="zh", wait_for=".wb-app")
+    app.page.wait_for_selector(f"text={t('find_resident', 'zh')}")
+    assert app.page.get_by_text("工作人员", exact=True).count() == 0  # the old staff picker's label
+    assert app.page.get_by_text("周分析员").count() == 0 and app.page.get_by_text("admin").count() == 0
     assert app.problems() == []
 
 
@@ -113,7 +114,6 @@ def test_a_screening_is_saved_once_with_the_right_tier(server, open_app):
 def test_a_self_harm_answer_raises_the_banner_and_nothing_saves_without_a_resident(server, open_app):
     app = open_app("screening", lang="en", wait_for=".wb-app")
     page = app.page
-    sign_in(page, "en")
     from workbench.instruments import get_instrument
 
     phq9 = get_instrument("phq9")
@@ -134,7 +134,6 @@ def test_a_self_harm_answer_raises_the_banner_and_nothing_saves_without_a_reside
 def test_the_questionnaire_works_from_the_keyboard(open_app):
     app = open_app("screening", lang="en", wait_for=".wb-app")
     page = app.page
-    sign_in(page, "en")
     from workbench.instruments import get_instrument
 
     phq9 = get_instrument("phq9")
@@ -152,7 +151,6 @@ def test_the_questionnaire_works_from_the_keyboard(open_app):
 def test_every_control_has_an_accessible_label_and_larger_text_works(open_app):
     app = open_app("screening", lang="zh", wait_for=".wb-app")
     page = app.page
-    sign_in(page, "zh")
     page.wait_for_selector(".wb-item")
     unlabelled = page.evaluate("""() => [...document.querySelectorAll('.wb-app input, .wb-app select, .wb-app textarea')]
         .filter(el => el.offsetParent !== null)
@@ -176,12 +174,12 @@ def test_a_follow_up_contact_is_recorded(server, open_app):
     registry = Registry(server.registry_url)  # an urgent resident on Li's list: a self-harm answer today
     answers = pd.DataFrame([{"resident_id": rid, "assessed_on": dt.date.today().isoformat(), "submission_id": f"e2e-{rid}",
                              **{f"phq9_{n}": 0 for n in range(1, 9)}, "phq9_9": 2}])
-    assert registry.save_screening(answers, by=COUNSELLOR, add_to_caseload=True).written
+    assert registry.save_screening(answers, by=COUNSELLOR).written
+    registry.assign_caseload(COUNSELLOR, [rid], by="admin")  # a second person puts the resident on Li's list
     registry.engine.dispose()
 
     app = open_app("caseload", lang="zh", wait_for=".wb-app")
     page = app.page
-    sign_in(page, "zh")
     page.wait_for_selector(f"tr.wb-alert:has-text('{rid}')")
     page.get_by_role("button", name=f"{t('view_urgent', 'zh')} (").first.click()
     page.get_by_label(t("resident", "zh")).select_option(label=rid)
@@ -197,14 +195,12 @@ def test_a_follow_up_contact_is_recorded(server, open_app):
 
 
 def test_the_explorer_and_the_quality_board_answer_their_controls(open_app):
-    app = open_app("cohort_explorer", lang="en", wait_for=".wb-app")
+    app = open_app("cohort_explorer", lang="en", wait_for=".wb-app", analyst=True)
     page = app.page
-    sign_in(page, "en", ANALYST_LABEL)
     page.wait_for_selector("img")
     assert "Log-rank" in page.inner_text(".wb-app") or "log-rank" in page.inner_text(".wb-app").lower()
     assert app.problems() == []
-    board = open_app("quality", lang="zh", wait_for=".wb-app")
-    sign_in(board.page, "zh", ANALYST_LABEL)
+    board = open_app("quality", lang="zh", wait_for=".wb-app", analyst=True)
     board.page.wait_for_selector("tr.wb-alert")
     assert "⚠" in board.page.inner_text(".wb-app") and board.problems() == []
 
@@ -230,15 +226,13 @@ def test_a_screening_saved_with_a_changed_tier_reaches_the_quality_board_and_the
     registry.assign_caseload(COUNSELLOR, [rid], by="admin")
     registry.engine.dispose()
 
-    explorer = open_app("cohort_explorer", lang="en", wait_for=".wb-app")
-    sign_in(explorer.page, "en", ANALYST_LABEL)
+    explorer = open_app("cohort_explorer", lang="en", wait_for=".wb-app", analyst=True)
     explorer.page.get_by_label(t("grouping", "en")).select_option(label=t("screening_tier", "en"))
     explorer.page.wait_for_selector(f".wb-table tbody th:has-text('{t('tier_3', 'en')}')")  # redrawn by tier
     per_group = f".wb-table:has(caption:has-text('{t('per_group', 'en')}'))"
     tier3 = explorer.page.locator(f"{per_group} tbody tr:has(th:has-text('{t('tier_3', 'en')}'))").first
     before_cohort = _number(tier3.locator("td").first.inner_text())  # the residents of the group
-    board = open_app("quality", lang="en", wait_for=".wb-app")
-    sign_in(board.page, "en", ANALYST_LABEL)
+    board = open_app("quality", lang="en", wait_for=".wb-app", analyst=True)
     board.page.get_by_label(t("month", "en")).select_option(value=month)
     board.page.wait_for_selector(f"caption:has-text('{month}')")  # the kernel has redrawn the table for that month
     row = board.page.locator(f"table:has(caption:has-text('{month}')) tr:has-text('Tier 3 contacted within 72 h')").first
