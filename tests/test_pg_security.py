@@ -165,6 +165,17 @@ def test_a_social_worker_sees_the_basic_record_only(built):
                   "SELECT score FROM assessments", "SELECT note FROM contacts", "SELECT override_reason FROM "
                   "tier_assignments", "SELECT * FROM caseloads"):
         _refused(url, SW, query)
+    # the same through the registry connected as the social worker: the list, never answers
+    reg = Registry(_as(url, SW))
+    try:
+        listed = reg.residents(as_user=SW)
+        assert len(listed) == 6 and listed["tier"].notna().all()
+        with pytest.raises(AccessDenied):
+            reg.assessments(as_user=SW)
+        with pytest.raises(sa.exc.ProgrammingError, match=DENIED):
+            reg.residents(as_user=ADMIN, health=True)  # a claimed admin: the database refuses the health columns
+    finally:
+        reg.engine.dispose()
 
 
 def test_an_analyst_reads_pseudonymised_views_only(built):
