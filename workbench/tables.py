@@ -209,7 +209,8 @@ def _declare() -> dict[str, TableSpec]:
             _c("mode", "string", "Mode: self, interviewer", "方式：self（自评）、interviewer（他评）", nullable=True,
                values=("self", "interviewer")),
             _c("language", "string", "Language of the form", "问卷语言", nullable=True),
-            _c("submission_id", "string", "The app or form submission it came from", "来源提交编号", nullable=True),
+            _c("submission_id", "string", "The app or form submission it came from (pseudonymised in exports)",
+               "来源提交编号（导出时为假名）", nullable=True),
             *items,
         ), key=("resident_id", "assessed_on", "instrument", "purpose", "study"),
             links=(Link(("resident_id",), "residents", ("resident_id",)),
@@ -248,11 +249,11 @@ def _declare() -> dict[str, TableSpec]:
             _c("service", "string", "Service package of the cell", "该单元的服务包", nullable=True),
             _c("next_contact_due", "date", "Next contact due", "下次联系日期", nullable=True),
             _c("policy_version", "string", "Policy (id@version) in force", "所用政策（编号@版本）"),
-            _c("decided_by", "string", "Who decided", "决定人"),
+            _c("decided_by", "string", "Who decided (a staff pseudonym in exports)", "决定人（导出时为工作人员假名）"),
             _c("decided_at", "timestamp", "When (UTC)", "决定时间（UTC）"),
             _c("overridden", "bool", "Tier changed from the suggestion", "改变了建议级别"),
-            _c("override_reason", "string", "Why it was changed (free text; left out of exports)",
-               "改变原因（自由文本；导出时不含）", nullable=True),
+            _c("override_reason", "string", "Why it was changed (free text; left out of exports unless an admin asks)",
+               "改变原因（自由文本；导出时不含，除非管理员要求）", nullable=True),
         ), key=("decision_id",), links=(Link(("resident_id", "assessed_on"), "assessments", ("resident_id", "assessed_on")),),
             ids=("decision_id", "resident_id")),
         TableSpec("referrals", "Referrals to counselling or to hospital", "转介（咨询或医院）", (
@@ -275,7 +276,8 @@ def _declare() -> dict[str, TableSpec]:
             _c("kind", "string", "Kind (treatment, assessment, phone, ...)", "类型（治疗、评估、电话……）"),
             _c("status", "string", "Status: planned, attended, missed", "联系状态：planned（计划）、attended（到访）、missed（未到）",
                values=CONTACT_STATUS),
-            _c("recorded_by", "string", "Who recorded it", "记录人", nullable=True),
+            _c("recorded_by", "string", "Who recorded it (a staff pseudonym in exports)", "记录人（导出时为工作人员假名）",
+               nullable=True),
         ), key=("contact_id",), links=(Link(("resident_id",), "residents", ("resident_id",)),
                                          Link(("referral_id",), "referrals", ("referral_id",))),
             ids=("contact_id", "resident_id", "referral_id")),
@@ -878,15 +880,33 @@ def write(tables: Tables, folder: str | Path, *, formats: Sequence[str] = ("parq
     return folder
 
 
+#: What starts a text cell that spreadsheet programs would run as a formula (see :func:`_write_csv`).
+FORMULA_START = r"^[=+\-@\t\r]"
+
+
 def _write_csv(frame: pd.DataFrame, table, spec: TableSpec, path: Path) -> None:
     """One table (``frame``, and ``table``, the same as Arrow) as CSV for spreadsheets and other
     tools: UTF-8 with a BOM (so that spreadsheet programs read Chinese), dates ``YYYY-MM-DD``,
     times ISO 8601 in UTC, blanks empty, ``true`` / ``false``. Written by Arrow's CSV writer (ten
-    times faster than pandas' on a city's tables)."""
+    times faster than pandas' on a city's tables).
+
+    A text cell that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``,
+    a tab or a carriage return: OWASP's "CSV injection") is written with a leading ``'``, so that it
+    shows as text; numbers (a negative change score) are written as they are, and the Parquet
+    files keep every true value."""
     import codecs
 
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.csv as pa_csv
+
+    for i, field in enumerate(table.schema):
+        if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
+            values = table.column(i)
+            live = pc.match_substring_regex(values, FORMULA_START)
+            if pc.any(live).as_py():
+                table = table.set_column(i, field.name, pc.if_else(
+                    live, pc.binary_join_element_wise(pa.scalar("'", field.type), values, ""), values))
 
     for column in spec.columns:
         i = table.schema.get_field_index(column.name)

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import json
 import math
+import secrets
 from typing import Any, Iterable
 
 import numpy as np
@@ -161,60 +162,66 @@ def _pseudonyms(prefix: str, kind: str | None, key: bytes, values: list[str]) ->
 
 
 #: id column -> (prefix, kind) of its pseudonyms; the resident's keep the ``P`` + HMAC(id) form of
-#: earlier exports so that pseudonyms stay stable.
+#: earlier exports so that pseudonyms stay stable. Every other kind is hashed with its own kind in
+#: the message (domain separation) and has its own prefix, so two kinds of id never collide.
 _ID_KINDS = {"resident_id": ("P", None), "assessment_id": ("A", "assessment"), "referral_id": ("F", "referral"),
              "contact_id": ("C", "contact"), "decision_id": ("D", "decision"), "event_id": ("V", "event"),
-             "enrolment_id": ("E", "enrolment"), "survey_id": ("S", "survey"), "consent_id": ("K", "consent")}
+             "enrolment_id": ("E", "enrolment"), "survey_id": ("S", "survey"), "consent_id": ("K", "consent"),
+             "submission_id": ("B", "submission"), "staff": ("U", "staff")}
+#: Identifying columns besides the declared ids (:attr:`TableSpec.ids`): the app submission an
+#: assessment came from, and the staff user names of the ``*_by`` columns (one pseudonym per user,
+#: the same in every table).
+_MORE_IDS = {"assessments": {"submission_id": "submission_id"}, "decisions": {"decided_by": "staff"},
+             "contacts": {"recorded_by": "staff"}}
+#: Free-text columns (left out unless asked for).
+FREE_TEXT = {"decisions": ("override_reason",)}
 
 
-def pseudonymise(tables, key: bytes):
-    """The tables an analyst may take away: every identifier replaced by a keyed pseudonym (the
-    same id always gets the same pseudonym under the same key), birth dates reduced to 1 July of
-    the birth year, free text (override reasons) left out, and rows in pseudonym order rather than
-    the order they were written."""
+def pseudonymise(tables, key: bytes, *, include_free_text: bool = False, seed=None):
+    """The tables an analyst may take away: every identifier (resident, record and submission ids,
+    staff user names) replaced by a keyed pseudonym (the same id always gets the same pseudonym
+    under the same key, so the links between tables hold), birth dates reduced to 1 July of the
+    birth year, free text (:data:`FREE_TEXT`) left out unless ``include_free_text``, and each
+    table's rows in a fresh random order (``seed`` for tests only): neither the order the rows
+    were written in nor any order that sorting could undo."""
     from workbench.tables import TABLES
 
+    def identifying(name: str) -> dict[str, str]:
+        return {**{c: c for c in TABLES[name].ids}, **_MORE_IDS.get(name, {})}
+
     # Each distinct id is hashed once, whichever tables it appears in (a resident's id is in all of
-    # them); the tables look their pseudonyms up, and rows are put in pseudonym order by each
-    # pseudonym's rank (integers) rather than by comparing the strings. Measured at 100,000
-    # residents: 8.8 s before (2.1 million hashes, string sorts), 3.5 s after.
+    # them); the tables look their pseudonyms up. Measured at 100,000 residents: 8.8 s before
+    # (2.1 million hashes), 3.5 s after.
     found: dict[str, list] = {}
     for name, frame in tables.items():
-        for column in TABLES[name].ids:
-            found.setdefault(column, []).append(frame[column].dropna().astype(str).to_numpy(dtype=object))
-    lookup: dict[str, tuple[pd.Index, np.ndarray, np.ndarray]] = {}
-    for column, parts in found.items():
-        prefix, kind = _ID_KINDS[column]
+        for column, kind in identifying(name).items():
+            found.setdefault(kind, []).append(frame[column].dropna().astype(str).to_numpy(dtype=object))
+    lookup: dict[str, tuple[pd.Index, np.ndarray]] = {}
+    for kind, parts in found.items():
+        prefix, domain = _ID_KINDS[kind]
         uniques = pd.unique(np.concatenate(parts))
-        names = _pseudonyms(prefix, kind, key, uniques.tolist())
-        rank = np.empty(len(names) + 1, dtype=np.int64)
-        rank[np.argsort(np.array(names, dtype="U"), kind="stable")] = np.arange(len(names))
-        rank[-1] = len(names)  # a blank id sorts last, as pandas puts missing values
-        lookup[column] = (pd.Index(uniques), np.array(names + [None], dtype=object), rank)
+        names = _pseudonyms(prefix, domain, key, uniques.tolist())
+        lookup[kind] = (pd.Index(uniques), np.array(names + [None], dtype=object))  # -1 (a blank): None
 
-    def codes_of(column: str, values: pd.Series) -> np.ndarray:
-        """Each value's place among the distinct ids; a blank: -1, whose name is the last (None)."""
-        return lookup[column][0].get_indexer(values.astype(str).where(values.notna(), None))
-
+    rng = np.random.default_rng(seed if seed is not None else secrets.randbits(128))
     frames = {}
     for name, frame in tables.items():
         out = frame.copy()
-        ranks = []
-        for column in TABLES[name].ids:
-            codes = codes_of(column, out[column])
-            out[column] = pd.Series(lookup[column][1][codes], index=out.index, dtype="string")
-            ranks.append(lookup[column][2][codes])
+        for column, kind in identifying(name).items():
+            values = out[column]
+            codes = lookup[kind][0].get_indexer(values.astype(str).where(values.notna(), None))
+            out[column] = pd.Series(lookup[kind][1][codes], index=out.index, dtype="string")
         if name == "residents":
             out["birth_date"] = pd.to_datetime(out["birth_date"].dt.year.astype("Int64").astype(str) + "-07-01",
                                                errors="coerce").astype("datetime64[ns]")
-        if name == "decisions":
-            out["override_reason"] = pd.Series(pd.NA, index=out.index, dtype="string")
-        if ranks:
-            frames[name] = out.take(np.argsort(ranks[0], kind="stable")).reset_index(drop=True)
-        else:
-            frames[name] = out.sort_values(list(TABLES[name].key), ignore_index=True, kind="stable")
+        if not include_free_text:
+            for column in FREE_TEXT.get(name, ()):
+                out[column] = pd.Series(pd.NA, index=out.index, dtype="string")
+        frames[name] = out.take(rng.permutation(len(out))).reset_index(drop=True)
     attrs = {**tables.attrs, "pseudonymised": True,
-             "pseudonymisation": "keyed HMAC-SHA256 ids; birth dates as 1 July of the birth year; free text left out"}
+             "pseudonymisation": "keyed HMAC-SHA256 ids and staff names; birth dates as 1 July of the birth year; "
+                                 + ("free text included (asked for)" if include_free_text else "free text left out")
+                                 + "; rows in random order"}
     return type(tables)(attrs=attrs, **frames)
 
 

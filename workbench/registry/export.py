@@ -1,5 +1,7 @@
 """Pseudonymised exports for analysts: the analysis tables with keyed-HMAC ids, no names, phones or
-ID numbers, birth year only, no free text.
+ID numbers, birth year only, every id and staff name pseudonymised, rows in random order, no free text
+unless an admin asks for it, small groups of quasi-identifiers counted, formula-like cells neutralised
+in the CSV files, and the folder private to its owner.
 
 The key lives outside the export (``WORKBENCH_EXPORT_KEY_FILE``, else ``export.key`` beside the
 registry's default location, created with owner-only permissions on first use), so the same
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import os
 import secrets
 from pathlib import Path
@@ -18,7 +21,8 @@ from pathlib import Path
 import pandas as pd
 
 from workbench.registry import audit
-from workbench.registry.access import require_role
+from workbench.params import Interval, validate_params
+from workbench.registry.access import AccessDenied, require_role
 
 __all__ = ["default_key_file", "export_tables", "pseudonym"]
 
@@ -49,12 +53,26 @@ def pseudonym(resident_id: str, key: bytes) -> str:
     return "P" + hmac.new(key, resident_id.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
 
 
+def _private(folder: Path) -> None:
+    """The export folder 0700 and every file in it 0600, whatever the umask."""
+    folder.chmod(0o700)
+    for path in folder.iterdir():
+        path.chmod(0o600)
+
+
+@validate_params({"k": Interval(int, 2, None)})
 def export_tables(registry, folder: str | Path, *, as_user: str, key_file: str | Path | None = None,
-                  formats=("parquet", "csv")) -> Path:
+                  formats=("parquet", "csv"), include_free_text: bool = False, k: int = 5) -> Path:
     """Write the pseudonymised analysis tables (:meth:`Registry.analysis_tables`) to ``folder``:
     Parquet and CSV for each table, the data dictionary in Chinese and English, ``tables.json``
-    (:func:`workbench.tables.write`). Analysts and admins only; audited. The key stays outside the
-    export; the folder must be new or empty. Read it back with :func:`workbench.tables.read`."""
+    (:func:`workbench.tables.write`) and ``disclosure.json`` (how many residents share their
+    community, sex and birth year with fewer than ``k - 1`` others: :func:`small_groups`).
+    Analysts and admins only; audited. The key stays outside the export; the folder must be new or
+    empty, and is made private to its owner (0700, files 0600). Rows are in random order; free text
+    is left out unless ``include_free_text`` (admins only, audited as such). Read it back with
+    :func:`workbench.tables.read`."""
+    from workbench.registry.analysis import pseudonymise, read_frames, typed_tables
+    from workbench.registry.disclosure import small_groups
     from workbench.tables import write
 
     folder, key_path = Path(folder).resolve(), Path(key_file or default_key_file()).resolve()
@@ -63,11 +81,25 @@ def export_tables(registry, folder: str | Path, *, as_user: str, key_file: str |
     if folder.exists() and any(folder.iterdir()):
         raise FileExistsError(f"{folder} is not empty: export to a new folder (nothing was written)")
     with registry.engine.connect() as conn:
-        require_role(conn, as_user, {"analyst", "admin"}, "export data")
-    tables = registry.analysis_tables(as_user=as_user, pseudonymised=True, key_file=key_path)
-    write(tables, folder, formats=formats)
+        role = require_role(conn, as_user, {"analyst", "admin"}, "export data")
+    if include_free_text and role != "admin":
+        raise AccessDenied(f"{as_user!r} is an analyst: only an admin may export free text (notes, reasons)")
+    if include_free_text:  # read in full by the admin, then pseudonymised keeping the free text
+        tables = registry.analysis_tables(as_user=as_user, pseudonymised=False)
+        tables = pseudonymise(tables, _key(key_path), include_free_text=True)
+    else:
+        tables = registry.analysis_tables(as_user=as_user, pseudonymised=True, key_file=key_path)
+    disclosure = small_groups(tables.residents, k)
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    try:
+        write(tables, folder, formats=formats)
+        (folder / "disclosure.json").write_text(json.dumps(disclosure, indent=1) + "\n", encoding="utf-8")
+    finally:
+        _private(folder)
     with registry._write() as conn:
         audit.append(conn, [{"action": "export", "details": {"folder": str(folder), "formats": list(formats),
+                                                             "free_text": include_free_text, "disclosure": disclosure,
                                                              "rows": {n: len(f) for n, f in tables.items()}}}],
                      user=as_user, at=pd.Timestamp.now(tz="UTC").to_pydatetime().replace(microsecond=0))
     return folder
