@@ -21,7 +21,9 @@ with the message to run ``make test``, which installs the Debian package.
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -31,6 +33,12 @@ if _here not in sys.path:  # `pg_server` sits beside this file (also with --impo
     sys.path.insert(0, _here)
 
 from pg_server import PostgresServer  # noqa: E402
+
+# The audit key and its checkpoints live outside the database: one private pair for the whole run
+# (inherited by the workbench commands the tests start), never the user's own.
+_audit_home = tempfile.mkdtemp(prefix="workbench-audit-")
+os.environ.setdefault("WORKBENCH_AUDIT_KEY_FILE", os.path.join(_audit_home, "audit.key"))
+os.environ.setdefault("WORKBENCH_AUDIT_CHECKPOINTS", os.path.join(_audit_home, "audit-checkpoints.jsonl"))
 
 
 @pytest.fixture(scope="session")

@@ -180,3 +180,104 @@ def test_backup_while_writing_is_consistent_and_restores(registry_url, restore_u
     status, err = _cli_here("--db", registry_url, "backup", str(backup_file))
     assert status == 1 and "never overwrites" in err
     assert _digest(backup_file) == before
+
+
+# --- issue 14: a restore checks the backup in a new file before anything is replaced ----------------
+
+@pytest.fixture
+def small_registry(tmp_path):
+    """A SQLite registry with residents and a backup of it, then more written after the backup."""
+    url = f"sqlite:///{tmp_path / 'live' / 'registry.sqlite'}"
+    registry = Registry(url)
+    registry.init()
+    registry.import_residents(residents_file(), by="admin")
+    backup_file = tmp_path / "backups" / "first.sqlite"
+    status, err = _cli_here("--db", url, "backup", str(backup_file))
+    assert status == 0, err
+    registry.import_assessments(_batches()[0], by="admin")
+    registry.engine.dispose()
+    return url, tmp_path / "live" / "registry.sqlite", backup_file
+
+
+def test_backup_is_private(small_registry):
+    _, _, backup_file = small_registry
+    assert backup_file.stat().st_mode & 0o777 == 0o600
+    assert backup_file.parent.stat().st_mode & 0o777 == 0o700
+
+
+def _refused_untouched(url, live, candidate, expected):
+    before = _digest(live)
+    status, err = _cli_here("--db", url, "restore", "--force", str(candidate))
+    assert status == 1 and expected in err, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert _digest(live) == before and Registry(url).verify_audit().ok
+    assert sorted(p.name for p in live.parent.iterdir() if not p.name.endswith(("-wal", "-shm"))) == ["registry.sqlite"]
+
+
+def test_restore_refuses_a_file_that_is_not_a_database(small_registry, tmp_path):
+    url, live, _ = small_registry
+    text = tmp_path / "notes.sqlite"
+    text.write_text("resident_id,community\nR0000001,North\n")
+    _refused_untouched(url, live, text, "is not a registry backup (not an SQLite database file)")
+
+
+def test_restore_refuses_a_foreign_database(small_registry, tmp_path):
+    url, live, _ = small_registry
+    foreign = tmp_path / "foreign.sqlite"
+    with contextlib.closing(sqlite3.connect(foreign)) as conn:
+        conn.execute("CREATE TABLE residents (resident_id TEXT)")
+        conn.commit()
+    _refused_untouched(url, live, foreign, "is not a workbench registry backup")
+
+
+def test_restore_refuses_a_tampered_backup(small_registry, tmp_path):
+    url, live, backup_file = small_registry
+    tampered = tmp_path / "tampered.sqlite"
+    tampered.write_bytes(backup_file.read_bytes())
+    with contextlib.closing(sqlite3.connect(tampered)) as conn:
+        conn.execute("DELETE FROM residents WHERE resident_id = 'R0000007'")
+        conn.commit()
+    _refused_untouched(url, live, tampered, "fails the audit check")
+
+
+def test_restore_refuses_a_damaged_backup(small_registry, tmp_path):
+    url, live, backup_file = small_registry
+    damaged = tmp_path / "damaged.sqlite"
+    data = bytearray(backup_file.read_bytes())
+    data[8192:len(data) // 2] = b"\x5a" * (len(data) // 2 - 8192)
+    damaged.write_bytes(bytes(data))
+    _refused_untouched(url, live, damaged, "is damaged")
+
+
+def test_restore_keeps_the_replaced_registry_and_verifies_after(small_registry):
+    url, live, backup_file = small_registry
+    before = _digest(live)
+    status, err = _cli_here("--db", url, "restore", "--force", str(backup_file))
+    assert status == 0, err
+    kept = [p for p in live.parent.iterdir() if p.name.startswith("registry.sqlite.replaced-")]
+    assert len(kept) == 1 and _digest(kept[0]) == before
+    # The checkpoints of the longer, replaced history do not fail the restored registry ...
+    report = Registry(url).verify_audit()
+    assert report.ok and report.rows_checked == 3000, report
+    # ... and it keeps working: a write after the restore verifies too.
+    Registry(url).add_user("carol", "counsellor", by="admin")
+    assert Registry(url).verify_audit().ok
+
+
+def test_restore_refuses_a_backup_that_is_not_a_prefix_of_the_history(small_registry, tmp_path):
+    """A copy written to elsewhere by the workbench (another history, validly keyed) disagrees with
+    this registry's signed checkpoint at its length."""
+    url, live, backup_file = small_registry
+    fork = tmp_path / "fork" / "registry.sqlite"
+    fork.parent.mkdir()
+    fork.write_bytes(backup_file.read_bytes())
+    other = Registry(f"sqlite:///{fork}")
+    other.import_assessments(_batches()[1], by="admin")  # validly keyed entries, in another history
+    other.engine.dispose()
+    lengths = []
+    for path in (live, fork):
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            lengths.append(conn.execute("SELECT max(entry_id) FROM audit_log").fetchone()[0])
+    assert lengths[0] == lengths[1]  # the same length as the live registry's last checkpoint
+    assert Registry(f"sqlite:///{fork}").verify_audit().ok  # sound on its own
+    _refused_untouched(url, live, fork, "fails the audit check")

@@ -201,7 +201,13 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "audit":
             report = registry.verify_audit()
             print(f"audit: {report.entries} entries, {report.rows_checked} records checked: "
-                  + ("OK" if report.ok else f"FAILED: {report.problem}"))
+                  + ("OK" if report.ok else f"FAILED: {report.problem_count:,} problem(s)")
+                  + (f" ({report.unkeyed:,} leading entries written before the chain was keyed)"
+                     if report.unkeyed else ""))
+            for line in report.problems:
+                print(f"  {line}")
+            if report.problem_count > len(report.problems):
+                print(f"  ... and {report.problem_count - len(report.problems):,} more")
             return 0 if report.ok else 1
         elif args.command == "users":
             registry.add_user(args.name, args.role, by=_need_user(args, registry), display_name=args.display_name,

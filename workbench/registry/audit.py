@@ -1,15 +1,42 @@
-"""The append-only, hash-chained audit log, and checking that nothing was edited behind its back.
+"""The append-only, keyed hash chain of the audit log, its signed checkpoints, and checking that
+nothing was edited, deleted or removed behind its back.
 
-Every entry holds the hash of the previous entry and a hash of its own content, so removing,
-reordering or editing an entry breaks the chain. Writes of residents and assessments record the
-hash of the stored row; :func:`verify` recomputes every stored row's hash and compares.
+Every entry holds the previous entry's hash and its own: HMAC-SHA256 with the audit key over the
+previous hash and the entry's content, so removing, reordering or editing an entry breaks the chain,
+and rewriting the whole log needs the key, which is kept outside the database
+(:func:`key_file`: ``WORKBENCH_AUDIT_KEY_FILE``, default ``audit.key`` beside the export key,
+created 0600 on first use). Writes of residents and assessments record the hash of the stored row;
+:func:`verify` recomputes every stored row's hash, and names rows edited, deleted or stored without
+an entry.
+
+Removing the last entries (truncation) leaves a valid chain, so after every write transaction the
+registry appends a signed checkpoint of the chain's length and head to a file outside the database
+(:func:`checkpoints_file`: ``WORKBENCH_AUDIT_CHECKPOINTS``, default ``audit-checkpoints.jsonl``
+beside the key), in the style of Certificate Transparency's signed tree heads; :func:`verify`
+compares the chain with them. Permissions: the checkpoint file and the key must be readable and
+writable by every OS account that writes to the registry (one person: 0600, made so on creation;
+several staff on PostgreSQL: a folder and files owned by a group the writing accounts share,
+0660/2770, set up by whoever deploys; appends are serialised with an exclusive ``flock`` on the
+file). A restore appends a signed ``restored`` checkpoint: checkpoints before it describe the
+history that was replaced.
+
+Registries written before the key (plain SHA-256 entries): a leading run of such entries is
+accepted and counted (:attr:`AuditReport.unkeyed`); every entry after the first keyed one must be
+keyed. A chain that is entirely unkeyed could have been rewritten by anyone: it verifies, but
+:attr:`AuditReport.unkeyed` says so, and the first write after the upgrade seals it (its keyed
+entry and checkpoint cover the whole prefix).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import hashlib
+import hmac
 import json
+import os
+import secrets
+from pathlib import Path
 from typing import Any, Iterable, Mapping, NamedTuple
 
 import sqlalchemy as sa
@@ -17,7 +44,8 @@ from sqlalchemy.engine import Connection
 
 from workbench.registry.schema import assessments, audit_log, residents
 
-__all__ = ["GENESIS", "AuditReport", "append", "canonical", "row_hash", "verify"]
+__all__ = ["GENESIS", "AuditReport", "append", "canonical", "checkpoint", "checkpoints_file", "key_file",
+           "load_key", "registry_id", "row_hash", "verify"]
 
 #: The "previous hash" of the first entry.
 GENESIS = "0" * 64
@@ -94,6 +122,125 @@ def row_key(table: str, row: Mapping[str, Any]) -> str:
     return "|".join(str(_plain(row.get(c))) for c in KEYS[table] if _kept(table, c, row.get(c)))
 
 
+def key_file() -> Path:
+    """Where the audit key is kept: ``WORKBENCH_AUDIT_KEY_FILE``, else ``audit.key`` in the folder
+    of the export key's default location (outside the database)."""
+    if os.environ.get("WORKBENCH_AUDIT_KEY_FILE"):
+        return Path(os.environ["WORKBENCH_AUDIT_KEY_FILE"])
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("workbench", appauthor=False)) / "audit.key"
+
+
+def checkpoints_file() -> Path:
+    """Where signed checkpoints are kept: ``WORKBENCH_AUDIT_CHECKPOINTS``, else
+    ``audit-checkpoints.jsonl`` beside the audit key."""
+    if os.environ.get("WORKBENCH_AUDIT_CHECKPOINTS"):
+        return Path(os.environ["WORKBENCH_AUDIT_CHECKPOINTS"])
+    return key_file().with_name("audit-checkpoints.jsonl")
+
+
+class MissingKey(FileNotFoundError):
+    """The audit key file is missing: the chain cannot be checked (or extended) without it."""
+
+
+_KEYS: dict[str, bytes] = {}
+
+
+def load_key(path: str | Path | None = None, *, create: bool = True) -> bytes:
+    """The audit key (32 random bytes, hex in a 0600 file); made on first use when ``create``."""
+    path = Path(path) if path is not None else key_file()
+    cached = _KEYS.get(str(path))
+    if cached is not None and path.exists():
+        return cached
+    if not path.exists():
+        if not create:
+            raise MissingKey(f"The audit key {path} is missing: the audit chain cannot be checked without it "
+                             f"(restore the key file, or set WORKBENCH_AUDIT_KEY_FILE to where it is kept).")
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first
+            pass
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32))
+    key = bytes.fromhex(path.read_text().strip())
+    _KEYS[str(path)] = key
+    return key
+
+
+def _mac(key: bytes, data: bytes) -> str:
+    return hmac.new(key, data, hashlib.sha256).hexdigest()
+
+
+def registry_id(url: Any) -> str:
+    """The name a registry's checkpoints are filed under: its SQLite file's absolute path, or
+    ``postgresql://host:port/database``."""
+    url = sa.engine.make_url(str(url) if not isinstance(url, sa.engine.URL) else url)
+    if url.get_backend_name() == "sqlite":
+        return str(Path(url.database).resolve())
+    return f"postgresql://{url.host or 'localhost'}:{url.port or 5432}/{url.database}"
+
+
+def head(connection: Connection) -> tuple[int, str]:
+    """The chain's length (the last entry's id) and head (its hash); ``(0, GENESIS)`` when empty."""
+    last = connection.execute(sa.select(audit_log.c.entry_id, audit_log.c.entry_hash)
+                              .order_by(audit_log.c.entry_id.desc()).limit(1)).first()
+    return (int(last[0]), last[1]) if last else (0, GENESIS)
+
+
+def checkpoint(registry: str, length: int, head_hash: str, *, kind: str = "write", path: str | Path | None = None,
+               key: bytes | None = None, at: dt.datetime | None = None) -> None:
+    """Append a signed checkpoint of ``registry``'s chain (``length`` entries ending in ``head_hash``)
+    to the checkpoints file, under an exclusive lock; ``kind`` ``restored`` starts a new history."""
+    path = Path(path) if path is not None else checkpoints_file()
+    key = key if key is not None else load_key()
+    at = at or dt.datetime.now(dt.timezone.utc)
+    body = {"registry": registry, "length": int(length), "head": head_hash, "kind": kind,
+            "at": at.astimezone(dt.timezone.utc).isoformat(timespec="seconds")}
+    line = json.dumps({**body, "sig": _mac(key, canonical(body))}, sort_keys=True) + "\n"
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.write(fd, line.encode("utf-8"))
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def checkpoints(registry: str, *, path: str | Path | None = None, key: bytes | None = None) -> tuple[list[dict], list[str]]:
+    """``registry``'s checkpoints since its last restore (the restore's own included), and problems
+    (a line whose signature does not match: written or edited without the key)."""
+    path = Path(path) if path is not None else checkpoints_file()
+    key = key if key is not None else load_key()
+    found: list[dict] = []
+    problems: list[str] = []
+    if not path.exists():
+        return found, problems
+    with open(path, encoding="utf-8") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_SH)
+        for number, line in enumerate(handle, start=1):
+            if json.dumps(registry) not in line:
+                continue
+            try:
+                item = json.loads(line)
+                body = {k: item[k] for k in ("registry", "length", "head", "kind", "at")}
+                good = hmac.compare_digest(item["sig"], _mac(key, canonical(body)))
+            except (ValueError, KeyError, TypeError):
+                good, item = False, {}
+            if item.get("registry") != registry and good:
+                continue
+            if not good:
+                problems.append(f"checkpoint line {number} of {path} is not signed with the audit key "
+                                f"(written or edited without it)")
+                continue
+            if item["kind"] == "restored":
+                found = []
+            found.append(item)
+    return found, problems
+
+
 def _lock(connection: Connection) -> None:
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_LOCK_KEY})")
@@ -101,15 +248,17 @@ def _lock(connection: Connection) -> None:
 
 
 def append(connection: Connection, entries: Iterable[Mapping[str, Any]], *, user: str,
-           at: dt.datetime) -> int:
+           at: dt.datetime, key: bytes | None = None) -> int:
     """Append entries (``action``, ``target_table``, ``target_key``, ``content_hash``, ``details``)
-    to the chain inside the caller's transaction; returns how many were written."""
+    to the chain inside the caller's transaction, each hash keyed with the audit key (``key``, else
+    :func:`load_key`); returns how many were written."""
+    key = key if key is not None else load_key()
     _lock(connection)
     prev = connection.execute(sa.select(audit_log.c.entry_hash).order_by(audit_log.c.entry_id.desc())
                               .limit(1)).scalar() or GENESIS
     rows = []
     at_text = _plain(at)  # the same for every entry: made canonical once
-    dumps, sha256 = json.dumps, hashlib.sha256
+    dumps, keyed = json.dumps, hmac.new(key, digestmod=hashlib.sha256)
     for entry in entries:
         details = entry.get("details")
         body = {"at": at, "user_name": user, "action": entry["action"],
@@ -117,7 +266,9 @@ def append(connection: Connection, entries: Iterable[Mapping[str, Any]], *, user
                 "content_hash": entry.get("content_hash"),
                 "details": dumps(details, sort_keys=True, ensure_ascii=False, default=str) if details is not None else None}
         text = dumps({**body, "at": at_text}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)  # = canonical
-        entry_hash = sha256(prev.encode() + text.encode("utf-8")).hexdigest()
+        mac = keyed.copy()
+        mac.update(prev.encode() + text.encode("utf-8"))
+        entry_hash = mac.hexdigest()
         rows.append({**body, "prev_hash": prev, "entry_hash": entry_hash})
         prev = entry_hash
     if rows:
@@ -125,46 +276,101 @@ def append(connection: Connection, entries: Iterable[Mapping[str, Any]], *, user
     return len(rows)
 
 
+#: At most this many problems are named in a report (the rest are counted).
+SHOWN = 50
+
+
 class AuditReport(NamedTuple):
-    """What :func:`verify` found: ``ok``, how much it checked, and the first problem if any."""
+    """What :func:`verify` found: ``ok``, how much it checked, the first problem if any, every
+    problem named (at most :data:`SHOWN`), how many there were in all, and how many leading
+    entries were written before the chain was keyed."""
 
     ok: bool
     entries: int
     rows_checked: int
     problem: str | None
+    problems: tuple[str, ...] = ()
+    problem_count: int = 0
+    unkeyed: int = 0
 
 
-def verify(connection: Connection) -> AuditReport:
-    """Check the chain, then that every stored resident and assessment matches its logged hash."""
-    prev, count = GENESIS, 0
+def verify(connection: Connection, *, registry: str | None = None, key: bytes | None = None,
+           checkpoints_path: str | Path | None = None, prefix: bool = False) -> AuditReport:
+    """Check the keyed chain, the signed checkpoints of ``registry`` (default: the connection's
+    database), then every stored resident and assessment against its last logged hash.
+
+    Names every problem: an entry edited or out of chain, entries removed from the end (fewer than a
+    checkpoint recorded, or another head at a checkpointed length), a row edited, deleted or stored
+    without an entry. ``prefix``: the chain may be shorter than the checkpoints (a backup being
+    restored: it must agree with them up to its own length). Raises :class:`MissingKey` when the
+    audit key file is missing.
+    """
+    key = key if key is not None else load_key(create=False)
+    registry = registry or registry_id(connection.engine.url)
+    marks, problems = checkpoints(registry, path=checkpoints_path, key=key)
+    at_length: dict[int, list[dict]] = {}
+    for mark in marks:
+        at_length.setdefault(int(mark["length"]), []).append(mark)
+
+    def problem(text: str) -> None:
+        problems.append(text)
+
+    prev, count, unkeyed, keyed_seen, last_id, broken = GENESIS, 0, 0, False, 0, False
     recorded: dict[tuple[str, str], str] = {}
+    keyed = hmac.new(key, digestmod=hashlib.sha256)
     result = connection.execution_options(yield_per=10_000).execute(
         sa.select(audit_log).order_by(audit_log.c.entry_id))
     for entry in result.mappings():
         count += 1
+        last_id = entry["entry_id"]
         body = {k: entry[k] for k in ("at", "user_name", "action", "target_table", "target_key",
                                       "content_hash", "details")}
-        if entry["prev_hash"] != prev:
-            return AuditReport(False, count, 0, f"audit_log entry {entry['entry_id']}: the chain is broken "
-                                                f"(it does not follow entry {entry['entry_id'] - 1} as written)")
-        expected = hashlib.sha256(prev.encode() + canonical(body)).hexdigest()
-        if entry["entry_hash"] != expected:
-            return AuditReport(False, count, 0, f"audit_log entry {entry['entry_id']}: its content was edited "
-                                                f"after it was written")
+        if not broken:
+            if entry["prev_hash"] != prev:
+                problem(f"audit_log entry {last_id}: the chain is broken there (it does not follow the entry "
+                        f"before it as written: entries were removed or reordered)")
+                broken = True
+            else:
+                data = prev.encode() + canonical(body)
+                mac = keyed.copy()
+                mac.update(data)
+                if hmac.compare_digest(entry["entry_hash"], mac.hexdigest()):
+                    keyed_seen = True
+                elif not keyed_seen and entry["entry_hash"] == hashlib.sha256(data).hexdigest():
+                    unkeyed += 1  # written before the chain was keyed
+                else:
+                    problem(f"audit_log entry {last_id}: its content was edited after it was written "
+                            f"(it does not match the audit key)")
+                    broken = True
+        for mark in at_length.get(last_id, ()):
+            if mark["head"] != entry["entry_hash"]:
+                problem(f"audit_log entry {last_id}: the log was rewritten: a checkpoint of {mark['at']} recorded "
+                        f"another entry at this length")
         prev = entry["entry_hash"]
         if entry["content_hash"] and entry["target_table"] in HASHED:
             recorded[(entry["target_table"], entry["target_key"])] = entry["content_hash"]
+    if marks:
+        longest = max(marks, key=lambda m: int(m["length"]))
+        if int(longest["length"]) > last_id and not prefix:
+            problem(f"audit_log: the last {int(longest['length']) - last_id:,} audit entries were removed: a "
+                    f"checkpoint of {longest['at']} recorded {int(longest['length']):,}, the log has {last_id:,}")
     checked = 0
     for name, table in (("residents", residents), ("assessments", assessments)):
         order = [table.c[c] for c in KEYS[name]]
+        logged_keys = {k for (t, k) in recorded if t == name}
         rows = connection.execution_options(yield_per=10_000).execute(sa.select(table).order_by(*order))
         for row in rows.mappings():
             checked += 1
-            key = row_key(name, row)
-            logged = recorded.get((name, key))
+            row_id = row_key(name, row)
+            logged = recorded.get((name, row_id))
+            logged_keys.discard(row_id)
             if logged is None:
-                return AuditReport(False, count, checked, f"{name} {key}: stored without an audit entry")
-            if row_hash(name, row) != logged or row["content_hash"] != logged:
-                return AuditReport(False, count, checked, f"{name} {key}: differs from what was written "
-                                                          f"(edited outside the registry)")
-    return AuditReport(True, count, checked, None)
+                problem(f"{name} {row_id}: stored without an audit entry")
+            elif row_hash(name, row) != logged or row["content_hash"] != logged:
+                problem(f"{name} {row_id}: edited (differs from what was written and logged)")
+        for row_id in sorted(logged_keys):
+            problem(f"{name} {row_id}: deleted (logged as written, no longer stored)")
+    first = problems[0] if problems else None
+    if len(problems) > 1:
+        first = f"{first} (and {len(problems) - 1:,} more problem(s))"
+    return AuditReport(not problems, count, checked, first, tuple(problems[:SHOWN]), len(problems), unkeyed)

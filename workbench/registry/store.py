@@ -82,6 +82,7 @@ class Registry:
 
     def __init__(self, url: str | None = None, *, engine: Engine | None = None):
         self.engine = engine or make_engine(url)
+        self._checkpointed: tuple[int, str] | None = None  # the chain last checkpointed by this object
 
     def __repr__(self) -> str:
         return f"Registry({self.engine.url.render_as_string(hide_password=True)!r})"
@@ -166,14 +167,23 @@ class Registry:
                 for attempt in range(8):
                     try:
                         self._ctx = registry.engine.begin()
-                        return self._ctx.__enter__()
+                        self._conn = self._ctx.__enter__()
+                        return self._conn
                     except OperationalError as exc:  # database is locked beyond the busy timeout
                         if "locked" not in str(exc) or attempt == 7:
                             raise
                         time.sleep(0.2 * (attempt + 1))
 
             def __exit__(self, *exc):
-                return self._ctx.__exit__(*exc)
+                chain = None
+                if exc[0] is None:
+                    chain = audit.head(self._conn)  # inside the transaction: what this commit leaves
+                result = self._ctx.__exit__(*exc)
+                if chain is not None and chain != registry._checkpointed:
+                    # committed: a signed checkpoint of the chain's length and head, outside the database
+                    audit.checkpoint(audit.registry_id(registry.engine.url), *chain)
+                    registry._checkpointed = chain
+                return result
 
         return _Txn()
 
@@ -499,7 +509,8 @@ class Registry:
         return data
 
     def verify_audit(self) -> audit.AuditReport:
-        """Check the audit chain and every stored resident and assessment against it."""
+        """Check the keyed audit chain, its signed checkpoints, and every stored resident and
+        assessment against it (:func:`audit.verify`: names rows edited, deleted or unlogged)."""
         with self.engine.connect() as conn:
             return audit.verify(conn)
 
