@@ -63,6 +63,10 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("kind", choices=["residents", "assessments", "tables"])
     imp.add_argument("file", help="the file (residents, assessments) or folder (tables)")
     imp.add_argument("--skip-invalid", action="store_true", help="write the valid rows and report the rest")
+    imp.add_argument("--encoding", default=None, help="a CSV file's encoding when not UTF-8: gb18030 (or gbk)")
+    imp.add_argument("--codes", default=None, help="declared code maps of a residents file, e.g. sex=gb2261 "
+                                                   "(1 male, 2 female), sex=zh (男/女), sex=fm (F/M), "
+                                                   "sex=1:male,2:female, lives_alone=zh (是/否); ';' between columns")
     exp = add(sub, "export", help="the pseudonymised analysis tables for analysts (Parquet, CSV, dictionary)")
     exp.add_argument("folder")
     exp.add_argument("--key-file", default=None, help="the pseudonymisation key (kept outside the export)")
@@ -176,9 +180,16 @@ def main(argv: list[str] | None = None) -> int:
             for name, written in result.written.items():
                 print(f"{name}: {written} written, {result.unchanged.get(name, 0)} already stored unchanged")
         elif args.command == "import":
-            frame = read_table(args.file)
+            from workbench.registry.imports import parse_codes
+
+            codes = parse_codes(args.codes)
+            if codes and args.kind != "residents":
+                raise ValueError("--codes: code maps apply to residents files (sex, lives_alone, conditions)")
+            frame = read_table(args.file, encoding=args.encoding)
+            kwargs = {"codes": codes} if codes else {}
             method = registry.import_residents if args.kind == "residents" else registry.import_assessments
-            result = method(frame, by=_need_user(args, registry), skip_invalid=args.skip_invalid, source=args.file)
+            result = method(frame, by=_need_user(args, registry), skip_invalid=args.skip_invalid, source=args.file,
+                            **kwargs)
             print(f"{args.kind}: {result.written} written, {result.unchanged} already stored unchanged, "
                   f"{result.problems['row'].nunique()} row(s) refused")
             if len(result.problems):

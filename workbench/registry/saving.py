@@ -44,8 +44,9 @@ def prepare(frame: pd.DataFrame) -> Prepared:
     (a review) or ``study`` and ``visit`` (a study visit). Problems: ``(line, column, value, rule)``.
     """
     from workbench.records import assessments_from_forms
-    from workbench.registry.imports import check_assessment_file
+    from workbench.registry.imports import check_assessment_file, collapse_problems
 
+    frame = frame.rename(columns=str)
     problems, purposes = check_assessment_file(frame)
     bad = {p[0] for p in problems}
     if any(line is None for line in bad):
@@ -54,6 +55,9 @@ def prepare(frame: pd.DataFrame) -> Prepared:
         lines = np.arange(len(frame)) + 2
         valid = frame[~pd.Series(lines, index=frame.index).isin(bad).to_numpy()]
     forms = valid.copy()
+    for column in ("resident_id", "assessed_on"):  # a file without them has only file-level problems, no rows
+        if column not in forms.columns:
+            forms[column] = pd.Series(dtype=object)
     for column in ("resident_id", "submission_id", "mode", "language", "referral_id", "study"):
         if column in forms.columns:
             forms[column] = forms[column].astype("string").str.strip()
@@ -65,7 +69,7 @@ def prepare(frame: pd.DataFrame) -> Prepared:
                                             table="forms", with_forms=True)
     position = {label: k for k, label in enumerate(frame.index)}
     form_lines = np.array([position[label] + 2 for label in labels], dtype=np.int64)
-    return Prepared(shaped, form_lines, problems)
+    return Prepared(shaped, form_lines, collapse_problems(problems, len(frame)))
 
 
 def _known_residents(conn: Connection, ids: list[str]) -> pd.DataFrame:

@@ -188,9 +188,10 @@ class Registry:
         return _Txn()
 
     def import_residents(self, frame: pd.DataFrame, *, by: str, skip_invalid: bool = False,
-                         source: str = "data") -> ImportResult:
-        """Validate, then write residents in one transaction (see ``workbench import residents``)."""
-        typed, problems = validate_residents(frame)
+                         source: str = "data", codes: dict | None = None) -> ImportResult:
+        """Validate, then write residents in one transaction (see ``workbench import residents``).
+        ``codes``: declared code maps, e.g. ``{"sex": "gb2261"}`` (:func:`imports.apply_codes`)."""
+        typed, problems = validate_residents(frame, codes=codes)
         with self._write() as conn:
             require_role(conn, by, {"admin", "counsellor", "doctor", "social_worker"}, "import residents")
             audit._lock(conn)
