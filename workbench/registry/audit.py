@@ -17,8 +17,8 @@ compares the chain with them. Permissions: the checkpoint file and the key must 
 writable by every OS account that writes to the registry (one person: 0600, made so on creation;
 several staff on PostgreSQL: a folder and files owned by a group the writing accounts share,
 0660/2770, set up by whoever deploys; appends are serialised with an exclusive ``flock`` on the
-file). A restore appends a signed ``restored`` checkpoint: checkpoints before it describe the
-history that was replaced.
+file). A restore appends a signed ``restored`` checkpoint, and ``Registry.init`` of a new registry
+(empty log) a ``created`` one: checkpoints before it describe a history that was replaced.
 
 Registries written before the key (plain SHA-256 entries): a leading run of such entries is
 accepted and counted (:attr:`AuditReport.unkeyed`); every entry after the first keyed one must be
@@ -210,7 +210,7 @@ def checkpoint(registry: str, length: int, head_hash: str, *, kind: str = "write
 
 
 def checkpoints(registry: str, *, path: str | Path | None = None, key: bytes | None = None) -> tuple[list[dict], list[str]]:
-    """``registry``'s checkpoints since its last restore (the restore's own included), and problems
+    """``registry``'s checkpoints since it was last restored or created (that checkpoint included), and problems
     (a line whose signature does not match: written or edited without the key)."""
     path = Path(path) if path is not None else checkpoints_file()
     key = key if key is not None else load_key()
@@ -235,7 +235,7 @@ def checkpoints(registry: str, *, path: str | Path | None = None, key: bytes | N
                 problems.append(f"checkpoint line {number} of {path} is not signed with the audit key "
                                 f"(written or edited without it)")
                 continue
-            if item["kind"] == "restored":
+            if item["kind"] in ("restored", "created"):
                 found = []
             found.append(item)
     return found, problems

@@ -93,6 +93,8 @@ class Registry:
         """Create or upgrade the schema; make sure the ``admin`` user exists, signing in as
         ``login`` (the operating-system login of whoever sets the registry up) when given."""
         migrate.upgrade(self.engine)
+        with self.engine.connect() as conn:
+            created = audit.head(conn) == (0, audit.GENESIS)  # a new registry: its history starts here
         with self._write() as conn:
             if conn.execute(sa.select(users.c.name).where(users.c.name == admin)).first() is None:
                 if login is not None and conn.execute(sa.select(users.c.name).where(users.c.login == login)).first():
@@ -103,6 +105,9 @@ class Registry:
                 pg_security.create_login(conn, admin, "admin")
                 audit.append(conn, [{"action": "add_user", "target_table": "users", "target_key": admin,
                                      "details": {"role": "admin", "login": login}}], user=admin, at=now)
+        if created:  # checkpoints of an earlier registry at this place (deleted, rebuilt) do not apply
+            with self.engine.connect() as conn:
+                audit.checkpoint(audit.registry_id(self.engine.url), *audit.head(conn), kind="created")
 
     def upgrade(self) -> str:
         """Apply pending migrations; returns the schema revision."""
