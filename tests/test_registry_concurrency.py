@@ -1,7 +1,8 @@
 """Several staff save at once: 8 OS processes import into one registry at the same moment.
 
-Each process runs the real command line (``workbench --db URL --user admin import assessments FILE``,
-i.e. :func:`workbench.cli.main` in a process of its own with its own engine); a barrier releases
+Each process runs the real command line (``workbench --db URL --user admin import assessments FILE``
+under the OS login the admin signs in as, i.e. :func:`workbench.cli.main` in a process of its own
+with its own engine); a barrier releases
 all 8 together. SQLite serialises them with WAL + BEGIN IMMEDIATE + a busy timeout (and a retry);
 PostgreSQL with an advisory lock around the audit chain. Afterwards every row must be stored once,
 and the hash chain must still be one line (two writers appending after the same entry would fork it).
@@ -12,6 +13,8 @@ from __future__ import annotations
 import contextlib
 import io
 import multiprocessing
+import os
+import pwd
 import re
 import sqlite3
 import time
@@ -36,7 +39,7 @@ def _screenings():
 def _registry(url):
     """A registry holding the sample's residents; its engine is disposed before anyone forks."""
     registry = Registry(url)
-    registry.init()
+    registry.init(login=pwd.getpwuid(os.getuid()).pw_name)  # the CLI acts as the OS login's user
     registry.import_residents(residents_file(), by="admin")
     registry.engine.dispose()
     return registry
