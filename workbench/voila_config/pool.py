@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -111,6 +112,10 @@ def kernel_manager_class() -> type:
         ready_timeout = Float(300, config=True,
                               help="Seconds a preheating kernel may take to run its notebook; after that it "
                                    "is used as it is and the delay is logged.")
+        page_grace = Float(120, config=True,
+                           help="Seconds a kernel handed to a page is kept, however short the culling "
+                                "timeout, until that page connects to it (a slow browser on a busy "
+                                "machine may take longer than cull_idle_timeout to connect).")
 
         def __init__(self, **kwargs):
             # VoilaKernelManager.__init__ reads the standalone Voila app: skip it, set up its state.
@@ -127,6 +132,7 @@ def kernel_manager_class() -> type:
             self._running = 0  # kernels preheating now
             self._waiting: list[tuple[str, asyncio.Future]] = []  # (notebook, future) waiting for a slot
             self._unclaimed: dict[str, dict] = {}  # kernel id -> render of a pooled kernel no page has taken
+            self._handed: dict[str, float] = {}  # kernel id -> when a page took it (until it connects)
             self.started = False  # every app's pool filled once (or given up)
 
         # --- the pools -----------------------------------------------------------------------
@@ -218,7 +224,19 @@ def kernel_manager_class() -> type:
             # A pooled kernel has looked idle since it ran its notebook: mark it active now, or the
             # culler may shut it down before the page that just took it connects to it.
             self.get_kernel(kernel_id).last_activity = utcnow()
+            self._handed[kernel_id] = time.monotonic()
             return content["task"], renderer.rendered_cache, kernel_id
+
+        async def cull_kernel_if_idle(self, kernel_id):
+            """Jupyter's culling, except for a kernel a page has taken but not yet connected to
+            (for up to ``page_grace`` seconds): with a short ``cull_idle_timeout`` on a busy
+            machine the page would otherwise find its kernel gone."""
+            taken = self._handed.get(kernel_id)
+            if taken is not None:
+                if self._kernel_connections.get(kernel_id, 0) == 0 and time.monotonic() - taken < self.page_grace:
+                    return None
+                del self._handed[kernel_id]
+            return await super().cull_kernel_if_idle(kernel_id)
 
         async def shutdown_all(self, *args, **kwargs):
             """Stop refilling, cancel the kernels still preheating, then shut every kernel down.
