@@ -39,26 +39,49 @@ import secrets
 from pathlib import Path
 from typing import Any, Iterable, Mapping, NamedTuple
 
+import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from workbench.registry import schema
 from workbench.registry.schema import assessments, audit_log, residents
 
-__all__ = ["GENESIS", "AuditReport", "append", "canonical", "checkpoint", "checkpoints_file", "key_file",
-           "load_key", "registry_id", "row_hash", "verify"]
+__all__ = ["COVERED", "GENESIS", "AuditReport", "append", "canonical", "checkpoint", "checkpoints_file", "key_file",
+           "load_key", "registry_id", "row_hash", "row_hashes", "row_key", "verify"]
 
 #: The "previous hash" of the first entry.
 GENESIS = "0" * 64
 _LOCK_KEY = 73510001  # PostgreSQL advisory lock serialising appends to the chain
 
+#: Every table whose rows the log covers (all but ``audit_log``), in the order :func:`verify` checks them.
+COVERED = ("users", "communities", "residents", "assessments", "tier_assignments", "referrals", "contacts", "events",
+           "enrolments", "consents", "surveys", "caseloads", "access_approvals")
+#: Generated ids: numbers the database hands out, not part of what a row says (a row is known by
+#: :data:`KEYS` instead).
+_GENERATED = {"assessments": "assessment_id", "tier_assignments": "assignment_id", "events": "event_id",
+              "enrolments": "enrolment_id", "consents": "consent_id", "access_approvals": "approval_id"}
+#: Write times left out of the hash: residents and assessments were hashed without them from the
+#: start (their entries' own time records when). Every other write time round-trips exactly (UTC,
+#: whole seconds or microseconds, on SQLite and PostgreSQL) and is hashed: backdating a decision shows.
+_UNHASHED_TIMES = {"residents": "created_at", "assessments": "entered_at"}
 #: Columns of each audited table that its content hash covers (everything stored, except
-#: the generated id, the hash itself and the write time).
-HASHED = {
-    "residents": [c.name for c in residents.columns if c.name not in ("content_hash", "created_at")],
-    "assessments": [c.name for c in assessments.columns
-                    if c.name not in ("assessment_id", "content_hash", "entered_at")],
-}
-KEYS = {"residents": ["resident_id"], "assessments": ["resident_id", "assessed_on", "instrument", "purpose", "study"]}
+#: generated ids, the hash itself and the write times above).
+HASHED = {name: [c.name for c in schema.metadata.tables[name].columns
+                 if c.name not in ("content_hash", _GENERATED.get(name), _UNHASHED_TIMES.get(name))]
+          for name in COVERED}
+#: The key a row is known by in the log (``target_key``: the values joined by ``|``). Tables
+#: without a unique natural key (decisions, events, consents, access approvals) are keyed by a
+#: natural composite, and :func:`verify` compares the multiset of row hashes per key (two ER
+#: visits on the same day are two rows with the same key).
+KEYS = {"users": ["name"], "communities": ["community"], "residents": ["resident_id"],
+        "assessments": ["resident_id", "assessed_on", "instrument", "purpose", "study"],
+        "tier_assignments": ["resident_id", "assessed_on"], "referrals": ["referral_id"], "contacts": ["contact_id"],
+        "events": ["resident_id", "event_on", "kind"], "enrolments": ["resident_id", "study"],
+        "consents": ["resident_id", "purpose", "given_on"], "surveys": ["survey_id"],
+        "caseloads": ["user_name", "resident_id"], "access_approvals": ["user_name", "resident_id"]}
+#: Tables covered before every table was (their rows were hashed from the first write): the
+#: others' rows written before are sealed by :func:`seal` at the upgrade.
+FIRST_COVERED = ("residents", "assessments")
 #: Columns added after a table's first version, with their defaults: a value equal to its default
 #: is left out of the hash and the key, so rows written before the column existed still verify.
 LATER = {"residents": {}, "assessments": {"purpose": "screening", "referral_id": None, "study": None, "visit": None,
@@ -66,6 +89,8 @@ LATER = {"residents": {}, "assessments": {"purpose": "screening", "referral_id":
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):  # numpy scalars from data frames: their Python value
+        value = value.item()
     if isinstance(value, dt.datetime):
         if value.tzinfo is not None:
             value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
@@ -84,12 +109,13 @@ def canonical(obj: Mapping[str, Any]) -> bytes:
 
 
 def _kept(table: str, column: str, value: Any) -> bool:
-    later = LATER[table]
+    later = LATER.get(table, {})
     return column not in later or value != later[column]
 
 
 def row_hash(table: str, row: Mapping[str, Any]) -> str:
-    """Content hash of a stored row of ``table`` (``residents`` or ``assessments``)."""
+    """Content hash of a stored (or about to be stored) row of ``table``, one of :data:`COVERED`:
+    the SHA-256 of :func:`canonical` of its :data:`HASHED` columns."""
     return hashlib.sha256(canonical({c: row.get(c) for c in HASHED[table] if _kept(table, c, row.get(c))})).hexdigest()
 
 
@@ -99,7 +125,7 @@ def row_hashes(table: str, rows: list[Mapping[str, Any]], *, plain: Mapping[str,
     (str, int, float, bool, None) or they go through the same conversion as :func:`row_hash`."""
     plain = plain or {}
     columns = HASHED[table]
-    later = LATER[table]
+    later = LATER.get(table, {})
     out = []
     dumps = json.dumps
     for k, row in enumerate(rows):
@@ -108,7 +134,7 @@ def row_hashes(table: str, rows: list[Mapping[str, Any]], *, plain: Mapping[str,
             v = plain[c][k] if c in plain else row.get(c)
             if c in later and v == later[c]:
                 continue
-            if c not in plain and not (v is None or isinstance(v, (str, bool, int))):
+            if c not in plain and not (v is None or type(v) in (str, bool, int)):
                 v = _plain(v)
             body[c] = v
         text = dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
