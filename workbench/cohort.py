@@ -201,14 +201,19 @@ def endpoints(tables, *, censor_date, which: Iterable[str] = ENDPOINTS, dropout_
         frames.append(frame.merge(rows.drop(columns=["baseline_on"]), on="resident_id"))
     out = pd.concat(frames, ignore_index=True)
     out["entry"] = 0
-    age_days = (out["baseline_on"] - out["birth_date"]).dt.days
-    if time_scale == "age":
+    if time_scale == "age":  # no age scale without a birth date (an export leaves small groups' blank)
+        no_birth = out["birth_date"].isna()
+        unborn = int(out.loc[no_birth, "resident_id"].nunique())
+        out = out[~no_birth]
+        age_days = (out["baseline_on"] - out["birth_date"]).dt.days
         out["entry"], out["duration"] = age_days, age_days + out["duration"]
     age = age_at(out["birth_date"], out["baseline_on"])
     out["age"] = age.astype("int64") if age.notna().all() else age
     zero = out["duration"] <= out["entry"]
     out = out[~zero]  # a resident leaving on the day they entered adds no time at risk
     excluded["all"] = {"baseline after censor_date": int(after.sum()), "no time at risk": int(zero.sum())}
+    if time_scale == "age":
+        excluded["all"]["residents without a birth date (age time scale)"] = unborn
     keep = ["resident_id", "endpoint", "duration", "event", "entry", "baseline_on", "exit_on"]
     out = out[keep + [c for c in out.columns if c not in keep and c not in ("death_on", "birth_date")]]
     out = out.astype({"duration": "int64", "entry": "int64", "event": "int64"})

@@ -512,8 +512,8 @@ def status_of(value: float, denominator: float, *, alert: tuple[str, float], min
 
 
 def _aggregate(units: pd.DataFrame, kind: str, alpha: float) -> pd.DataFrame:
-    units = units.dropna(subset=["community", "period"])
-    units = pd.concat([units, units.assign(community="all")], ignore_index=True)
+    units = units.dropna(subset=["period"])  # a blank community (suppressed in an export) counts in "all" only
+    units = pd.concat([units.dropna(subset=["community"]), units.assign(community="all")], ignore_index=True)
     if kind == "proportion":
         p = prevalence(units, outcome="outcome", by=["community", "period"], alpha=alpha)
         return p.rename(columns={"cases": "numerator", "n": "denominator", "prevalence": "value"})[
@@ -585,7 +585,9 @@ def compute(tables: Tables, *, months: str | Sequence[str] | None = None,
         ``attrs``: ``alpha``, ``version`` (of the indicators), ``policy_versions`` (the
         stepped-care policies the tier decisions were made under, :attr:`Tables.policy_versions
         <workbench.tables.Tables.policy_versions>`), ``source``, ``pseudonymised`` and
-        ``read_at`` (of the tables: where they come from, and when a registry was read).
+        ``read_at`` (of the tables: where they come from, and when a registry was read), and
+        ``residents_without_community`` (blank in an export that suppressed them: they count in
+        ``all`` only).
 
     Notes
     -----
@@ -631,7 +633,8 @@ def compute(tables: Tables, *, months: str | Sequence[str] | None = None,
     out = pd.concat(parts, ignore_index=True)
     out.attrs.update(alpha=alpha, version=spec.version, policy_versions=tables.policy_versions,
                      source=tables.attrs.get("source"), pseudonymised=bool(tables.attrs.get("pseudonymised")),
-                     read_at=tables.attrs.get("read_at"))
+                     read_at=tables.attrs.get("read_at"),
+                     residents_without_community=int(tables["residents"]["community"].isna().sum()))
     return out
 
 
