@@ -1,7 +1,8 @@
 """Exports cannot be re-identified without the key (issue 14, "Exports"): rows in random order,
 every identifier and staff name pseudonymised with the links kept, free text left out unless an
-admin asks for it, small groups of quasi-identifiers counted, spreadsheet formulas neutralised,
-and the folder private to its owner."""
+admin asks for it, the residents k-anonymous on community, sex and birth year (birth years in
+bands, small groups suppressed cell by cell, what was done reported), spreadsheet formulas
+neutralised, and the folder private to its owner; a registry refuses such an export."""
 
 import json
 import os
@@ -14,11 +15,11 @@ import sqlalchemy as sa
 
 from workbench.registry.access import AccessDenied
 from workbench.registry.analysis import _pseudonym
-from workbench.registry.disclosure import small_groups
+from workbench.registry.disclosure import anonymise, small_groups
 from workbench.registry.export import _key, export_tables
 from workbench.registry.store import Registry
 from workbench.synth import community
-from workbench.tables import read, write
+from workbench.tables import Tables, read, write
 
 
 REASONS = ["Her son Wang Lei says she was hospitalised in May", "Lives above the pharmacy on Xinhua Road",
@@ -138,12 +139,18 @@ def test_small_groups_counted_on_a_worked_example():
         small_groups(people, k=1)
 
 
-def test_the_export_says_how_identifiable_it_is(exported):
-    _, tables, folder, _, _ = exported
+def test_the_export_says_how_identifiable_it_was_and_is(exported):
+    registry, tables, folder, _, _ = exported
     disclosure = json.loads((folder / "disclosure.json").read_text(encoding="utf-8"))
-    expected = small_groups(tables.residents, 5)
-    assert disclosure == expected and disclosure["k"] == 5
-    assert disclosure["rows_in_groups_below_k"] > 0  # 400 residents in a few communities: many are unique
+    assert disclosure["before"] == small_groups(tables.residents, 5) and disclosure["k"] == 5
+    assert disclosure["before"]["rows_in_groups_below_k"] > 0  # 400 residents in a few communities: many are unique
+    out = read(folder)
+    assert disclosure["after"] == small_groups(out.residents, 5) and disclosure["k_anonymous"] is True
+    assert out.attrs["birth_band_years"] == disclosure["birth_band_years"] and out.attrs["k_anonymity"] == 5
+    with registry.engine.connect() as conn:  # the export's audit entry carries the same report
+        details = [json.loads(d) if isinstance(d, str) else d for d in conn.execute(sa.text(
+            "SELECT details FROM audit_log WHERE action = 'export' AND user_name = 'ana' ORDER BY entry_id")).scalars()]
+    assert details[0]["disclosure"] == disclosure
 
 
 def test_the_export_folder_and_files_are_private(exported):
@@ -202,7 +209,20 @@ def test_the_cli_exports_free_text_only_for_an_admin_and_prints_the_small_groups
     assert run("import", "tables", str(tmp_path / "community")).returncode == 0
     out = run("export", str(tmp_path / "full"), "--key-file", str(tmp_path / "key"), "--include-free-text")
     assert out.returncode == 0, out.stderr
-    assert "disclosure: k = 5, smallest group of community, sex and birth year: 1;" in out.stdout
+    line = [x for x in out.stdout.splitlines() if x.startswith("disclosure:")]
+    report = json.loads((tmp_path / "full" / "disclosure.json").read_text(encoding="utf-8"))
+    assert line == [f"disclosure: k = 5, birth dates in {report['birth_band_years']}-year band(s); left blank: "
+                    f"{report['cells_suppressed']['birth_date']} birth_date, {report['cells_suppressed']['sex']} sex, "
+                    f"{report['cells_suppressed']['community']} community ({report['rows_touched']} of 150 resident(s), "
+                    f"{'within' if report['within_limit'] else 'OVER'} the 5% limit); smallest group of community, "
+                    f"sex and birth band: {report['after']['smallest_group']} (was 1) (disclosure.json)"]
+    assert report["after"]["smallest_group"] >= 5 and report["k"] == 5
+    bigger = run("export", str(tmp_path / "k10"), "--key-file", str(tmp_path / "key"), "--k", "10")
+    assert bigger.returncode == 0, bigger.stderr
+    assert json.loads((tmp_path / "k10" / "disclosure.json").read_text(encoding="utf-8"))["after"]["smallest_group"] >= 10
+    one = run("export", str(tmp_path / "k1"), "--key-file", str(tmp_path / "key"), "--k", "1")
+    assert one.returncode == 1 and "The 'k' parameter of export_tables must be an int >= 2. Got 1" in one.stderr
+    assert "Traceback" not in one.stderr and not (tmp_path / "k1").exists()
     assert read(tmp_path / "full").attrs["pseudonymisation"].count("free text included")
     assert stat.S_IMODE((tmp_path / "full").stat().st_mode) == 0o700
     assert run("users", "add", "ana", "--role", "analyst").returncode == 0
@@ -217,3 +237,212 @@ def test_the_cli_exports_free_text_only_for_an_admin_and_prints_the_small_groups
     assert not (tmp_path / "refused").exists()
     plain = run("export", str(tmp_path / "plain"), "--key-file", str(tmp_path / "key"))
     assert plain.returncode == 0 and read(tmp_path / "plain").decisions["override_reason"].isna().all()
+
+
+# --- k-anonymity: birth years coarsened to bands, small groups suppressed cell by cell ---------------
+
+def _people(rows):
+    """Residents (and their communities) from (id, community, sex, birth year) rows."""
+    residents = pd.DataFrame({
+        "resident_id": pd.array([r[0] for r in rows], dtype="string"),
+        "sex": pd.array([r[2] for r in rows], dtype="string"),
+        "birth_date": pd.to_datetime([f"{r[3]}-07-01" for r in rows]).astype("datetime64[ns]"),
+        "community": pd.array([r[1] for r in rows], dtype="string"), "lives_alone": False,
+        **{c: False for c in ("hypertension", "diabetes", "chd", "stroke", "copd", "asthma")}})
+    communities = pd.DataFrame({"community": pd.array(sorted({r[1] for r in rows}), dtype="string"),
+                                "community_type": pd.array([None] * len({r[1] for r in rows}), dtype="string")})
+    return Tables(residents=residents, communities=communities)
+
+
+# A dozen residents, k = 2, suppression limit 50 % (6 residents). Worked by hand:
+# - 1-year bands: only (A, male, 1960) holds 2; the other 10 residents are alone: 10 > 6, refused.
+# - 5-year bands: (A, female, 1950-54) holds R01 R02 R11 R12, (A, male, 1960-64) R03 R04; R05-R10 are each
+#   alone in their band: 6 <= 6, so 5-year bands are chosen (10-year bands are never tried).
+# - R05-R10 lose their birth date. (B, female, blank) is then R05 R06: kept. (C, male, blank) R07,
+#   (C, female, blank) R08, (D, male, blank) R09, (E, female, blank) R10 are alone: they lose their sex.
+#   (C, blank, blank) is R07 R08: kept; (D, ...) R09 and (E, ...) R10 are alone: they lose their community.
+# So: 6 birth dates, 4 sexes, 2 communities blanked; 6 residents touched; R09 and R10 say nothing.
+DOZEN = [("R01", "A", "female", 1950), ("R02", "A", "female", 1953), ("R03", "A", "male", 1960),
+         ("R04", "A", "male", 1960), ("R05", "B", "female", 1971), ("R06", "B", "female", 1985),
+         ("R07", "C", "male", 1991), ("R08", "C", "female", 1942), ("R09", "D", "male", 1966),
+         ("R10", "E", "female", 1977), ("R11", "A", "female", 1951), ("R12", "A", "female", 1954)]
+PUBLISHED = {"R01": ("A", "female", "1952-07-01"), "R02": ("A", "female", "1952-07-01"),
+             "R03": ("A", "male", "1962-07-01"), "R04": ("A", "male", "1962-07-01"),
+             "R05": ("B", "female", None), "R06": ("B", "female", None), "R07": ("C", None, None),
+             "R08": ("C", None, None), "R09": (None, None, None), "R10": (None, None, None),
+             "R11": ("A", "female", "1952-07-01"), "R12": ("A", "female", "1952-07-01")}
+
+
+def _published(residents):
+    return {r.resident_id: (None if pd.isna(r.community) else r.community, None if pd.isna(r.sex) else r.sex,
+                            None if pd.isna(r.birth_date) else r.birth_date.strftime("%Y-%m-%d"))
+            for r in residents.itertuples(index=False)}
+
+
+def test_a_worked_example_gets_the_band_and_the_suppressions_computed_by_hand():
+    tables = _people(DOZEN)
+    out, report = anonymise(tables, k=2, suppression_limit=0.5)
+    assert report["birth_band_years"] == 5 and report["within_limit"] is True
+    assert report["rows_below_k_by_band"] == {"1": 10, "5": 6}
+    assert report["cells_suppressed"] == {"birth_date": 6, "sex": 4, "community": 2}
+    assert (report["rows_touched"], report["rows_fully_suppressed"], report["residents"]) == (6, 2, 12)
+    assert _published(out.residents) == PUBLISHED
+    before, after = report["before"], report["after"]
+    assert (before["groups"], before["smallest_group"], before["rows_in_groups_below_k"]) == (11, 1, 10)
+    assert (after["groups"], after["smallest_group"], after["rows_in_groups_below_k"]) == (4, 2, 0)
+    assert report["k_anonymous"] is True and after["k_anonymous"] is True
+    assert out.attrs["birth_band_years"] == 5 and "5-year bands" in out.attrs["anonymisation"]
+    out.validate()  # blanks are allowed in the analysis tables; every other column is as it was
+    kept = [c for c in out.residents.columns if c not in ("sex", "birth_date", "community")]
+    pd.testing.assert_frame_equal(out.residents[kept], tables.residents[kept])
+    # Row order never matters: shuffled, the same residents are published alike.
+    shuffled = _people([DOZEN[i] for i in (7, 3, 11, 0, 9, 5, 1, 10, 2, 8, 6, 4)])
+    assert _published(anonymise(shuffled, k=2, suppression_limit=0.5)[0].residents) == PUBLISHED
+
+
+def test_when_no_band_keeps_within_the_limit_the_widest_is_used_and_k_still_holds():
+    # Limit 40 % (4 residents): 5-year bands leave 6 alone; 10-year bands too (R05 alone in 1970-79, R10 too,
+    # R06, R07, R08, R09 each alone): 6 > 4. The widest band is used, the report says so, k holds all the same.
+    out, report = anonymise(_people(DOZEN), k=2, suppression_limit=0.4)
+    assert report["rows_below_k_by_band"] == {"1": 10, "5": 6, "10": 6}
+    assert report["birth_band_years"] == 10 and report["within_limit"] is False and report["k_anonymous"]
+    assert set(out.residents["birth_date"].dropna().dt.strftime("%Y-%m-%d")) == {"1955-01-01", "1965-01-01"}
+    with pytest.raises(ValueError, match="'k' parameter of anonymise"):
+        anonymise(_people(DOZEN), k=1)
+    with pytest.raises(ValueError, match="'bands' parameter of anonymise"):
+        anonymise(_people(DOZEN), bands=(5, 1))
+
+
+@pytest.fixture(scope="module")
+def sample_exported(tmp_path_factory):
+    """The 3,000-resident sample in a registry, exported twice by an analyst."""
+    from workbench.sample import load_sample
+
+    tmp = tmp_path_factory.mktemp("sample-export")
+    registry = Registry(f"sqlite:///{tmp / 'registry.sqlite'}")
+    registry.init()
+    registry.import_tables(load_sample(), by="admin")
+    registry.add_user("ana", "analyst", by="admin")
+    key_file = tmp / "keys" / "export.key"
+    first = export_tables(registry, tmp / "first", as_user="ana", key_file=key_file)
+    second = export_tables(registry, tmp / "second", as_user="ana", key_file=key_file)
+    yield registry, first, second
+    registry.engine.dispose()
+
+
+def test_the_sample_export_is_k_anonymous_within_the_limit_and_says_what_was_done(sample_exported):
+    _, folder, _ = sample_exported
+    out = read(folder)
+    report = json.loads((folder / "disclosure.json").read_text(encoding="utf-8"))
+    r = out.residents
+    # Checked with a plain groupby: every group of published values with a non-blank one has >= 5 rows.
+    published = pd.DataFrame({"community": r["community"].astype(object), "sex": r["sex"].astype(object),
+                              "birth": r["birth_date"].astype(object)})
+    some = published.notna().any(axis=1)
+    sizes = published[some].groupby(["community", "sex", "birth"], dropna=False).size()  # a blank: its own value
+    assert sizes.min() >= 5, sizes[sizes < 5]
+    assert report["after"]["smallest_group"] == sizes.min() and report["after"]["groups"] == len(sizes)
+    # The report's numbers are the tables' numbers.
+    n = len(r)
+    assert report["residents"] == n == 3000 and report["k"] == 5 and report["k_anonymous"] is True
+    assert report["cells_suppressed"] == {"birth_date": int(r["birth_date"].isna().sum()),
+                                          "sex": int(r["sex"].isna().sum()),
+                                          "community": int(r["community"].isna().sum())}
+    touched = r[["birth_date", "sex", "community"]].isna().any(axis=1)
+    assert report["rows_touched"] == int(touched.sum()) <= 0.05 * n and report["within_limit"] is True
+    assert report["rows_fully_suppressed"] == int((~some).sum())
+    assert report["before"]["smallest_group"] == 1 and report["before"]["rows_in_groups_below_k"] > 1000
+    # The chosen band: the birth dates are the middles of bands of that width, as tables.json says.
+    width = report["birth_band_years"]
+    assert width == out.attrs["birth_band_years"] and width in (1, 5, 10)
+    assert report["rows_below_k_by_band"][str(width)] <= 0.05 * n
+    assert all(report["rows_below_k_by_band"][str(w)] > 0.05 * n for w in (1, 5, 10) if w < width)
+    middles = r["birth_date"].dropna()
+    assert ((middles.dt.year - width // 2) % width == 0).all()
+    assert (middles.dt.strftime("%m-%d") == ("07-01" if width % 2 else "01-01")).all()
+    dictionary = pd.read_csv(folder / "dictionary_en.csv")
+    described = dictionary.query("table == 'residents' and column == 'birth_date'")["description"].item()
+    assert "middle of a band of birth years" in described
+
+
+def test_a_second_export_of_the_same_registry_is_coarsened_alike(sample_exported):
+    _, first, second = sample_exported
+    a, b = read(first).residents, read(second).residents
+    assert a["resident_id"].tolist() != b["resident_id"].tolist()  # rows in a fresh order ...
+    columns = ["resident_id", "community", "sex", "birth_date"]
+    pd.testing.assert_frame_equal(a[columns].sort_values("resident_id", ignore_index=True),
+                                  b[columns].sort_values("resident_id", ignore_index=True))  # ... same values
+    one, two = (json.loads((f / "disclosure.json").read_text(encoding="utf-8")) for f in (first, second))
+    assert one == two
+
+
+def test_an_anonymised_export_feeds_the_analyses(sample_exported):
+    from workbench.cohort import age_at, endpoints, trial_frame
+    from workbench.epi import prevalence
+    from workbench.table1 import table1
+
+    _, folder, _ = sample_exported
+    out = read(folder).validate()
+    r = out.residents
+    assert r["birth_date"].isna().any() and r["sex"].isna().any()  # the sample needs suppression
+    ages = age_at(r["birth_date"], "2025-06-01")
+    assert ages.isna().tolist() == r["birth_date"].isna().tolist()  # a blank birth date gives a blank age
+    base = trial_frame(out).merge(r, on="resident_id")
+    base["age"] = age_at(base["birth_date"], "2025-06-01").astype(float)
+    t1 = table1(base, group="arm", variables=["age", "sex", "phq9_0"], categorical=["sex"])
+    assert len(t1) > 0
+    screened = out.screenings().merge(r, on="resident_id", how="left")
+    screened["positive"] = screened["phq9_score"] >= 10
+    screened = screened.dropna(subset=["phq9_score"])
+    overall = prevalence(screened, outcome="positive")
+    assert overall["n"].sum() == len(screened)
+    by_sex = prevalence(screened.dropna(subset=["sex"]), outcome="positive", by="sex")
+    assert set(by_sex["sex"]) == {"female", "male"}
+    on_age = endpoints(out, censor_date="2026-06-30", which=["death"], time_scale="age")
+    assert on_age.attrs["excluded"]["all"]["residents without a birth date (age time scale)"] > 0
+
+
+def test_a_registry_refuses_an_anonymised_export_by_name_and_writes_nothing(sample_exported, tmp_path):
+    from workbench.tables import TablesError
+
+    _, folder, _ = sample_exported
+    target = Registry(f"sqlite:///{tmp_path / 'other.sqlite'}")
+    target.init()
+    with pytest.raises(TablesError) as err:
+        target.import_tables(read(folder), by="admin")
+    problems = err.value.problems
+    blanks = read(folder).residents[["sex", "birth_date", "community"]].isna().sum()
+    for column in ("sex", "birth_date", "community"):
+        named = problems[(problems["table"] == "residents") & (problems["column"] == column)]
+        assert len(named) == blanks[column] > 0 and named["rule"].str.contains("is blank: a registry needs").all()
+    assert problems["rule"].str.contains("pseudonymised tables cannot be imported").any()
+    with target.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM residents")).scalar() == 0
+    target.engine.dispose()
+
+
+def test_a_blank_sex_birth_date_or_community_is_refused_at_import_naming_each(tmp_path):
+    import subprocess
+    import sys
+
+    tables = community(100, seed=3).tables()
+    residents = tables.residents.copy()
+    first, second = residents["resident_id"].iloc[0], residents["resident_id"].iloc[1]
+    residents.loc[0, "sex"] = pd.NA
+    residents.loc[1, "birth_date"] = pd.NaT
+    residents.loc[1, "community"] = pd.NA
+    write(tables.replace(residents=residents), tmp_path / "blanks")
+    db = tmp_path / "registry.sqlite"
+    run = [sys.executable, "-m", "workbench.cli", "--db", str(db)]
+    assert subprocess.run([*run, "db", "init"], capture_output=True).returncode == 0
+    done = subprocess.run([*run, "import", "tables", str(tmp_path / "blanks")], capture_output=True, text=True)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "3 problems; nothing was written" in done.stderr
+    for rid, column, words in ((first, "sex", "sex"), (second, "birth_date", "birth date"),
+                               (second, "community", "community")):
+        assert (f"- residents, row '{rid}', column '{column}': value (none) is blank: a registry needs every "
+                f"resident's {words}") in done.stderr
+    engine = sa.create_engine(f"sqlite:///{db}")
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM residents")).scalar() == 0
+    engine.dispose()

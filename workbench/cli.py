@@ -4,10 +4,11 @@
     workbench import residents FILE [--skip-invalid]
     workbench import assessments FILE [--skip-invalid]
     workbench import tables FOLDER
-    workbench export FOLDER [--key-file FILE] [--include-free-text]
+    workbench export FOLDER [--key-file FILE] [--include-free-text] [--k K]
     workbench backup FILE | restore FILE [--force]
     workbench audit verify
-    workbench users add NAME --role ROLE [--login LOGIN]
+    workbench users add NAME --role ROLE [--login LOGIN] | users list
+    workbench users deactivate NAME | users activate NAME | users set-login NAME LOGIN
     workbench serve [--port N] | sample [--out FOLDER]
     workbench report quality --month YYYY-MM --out FILE [--lang en|zh] [--data FOLDER]
 
@@ -72,6 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--key-file", default=None, help="the pseudonymisation key (kept outside the export)")
     exp.add_argument("--include-free-text", action="store_true",
                      help="keep free text (override reasons) in the export: admins only, audited")
+    exp.add_argument("--k", type=int, default=5,
+                     help="every group of residents sharing community, sex and birth band has at least K (default 5; "
+                          "birth years are coarsened and small groups' cells left blank, see disclosure.json)")
     bk = add(sub, "backup", help="a consistent copy of the registry")
     bk.add_argument("file")
     rs = add(sub, "restore", help="restore a backup into --db")
@@ -85,6 +89,14 @@ def _parser() -> argparse.ArgumentParser:
     user.add_argument("--role", required=True, choices=["social_worker", "counsellor", "doctor", "analyst", "admin"])
     user.add_argument("--display-name", default=None)
     user.add_argument("--login", default=None, help="the operating-system or JupyterHub login they sign in as")
+    add(us, "list", help="every user: name, role, active, login, display name")
+    for action, text in (("deactivate", "a user who left: they can no longer sign in or do anything; their "
+                                        "records stay under their name"),
+                         ("activate", "let a deactivated user sign in again")):
+        add(us, action, help=text).add_argument("name")
+    relogin = add(us, "set-login", help="change the operating-system or JupyterHub login a user signs in as")
+    relogin.add_argument("name")
+    relogin.add_argument("login")
     rep = add(sub, "report", help="write a standalone HTML report from the registry or an export folder")
     rep.add_argument("kind", choices=["quality"])
     rep.add_argument("--month", required=True, help="the month reported, YYYY-MM")
@@ -127,6 +139,10 @@ def _need_user(args, registry) -> str:
     if claimed and claimed != me:
         raise AccessDenied(f"you are signed in to this machine as {login}, which is registry user {me}; "
                            f"{said} is refused")
+    staff = registry.users().set_index("name")
+    if not bool(staff.loc[me, "active"]):
+        raise AccessDenied(f"you are signed in to this machine as {login}, which is registry user {me}, no longer "
+                           f"active (an admin reactivates them with 'workbench users activate {me}')")
     return me
 
 
@@ -199,12 +215,15 @@ def main(argv: list[str] | None = None) -> int:
             from workbench.registry.export import export_tables
 
             folder = export_tables(registry, args.folder, as_user=_need_user(args, registry), key_file=args.key_file,
-                                   include_free_text=args.include_free_text)
+                                   include_free_text=args.include_free_text, k=args.k)
             print(folder)
-            small = json.loads((folder / "disclosure.json").read_text(encoding="utf-8"))
-            print(f"disclosure: k = {small['k']}, smallest group of community, sex and birth year: "
-                  f"{small['smallest_group']}; {small['rows_in_groups_below_k']} resident(s) in "
-                  f"{small['groups_below_k']} group(s) smaller than k (disclosure.json)")
+            report = json.loads((folder / "disclosure.json").read_text(encoding="utf-8"))
+            blanked = ", ".join(f"{n} {column}" for column, n in report["cells_suppressed"].items())
+            print(f"disclosure: k = {report['k']}, birth dates in {report['birth_band_years']}-year band(s); "
+                  f"left blank: {blanked} ({report['rows_touched']} of {report['residents']} resident(s), "
+                  f"{'within' if report['within_limit'] else 'OVER'} the {report['suppression_limit']:.0%} limit); "
+                  f"smallest group of community, sex and birth band: {report['after']['smallest_group']} "
+                  f"(was {report['before']['smallest_group']}) (disclosure.json)")
         elif args.command == "backup":
             from workbench.registry.backup import backup
 
@@ -215,17 +234,44 @@ def main(argv: list[str] | None = None) -> int:
                   + ("OK" if report.ok else f"FAILED: {report.problem_count:,} problem(s)")
                   + (f" ({report.unkeyed:,} leading entries written before the chain was keyed)"
                      if report.unkeyed else ""))
+            if report.tables:
+                print("  rows checked: " + ", ".join(f"{name} {n:,}" for name, n in report.tables.items()))
+            if report.sealed_at:
+                print(f"  {report.sealed:,} row(s) written before every table was audited were sealed as they stood "
+                      f"at the upgrade of {report.sealed_at} UTC: changes to them before then cannot be told")
+            if report.unsealed:
+                print(f"  {report.unsealed:,} row(s) written before every table was audited are not sealed yet: "
+                      f"run 'workbench db upgrade' so that changes to them are detected")
             for line in report.problems:
                 print(f"  {line}")
             if report.problem_count > len(report.problems):
                 print(f"  ... and {report.problem_count - len(report.problems):,} more")
             return 0 if report.ok else 1
         elif args.command == "users":
-            registry.add_user(args.name, args.role, by=_need_user(args, registry), display_name=args.display_name,
-                              login=args.login)
-            print(f"added {args.name} ({args.role})" + (f", signing in as {args.login}" if args.login else ""))
+            return _users(args, registry)
     except (ProblemsError, AccessDenied, FileExistsError, FileNotFoundError, ValueError) as err:
         return _refused(err)
+    return 0
+
+
+def _users(args, registry) -> int:
+    """``workbench users add | list | deactivate | activate | set-login``, as the signed-in admin."""
+    by = _need_user(args, registry)
+    if args.action == "add":
+        registry.add_user(args.name, args.role, by=by, display_name=args.display_name, login=args.login)
+        print(f"added {args.name} ({args.role})" + (f", signing in as {args.login}" if args.login else ""))
+    elif args.action == "list":  # who is who, for every active staff member (as the apps show it)
+        table = registry.users()[["name", "role", "active", "login", "display_name"]]
+        print(table.astype(object).where(table.notna(), "").to_string(index=False))
+    elif args.action in ("deactivate", "activate"):
+        active = args.action == "activate"
+        changed = registry.set_user_active(args.name, active, by=by)
+        state = "active" if active else "inactive"
+        print(f"{args.name} is now {state}" if changed else f"{args.name} was already {state}: nothing changed")
+    else:
+        changed = registry.set_user_login(args.name, args.login, by=by)
+        print(f"{args.name} now signs in as {args.login.strip()}" if changed
+              else f"{args.name} already signs in as {args.login.strip()}: nothing changed")
     return 0
 
 

@@ -189,9 +189,16 @@ def _declare() -> dict[str, TableSpec]:
         ), key=("community",)),
         TableSpec("residents", "Residents (no names, phone or ID numbers)", "居民（不含姓名、电话、身份证号）", (
             _id("resident_id", "Resident (pseudonymised in exports)", "居民编号（导出时为假名）", unique=True),
-            _c("sex", "string", "Sex: female, male", "性别：female（女）、male（男）", values=("female", "male")),
-            _c("birth_date", "date", "Birth date (in exports: 1 July of the birth year)", "出生日期（导出时为出生年7月1日）"),
-            _id("community", "Community", "社区"),
+            _c("sex", "string", "Sex: female, male (always known in a registry; blank in an export when suppressed "
+               "for k-anonymity)", "性别：female（女）、male（男）（登记库中必填；导出时为保护k-匿名性可能隐去为空白）",
+               values=("female", "male"), nullable=True),
+            _c("birth_date", "date", "Birth date (always known in a registry; in an export: the middle of a band of "
+               "birth years, 1 July of the year for 1-year bands, the band width in tables.json and disclosure.json; "
+               "blank when suppressed for k-anonymity)",
+               "出生日期（登记库中必填；导出时为出生年份区间的中点，1年区间为该年7月1日，区间宽度见tables.json和"
+               "disclosure.json；为保护k-匿名性可能隐去为空白）", nullable=True),
+            _id("community", "Community (always known in a registry; blank in an export when suppressed for "
+                "k-anonymity)", "社区（登记库中必填；导出时为保护k-匿名性可能隐去为空白）", nullable=True),
             _c("lives_alone", "bool", "Lives alone", "独居"),
             *conditions,
         ), key=("resident_id",), links=(Link(("community",), "communities", ("community",)),), ids=("resident_id",)),

@@ -10,7 +10,8 @@ sample registry from the sample's tables. Everything goes in one transaction, af
   folder twice writes nothing new); one with different content is refused, never overwritten;
 - decisions are kept as the people who made them recorded them (who, when, the policy version).
 
-Pseudonymised tables are refused: a registry holds the real identifiers.
+Pseudonymised tables are refused: a registry holds the real identifiers; so is a resident with a
+blank sex, birth date or community (an export leaves small groups blank), each named.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from workbench.registry.analysis import _clean, _day, assessment_rows, decision_
 from workbench.registry.schema import (communities, consents, contacts, enrolments, events, referrals, residents,
                                        surveys, tier_assignments)
 
-__all__ = ["TablesImport", "import_tables"]
+__all__ = ["REQUIRED_IN_REGISTRY", "TablesImport", "blank_resident_facts", "import_tables"]
 
 
 class TablesImport(NamedTuple):
@@ -98,6 +99,34 @@ def _comparable(value):
     return value
 
 
+#: Columns of ``residents`` a registry needs for every resident, though an export may leave them blank
+#: (suppressed for k-anonymity: :func:`workbench.registry.disclosure.anonymise`).
+REQUIRED_IN_REGISTRY = ("sex", "birth_date", "community")
+
+
+def blank_resident_facts(residents: pd.DataFrame) -> list[tuple]:
+    """A problem (``table, row, column, value, rule``) for each blank sex, birth date or community
+    of a resident (:data:`REQUIRED_IN_REGISTRY`): the analysis tables allow them (an export
+    suppresses small groups), a registry does not. The row is named by its resident id.
+
+    >>> people = pd.DataFrame({"resident_id": ["R1", "R2"], "sex": ["female", None],
+    ...                        "birth_date": pd.to_datetime(["1950-07-01", None]), "community": ["A", "A"]})
+    >>> [(row, column) for _, row, column, _, _ in blank_resident_facts(people)]
+    [('R2', 'sex'), ('R2', 'birth_date')]
+    """
+    problems = []
+    for column in REQUIRED_IN_REGISTRY:
+        if column not in residents.columns:
+            continue
+        blank = residents[column].isna().to_numpy()
+        ids = residents["resident_id"] if "resident_id" in residents.columns else pd.Series(residents.index)
+        problems.extend(("residents", rid if pd.notna(rid) else label, column, None,
+                         f"is blank: a registry needs every resident's {column.replace('_', ' ')} (an export "
+                         "leaves small groups blank; import the registry's own records instead)")
+                        for label, rid in zip(residents.index[blank], ids[blank]))
+    return problems
+
+
 def import_tables(conn: Connection, tables, *, by: str, at: dt.datetime, source: str) -> TablesImport:
     """Write ``tables`` (see the module docstring) inside the caller's transaction.
 
@@ -106,9 +135,11 @@ def import_tables(conn: Connection, tables, *, by: str, at: dt.datetime, source:
     from workbench.records import score_assessments
     from workbench.tables import TablesError
 
-    if tables.attrs.get("pseudonymised"):
-        raise TablesError([(None, None, None, True, "pseudonymised tables cannot be imported: a registry holds "
-                                                  "the real identifiers")], context=source)
+    refused = [(None, None, None, True, "pseudonymised tables cannot be imported: a registry holds the real "
+                                        "identifiers")] if tables.attrs.get("pseudonymised") else []
+    refused += blank_resident_facts(tables.residents)
+    if refused:
+        raise TablesError(refused, context=source)
     tables.validate()
     problems: list[tuple] = []
     written: dict[str, int] = {}
@@ -229,10 +260,13 @@ def import_tables(conn: Connection, tables, *, by: str, at: dt.datetime, source:
             conn.execute(_TABLES[name][0].insert(), plain[name])
     written = {"communities": len(new_communities), "residents": len(new_residents), "assessments": len(new_assessments),
                "decisions": len(new_decisions), **{name: len(v) for name, v in plain.items()}}
-    entries = [{"action": "insert", "target_table": "residents", "target_key": r["resident_id"],
-                "content_hash": r["content_hash"]} for r in new_residents]
-    entries += [{"action": "insert", "target_table": "assessments", "target_key": audit.row_key("assessments", r),
-                 "content_hash": r["content_hash"]} for r in new_assessments]
+    # one entry per row written, with its content hash, in every table
+    entries = audit.entries_for("communities", new_communities)
+    entries += audit.entries_for("residents", new_residents, hashes=[r["content_hash"] for r in new_residents])
+    entries += audit.entries_for("assessments", new_assessments, hashes=[r["content_hash"] for r in new_assessments])
+    entries += audit.entries_for("tier_assignments", new_decisions)
+    for name in ("referrals", "contacts", "events", "enrolments", "surveys", "consents"):
+        entries += audit.entries_for(_TABLES[name][0].name, plain[name])
     entries.append({"action": "import", "target_table": "(analysis tables)",
                     "details": {"source": source, "written": written, "unchanged": unchanged}})
     audit.append(conn, entries, user=by, at=at)

@@ -1,6 +1,8 @@
 """Pseudonymised exports for analysts: the analysis tables with keyed-HMAC ids, no names, phones or
-ID numbers, birth year only, every id and staff name pseudonymised, rows in random order, no free text
-unless an admin asks for it, small groups of quasi-identifiers counted, formula-like cells neutralised
+ID numbers, every id and staff name pseudonymised, rows in random order, no free text unless an admin
+asks for it, the residents made k-anonymous on community, sex and birth year (birth years coarsened to
+bands, the rest of the small groups suppressed cell by cell, what was done written to
+``disclosure.json``: :func:`workbench.registry.disclosure.anonymise`), formula-like cells neutralised
 in the CSV files, and the folder private to its owner.
 
 The key lives outside the export (``WORKBENCH_EXPORT_KEY_FILE``, else ``export.key`` beside the
@@ -60,19 +62,23 @@ def _private(folder: Path) -> None:
         path.chmod(0o600)
 
 
-@validate_params({"k": Interval(int, 2, None)})
+@validate_params({"k": Interval(int, 2, None), "suppression_limit": Interval(float, 0, 1)})
 def export_tables(registry, folder: str | Path, *, as_user: str, key_file: str | Path | None = None,
-                  formats=("parquet", "csv"), include_free_text: bool = False, k: int = 5) -> Path:
+                  formats=("parquet", "csv"), include_free_text: bool = False, k: int = 5,
+                  suppression_limit: float = 0.05) -> Path:
     """Write the pseudonymised analysis tables (:meth:`Registry.analysis_tables`) to ``folder``:
     Parquet and CSV for each table, the data dictionary in Chinese and English, ``tables.json``
-    (:func:`workbench.tables.write`) and ``disclosure.json`` (how many residents share their
-    community, sex and birth year with fewer than ``k - 1`` others: :func:`small_groups`).
+    (:func:`workbench.tables.write`) and ``disclosure.json``. The residents are made k-anonymous
+    on community, sex and birth year first (:func:`workbench.registry.disclosure.anonymise`: birth
+    dates coarsened to the narrowest band of birth years keeping suppression within
+    ``suppression_limit`` of the residents, then cells of the groups still smaller than ``k`` left
+    blank); its report is ``disclosure.json`` and goes into the export's audit entry.
     Analysts and admins only; audited. The key stays outside the export; the folder must be new or
     empty, and is made private to its owner (0700, files 0600). Rows are in random order; free text
     is left out unless ``include_free_text`` (admins only, audited as such). Read it back with
     :func:`workbench.tables.read`."""
     from workbench.registry.analysis import pseudonymise, read_frames, typed_tables
-    from workbench.registry.disclosure import small_groups
+    from workbench.registry.disclosure import anonymise
     from workbench.tables import write
 
     folder, key_path = Path(folder).resolve(), Path(key_file or default_key_file()).resolve()
@@ -86,10 +92,12 @@ def export_tables(registry, folder: str | Path, *, as_user: str, key_file: str |
         raise AccessDenied(f"{as_user!r} is an analyst: only an admin may export free text (notes, reasons)")
     if include_free_text:  # read in full by the admin, then pseudonymised keeping the free text
         tables = registry.analysis_tables(as_user=as_user, pseudonymised=False)
-        tables = pseudonymise(tables, _key(key_path), include_free_text=True)
+        with registry.engine.connect() as conn:  # PostgreSQL: the database's key, as its analysts' views
+            tables = pseudonymise(tables, conn if conn.dialect.name == "postgresql" else _key(key_path),
+                                  include_free_text=True)
     else:
         tables = registry.analysis_tables(as_user=as_user, pseudonymised=True, key_file=key_path)
-    disclosure = small_groups(tables.residents, k)
+    tables, disclosure = anonymise(tables, k, suppression_limit=suppression_limit)
     folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o700)
     try:
