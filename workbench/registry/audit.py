@@ -5,9 +5,12 @@ Every entry holds the previous entry's hash and its own: HMAC-SHA256 with the au
 previous hash and the entry's content, so removing, reordering or editing an entry breaks the chain,
 and rewriting the whole log needs the key, which is kept outside the database
 (:func:`key_file`: ``WORKBENCH_AUDIT_KEY_FILE``, default ``audit.key`` beside the export key,
-created 0600 on first use). Writes of residents and assessments record the hash of the stored row;
-:func:`verify` recomputes every stored row's hash, and names rows edited, deleted or stored without
-an entry.
+created 0600 on first use). Every write records, per row, the hash of the stored row in every table
+but the log itself (:data:`COVERED`, :data:`HASHED`, known by :data:`KEYS`; an ``update`` entry
+replaces a row's hash); :func:`verify` recomputes every stored row's hash, and names rows edited,
+deleted or stored without an entry. Registries written when only residents and assessments were
+hashed are sealed once at ``Registry.init``/``upgrade`` (:func:`seal`: a ``baseline`` entry per row
+as it then stood), and the report says how many rows were sealed and when.
 
 Removing the last entries (truncation) leaves a valid chain, so after every write transaction the
 registry appends a signed checkpoint of the chain's length and head to a file outside the database
@@ -47,7 +50,7 @@ from workbench.registry import schema
 from workbench.registry.schema import assessments, audit_log, residents
 
 __all__ = ["COVERED", "GENESIS", "AuditReport", "append", "canonical", "checkpoint", "checkpoints_file", "key_file",
-           "load_key", "registry_id", "row_hash", "row_hashes", "row_key", "verify"]
+           "entries_for", "load_key", "registry_id", "row_hash", "row_hashes", "row_key", "seal", "verify"]
 
 #: The "previous hash" of the first entry.
 GENESIS = "0" * 64
@@ -302,14 +305,99 @@ def append(connection: Connection, entries: Iterable[Mapping[str, Any]], *, user
     return len(rows)
 
 
+def entries_for(table: str, rows: list[Mapping[str, Any]], *, action: str = "insert",
+                hashes: list[str] | None = None) -> list[dict]:
+    """Audit entries of rows just written to ``table``: one per row, keyed by :func:`row_key`, with
+    its content hash (``hashes``, else :func:`row_hashes` of the rows as they are stored)."""
+    hashes = hashes if hashes is not None else row_hashes(table, rows)
+    return [{"action": action, "target_table": table, "target_key": row_key(table, r), "content_hash": h}
+            for r, h in zip(rows, hashes)]
+
+
+def _stored_rows(connection: Connection, table: str, *, size: int = 10_000):
+    """Every stored row of ``table`` in batches, ordered by its key (rows with the same key together)."""
+    t = schema.metadata.tables[table]
+    result = connection.execution_options(yield_per=size).execute(
+        sa.select(t).order_by(*[t.c[c] for c in KEYS[table]]))
+    for part in result.mappings().partitions():
+        yield part
+
+
+def _logged(connection: Connection, tables: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Per table, the content hashes logged for each key: a hash, or a list of them when several
+    rows share the key; an ``update`` entry replaces what was logged for its key."""
+    tables = list(tables)
+    out: dict[str, dict[str, Any]] = {t: {} for t in tables}
+    result = connection.execution_options(yield_per=10_000).execute(
+        sa.select(audit_log.c.action, audit_log.c.target_table, audit_log.c.target_key, audit_log.c.content_hash)
+        .where(audit_log.c.content_hash.is_not(None), audit_log.c.target_table.in_(tables))
+        .order_by(audit_log.c.entry_id))
+    for action, table, row_id, content in result:
+        _record(out[table], action, row_id, content)
+    return out
+
+
+def _record(logged: dict[str, Any], action: str, row_id: str, content: str) -> None:
+    if action == "update":
+        logged[row_id] = content
+        return
+    before = logged.get(row_id)
+    if before is None:
+        logged[row_id] = content
+    elif isinstance(before, list):
+        before.append(content)
+    else:
+        logged[row_id] = [before, content]
+
+
+def seal(connection: Connection, *, user: str, at: dt.datetime, key: bytes | None = None) -> int:
+    """Seal a registry written before every table was covered (:data:`COVERED`): once, at
+    ``Registry.init`` or ``upgrade``, append a ``baseline`` entry with the content hash of every
+    row of the newly covered tables that has no logged hash yet (hashed as it is now), then one
+    summary ``baseline`` entry (no table) counting them. From then on :func:`verify` requires
+    every row to be logged. A new registry (empty log) gets the summary entry only. Does nothing
+    when the log already holds a baseline. Returns how many rows were sealed."""
+    _lock(connection)
+    if connection.execute(sa.select(audit_log.c.entry_id).where(audit_log.c.action == "baseline",
+                                                                audit_log.c.target_table.is_(None)).limit(1)).first():
+        return 0
+    new = head(connection) == (0, GENESIS)
+    tables = [t for t in COVERED if t not in FIRST_COVERED]
+    logged = {} if new else _logged(connection, tables)
+    entries: list[dict] = []
+    counts: dict[str, int] = {}
+    for table in ([] if new else tables):
+        mine = logged[table]
+        before = len(entries)
+        for part in _stored_rows(connection, table):
+            for row, h in zip(part, row_hashes(table, part)):
+                row_id = row_key(table, row)
+                known = mine.get(row_id)
+                if known == h:
+                    del mine[row_id]
+                elif isinstance(known, list) and h in known:
+                    known.remove(h)
+                else:
+                    entries.append({"action": "baseline", "target_table": table, "target_key": row_id,
+                                    "content_hash": h})
+        counts[table] = len(entries) - before
+    entries.append({"action": "baseline", "details": {"rows": len(entries), "tables": counts,
+                                                      "new_registry": new}})
+    append(connection, entries, user=user, at=at, key=key)
+    return len(entries) - 1
+
+
 #: At most this many problems are named in a report (the rest are counted).
 SHOWN = 50
 
 
 class AuditReport(NamedTuple):
     """What :func:`verify` found: ``ok``, how much it checked, the first problem if any, every
-    problem named (at most :data:`SHOWN`), how many there were in all, and how many leading
-    entries were written before the chain was keyed."""
+    problem named (at most :data:`SHOWN`), how many there were in all, how many leading entries
+    were written before the chain was keyed, the rows checked per table, how many rows were
+    sealed unchecked when the registry was upgraded to cover every table (and when, UTC ISO
+    text), and how many rows are not yet sealed (a registry written before that upgrade, not
+    upgraded yet: their changes cannot be told until ``workbench db upgrade``)."""
 
     ok: bool
     entries: int
@@ -318,18 +406,26 @@ class AuditReport(NamedTuple):
     problems: tuple[str, ...] = ()
     problem_count: int = 0
     unkeyed: int = 0
+    tables: Mapping[str, int] | None = None
+    sealed: int = 0
+    sealed_at: str | None = None
+    unsealed: int = 0
 
 
 def verify(connection: Connection, *, registry: str | None = None, key: bytes | None = None,
            checkpoints_path: str | Path | None = None, prefix: bool = False) -> AuditReport:
     """Check the keyed chain, the signed checkpoints of ``registry`` (default: the connection's
-    database), then every stored resident and assessment against its last logged hash.
+    database), then every stored row of every covered table (:data:`COVERED`) against its logged
+    hashes (the latest, for a row updated).
 
     Names every problem: an entry edited or out of chain, entries removed from the end (fewer than a
     checkpoint recorded, or another head at a checkpointed length), a row edited, deleted or stored
-    without an entry. ``prefix``: the chain may be shorter than the checkpoints (a backup being
-    restored: it must agree with them up to its own length). Raises :class:`MissingKey` when the
-    audit key file is missing.
+    without an entry (``tier_assignments R0001|2025-01-02: edited ...``). Rows sharing a key
+    (two ER visits the same day) are compared as a multiset of hashes. Until an older registry is
+    sealed (:func:`seal`), rows of the tables covered since then that have no logged hash are
+    counted (:attr:`AuditReport.unsealed`), not named. ``prefix``: the chain may be shorter than the
+    checkpoints (a backup being restored: it must agree with them up to its own length). Raises
+    :class:`MissingKey` when the audit key file is missing.
     """
     key = key if key is not None else load_key(create=False)
     registry = registry or registry_id(connection.engine.url)
@@ -342,7 +438,8 @@ def verify(connection: Connection, *, registry: str | None = None, key: bytes | 
         problems.append(text)
 
     prev, count, unkeyed, keyed_seen, last_id, broken = GENESIS, 0, 0, False, 0, False
-    recorded: dict[tuple[str, str], str] = {}
+    recorded: dict[str, dict[str, Any]] = {t: {} for t in COVERED}
+    sealed, sealed_at, baselined = 0, None, False
     keyed = hmac.new(key, digestmod=hashlib.sha256)
     result = connection.execution_options(yield_per=10_000).execute(
         sa.select(audit_log).order_by(audit_log.c.entry_id))
@@ -373,30 +470,80 @@ def verify(connection: Connection, *, registry: str | None = None, key: bytes | 
                 problem(f"audit_log entry {last_id}: the log was rewritten: a checkpoint of {mark['at']} recorded "
                         f"another entry at this length")
         prev = entry["entry_hash"]
-        if entry["content_hash"] and entry["target_table"] in HASHED:
-            recorded[(entry["target_table"], entry["target_key"])] = entry["content_hash"]
+        if entry["content_hash"]:
+            if entry["target_table"] in recorded:
+                _record(recorded[entry["target_table"]], entry["action"], entry["target_key"], entry["content_hash"])
+        elif entry["action"] == "baseline" and entry["target_table"] is None and not baselined:
+            baselined = True
+            summary = json.loads(entry["details"] or "{}")
+            sealed = int(summary.get("rows", 0))
+            sealed_at = None if summary.get("new_registry") else _plain(entry["at"])[:19]
     if marks:
         longest = max(marks, key=lambda m: int(m["length"]))
         if int(longest["length"]) > last_id and not prefix:
             problem(f"audit_log: the last {int(longest['length']) - last_id:,} audit entries were removed: a "
                     f"checkpoint of {longest['at']} recorded {int(longest['length']):,}, the log has {last_id:,}")
-    checked = 0
-    for name, table in (("residents", residents), ("assessments", assessments)):
-        order = [table.c[c] for c in KEYS[name]]
-        logged_keys = {k for (t, k) in recorded if t == name}
-        rows = connection.execution_options(yield_per=10_000).execute(sa.select(table).order_by(*order))
-        for row in rows.mappings():
-            checked += 1
-            row_id = row_key(name, row)
-            logged = recorded.get((name, row_id))
-            logged_keys.discard(row_id)
-            if logged is None:
-                problem(f"{name} {row_id}: stored without an audit entry")
-            elif row_hash(name, row) != logged or row["content_hash"] != logged:
+    checked, unsealed, per_table = 0, 0, {}
+    for name in COVERED:
+        logged = recorded.pop(name)
+        stored_hash = "content_hash" in schema.metadata.tables[name].c
+        lenient = not baselined and name not in FIRST_COVERED  # rows written before this table was covered
+        group_key, group = None, []
+
+        def settle(row_id: str, rows: list[tuple[str, bool]]) -> int:
+            """Compare the rows stored under ``row_id`` with the hashes logged for it; returns how
+            many rows were taken as not yet sealed."""
+            hashes = logged.pop(row_id, None)
+            if hashes is None:
+                if lenient:
+                    return len(rows)
+                for _ in rows:
+                    problem(f"{name} {row_id}: stored without an audit entry")
+                return 0
+            if isinstance(hashes, str):
+                if len(rows) == 1:
+                    if rows[0][1] and rows[0][0] == hashes:
+                        return 0
+                    problem(f"{name} {row_id}: edited (differs from what was written and logged)")
+                    return 0
+                hashes = [hashes]
+            left = list(hashes)
+            unmatched = 0
+            for h, consistent in rows:
+                if consistent and h in left:
+                    left.remove(h)
+                else:
+                    unmatched += 1
+            for _ in range(min(unmatched, len(left))):
                 problem(f"{name} {row_id}: edited (differs from what was written and logged)")
-        for row_id in sorted(logged_keys):
-            problem(f"{name} {row_id}: deleted (logged as written, no longer stored)")
+            extra = max(unmatched - len(left), 0)
+            if not lenient:
+                for _ in range(extra):
+                    problem(f"{name} {row_id}: stored without an audit entry (one more row with this key than logged)")
+            for _ in range(len(left) - unmatched):
+                problem(f"{name} {row_id}: deleted (logged as written, no longer stored)")
+            return extra if lenient else 0
+
+        n = 0
+        for part in _stored_rows(connection, name):
+            n += len(part)
+            for row, h in zip(part, row_hashes(name, part)):
+                row_id = row_key(name, row)
+                if row_id != group_key:
+                    if group:
+                        unsealed += settle(group_key, group)
+                    group_key, group = row_id, []
+                group.append((h, not stored_hash or row["content_hash"] == h))
+        if group:
+            unsealed += settle(group_key, group)
+        checked += n
+        per_table[name] = n
+        for row_id in sorted(logged):
+            hashes = logged[row_id]
+            for _ in range(1 if isinstance(hashes, str) else len(hashes)):
+                problem(f"{name} {row_id}: deleted (logged as written, no longer stored)")
     first = problems[0] if problems else None
     if len(problems) > 1:
         first = f"{first} (and {len(problems) - 1:,} more problem(s))"
-    return AuditReport(not problems, count, checked, first, tuple(problems[:SHOWN]), len(problems), unkeyed)
+    return AuditReport(not problems, count, checked, first, tuple(problems[:SHOWN]), len(problems), unkeyed,
+                       per_table, sealed, sealed_at, unsealed)

@@ -192,11 +192,9 @@ def insert_decisions(conn: Connection, decisions: pd.DataFrame, *, by: str, at: 
     else:
         conn.execute(tier_assignments.insert(), rows)
         ids = [None] * len(rows)
-    audit.append(conn, [{"action": "insert", "target_table": "tier_assignments",
-                         "target_key": f"{r['resident_id']}|{r['assessed_on']}",
-                         "details": {"tier": r["tier"], "suggested_tier": r["suggested_tier"],
-                                     "overridden": r["overridden"], "policy_version": r["policy_version"]}}
-                        for r in rows], user=by, at=at)
+    audit.append(conn, [{**e, "details": {"tier": r["tier"], "suggested_tier": r["suggested_tier"],
+                                          "overridden": r["overridden"], "policy_version": r["policy_version"]}}
+                        for r, e in zip(rows, audit.entries_for("tier_assignments", rows))], user=by, at=at)
     out = decisions.copy()
     out["decision_id"] = pd.array([None if i is None else str(i) for i in ids], dtype="string")
     return out
