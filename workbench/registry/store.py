@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
-from workbench.params import NonEmptyStr, Options, Predicate, validate_params
+from workbench.params import Instance, NonEmptyStr, Options, Predicate, validate_params
 from workbench.problems import ProblemsError
 from workbench.registry import audit, migrate
 from workbench.registry.access import AccessDenied, can_read_answers, require_role
@@ -96,6 +96,8 @@ class Registry:
         with self.engine.connect() as conn:
             created = audit.head(conn) == (0, audit.GENESIS)  # a new registry: its history starts here
         with self._write() as conn:
+            # a registry written before every table was audited: its rows as they are now, sealed once
+            audit.seal(conn, user=admin, at=_now())
             if conn.execute(sa.select(users.c.name).where(users.c.name == admin)).first() is None:
                 if login is not None and conn.execute(sa.select(users.c.name).where(users.c.login == login)).first():
                     login = None  # that login already signs in as another user
@@ -104,14 +106,18 @@ class Registry:
                                                    created_at=now))
                 pg_security.create_login(conn, admin, "admin")
                 audit.append(conn, [{"action": "add_user", "target_table": "users", "target_key": admin,
+                                     "content_hash": _stored_hash(conn, users, admin),
                                      "details": {"role": "admin", "login": login}}], user=admin, at=now)
         if created:  # checkpoints of an earlier registry at this place (deleted, rebuilt) do not apply
             with self.engine.connect() as conn:
                 audit.checkpoint(audit.registry_id(self.engine.url), *audit.head(conn), kind="created")
 
     def upgrade(self) -> str:
-        """Apply pending migrations; returns the schema revision."""
+        """Apply pending migrations, and seal the rows of a registry written before every table was
+        audited (:func:`audit.seal`); returns the schema revision."""
         migrate.upgrade(self.engine)
+        with self._write() as conn:
+            audit.seal(conn, user="(upgrade)", at=_now())
         return migrate.current_revision(self.engine)
 
     @validate_params({"role": Options(*ROLES)})
@@ -130,6 +136,7 @@ class Registry:
                                                created_by=by, created_at=now))
             pg_security.create_login(conn, name, role)  # PostgreSQL: their own login role, in their role's group
             audit.append(conn, [{"action": "add_user", "target_table": "users", "target_key": name,
+                                 "content_hash": _stored_hash(conn, users, name),
                                  "details": {"role": role, "login": login}}], user=by, at=now)
 
     def assign_caseload(self, user: str, resident_ids: Iterable[str], *, by: str) -> None:
@@ -154,12 +161,72 @@ class Registry:
             if by == user:
                 raise AccessDenied("access outside a caseload needs a second person's approval, not one's own")
             now = _now()
-            conn.execute(access_approvals.insert().values(user_name=user, resident_id=resident_id, reason=reason.strip(),
-                                                          approved_by=by, approved_at=now,
-                                                          expires_at=now + dt.timedelta(hours=APPROVAL_HOURS)))
-            audit.append(conn, [{"action": "approve_access", "target_table": "access_approvals",
-                                 "target_key": f"{user}|{resident_id}", "details": {"reason": reason.strip()}}],
-                         user=by, at=now)
+            row = {"user_name": user, "resident_id": resident_id, "reason": reason.strip(), "approved_by": by,
+                   "approved_at": now, "expires_at": now + dt.timedelta(hours=APPROVAL_HOURS)}
+            conn.execute(access_approvals.insert().values(**row))
+            audit.append(conn, [{**e, "action": "approve_access", "details": {"reason": reason.strip()}}
+                                for e in audit.entries_for("access_approvals", [row])], user=by, at=now)
+
+    @validate_params({"active": Instance(bool, name="True or False")})
+    def set_user_active(self, name: str, active: bool, *, by: str) -> bool:
+        """Deactivate (``active=False``) or reactivate a user (admins only).
+
+        An inactive user can do nothing: every role check refuses them, the command line and the
+        apps refuse to sign them in, and on PostgreSQL their login role may no longer connect
+        (NOLOGIN). What they did stays, under their name. An admin does not deactivate themself:
+        another admin does, so the registry always keeps an active admin.
+
+        Returns
+        -------
+        bool
+            False when the user already was so (nothing is written), else True (the ``users`` row
+            updated and one audit entry, in one transaction).
+        """
+        with self._write() as conn:
+            require_role(conn, by, {"admin"}, "activate or deactivate users")
+            row = _user_row(conn, name)
+            if bool(row["active"]) == active:
+                return False
+            if not active and name == by:
+                others = conn.execute(sa.select(sa.func.count()).select_from(users).where(
+                    users.c.role == "admin", users.c.active == sa.true(), users.c.name != by)).scalar()
+                last = "" if others else f", and {by!r} is the last active admin: add another admin first"
+                raise AccessDenied(f"{by!r} may not deactivate themself: another admin must{last}")
+            conn.execute(users.update().where(users.c.name == name).values(active=active))
+            pg_security.set_active(conn, name, active)  # PostgreSQL: their login role LOGIN / NOLOGIN
+            _log_user_change(conn, name, by, {"active": {"from": bool(row["active"]), "to": active}})
+        return True
+
+    @validate_params({"login": NonEmptyStr()})
+    def set_user_login(self, name: str, login: str, *, by: str) -> bool:
+        """Change the operating-system or JupyterHub login a user signs in as (admins only).
+
+        A login that signs in as another user is refused, naming them: another user's ``login``,
+        or the name of a user who has no other login (:meth:`user_for_login`).
+
+        Returns
+        -------
+        bool
+            False when it already was their login (nothing is written), else True (the ``users``
+            row updated and one audit entry, in one transaction).
+        """
+        login = login.strip()
+        with self._write() as conn:
+            require_role(conn, by, {"admin"}, "change users' logins")
+            row = _user_row(conn, name)
+            if row["login"] == login:
+                return False
+            holder = conn.execute(sa.select(users.c.name).where(users.c.login == login)).scalar()
+            if holder is not None:
+                raise ValueError(f"The login {login!r} already belongs to registry user {holder!r}.")
+            holder = conn.execute(sa.select(users.c.name).where(users.c.name == login, users.c.login.is_(None),
+                                                                users.c.name != name)).scalar()
+            if holder is not None:
+                raise ValueError(f"The login {login!r} is how registry user {holder!r} signs in (their name, with no "
+                                 f"other login): give {holder!r} another login first.")
+            conn.execute(users.update().where(users.c.name == name).values(login=login))
+            _log_user_change(conn, name, by, {"login": {"from": row["login"], "to": login}})
+        return True
 
     # --- writes ----------------------------------------------------------------------------
 
@@ -363,12 +430,11 @@ class Registry:
             require_role(conn, by, roles, f"record {table}")
             now = _now()
             if rows:
-                conn.execute(target.insert(), [{**r, f"{who}_at": now} for r in rows])
-                audit.append(conn, [{"action": "insert", "target_table": table,
-                                     "target_key": str(r[key]) if key in r else str(r["resident_id"]),
-                                     "details": {c: v for c, v in r.items() if c in ("kind", "status", "study", "arm",
-                                                                                     "purpose", "given", "tier")}}
-                                    for r in rows], user=by, at=now)
+                rows = [{**r, f"{who}_at": now} for r in rows]
+                conn.execute(target.insert(), rows)
+                audit.append(conn, [{**e, "details": {c: v for c, v in r.items() if c in ("kind", "status", "study", "arm",
+                                                                                          "purpose", "given", "tier")}}
+                                    for r, e in zip(rows, audit.entries_for(table, rows))], user=by, at=now)
         return len(rows)
 
     # --- reads -----------------------------------------------------------------------------
@@ -431,8 +497,13 @@ class Registry:
         Pseudonymised tables replace every identifier by a keyed pseudonym (the key in
         ``key_file``, default :func:`workbench.registry.export.default_key_file`), give birth
         dates as 1 July of the birth year and leave free text out. Each read is audited.
+
+        On PostgreSQL, an analyst's or admin's pseudonymised tables are read from the analysts'
+        views (schema ``analyst``), pseudonymised inside the database with its own key (no
+        ``key_file``): an analyst connected as their own database role reads them so, and they
+        equal an export of the same registry (:func:`workbench.registry.export.export_tables`).
         """
-        from workbench.registry.analysis import pseudonymise, read_frames, typed_tables
+        from workbench.registry.analysis import in_random_order, pseudonymise, read_frames, typed_tables
 
         with self._write() as conn:
             role = require_role(conn, as_user, {"admin", "analyst", "counsellor", "doctor"}, "read analysis tables")
@@ -440,7 +511,8 @@ class Registry:
                 raise AccessDenied(f"{as_user!r} is an analyst: analysts read pseudonymised tables only")
             pseudonymised = bool(pseudonymised) or role == "analyst"
             allowed = None if role in ("admin", "analyst") else can_read_answers(conn, as_user, role, None)
-            frames = read_frames(conn, allowed=allowed)
+            views = pseudonymised and allowed is None and conn.dialect.name == "postgresql"
+            frames = read_frames(conn, allowed=allowed, source="analyst" if views else "registry")
             audit.append(conn, [{"action": "read_analysis_tables", "target_table": "(analysis tables)",
                                  "details": {"pseudonymised": pseudonymised, "scope": "all" if allowed is None
                                              else "caseload", "rows": {k: len(v) for k, v in frames.items()}}}],
@@ -448,6 +520,8 @@ class Registry:
         tables = typed_tables(frames, attrs={"source": "registry", "pseudonymised": False, "read_by": as_user,
                                              "read_at": _now().isoformat(),
                                              "registry": self.engine.url.render_as_string(hide_password=True)})
+        if views:  # pseudonymised by the database already
+            return in_random_order(tables)
         if pseudonymised:
             from workbench.registry.export import _key, default_key_file
 
@@ -515,26 +589,46 @@ class Registry:
         return data
 
     def verify_audit(self) -> audit.AuditReport:
-        """Check the keyed audit chain, its signed checkpoints, and every stored resident and
-        assessment against it (:func:`audit.verify`: names rows edited, deleted or unlogged)."""
+        """Check the keyed audit chain, its signed checkpoints, and every stored row of every table
+        against it (:func:`audit.verify`: names rows edited, deleted or unlogged)."""
         with self.engine.connect() as conn:
             return audit.verify(conn)
+
+
+def _stored_hash(conn: Connection, table: sa.Table, name: str) -> str:
+    """The content hash of the row of ``table`` (``users``) named ``name``, as stored (with the
+    database's defaults)."""
+    return audit.row_hash(table.name, conn.execute(sa.select(table).where(table.c.name == name)).mappings().one())
 
 
 def _add_to_caseload(conn: Connection, user: str, resident_ids: Iterable[str], *, by: str, at: dt.datetime) -> None:
     existing = set(conn.execute(sa.select(caseloads.c.resident_id).where(caseloads.c.user_name == user)).scalars())
     new = [r for r in dict.fromkeys(resident_ids) if r not in existing]
     if new:
-        conn.execute(caseloads.insert(), [{"user_name": user, "resident_id": r, "assigned_by": by,
-                                           "assigned_at": at} for r in new])
-        audit.append(conn, [{"action": "assign_caseload", "target_table": "caseloads", "target_key": user,
-                             "details": {"residents": new}}], user=by, at=at)
+        rows = [{"user_name": user, "resident_id": r, "assigned_by": by, "assigned_at": at} for r in new]
+        conn.execute(caseloads.insert(), rows)
+        audit.append(conn, audit.entries_for("caseloads", rows, action="assign_caseload"), user=by, at=at)
 
 
 #: Tables of records about a resident, with the column naming who stored each row.
 _ABOUT_RESIDENT = ((residents, "created_by"), (assessments, "entered_by"), (tier_assignments, "decided_by"),
                    (referrals, "created_by"), (contacts, "recorded_by"), (events, "recorded_by"),
                    (enrolments, "recorded_by"), (consents, "recorded_by"), (surveys, "recorded_by"))
+
+
+def _user_row(conn: Connection, name: str):
+    """The ``users`` row of ``name`` (a mapping); ValueError naming them when there is none."""
+    row = conn.execute(sa.select(users).where(users.c.name == name)).mappings().first()
+    if row is None:
+        raise ValueError(f"{name!r} is not a user of this registry.")
+    return row
+
+
+def _log_user_change(conn: Connection, name: str, by: str, details: dict) -> None:
+    """One audit entry for an update of ``name``'s row: who changed what, and the row's hash after it."""
+    after = conn.execute(sa.select(users).where(users.c.name == name)).mappings().one()
+    audit.append(conn, [{"action": "update", "target_table": "users", "target_key": name,
+                         "content_hash": audit.row_hash("users", after), "details": details}], user=by, at=_now())
 
 
 def _only_own_records(conn: Connection, resident_id: str, by: str) -> None:
@@ -555,8 +649,8 @@ def _insert_imported(conn: Connection, table: sa.Table, rows: list[dict], *, by:
     if not rows:
         return
     conn.execute(table.insert(), rows)
-    audit.append(conn, [{"action": "insert", "target_table": table.name, "target_key": audit.row_key(table.name, r),
-                         "content_hash": r["content_hash"]} for r in rows]
+    hashes = [r["content_hash"] for r in rows] if "content_hash" in table.c else None
+    audit.append(conn, audit.entries_for(table.name, rows, hashes=hashes)
                  + [{"action": "import", "target_table": table.name, "details": {"source": source, "written": len(rows)}}],
                  user=by, at=at)
 
@@ -685,8 +779,8 @@ def _add_communities(conn: Connection, names: Iterable[str], kinds: dict[str, st
            for c in wanted if c not in present]
     if new:
         conn.execute(communities.insert(), new)
-        audit.append(conn, [{"action": "insert", "target_table": "communities", "target_key": r["community"],
-                             "details": {"community_type": r["community_type"]}} for r in new], user=by, at=at)
+        audit.append(conn, [{**e, "details": {"community_type": r["community_type"]}}
+                            for r, e in zip(new, audit.entries_for("communities", new))], user=by, at=at)
 def _wide(frame: pd.DataFrame) -> pd.DataFrame:
     """Stored rows as one row per assessment: metadata, flags and item columns ``{instrument}_{n}``."""
     base = ["resident_id", "assessed_on", "instrument", "instrument_version", "language", "mode", "score", "band",
