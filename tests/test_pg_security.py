@@ -187,18 +187,20 @@ def test_an_analyst_reads_pseudonymised_views_only(built):
         people = conn.execute("SELECT * FROM analyst.residents")
         columns = [c.name for c in people.description]
         rows = people.fetchall()
-        answers = conn.execute("SELECT resident, instrument, answers FROM analyst.assessments").fetchall()
+        answers = conn.execute("SELECT resident_id, instrument, answers FROM analyst.assessments").fetchall()
         contacts = conn.execute("SELECT * FROM analyst.contacts")
         contact_columns = [c.name for c in contacts.description]
+        contact_rows = contacts.fetchall()
     assert len(rows) == 6 and len(answers) == 12
-    assert "birth_year" in columns and not {"resident_id", "name", "phone", "id_number", "birth_date"} & set(columns)
-    assert "note" not in contact_columns and "contact_id" not in contact_columns
+    assert "birth_date" in columns and not {"name", "phone", "id_number"} & set(columns)
+    assert "note" not in contact_columns and not {"C1", "C2"} & {r[contact_columns.index("contact_id")]
+                                                                  for r in contact_rows}
     pseudonyms = {r[0] for r in rows}
     assert len(pseudonyms) == 6 and not pseudonyms & set(ids)
     assert {r[0] for r in answers} == pseudonyms  # the same pseudonym across views: tables join
     births = {str(d)[:10] for d in SAMPLE.residents.head(6)["birth_date"]}
     assert not {str(v) for row in rows for v in row} & (births | set(ids))
-    assert sorted(r[columns.index("birth_year")] for r in rows) == sorted(int(b[:4]) for b in births)
+    assert sorted(str(r[columns.index("birth_date")]) for r in rows) == sorted(f"{b[:4]}-07-01" for b in births)
     # keyed: a plain hash of an id is not the pseudonym
     plain = _sql(url, "postgres", "SELECT encode(workbench_private.digest(%s, 'sha256'), 'hex')", [ids[0]])[0][0]
     assert plain not in pseudonyms

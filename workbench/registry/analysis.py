@@ -22,11 +22,12 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from workbench.params import Options, validate_params
 from workbench.registry import audit
 from workbench.registry.schema import (assessments, communities, consents, contacts, enrolments, events, referrals,
                                        residents, surveys, tier_assignments)
 
-__all__ = ["assessment_rows", "decision_rows", "pseudonymise", "read_frames"]
+__all__ = ["assessment_rows", "decision_rows", "in_random_order", "pseudonymise", "read_frames"]
 
 _CONDITIONS = ("hypertension", "diabetes", "chd", "stroke", "copd", "asthma")
 
@@ -66,21 +67,43 @@ def _select(conn: Connection, table: sa.Table, columns: list[sa.ColumnElement], 
     return pd.DataFrame.from_records(rows, columns=[c.name for c in query.selected_columns])
 
 
-def read_frames(conn: Connection, *, allowed=None) -> dict[str, pd.DataFrame]:
+def _view(name: str, columns: list[str]) -> sa.TableClause:
+    """The analysts' view ``analyst.<name>`` (:mod:`workbench.registry.pg_security`)."""
+    return sa.table(name, *[sa.column(c) for c in columns], schema="analyst")
+
+
+@validate_params({"source": Options("registry", "analyst")})
+def read_frames(conn: Connection, *, allowed=None, source: str = "registry") -> dict[str, pd.DataFrame]:
     """Every analysis table's rows as stored (untyped), for residents in ``allowed`` (a SQL
-    subquery or list of ids; None: everyone)."""
+    subquery or list of ids; None: everyone).
+
+    ``source="analyst"`` (PostgreSQL): the same columns read from the analysts' views (schema
+    ``analyst``), pseudonymised in the database as :func:`pseudonymise` does (every id and staff
+    name, birth dates as 1 July, free text null), with its key that no staff role reads; for
+    everyone (``allowed`` must be None).
+    """
     from workbench.tables import ITEM_COLUMNS, _instrument_facts
 
+    views = source == "analyst"
+    if views and (allowed is not None or conn.dialect.name != "postgresql"):
+        raise ValueError("the analysts' views (source='analyst') are on PostgreSQL only, and for everyone "
+                         "(allowed=None)")
     frames: dict[str, pd.DataFrame] = {}
     for name, (table, names) in _SIMPLE.items():
+        table = _view(name, names) if views else table
         frames[name] = _select(conn, table, [table.c[c] for c in names], allowed)
     if allowed is not None:  # the communities of the residents shown
         frames["communities"] = frames["communities"][
             frames["communities"]["community"].isin(set(frames["residents"]["community"]))]
-    d = tier_assignments
-    frames["decisions"] = _select(conn, d, [d.c.assignment_id.label("decision_id"), *[d.c[c] for c in _DECISION_COLUMNS]],
-                                  allowed)
-    a = assessments
+    if views:
+        d = _view("decisions", ["decision_id", *_DECISION_COLUMNS])
+        frames["decisions"] = _select(conn, d, list(d.c), None)
+    else:
+        d = tier_assignments
+        frames["decisions"] = _select(conn, d, [d.c.assignment_id.label("decision_id"),
+                                                *[d.c[c] for c in _DECISION_COLUMNS]], allowed)
+    a = _view("assessments", [*_ASSESSMENT_META, "answers", "score", "band", "n_answered", "prorated", "flags",
+                              "derived", "scoring_version"]) if views else assessments
     stored = _select(conn, a, [a.c[c] for c in _ASSESSMENT_META] + [a.c.answers, a.c.score, a.c.band, a.c.n_answered,
                                                                      a.c.prorated, a.c.flags, a.c.derived,
                                                                      a.c.scoring_version], allowed)
@@ -177,13 +200,42 @@ _MORE_IDS = {"assessments": {"submission_id": "submission_id"}, "decisions": {"d
 FREE_TEXT = {"decisions": ("override_reason",)}
 
 
-def pseudonymise(tables, key: bytes, *, include_free_text: bool = False, seed=None):
+def _database_pseudonyms(conn: Connection, kind: str, values: list[str]) -> list[str]:
+    """:func:`_pseudonym` of each of ``values`` computed by the PostgreSQL registry at ``conn``
+    with its own key (``workbench_private.pseudonym``: admins and the owner only)."""
+    if not values:
+        return []
+    rows = conn.exec_driver_sql(
+        "SELECT workbench_private.pseudonym(%(kind)s, t.v) FROM unnest(CAST(%(values)s AS text[])) "
+        "WITH ORDINALITY AS t(v, i) ORDER BY t.i", {"kind": kind, "values": values}).all()
+    return [r[0] for r in rows]
+
+
+def in_random_order(tables, *, include_free_text: bool = False, seed=None):
+    """Pseudonymised ``tables`` (by :func:`pseudonymise`, or read from the analysts' views of a
+    PostgreSQL registry) with each table's rows in a fresh random order (``seed`` for tests only)
+    and the attributes saying how they were pseudonymised."""
+    rng = np.random.default_rng(seed if seed is not None else secrets.randbits(128))
+    frames = {name: frame.take(rng.permutation(len(frame))).reset_index(drop=True) for name, frame in tables.items()}
+    attrs = {**tables.attrs, "pseudonymised": True,
+             "pseudonymisation": "keyed HMAC-SHA256 ids and staff names; birth dates as 1 July of the birth year; "
+                                 + ("free text included (asked for)" if include_free_text else "free text left out")
+                                 + "; rows in random order"}
+    return type(tables)(attrs=attrs, **frames)
+
+
+def pseudonymise(tables, key: bytes | Connection, *, include_free_text: bool = False, seed=None):
     """The tables an analyst may take away: every identifier (resident, record and submission ids,
     staff user names) replaced by a keyed pseudonym (the same id always gets the same pseudonym
     under the same key, so the links between tables hold), birth dates reduced to 1 July of the
     birth year, free text (:data:`FREE_TEXT`) left out unless ``include_free_text``, and each
     table's rows in a fresh random order (``seed`` for tests only): neither the order the rows
-    were written in nor any order that sorting could undo."""
+    were written in nor any order that sorting could undo.
+
+    ``key``: the HMAC key, or a connection to a PostgreSQL registry (as an admin or its owner),
+    whose database computes each pseudonym with its own key: the pseudonyms of its analysts'
+    views (:func:`read_frames` with ``source="analyst"``).
+    """
     from workbench.tables import TABLES
 
     def identifying(name: str) -> dict[str, str]:
@@ -200,10 +252,10 @@ def pseudonymise(tables, key: bytes, *, include_free_text: bool = False, seed=No
     for kind, parts in found.items():
         prefix, domain = _ID_KINDS[kind]
         uniques = pd.unique(np.concatenate(parts))
-        names = _pseudonyms(prefix, domain, key, uniques.tolist())
+        names = (_database_pseudonyms(key, kind, uniques.tolist()) if isinstance(key, Connection)
+                 else _pseudonyms(prefix, domain, key, uniques.tolist()))
         lookup[kind] = (pd.Index(uniques), np.array(names + [None], dtype=object))  # -1 (a blank): None
 
-    rng = np.random.default_rng(seed if seed is not None else secrets.randbits(128))
     frames = {}
     for name, frame in tables.items():
         out = frame.copy()
@@ -217,12 +269,8 @@ def pseudonymise(tables, key: bytes, *, include_free_text: bool = False, seed=No
         if not include_free_text:
             for column in FREE_TEXT.get(name, ()):
                 out[column] = pd.Series(pd.NA, index=out.index, dtype="string")
-        frames[name] = out.take(rng.permutation(len(out))).reset_index(drop=True)
-    attrs = {**tables.attrs, "pseudonymised": True,
-             "pseudonymisation": "keyed HMAC-SHA256 ids and staff names; birth dates as 1 July of the birth year; "
-                                 + ("free text included (asked for)" if include_free_text else "free text left out")
-                                 + "; rows in random order"}
-    return type(tables)(attrs=attrs, **frames)
+        frames[name] = out
+    return in_random_order(type(tables)(attrs=tables.attrs, **frames), include_free_text=include_free_text, seed=seed)
 
 
 # --- analysis rows -> registry rows ------------------------------------------------------------

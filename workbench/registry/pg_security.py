@@ -13,10 +13,13 @@ is the second wall, so that direct SQL cannot go around the API:
   the basic record, as :meth:`Registry.residents` shows).
 - social worker: the basic record only (column grants on ``residents``; the latest tier and next
   due date from ``tier_assignments``): never answers, flags, scores, notes or decisions' text.
-- analyst: no table at all; the views of schema ``analyst`` (residents, assessments, decisions,
-  contacts, events): a keyed pseudonym (HMAC-SHA-256, pgcrypto, with a key in
-  ``workbench_private.pseudonym_key`` that only the owner reads) instead of the resident's id,
-  birth year instead of date, no names, phones, id numbers, row ids or free text.
+- analyst: no table at all; the views of schema ``analyst``, one per table
+  :func:`~workbench.registry.analysis.read_frames` reads, with its columns: every id and staff
+  name a keyed pseudonym computed in the database exactly as
+  :func:`~workbench.registry.analysis.pseudonymise` computes it (HMAC-SHA-256, pgcrypto, with a
+  key in ``workbench_private.pseudonym_key`` that only the owner reads), birth dates as 1 July of
+  the birth year, free text null, no names, phones or id numbers. The function computing a
+  pseudonym from the key (``workbench_private.pseudonym``) is the admins' only.
 - admin: every row; nobody but the owner updates, deletes or truncates ``audit_log``, and each
   staff member appends entries under their own name only (a name claimed in Python is refused).
 - ``caseloads``: a clinician sees the lines they hold or assigned; inserts a line for another
@@ -32,7 +35,7 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Connection
 
-__all__ = ["GROUPS", "RESIDENT_TABLES", "create_login", "install", "set_active"]
+__all__ = ["GROUPS", "RESIDENT_TABLES", "create_login", "install", "load_export_key", "set_active"]
 
 #: registry role -> PostgreSQL group role (NOLOGIN)
 GROUPS = {"social_worker": "workbench_social_worker", "counsellor": "workbench_counsellor",
@@ -93,20 +96,92 @@ GRANT EXECUTE ON FUNCTION workbench_private.stored_by_others(text, text) TO {cli
 """
 
 
-#: the analysts' views (schema ``analyst``): keyed pseudonyms (HMAC-SHA-256 with a key only the
-#: owner reads), birth year not date, no names, phones, id numbers, row ids or free text
-_PSEUDONYM = ("encode(workbench_private.hmac(convert_to({col}, 'UTF8'), "
-              "(SELECT k.key FROM workbench_private.pseudonym_key k), 'sha256'), 'hex')")
+#: the analysts' views (schema ``analyst``): view -> (registry table, its columns as
+#: :func:`workbench.registry.analysis.read_frames` selects them, in SQL). Every id and staff name
+#: pseudonymised as :func:`workbench.registry.analysis.pseudonymise` does (``{id[kind]}``: the
+#: keyed pseudonym of that column), birth date as 1 July of the birth year, free text null; no
+#: names, phones or id numbers.
 _ANALYST_VIEWS = {
-    "residents": ("residents", "sex, CAST(extract(year FROM birth_date) AS integer) AS birth_year, community, "
-                  "lives_alone, hypertension, diabetes, chd, stroke, copd, asthma"),
-    "assessments": ("assessments", "assessed_on, instrument, instrument_version, purpose, study, visit, language, "
-                    "mode, answers, score, band, n_answered, prorated, flags, derived, scoring_version"),
-    "decisions": ("tier_assignments", "assessed_on, suggested_tier, tier, rule, policy_version, urgent, needs_review, "
-                  "psych_status, disease_category, service_cell, next_contact_due, overridden"),
-    "contacts": ("contacts", "contact_on, kind, status"),
-    "events": ("events", "event_on, kind"),
+    "communities": ("communities", "community, community_type"),
+    "residents": ("residents", "{id[resident_id]} AS resident_id, sex, "
+                               "make_date(CAST(extract(year FROM birth_date) AS integer), 7, 1) AS birth_date, "
+                               "community, lives_alone, hypertension, diabetes, chd, stroke, copd, asthma"),
+    "assessments": ("assessments", "{id[assessment_id]} AS assessment_id, {id[resident_id]} AS resident_id, "
+                                   "assessed_on, instrument, instrument_version, purpose, "
+                                   "{id[referral_id]} AS referral_id, study, visit, mode, language, "
+                                   "{id[submission_id]} AS submission_id, answers, score, band, n_answered, "
+                                   "prorated, flags, derived, scoring_version"),
+    "decisions": ("tier_assignments", "{id[decision_id]} AS decision_id, {id[resident_id]} AS resident_id, "
+                                      "assessed_on, suggested_tier, tier, rule, urgent, needs_review, psych_status, "
+                                      "disease_category, service_cell, service, next_contact_due, policy_version, "
+                                      "{id[staff]} AS decided_by, decided_at, overridden, "
+                                      "CAST(NULL AS text) AS override_reason"),
+    "referrals": ("referrals", "{id[referral_id]} AS referral_id, {id[resident_id]} AS resident_id, referred_on, "
+                               "tier, rule, destination, ended_on, end_reason"),
+    "contacts": ("contacts", "{id[contact_id]} AS contact_id, {id[resident_id]} AS resident_id, "
+                             "{id[referral_id]} AS referral_id, contact_on, kind, status, "
+                             "{id[staff]} AS recorded_by"),
+    "events": ("events", "{id[event_id]} AS event_id, {id[resident_id]} AS resident_id, event_on, kind, source"),
+    "enrolments": ("enrolments", "{id[enrolment_id]} AS enrolment_id, {id[resident_id]} AS resident_id, study, arm, "
+                                 "enrolled_on"),
+    "surveys": ("surveys", "{id[survey_id]} AS survey_id, {id[resident_id]} AS resident_id, "
+                           "{id[referral_id]} AS referral_id, surveyed_on, satisfied, rating"),
+    "consents": ("consents", "{id[consent_id]} AS consent_id, {id[resident_id]} AS resident_id, purpose, given, "
+                             "given_on, withdrawn_on"),
 }
+#: the registry column holding each kind of id in a view's table (the decision's id is the
+#: tier assignment's; the staff name is the table's ``*_by`` column)
+_ID_COLUMNS = {"decision_id": "assignment_id", "staff": {"tier_assignments": "decided_by", "contacts": "recorded_by"}}
+
+
+def _kinds() -> dict[str, tuple[str, str | None]]:
+    from workbench.registry.analysis import _ID_KINDS  # the one definition of prefixes and domains
+
+    return _ID_KINDS
+
+
+def _pseudonym_functions() -> list[str]:
+    """The keyed pseudonym in SQL, exactly :func:`workbench.registry.analysis._pseudonym`: the
+    prefix of the kind of id + the first 16 hex digits of HMAC-SHA-256(key, "domain:value") (the
+    resident's: HMAC(key, value)).
+
+    ``keyed_pseudonym(key, kind, value)`` is a plain function of its arguments (useless without the
+    key, which no staff role reads; inlined by the planner into the views, which read the key with
+    the owner's rights). ``pseudonym(kind, value)`` takes the key from
+    ``workbench_private.pseudonym_key`` (SECURITY DEFINER) and is the admins' only: an analyst who
+    could call it on guessed ids would undo the pseudonyms.
+    """
+    kinds = _kinds()
+    prefix = " ".join(f"WHEN '{kind}' THEN '{p}'" for kind, (p, _) in kinds.items())
+    domain = " ".join(f"WHEN '{kind}' THEN '{d}:'" for kind, (_, d) in kinds.items() if d is not None)
+    names = ", ".join(f"'{kind}'" for kind in kinds)
+    return [
+        "CREATE OR REPLACE FUNCTION workbench_private.keyed_pseudonym(key bytea, kind text, value text) RETURNS text "
+        "LANGUAGE sql STABLE PARALLEL SAFE AS $$ "  # STABLE as convert_to is: inlined into the views
+        f"SELECT (CASE kind {prefix} END) || pg_catalog.left(pg_catalog.encode(workbench_private.hmac("
+        f"pg_catalog.convert_to((CASE kind {domain} ELSE '' END) || value, 'UTF8'), key, 'sha256'), 'hex'), 16) $$",
+        "CREATE OR REPLACE FUNCTION workbench_private.pseudonym(kind text, value text) RETURNS text "
+        "LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$ BEGIN "
+        f"IF kind IS NULL OR kind NOT IN ({names}) THEN "
+        "RAISE EXCEPTION USING MESSAGE = 'not a kind of id: ' || coalesce(kind, 'null'); END IF; "
+        "RETURN workbench_private.keyed_pseudonym((SELECT k.key FROM workbench_private.pseudonym_key k), kind, value); "
+        "END $$",
+        "REVOKE ALL ON FUNCTION workbench_private.pseudonym(text, text) FROM PUBLIC",
+        "GRANT EXECUTE ON FUNCTION workbench_private.pseudonym(text, text) TO workbench_admin",
+    ]
+
+
+def _view_sql(view: str) -> str:
+    table, columns = _ANALYST_VIEWS[view]
+
+    class _Ids(dict):
+        def __missing__(self, kind):
+            column = _ID_COLUMNS.get(kind, kind)
+            column = column[table] if isinstance(column, dict) else column
+            return (f"workbench_private.keyed_pseudonym((SELECT k.key FROM workbench_private.pseudonym_key k), "
+                    f"'{kind}', CAST(t.{column} AS text))")  # the key read once per query (an init plan)
+
+    return f"CREATE VIEW analyst.{view} WITH (security_barrier) AS SELECT {columns.format(id=_Ids())} FROM public.{table} t"
 
 
 def _analyst_views() -> list[str]:
@@ -115,13 +190,26 @@ def _analyst_views() -> list[str]:
            "REVOKE ALL ON workbench_private.pseudonym_key FROM PUBLIC",
            "INSERT INTO workbench_private.pseudonym_key SELECT workbench_private.gen_random_bytes(32) "
            "WHERE NOT EXISTS (SELECT 1 FROM workbench_private.pseudonym_key)",
+           *_pseudonym_functions(),
            "CREATE SCHEMA IF NOT EXISTS analyst", "REVOKE ALL ON SCHEMA analyst FROM PUBLIC",
            "GRANT USAGE ON SCHEMA analyst TO workbench_analyst, workbench_admin"]
-    for view, (table, columns) in _ANALYST_VIEWS.items():
-        out.append(f"CREATE OR REPLACE VIEW analyst.{view} WITH (security_barrier) AS SELECT "
-                   f"{_PSEUDONYM.format(col='resident_id')} AS resident, {columns} FROM public.{table}")
+    # dropped and made again: the columns change between revisions (0004's views had others)
+    out += [f"DROP VIEW IF EXISTS analyst.{view}" for view in _ANALYST_VIEWS]
+    for view in _ANALYST_VIEWS:
+        out.append(_view_sql(view))
         out.append(f"GRANT SELECT ON analyst.{view} TO workbench_analyst, workbench_admin")
     return out
+
+
+def load_export_key(connection: Connection, key: bytes) -> None:
+    """Make ``key`` the database's pseudonym key (run by the schema owner; a no-op elsewhere):
+    migration 0005 loads the export key file of a registry exported before pseudonyms were
+    computed in the database, so that earlier exports' pseudonyms stay the same."""
+    if connection.dialect.name != "postgresql":
+        return
+    if len(key) < 16:
+        raise ValueError(f"a pseudonym key of {len(key)} bytes is too short (at least 16)")
+    connection.exec_driver_sql("UPDATE workbench_private.pseudonym_key SET key = %(k)s", {"k": key})
 
 
 def _statements() -> list[str]:
