@@ -226,7 +226,7 @@ END $$""" for group in GROUPS.values()]
     out.append(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {_STAFF}")
     # who is who: every staff role reads names and roles (the apps show display names)
     out.append(f"GRANT SELECT ({_USER_COLUMNS}) ON users TO {_STAFF}")
-    out.append("GRANT INSERT, UPDATE ON users TO workbench_admin")
+    out.append("GRANT SELECT, INSERT, UPDATE ON users TO workbench_admin")  # the whole row: its audit hash
     # the audit chain: everyone appends and reads what chaining needs; only admins read it all
     out.append(f"GRANT INSERT, SELECT (entry_id, prev_hash, entry_hash) ON audit_log TO {_STAFF}")
     out.append("GRANT SELECT ON audit_log TO workbench_admin")
