@@ -201,8 +201,8 @@ def acting_user(registry_url: str, *, named: str = "", sample: bool = False) -> 
     ``named`` (``make run WORKBENCH_USER=NAME``: the machine's owner names themself in their own
     registry file) must be a user of the registry; else the user mapped to the operating-system
     login starting the server; else, on the sample registry only, its admin (the sample is
-    synthetic and the person running it owns it). Anything else stops the server with one
-    sentence.
+    synthetic and the person running it owns it). A user no longer active, or anything else, stops
+    the server with one sentence.
     """
     from workbench.cli import os_login
     from workbench.registry.store import Registry
@@ -211,12 +211,17 @@ def acting_user(registry_url: str, *, named: str = "", sample: bool = False) -> 
     registry = Registry(registry_url)
     try:
         mapped = registry.user_for_login(login)
-        names = set(registry.users()["name"])
+        staff = registry.users()
+        names, inactive = set(staff["name"]), set(staff.loc[~staff["active"].astype(bool), "name"])
     except Exception as err:  # noqa: BLE001 - not a registry, or not set up: say so in one sentence
         raise SystemExit(f"workbench serve: the registry {registry!r} cannot be read ({type(err).__name__}); set it "
                          "up with 'workbench db init'") from None
     finally:
         registry.engine.dispose()
+    who = named or mapped
+    if who in inactive:
+        raise SystemExit(f"workbench serve: registry user {who} is no longer active (an admin reactivates them "
+                         f"with 'workbench users activate {who}')")
     if named:
         if named not in names:
             raise SystemExit(f"workbench serve: WORKBENCH_USER={named} is not a user of the registry {registry!r}")

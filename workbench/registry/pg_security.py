@@ -91,6 +91,26 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION workbench_private.create_login(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION workbench_private.create_login(text, text) TO workbench_admin;
+-- an admin deactivates or reactivates a registry user: their login role NOLOGIN or LOGIN, as their
+-- users row (updated first, in the same transaction) says; run as the owner, so admins need no
+-- CREATEROLE; never a role that is no such registry user, a superuser or the owner
+CREATE OR REPLACE FUNCTION workbench_private.set_active(who text, allowed boolean) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM users WHERE name = who AND active = allowed) THEN
+    RAISE EXCEPTION USING MESSAGE = 'no registry user ' || who || ' who is '
+      || CASE WHEN allowed THEN 'active' ELSE 'inactive' END;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = who AND rolcanlogin = allowed) THEN
+    RETURN;
+  END IF;
+  IF who = current_user OR EXISTS (SELECT 1 FROM pg_roles WHERE rolname = who AND rolsuper) THEN
+    RAISE EXCEPTION USING MESSAGE = 'the login role ' || who || ' is the owner or a superuser: not changed';
+  END IF;
+  EXECUTE 'ALTER ROLE ' || quote_ident(who) || CASE WHEN allowed THEN ' LOGIN' ELSE ' NOLOGIN' END;
+END $$;
+REVOKE ALL ON FUNCTION workbench_private.set_active(text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION workbench_private.set_active(text, boolean) TO workbench_admin;
 REVOKE ALL ON FUNCTION workbench_private.stored_by_others(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION workbench_private.stored_by_others(text, text) TO {clinicians};
 """
@@ -293,10 +313,6 @@ def install(connection: Connection) -> None:
         set_active(connection, name, active)
 
 
-def _quoted(connection: Connection, name: str) -> str:
-    return connection.exec_driver_sql("SELECT quote_ident(%(n)s)", {"n": name}).scalar()
-
-
 def create_login(connection: Connection, name: str, role: str) -> None:
     """Make the registry user ``name`` a PostgreSQL login role in the group of ``role`` (creating
     it if absent), through ``workbench_private.create_login``: it runs as the schema owner, so an
@@ -309,7 +325,12 @@ def create_login(connection: Connection, name: str, role: str) -> None:
 
 
 def set_active(connection: Connection, name: str, active: bool) -> None:
-    """Allow (``active``) or refuse the login role ``name`` its sign-in; a no-op elsewhere."""
+    """Allow (``active``) or refuse the login role ``name`` its sign-in, as the registry user's
+    ``users.active`` (already updated, in the same transaction) says, through
+    ``workbench_private.set_active``: it runs as the schema owner, so an admin needs no
+    CREATEROLE, and it refuses a role that is no registry user in that state, a superuser or the
+    owner. A no-op elsewhere.
+    """
     if connection.dialect.name != "postgresql":
         return
-    connection.exec_driver_sql(f"ALTER ROLE {_quoted(connection, name)} {'LOGIN' if active else 'NOLOGIN'}")
+    connection.exec_driver_sql("SELECT workbench_private.set_active(%(n)s, %(a)s)", {"n": name, "a": bool(active)})
