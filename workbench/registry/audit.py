@@ -314,13 +314,46 @@ def entries_for(table: str, rows: list[Mapping[str, Any]], *, action: str = "ins
             for r, h in zip(rows, hashes)]
 
 
-def _stored_rows(connection: Connection, table: str, *, size: int = 10_000):
-    """Every stored row of ``table`` in batches, ordered by its key (rows with the same key together)."""
+def _converter(column: sa.Column):
+    """How a stored value of ``column`` is made canonical (as :func:`_plain` does, without asking
+    its type each time); None: as stored (text, whole numbers, booleans)."""
+    kind = column.type
+    if isinstance(kind, sa.DateTime):
+        return _plain
+    if isinstance(kind, sa.Date):
+        return dt.date.isoformat
+    if isinstance(kind, sa.Float):
+        return lambda v: int(v) if type(v) is float and v.is_integer() else v
+    return None
+
+
+def _stored_digests(connection: Connection, table: str, *, size: int = 10_000):
+    """Every stored row of ``table`` as (key, content hash, whether its stored ``content_hash``
+    column agrees), in batches, ordered by key (rows with the same key together). The same
+    hash as :func:`row_hash`, computed from plain tuples with each column's converter chosen once."""
     t = schema.metadata.tables[table]
+    names = [c.name for c in t.columns]
+    later = LATER.get(table, {})
+    spec = [(c, names.index(c), _converter(t.c[c]), c in later, later.get(c)) for c in sorted(HASHED[table])]
+    key_spec = [(names.index(c), _converter(t.c[c]), c in later, later.get(c)) for c in KEYS[table]]
+    stored = names.index("content_hash") if "content_hash" in names else None
+    encode, sha256 = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode, hashlib.sha256
     result = connection.execution_options(yield_per=size).execute(
-        sa.select(t).order_by(*[t.c[c] for c in KEYS[table]]))
-    for part in result.mappings().partitions():
-        yield part
+        sa.select(*t.columns).order_by(*[t.c[c] for c in KEYS[table]]))
+    for part in result.partitions():
+        out = []
+        for row in part:
+            body = {}
+            for c, i, convert, optional, default in spec:
+                v = row[i]
+                if optional and v == default:
+                    continue
+                body[c] = v if convert is None or v is None else convert(v)
+            h = sha256(encode(body).encode("utf-8")).hexdigest()  # body in sorted order: = canonical
+            row_id = "|".join(str(row[i] if convert is None or row[i] is None else convert(row[i]))
+                              for i, convert, optional, default in key_spec if not (optional and row[i] == default))
+            out.append((row_id, h, stored is None or row[stored] == h))
+        yield out
 
 
 def _logged(connection: Connection, tables: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -369,9 +402,8 @@ def seal(connection: Connection, *, user: str, at: dt.datetime, key: bytes | Non
     for table in ([] if new else tables):
         mine = logged[table]
         before = len(entries)
-        for part in _stored_rows(connection, table):
-            for row, h in zip(part, row_hashes(table, part)):
-                row_id = row_key(table, row)
+        for part in _stored_digests(connection, table):
+            for row_id, h, _ in part:
                 known = mine.get(row_id)
                 if known == h:
                     del mine[row_id]
@@ -441,6 +473,7 @@ def verify(connection: Connection, *, registry: str | None = None, key: bytes | 
     recorded: dict[str, dict[str, Any]] = {t: {} for t in COVERED}
     sealed, sealed_at, baselined = 0, None, False
     keyed = hmac.new(key, digestmod=hashlib.sha256)
+    encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
     result = connection.execution_options(yield_per=10_000).execute(
         sa.select(audit_log).order_by(audit_log.c.entry_id))
     for entry in result.mappings():
@@ -454,7 +487,8 @@ def verify(connection: Connection, *, registry: str | None = None, key: bytes | 
                         f"before it as written: entries were removed or reordered)")
                 broken = True
             else:
-                data = prev.encode() + canonical(body)
+                # = canonical(body): every field but the time is text or None as stored
+                data = prev.encode() + encode({**body, "at": _plain(body["at"])}).encode("utf-8")
                 mac = keyed.copy()
                 mac.update(data)
                 if hmac.compare_digest(entry["entry_hash"], mac.hexdigest()):
@@ -486,7 +520,6 @@ def verify(connection: Connection, *, registry: str | None = None, key: bytes | 
     checked, unsealed, per_table = 0, 0, {}
     for name in COVERED:
         logged = recorded.pop(name)
-        stored_hash = "content_hash" in schema.metadata.tables[name].c
         lenient = not baselined and name not in FIRST_COVERED  # rows written before this table was covered
         group_key, group = None, []
 
@@ -525,15 +558,14 @@ def verify(connection: Connection, *, registry: str | None = None, key: bytes | 
             return extra if lenient else 0
 
         n = 0
-        for part in _stored_rows(connection, name):
+        for part in _stored_digests(connection, name):
             n += len(part)
-            for row, h in zip(part, row_hashes(name, part)):
-                row_id = row_key(name, row)
+            for row_id, h, consistent in part:
                 if row_id != group_key:
                     if group:
                         unsealed += settle(group_key, group)
                     group_key, group = row_id, []
-                group.append((h, not stored_hash or row["content_hash"] == h))
+                group.append((h, consistent))
         if group:
             unsealed += settle(group_key, group)
         checked += n
