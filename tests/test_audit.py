@@ -215,6 +215,12 @@ def _every_table(reg: Registry) -> None:
     reg.record("surveys", pd.DataFrame({"survey_id": ["S1"], "resident_id": ["R0000001"], "referral_id": ["REF1"],
                                         "surveyed_on": ["2025-04-01"], "satisfied": ["True"], "rating": [4]}),
                by="admin")
+    # a screening saved in the app, its decision overridden with a reason
+    form = {"resident_id": "R0000005", "assessed_on": "2025-06-01", "submission_id": "app-1", "language": "zh",
+            "mode": "interviewer", **{f"phq9_{n}": v for n, v in enumerate((2, 2, 2, 1, 1, 1, 1, 0, 0), start=1)},
+            **{f"gad7_{n}": 1 for n in range(1, 8)}}
+    saved = reg.save_screening(pd.DataFrame([form]), by="carol", tier=3, reason="seen in person: needs more support")
+    assert saved.written and bool(saved.decision["overridden"].iloc[0])
 
 
 @pytest.fixture
