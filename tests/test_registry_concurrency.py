@@ -102,7 +102,7 @@ def _check_registry(url, expected_keys, *, imports):
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
             status = workbench(["--db", url, "audit", "verify"])
-        assert status == 0 and out.getvalue().rstrip().endswith("OK"), out.getvalue()
+        assert status == 0 and out.getvalue().splitlines()[0].endswith(": OK"), out.getvalue()
     finally:
         registry.engine.dispose()
 
