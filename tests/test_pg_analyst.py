@@ -186,6 +186,22 @@ def test_the_analyst_reads_every_view_and_a_counsellor_none(built):
                         ) == [(False,)]
 
 
+def test_the_views_do_not_give_away_the_order_rows_were_written_in(built):
+    """A table's physical order is the order its rows were written in (residents R0000001,
+    R0000002 ...): read in that order, pseudonyms would be re-identified by their rank. The views
+    give rows ordered by the keyed pseudonym instead."""
+    url, _ = built
+    written = [r for (r,) in _sql(url, "postgres", "SELECT resident_id FROM residents")]  # physical order
+    assert written[:3] == ["R0000001", "R0000002", "R0000003"]  # the synthetic ids, in the order written
+    key = _database_key(url)
+    seen = [r for (r,) in _sql(url, ANA, "SELECT resident_id FROM analyst.residents")]
+    assert seen == sorted(seen)
+    assert seen != [_pseudonym("P", None, key, r) for r in written]
+    for view in VIEWS[1:]:  # every other view: ordered by its own pseudonymised id
+        ids = [row[0] for row in _sql(url, ANA, f"SELECT * FROM analyst.{view}")]
+        assert ids == sorted(ids), view
+
+
 def test_migration_0005_keeps_the_pseudonyms_of_earlier_exports(fresh_postgres_url, tmp_path, monkeypatch):
     """A registry exported before 0005 (pseudonyms from the export key file): 0005, run by the
     owner, loads that key into the database, so the views give the pseudonyms the exports had."""

@@ -201,7 +201,11 @@ def _view_sql(view: str) -> str:
             return (f"workbench_private.keyed_pseudonym((SELECT k.key FROM workbench_private.pseudonym_key k), "
                     f"'{kind}', CAST(t.{column} AS text))")  # the key read once per query (an init plan)
 
-    return f"CREATE VIEW analyst.{view} WITH (security_barrier) AS SELECT {columns.format(id=_Ids())} FROM public.{table} t"
+    # ordered by the first column, a keyed pseudonym (communities: the name): a table's physical
+    # order is the order rows were written in, which would give the pseudonyms of residents
+    # R0000001, R0000002 ... away by their rank, as exports' shuffled rows are meant to prevent
+    return (f"CREATE VIEW analyst.{view} WITH (security_barrier) AS SELECT {columns.format(id=_Ids())} "
+            f"FROM public.{table} t ORDER BY 1")
 
 
 def _analyst_views() -> list[str]:
