@@ -43,18 +43,38 @@ class EpiDataError(RowProblemsError):
 
 # --- parameter rules and data checks --------------------------------------------------------
 
+def _standard_series(value) -> pd.Series | None:
+    """A standard given as a mapping, a Series (index: age groups) or a two-column frame (age
+    group, population) as a Series of floats indexed by age group; None when it is none of these
+    or its age groups repeat or its populations are not numbers."""
+    if isinstance(value, pd.DataFrame):
+        if value.shape[1] != 2:
+            return None
+        labels, numbers = value.iloc[:, 0], value.iloc[:, 1]
+    elif isinstance(value, pd.Series):
+        labels, numbers = value.index.to_series(), value
+    elif isinstance(value, Mapping):
+        labels, numbers = pd.Series(list(value.keys()), dtype=object), pd.Series(list(value.values()), dtype=object)
+    else:
+        return None
+    if labels.isna().any() or labels.duplicated().any():
+        return None
+    numbers = pd.to_numeric(pd.Series(numbers.to_numpy(), dtype=object), errors="coerce")
+    return pd.Series(numbers.to_numpy(float), index=pd.Index(labels.to_numpy(), name="age_group"), name="population")
+
+
 def _standard_ok(value) -> bool:
     if isinstance(value, str):
         return value in _standards()
-    if not isinstance(value, Mapping):
-        return False
-    std = pd.Series(dict(value), dtype=float)
-    return bool(len(std)) and not (std < 0).any() and not std.isna().any() and std.sum() > 0
+    std = _standard_series(value)
+    return std is not None and bool(len(std)) and not std.isna().any() and not (std < 0).any() and std.sum() > 0
 
 
 #: A standard population given to :func:`standardize`.
-STANDARD = Predicate(_standard_ok, lambda: "a mapping age group -> population (each >= 0, with a positive total) "
-                                           f"or the name of a shipped standard {sorted(_standards())}")
+STANDARD = Predicate(_standard_ok, lambda: "age group -> population (each a number >= 0, with a positive total, "
+                                           "each age group once) as a mapping, a Series indexed by age group or a "
+                                           "two-column frame (age group, population), or the name of a shipped "
+                                           f"standard {sorted(_standards())}")
 
 
 def _labels(value) -> bool:
@@ -437,10 +457,12 @@ def standardize(data: pd.DataFrame, *, outcome: str, age_group: str, standard,
     age_group : str
         Column of age-group labels; every label must be in the standard, and every group of the
         standard must have persons in every ``by`` group.
-    standard : mapping or str
-        Age group -> standard population (or weights), or the name of a shipped standard:
-        ``"who_2000_2025"`` (Ahmad et al. 2001) or ``"china_2020_census"``; see
-        :func:`standard_population`. Only the age groups present in the data's standard are used.
+    standard : mapping, Series, DataFrame or str
+        Age group -> standard population (or weights): a mapping, a Series indexed by age group
+        (as :func:`standard_population` returns) or a two-column frame (age group, population),
+        as standards are usually held; or the name of a shipped standard: ``"who_2000_2025"``
+        (Ahmad et al. 2001) or ``"china_2020_census"`` (7th census, yearbook table 1-5); see
+        :func:`standard_population`.
     by : str or list of str, optional
         Columns to standardise separately.
     alpha : float
@@ -478,7 +500,7 @@ def standardize(data: pd.DataFrame, *, outcome: str, age_group: str, standard,
     if isinstance(standard, str):
         std_name, std = standard, standard_population(standard)
     else:
-        std_name, std = "custom", pd.Series(dict(standard), dtype=float)
+        std_name, std = "custom", _standard_series(standard)
     problems: list[tuple] = []
     y = _binary(data, outcome, problems)
     _check_by(data, by, problems)
