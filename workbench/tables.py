@@ -22,6 +22,8 @@ The tables (:func:`dictionary` lists every column in Chinese and English):
   instrument's flags (``self_harm``: True, False or unknown) and derived values;
 - ``decisions``: tier decisions on screenings: suggested and decided tier, the rule that fired,
   urgency, service-matrix cell and service, next contact, policy version, who, when, why changed;
+- ``measurements``: physiological readings and follow-up visits (blood pressure, glucose, HbA1c,
+  body size, lipids, smoking, adherence; units and plausible ranges in ``data/measurements.yaml``);
 - ``referrals``, ``contacts`` (``status``: planned, attended, missed), ``events``,
   ``enrolments`` (trial arms, cohort studies), ``surveys`` (satisfaction) and ``consents``.
 
@@ -165,6 +167,36 @@ def _instrument_facts() -> dict[str, Any]:
     return {"ids": tuple(ids), "n_items": n_items, "flags": flags, "derived": derived, "answer_max": answer_max}
 
 
+@lru_cache(maxsize=1)
+def _measures() -> dict[str, Any]:
+    """``workbench/data/measurements.yaml``: units, conversions and plausible ranges of the measurements."""
+    import yaml
+
+    return yaml.safe_load((Path(__file__).parent / "data" / "measurements.yaml").read_text(encoding="utf-8"))
+
+
+def _measure_columns() -> tuple[Column, ...]:
+    m = _measures()
+    cols = []
+    for name, d in m["measures"].items():
+        low, high = d["range"]
+        cols.append(_c(name, d["dtype"], f"{d['en']} ({d['unit']}; blank: not measured)",
+                       f"{d['zh']}（{d['unit']}；空白：未测）", nullable=True, low=low, high=high))
+        if name == "hba1c":
+            ifcc = d["other_units"]["mmol_mol"]
+            cols.append(_c("hba1c_mmol_mol", "Float", f"HbA1c (IFCC, mmol/mol) = (hba1c - {ifcc['add']}) x {ifcc['divide_by']} "
+                           "exactly (blank: not measured)", f"糖化血红蛋白（IFCC，mmol/mol）=（hba1c - {ifcc['add']}）x "
+                           f"{ifcc['divide_by']}，精确换算（空白：未测）", nullable=True,
+                           low=round((low - ifcc["add"]) * ifcc["divide_by"], 6), high=round((high - ifcc["add"]) * ifcc["divide_by"], 6)))
+    for name, d in m["answers"].items():
+        if d["values"] == "boolean":
+            cols.append(_c(name, "boolean", f"{d['en']} (blank: not recorded)", f"{d['zh']}（空白：未记录）", nullable=True))
+        else:
+            cols.append(_c(name, "string", f"{d['en']} (blank: not recorded)", f"{d['zh']}（空白：未记录）", nullable=True,
+                           values=tuple(d["values"])))
+    return tuple(cols)
+
+
 def _item_columns() -> list[str]:
     return [f"item_{k}" for k in range(1, _instrument_facts()["n_items"] + 1)]
 
@@ -201,6 +233,8 @@ def _declare() -> dict[str, TableSpec]:
                 "k-anonymity)", "社区（登记库中必填；导出时为保护k-匿名性可能隐去为空白）", nullable=True),
             _c("lives_alone", "bool", "Lives alone", "独居"),
             *conditions,
+            _c("ckd", "boolean", "Has chronic kidney disease (blank: not recorded; the blood-pressure target of the "
+               "over-80s depends on it)", "患有慢性肾病（空白：未记录；80岁以上者的血压目标取决于此）", nullable=True),
         ), key=("resident_id",), links=(Link(("community",), "communities", ("community",)),), ids=("resident_id",)),
         TableSpec("assessments", "Questionnaires taken, with item answers", "已完成的问卷及逐题回答", (
             _id("assessment_id", "Assessment", "评估编号", unique=True),
@@ -294,7 +328,22 @@ def _declare() -> dict[str, TableSpec]:
             _c("event_on", "date", "Date", "日期"),
             _c("kind", "string", "Kind", "类型", values=EVENT_KINDS),
             _c("source", "string", "Where the record came from", "记录来源", nullable=True),
+            _c("days", "Int16", "Days in hospital (a hospitalisation's length of stay; blank: not a stay, or not known)",
+               "住院天数（住院事件的住院时长；空白：非住院或未知）", nullable=True, low=0, high=3650),
         ), key=("event_id",), links=(Link(("resident_id",), "residents", ("resident_id",)),), ids=("event_id", "resident_id")),
+        TableSpec("measurements", "Physiological measurements: blood pressure, glucose, HbA1c, body size, lipids, "
+                  "smoking, adherence", "生理测量：血压、血糖、糖化血红蛋白、体格、血脂、吸烟、服药依从性", (
+            _id("measurement_id", "Measurement (one reading or visit)", "测量编号（一次测量或随访）", unique=True),
+            rid,
+            _c("measured_on", "date", "Date measured", "测量日期"),
+            _c("setting", "string", "Where: " + ", ".join(f"{k} ({v['en']})" for k, v in _measures()["settings"].items()),
+               "地点：" + "、".join(f"{k}（{v['zh']}）" for k, v in _measures()["settings"].items()),
+               values=tuple(_measures()["settings"])),
+            _c("measured_by", "string", "Who measured (a staff pseudonym in exports; blank for a resident's device)",
+               "测量人（导出时为工作人员假名；居民自测设备为空白）", nullable=True),
+            *_measure_columns(),
+        ), key=("resident_id", "measured_on", "setting"), links=(Link(("resident_id",), "residents", ("resident_id",)),),
+            ids=("measurement_id", "resident_id")),
         TableSpec("enrolments", "Enrolments in studies (trial arms, cohorts)", "研究入组（试验分组、队列）", (
             _id("enrolment_id", "Enrolment", "入组编号", unique=True),
             rid,
