@@ -588,7 +588,8 @@ class Tables:
         return rows
 
     def _consistency_problems(self) -> list[tuple]:
-        """Scores must describe the assessment they belong to; a study visit names its study."""
+        """Scores must describe the assessment they belong to; a study visit names its study; a
+        measurement keeps the cross-field rules (:func:`workbench.measurements.cross_field_problems`)."""
         rows = []
         s, a = self._frames["scores"], self._frames["assessments"]
         shared = {"assessment_id", "resident_id", "assessed_on", "instrument"}
@@ -603,6 +604,11 @@ class Tables:
             study = a["purpose"] == "study"
             rows.extend(("assessments", i, "study", None, "is required for a study visit")
                         for i in a.index[study & a["study"].isna()])
+        m = self._frames["measurements"]
+        if len(m):  # blood pressure in pairs, DBP below SBP, BMI and HbA1c (mmol/mol) as computed
+            from workbench.measurements import cross_field_problems
+
+            rows.extend(("measurements", *p) for p in cross_field_problems(m))
         return rows
 
     # what the tables hold ----------------------------------------------------------------------
