@@ -14,7 +14,8 @@ from workbench.instruments import get_instrument
 from workbench.params import TABLES, NonEmptyStr, Options, Predicate, validate_params
 from workbench.policy import PSYCH_STATUSES, load_policy
 
-__all__ = ["band_chart", "km_plot", "proportion_chart", "service_matrix_chart", "spc_chart", "use_cjk_font"]
+__all__ = ["DUAL_TRACK_MEASURES", "band_chart", "dual_track", "km_plot", "proportion_chart", "service_matrix_chart",
+           "spc_chart", "use_cjk_font"]
 
 #: CJK fonts tried in order (Debian's fonts-noto-cjk first; scripts/debian-packages.txt).
 CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQuanYi Micro Hei",
