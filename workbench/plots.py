@@ -395,7 +395,12 @@ def dual_track(tables, resident_id: str, *, measure: str = "sbp", lang: str = "z
     bottom.set_xlabel(t("date", lang))
     if bottom.get_legend_handles_labels()[0]:
         bottom.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
-    bottom.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
+    if not any_reading:
+        top.set_yticks([])
+    if any_reading or any_score:
+        bottom.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
+    else:  # nothing dated: no time axis to show
+        bottom.set_xticks([])
     for label_ in bottom.get_xticklabels():
         label_.set_rotation(20)
         label_.set_horizontalalignment("right")
