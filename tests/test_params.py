@@ -219,7 +219,8 @@ MODULES = ["workbench.epi", "workbench.table1", "workbench.economics", "workbenc
            "workbench.tables", "workbench.scoring", "workbench.outcomes.pairs", "workbench.outcomes.change",
            "workbench.outcomes.cms159", "workbench.outcomes.registry", "workbench.outcomes.worklist",
            "workbench.outcomes.talking_therapies", "workbench.synth.core", "workbench.instruments", "workbench.i18n",
-           "workbench.server", "workbench.ui.quality", "workbench.ui.explorer"]
+           "workbench.server", "workbench.ui.quality", "workbench.ui.explorer", "workbench.regression",
+           "workbench.bodymind"]
 
 
 def _declared() -> list[tuple[str, object, object]]:
