@@ -406,14 +406,15 @@ def bp_over_trial(tables, *, study: str = "rct_12m", months=(0, 3, 6, 9, 12), wi
     """Systolic blood pressure over the trial: a linear mixed model (as R ``lme4::lmer``).
 
     Randomised residents with hypertension; SBP at each visit month from :func:`trial_readings`
-    (visits without a reading are simply absent), fitted by
+    (a visit without a reading is left out, the resident's other visits kept), fitted by
     :func:`workbench.regression.mixed_model`: ``sbp ~ arm * month + (1 | resident)``, REML.
 
     Returns
     -------
     DataFrame
         :func:`workbench.regression.mixed_model`'s fixed effects (``term, estimate, se, ci_low,
-        ci_high, p_value, n, n_subjects, n_excluded``); with ``time_as="factor"`` the term
+        ci_high, p_value, n, n_subjects, n_excluded``: ``n`` visits with a reading,
+        ``n_excluded`` visits without one); with ``time_as="factor"`` the term
         ``arm[intervention]:month[12]`` is the difference between the arms' change from
         baseline to month 12 (mmHg). ``attrs``: ``variance_components``, ``study``,
         ``months``. The observed means by arm and month are :func:`trial_readings`'.
