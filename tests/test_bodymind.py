@@ -298,6 +298,10 @@ def test_control_by_psych_excludes_and_counts_residents_without_a_decision():
         control_by_psych(t, year=2025, adjust=("income",))
     with pytest.raises(ValueError, match="The 'condition' parameter of control_by_psych must be one of"):
         control_by_psych(t, condition="asthma")
+    from workbench.tables import TABLES
+    with pytest.raises(ValueError, match="none of the 4 residents managed for hypertension in 2025 has a decided "
+                                         "screening"):
+        control_by_psych(t.replace(decisions=TABLES["decisions"].empty()), year=2025)
 
 
 def trial_tables():

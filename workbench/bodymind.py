@@ -230,6 +230,10 @@ def control_by_psych(tables, *, condition: str = "hypertension", year: int | Non
     from workbench.regression import logistic_model
 
     frame = control_frame(tables, condition=condition, year=year, policy=policy)
+    if frame["psych_status"].notna().sum() == 0:
+        raise ValueError(f"control_by_psych: none of the {len(frame)} residents managed for {condition} in "
+                         f"{frame.attrs['year']} has a decided screening (decisions.psych_status) on or before "
+                         "their follow-up; nothing was analysed.")
     out = logistic_model(frame, outcome="controlled", exposure="psych_status", reference=PSYCH_REFERENCE,
                          covariates=list(adjust), alpha=alpha)
     out.insert(0, "year", frame.attrs["year"])
