@@ -89,9 +89,9 @@ def _status_on(readings: pd.DataFrame, tables) -> pd.Series:
     """Each reading's psychological status: the latest stored decision on a screening on or
     before the reading's date (NA when there is none)."""
     d = _latest_decisions(tables).dropna(subset=["assessed_on"])
-    left = readings[["resident_id", "measured_on"]].reset_index().astype({"resident_id": object})
-    left = left.sort_values("measured_on")
-    right = d.astype({"resident_id": object}).sort_values("assessed_on")
+    left = readings[["resident_id", "measured_on"]].reset_index().astype(
+        {"resident_id": object, "measured_on": "datetime64[ns]"}).sort_values("measured_on")
+    right = d.astype({"resident_id": object, "assessed_on": "datetime64[ns]"}).sort_values("assessed_on")
     joined = pd.merge_asof(left, right, left_on="measured_on", right_on="assessed_on", by="resident_id",
                            direction="backward")
     return joined.set_index("index")["psych_status"].reindex(readings.index)
