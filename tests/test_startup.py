@@ -21,7 +21,8 @@ def _imported_after(code: str) -> list[str]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("app, component", [("screening", "ScreeningStation"), ("caseload", "CaseloadView")])
+@pytest.mark.parametrize("app, component", [("screening", "ScreeningStation"), ("caseload", "CaseloadView"),
+                                            ("visit", "VisitView")])
 def test_a_staff_app_imports_only_what_it_uses(app, component):
     code = (f"from workbench import ui\nfrom workbench.registry.store import Registry\n"
             f"ui.App, ui.StaffGate, ui.{component}, ui.app_language()")

@@ -14,12 +14,14 @@ _BASE = "workbench.ui._base"
 _LAZY = {
     **dict.fromkeys(["STYLE", "App", "DEFAULT_LANGUAGE", "FieldMessage", "StaffGate", "app_language", "guarded",
                      "page_query", "signed_in_user", "working_date"], _BASE),
-    **dict.fromkeys(["CONTACT_KINDS", "CaseloadView", "caseload_table_html"], "workbench.ui.caseload"),
+    **dict.fromkeys(["CONTACT_KINDS", "CaseloadView", "caseload_table_html", "chronic_table_html"],
+                    "workbench.ui.caseload"),
     **dict.fromkeys(["KMExplorer", "cohort_frame", "html_table", "warm_up_plots"], "workbench.ui.explorer"),
     "ItemQuestion": "workbench.ui.item",
     **dict.fromkeys(["QualityBoard", "board_months"], "workbench.ui.quality"),
     **dict.fromkeys(["OPTIONAL_QUESTIONNAIRES", "QuestionnaireForm", "ResidentFinder", "SafetyBanner",
                      "ScreeningStation", "TierCard", "screening_summary"], "workbench.ui.screening"),
+    **dict.fromkeys(["CaseloadFinder", "ChronicCard", "VisitView", "follow_up_questionnaire"], "workbench.ui.visit"),
 }
 
 __all__ = sorted(_LAZY)
