@@ -125,8 +125,9 @@ def _walk(cond: Mapping[str, Any], visit: Callable[[str, Any], None]) -> None:
 
 
 def policy_ids() -> list[str]:
-    """Ids of the policies shipped with the package."""
-    return sorted(p.stem for p in _FOLDER.glob("*.yaml"))
+    """Ids of the stepped-care policies shipped with the package (``chronic_*.yaml`` are the
+    chronic-care policies of :mod:`workbench.chronic`, not stepped-care ones)."""
+    return sorted(p.stem for p in _FOLDER.glob("*.yaml") if not p.stem.startswith("chronic_"))
 
 
 def load_policy(policy: "str | Path | Policy" = "default") -> Policy:
@@ -141,7 +142,7 @@ def load_policy(policy: "str | Path | Policy" = "default") -> Policy:
         return policy
     if isinstance(policy, str) and _IDENT.match(policy):
         path = _FOLDER / f"{policy}.yaml"
-        if not path.is_file():
+        if not path.is_file() or policy not in policy_ids():
             raise KeyError(f"No shipped policy {policy!r}; shipped: {policy_ids()}. Pass a file path for your own.")
         return _load_cached(path)
     path = Path(policy)
