@@ -49,7 +49,8 @@ def test_the_declarations_are_complete_and_the_dictionary_has_both_languages():
     assert list(en[["table", "column"]].itertuples(index=False)) == list(zh[["table", "column"]].itertuples(index=False))
     assert en["description"].str.len().gt(0).all() and zh["description"].str.len().gt(0).all()
     assert set(en["table"]) == set(TABLES) == {"communities", "residents", "assessments", "scores", "decisions",
-                                                "referrals", "contacts", "events", "enrolments", "surveys", "consents"}
+                                                "referrals", "contacts", "events", "measurements", "enrolments", "surveys",
+                                                "consents"}
     for spec in TABLES.values():
         assert set(spec.key) <= set(spec.names)
         for link in spec.links:

@@ -215,6 +215,14 @@ def _every_table(reg: Registry) -> None:
     reg.record("surveys", pd.DataFrame({"survey_id": ["S1"], "resident_id": ["R0000001"], "referral_id": ["REF1"],
                                         "surveyed_on": ["2025-04-01"], "satisfied": ["True"], "rating": [4]}),
                by="admin")
+    # readings: a file imported (a unit converted), and a visit saved
+    reg.import_measurements(pd.DataFrame({"resident_id": ["R0000001"], "measured_on": ["2025-05-01"], "sbp": ["152"],
+                                          "dbp": ["88"], "hba1c_mmol_mol": ["53"], "adherence": ["regular"]}),
+                            by="admin")
+    visit = reg.save_visit({"resident_id": "R0000004", "measured_on": "2025-05-02", "submission_id": "visit-1",
+                            "setting": "home", "weight_kg": 61.5, "height_cm": 158, "alarm_symptoms": False},
+                           by="admin")
+    assert visit.written and visit.measurement["bmi"].iloc[0] == pytest.approx(61.5 / 1.58 ** 2)
     # a screening saved in the app, its decision overridden with a reason
     form = {"resident_id": "R0000005", "assessed_on": "2025-06-01", "submission_id": "app-1", "language": "zh",
             "mode": "interviewer", **{f"phq9_{n}": v for n, v in enumerate((2, 2, 2, 1, 1, 1, 1, 0, 0), start=1)},
@@ -244,6 +252,7 @@ TAMPER = {
     "enrolments": ("study = 'rct2025'", "arm = 'control'", {"study": "forged"}),
     "consents": ("purpose = 'research'", "given = 0", {"given_on": "2020-01-01"}),
     "surveys": ("survey_id = 'S1'", "rating = 5", {"survey_id": "S-FORGED"}),
+    "measurements": ("sbp = 152", "dbp = 90", {"measured_on": "2020-01-01"}),
     "caseloads": ("resident_id = 'R0000002'", "assigned_by = 'dave'", {"resident_id": "R0000009"}),
     "access_approvals": ("resident_id = 'R0000003'", "expires_at = '2099-01-01 00:00:00.000000'",
                          {"resident_id": "R0000004"}),

@@ -35,6 +35,10 @@ def exported(tmp_path_factory):
     tables = community(400, seed=5).tables()
     registry.import_tables(tables, by="admin")
     registry.add_user("ana", "analyst", by="admin")
+    # a reading measured by a named member of staff (its measurer is a staff name to pseudonymise)
+    registry.import_measurements(pd.DataFrame({"resident_id": [tables.residents["resident_id"].iloc[0]],
+                                               "measured_on": ["2019-12-31"], "setting": ["home"], "sbp": ["141"],
+                                               "dbp": ["87"], "measured_by": ["admin"]}), by="admin")
     with registry.engine.begin() as conn:  # three decisions changed by a person, with their reasons
         ids = conn.execute(sa.text("SELECT assignment_id FROM tier_assignments ORDER BY assignment_id LIMIT 3")).scalars()
         for i, decision in enumerate(list(ids)):
@@ -78,7 +82,8 @@ def test_every_identifier_and_staff_name_is_pseudonymised_and_the_links_hold(exp
     clear = set()
     for name, frame in tables.items():
         for column in ("resident_id", "assessment_id", "referral_id", "contact_id", "decision_id", "event_id",
-                       "enrolment_id", "survey_id", "consent_id", "submission_id", "decided_by", "recorded_by"):
+                       "enrolment_id", "survey_id", "consent_id", "submission_id", "decided_by", "recorded_by",
+                       "measurement_id", "measured_by"):
             if column in frame.columns:
                 clear |= set(frame[column].dropna().astype(str))
     clear |= {"admin", "ana"}
@@ -89,6 +94,10 @@ def test_every_identifier_and_staff_name_is_pseudonymised_and_the_links_hold(exp
                 assert not leaked, (name, column, sorted(leaked)[:3])
     assert out.decisions["decided_by"].dropna().str.match(r"^U[0-9a-f]{16}$").all()
     assert out.decisions["decided_by"].notna().any()
+    # the measurer is the same staff pseudonym as in the decisions (one per user, in every table)
+    mine = out.measurements[(out.measurements["sbp"] == 141) & (out.measurements["measured_on"] == "2019-12-31")]
+    assert len(mine) == 1 and mine["measured_by"].iloc[0] == _pseudonym("U", "staff", key, "admin")
+    assert out.measurements["measurement_id"].str.match(r"^M[0-9a-f]{16}$").all()
     referrals = set(out.referrals["referral_id"])
     assert out.referrals["referral_id"].str.match(r"^F[0-9a-f]{16}$").all()
     assert set(out.contacts["referral_id"].dropna()) <= referrals and out.contacts["referral_id"].notna().any()
@@ -248,7 +257,8 @@ def _people(rows):
         "sex": pd.array([r[2] for r in rows], dtype="string"),
         "birth_date": pd.to_datetime([f"{r[3]}-07-01" for r in rows]).astype("datetime64[ns]"),
         "community": pd.array([r[1] for r in rows], dtype="string"), "lives_alone": False,
-        **{c: False for c in ("hypertension", "diabetes", "chd", "stroke", "copd", "asthma")}})
+        **{c: False for c in ("hypertension", "diabetes", "chd", "stroke", "copd", "asthma")},
+        "ckd": pd.array([None] * len(rows), dtype="boolean")})
     communities = pd.DataFrame({"community": pd.array(sorted({r[1] for r in rows}), dtype="string"),
                                 "community_type": pd.array([None] * len({r[1] for r in rows}), dtype="string")})
     return Tables(residents=residents, communities=communities)

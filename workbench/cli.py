@@ -3,6 +3,7 @@
     workbench db init | db upgrade
     workbench import residents FILE [--skip-invalid]
     workbench import assessments FILE [--skip-invalid]
+    workbench import measurements FILE [--skip-invalid] [--codes adherence=form]
     workbench import tables FOLDER
     workbench export FOLDER [--key-file FILE] [--include-free-text] [--k K]
     workbench backup FILE | restore FILE [--force]
@@ -59,15 +60,17 @@ def _parser() -> argparse.ArgumentParser:
     db = add(sub, "db", help="create or upgrade the registry schema").add_subparsers(dest="action", required=True)
     add(db, "init", help="create the schema (or upgrade it) and the admin user, signing in as your login")
     add(db, "upgrade", help="apply pending schema migrations")
-    imp = add(sub, "import", help="import residents or assessments (CSV or Excel), or whole analysis tables "
-                                        "(a folder written by 'workbench export' or the sample)")
-    imp.add_argument("kind", choices=["residents", "assessments", "tables"])
-    imp.add_argument("file", help="the file (residents, assessments) or folder (tables)")
+    imp = add(sub, "import", help="import residents, assessments or measurements (CSV or Excel), or whole analysis "
+                                        "tables (a folder written by 'workbench export' or the sample)")
+    imp.add_argument("kind", choices=["residents", "assessments", "measurements", "tables"])
+    imp.add_argument("file", help="the file (residents, assessments, measurements) or folder (tables)")
     imp.add_argument("--skip-invalid", action="store_true", help="write the valid rows and report the rest")
     imp.add_argument("--encoding", default=None, help="a CSV file's encoding when not UTF-8: gb18030 (or gbk)")
     imp.add_argument("--codes", default=None, help="declared code maps of a residents file, e.g. sex=gb2261 "
                                                    "(1 male, 2 female), sex=zh (男/女), sex=fm (F/M), "
-                                                   "sex=1:male,2:female, lives_alone=zh (是/否); ';' between columns")
+                                                   "sex=1:male,2:female, lives_alone=zh (是/否); of a measurements file, "
+                                                   "adherence=form (1 regular, 2 intermittent, 3 none), adherence=zh, "
+                                                   "smoking=zh, alarm_symptoms=zh; ';' between columns")
     exp = add(sub, "export", help="the pseudonymised analysis tables for analysts (Parquet, CSV, dictionary)")
     exp.add_argument("folder")
     exp.add_argument("--key-file", default=None, help="the pseudonymisation key (kept outside the export)")
@@ -199,11 +202,13 @@ def main(argv: list[str] | None = None) -> int:
             from workbench.registry.imports import parse_codes
 
             codes = parse_codes(args.codes)
-            if codes and args.kind != "residents":
-                raise ValueError("--codes: code maps apply to residents files (sex, lives_alone, conditions)")
+            if codes and args.kind not in ("residents", "measurements"):
+                raise ValueError("--codes: code maps apply to residents files (sex, lives_alone, conditions) and "
+                                 "measurements files (adherence, smoking, yes/no answers)")
             frame = read_table(args.file, encoding=args.encoding)
             kwargs = {"codes": codes} if codes else {}
-            method = registry.import_residents if args.kind == "residents" else registry.import_assessments
+            method = {"residents": registry.import_residents, "assessments": registry.import_assessments,
+                      "measurements": registry.import_measurements}[args.kind]
             result = method(frame, by=_need_user(args, registry), skip_invalid=args.skip_invalid, source=args.file,
                             **kwargs)
             print(f"{args.kind}: {result.written} written, {result.unchanged} already stored unchanged, "

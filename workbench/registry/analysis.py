@@ -24,8 +24,8 @@ from sqlalchemy.engine import Connection
 
 from workbench.params import Options, validate_params
 from workbench.registry import audit
-from workbench.registry.schema import (assessments, communities, consents, contacts, enrolments, events, referrals,
-                                       residents, surveys, tier_assignments)
+from workbench.registry.schema import (assessments, communities, consents, contacts, enrolments, events,
+                                       measurements, referrals, residents, surveys, tier_assignments)
 
 __all__ = ["assessment_rows", "decision_rows", "in_random_order", "pseudonymise", "read_frames"]
 
@@ -34,14 +34,17 @@ _CONDITIONS = ("hypertension", "diabetes", "chd", "stroke", "copd", "asthma")
 #: analysis table -> (registry table, {analysis column: registry column or None when computed})
 _SIMPLE = {
     "communities": (communities, ["community", "community_type"]),
-    "residents": (residents, ["resident_id", "sex", "birth_date", "community", "lives_alone", *_CONDITIONS]),
+    "residents": (residents, ["resident_id", "sex", "birth_date", "community", "lives_alone", *_CONDITIONS, "ckd"]),
     "referrals": (referrals, ["referral_id", "resident_id", "referred_on", "tier", "rule", "destination", "ended_on",
                               "end_reason"]),
     "contacts": (contacts, ["contact_id", "resident_id", "referral_id", "contact_on", "kind", "status", "recorded_by"]),
-    "events": (events, ["event_id", "resident_id", "event_on", "kind", "source"]),
+    "events": (events, ["event_id", "resident_id", "event_on", "kind", "source", "days"]),
     "enrolments": (enrolments, ["enrolment_id", "resident_id", "study", "arm", "enrolled_on"]),
     "surveys": (surveys, ["survey_id", "resident_id", "referral_id", "surveyed_on", "satisfied", "rating"]),
     "consents": (consents, ["consent_id", "resident_id", "purpose", "given", "given_on", "withdrawn_on"]),
+    # HbA1c is stored in %: its mmol/mol column is computed when read (:func:`_with_ifcc`)
+    "measurements": (measurements, [c.name for c in measurements.columns
+                                    if c.name not in ("submission_id", "recorded_by", "recorded_at")]),
 }
 _DECISION_COLUMNS = ["resident_id", "assessed_on", "suggested_tier", "tier", "rule", "urgent", "needs_review",
                      "psych_status", "disease_category", "service_cell", "service", "next_contact_due", "policy_version",
@@ -135,10 +138,21 @@ def read_frames(conn: Connection, *, allowed=None, source: str = "registry") -> 
     frames["scores"] = pd.concat(
         [stored[["assessment_id", "resident_id", "assessed_on", "instrument", "score", "band", "n_answered", "prorated"]],
          flags, derived, stored[["scoring_version"]]], axis=1)
-    for name in ("assessments", "scores", "decisions", "events", "enrolments", "consents"):
+    for name in ("assessments", "scores", "decisions", "events", "enrolments", "consents", "measurements"):
         key = f"{name[:-1]}_id" if name != "scores" else "assessment_id"
         frames[name][key] = frames[name][key].astype(str)
+    frames["measurements"] = _with_ifcc(frames["measurements"])
     return frames
+
+
+def _with_ifcc(frame: pd.DataFrame) -> pd.DataFrame:
+    """Stored measurements with ``hba1c_mmol_mol`` computed exactly from ``hba1c`` (in %), after it."""
+    from workbench.measurements import hba1c_to_ifcc
+
+    out = frame.copy()
+    out.insert(out.columns.get_loc("hba1c") + 1, "hba1c_mmol_mol",
+               hba1c_to_ifcc(pd.to_numeric(out["hba1c"], errors="coerce").astype("float64")))
+    return out
 
 
 def typed_tables(frames: dict[str, pd.DataFrame], *, attrs: dict):
@@ -190,12 +204,12 @@ def _pseudonyms(prefix: str, kind: str | None, key: bytes, values: list[str]) ->
 _ID_KINDS = {"resident_id": ("P", None), "assessment_id": ("A", "assessment"), "referral_id": ("F", "referral"),
              "contact_id": ("C", "contact"), "decision_id": ("D", "decision"), "event_id": ("V", "event"),
              "enrolment_id": ("E", "enrolment"), "survey_id": ("S", "survey"), "consent_id": ("K", "consent"),
-             "submission_id": ("B", "submission"), "staff": ("U", "staff")}
+             "submission_id": ("B", "submission"), "staff": ("U", "staff"), "measurement_id": ("M", "measurement")}
 #: Identifying columns besides the declared ids (:attr:`TableSpec.ids`): the app submission an
 #: assessment came from, and the staff user names of the ``*_by`` columns (one pseudonym per user,
 #: the same in every table).
 _MORE_IDS = {"assessments": {"submission_id": "submission_id"}, "decisions": {"decided_by": "staff"},
-             "contacts": {"recorded_by": "staff"}}
+             "contacts": {"recorded_by": "staff"}, "measurements": {"measured_by": "staff"}}
 #: Free-text columns (left out unless asked for).
 FREE_TEXT = {"decisions": ("override_reason",)}
 

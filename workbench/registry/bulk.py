@@ -26,8 +26,8 @@ from sqlalchemy.engine import Connection
 
 from workbench.registry import audit
 from workbench.registry.analysis import _clean, _day, assessment_rows, decision_rows, existing_assessments, same_answers
-from workbench.registry.schema import (communities, consents, contacts, enrolments, events, referrals, residents,
-                                       surveys, tier_assignments)
+from workbench.registry.schema import (communities, consents, contacts, enrolments, events, measurements, referrals,
+                                       residents, surveys, tier_assignments)
 
 __all__ = ["REQUIRED_IN_REGISTRY", "TablesImport", "blank_resident_facts", "import_tables"]
 
@@ -45,12 +45,17 @@ _TABLES = {
                   ["referral_id", "resident_id", "referred_on", "tier", "rule", "destination", "ended_on", "end_reason"]),
     "contacts": (contacts, ("contact_id",), "recorded",
                  ["contact_id", "resident_id", "referral_id", "contact_on", "kind", "status", "recorded_by"]),
-    "events": (events, ("resident_id", "event_on", "kind"), "recorded", ["resident_id", "event_on", "kind", "source"]),
+    "events": (events, ("resident_id", "event_on", "kind"), "recorded",
+               ["resident_id", "event_on", "kind", "source", "days"]),
     "enrolments": (enrolments, ("resident_id", "study"), "recorded", ["resident_id", "study", "arm", "enrolled_on"]),
     "surveys": (surveys, ("survey_id",), "recorded",
                 ["survey_id", "resident_id", "referral_id", "surveyed_on", "satisfied", "rating"]),
     "consents": (consents, ("resident_id", "purpose", "given_on"), "recorded",
                  ["resident_id", "purpose", "given", "given_on", "withdrawn_on"]),
+    # HbA1c in % only: its mmol/mol column is computed from it (Tables.validate checks they agree)
+    "measurements": (measurements, ("resident_id", "measured_on", "setting"), "recorded",
+                     [c.name for c in measurements.columns if c.name not in ("measurement_id", "submission_id",
+                                                                             "recorded_by", "recorded_at")]),
 }
 _DATE_COLUMNS = {"referred_on", "ended_on", "contact_on", "event_on", "enrolled_on", "surveyed_on", "given_on",
                  "withdrawn_on", "birth_date"}
@@ -172,7 +177,7 @@ def import_tables(conn: Connection, tables, *, by: str, at: dt.datetime, source:
                                  f"differs from the stored type ({known[rec['community']]!r})"))
             continue
         new_communities.append({"community": rec["community"], "community_type": kind, "created_by": by, "created_at": at})
-    res_cols = ["resident_id", "sex", "birth_date", "community", "lives_alone", *_CONDITIONS]
+    res_cols = ["resident_id", "sex", "birth_date", "community", "lives_alone", *_CONDITIONS, "ckd"]
     res = _records(tables.residents, res_cols)
     stored_res = dict(_lookup_hash(conn, [r["resident_id"] for r in res]))
     new_residents = []
@@ -212,7 +217,7 @@ def import_tables(conn: Connection, tables, *, by: str, at: dt.datetime, source:
     from workbench.registry.schema import users
 
     staff = set(conn.execute(sa.select(users.c.name)).scalars())
-    for name, column in (("decisions", "decided_by"), ("contacts", "recorded_by")):
+    for name, column in (("decisions", "decided_by"), ("contacts", "recorded_by"), ("measurements", "measured_by")):
         frame = tables[name]
         unknown = frame[column].notna() & ~frame[column].isin(staff)
         problems.extend((name, frame.iloc[k, 0], column, frame[column].iloc[k], "is not a user of this registry: add "
@@ -255,7 +260,7 @@ def import_tables(conn: Connection, tables, *, by: str, at: dt.datetime, source:
         conn.execute(assessments.insert(), new_assessments)
     if new_decisions:
         conn.execute(tier_assignments.insert(), new_decisions)
-    for name in ("contacts", "events", "enrolments", "surveys", "consents"):
+    for name in ("contacts", "events", "enrolments", "surveys", "consents", "measurements"):
         if plain[name]:
             conn.execute(_TABLES[name][0].insert(), plain[name])
     written = {"communities": len(new_communities), "residents": len(new_residents), "assessments": len(new_assessments),
@@ -265,7 +270,7 @@ def import_tables(conn: Connection, tables, *, by: str, at: dt.datetime, source:
     entries += audit.entries_for("residents", new_residents, hashes=[r["content_hash"] for r in new_residents])
     entries += audit.entries_for("assessments", new_assessments, hashes=[r["content_hash"] for r in new_assessments])
     entries += audit.entries_for("tier_assignments", new_decisions)
-    for name in ("referrals", "contacts", "events", "enrolments", "surveys", "consents"):
+    for name in ("referrals", "contacts", "events", "enrolments", "surveys", "consents", "measurements"):
         entries += audit.entries_for(_TABLES[name][0].name, plain[name])
     entries.append({"action": "import", "target_table": "(analysis tables)",
                     "details": {"source": source, "written": written, "unchanged": unchanged}})

@@ -39,7 +39,7 @@ _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f"}
 #: Columns an import of residents knows besides the required ones (``community_type`` names a new
 #: community's kind).
-KNOWN_RESIDENT_COLUMNS = [*RESIDENT_COLUMNS, *OPTIONAL_RESIDENT_COLUMNS, "community_type"]
+KNOWN_RESIDENT_COLUMNS = [*RESIDENT_COLUMNS, *OPTIONAL_RESIDENT_COLUMNS, "community_type", "ckd"]
 _ASSESSMENT_COLUMNS = ["resident_id", "assessed_on", "mode", "language", "submission_id", "purpose", "referral_id",
                        "study", "visit"]
 
@@ -62,7 +62,20 @@ CODE_MAPS = {
         "zh": {"是": "true", "否": "false", "有": "true", "无": "false"},
         "yn": {"y": "true", "n": "false", "Y": "true", "N": "false"},
     },
+    # measurements (``workbench import measurements``): the national basic public health service
+    # follow-up forms' codes for medication adherence (服药依从性: 1 规律 2 间断 3 不服药; source:
+    # ``workbench/data/measurements.yaml``, ``adherence``), and the Chinese words
+    "adherence": {
+        "form": {"1": "regular", "2": "intermittent", "3": "none"},
+        "zh": {"规律": "regular", "间断": "intermittent", "不服药": "none"},
+    },
+    "smoking": {
+        "zh": {"从不吸烟": "never", "从不": "never", "已戒烟": "former", "已戒": "former", "吸烟": "current",
+               "现在吸烟": "current"},
+    },
 }
+#: Yes/no columns a ``bool`` code map applies to.
+_BOOL_COLUMNS = ("lives_alone", *CONDITIONS, "ckd", "adverse_reaction", "complication", "alarm_symptoms")
 #: Values a map refuses by name, with why (GB/T 2261.1's codes that are neither female nor male).
 _REFUSED_CODES = {("sex", "gb2261"): {"0": "is 0, 'unknown' in GB/T 2261.1: the registry needs female or male",
                                       "9": "is 9, 'not stated' in GB/T 2261.1: the registry needs female or male"}}
@@ -198,7 +211,8 @@ def apply_codes(frame: pd.DataFrame, codes: dict | None) -> tuple[pd.DataFrame, 
         return frame, []
     out, problems = frame.copy(), []
     for column, spec in codes.items():
-        kind = "sex" if column == "sex" else "bool" if column in ("lives_alone", *CONDITIONS) else None
+        kind = (column if column in CODE_MAPS and column != "bool" else "bool" if column in _BOOL_COLUMNS
+                else None)
         refused = {}
         if isinstance(spec, str):
             named = CODE_MAPS.get(kind, {})
@@ -303,6 +317,10 @@ def _residents_schema():
         **{c: pa.Column(nullable=False, checks=is_bool) for c in ("lives_alone", *CONDITIONS)},
         **{c: pa.Column(str, pa.Check.str_length(0, 200), nullable=True, required=False)
            for c in OPTIONAL_RESIDENT_COLUMNS},
+        # chronic kidney disease: optional, blank = not recorded (never taken as no)
+        "ckd": pa.Column(nullable=True, required=False,
+                         checks=pa.Check(lambda s: s.isna() | _as_bool(s).notna(), element_wise=False,
+                                         error="must be True or False (blank: not recorded)")),
     }, strict=False, coerce=False)
 
 
@@ -367,6 +385,8 @@ def validate_residents(frame: pd.DataFrame, *, codes: dict | None = None) -> tup
         "birth_date": _as_date(valid["birth_date"]).dt.date, "community": valid["community"].str.strip(),
         **{c: _as_bool(valid[c]).astype(bool) for c in ("lives_alone", *CONDITIONS)},
         **{c: valid[c].where(valid[c].notna(), None) if c in valid else None for c in OPTIONAL_RESIDENT_COLUMNS},
+        "ckd": (_as_bool(valid["ckd"]).astype(object).where(_as_bool(valid["ckd"]).notna(), None) if "ckd" in valid
+                else None),
     }, index=valid.index)
     return typed, problems
 

@@ -43,7 +43,7 @@ GROUPS = {"social_worker": "workbench_social_worker", "counsellor": "workbench_c
 #: tables of resident data -> the column naming who wrote the row
 RESIDENT_TABLES = {"assessments": "entered_by", "tier_assignments": "decided_by", "referrals": "created_by",
                    "contacts": "recorded_by", "events": "recorded_by", "enrolments": "recorded_by",
-                   "consents": "recorded_by", "surveys": "recorded_by"}
+                   "consents": "recorded_by", "surveys": "recorded_by", "measurements": "recorded_by"}
 _STAFF = ", ".join(GROUPS.values())
 _CLINICIANS = "workbench_counsellor, workbench_doctor"
 _BASIC = "resident_id, name, phone, sex, birth_date, community, content_hash, created_by, created_at"
@@ -68,7 +68,7 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
       OR EXISTS (SELECT 1 FROM assessments WHERE resident_id = rid AND entered_by <> who)
       OR EXISTS (SELECT 1 FROM tier_assignments WHERE resident_id = rid AND decided_by <> who)
       OR EXISTS (SELECT 1 FROM referrals WHERE resident_id = rid AND created_by <> who)
-      OR EXISTS (SELECT 1 FROM contacts WHERE resident_id = rid AND recorded_by <> who)
+      OR EXISTS (SELECT 1 FROM contacts WHERE resident_id = rid AND recorded_by <> who){more_stored}
       OR EXISTS (SELECT 1 FROM caseloads WHERE resident_id = rid AND user_name <> who)
 $$;
 -- an admin adds a registry user: their login role (no password: peer authentication), in the
@@ -125,7 +125,7 @@ _ANALYST_VIEWS = {
     "communities": ("communities", "community, community_type"),
     "residents": ("residents", "{id[resident_id]} AS resident_id, sex, "
                                "make_date(CAST(extract(year FROM birth_date) AS integer), 7, 1) AS birth_date, "
-                               "community, lives_alone, hypertension, diabetes, chd, stroke, copd, asthma"),
+                               "community, lives_alone, hypertension, diabetes, chd, stroke, copd, asthma, ckd"),
     "assessments": ("assessments", "{id[assessment_id]} AS assessment_id, {id[resident_id]} AS resident_id, "
                                    "assessed_on, instrument, instrument_version, purpose, "
                                    "{id[referral_id]} AS referral_id, study, visit, mode, language, "
@@ -141,17 +141,20 @@ _ANALYST_VIEWS = {
     "contacts": ("contacts", "{id[contact_id]} AS contact_id, {id[resident_id]} AS resident_id, "
                              "{id[referral_id]} AS referral_id, contact_on, kind, status, "
                              "{id[staff]} AS recorded_by"),
-    "events": ("events", "{id[event_id]} AS event_id, {id[resident_id]} AS resident_id, event_on, kind, source"),
+    "events": ("events", "{id[event_id]} AS event_id, {id[resident_id]} AS resident_id, event_on, kind, source, days"),
     "enrolments": ("enrolments", "{id[enrolment_id]} AS enrolment_id, {id[resident_id]} AS resident_id, study, arm, "
                                  "enrolled_on"),
     "surveys": ("surveys", "{id[survey_id]} AS survey_id, {id[resident_id]} AS resident_id, "
                            "{id[referral_id]} AS referral_id, surveyed_on, satisfied, rating"),
     "consents": ("consents", "{id[consent_id]} AS consent_id, {id[resident_id]} AS resident_id, purpose, given, "
                              "given_on, withdrawn_on"),
+    "measurements": ("measurements", "{id[measurement_id]} AS measurement_id, {id[resident_id]} AS resident_id, "
+                                     "measured_on, setting, {id[staff]} AS measured_by, {measures}"),
 }
 #: the registry column holding each kind of id in a view's table (the decision's id is the
 #: tier assignment's; the staff name is the table's ``*_by`` column)
-_ID_COLUMNS = {"decision_id": "assignment_id", "staff": {"tier_assignments": "decided_by", "contacts": "recorded_by"}}
+_ID_COLUMNS = {"decision_id": "assignment_id", "staff": {"tier_assignments": "decided_by", "contacts": "recorded_by",
+                                                          "measurements": "measured_by"}}
 
 
 def _kinds() -> dict[str, tuple[str, str | None]]:
@@ -191,8 +194,36 @@ def _pseudonym_functions() -> list[str]:
     ]
 
 
-def _view_sql(view: str) -> str:
+def _measures() -> str:
+    """The measurements' measure and answer columns (HbA1c in %: mmol/mol is computed when read)."""
+    from workbench.registry.schema import measurements
+
+    return ", ".join(c.name for c in measurements.columns if c.name not in (
+        "measurement_id", "submission_id", "resident_id", "measured_on", "setting", "measured_by", "recorded_by",
+        "recorded_at"))
+
+
+def _top_level(columns: str) -> list[str]:
+    """``columns`` (SQL) split at the commas outside parentheses."""
+    out, depth, start = [], 0, 0
+    for k, ch in enumerate(columns):
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch == "," and depth == 0:
+            out.append(columns[start:k].strip())
+            start = k + 1
+    return out + [columns[start:].strip()]
+
+
+def _view_sql(view: str, present: set[str] | None = None) -> str:
+    """The view ``analyst.<view>``; ``present``: the columns its table has now (a column added by a
+    later revision reads as NULL in a revision before it; the later revision's install makes
+    the view again with it)."""
     table, columns = _ANALYST_VIEWS[view]
+    if present is not None:
+        parts = [p if not p.isidentifier() or p in present else f"NULL AS {p}" for p in _top_level(
+            columns.replace("{measures}", _measures()))]
+        columns = ", ".join(parts).replace("{measures}", "")
 
     class _Ids(dict):
         def __missing__(self, kind):
@@ -204,11 +235,11 @@ def _view_sql(view: str) -> str:
     # ordered by the first column, a keyed pseudonym (communities: the name): a table's physical
     # order is the order rows were written in, which would give the pseudonyms of residents
     # R0000001, R0000002 ... away by their rank, as exports' shuffled rows are meant to prevent
-    return (f"CREATE VIEW analyst.{view} WITH (security_barrier) AS SELECT {columns.format(id=_Ids())} "
+    return (f"CREATE VIEW analyst.{view} WITH (security_barrier) AS SELECT {columns.format(id=_Ids(), measures=_measures())} "
             f"FROM public.{table} t ORDER BY 1")
 
 
-def _analyst_views() -> list[str]:
+def _analyst_views(schema: dict[str, set[str]]) -> list[str]:
     out = ["CREATE EXTENSION IF NOT EXISTS pgcrypto SCHEMA workbench_private",
            "CREATE TABLE IF NOT EXISTS workbench_private.pseudonym_key (key bytea NOT NULL)",
            "REVOKE ALL ON workbench_private.pseudonym_key FROM PUBLIC",
@@ -220,7 +251,9 @@ def _analyst_views() -> list[str]:
     # dropped and made again: the columns change between revisions (0004's views had others)
     out += [f"DROP VIEW IF EXISTS analyst.{view}" for view in _ANALYST_VIEWS]
     for view in _ANALYST_VIEWS:
-        out.append(_view_sql(view))
+        if _ANALYST_VIEWS[view][0] not in schema:  # a table of a later revision (its install makes the view)
+            continue
+        out.append(_view_sql(view, schema[_ANALYST_VIEWS[view][0]]))
         out.append(f"GRANT SELECT ON analyst.{view} TO workbench_analyst, workbench_admin")
     return out
 
@@ -236,16 +269,23 @@ def load_export_key(connection: Connection, key: bytes) -> None:
     connection.exec_driver_sql("UPDATE workbench_private.pseudonym_key SET key = %(k)s", {"k": key})
 
 
-def _statements() -> list[str]:
+def _statements(schema: dict[str, set[str]]) -> list[str]:
+    """The statements of :func:`install` for a database whose tables (and their columns) are
+    ``schema``: migrations 0004 and 0005 run it on the schema of their revision, before the tables
+    of later revisions exist (each later revision that adds a table runs it again)."""
+    resident_tables = {t: who for t, who in RESIDENT_TABLES.items() if t in schema}
+    more_stored = "".join(f"\n      OR EXISTS (SELECT 1 FROM {t} WHERE resident_id = rid AND {who} <> who)"
+                          for t, who in resident_tables.items()
+                          if t == "measurements")  # (the others are checked in Python only, as before)
     out = [f"""DO $$ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{group}') THEN
     CREATE ROLE {group} NOLOGIN;
   END IF;
 END $$""" for group in GROUPS.values()]
-    out.append(_FUNCTIONS.format(staff=_STAFF, clinicians=_CLINICIANS))
+    out.append(_FUNCTIONS.format(staff=_STAFF, clinicians=_CLINICIANS, more_stored=more_stored))
     out += ["REVOKE CREATE ON SCHEMA public FROM PUBLIC", f"GRANT USAGE ON SCHEMA public TO {_STAFF}"]
-    out += _analyst_views()
-    for table in _TABLES:
+    out += _analyst_views(schema)
+    for table in [t for t in _TABLES if t in schema]:
         out.append(f"REVOKE ALL ON {table} FROM PUBLIC, {_STAFF}")
     out.append(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {_STAFF}")
     # who is who: every staff role reads names and roles (the apps show display names)
@@ -255,12 +295,12 @@ END $$""" for group in GROUPS.values()]
     out.append(f"GRANT INSERT, SELECT (entry_id, prev_hash, entry_hash) ON audit_log TO {_STAFF}")
     out.append("GRANT SELECT ON audit_log TO workbench_admin")
     # admins: every row of every other table
-    for table in ("communities", "residents", *RESIDENT_TABLES, "caseloads", "access_approvals"):
+    for table in ("communities", "residents", *resident_tables, "caseloads", "access_approvals"):
         out.append(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO workbench_admin")
     out.append(f"GRANT SELECT, INSERT ON communities TO {_CLINICIANS}, workbench_social_worker")
     out.append(f"GRANT SELECT, INSERT ON residents TO {_CLINICIANS}")
     out.append(f"GRANT SELECT ({_BASIC}), INSERT ON residents TO workbench_social_worker")
-    for table in RESIDENT_TABLES:
+    for table in resident_tables:
         out.append(f"GRANT SELECT, INSERT ON {table} TO {_CLINICIANS}")
     out.append(f"GRANT SELECT ({_TIER_BASIC}) ON tier_assignments TO workbench_social_worker")
     out.append(f"GRANT SELECT, INSERT ON caseloads, access_approvals TO {_CLINICIANS}")
@@ -270,7 +310,7 @@ END $$""" for group in GROUPS.values()]
         out.append(f"DROP POLICY IF EXISTS {name} ON {table}")
         out.append(f"CREATE POLICY {name} ON {table} {text}")
 
-    for table in ("residents", *RESIDENT_TABLES, "caseloads", "access_approvals"):
+    for table in ("residents", *resident_tables, "caseloads", "access_approvals"):
         out.append(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
         out.append(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
         policy(table, "owner_and_admin", "FOR ALL TO workbench_admin, CURRENT_USER USING (true) WITH CHECK (true)")
@@ -283,7 +323,7 @@ END $$""" for group in GROUPS.values()]
     policy("residents", "staff_read", f"FOR SELECT TO {_CLINICIANS}, workbench_social_worker USING (true)")
     policy("residents", "staff_insert", f"FOR INSERT TO {_CLINICIANS}, workbench_social_worker "
                                         "WITH CHECK (created_by = current_user)")
-    for table, who in RESIDENT_TABLES.items():
+    for table, who in resident_tables.items():
         policy(table, "clinician_read", f"FOR SELECT TO {_CLINICIANS} USING ({who} = current_user OR {_MAY_READ})")
         policy(table, "clinician_insert", f"FOR INSERT TO {_CLINICIANS} WITH CHECK ({who} = current_user)")
     policy("tier_assignments", "social_worker_read", "FOR SELECT TO workbench_social_worker USING (true)")
@@ -309,7 +349,11 @@ def install(connection: Connection) -> None:
     """
     if connection.dialect.name != "postgresql":
         return
-    for statement in _statements():
+    import sqlalchemy as sa
+
+    inspector = sa.inspect(connection)
+    schema = {t: {c["name"] for c in inspector.get_columns(t)} for t in inspector.get_table_names()}
+    for statement in _statements(schema):
         connection.exec_driver_sql(statement)
     users = connection.exec_driver_sql("SELECT name, role, active FROM users ORDER BY name").all()
     for name, role, active in users:  # registry users made before this revision

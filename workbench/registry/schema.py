@@ -61,6 +61,7 @@ residents = sa.Table(
     sa.Column("community", sa.String(100), nullable=False),  # in communities (added by the registry)
     sa.Column("lives_alone", sa.Boolean, nullable=False),
     *_conditions,
+    sa.Column("ckd", sa.Boolean),  # chronic kidney disease; blank: not recorded (migration 0006)
     sa.Column("content_hash", sa.String(64), nullable=False),
     *_who("created"),
     sa.CheckConstraint("sex IN ('female', 'male')", name="sex"),
@@ -156,8 +157,43 @@ events = sa.Table(
     sa.Column("kind", sa.String(30), nullable=False),
     sa.Column("source", sa.String(100)),
     *_who("recorded"),
+    sa.Column("days", sa.SmallInteger),  # a hospital stay's length; blank otherwise (migration 0006)
     sa.CheckConstraint("kind IN ('er_visit', 'crisis', 'cardiovascular_event', 'hospitalisation', 'death')",
                        name="kind"),
+    sa.CheckConstraint("days IS NULL OR days >= 0", name="days"),
+)
+
+
+def _measure_columns() -> list[sa.Column]:
+    """The measures and answers of ``workbench/data/measurements.yaml`` as columns (HbA1c stored in %
+    only: mmol/mol is computed exactly when read). Units, ranges and allowed values are checked by
+    :mod:`workbench.measurements` before anything is stored, as data a site may change; the
+    database keeps the cross-field rules on blood pressure."""
+    from workbench.tables import _measures
+
+    facts = _measures()
+    kinds = {"Int16": sa.SmallInteger, "Float": sa.Float}
+    out = [sa.Column(name, kinds[d["dtype"]]) for name, d in facts["measures"].items()]
+    out += [sa.Column(name, sa.Boolean if d["values"] == "boolean" else sa.String(20))
+            for name, d in facts["answers"].items()]
+    return out
+
+
+#: Physiological measurements and follow-up visits: one row per resident, day and setting.
+measurements = sa.Table(
+    "measurements", metadata,
+    sa.Column("measurement_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("submission_id", sa.String(100)),  # the visit form it came from (a double-clicked Save saves once)
+    sa.Column("resident_id", sa.String(64), sa.ForeignKey("residents.resident_id"), nullable=False),
+    sa.Column("measured_on", sa.Date, nullable=False),
+    sa.Column("setting", sa.String(20), nullable=False),
+    sa.Column("measured_by", sa.String(64), sa.ForeignKey("users.name")),  # blank: the resident's own device
+    *_measure_columns(),
+    *_who("recorded"),
+    sa.UniqueConstraint("resident_id", "measured_on", "setting", name="uq_measurements_reading"),
+    sa.Index("uq_measurements_submission", "submission_id", unique=True),
+    sa.CheckConstraint("(sbp IS NULL) = (dbp IS NULL)", name="bp_pair"),
+    sa.CheckConstraint("sbp IS NULL OR dbp < sbp", name="dbp_below_sbp"),
 )
 
 enrolments = sa.Table(

@@ -26,10 +26,10 @@ from workbench.registry import pg_security
 from workbench.registry.engine import make_engine
 from workbench.registry.imports import CONDITIONS, ImportProblems, validate_residents
 from workbench.registry.schema import (EVENT_KINDS, ROLES, access_approvals, assessments, caseloads, communities,
-                                       consents, contacts, enrolments, events, referrals, residents, surveys,
-                                       tier_assignments, users)
+                                       consents, contacts, enrolments, events, measurements, referrals, residents,
+                                       surveys, tier_assignments, users)
 
-__all__ = ["FollowUpData", "ImportResult", "RecordProblems", "Registry", "SavedScreening"]
+__all__ = ["FollowUpData", "ImportResult", "RecordProblems", "Registry", "SavedScreening", "SavedVisit"]
 
 #: How long a second counsellor's approval to read a resident outside one's caseload lasts.
 APPROVAL_HOURS = 72
@@ -63,6 +63,17 @@ class SavedScreening(NamedTuple):
 
     written: bool
     decision: pd.DataFrame
+
+
+class SavedVisit(NamedTuple):
+    """What :meth:`Registry.save_visit` did: ``written`` (False when this submission was already
+    saved: nothing new is written), ``measurement`` (the stored reading, one row in the
+    ``measurements`` analysis table's shape, with its ``measurement_id``) and ``decision`` (the
+    stored tier decision of the visit's screening, or None when no screening was given)."""
+
+    written: bool
+    measurement: pd.DataFrame
+    decision: pd.DataFrame | None
 
 
 def _now() -> dt.datetime:
@@ -373,41 +384,145 @@ class Registry:
             ``by`` may not save screenings, or may not add this resident to their own caseload
             (see ``add_to_caseload``); nothing is written.
         """
-        submission = answers["submission_id"].iloc[0]
-        from workbench.registry import saving
-
-        form = answers.drop(columns=[c for c in ("purpose", "referral_id", "study", "visit") if c in answers.columns])
-        prepared = saving.prepare(form.reset_index(drop=True))
-        if prepared.problems:
-            raise ImportProblems("screening", _problem_lines(prepared.problems))
-        overrides = None
-        if tier is not None:
-            overrides = pd.DataFrame({"resident_id": [str(answers["resident_id"].iloc[0]).strip()],
-                                      "assessed_on": [prepared.assessments["assessed_on"].iloc[0]],
-                                      "tier": [tier], "reason": [reason]})
+        submission = answers["submission_id"].iloc[0].strip()
+        prepared, overrides = _prepare_screening(answers, tier, reason)
         with self._write() as conn:
             require_role(conn, by, {"admin", "counsellor", "doctor"}, "save screenings")
             audit._lock(conn)
-            done = conn.execute(sa.select(assessments.c.resident_id, assessments.c.assessed_on)
-                                .where(assessments.c.submission_id == submission.strip()).limit(1)).first()
+            done = _saved_screening(conn, submission)
             if done is not None:
                 return SavedScreening(False, self._stored_decision(conn, done.resident_id, done.assessed_on))
             if add_to_caseload:
                 _only_own_records(conn, str(answers["resident_id"].iloc[0]).strip(), by)
             now = _now()
-            try:
-                result = saving.store(conn, prepared, by=by, at=now, source=f"screening {submission.strip()}",
-                                      policy=policy, overrides=overrides, new_session_only=True)
-            except (ProblemsError, ValueError) as err:  # a bad tier or reason: a problem of the form, named
-                rows = ([(None, p.column, p.value, p.rule) for p in err.problems.itertuples(index=False)]
-                        if hasattr(err, "problems") and "table" in err.problems.columns else
-                        [(None, "tier", tier, str(err).splitlines()[-1].lstrip("- "))])
-                raise ImportProblems("screening", _problem_lines(rows)) from None
-            if result.problems:
-                raise ImportProblems("screening", _problem_lines(result.problems))
+            decisions = _store_screening(conn, prepared, overrides, by=by, at=now, submission=submission, tier=tier,
+                                         policy=policy)
             if add_to_caseload:
                 _add_to_caseload(conn, by, [str(answers["resident_id"].iloc[0]).strip()], by=by, at=now)
-        return SavedScreening(True, result.decisions)
+        return SavedScreening(True, decisions)
+
+    def save_visit(self, visit, answers: pd.DataFrame | None = None, *, by: str, tier: int | None = None,
+                   reason: str | None = None, policy="default") -> SavedVisit:
+        """Store one family doctor's visit in one transaction: its reading (blood pressure, glucose,
+        weight, adherence ...) and, when given, the screening taken at it with its tier decision.
+
+        Parameters
+        ----------
+        visit : DataFrame of one row, or dict
+            ``resident_id``, ``measured_on``, ``submission_id`` (required: it identifies this visit;
+            a double-clicked Save saves once), optionally ``setting`` (clinic, home; default
+            clinic), then measure and answer columns as ``workbench import measurements`` takes
+            them (other units converted, e.g. ``fasting_glucose_mg_dl``; blank: not measured).
+        answers : DataFrame of one row, optional
+            The screening as :meth:`save_screening` takes it (e.g. PHQ-2 + GAD-2, or PHQ-9 +
+            GAD-7), with the same ``submission_id`` and ``resident_id``, taken on the visit's day.
+        by : str
+            The user saving (admin, doctor or counsellor); they measured the reading
+            (``measured_by``) and decide the tier.
+        tier, reason, policy
+            As :meth:`save_screening`.
+
+        Returns
+        -------
+        SavedVisit
+            ``written`` (False when this ``submission_id`` was already saved: nothing new is
+            written, the stored rows are returned), the stored ``measurement`` row and the
+            screening's ``decision`` (None without ``answers``).
+
+        Raises
+        ------
+        ImportProblems
+            Any implausible value (row, column, value, rule), an unknown resident, a reading already
+            stored for this resident, date and setting, a bad screening answer, tier or reason; the
+            reading and the screening are written together or not at all.
+        AccessDenied
+            ``by`` may not save visits; nothing is written.
+        """
+        from workbench.params import check
+        from workbench.registry import measuring
+
+        form = check("save_visit", "visit", visit, Predicate(_one_visit, "one visit: a frame of one row (or a dict) "
+                                                                         "with a non-empty 'submission_id'"))
+        form = pd.DataFrame([form]) if isinstance(form, dict) else form.reset_index(drop=True)
+        submission = str(form["submission_id"].iloc[0]).strip()
+        if answers is not None:
+            check("save_visit", "answers", answers, Predicate(
+                lambda a: _one_submission(a) and str(a["submission_id"].iloc[0]).strip() == submission,
+                f"None, or one screening: a frame of one row with the visit's 'submission_id' ({submission!r})"))
+        if "setting" in form.columns and str(form["setting"].iloc[0]).strip().lower() == "device":
+            raise ImportProblems("visit", _problem_lines([(None, "setting", "device", "a visit is at the clinic or a "
+                                                                                        "home visit, not a device")]))
+        prepared = measuring.prepare_file(form.drop(columns=["measured_by"], errors="ignore"), line_of=lambda _: None)
+        problems = list(prepared.problems)
+        if answers is not None and not problems:
+            same = (str(answers["resident_id"].iloc[0]).strip() == prepared.readings["resident_id"].iloc[0]
+                    and str(answers["assessed_on"].iloc[0]).strip()[:10]
+                    == str(prepared.readings["measured_on"].iloc[0].date()))
+            if not same:
+                problems.append((None, "assessed_on", str(answers["assessed_on"].iloc[0]),
+                                 "the screening must be of the visit's resident and day"))
+        if problems:
+            raise ImportProblems("visit", _problem_lines(problems))
+        screening = _prepare_screening(answers, tier, reason) if answers is not None else None
+        with self._write() as conn:
+            require_role(conn, by, {"admin", "counsellor", "doctor"}, "save visits")
+            audit._lock(conn)
+            done = conn.execute(sa.select(measurements.c.measurement_id, measurements.c.resident_id)
+                                .where(measurements.c.submission_id == submission)).first()
+            if done is not None:
+                saved = _saved_screening(conn, submission)
+                return SavedVisit(False, self._stored_measurement(conn, done.resident_id, done.measurement_id),
+                                  None if saved is None else self._stored_decision(conn, saved.resident_id,
+                                                                                   saved.assessed_on))
+            now = _now()
+            stored = measuring.store(conn, prepared, by=by, at=now, source=f"visit {submission}", new_only=True,
+                                     with_ids=True)
+            if stored.problems:
+                raise ImportProblems("visit", _problem_lines(stored.problems))
+            decisions = None
+            if screening is not None:  # in the same transaction: a refused screening leaves no reading
+                decisions = _store_screening(conn, *screening, by=by, at=now, submission=submission, tier=tier,
+                                             policy=policy)
+            row = stored.rows[0]
+            measurement = self._stored_measurement(conn, row["resident_id"], row["measurement_id"])
+        return SavedVisit(True, measurement, decisions)
+
+    def import_measurements(self, frame: pd.DataFrame, *, by: str, skip_invalid: bool = False, source: str = "data",
+                            codes: dict | None = None) -> ImportResult:
+        """Check, convert and write readings in one transaction (``workbench import measurements``);
+        re-imports write nothing.
+
+        ``frame``: one row per reading or visit (:func:`workbench.measurements.prepare`):
+        ``resident_id``, ``measured_on``, optionally ``setting`` (default clinic) and
+        ``measured_by`` (a registry user; blank: ``by``, or nobody for a resident's device), then
+        any measures (other units converted: ``fasting_glucose_mg_dl``, ``hba1c_mmol_mol`` ...)
+        and answers. ``codes``: declared code maps, e.g. ``{"adherence": "form"}`` (1 regular,
+        2 intermittent, 3 none, as the national follow-up forms code it), ``{"smoking": "zh"}``.
+
+        Every problem is named (line, column, value, rule) and nothing is written, unless
+        ``skip_invalid``: a refused value (implausible, a DBP above the SBP, a glucose in mg/dL
+        under the mmol/L column, two units disagreeing), an unknown resident or measurer, a row
+        repeating another's resident, date and setting, or a reading stored before with other
+        values (nothing is overwritten). A reading stored before with the same values is left as
+        it is (``unchanged``). Admins, doctors and counsellors.
+        """
+        from workbench.registry import measuring
+
+        prepared = measuring.prepare_file(frame, codes=codes)
+        with self._write() as conn:
+            require_role(conn, by, {"admin", "counsellor", "doctor"}, "import measurements")
+            audit._lock(conn)
+            result = measuring.store(conn, prepared, by=by, at=_now(), source=source, skip_invalid=skip_invalid)
+            problems = _problem_lines(result.problems)
+            if len(problems) and not skip_invalid:
+                raise ImportProblems(source, problems)
+        return ImportResult(len(result.rows), result.unchanged, ImportProblems(source, problems).problems)
+
+    def _stored_measurement(self, conn: Connection, resident_id: str, measurement_id) -> pd.DataFrame:
+        from workbench.registry.analysis import read_frames, typed_tables
+
+        stored = typed_tables(read_frames(conn, allowed=[resident_id]), attrs={}).measurements
+        return stored[stored["measurement_id"] == str(measurement_id)].reset_index(drop=True)
 
     def _stored_decision(self, conn: Connection, resident_id: str, assessed_on) -> pd.DataFrame:
         from workbench.registry.analysis import read_frames, typed_tables
@@ -424,7 +539,7 @@ class Registry:
         rows and when is filled in. Every cell is checked first and every problem reported at
         once (:class:`RecordProblems`); then all rows are written in one transaction, audited.
         """
-        target, roles, key, who = _RECORDABLE[table]
+        target, roles, who = _RECORDABLE[table]
         rows = _typed_rows(target, frame, who, by)
         with self._write() as conn:
             require_role(conn, by, roles, f"record {table}")
@@ -613,7 +728,8 @@ def _add_to_caseload(conn: Connection, user: str, resident_ids: Iterable[str], *
 #: Tables of records about a resident, with the column naming who stored each row.
 _ABOUT_RESIDENT = ((residents, "created_by"), (assessments, "entered_by"), (tier_assignments, "decided_by"),
                    (referrals, "created_by"), (contacts, "recorded_by"), (events, "recorded_by"),
-                   (enrolments, "recorded_by"), (consents, "recorded_by"), (surveys, "recorded_by"))
+                   (enrolments, "recorded_by"), (consents, "recorded_by"), (surveys, "recorded_by"),
+                   (measurements, "recorded_by"))
 
 
 def _user_row(conn: Connection, name: str):
@@ -657,17 +773,21 @@ def _insert_imported(conn: Connection, table: sa.Table, rows: list[dict], *, by:
 
 _STAFF = {"admin", "counsellor", "doctor", "social_worker"}
 _CLINICAL = {"admin", "counsellor", "doctor"}
-#: table -> (Table, roles that may write it, key column for the audit log, who-column prefix)
+#: table -> (Table, roles that may write it, who-column prefix); the audit log knows rows by
+#: :data:`audit.KEYS`
 _RECORDABLE = {
-    "referrals": (referrals, _CLINICAL, "referral_id", "created"),
-    "contacts": (contacts, _STAFF, "contact_id", "recorded"),
-    "events": (events, _STAFF, "event_id", "recorded"),
-    "enrolments": (enrolments, _CLINICAL, "enrolment_id", "recorded"),
-    "consents": (consents, _STAFF, "consent_id", "recorded"),
-    "surveys": (surveys, _STAFF, "survey_id", "recorded"),
+    "referrals": (referrals, _CLINICAL, "created"),
+    "contacts": (contacts, _STAFF, "recorded"),
+    "events": (events, _STAFF, "recorded"),
+    "enrolments": (enrolments, _CLINICAL, "recorded"),
+    "consents": (consents, _STAFF, "recorded"),
+    "surveys": (surveys, _STAFF, "recorded"),
 }
 #: Allowed values of coded columns (the database enforces the same with CHECK constraints).
 _CODES = {("contacts", "status"): ("planned", "attended", "missed"), ("events", "kind"): EVENT_KINDS}
+#: Bounds of numeric columns, as the analysis tables declare them (an upgraded SQLite registry
+#: lacks the CHECK constraint a new one has).
+_BOUNDS = {("events", "days"): (0, 3650)}
 
 
 class RecordProblems(ProblemsError):
@@ -715,6 +835,9 @@ def _typed_rows(table: sa.Table, frame: pd.DataFrame, who: str, by: str) -> list
             allowed = _CODES.get((table.name, col.name))
             if allowed and value not in allowed:
                 problems.append((label, col.name, value, f"must be one of {list(allowed)}"))
+            bounds = _BOUNDS.get((table.name, col.name))
+            if bounds and not bounds[0] <= value <= bounds[1]:
+                problems.append((label, col.name, value, f"must be from {bounds[0]} to {bounds[1]}"))
             row[col.name] = value
         rows.append({**row, f"{who}_by": by})
     if problems:
@@ -744,6 +867,58 @@ def _problem_lines(problems: list[tuple]) -> pd.DataFrame:
     table = table.drop_duplicates(ignore_index=True)
     order = table["line"].map(lambda v: -1 if v is None or v != v else v)
     return table.iloc[np.argsort(order.to_numpy(), kind="stable")].reset_index(drop=True)
+
+
+def _one_visit(visit) -> bool:
+    if isinstance(visit, dict):
+        visit = pd.DataFrame([visit])
+    if not isinstance(visit, pd.DataFrame) or len(visit) != 1 or "submission_id" not in visit.columns:
+        return False
+    submission = visit["submission_id"].iloc[0]
+    return isinstance(submission, str) and bool(submission.strip())
+
+
+def _prepare_screening(answers: pd.DataFrame, tier, reason):
+    """One screening form checked and shaped for :func:`_store_screening` (before the transaction):
+    (prepared, overrides); :class:`ImportProblems` naming every bad answer."""
+    from workbench.registry import saving
+
+    form = answers.drop(columns=[c for c in ("purpose", "referral_id", "study", "visit") if c in answers.columns])
+    prepared = saving.prepare(form.reset_index(drop=True))
+    if prepared.problems:
+        raise ImportProblems("screening", _problem_lines(prepared.problems))
+    overrides = None
+    if tier is not None:
+        overrides = pd.DataFrame({"resident_id": [str(answers["resident_id"].iloc[0]).strip()],
+                                  "assessed_on": [prepared.assessments["assessed_on"].iloc[0]],
+                                  "tier": [tier], "reason": [reason]})
+    return prepared, overrides
+
+
+def _saved_screening(conn: Connection, submission: str):
+    """The (resident_id, assessed_on) of the screening saved from ``submission``, or None."""
+    return conn.execute(sa.select(assessments.c.resident_id, assessments.c.assessed_on)
+                        .where(assessments.c.submission_id == submission).limit(1)).first()
+
+
+def _store_screening(conn: Connection, prepared, overrides, *, by: str, at: dt.datetime, submission: str, tier,
+                     policy) -> pd.DataFrame:
+    """Write one prepared screening and its decision inside the caller's transaction (the one code
+    path of :meth:`Registry.save_screening` and :meth:`Registry.save_visit`); returns the stored
+    decision. :class:`ImportProblems` when anything is wrong (the caller's transaction rolls back)."""
+    from workbench.registry import saving
+
+    try:
+        result = saving.store(conn, prepared, by=by, at=at, source=f"screening {submission}", policy=policy,
+                              overrides=overrides, new_session_only=True)
+    except (ProblemsError, ValueError) as err:  # a bad tier or reason: a problem of the form, named
+        rows = ([(None, p.column, p.value, p.rule) for p in err.problems.itertuples(index=False)]
+                if hasattr(err, "problems") and "table" in err.problems.columns else
+                [(None, "tier", tier, str(err).splitlines()[-1].lstrip("- "))])
+        raise ImportProblems("screening", _problem_lines(rows)) from None
+    if result.problems:
+        raise ImportProblems("screening", _problem_lines(result.problems))
+    return result.decisions
 
 
 def preview_screening(answers: pd.DataFrame, resident: dict, *, policy="default") -> pd.DataFrame:
