@@ -342,14 +342,13 @@ def prepare(frame: pd.DataFrame, *, today: dt.date | None = None) -> tuple[pd.Da
             if column == name:
                 rule = f"is outside the plausible range {_fmt(low)} to {_fmt(high)} {spec['unit']}"
                 for other, (m, unit, divide_by, add) in UNIT_COLUMNS.items():
-                    if m == name and low <= v / divide_by + add <= high:
-                        rule += (f": is it in {unit}? Then name the column {other} ({_fmt(v)} {unit} is "
-                                 f"{v / divide_by + add:.2f} {spec['unit']})")
+                    if m == name and low <= v / divide_by + add <= high:  # (no value in the rule: a column
+                        rule += f": is it in {unit}? Then name the column {other}"  # of them is one problem)
                         break
             else:
-                rule = (f"is {v:.2f} {spec['unit']} ({_fmt(float(pd.to_numeric(shown.iloc[i])))} "
-                        f"{UNIT_COLUMNS[column][1]}), outside the plausible range {_fmt(low)} to {_fmt(high)} "
-                        f"{spec['unit']}")
+                _, unit, divide_by, add = UNIT_COLUMNS[column]
+                rule = (f"is outside the plausible range {_fmt(low)} to {_fmt(high)} {spec['unit']} once converted "
+                        f"from {unit} ({_fmt((low - add) * divide_by)} to {_fmt((high - add) * divide_by)} {unit})")
             problems.append((index[i], column, _shown(shown.iloc[i]), rule))
         if spec["dtype"].startswith("Int"):
             fraction = value.notna() & (np.floor(value) != value) & ~outside
