@@ -279,8 +279,8 @@ def mixed_model(data: pd.DataFrame, *, outcome: str, time: str, subject: str, ar
     DataFrame
         One row per fixed effect: ``term, estimate, se, ci_low, ci_high`` (Wald z),
         ``p_value`` (Wald z), ``n`` (observations), ``n_subjects``, ``n_excluded`` (rows
-        missing a value). ``attrs``: ``variance_components`` (a DataFrame: ``component``
-        ``subject`` and ``residual``, ``variance``, ``sd``), ``reml_loglik``, ``alpha``,
+        missing a value). ``attrs``: ``variance_components`` (``{"subject": variance of the
+        random intercepts, "residual": residual variance}``), ``reml_loglik``, ``alpha``,
         ``excluded``, ``converged``, ``levels``.
 
     Raises
@@ -351,17 +351,25 @@ def mixed_model(data: pd.DataFrame, *, outcome: str, time: str, subject: str, ar
     x = np.column_stack([np.ones(len(used)), used[design.columns].to_numpy(float)])
     _rank_ok(x, names, fn)
     model = sm.MixedLM(used["_y"].to_numpy(float), x, groups=used["_g"].to_numpy(), exog_re=np.ones((len(used), 1)))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fit = model.fit(reml=True, method=["lbfgs", "bfgs"], maxiter=2000, gtol=1e-12)
+    fit = None
+    for method, options in (("bfgs", {"gtol": 1e-12}), ("powell", {"xtol": 1e-10, "ftol": 1e-12})):
+        # statsmodels' default lbfgs can step onto a singular random-effects covariance and fail;
+        # BFGS to a tight gradient reaches lmer's optimum (4th-5th figure), Powell is the fallback
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                fit = model.fit(reml=True, method=[method], maxiter=5000, **options)
+            except (np.linalg.LinAlgError, ValueError):
+                continue
+        if fit.converged:
+            break
+    if fit is None:
+        raise ValueError(f"{fn}: the REML fit failed with every optimiser (BFGS, Powell); nothing was fitted.")
     k = x.shape[1]
     group, resid = float(np.asarray(fit.cov_re)[0, 0]), float(fit.scale)
     out = _wald(names, np.asarray(fit.fe_params), _gls_se(x, used["_g"].to_numpy(), group, resid), alpha)
     out["n"], out["n_subjects"], out["n_excluded"] = len(used), int(used["_g"].nunique()), len(excluded)
-    out.attrs.update(variance_components=pd.DataFrame({"component": ["subject", "residual"],
-                                                       "variance": [group, resid],
-                                                       "sd": [np.sqrt(group), np.sqrt(resid)]}),
-                     reml_loglik=float(fit.llf), alpha=alpha, excluded=list(excluded),
+    out.attrs.update(variance_components={"subject": group, "residual": resid}, reml_loglik=float(fit.llf), alpha=alpha, excluded=list(excluded),
                      converged=bool(fit.converged), levels=levels, n_fixed=k)
     return out
 
@@ -390,7 +398,7 @@ def _tidy(value: Any) -> Any:
 def _theta_ml(y: np.ndarray, mu: np.ndarray, theta: float, limit: int = 100) -> tuple[float, float]:
     """ML theta of a negative binomial for fixed means, and its SE: MASS::theta.ml's Newton steps
     (score and information of the log-likelihood in theta), to full precision."""
-    def score(th):
+    def gradient(th):  # the score (d loglik / d theta)
         return np.sum(special.digamma(th + y) - special.digamma(th) + np.log(th) + 1 - np.log(th + mu)
                       - (y + th) / (mu + th))
 
@@ -400,7 +408,7 @@ def _theta_ml(y: np.ndarray, mu: np.ndarray, theta: float, limit: int = 100) -> 
 
     for _ in range(limit):
         th = abs(theta)
-        step = score(th) / info(th)
+        step = gradient(th) / info(th)
         theta = th + step
         if abs(step) <= 1e-12 * max(1.0, th):
             break
