@@ -209,3 +209,20 @@ def test_the_command_line_reads_a_gb18030_file_with_code_maps(tmp_path):
     assert stored(registry)["adherence"].tolist() == ["regular"]
     assert registry.verify_audit().ok
     registry.engine.dispose()
+
+
+def test_residents_may_carry_chronic_kidney_disease_blank_when_not_recorded(tmp_path):
+    reg = Registry(f"sqlite:///{tmp_path / 'registry.sqlite'}")
+    reg.init()
+    with pytest.raises(ImportProblems) as err:
+        reg.import_residents(PEOPLE.assign(ckd=["true", "", "maybe"]), by="admin")
+    assert problems_of(err.value) == {(4, "ckd", "maybe")}
+    reg.import_residents(PEOPLE.assign(ckd=["true", "", "false"]), by="admin")
+    people = reg.analysis_tables(as_user="admin").residents.set_index("resident_id")["ckd"]
+    assert people["R1"] == True  # noqa: E712 (a nullable boolean)
+    assert pd.isna(people["R2"]) and people["R3"] == False  # noqa: E712 (a nullable boolean)
+    again = reg.import_residents(PEOPLE.assign(ckd=["true", "", "false"]), by="admin")
+    assert (again.written, again.unchanged) == (0, 3) and reg.verify_audit().ok
+    with pytest.raises(ImportProblems):  # a changed ckd is a change of details, refused
+        reg.import_residents(PEOPLE.assign(ckd=["false", "", "false"]), by="admin")
+    reg.engine.dispose()

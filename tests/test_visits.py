@@ -162,3 +162,53 @@ def test_measurements_round_trip_through_postgresql(fresh_postgres_url, tmp_path
     report = reg.verify_audit()
     assert report.ok and report.tables["measurements"] == 2, report
     reg.engine.dispose()
+
+
+def test_a_registry_of_revision_0005_upgrades_and_keeps_its_hashes(tmp_path, monkeypatch):
+    """Rows written before 0006 (no ckd, no days, no measurements): the upgrade adds the columns
+    blank, every stored hash still verifies (a blank new column is left out of the hash), and
+    readings can be stored at once."""
+    import datetime as dt
+    import hashlib
+
+    from workbench.registry import audit, migrate
+
+    monkeypatch.setenv("WORKBENCH_AUDIT_KEY_FILE", str(tmp_path / "keys" / "audit.key"))
+    monkeypatch.setenv("WORKBENCH_AUDIT_CHECKPOINTS", str(tmp_path / "keys" / "checkpoints.jsonl"))
+    reg = Registry(f"sqlite:///{tmp_path / 'old.sqlite'}")
+    migrate.upgrade(reg.engine, "0005")
+    old = {"resident_id": "R1", "name": None, "phone": None, "id_number": None, "sex": "female",
+           "birth_date": "1950-02-03", "community": "A", "lives_alone": True, "hypertension": True,
+           **{c: False for c in ("diabetes", "chd", "stroke", "copd", "asthma")}, "created_by": "admin"}
+    digest = hashlib.sha256(audit.canonical(old)).hexdigest()  # the hash as revision 0005 took it
+    at = "2025-06-01 09:30:00.000000"
+    with reg.engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO users (name, role, created_at) VALUES ('admin', 'admin', :at)"), {"at": at})
+        conn.execute(sa.text("INSERT INTO communities (community, created_by, created_at) VALUES ('A', 'admin', :at)"),
+                     {"at": at})
+        conn.execute(sa.text("INSERT INTO residents (resident_id, sex, birth_date, community, lives_alone, hypertension, "
+                             "diabetes, chd, stroke, copd, asthma, content_hash, created_by, created_at) VALUES "
+                             "('R1', 'female', '1950-02-03', 'A', 1, 1, 0, 0, 0, 0, 0, :h, 'admin', :at)"),
+                     {"h": digest, "at": at})
+        conn.execute(sa.text("INSERT INTO events (resident_id, event_on, kind, recorded_by, recorded_at) VALUES "
+                             "('R1', '2025-05-02', 'hospitalisation', 'admin', :at)"), {"at": at})
+        audit.append(conn, [{"action": "add_user", "target_table": "users", "target_key": "admin"},
+                            {"action": "insert", "target_table": "residents", "target_key": "R1", "content_hash": digest},
+                            {"action": "insert", "target_table": "events", "target_key": "1"}],
+                     user="admin", at=dt.datetime(2025, 6, 1, 9, 30, tzinfo=dt.timezone.utc))
+    reg.engine.dispose()
+    assert migrate.current_revision(reg.engine) == "0005"
+    reg.init()  # upgrades to 0006 and seals the rows of the tables covered since
+    assert migrate.current_revision(reg.engine) == migrate.head_revision()
+    assert audit.row_hash("residents", {**old, "birth_date": dt.date(1950, 2, 3), "ckd": None}) == digest
+    tables = reg.analysis_tables(as_user="admin")
+    assert pd.isna(tables.residents["ckd"].iloc[0]) and pd.isna(tables.events["days"].iloc[0])
+    assert len(tables.measurements) == 0
+    reg.import_measurements(pd.DataFrame({"resident_id": ["R1"], "measured_on": ["2025-06-02"], "sbp": ["144"],
+                                          "dbp": ["86"]}), by="admin")
+    report = reg.verify_audit()
+    assert report.ok and report.tables["residents"] == 1 and report.tables["measurements"] == 1, report
+    reg.engine.dispose()
+    with sa.create_engine(f"sqlite:///{tmp_path / 'old.sqlite'}").begin() as conn:  # the old row, edited, is named
+        conn.execute(sa.text("UPDATE residents SET ckd = 1"))
+    assert reg.verify_audit().problems == ("residents R1: edited (differs from what was written and logged)",)

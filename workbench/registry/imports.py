@@ -319,7 +319,8 @@ def _residents_schema():
            for c in OPTIONAL_RESIDENT_COLUMNS},
         # chronic kidney disease: optional, blank = not recorded (never taken as no)
         "ckd": pa.Column(nullable=True, required=False,
-                         checks=pa.Check(lambda s: s.isna() | _as_bool(s).notna(), element_wise=False,
+                         checks=pa.Check(lambda s: (s.isna() | s.astype("string").str.strip().eq("")).fillna(True)
+                                         | _as_bool(s).notna(), element_wise=False,
                                          error="must be True or False (blank: not recorded)")),
     }, strict=False, coerce=False)
 

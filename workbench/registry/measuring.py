@@ -160,9 +160,9 @@ def store(conn: Connection, prepared: Prepared, *, by: str, at: dt.datetime, sou
                                  f"a {row['setting']} reading is already stored for this resident and date"))
             elif differs:
                 c = differs[0]
-                problems.append((line, c, row[c], f"differs from the reading stored for this resident, date and setting "
-                                                  f"({old[c]!r}{'' if len(differs) == 1 else f'; also {len(differs) - 1} other column(s)'}); "
-                                                  "nothing is overwritten"))
+                more = "" if len(differs) == 1 else f"; and {', '.join(differs[1:])}"
+                problems.append((line, c, row[c], f"differs from the reading stored for this resident, date and "
+                                                  f"setting ({old[c]!r}{more}); nothing is overwritten"))
             else:
                 unchanged += 1
     if problems and not skip_invalid:
