@@ -128,9 +128,13 @@ def control_frame(tables, *, condition: str = "hypertension", year: int | None =
 
     Notes
     -----
-    This is the 控制率 numerator's reading (REFERENCE.md, "Chronic disease follow-up": the
-    **latest** reading in the year). Home and device readings are not follow-ups and are
-    left out (``setting == "clinic"`` only).
+    The reading is the one the 控制率 looks at (REFERENCE.md, "Chronic disease follow-up": the
+    **latest** BP, or fasting glucose, in the year), taken from clinic follow-ups only (home and
+    device readings are not follow-ups). This frame is for modelling control, so it differs from
+    the indicator (:func:`workbench.chronic.indicators`) on purpose: it holds the residents with
+    an observed outcome (a reading with the value), where the indicator's denominator is every
+    managed resident alive at the end of the period, one without a reading counting as not
+    controlled; residents who died later in the year keep their reading here.
     """
     from workbench.cohort import age_at
 
