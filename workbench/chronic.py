@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.chronic_policy import (ACTIONS, CLASSIFICATIONS, ITEMS, ChronicPolicy, ChronicPolicyError,
-                                      load_chronic_policy, value_text)
+                                      load_chronic_policy, value_texts)
 from workbench.params import FRAME, Date, Either, Instance, Options, Predicate, check, validate_params
 from workbench.problems import ProblemsError
 
@@ -157,8 +157,9 @@ class _Residents:
             return
         self.index = pd.Index(residents["resident_id"])
         problems += _bad("residents", residents, residents["resident_id"].isna().to_numpy(), "resident_id", "is blank but required")
-        problems += _bad("residents", residents, self.index.duplicated() & residents["resident_id"].notna().to_numpy(),
-                         "resident_id", "is repeated: it must be unique")
+        if not self.index.is_unique:
+            problems += _bad("residents", residents, self.index.duplicated() & residents["resident_id"].notna().to_numpy(),
+                             "resident_id", "is repeated: it must be unique")
         self.has = {}
         for c in policy.conditions:
             blank = residents[c].isna().to_numpy()
@@ -265,13 +266,18 @@ def _engine(measurements, residents, policy: ChronicPolicy, *, until=None, extra
     res, order, who_all, date_all, setting_all, values_all, answers_all = _inputs(measurements, residents, policy, extra)
     if until is not None:
         order = order[date_all[order] <= np.datetime64(until, "ns")]
-    who, date = who_all[order], date_all[order]
+    # gathered once in follow-up order; each condition then takes an increasing subset (cache-friendly)
+    who, date, setting = who_all[order], date_all[order], setting_all[order]
+    values_o = {mm: v[order] for mm, v in values_all.items()}
+    answers_o = {x: (known[order], val[order]) for x, (known, val) in answers_all.items()}
     year, md, _ = _ymd(date)
     age = res.age_on(year, md, who)
+    looked_back = {k for act in policy.actions for k in act.when.get("previous", {})}
+    by_interval = {name: [j for j, act in enumerate(policy.actions) if act.follow_up == name] for name in policy.intervals}
     segments = []
     for k, (cid, cond) in enumerate(policy.conditions.items()):
         sel = np.flatnonzero(res.has[cid][who] & ((age < 0) | (age >= cond.min_age)))
-        rows, r, a, n = order[sel], who[sel], age[sel], len(sel)
+        r, a, day, n = who[sel], age[sel], date[sel], len(sel)
         choice = np.full(n, -1, dtype=np.int64)
         for t, target in enumerate(cond.targets):
             fits = np.ones(n, dtype=bool)
@@ -280,40 +286,41 @@ def _engine(measurements, residents, policy: ChronicPolicy, *, until=None, extra
             for w in target.recorded_without:
                 fits &= res.absent[w][r]
             choice[(choice == -1) & fits] = t
-        values = [values_all[mm][rows] for mm in cond.measures]
+        needed = set(cond.measures) | {mm for name in cond.danger for mm in policy.danger_values[name].measures}
+        vals = {mm: values_o[mm][sel] for mm in needed}
+        values = [vals[mm] for mm in cond.measures]
         known = np.logical_and.reduce([~np.isnan(v) for v in values])
         ok = known.copy()
         for t, target in enumerate(cond.targets):
             mine = choice == t
             for v, bound in zip(values, target.below.values()):
                 ok[mine] &= v[mine] < bound
+        answers = {x: (kn[sel], val[sel]) for x, (kn, val) in answers_o.items()}
         urgent = np.zeros(n, dtype=bool)
-        for name in cond.danger:
-            d = policy.danger_values[name]
-            if d.answer:
-                urgent |= answers_all[d.answer][0][rows] & answers_all[d.answer][1][rows]
-            for mm in d.measures:
-                v = values_all[mm][rows]
-                with np.errstate(invalid="ignore"):
-                    urgent |= (v >= d.at_least) if d.at_least is not None else (v <= d.at_most)
-        items = {"controlled": (known, ok), **{x: (answers_all[x][0][rows], answers_all[x][1][rows])
-                                                for x in ITEMS if x in answers_all}}
+        with np.errstate(invalid="ignore"):
+            for name in cond.danger:
+                d = policy.danger_values[name]
+                if d.answer:
+                    urgent |= answers[d.answer][0] & answers[d.answer][1]
+                for mm in d.measures:
+                    urgent |= (vals[mm] >= d.at_least) if d.at_least is not None else (vals[mm] <= d.at_most)
+        items = {"controlled": (known, ok), **{x: answers[x] for x in ITEMS if x in answers}}
         cls = np.full(n, -1, dtype=np.int64)
         for cname, when in policy.classification:
             cls[(cls == -1) & _holds(when, items, n)] = CLASSIFICATIONS.index(cname)
         starts = np.concatenate([[True], r[1:] != r[:-1]]) if n else np.zeros(0, bool)
         group_start = np.maximum.accumulate(np.where(starts, np.arange(n), 0)) if n else np.zeros(0, np.int64)
-        previous = {x: _previous(*items[x], group_start) for x in items}
+        previous = {x: _previous(*items[x], group_start) for x in looked_back}
         rule = np.full(n, -1, dtype=np.int64)
         for j, act in enumerate(policy.actions):
             rule[(rule == -1) & _holds(act.when, items, n, urgent=urgent, cls=cls, previous=previous)] = j
         due = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
-        for j, act in enumerate(policy.actions):
-            mine = rule == j
+        for name, rules in by_interval.items():
+            mine = np.isin(rule, rules)
             if mine.any():
-                due[mine] = _add(date[sel][mine], *policy.intervals[act.follow_up])
-        segments.append({"k": k, "condition": cid, "rows": rows, "sel": sel, "who": r, "date": date[sel],
-                         "setting": setting_all[rows], "target": choice, "known": known, "controlled": ok,
+                due[mine] = _add(day[mine], *policy.intervals[name])
+        segments.append({"k": k, "condition": cid, "rows": order[sel], "who": r, "date": day,
+                         "setting": setting[sel], "target": choice, "known": known, "controlled": ok,
                          "cls": cls, "urgent": urgent, "rule": rule, "next_due": due, "values": values,
                          "group_start": group_start})
     return res, segments
@@ -341,9 +348,9 @@ def classify(measurements: pd.DataFrame, residents: pd.DataFrame, *, policy: "st
     Returns
     -------
     DataFrame
-        :data:`CLASSIFY_COLUMNS`, one row per follow-up per managed condition, residents in the
-        order of ``residents``, each one's follow-ups by day and setting (a resident with both
-        conditions: two rows, in the policy's order of conditions):
+        :data:`CLASSIFY_COLUMNS`, one row per follow-up per managed condition, condition by
+        condition (in the policy's order), residents in the order of ``residents``, each one's
+        follow-ups by day and setting (a resident with both conditions has a row under each):
         ``measurement_id, resident_id, measured_on``; ``condition`` (``hypertension`` /
         ``diabetes``); ``target`` (text, e.g. ``<140/90 mmHg``); ``controlled`` (boolean, blank
         when the reading lacks a value); ``classification`` (``controlled``, ``not_controlled``,
@@ -364,22 +371,18 @@ def classify(measurements: pd.DataFrame, residents: pd.DataFrame, *, policy: "st
 
 
 def _classified(measurements: pd.DataFrame, segments: list[dict], pol: ChronicPolicy) -> pd.DataFrame:
-    ncond = len(pol.conditions)
+    # condition by condition, each in resident, day, setting order: concatenated, never sorted again
     rows = np.concatenate([s["rows"] for s in segments]) if segments else np.zeros(0, np.int64)
-    # each segment is in resident, day, setting order: a stable sort only merges the sorted runs
-    key = np.concatenate([s["sel"] * ncond + s["k"] for s in segments]) if segments else rows
-    order = np.argsort(key, kind="stable")
-    rows = rows[order]
 
     def cat(name):
-        return np.concatenate([s[name] for s in segments])[order] if segments else np.zeros(0, np.int64)
+        return np.concatenate([s[name] for s in segments]) if segments else np.zeros(0, np.int64)
 
     texts = [t.text() for c in pol.conditions.values() for t in c.targets]
     offsets = np.cumsum([0] + [len(c.targets) for c in pol.conditions.values()])
-    target = np.concatenate([s["target"] + offsets[s["k"]] for s in segments])[order] if segments else rows
+    target = np.concatenate([s["target"] + offsets[s["k"]] for s in segments]) if segments else rows
     rule = cat("rule")
     action_of_rule = np.array([ACTIONS.index(a.action) for a in pol.actions], dtype=np.int64)
-    ncode = np.concatenate([np.full(len(s["rows"]), s["k"]) for s in segments])[order] if segments else rows
+    ncode = np.concatenate([np.full(len(s["rows"]), s["k"]) for s in segments]) if segments else rows
     known = cat("known").astype(bool)
     out = pd.DataFrame({
         "measurement_id": pd.Series(measurements["measurement_id"].array.take(rows)),
@@ -564,8 +567,8 @@ def due_list(tables, *, today, policy: "str | ChronicPolicy" = "default") -> pd.
     -------
     DataFrame
         :data:`DUE_COLUMNS`, one row per resident and condition managed on ``today`` (the
-        condition recorded, of the policy's age or of unknown age, not dead), sorted by
-        resident and condition: ``last_visit`` (the last follow-up; blank: none yet),
+        condition recorded, of the policy's age or of unknown age, not dead), residents in the
+        order of ``residents``, then the conditions: ``last_visit`` (the last follow-up; blank: none yet),
         ``last_classification`` and ``last_value`` (its reading as text, e.g. ``152/94 mmHg``;
         blank when it had none), ``next_due`` (from it), ``due`` (``next_due`` on or before
         today, or no follow-up yet), ``overdue`` (before today; blank when no follow-up yet: not
@@ -578,7 +581,7 @@ def due_list(tables, *, today, policy: "str | ChronicPolicy" = "default") -> pd.
     res, segments = _engine(tables["measurements"], tables["residents"], pol, until=day)
     deaths = _deaths(tables, res)
     action_of_rule = np.array([ACTIONS.index(a.action) for a in pol.actions], dtype=np.int64)
-    parts = []
+    parts, positions = [], []
     for s in segments:
         cond = pol.conditions[s["condition"]]
         age = res.age_on(day.year, day.month * 100 + day.day)
@@ -606,8 +609,8 @@ def due_list(tables, *, today, policy: "str | ChronicPolicy" = "default") -> pd.
         twice = (k1 >= 0) & (k0 >= 0) & ~ctrl[np.maximum(k1, 0)] & ~ctrl[np.maximum(k0, 0)]
         has_value = seen & s["known"][p]
         text = np.full(len(managed), None, dtype=object)
-        for i in np.flatnonzero(has_value):
-            text[i] = value_text(cond.measures, tuple(v[p[i]] for v in s["values"]))
+        if has_value.any():
+            text[has_value] = value_texts(cond.measures, [v[p[has_value]] for v in s["values"]])
         nat = np.datetime64("NaT", "ns")
         next_due = np.where(seen, s["next_due"][p], nat).astype("datetime64[ns]")
         late = ((np.datetime64(day, "ns") - np.where(seen, next_due, np.datetime64(day, "ns"))) // np.timedelta64(1, "D"))
@@ -626,11 +629,11 @@ def due_list(tables, *, today, policy: "str | ChronicPolicy" = "default") -> pd.
             "uncontrolled_twice": twice,
             "urgent_referral": seen & urgent_rule,
         })
-        frame["_k"] = s["k"]
         parts.append(frame)
+        positions.append(managed * len(pol.conditions) + s["k"])
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({c: [] for c in DUE_COLUMNS})
-    if len(out):
-        out = out.sort_values(["resident_id", "_k"], kind="stable", ignore_index=True)
-    out = out.drop(columns="_k", errors="ignore")[DUE_COLUMNS]
+    if len(out):  # residents in the order of the table, then the conditions: sorted runs, merged
+        out = out.take(np.argsort(np.concatenate(positions), kind="stable")).reset_index(drop=True)
+    out = out[DUE_COLUMNS]
     out.attrs.update(policy_version=pol.version, today=day)
     return out

@@ -33,7 +33,7 @@ from workbench._declarations import read_yaml, refuse
 from workbench._declarations import texts as _texts
 
 __all__ = ["ACTIONS", "CLASSIFICATIONS", "ChronicPolicy", "ChronicPolicyError", "MANAGED_CONDITIONS",
-           "interval_text", "load_chronic_policy", "value_text"]
+           "interval_text", "load_chronic_policy", "value_text", "value_texts"]
 
 _FOLDER = Path(__file__).resolve().parent / "policies"
 _IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -80,6 +80,29 @@ def value_text(measures: tuple[str, ...], values: tuple[float, ...]) -> str:
     units = [_measures()["measures"][m]["unit"] for m in measures]
     unit = units[0] if len(set(units)) == 1 else "/".join(units)
     return "/".join(_number(v, m) for m, v in zip(measures, values)) + f" {unit}"
+
+
+def value_texts(measures: tuple[str, ...], values: list) -> "Any":
+    """:func:`value_text` of many readings at once (arrays of each measure's values, no blanks).
+
+    >>> import numpy as np
+    >>> value_texts(("fasting_glucose",), [np.array([6.5, 7.0, 8.254])]).tolist()
+    ['6.5 mmol/L', '7.0 mmol/L', '8.25 mmol/L']
+    """
+    import numpy as np
+
+    parts = []
+    for m, v in zip(measures, values):
+        v = np.asarray(v, dtype=float)
+        if _measures()["measures"][m]["dtype"].startswith("Int"):
+            parts.append(np.round(v).astype(np.int64).astype(str))
+        else:  # the shortest text of the value to 2 decimals, at least one decimal (7.0, 8.25)
+            parts.append(np.round(v, 2).astype(str))
+    units = [_measures()["measures"][m]["unit"] for m in measures]
+    out = parts[0].astype(object)
+    for part in parts[1:]:
+        out = out + "/" + part.astype(object)
+    return out + " " + (units[0] if len(set(units)) == 1 else "/".join(units))
 
 
 @dataclass(frozen=True)
