@@ -127,6 +127,18 @@ def test_statsmodels_default_negative_binomial_is_not_glm_nb():
     assert abs(1 / r["theta"].iloc[0] - 1) > 5
 
 
+def test_negative_binomial_without_overdispersion_is_the_poisson_fit():
+    # counts no more variable than Poisson: theta runs to infinity (glm.nb warns "iteration limit
+    # reached"); the limit is the Poisson model, reported with theta = inf, never a crash or NaN
+    d = pd.DataFrame({"arm": ["a"] * 6 + ["b"] * 6, "y": [1, 1, 1, 2, 1, 1, 2, 2, 3, 2, 2, 2]})
+    with pytest.warns(RuntimeWarning, match="show no overdispersion"):
+        nb = count_model(d, outcome="y", arm="arm", reference="a", family="negative_binomial")
+    poisson = count_model(d, outcome="y", arm="arm", reference="a")
+    pd.testing.assert_frame_equal(nb[["term", "estimate", "se"]], poisson[["term", "estimate", "se"]])
+    assert nb.attrs["theta"] == np.inf and np.isnan(nb.attrs["theta_se"])
+    assert nb.loc[1, "rate_ratio"] == pytest.approx(13 / 7, rel=1e-9)
+
+
 def test_reference_inputs_are_what_the_seed_gives():
     spec = importlib.util.spec_from_file_location("bodymind_make_data", REF / "make_data.py")
     module = importlib.util.module_from_spec(spec)
@@ -305,9 +317,8 @@ def test_control_by_psych_excludes_and_counts_residents_without_a_decision():
 
 
 def trial_tables():
-    residents = [{"resident_id": "A", "hypertension": True, "diabetes": True, "ckd": False, "birth_date": "1960-01-01"},
-                 {"resident_id": "B", "hypertension": True, "diabetes": False, "ckd": False, "birth_date": "1960-01-01"},
-                 {"resident_id": "C", "hypertension": False, "diabetes": True, "ckd": False, "birth_date": "1960-01-01"}]
+    residents = [{"resident_id": r, "hypertension": ht, "diabetes": dm, "ckd": False, "birth_date": "1960-01-01"}
+                 for r, ht, dm in (("A", True, True), ("B", True, False), ("C", False, True))]
     enrolments = [{"resident_id": "A", "study": "rct_12m", "arm": "intervention", "enrolled_on": "2025-01-10"},
                   {"resident_id": "B", "study": "rct_12m", "arm": "usual_care", "enrolled_on": "2025-01-20"},
                   {"resident_id": "C", "study": "rct_12m", "arm": "usual_care", "enrolled_on": "2025-01-20"}]

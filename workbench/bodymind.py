@@ -55,6 +55,8 @@ DAYS_PER_YEAR = 365.25
 BOOT = {"n_boot": Interval(int, 100, None), "seed": Interval(int, 0, None), "alpha": ALPHA}
 STUDY = Predicate(lambda v: isinstance(v, str) and v != "", "a study id (str)")
 MONTHS = Sequence(Interval(int, 0, 120), min_length=2)
+YEAR = Predicate(lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and 1900 < v < 2200),
+                 "None or a year (int)")
 
 
 class BodyMindDataError(RowProblemsError):
@@ -97,9 +99,7 @@ def _status_on(readings: pd.DataFrame, tables) -> pd.Series:
     return joined.set_index("index")["psych_status"].reindex(readings.index)
 
 
-@validate_params({"tables": TABLES, "condition": Options(*CONDITIONS),
-                  "year": Predicate(lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool)
-                                                            and 1900 < v < 2200), "None or a year (int)")})
+@validate_params({"tables": TABLES, "condition": Options(*CONDITIONS), "year": YEAR})
 def control_frame(tables, *, condition: str = "hypertension", year: int | None = None,
                   policy: Any = "default") -> pd.DataFrame:
     """One row per resident managed for ``condition``: control at the latest follow-up of the year.
@@ -160,7 +160,7 @@ def control_frame(tables, *, condition: str = "hypertension", year: int | None =
     return out
 
 
-@validate_params({"tables": TABLES, "year": Predicate(lambda v: v is None or isinstance(v, int), "None or a year (int)")})
+@validate_params({"tables": TABLES, "year": YEAR})
 def joint_picture(tables, *, year: int | None = None, policy: Any = "default") -> pd.DataFrame:
     """Control rate by condition and psychological status: the programme's joint picture.
 
@@ -196,7 +196,7 @@ def joint_picture(tables, *, year: int | None = None, policy: Any = "default") -
     return out
 
 
-@validate_params({"tables": TABLES, "condition": Options(*CONDITIONS),
+@validate_params({"tables": TABLES, "condition": Options(*CONDITIONS), "year": YEAR,
                   "adjust": Sequence(Options("age", "sex")), "alpha": ALPHA})
 def control_by_psych(tables, *, condition: str = "hypertension", year: int | None = None,
                      adjust: tuple[str, ...] | list[str] = ("age", "sex"), policy: Any = "default",
@@ -311,7 +311,8 @@ def trial_readings(tables, *, study: str = "rct_12m", months=(0, 3, 6, 9, 12), w
         ``resident_id, arm, month, hypertension, diabetes`` (the resident's conditions),
         ``bp_measured_on, sbp, dbp, bp_controlled`` (the nearest clinic reading with a blood
         pressure, and whether the policy judges it controlled: 1.0 / 0.0; NA for a resident
-        without hypertension, or not managed by the policy on that day, e.g. under 35), ``hba1c_measured_on, hba1c`` (the nearest with an HbA1c).
+        without hypertension, or not managed by the policy on that day, e.g. under 35),
+        ``hba1c_measured_on, hba1c`` (the nearest with an HbA1c).
         Every randomised resident has a row for every month; a blank means no reading in the
         window (never zero). ``attrs``: ``study``, ``months``, ``window_days``.
 

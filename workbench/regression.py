@@ -82,7 +82,8 @@ def _reference_ok(data: pd.DataFrame, column: str, reference: Any, function: str
     levels = _levels(data[column])
     from workbench.params import check
 
-    check(function, "reference", reference, Predicate(lambda r: r in levels, f"one of the levels of '{column}' {levels}"))
+    check(function, "reference", reference,
+          Predicate(lambda r: r in levels, f"one of the levels of '{column}' {levels}"))
     if len(levels) < 2:
         raise ValueError(f"The '{column}' column must have at least 2 levels for {function}. Got {levels}.")
 
@@ -225,7 +226,8 @@ def logistic_model(data: pd.DataFrame, *, outcome: str, exposure: str, reference
     _rank_ok(x, names, fn)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        fit = sm.GLM(used["_y"].to_numpy(float), x, family=sm.families.Binomial()).fit(tol=1e-10, tol_criterion="params", maxiter=100)
+        fit = sm.GLM(used["_y"].to_numpy(float), x, family=sm.families.Binomial()).fit(
+            tol=1e-10, tol_criterion="params", maxiter=100)
     converged = bool(fit.converged) and not any("separation" in str(w.message) for w in caught)
     if not converged:
         warnings.warn(f"{fn}: the fit did not converge (a complete separation?); estimates are not finite or "
@@ -369,7 +371,8 @@ def mixed_model(data: pd.DataFrame, *, outcome: str, time: str, subject: str, ar
     group, resid = float(np.asarray(fit.cov_re)[0, 0]), float(fit.scale)
     out = _wald(names, np.asarray(fit.fe_params), _gls_se(x, used["_g"].to_numpy(), group, resid), alpha)
     out["n"], out["n_subjects"], out["n_excluded"] = len(used), int(used["_g"].nunique()), len(excluded)
-    out.attrs.update(variance_components={"subject": group, "residual": resid}, reml_loglik=float(fit.llf), alpha=alpha, excluded=list(excluded),
+    out.attrs.update(variance_components={"subject": group, "residual": resid}, reml_loglik=float(fit.llf),
+                     alpha=alpha, excluded=list(excluded),
                      converged=bool(fit.converged), levels=levels, n_fixed=k)
     return out
 
@@ -395,6 +398,15 @@ def _tidy(value: Any) -> Any:
 
 # --- count models ---------------------------------------------------------------------------------------
 
+def _nb_fit(y: np.ndarray, x: np.ndarray, offset: np.ndarray, theta: float, start: np.ndarray):
+    """The negative binomial GLM at fixed theta (IRLS, scale 1), as ``glm(family = negative.binomial(theta))``."""
+    import statsmodels.api as sm
+
+    family = sm.families.NegativeBinomial(alpha=1 / theta)
+    return sm.GLM(y, x, family=family, offset=offset).fit(start_params=start, tol=1e-10, tol_criterion="params",
+                                                          maxiter=100, scale=1.0)
+
+
 def _theta_ml(y: np.ndarray, mu: np.ndarray, theta: float, limit: int = 100) -> tuple[float, float]:
     """ML theta of a negative binomial for fixed means, and its SE: MASS::theta.ml's Newton steps
     (score and information of the log-likelihood in theta), to full precision."""
@@ -406,14 +418,21 @@ def _theta_ml(y: np.ndarray, mu: np.ndarray, theta: float, limit: int = 100) -> 
         return np.sum(-special.polygamma(1, th + y) + special.polygamma(1, th) - 1 / th + 2 / (mu + th)
                       - (y + th) / (mu + th) ** 2)
 
-    for _ in range(limit):
-        th = abs(theta)
-        step = gradient(th) / info(th)
-        theta = th + step
-        if abs(step) <= 1e-12 * max(1.0, th):
-            break
-    theta = abs(theta)
-    return theta, float(np.sqrt(1 / info(theta)))
+    with np.errstate(all="ignore"):
+        for _ in range(limit):
+            th = abs(theta)
+            step = gradient(th) / info(th)
+            theta = th + step
+            if not np.isfinite(theta) or abs(theta) > THETA_MAX:
+                return np.inf, np.nan          # no overdispersion: the likelihood rises towards Poisson
+            if abs(step) <= 1e-12 * max(1.0, th):
+                break
+        theta = abs(theta)
+        return theta, float(np.sqrt(1 / info(theta)))
+
+
+#: Above this theta the negative binomial is taken to be the Poisson model (no overdispersion).
+THETA_MAX = 1e6
 
 
 @validate_params({"data": FRAME, "outcome": COLUMN, "arm": COLUMN, "exposure": Predicate(
@@ -473,8 +492,13 @@ def count_model(data: pd.DataFrame, *, outcome: str, arm: str, reference: Any, e
     from the Poisson fit's means, until theta and the deviance settle (relative change
     < 1e-10). That is the joint maximum likelihood estimate ``glm.nb`` converges to; the
     standard errors are the GLM's at the final theta (expected information, theta treated
-    as known), as ``summary.negbin`` reports them, and ``theta_se`` is ``theta.ml``'s.
-    The intervals are Wald (R: ``confint.default``).
+    as known), as ``summary.negbin`` reports them, and ``theta_se`` is ``theta.ml``'s
+    information formula at the final theta (``glm.nb``'s ``SE.theta`` evaluates it one Newton
+    step earlier, which differs in the 4th figure when theta is small). Counts with no
+    overdispersion drive theta to infinity (above :data:`THETA_MAX`): the negative binomial is
+    then the Poisson model, reported as such with ``theta = inf`` and a ``RuntimeWarning``
+    (``glm.nb`` warns and stops at a very large theta). The intervals are Wald (R:
+    ``confint.default``).
 
     Examples
     --------
@@ -516,24 +540,34 @@ def count_model(data: pd.DataFrame, *, outcome: str, arm: str, reference: Any, e
     x = np.column_stack([np.ones(len(used)), used[design.columns].to_numpy(float)])
     _rank_ok(x, names, fn)
     yy, offset = used["_y"].to_numpy(float), np.log(used["_e"].to_numpy(float))
-    fit = sm.GLM(yy, x, family=sm.families.Poisson(), offset=offset).fit(tol=1e-10, tol_criterion="params", maxiter=100)
+    fit = sm.GLM(yy, x, family=sm.families.Poisson(), offset=offset).fit(tol=1e-10, tol_criterion="params",
+                                                                         maxiter=100)
     theta = theta_se = np.nan
+    poisson = fit
     if family == "negative_binomial":
         mu = fit.fittedvalues
-        theta, _ = _theta_ml(yy, mu, len(yy) / np.sum((yy / mu - 1) ** 2))     # glm.nb's starting value
+        with np.errstate(divide="ignore"):
+            start = len(yy) / np.sum((yy / mu - 1) ** 2)                       # glm.nb's starting value
+        theta, _ = _theta_ml(yy, mu, start)
         deviance = np.inf
         for _ in range(200):
-            nb = sm.families.NegativeBinomial(alpha=1 / theta)
-            fit = sm.GLM(yy, x, family=nb, offset=offset).fit(start_params=fit.params, tol=1e-10, tol_criterion="params", maxiter=100,
-                                                              scale=1.0)
+            if not np.isfinite(theta):
+                break
+            fit = _nb_fit(yy, x, offset, theta, fit.params)
             new_theta, theta_se = _theta_ml(yy, fit.fittedvalues, theta)
             settled = (abs(new_theta - theta) <= 1e-10 * theta
                        and abs(fit.deviance - deviance) <= 1e-10 * max(1.0, abs(fit.deviance)))
             theta, deviance = new_theta, fit.deviance
             if settled:
                 break
-        fit = sm.GLM(yy, x, family=sm.families.NegativeBinomial(alpha=1 / theta), offset=offset).fit(
-            start_params=fit.params, tol=1e-10, tol_criterion="params", maxiter=100, scale=1.0)
+    if family == "negative_binomial" and not np.isfinite(theta):
+        warnings.warn(f"{fn}: the counts of '{outcome}' show no overdispersion (theta runs to infinity), so the "
+                      "negative binomial fit is the Poisson fit; it is reported with theta = inf.", RuntimeWarning,
+                      stacklevel=2)
+        fit, theta_se = poisson, np.nan
+        loglik, aic = float(fit.llf), float(-2 * fit.llf + 2 * (x.shape[1] + 1))
+    elif family == "negative_binomial":
+        fit = _nb_fit(yy, x, offset, theta, fit.params)
         mu = fit.fittedvalues
         loglik = float(np.sum(special.gammaln(theta + yy) - special.gammaln(theta) - special.gammaln(yy + 1)
                               + theta * np.log(theta) + yy * np.log(np.where(yy > 0, mu, 1.0))
