@@ -5,6 +5,7 @@
     python benchmarks/calibrate_synth.py --solve-followup   # solve the trajectory constants
     python benchmarks/calibrate_synth.py --solve-trial      # solve the RCT effect constants
     python benchmarks/calibrate_synth.py --events           # event and death rates, 5 years
+    python benchmarks/calibrate_synth.py --solve-measurements  # solve the follow-up constants
 
 ``--solve`` prints the constants to copy into workbench/synth/params.yaml (they are not written
 automatically, so the comments there stay as they are). Targets (DESIGN.md service model):
@@ -23,6 +24,15 @@ RCT targets (service model): in the 12-month RCT of chronic patients, anxiety or
 (PHQ-9 >= 10 or GAD-7 >= 10 at the 12-month assessment) about 32% lower (relative) in the
 intervention arm than in usual care, and ER visits in the 12 months after enrolment about 27%
 lower (visits per participant, intention to treat).
+
+Chronic-disease follow-up targets (REFERENCE.md "Chronic disease follow-up", programme claims),
+among hypertensive trial participants: BP controlled (< 140/90 mmHg; < 150/90 at 80+ without
+diabetes or CKD) before the programme (the latest face-to-face reading in the 365 days before
+enrolment) ~56%, and at 12 months (the latest face-to-face reading in the 365 days after
+enrolment) ~76% in the intervention arm (claims: 77% "after", 75% "with psychological care
+added") and ~55% in usual care; fasting glucose < 7.0 mmol/L of diabetic participants before
+enrolment ~56% (a calibration choice: no programme figure); the odds of non-adherence (intermittent or none) of depressed (PHQ-9 >= 10) vs other
+managed residents at the baseline visit 1.76 (Grenard 2011, J Gen Intern Med 26:1175).
 """
 
 from __future__ import annotations
@@ -221,6 +231,110 @@ def solve_trial(n: int, seed: int) -> None:
     print("trial.effect:", {k: te[k] for k, *_ in TRIAL_TARGETS.values()})
 
 
+def bp_controlled(m: pd.DataFrame, residents: pd.DataFrame) -> pd.Series:
+    """BP controlled (REFERENCE.md): SBP < 140 and DBP < 90; < 150/90 from age 80 for residents
+    without diabetes or (recorded) chronic kidney disease. NA without a reading."""
+    r = residents.set_index("resident_id")
+    birth = r.loc[m["resident_id"], "birth_date"].to_numpy()
+    age = (pd.to_datetime(m["measured_on"]).to_numpy() - birth) / np.timedelta64(1, "D") / 365.25
+    relaxed = ((age >= 80) & ~r.loc[m["resident_id"], "diabetes"].to_numpy()
+               & ~r.loc[m["resident_id"], "ckd"].fillna(False).to_numpy().astype(bool))
+    limit = np.where(relaxed, 150, 140)
+    sbp, dbp = m["sbp"].astype("float64").to_numpy(), m["dbp"].astype("float64").to_numpy()
+    out = pd.Series((sbp < limit) & (dbp < 90), index=m.index, dtype="boolean")
+    return out.mask(np.isnan(sbp) | np.isnan(dbp))
+
+
+def measurements_measure(c) -> dict[str, float]:
+    """Chronic-disease follow-up figures straight from their definitions (module docstring)."""
+    r, m = c.residents, c.measurements
+    visits = m[m["setting"] != "device"].copy()
+    visits["bp_ok"] = bp_controlled(visits, r)
+    visits["glucose_ok"] = (visits["fasting_glucose"] < 7.0).astype("boolean")
+    enrol = c.enrolments.set_index("resident_id")
+    on_trial = visits[visits["resident_id"].isin(enrol.index)].copy()
+    on_trial["arm"] = enrol.loc[on_trial["resident_id"], "arm"].astype(str).to_numpy()
+    since = (on_trial["measured_on"] - enrol.loc[on_trial["resident_id"], "enrolled_on"].to_numpy()).dt.days
+    hyp = r.set_index("resident_id")["hypertension"]
+    dia = r.set_index("resident_id")["diabetes"]
+    out: dict[str, float] = {}
+    for name, condition, column in (("bp", hyp, "bp_ok"), ("glucose", dia, "glucose_ok")):
+        rows = on_trial[condition.loc[on_trial["resident_id"]].to_numpy() & on_trial[column].notna()]
+        base = rows[since.loc[rows.index] == 0]
+        out[f"{name}_control_enrolment"] = float(base[column].astype(float).mean())
+        latest = {}
+        for when, (lo, hi) in (("before", (-365, -1)), ("12m", (1, 365))):
+            year = rows[since.loc[rows.index].between(lo, hi)]
+            latest[when] = year.sort_values("measured_on").groupby("resident_id").last()
+        out[f"{name}_control_before"] = float(latest["before"][column].astype(float).mean())
+        for arm in ("usual_care", "intervention"):
+            for when in ("before", "12m"):
+                last = latest[when]
+                out[f"{name}_control_{when}_{arm}"] = float(last.loc[last["arm"] == arm, column].astype(float).mean())
+    # Mood and adherence at the baseline visit (the screening day) of every managed resident.
+    screen = c.screenings.set_index("resident_id")["assessed_on"]
+    first = visits[visits["measured_on"].to_numpy() == screen.loc[visits["resident_id"]].to_numpy()]
+    first = first[first["adherence"].notna()]
+    phq = workbench.score(c.screenings, "phq9").set_index(c.screenings["resident_id"])["score"]
+    depressed = (phq.loc[first["resident_id"]] >= 10).to_numpy()
+    known = phq.loc[first["resident_id"]].notna().to_numpy()
+    poor = (first["adherence"] != "regular").to_numpy()
+    odds = [poor[known & d].mean() / (1 - poor[known & d].mean()) for d in (depressed, ~depressed)]
+    out["nonadherence_or_depressed"] = float(odds[0] / odds[1])
+    out["regular_share"] = float(1 - poor.mean())
+    out["none_share"] = float((first["adherence"] == "none").mean())
+    for state in ("regular", "intermittent", "none"):
+        rows = first[(first["adherence"] == state) & hyp.loc[first["resident_id"]].to_numpy()]
+        out[f"sbp_mean_{state}"] = float(rows["sbp"].astype(float).mean())
+    managed = r["hypertension"] | r["diabetes"]
+    t = totals(c)
+    pos = ((t["phq9"] >= 10) | (t["gad7"] >= 10)).where(t["phq9"].notna() | t["gad7"].notna())
+    out["depanx_managed"] = float(pos[managed.to_numpy()].mean())
+    per = visits.groupby("resident_id").size().reindex(r.loc[managed, "resident_id"], fill_value=0)
+    out["visits_per_managed"] = float(per.mean())
+    out["device_share"] = float((m["setting"] == "device").mean())
+    known_ckd = r.loc[managed, "ckd"]
+    out["ckd_recorded"] = float(known_ckd.notna().mean())
+    out["ckd_of_recorded"] = float(known_ckd.dropna().astype(bool).mean())
+    # Hospital days and ER visits in the 12 months after enrolment, per participant.
+    e = c.events[c.events["resident_id"].isin(enrol.index)]
+    days = (e["event_on"] - enrol.loc[e["resident_id"], "enrolled_on"].to_numpy()).dt.days
+    e = e[days.between(1, 365)]
+    arm = enrol["arm"].astype(str)
+    size = arm.value_counts()
+    stays = e[e["kind"] == "hospitalisation"]
+    for a in ("usual_care", "intervention"):
+        mine = stays[arm.loc[stays["resident_id"]].to_numpy() == a]
+        out[f"hospital_days_{a}"] = float(mine["days"].astype(float).sum() / size[a])
+        out[f"mean_stay_{a}"] = float(mine["days"].astype(float).mean())
+    return out
+
+
+# Solved in this order, once: adherence.depression moves everything, the trial shift nothing
+# before enrolment.
+MEASUREMENT_TARGETS = {"nonadherence_or_depressed": (("adherence", "depression"), 1.76, (0.0, 1.5)),
+                       "bp_control_before": (("sbp", "intercept"), 0.56, (120.0, 138.0)),
+                       "glucose_control_before": (("glucose", "intercept"), 0.56, (5.5, 7.5)),
+                       "bp_control_12m_intervention": (("adherence", "trial_shift"), 0.76, (0.5, 5.0))}
+
+
+def solve_measurements(n: int, seed: int) -> None:
+    """1-D solves of the four [calibrated] follow-up constants, in order."""
+    raw = copy.deepcopy(_params.load())
+    raw.pop("_derived")
+    mp = raw["measurements"]
+
+    def metric(name, key, x):
+        mp[key[0]][key[1]] = x
+        return measurements_measure(run(_params.check(raw), n, seed, ("phq9", "gad7")))[name]
+
+    for name, (key, target, (lo, hi)) in MEASUREMENT_TARGETS.items():
+        mp[key[0]][key[1]] = round(brentq(lambda x: metric(name, key, x) - target, lo, hi,
+                                          xtol=1e-3 * (hi - lo)), 3)
+        print(f"  {key}: {mp[key[0]][key[1]]}", flush=True)
+    print("measurements:", {".".join(k): mp[k[0]][k[1]] for k, *_ in MEASUREMENT_TARGETS.values()})
+
+
 def events_measure(c) -> pd.DataFrame:
     """Events per 1,000 person-years (from the screening to death or follow_up_end) by age
     group at the screening, and overall."""
@@ -311,6 +425,7 @@ def main() -> None:
     ap.add_argument("--solve-followup", action="store_true")
     ap.add_argument("--solve-trial", action="store_true")
     ap.add_argument("--events", action="store_true")
+    ap.add_argument("--solve-measurements", action="store_true")
     ap.add_argument("--n", type=int, default=50_000)
     ap.add_argument("--seed", type=int, default=20261126)
     args = ap.parse_args()
@@ -323,13 +438,17 @@ def main() -> None:
     if args.solve_trial:
         solve_trial(max(args.n, 300_000), args.seed)
         return
+    if args.solve_measurements:
+        solve_measurements(max(args.n, 200_000), args.seed)
+        return
     if args.events:
         params = _params.load()
         print(events_measure(run(params, args.n, args.seed, ("phq9", "gad7"), 5)))
         return
     params = _params.load()
     c = run(params, args.n, args.seed, tuple(params["instruments"]))
-    for key, value in {**measure(c, params), **follow_up_measure(c), **trial_measure(c)}.items():
+    for key, value in {**measure(c, params), **follow_up_measure(c), **trial_measure(c),
+                       **measurements_measure(c)}.items():
         print(f"{key:>22s}  {value:.4f}")
 
 

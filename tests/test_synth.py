@@ -56,7 +56,7 @@ SAMPLE = ROOT / "data_samples"
 INSTRUMENTS = ("phq9", "gad7", "who5", "ucla3", "k10", "phq15", "pss10")
 CONDITIONS = ("hypertension", "diabetes", "chd", "stroke", "copd", "asthma")
 RESIDENT_COLUMNS = ["resident_id", "sex", "birth_date", "age", "community", "community_type",
-                    "lives_alone", *CONDITIONS]
+                    "lives_alone", *CONDITIONS, "ckd"]
 REFERRAL_COLUMNS = ["referral_id", "resident_id", "referred_on", "tier", "rule", "ended_on",
                     "end_reason"]
 CONTACT_COLUMNS = ["contact_id", "resident_id", "referral_id", "contact_on", "kind", "attended"]
@@ -143,7 +143,8 @@ def test_resident_schema(small):
     assert str(r["birth_date"].dtype).startswith("datetime64") and str(r["age"].dtype) == "int64"
     for col in ["lives_alone", *CONDITIONS]:
         assert r[col].dtype == bool
-    assert r.notna().all().all()
+    assert r.drop(columns="ckd").notna().all().all()
+    assert str(r["ckd"].dtype) == "boolean"        # chronic kidney disease: blank = not recorded
     assert r["age"].between(18, 99).all()
     prefix = r["community"].astype(str).str.extract(r"^(\w+)-\d{2,}$")[0]
     assert (prefix == r["community_type"].astype(str)).all()

@@ -106,14 +106,23 @@ def test_a_longer_follow_up_extends_a_shorter_one(mid):
                       ("trial_assessments", "assessed_on"), ("contacts", "contact_on"),
                       ("followups", "assessed_on")):
         a, b = getattr(mid, name), getattr(two, name)
-        drop = [c for c in ("event_id", "contact_id") if c in a.columns]
+        drop = [c for c in ("event_id", "contact_id", "days") if c in a.columns]
         head = a[a[col] <= cut].drop(columns=drop).reset_index(drop=True)
         pd.testing.assert_frame_equal(head, b.drop(columns=drop), obj=name)
     # An earlier follow_up_end only cuts.
     early = community(3_000, seed=11, follow_up_years=3, follow_up_end="2026-06-30")
     e = mid.events[mid.events["event_on"] <= "2026-06-30"].reset_index(drop=True)
-    pd.testing.assert_frame_equal(early.events.drop(columns="event_id"),
-                                  e.drop(columns="event_id"))
+    pd.testing.assert_frame_equal(early.events.drop(columns=["event_id", "days"]),
+                                  e.drop(columns=["event_id", "days"]))
+    # A hospital stay's length is the same, or blank when the stay had not ended by the
+    # shorter follow-up's end (its length was not known then).
+    for short, end in ((two, cut), (early, pd.Timestamp("2026-06-30"))):
+        longer = mid.events[mid.events["event_on"] <= end].reset_index(drop=True)["days"]
+        known = short.events["days"].notna()
+        assert (short.events["days"][known] == longer[known]).all()
+        unknown = (short.events["kind"] == "hospitalisation") & ~known
+        ends = short.events["event_on"][unknown] + pd.to_timedelta(longer[unknown].astype(float), unit="D")
+        assert (ends.isna() | (ends > end)).all() and unknown.any()
 
 
 def test_same_seed_same_data_other_seed_other_data(mid):
@@ -176,7 +185,9 @@ def test_params_of_the_long_follow_up_check_themselves():
 
 def test_event_schema(mid):
     e = mid.events
-    assert e.columns.tolist() == ["event_id", "resident_id", "event_on", "kind"]
+    assert e.columns.tolist() == ["event_id", "resident_id", "event_on", "kind", "days"]
+    assert str(e["days"].dtype) == "Int16"
+    assert e.loc[e["kind"] != "hospitalisation", "days"].isna().all()
     assert e["event_id"].tolist() == list(range(1, len(e) + 1))
     assert str(e["event_id"].dtype) == "int64" and str(e["event_on"].dtype).startswith("datetime64")
     assert e["kind"].cat.categories.tolist() == list(EVENT_KINDS)

@@ -34,8 +34,11 @@ residents, chronic conditions, item-level questionnaire answers, the tier decide
 screening, and the stepped-care follow-up of those referred: contacts, missed appointments,
 dropout, repeated PHQ-9 / GAD-7 reviews; events such as ER visits, cardiovascular events and
 deaths; a cohort of key patients assessed at yearly waves; a 12-month randomised trial; a
-satisfaction survey) and are calibrated to the figures of the service model (DESIGN.md); see
-`workbench/synth/params.yaml` for every parameter and where it comes from.
+satisfaction survey; the chronic-disease follow-up of residents with hypertension or diabetes:
+blood pressure, glucose, HbA1c, weight, lipids and medication adherence at about quarterly
+visits from a year before their screening, and readings of their own devices) and are
+calibrated to the figures of the service model (DESIGN.md); see `workbench/synth/params.yaml`
+for every parameter and where it comes from.
 
 The files are the **analysis tables** (`workbench/tables.py`): the same tables, with the same
 columns and types, that `Registry.analysis_tables` reads from a registry and `workbench export`

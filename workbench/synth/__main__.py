@@ -19,7 +19,8 @@ def parser() -> argparse.ArgumentParser:
         prog="python -m workbench.synth",
         description="Generate a synthetic community (residents, baseline screenings, the "
                     "referrals, contacts and follow-up reviews of those referred, events, a "
-                    "cohort of key patients with waves, a 12-month RCT and a satisfaction survey). "
+                    "cohort of key patients with waves, a 12-month RCT, a satisfaction survey and the "
+                    "chronic-disease follow-up readings of residents with hypertension or diabetes). "
                     "The data are synthetic.")
     p.add_argument("--n", type=int, required=True, help="number of residents (100-1000000)")
     p.add_argument("--seed", type=int, default=20261126, help="random seed (default 20261126)")
@@ -50,8 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ...     sorted(os.listdir(folder))  # doctest: +NORMALIZE_WHITESPACE
     0
     ['assessments.csv', 'communities.csv', 'consents.csv', 'contacts.csv', 'decisions.csv',
-     'dictionary_en.csv', 'dictionary_zh.csv', 'enrolments.csv', 'events.csv', 'referrals.csv',
-     'residents.csv', 'scores.csv', 'surveys.csv', 'tables.json']
+     'dictionary_en.csv', 'dictionary_zh.csv', 'enrolments.csv', 'events.csv',
+     'measurements.csv', 'referrals.csv', 'residents.csv', 'scores.csv', 'surveys.csv',
+     'tables.json']
     """
     args = parser().parse_args(argv)
     instruments = tuple(i.strip() for i in args.instruments.split(",") if i.strip())

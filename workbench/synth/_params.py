@@ -161,6 +161,7 @@ def check(params: Mapping[str, Any]) -> dict[str, Any]:
     _check_follow_up(p, traits, models)
     _check_long_term(p, traits)
     _check_satisfaction(p["satisfaction"])
+    _check_measurements(p["measurements"])
     p["_derived"] = {"item_models": models, "correlation": corr, "means": means}
     return p
 
@@ -342,6 +343,68 @@ def _check_satisfaction(sp: Mapping[str, Any]) -> None:
             and all(isinstance(x, (int, float)) for x in cuts)
             and all(a < b for a, b in zip(cuts, cuts[1:]))):
         _fail("satisfaction.cuts", "4 increasing numbers (ratings 1-5)", cuts)
+
+
+def _check_measurements(mp: Mapping[str, Any]) -> None:
+    """Check the ``measurements`` section (follow-up visits, the course of the readings)."""
+    key = "measurements"
+    vp = mp["visits"]
+    _check_number(f"{key}.visits.before", vp["before"], 0, 8, whole=True)
+    _check_number(f"{key}.visits.every_days", vp["every_days"], 28, 366)
+    _check_number(f"{key}.visits.jitter_days", vp["jitter_days"], 0, vp["every_days"] / 4, whole=True)
+    low, high = vp["recheck_days"] if isinstance(vp["recheck_days"], list) else (0, -1)
+    if not (isinstance(low, int) and isinstance(high, int) and 1 <= low <= high
+            and high < vp["every_days"] / 2 - vp["jitter_days"]):
+        _fail(f"{key}.visits.recheck_days", "a [low, high] pair of whole days >= 1, before the next "
+              "scheduled visit (high < every_days / 2 - jitter_days)", vp["recheck_days"])
+    for name in ("p_missed", "p_recheck"):
+        _check_probability(f"{key}.visits.{name}", vp[name])
+    _check_number(f"{key}.visits.missed_depression", vp["missed_depression"], -5, 5)
+    if len(vp["p_home"]) != len(vp["home_age_breaks"]) + 1:
+        _fail(f"{key}.visits.p_home", "one value per age band (len(home_age_breaks) + 1)", vp["p_home"])
+    for v in vp["p_home"]:
+        _check_probability(f"{key}.visits.p_home", v)
+    if not isinstance(vp["measured_by"], str) or not vp["measured_by"]:
+        _fail(f"{key}.visits.measured_by", "a non-empty user name", vp["measured_by"])
+    ap = mp["adherence"]
+    for name in ("intercept", "depression", "trial_shift"):
+        _check_number(f"{key}.adherence.{name}", ap[name], -10, 10)
+    for name in ("person_sd", "cut"):
+        _check_number(f"{key}.adherence.{name}", ap[name], 0, 10, open_low=name == "cut")
+    states = {"regular", "intermittent", "none"}
+    for section, shift in (("sbp", "shift"), ("glucose", "log_shift")):
+        values = mp[section][shift]
+        if set(values) != states or values["regular"] != 0 or not (
+                0 <= values["intermittent"] <= values["none"]):
+            _fail(f"{key}.{section}.{shift}", "regular 0 <= intermittent <= none (poorer adherence, "
+                  "higher readings)", values)
+    for section, names in (("sbp", ("person_sd", "noise_sd")), ("dbp", ("person_sd", "noise_sd")),
+                           ("heart_rate", ("person_sd", "noise_sd")),
+                           ("glucose", ("person_sd", "noise_sd", "no_diabetes_sd")), ("hba1c", ("sd",)),
+                           ("body", ("height_sd", "height_noise_sd", "bmi_sd", "weight_noise_sd",
+                                     "waist_noise_sd", "waist_visit_sd")),
+                           ("device", ("per_year",)), ("stay", ("size",))):
+        for name in names:
+            _check_number(f"{key}.{section}.{name}", mp[section][name], 0, 100, open_low=name == "size")
+    for name in ("intercept", "no_hypertension"):
+        _check_number(f"{key}.sbp.{name}", mp["sbp"][name], 80, 200)
+    for name in ("intercept", "no_diabetes"):
+        _check_number(f"{key}.glucose.{name}", mp["glucose"][name], 2, 30)
+    _check_number(f"{key}.stay.mean_days", mp["stay"]["mean_days"], 1, 365, open_low=True)
+    _check_number(f"{key}.hba1c.adag_slope", mp["hba1c"]["adag_slope"], 0, 10, open_low=True)
+    _check_number(f"{key}.hba1c.adag_intercept", mp["hba1c"]["adag_intercept"], -10, 10)
+    for section, name in (("glucose", "p_fasting"), ("glucose", "p_random_at_home"),
+                          ("glucose", "p_fasting_no_diabetes"), ("hba1c", "p"), ("body", "p_measured"),
+                          ("body", "p_waist"), ("lipids", "p_yearly"), ("smoking", "p_recorded"),
+                          ("answers", "p_adherence_recorded"), ("answers", "p_adverse_reaction"),
+                          ("answers", "p_complication"), ("answers", "p_alarm"),
+                          ("answers", "p_alarm_danger"), ("device", "p_bp_monitor"),
+                          ("device", "p_glucose_meter"), ("ckd", "p_recorded")):
+        _check_probability(f"{key}.{section}.{name}", mp[section][name])
+    sm = mp["smoking"]
+    for sex in ("female", "male"):
+        if not 0 <= sm["current"][sex] + sm["former"][sex] <= 1:
+            _fail(f"{key}.smoking", f"current + former <= 1 for {sex}", sm)
 
 
 @lru_cache(maxsize=1)

@@ -21,7 +21,8 @@ from . import maintenance as _maintenance  # noqa: F401
 from . import studies as _studies  # noqa: F401
 from . import trajectory as _trajectory  # noqa: F401
 from . import trial as _trial  # noqa: F401
-from . import satisfaction as _satisfaction  # noqa: F401  (key 18; imported last)
+from . import satisfaction as _satisfaction  # noqa: F401  (key 18)
+from . import measurements as _measurements  # noqa: F401  (key 19; imported last)
 from workbench.params import Interval, Optional, Options, validate_params
 
 from ._checks import DATE, check_date, check_instruments, fail
@@ -29,6 +30,7 @@ from ._params import COMMUNITY_TYPES, available_instruments, load
 from .conditions import CONDITIONS
 from .engine import Draft, run
 from .frames import follow_up_frames, ids, study_frames
+from .measurements import measurement_frame
 from .referral import check_policy
 from .satisfaction import satisfaction_frame
 
@@ -37,10 +39,10 @@ N_MIN, N_MAX = 100, 1_000_000
 FORMATS = ("csv", "parquet")
 
 RESIDENT_COLUMNS = ("resident_id", "sex", "birth_date", "age", "community", "community_type",
-                    "lives_alone", *CONDITIONS)
+                    "lives_alone", *CONDITIONS, "ckd")
 SCREENING_COLUMNS = ("resident_id", "assessed_on", "mode", "language")
 FRAMES = ("residents", "screenings", "referrals", "contacts", "followups", "events", "waves",
-          "enrolments", "trial_assessments", "satisfaction")
+          "enrolments", "trial_assessments", "satisfaction", "measurements")
 FOLLOW_UP_DAYS = 365
 MAX_FOLLOW_UP_YEARS = 5
 
@@ -55,7 +57,9 @@ class Community:
     ----------
     residents : pandas.DataFrame
         One row per resident: ``resident_id, sex, birth_date, age, community,
-        community_type, lives_alone, hypertension, diabetes, chd, stroke, copd, asthma``.
+        community_type, lives_alone, hypertension, diabetes, chd, stroke, copd, asthma, ckd``
+        (``ckd``: chronic kidney disease, nullable boolean, recorded for most residents with
+        hypertension or diabetes, blank = not recorded).
     screenings : pandas.DataFrame
         One row per baseline screening: ``resident_id, assessed_on, mode, language`` and the
         item columns ``{instrument}_{n}`` (pandas ``Int8``, blank = ``<NA>``).
@@ -95,6 +99,15 @@ class Community:
         The service-user survey at the end of each ended referral (none for open ones):
         ``resident_id, referral_id, surveyed_on, satisfied`` (nullable boolean) and ``rating``
         (``Int8``, 1-5); both blank when the survey was not answered.
+    measurements : pandas.DataFrame
+        The chronic-disease follow-up of residents with hypertension or diabetes
+        (:mod:`workbench.synth.measurements`): one row per reading, the columns of the
+        ``measurements`` analysis table without ``measurement_id``: face-to-face visits
+        (``setting`` clinic or home) about quarterly from a year before the screening (they
+        were managed before the programme reached them), one on the screening day, rechecks
+        after an uncontrolled reading, and readings of the residents' own devices
+        (``device``) from the screening on; none after death, loss to follow-up or
+        ``follow_up_end``.
     seed, start, end, instruments, follow_up_end, follow_up_years
         The arguments the community was generated with; ``policy`` is the policy's label.
     """
@@ -107,7 +120,8 @@ class Community:
                  policy: str | None = None, events: pd.DataFrame | None = None,
                  waves: pd.DataFrame | None = None, enrolments: pd.DataFrame | None = None,
                  trial_assessments: pd.DataFrame | None = None, follow_up_years: int = 1,
-                 satisfaction: pd.DataFrame | None = None, policy_object: Any = None):
+                 satisfaction: pd.DataFrame | None = None, policy_object: Any = None,
+                 measurements: pd.DataFrame | None = None):
         self.residents = residents
         self.screenings = screenings
         self.latent = latent
@@ -119,6 +133,7 @@ class Community:
         self.enrolments = enrolments
         self.trial_assessments = trial_assessments
         self.satisfaction = satisfaction
+        self.measurements = measurements
         self.follow_up_end = follow_up_end
         self.follow_up_years = follow_up_years
         self.policy = policy
@@ -236,7 +251,7 @@ def community(n: int, *, seed: int = 20261126, start: Any = "2025-01-01",
     --------
     >>> c = community(500, seed=7)
     >>> c.residents.shape, c.screenings.shape
-    ((500, 13), (500, 64))
+    ((500, 14), (500, 64))
     >>> c.residents.columns[:7].tolist()
     ['resident_id', 'sex', 'birth_date', 'age', 'community', 'community_type', 'lives_alone']
     >>> int(c.residents["age"].min()) >= 18
@@ -303,6 +318,7 @@ def _assemble(draft: Draft) -> Community:
         "community_type": _categorical(w["community_type_code"], COMMUNITY_TYPES),
         "lives_alone": r["lives_alone"],
         **{c: r[c] for c in CONDITIONS},
+        "ckd": pd.arrays.BooleanArray(w["ckd"]["value"], ~w["ckd"]["known"]),
     })
     columns: dict[str, Any] = {
         "resident_id": rid,
@@ -325,4 +341,5 @@ def _assemble(draft: Draft) -> Community:
                      policy_object=draft.policy,
                      follow_up_years=draft.follow_up_years,
                      satisfaction=satisfaction_frame(draft, rid, ids("F", len(draft.referrals["resident"]))),
+                     measurements=measurement_frame(draft, rid),
                      **follow_up_frames(draft, rid), **study_frames(draft, rid))

@@ -185,6 +185,7 @@ def study_frames(draft: Draft, resident_ids: np.ndarray) -> dict[str, pd.DataFra
         "resident_id": resident_ids[e["resident"]],
         "event_on": _date(e["on"]),
         "kind": categorical(e["kind"], EVENT_KINDS),
+        "days": pd.arrays.IntegerArray(np.nan_to_num(e["days"]).astype(np.int16), np.isnan(e["days"])),
     })
     w = draft.tables["waves"]
     waves = _forms_frame(draft, resident_ids, w, {"wave": w["wave"].astype(np.int64)})

@@ -97,6 +97,9 @@ def community_tables(community: "Community") -> "Tables":
     if enrolments:
         e = pd.concat(enrolments, ignore_index=True)
         frames["enrolments"] = e.assign(enrolment_id=_ids("E", len(e)))
+    if community.measurements is not None:
+        m = community.measurements
+        frames["measurements"] = m.assign(measurement_id=_ids("M", len(m)))
     if community.satisfaction is not None and len(community.satisfaction):
         s = community.satisfaction
         frames["surveys"] = s.assign(survey_id=_ids("S", len(s)))

@@ -97,3 +97,24 @@ def intervention_effect(draft: Draft, resident: np.ndarray, on: np.ndarray) -> n
     since_end = np.maximum((day - end).astype(np.float64), 0.0)
     out[hit] = effect * np.exp(-since_end / te["fade_days"])
     return out
+
+
+def intervention_profile(draft: Draft, resident: np.ndarray, on: np.ndarray) -> np.ndarray:
+    """The intervention's build-up and fade on dates ``on`` (0 outside its arm, at most 1):
+    ``1 - exp(-t / build_days)`` from the effect's start to the end of the trial year, then
+    fading with ``fade_days``; :func:`intervention_effect` is ``latent_shift`` times this shape.
+    Other effects of the intervention (on medication adherence, :mod:`workbench.synth.measurements`)
+    follow the same shape."""
+    tr, te = draft.work["trial"], draft.params["trial"]["effect"]
+    resident = np.asarray(resident, dtype=np.int64)
+    on = np.asarray(on, dtype="datetime64[D]")
+    out = np.zeros(len(resident))
+    hit = np.flatnonzero(tr["arm"][resident] == INTERVENTION)
+    if not hit.size:
+        return out
+    who, day = resident[hit], on[hit]
+    start, end = tr["effect_start"][who], tr["trial_end"][who]
+    built = np.maximum((np.minimum(day, end) - start).astype(np.float64), 0.0)
+    since_end = np.maximum((day - end).astype(np.float64), 0.0)
+    out[hit] = -np.expm1(-built / te["build_days"]) * np.exp(-since_end / te["fade_days"])
+    return out
