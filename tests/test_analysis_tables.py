@@ -19,7 +19,8 @@ from workbench.tables import TABLES, Tables, TablesError, dictionary, read, writ
 
 #: Tables whose ids the registry assigns itself (compared through their natural keys instead).
 GENERATED_IDS = {"assessments": "assessment_id", "scores": "assessment_id", "decisions": "decision_id",
-                 "events": "event_id", "enrolments": "enrolment_id", "consents": "consent_id"}
+                 "events": "event_id", "enrolments": "enrolment_id", "consents": "consent_id",
+                 "measurements": "measurement_id"}
 NATURAL = {"assessments": ["resident_id", "assessed_on", "instrument", "purpose", "study"],
            "scores": ["resident_id", "assessed_on", "instrument", "purpose", "study"],
            "decisions": ["resident_id", "assessed_on", "decided_at"], "events": ["resident_id", "event_on", "kind"],
