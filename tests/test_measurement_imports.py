@@ -226,3 +226,16 @@ def test_residents_may_carry_chronic_kidney_disease_blank_when_not_recorded(tmp_
     with pytest.raises(ImportProblems):  # a changed ckd is a change of details, refused
         reg.import_residents(PEOPLE.assign(ckd=["false", "", "false"]), by="admin")
     reg.engine.dispose()
+
+
+def test_a_hospital_stay_records_its_days(registry):
+    from workbench.registry.store import RecordProblems
+
+    with pytest.raises(RecordProblems) as err:
+        registry.record("events", pd.DataFrame({"resident_id": ["R1"], "event_on": ["2026-01-05"],
+                                                "kind": ["hospitalisation"], "days": [-2]}), by="admin")
+    assert [(r.column, r.value) for r in err.value.problems.itertuples(index=False)] == [("days", -2)]
+    registry.record("events", pd.DataFrame({"resident_id": ["R1", "R2"], "event_on": ["2026-01-05", "2026-01-06"],
+                                            "kind": ["hospitalisation", "er_visit"], "days": [6, None]}), by="admin")
+    events = registry.analysis_tables(as_user="admin").events.set_index("resident_id")
+    assert events.loc["R1", "days"] == 6 and pd.isna(events.loc["R2", "days"]) and registry.verify_audit().ok

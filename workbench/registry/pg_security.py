@@ -7,7 +7,7 @@ migrations, is not used by staff. The Python checks (:mod:`workbench.registry.ac
 is the second wall, so that direct SQL cannot go around the API:
 
 - counsellor, doctor: the rows of resident data (assessments, tier decisions, referrals,
-  contacts, events, enrolments, consents, surveys) of residents on their caseload, approved for
+  contacts, events, enrolments, consents, surveys, measurements) of residents on their caseload, approved for
   them by a second counsellor (until the approval expires), or that they entered themselves; they
   insert only rows entered under their own name; the residents' records (every staff role reads
   the basic record, as :meth:`Registry.residents` shows).
@@ -28,7 +28,9 @@ is the second wall, so that direct SQL cannot go around the API:
   dated now, expiring within 72 hours; never updated or deleted by staff.
 
 :func:`install` runs in migration 0004 and is idempotent (:func:`install` again after a restore
-re-creates what a restore into another cluster lacks: the group roles).
+re-creates what a restore into another cluster lacks: the group roles). It works on the schema
+of the revision running it (a table or column of a later revision is left out until that
+revision's migration runs it again: 0006 for ``measurements``, ``residents.ckd``, ``events.days``).
 """
 
 from __future__ import annotations
