@@ -218,7 +218,7 @@ def test_the_quality_report_from_an_export_folder_and_from_the_registry(db, tmp_
                         env={"WORKBENCH_EXPORT_KEY_FILE": str(tmp_path / "key")})
     assert from_registry.returncode == 0, from_registry.stderr
     text = (tmp_path / "b.html").read_text(encoding="utf-8")
-    assert "default@1.0" in text and "<table" in text  # the policy the data were decided under
+    assert "default@1.1" in text and "<table" in text  # the policy the data were decided under
     refused = run("report", "quality", "--month", "2025-13", "--out", str(tmp_path / "c.html"), "--data", str(folder),
                   db=db, user=None)
     assert refused.returncode == 1 and not (tmp_path / "c.html").exists()

@@ -118,7 +118,7 @@ def test_the_tiny_tables_are_valid_and_decided_as_documented(tiny):
     assert s["phq9_score"].tolist() == [27, 16, 0, 9, 24, 0] and s["gad7_score"].tolist() == [21, 14, 0, 7, 0, 0]
     assert s["tier"].tolist() == [3, 2, 1, 3, 3, 1] and s["urgent"].tolist() == [True, False, False, True, False, False]
     assert s["phq9_self_harm"].tolist() == [True, False, False, True, False, False]
-    assert t.policy_versions == ["default@1.0"]
+    assert t.policy_versions == ["default@1.1"]
 
 
 def _units(measure: str, data: dict, months=MONTHS, **parameters) -> pd.DataFrame:
@@ -346,7 +346,7 @@ def test_bad_tables_are_refused_naming_every_cell(tiny):
 
 def test_result_says_which_policy_versions_the_decisions_were_made_under(tiny):
     r = q.compute(Tables(**tiny), months="2025-06")
-    assert r.attrs["policy_versions"] == ["default@1.0"] and r.attrs["version"] == "1.0"
+    assert r.attrs["policy_versions"] == ["default@1.1"] and r.attrs["version"] == "1.0"
     assert (r.attrs["source"], r.attrs["pseudonymised"]) == ("memory", False)
     assert q.compute(Tables(), months="2025-06").attrs["policy_versions"] == []
 
@@ -475,7 +475,7 @@ def test_report_on_the_sample(tmp_path, lang, sample):
     shown = [int(c) for c in cells if c.isdigit()]
     assert shown and all(c == 0 or c >= 5 for c in shown)
     # the report says which policy versions the tier decisions were made under
-    assert sample.policy_versions == ["default@1.0"] and "default@1.0" in text
+    assert sample.policy_versions == ["default@1.1"] and "default@1.1" in text
     assert ("分级决定所依据的政策" if lang == "zh" else "Tier decisions made under policy") in text
 
 

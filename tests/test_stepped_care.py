@@ -111,7 +111,7 @@ def test_default_policy_matches_its_written_definition(cases):
                 assert actual.date() == value, (key, cases[i])
             else:
                 assert actual == value, (key, cases[i], actual, value)
-        assert got["policy_version"] == "default@1.0"
+        assert got["policy_version"] == "default@1.1"
 
 
 def test_each_rule_on_a_worked_case():
@@ -138,6 +138,36 @@ def test_each_rule_on_a_worked_case():
     assert "cardiac rehabilitation" not in result["service"].iloc[5].lower()
     a_clinical = load_policy().services["A-clinical"]["en"].lower()
     assert "cardiac rehabilitation" in a_clinical and "cardiologist" in a_clinical
+
+
+def test_two_step_screening_rules_on_worked_cases():
+    """Version 1.1 of the default policy: PHQ-2 >= 3 positive (Kroenke 2003, Med Care 41:1284), GAD-2
+    >= 3 positive (Kroenke 2007, Ann Intern Med 146:317); a family doctor asks the full questionnaire
+    only when its screener is positive (the visit app). Both negative is a complete negative screen;
+    a positive screener without its full questionnaire is never taken as negative."""
+    base = {"assessed_on": "2025-05-06", **{c: False for c in CONDITIONS}, "hypertension": True}
+    two = lambda name, a, b: {f"{name}_1": a, f"{name}_2": b}  # noqa: E731
+    gad = lambda *a: {f"gad7_{n}": v for n, v in enumerate(a, start=1)}  # noqa: E731
+    rows = [
+        {**base, **two("phq2", 0, 2), **two("gad2", 1, 1)},              # 2 and 2: both negative
+        {**base, **two("phq2", 2, 1), **two("gad2", 0, 0)},              # PHQ-2 = 3: positive, no PHQ-9
+        {**base, **two("phq2", 0, 1)},                                   # GAD-2 not asked: anxiety unscreened
+        {**base, **two("phq2", 0, 1), **two("gad2", None, 1)},           # GAD-2 half answered: not scorable
+        {**base, **two("phq2", 1, 1), **gad(2, 2, 1, 1, 1, 1, 2)},        # GAD-2 was positive: GAD-7 = 10
+        {**base, **two("phq2", 3, 1), **gad(3, 3, 3, 2, 2, 1, 1)},        # GAD-7 = 15 severe beats PHQ-2 = 4
+        {**base, **two("phq2", 1, 1), **two("gad2", 2, 2)},              # GAD-2 = 4 positive, no GAD-7
+    ]
+    result = screen(pd.DataFrame(rows))
+    assert result["rule"].tolist() == ["screeners_negative", "screener_positive", "not_scorable", "not_scorable",
+                                       "screen_positive", "severe", "screener_positive"]
+    assert result["tier"].tolist()[:2] == [1, 2] and result["tier"].tolist()[4:] == [2, 3, 2]
+    assert result["tier"].iloc[2:4].isna().all()
+    assert result["needs_review"].tolist() == [False, True, True, True, False, False, True]
+    assert result["psych_status"].tolist()[:2] == ["normal", "clinical"]
+    assert result["psych_status"].iloc[2:4].isna().all()
+    # next contact: a year after a negative screen, 14 days at tier 2, the same day when not scorable
+    assert [d.strftime("%Y-%m-%d") for d in result["next_contact_due"]] == [
+        "2026-05-06", "2025-05-20", "2025-05-06", "2025-05-06", "2025-05-20", "2025-05-09", "2025-05-20"]
 
 
 def test_service_text_in_chinese():
@@ -194,7 +224,8 @@ def test_a_changed_policy_file_changes_results_with_no_code_change(tmp_path):
 def test_policy_thresholds_come_from_the_declarations():
     policy = load_policy()
     assert policy.thresholds == {"screen_positive": {"phq9": 10, "gad7": 10}, "severe": {"phq9": 20, "gad7": 15},
-                                 "subclinical": {"phq9": 5, "gad7": 5}}
+                                 "subclinical": {"phq9": 5, "gad7": 5}, "phq2_positive": {"phq2": 3},
+                                 "gad2_positive": {"gad2": 3}}
 
 
 @pytest.mark.parametrize("edit, expected", [

@@ -510,7 +510,7 @@ def test_referrals_are_the_policy_tiers_2_and_3(small):
     assert str(r["tier"].dtype) == "Int8" and set(r["tier"]) == {2, 3}
     assert set(r["end_reason"].dropna()) == {"completed", "dropped_out"}
     assert r["end_reason"].notna().equals(r["ended_on"].notna())
-    assert small.policy == "default@1.0"
+    assert small.policy == "default@1.1"
 
 
 def test_contacts_schema_and_timing(small):

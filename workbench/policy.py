@@ -8,11 +8,12 @@ Examples
 --------
 >>> policy = load_policy("default")
 >>> policy.label
-'default@1.0'
+'default@1.1'
 >>> policy.thresholds["screen_positive"]
 {'phq9': 10, 'gad7': 10}
->>> [rule.id for rule in policy.rules]
-['self_harm', 'not_scorable', 'severe', 'self_harm_unknown', 'screen_positive', 'universal']
+>>> [rule.id for rule in policy.rules]  # doctest: +NORMALIZE_WHITESPACE
+['self_harm', 'severe', 'screener_positive', 'screeners_negative', 'not_scorable', 'self_harm_unknown',
+ 'screen_positive', 'universal']
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ PSYCH_STATUSES = ("normal", "subclinical", "clinical")
 _TOP_KEYS = {"id", "version", "description", "source", "thresholds", "rules", "psych_status",
              "disease_categories", "services", "next_contact"}
 # Condition keys reading the scored data, and keys reading what earlier steps decided.
-_INPUT_KEYS = {"always", "flag", "flag_unknown", "given", "none_scorable", "any_scorable", "at_least", "any_of"}
+_INPUT_KEYS = {"always", "flag", "flag_unknown", "given", "none_scorable", "any_scorable", "all_scorable", "at_least",
+               "any_of"}
 _OUTPUT_KEYS = {"tier", "urgent", "needs_review", "rule", "psych_status"}
 
 
@@ -108,7 +110,7 @@ class Policy:
 def _instruments_of(key: str, value: Any) -> list[str]:
     if key in ("given",):
         return [value]
-    if key in ("none_scorable", "any_scorable"):
+    if key in ("none_scorable", "any_scorable", "all_scorable"):
         return list(value)
     if key in ("flag", "flag_unknown"):
         return [value.split("_", 1)[0]]
@@ -235,7 +237,7 @@ def _check_condition(cond: Any, where: str, allowed: set[str], ctx: dict, proble
                 problems.append(f"{at}: {value!r} is not a declared critical-item flag (known: {sorted(flags)})")
         elif key == "given" and value not in instrument_ids():
             problems.append(f"{at}: {value!r} is not a declared questionnaire")
-        elif key in ("none_scorable", "any_scorable"):
+        elif key in ("none_scorable", "any_scorable", "all_scorable"):
             if not isinstance(value, list) or not value or any(v not in instrument_ids() for v in value):
                 problems.append(f"{at}: must list declared questionnaires, got {value!r}")
         elif key == "at_least" and value not in ctx["thresholds"]:
@@ -406,6 +408,8 @@ def evaluate(cond: Mapping[str, Any], frame: pd.DataFrame, policy: Policy) -> np
             part = np.logical_and.reduce([frame[f"{i}_score"].isna().to_numpy() for i in value])
         elif key == "any_scorable":
             part = np.logical_or.reduce([frame[f"{i}_score"].notna().to_numpy() for i in value])
+        elif key == "all_scorable":
+            part = np.logical_and.reduce([frame[f"{i}_score"].notna().to_numpy() for i in value])
         elif key == "at_least":
             part = np.logical_or.reduce([(frame[f"{i}_score"] >= t).to_numpy()
                                          for i, t in policy.thresholds[value].items()])

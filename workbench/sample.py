@@ -115,7 +115,7 @@ def load_sample(folder: Path | None = None):
     >>> len(sample.residents) == SAMPLE_N and sample.attrs["source"] == "synth"
     True
     >>> sample.policy_versions
-    ['default@1.0']
+    ['default@1.1']
     """
     from workbench.tables import read
 

@@ -121,8 +121,8 @@ def screen(data, *, policy: str | Policy = "default", missing: str | int = "defa
     >>> data["assessed_on"] = pd.Timestamp("2025-06-02")
     >>> screen(data).compute()[["phq9_score", "tier", "rule", "policy_version"]]
        phq9_score  tier             rule policy_version
-    0         8.0     1        universal    default@1.0
-    1        16.0     2  screen_positive    default@1.0
+    0         8.0     1        universal    default@1.1
+    1        16.0     2  screen_positive    default@1.1
     """
     loaded = load_policy(policy)
     label = pd.CategoricalDtype([loaded.label])
