@@ -129,6 +129,16 @@ def main(argv=None) -> None:
     rows.append({"step": f"classify {len(m):,} readings ({len(people):,} residents)", "rows_out": len(out),
                  "seconds": took, "rss_gib": _rss_gib()})
     print(rows[-1], flush=True)
+    # yardsticks of this machine's speed at the time: two steps classify cannot avoid
+    index = pd.Index(people["resident_id"])
+    took, _ = _timed(lambda: index.get_indexer(m["resident_id"]), args.repeat)
+    rows.append({"step": f"  yardstick: pandas get_indexer of the {len(m):,} resident ids", "rows_out": len(m),
+                 "seconds": took, "rss_gib": _rss_gib()})
+    keys = np.random.default_rng(0).integers(0, 2**40, len(m))
+    took, _ = _timed(lambda: np.argsort(keys), args.repeat)
+    rows.append({"step": f"  yardstick: numpy argsort of {len(m):,} random int64", "rows_out": len(m), "seconds": took,
+                 "rss_gib": _rss_gib()})
+    print(rows[-2:], flush=True)
     del m, people, out
 
     start = time.perf_counter()

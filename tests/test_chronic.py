@@ -7,7 +7,6 @@ row-by-row oracle written straight from that text, agreeing with classify on ran
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -369,7 +368,6 @@ def _community() -> Tables:
         bp("K", "2025-12-30", 182, 100),
         visit("L", "2025-06-01", fasting_glucose=6.5),
     ]
-    events = TABLES["events"].empty()
     events = pd.DataFrame({"event_id": pd.array(["E1"], dtype="string"), "resident_id": pd.array(["F"], dtype="string"),
                            "event_on": pd.to_datetime(["2025-10-01"]), "kind": pd.array(["death"], dtype="string"),
                            "source": pd.array([None], dtype="string"), "days": pd.array([None], dtype="Int16")})
