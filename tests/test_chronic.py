@@ -297,7 +297,7 @@ def test_policy_declares_each_number_once_with_a_secondary_source():
 def test_missing_columns_and_wrong_types_are_named():
     people = table("residents", [person("R1", hypertension=True)]).drop(columns=["birth_date"])
     visits = table("measurements", [visit("R1", "2025-03-01", sbp=130, dbp=80)]).drop(columns=["alarm_symptoms"])
-    visits["sbp"] = visits["sbp"].astype(str)
+    visits["sbp"] = True  # a column of booleans is no column of numbers
     with pytest.raises(ChronicInputError) as err:
         classify(visits, people)
     problems = err.value.problems
@@ -323,6 +323,24 @@ def test_bad_cells_are_named_with_row_column_value_and_rule():
     blank["diabetes"] = pd.array([None], dtype="boolean")
     with pytest.raises(ChronicInputError, match="diabetes': value \\(none\\) is blank: record whether"):
         classify(table("measurements", []), blank)
+
+
+def test_a_frame_of_python_objects_is_read_cell_by_cell():
+    # as an app builds a one-row visit: every column of dtype object
+    people = table("residents", [person("R1", hypertension=True)])
+    visits = pd.DataFrame({"measurement_id": ["M1", "M2"], "resident_id": ["R1", "R1"],
+                           "measured_on": ["2025-03-01", "2025-03-15"], "setting": ["clinic", "clinic"],
+                           "sbp": [150, None], "dbp": [95, None], "fasting_glucose": [None, None], "random_glucose": [None, None],
+                           "adverse_reaction": [False, None], "complication": [False, None], "alarm_symptoms": [None, True]},
+                          dtype=object)
+    out = classify(visits, people)
+    assert out["rule"].tolist() == ["not_controlled", "urgent_referral"]
+    visits.loc[0, "sbp"], visits.loc[1, "complication"], visits.loc[1, "measured_on"] = "high", "yes", "soon"
+    with pytest.raises(ChronicInputError) as err:
+        classify(visits, people)
+    got = {(p.row, p.column, p.value, p.rule) for p in err.value.problems.itertuples()}
+    assert got == {(0, "sbp", "high", "is not a number"), (1, "complication", "yes", "is not True or False"),
+                   (1, "measured_on", "soon", "is not a date")}
 
 
 def test_parameters_are_checked():

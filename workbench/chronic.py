@@ -108,18 +108,55 @@ def _kind(series: pd.Series) -> str:
     return "text" if pd.api.types.is_string_dtype(dtype) or dtype == object else str(dtype)
 
 
-def _columns(table: str, frame: pd.DataFrame, wanted: Mapping[str, str]) -> list[tuple]:
-    """Missing columns and columns of the wrong type (``date``, ``number``, ``bool``, ``text``)."""
-    words = {"date": "dates (datetime64, without a time zone)", "number": "numbers", "bool": "True/False (bool or boolean)",
-             "text": "text"}
-    problems = []
+_WORDS = {"date": "dates (datetime64, without a time zone)", "number": "numbers", "bool": "True/False (bool or boolean)",
+          "text": "text"}
+
+
+def _is_flag(value: Any) -> bool:
+    return isinstance(value, (bool, np.bool_))
+
+
+def _typed(table: str, frame: pd.DataFrame, wanted: Mapping[str, str], problems: list[tuple]) -> pd.DataFrame:
+    """``frame`` with the columns the rules read, each of its kind (``date``, ``number``, ``bool``,
+    ``text``). Declared types pass as they are (the fast path); a column of Python objects, as an
+    app builds a one-row frame, is converted cell by cell, and a cell that is not of the kind is
+    named; a missing column, or one of another type, is named as such."""
+    converted = {}
     for column, kind in wanted.items():
         if column not in frame.columns:
             problems.append((table, None, column, None, "is missing: the table must have this column"))
             continue
-        found = _kind(frame[column])
-        if found != kind:
-            problems.append((table, None, column, str(frame[column].dtype), f"has the wrong type: it must hold {words[kind]}"))
+        series = frame[column]
+        if _kind(series) == kind or (kind == "text" and series.dtype == object):
+            continue
+        if series.dtype != object:
+            problems.append((table, None, column, str(series.dtype), f"has the wrong type: it must hold {_WORDS[kind]}"))
+            continue
+        present = series.notna().to_numpy()
+        flag = np.array([_is_flag(v) for v in series], dtype=bool)  # Python objects: few rows (an app's visit)
+        if kind == "number":  # True is not the number 1
+            as_kind = pd.to_numeric(series.where(~flag), errors="coerce").astype("float64")
+            bad = present & as_kind.isna().to_numpy()
+        elif kind == "bool":
+            bad = present & ~flag
+            as_kind = pd.array([bool(v) if f else pd.NA for v, f in zip(series, flag)], dtype="boolean")
+        elif kind == "date":
+            as_kind = pd.to_datetime(series, errors="coerce")
+            if getattr(as_kind.dtype, "tz", None) is not None:
+                problems.append((table, None, column, str(as_kind.dtype), f"has the wrong type: it must hold {_WORDS[kind]}"))
+                continue
+            bad = present & as_kind.isna().to_numpy()
+        else:
+            continue
+        problems += _bad(table, frame, bad, column, f"is not {'a number' if kind == 'number' else 'True or False' if kind == 'bool' else 'a date'}")
+        converted[column] = as_kind
+    return frame.assign(**converted) if converted else frame
+
+
+def _columns(table: str, frame: pd.DataFrame, wanted: Mapping[str, str]) -> list[tuple]:
+    """Missing columns and columns of the wrong type (``date``, ``number``, ``bool``, ``text``)."""
+    problems: list[tuple] = []
+    _typed(table, frame, wanted, problems)
     return problems
 
 
@@ -152,8 +189,9 @@ class _Residents:
             for target in cond.targets:
                 wanted.update({w: "bool" for w in target.recorded_without})
         wanted.update({c: "text" for c in extra})
-        problems += _columns("residents", residents, wanted)
-        if problems:
+        before = len(problems)
+        residents = _typed("residents", residents, wanted, problems)
+        if len(problems) > before:
             return
         self.index = pd.Index(residents["resident_id"])
         problems += _bad("residents", residents, residents["resident_id"].isna().to_numpy(), "resident_id", "is blank but required")
@@ -185,7 +223,8 @@ def _inputs(measurements: pd.DataFrame, residents: pd.DataFrame, policy: Chronic
     res = _Residents(residents, policy, problems, extra)
     wanted = {"measurement_id": "text", "resident_id": "text", "measured_on": "date", "setting": "text",
               **{m: "number" for m in policy.measures}, **{a: "bool" for a in policy.answers}}
-    problems += _columns("measurements", measurements, wanted)
+    given = measurements
+    measurements = _typed("measurements", measurements, wanted, problems)
     if problems and (not hasattr(res, "index") or res.index.has_duplicates or any(p[1] is None for p in problems)):
         raise ChronicInputError(problems)
     m = measurements
@@ -195,7 +234,7 @@ def _inputs(measurements: pd.DataFrame, residents: pd.DataFrame, policy: Chronic
     setting = lookup[codes]
     problems += _bad("measurements", m, setting < 0, "setting", f"must be one of {', '.join(settings)}")
     date = m["measured_on"].to_numpy("datetime64[ns]")
-    problems += _bad("measurements", m, np.isnat(date), "measured_on", "is blank but required")
+    problems += _bad("measurements", m, given["measured_on"].isna().to_numpy(), "measured_on", "is blank but required")
     who = res.index.get_indexer(m["resident_id"])
     problems += _bad("measurements", m, who < 0, "resident_id", "refers to no row of residents (resident_id)")
     values = {}
