@@ -389,17 +389,20 @@ class VisitView(w.VBox):
 
     def _shown_full(self) -> dict[str, bool]:
         """For each screener, whether its full questionnaire is asked (the screener is positive)."""
-        from workbench.scoring import score
+        from workbench.registry.store import preview_screening
 
+        given = {screener: self.forms[screener].answers() for screener in self.full}
+        given = {screener: answers for screener, answers in given.items() if any(v is not None for v in answers.values())}
+        scored = None
+        if given:  # scored as saving would score them (the registry's preview), never by hand
+            frame = pd.DataFrame([{k: v for answers in given.values() for k, v in answers.items()}], dtype="float64")
+            frame["assessed_on"] = self.today.isoformat()
+            scored = preview_screening(frame, {"resident_id": "(preview)"}, policy=self.policy).iloc[0]
         shown = {}
-        for screener, (full, _) in self.full.items():
-            answers = self.forms[screener].answers()
+        for screener in self.full:
             threshold = get_instrument(screener).screen_positive
-            positive = False
-            if threshold is not None and any(v is not None for v in answers.values()):
-                scored = score(pd.DataFrame([answers], dtype="float64"), screener)
-                positive = bool(pd.notna(scored["score"].iloc[0]) and scored["score"].iloc[0] >= threshold)
-            shown[screener] = positive
+            total = scored.get(f"{screener}_score") if scored is not None and screener in given else None
+            shown[screener] = bool(threshold is not None and total is not None and pd.notna(total) and total >= threshold)
         return shown
 
     def answers(self) -> pd.DataFrame | None:
