@@ -2,7 +2,7 @@
 
 Reference values come from R, never from our own output: ``Rscript
 tests/reference/bodymind/make_reference.R`` (from the repository root) reads the seeded data that
-``make_data.py`` beside it writes (its own simple simulation) and writes R's numbers
+``make_bodymind_data.py`` beside it writes (its own simple simulation) and writes R's numbers
 (``R_SESSION.txt`` is its ``sessionInfo()``):
 
 - ``r_logistic.csv``: ``glm(controlled ~ psych_status [+ age + sex], family = binomial)``,
@@ -140,7 +140,7 @@ def test_negative_binomial_without_overdispersion_is_the_poisson_fit():
 
 
 def test_reference_inputs_are_what_the_seed_gives():
-    spec = importlib.util.spec_from_file_location("bodymind_make_data", REF / "make_data.py")
+    spec = importlib.util.spec_from_file_location("bodymind_make_data", REF / "make_bodymind_data.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     for name, frame in module.make_all().items():

@@ -1,11 +1,11 @@
 # Independent reference values for workbench/regression.py (the models of workbench/bodymind.py),
 # computed by R: stats::glm, lme4::lmer, nlme::lme and MASS::glm.nb.
 #
-# Run from the repository root, after make_data.py has written the seeded inputs:
-#     .venv/bin/python tests/reference/bodymind/make_data.py
+# Run from the repository root, after make_bodymind_data.py has written the seeded inputs:
+#     .venv/bin/python tests/reference/bodymind/make_bodymind_data.py
 #     Rscript tests/reference/bodymind/make_reference.R
 #
-# Inputs (committed; blanks are NA): control.csv, trial_bp.csv, counts.csv (see make_data.py).
+# Inputs (committed; blanks are NA): control.csv, trial_bp.csv, counts.csv (see make_bodymind_data.py).
 # Outputs (write.csv, 15 significant digits; never edit them by hand, never replace them with
 # Python output):
 #   r_logistic.csv   per case and term: estimate (log odds), se, Wald z p-value and interval

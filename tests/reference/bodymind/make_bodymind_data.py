@@ -1,6 +1,6 @@
 """Write the seeded inputs of make_reference.R (run from the repository root):
 
-    .venv/bin/python tests/reference/bodymind/make_data.py
+    .venv/bin/python tests/reference/bodymind/make_bodymind_data.py
 
 A simple simulation of its own (``numpy.random.default_rng(SEED)``), independent of
 ``workbench.synth``; the numbers are illustrative, not a model of any real service:
