@@ -220,7 +220,7 @@ MODULES = ["workbench.epi", "workbench.table1", "workbench.economics", "workbenc
            "workbench.outcomes.cms159", "workbench.outcomes.registry", "workbench.outcomes.worklist",
            "workbench.outcomes.talking_therapies", "workbench.synth.core", "workbench.instruments", "workbench.i18n",
            "workbench.server", "workbench.ui.quality", "workbench.ui.explorer", "workbench.regression",
-           "workbench.bodymind"]
+           "workbench.bodymind", "workbench.smd"]
 
 
 def _declared() -> list[tuple[str, object, object]]:

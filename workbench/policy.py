@@ -128,8 +128,9 @@ def _walk(cond: Mapping[str, Any], visit: Callable[[str, Any], None]) -> None:
 
 def policy_ids() -> list[str]:
     """Ids of the stepped-care policies shipped with the package (``chronic_*.yaml`` are the
-    chronic-care policies of :mod:`workbench.chronic`, not stepped-care ones)."""
-    return sorted(p.stem for p in _FOLDER.glob("*.yaml") if not p.stem.startswith("chronic_"))
+    chronic-care policies of :mod:`workbench.chronic`, ``smd_*.yaml`` the severe-mental-disorder
+    policies of :mod:`workbench.smd`, not stepped-care ones)."""
+    return sorted(p.stem for p in _FOLDER.glob("*.yaml") if not p.stem.startswith(("chronic_", "smd_")))
 
 
 def load_policy(policy: "str | Path | Policy" = "default") -> Policy:
