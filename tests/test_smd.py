@@ -111,7 +111,7 @@ def test_one_of_symptoms_insight_social_function_poor_is_basically_stable(answer
 
 
 @pytest.mark.parametrize("answers", [{"adverse_reaction": "mild"}, {"physical_illness": "mild"}])
-def test_a_mild_reaction_or_stable_physical_illness_does_not_unsettle_a_stable_patient(answers):
+def test_a_mild_reaction_or_mild_physical_illness_does_not_unsettle_a_stable_patient(answers):
     # REFERENCE.md: unstable needs an ACUTE reaction or a SERIOUS illness; stable lists grade 0,
     # symptoms gone, insight and social function fair
     assert one(**answers)["stability"] == "stable"
@@ -537,7 +537,8 @@ def _random_followups(seed: int, n: int) -> list[dict]:
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_classify_agrees_with_an_oracle_written_from_the_policy_text(seed):
-    rows = _random_followups(seed, 12_000)  # 24,000 follow-ups over the two seeds
+    rows = _random_followups(seed, 25_000)
+    assert len(rows) >= 20_000
     expected = [oracle(v) for v in rows]
     frame = followups([{**v, "followed_on": v["followed_on"].isoformat()} for v in rows])
     out = classify(frame)
