@@ -141,7 +141,7 @@ def test_the_hand_built_tables_hold_what_the_registry_would_store():
     assert s["phq9_score"].tolist() == [14, 3] and s["gad7_score"].tolist() == [9, 2]
     # A: PHQ-9 14 >= 10 is screen-positive -> tier 2 suggested and kept; B: tier 1 suggested, 2 decided
     assert s["suggested_tier"].tolist() == [2, 1] and s["tier"].tolist() == [2, 2]
-    assert s["overridden"].tolist() == [False, True] and t.policy_versions == ["default@1.0"]
+    assert s["overridden"].tolist() == [False, True] and t.policy_versions == ["default@1.1"]
 
 
 # --- nothing scores or assigns tiers again ----------------------------------------------------------

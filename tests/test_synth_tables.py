@@ -85,7 +85,7 @@ def test_tables_are_valid_and_say_where_they_come_from(small, small_tables):
     t = small_tables
     assert t.validate() is t
     assert t.attrs["source"] == "synth" and t.attrs["seed"] == 11 and t.attrs["pseudonymised"] is False
-    assert t.policy_versions == ["default@1.0"] == [small.policy]
+    assert t.policy_versions == ["default@1.1"] == [small.policy]
     raw = small.residents
     assert t.residents.columns.tolist() == TABLES["residents"].names   # no age, no community type
     for column in TABLES["residents"].names:
@@ -159,7 +159,7 @@ def test_every_screening_has_the_policy_decision(small, small_tables, suggested)
     for column in ("urgent", "needs_review"):
         assert (d[column].to_numpy() == suggested[column].to_numpy()).all(), column
     assert (d["next_contact_due"].to_numpy() == suggested["next_contact_due"].to_numpy()).all()
-    assert set(d["policy_version"]) == {"default@1.0"} and set(d["decided_by"]) == {"admin"}
+    assert set(d["policy_version"]) == {"default@1.1"} and set(d["decided_by"]) == {"admin"}
     noon = (on + pd.Timedelta(hours=12)).dt.tz_localize("UTC")
     assert (d["decided_at"].to_numpy() == noon.to_numpy()).all()
 

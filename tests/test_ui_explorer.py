@@ -265,11 +265,11 @@ def test_the_tier_is_the_decided_one_not_a_recomputed_suggestion():
     assert one.loc["r00", "tier"] == 3 and one.loc["r00", "tier_group"] == "tier_3" and one.loc["r00", "overridden"]
     assert one.loc["r01", "tier"] == 2 and not one.loc["r01", "overridden"]
     assert (one.drop(index=["r00", "r01"])["tier"] == 1).all()
-    assert frame.attrs["policy_versions"] == ["default@1.0"] and frame.attrs["source"] == "memory"
+    assert frame.attrs["policy_versions"] == ["default@1.1"] and frame.attrs["source"] == "memory"
     ex = ui.KMExplorer(frame, lang="en", endpoint="crisis_or_er", grouping="tier", covariates=["age10"], dpi=30)
     groups = ex.result["groups"].set_index("group")["n"].to_dict()
     assert groups == {"Tier 1 universal": "22", "Tier 2 counselling": "1", "Tier 3 fast-track referral": "1"}
-    assert "default@1.0" in ex.heading.value and "not pseudonymised" in ex.heading.value
+    assert "default@1.1" in ex.heading.value and "not pseudonymised" in ex.heading.value
 
 
 def test_refresh_reads_the_data_again_and_keeps_the_choices(frame):

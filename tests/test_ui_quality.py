@@ -165,9 +165,9 @@ def test_board_months_stop_at_the_working_month(sample):
 
 
 def test_the_board_says_where_the_data_come_from_and_under_which_policies(board):
-    assert "Data: synthetic sample data. Tier decisions made under policy: default@1.0." in html.unescape(board.note.value)
+    assert "Data: synthetic sample data. Tier decisions made under policy: default@1.1." in html.unescape(board.note.value)
     board.set_language("zh")
-    assert "分级决定所依据的政策：default@1.0" in board.note.value
+    assert "分级决定所依据的政策：default@1.1" in board.note.value
     assert board.refresh_button not in board.children[0].children  # no reload given: no Refresh button
 
 
@@ -220,7 +220,7 @@ def test_refresh_shows_a_screening_saved_meanwhile_with_the_decided_tier(registr
     # the filters are kept, and the table is drawn from the new result
     assert (board.month.value, board.community.value, board.categories.value) == ("2025-09", "*", ("timeliness",))
     assert set(board.rows()["period"]) == {"2025-09"} and set(board.rows()["category"]) == {"timeliness"}
-    assert board.shown.attrs["policy_versions"] == ["default@1.0"]
+    assert board.shown.attrs["policy_versions"] == ["default@1.1"]
 
 
 def test_a_failed_read_is_a_message_and_keeps_the_board(sample):

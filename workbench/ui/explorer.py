@@ -96,7 +96,7 @@ def cohort_frame(tables, *, censor_date) -> pd.DataFrame:
     >>> sorted(frame["endpoint"].unique()) == sorted(ENDPOINTS)
     True
     >>> sorted(frame["age_group"].unique()), frame.attrs["policy_versions"]
-    (['age_0_44', 'age_45_59', 'age_60_74', 'age_75_plus'], ['default@1.0'])
+    (['age_0_44', 'age_45_59', 'age_60_74', 'age_75_plus'], ['default@1.1'])
     """
     from workbench.cohort import endpoints
 
