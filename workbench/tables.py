@@ -24,6 +24,9 @@ The tables (:func:`dictionary` lists every column in Chinese and English):
   urgency, service-matrix cell and service, next contact, policy version, who, when, why changed;
 - ``measurements``: physiological readings and follow-up visits (blood pressure, glucose, HbA1c,
   body size, lipids, smoking, adherence; units and plausible ranges in ``data/measurements.yaml``);
+- ``smd_register``, ``smd_followups``, ``smd_rehab``: the severe-mental-disorder register, its
+  risk-graded follow-ups (the stability suggested by the SMD policy when saved, and as judged by
+  staff) and the community rehabilitation ladder;
 - ``referrals``, ``contacts`` (``status``: planned, attended, missed), ``events``,
   ``enrolments`` (trial arms, cohort studies), ``surveys`` (satisfaction) and ``consents``.
 
@@ -202,6 +205,8 @@ def _item_columns() -> list[str]:
 
 
 def _declare() -> dict[str, TableSpec]:
+    from workbench import smd
+
     facts = _instrument_facts()
     rid = _id("resident_id", "Resident (pseudonymised in exports)", "居民编号（导出时为假名）")
     conditions = tuple(_c(c, "bool", f"Has {c} (chronic condition)", f"患有{zh}（慢性病）")
@@ -344,6 +349,64 @@ def _declare() -> dict[str, TableSpec]:
             *_measure_columns(),
         ), key=("resident_id", "measured_on", "setting"), links=(Link(("resident_id",), "residents", ("resident_id",)),),
             ids=("measurement_id", "resident_id")),
+        TableSpec("smd_register", "The severe-mental-disorder register (one row per registered patient)",
+                  "严重精神障碍患者登记（每位在册患者一行）", (
+            _id("resident_id", "Resident (pseudonymised in exports)", "居民编号（导出时为假名）", unique=True),
+            _c("diagnosis", "string", "Registered disorder: " + ", ".join(smd.DISORDERS), "登记的疾病：" + "、".join(smd.DISORDERS),
+               values=smd.DISORDERS),
+            _c("diagnosed_on", "date", "Date diagnosed (blank: not known)", "确诊日期（空白：未知）", nullable=True),
+            _c("registered_on", "date", "Date registered (在册 from this day)", "登记日期（自该日起在册）"),
+            _c("guardian", "string", "Guardian's relation: " + ", ".join(smd.GUARDIANS) + " (no names; blank: not recorded)",
+               "监护人关系：" + "、".join(smd.GUARDIANS) + "（不含姓名；空白：未记录）", nullable=True, values=smd.GUARDIANS),
+            _c("consent", "boolean", "Informed consent to community management (blank: not recorded)",
+               "知情同意参加社区管理（空白：未记录）", nullable=True),
+            _c("consent_on", "date", "Date of the consent (blank: none recorded)", "知情同意日期（空白：未记录）", nullable=True),
+            _c("left_on", "date", "Left the register on (blank: still registered)", "退出登记日期（空白：仍在册）", nullable=True),
+            _c("left_reason", "string", "Why: " + ", ".join(smd.LEFT_REASONS) + " (blank while registered)",
+               "退出原因：" + "、".join(smd.LEFT_REASONS) + "（在册时为空白）", nullable=True, values=smd.LEFT_REASONS),
+            _c("recorded_by", "string", "Who registered them (a staff pseudonym in exports)", "登记人（导出时为工作人员假名）",
+               nullable=True),
+        ), key=("resident_id",), links=(Link(("resident_id",), "residents", ("resident_id",)),), ids=("resident_id",)),
+        TableSpec("smd_followups", "Follow-ups of registered severe-mental-disorder patients, with the risk grade and "
+                  "the stability judged", "严重精神障碍患者随访（含危险性评估与病情稳定性判断）", (
+            _id("followup_id", "Follow-up", "随访编号", unique=True),
+            rid,
+            _c("followed_on", "date", "Date", "随访日期"),
+            _c("mode", "string", "How: face_to_face, phone", "方式：face_to_face（面访）、phone（电话）", values=smd.MODES),
+            _c("risk_grade", "Int8", "Risk grade 0-5 (危险性评估; blank: not assessed, never 0)",
+               "危险性评估0-5级（空白：未评估，不是0级）", nullable=True, low=0, high=5),
+            *(_c(item, "string", f"{item.replace('_', ' ').capitalize()}: " + ", ".join(values) + " (blank: not recorded)",
+                 f"{zh}：" + "、".join(values) + "（空白：未记录）", nullable=True, values=values)
+              for (item, values), zh in zip(smd.ITEM_VALUES.items(), ("精神症状", "自知力", "社会功能", "药物不良反应", "躯体疾病"))),
+            _c("on_medication", "boolean", "Taking psychiatric medication (blank: not recorded)", "服用精神科药物（空白：未记录）",
+               nullable=True),
+            _c("medication_regularity", "string", "Medication: " + ", ".join(smd.REGULARITY) + " (blank: not recorded)",
+               "服药情况：" + "、".join(smd.REGULARITY) + "（空白：未记录）", nullable=True, values=smd.REGULARITY),
+            _c("suggested_outcome", "string", "Stability the policy suggested when saved (blank: the answers were incomplete)",
+               "保存时政策建议的稳定性（空白：回答不完整）", nullable=True, values=smd.STABILITIES),
+            _c("rule", "string", "Policy rule behind the suggestion", "建议所依据的政策规则", nullable=True),
+            _c("outcome", "string", "Stability judged by staff: stable, basically_stable, unstable (blank: not judged)",
+               "工作人员判断的稳定性：stable（稳定）、basically_stable（基本稳定）、unstable（不稳定）（空白：未判断）",
+               nullable=True, values=smd.STABILITIES),
+            _c("referred", "boolean", "Referred at this follow-up (blank: not recorded)", "本次随访已转诊（空白：未记录）",
+               nullable=True),
+            _c("next_due", "date", "Next follow-up due, as decided", "决定的下次随访日期", nullable=True),
+            _c("policy_version", "string", "SMD policy (id@version) in force", "所用严重精神障碍政策（编号@版本）", nullable=True),
+            _c("recorded_by", "string", "Who recorded it (a staff pseudonym in exports)", "记录人（导出时为工作人员假名）",
+               nullable=True),
+        ), key=("resident_id", "followed_on"), links=(Link(("resident_id",), "smd_register", ("resident_id",)),),
+            ids=("followup_id", "resident_id")),
+        TableSpec("smd_rehab", "Steps of registered patients on the service model's five-level community rehabilitation "
+                  "ladder", "在册患者在服务模式五级社区康复阶梯上的进出记录", (
+            _id("rehab_id", "Rehabilitation step", "康复记录编号", unique=True),
+            rid,
+            _c("level", "Int8", "Level of the ladder (1-5)", "康复阶梯级别（1-5）", low=1, high=5),
+            _c("entered_on", "date", "Entered the level on", "进入该级日期"),
+            _c("left_on", "date", "Left the level on (blank: still on it)", "离开该级日期（空白：仍在该级）", nullable=True),
+            _c("recorded_by", "string", "Who recorded it (a staff pseudonym in exports)", "记录人（导出时为工作人员假名）",
+               nullable=True),
+        ), key=("resident_id", "level", "entered_on"), links=(Link(("resident_id",), "smd_register", ("resident_id",)),),
+            ids=("rehab_id", "resident_id")),
         TableSpec("enrolments", "Enrolments in studies (trial arms, cohorts)", "研究入组（试验分组、队列）", (
             _id("enrolment_id", "Enrolment", "入组编号", unique=True),
             rid,
