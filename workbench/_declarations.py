@@ -6,6 +6,7 @@ raises them all at once, so a broken file is refused in one readable message.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -55,3 +56,10 @@ def texts(value: Any, where: str, problems: list[str]) -> dict[str, str]:
             text = ""
         out[lang] = text.strip()
     return out
+
+
+@functools.lru_cache(maxsize=1)
+def measures() -> dict[str, Any]:
+    """``workbench/data/measurements.yaml``: units, conversions, plausible ranges, answers,
+    cross-field rules and settings of the physiological measurements (read once)."""
+    return load_yaml((Path(__file__).parent / "data" / "measurements.yaml").read_text(encoding="utf-8"))

@@ -58,9 +58,9 @@ class ChronicPolicyError(ValueError):
 
 
 def _measures() -> Mapping[str, Any]:
-    from workbench.tables import _measures as declared
+    from workbench._declarations import measures
 
-    return declared()
+    return measures()
 
 
 def _number(value: float, measure: str) -> str:

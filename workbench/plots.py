@@ -264,7 +264,7 @@ def _two_axes(ax) -> bool:
 
 
 def _measure_name(measure: str, lang: str) -> str:
-    from workbench.tables import _measures
+    from workbench._declarations import measures as _measures
 
     return _measures()["measures"][measure][lang].split("（")[0].split(" (")[0]
 
@@ -339,7 +339,7 @@ def dual_track(tables, resident_id: str, *, measure: str = "sbp", lang: str = "z
 
     if not (tables.residents["resident_id"] == resident_id).any():
         raise ValueError(sentence("dual_track", "resident_id", "a resident of the tables", resident_id))
-    from workbench.tables import _measures
+    from workbench._declarations import measures as _measures
 
     units = {m: d["unit"] for m, d in _measures()["measures"].items()}
     drawn = ("sbp", "dbp") if measure == "sbp" else (measure,)

@@ -59,29 +59,14 @@ from workbench.chronic import _bad, _typed, _ymd
 from workbench.chronic_policy import interval_text
 from workbench.params import FRAME, Date, Either, Instance, Options, Predicate, check, validate_params
 from workbench.problems import ProblemsError
+from workbench.smd_codes import (DISORDERS, GRADES, GUARDIANS, ITEM_VALUES, LEFT_REASONS, MODES, REGULARITY,  # noqa: F401
+                                 STABILITIES)
 
 __all__ = ["CLASSIFY_COLUMNS", "DISORDERS", "DUE_COLUMNS", "INDICATOR_COLUMNS", "ITEM_VALUES", "STABILITIES",
            "SmdInputError", "SmdPolicy", "SmdPolicyError", "classify", "due_list", "indicators", "load_smd_policy"]
 
 _FOLDER = Path(__file__).resolve().parent / "policies"
 _IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
-
-#: The six registered disorders (register.diagnosis), as the contract names them.
-DISORDERS = ("schizophrenia", "schizoaffective", "delusional", "bipolar", "epilepsy_mental",
-             "intellectual_disability_mental")
-#: The stability classes of a follow-up (病情稳定 / 基本稳定 / 不稳定), least serious first.
-STABILITIES = ("stable", "basically_stable", "unstable")
-#: The risk grades (危险性评估).
-GRADES = (0, 1, 2, 3, 4, 5)
-#: The answers of a follow-up the rules read, and their values.
-ITEM_VALUES = {"symptoms": ("remitted", "residual", "marked"), "insight": ("full", "partial", "none"),
-               "social_function": ("fair", "poor"), "adverse_reaction": ("none", "mild", "acute"),
-               "physical_illness": ("none", "mild", "serious")}
-#: Other coded columns of the contract.
-MODES = ("face_to_face", "phone")
-REGULARITY = ("regular", "intermittent", "none")
-GUARDIANS = ("parent", "spouse", "child", "sibling", "other", "none")
-LEFT_REASONS = ("moved", "died", "diagnosis_revised", "other")
 
 #: Columns of :func:`classify`, in order.
 CLASSIFY_COLUMNS = ["followup_id", "resident_id", "followed_on", "risk_grade", "stability", "rule", "refer", "banner",

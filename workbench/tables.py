@@ -170,12 +170,11 @@ def _instrument_facts() -> dict[str, Any]:
     return {"ids": tuple(ids), "n_items": n_items, "flags": flags, "derived": derived, "answer_max": answer_max}
 
 
-@lru_cache(maxsize=1)
 def _measures() -> dict[str, Any]:
-    """``workbench/data/measurements.yaml``: units, conversions and plausible ranges of the measurements."""
-    import yaml
+    """``workbench/data/measurements.yaml`` (:func:`workbench._declarations.measures`)."""
+    from workbench._declarations import measures
 
-    return yaml.safe_load((Path(__file__).parent / "data" / "measurements.yaml").read_text(encoding="utf-8"))
+    return measures()
 
 
 def _measure_columns() -> tuple[Column, ...]:
@@ -205,7 +204,7 @@ def _item_columns() -> list[str]:
 
 
 def _declare() -> dict[str, TableSpec]:
-    from workbench import smd
+    from workbench import smd_codes as smd
 
     facts = _instrument_facts()
     rid = _id("resident_id", "Resident (pseudonymised in exports)", "居民编号（导出时为假名）")
@@ -652,7 +651,7 @@ class Tables:
 
     def _consistency_problems(self) -> list[tuple]:
         """Scores must describe the assessment they belong to; a study visit names its study; a
-        measurement keeps the cross-field rules (:func:`workbench.measurements.cross_field_problems`)."""
+        measurement keeps the cross-field rules (:func:`workbench.measurement_rules.cross_field_problems`)."""
         rows = []
         s, a = self._frames["scores"], self._frames["assessments"]
         shared = {"assessment_id", "resident_id", "assessed_on", "instrument"}
@@ -669,7 +668,7 @@ class Tables:
                         for i in a.index[study & a["study"].isna()])
         m = self._frames["measurements"]
         if len(m):  # blood pressure in pairs, DBP below SBP, BMI and HbA1c (mmol/mol) as computed
-            from workbench.measurements import cross_field_problems
+            from workbench.measurement_rules import cross_field_problems
 
             rows.extend(("measurements", *p) for p in cross_field_problems(m))
         return rows
