@@ -25,7 +25,8 @@ from sqlalchemy.engine import Connection
 from workbench.params import Options, validate_params
 from workbench.registry import audit
 from workbench.registry.schema import (assessments, communities, consents, contacts, enrolments, events,
-                                       measurements, referrals, residents, surveys, tier_assignments)
+                                       measurements, referrals, residents, smd_followups, smd_register, smd_rehab,
+                                       surveys, tier_assignments)
 
 __all__ = ["assessment_rows", "decision_rows", "in_random_order", "pseudonymise", "read_frames"]
 
@@ -45,6 +46,12 @@ _SIMPLE = {
     # HbA1c is stored in %: its mmol/mol column is computed when read (:func:`_with_ifcc`)
     "measurements": (measurements, [c.name for c in measurements.columns
                                     if c.name not in ("submission_id", "recorded_by", "recorded_at")]),
+    # the SMD register, follow-ups (the suggestion stored at save and the outcome decided; the
+    # reason for an outcome that differs is free text, kept in the registry) and rehabilitation
+    "smd_register": (smd_register, [c.name for c in smd_register.columns if c.name != "recorded_at"]),
+    "smd_followups": (smd_followups, [c.name for c in smd_followups.columns
+                                      if c.name not in ("submission_id", "outcome_reason", "recorded_at")]),
+    "smd_rehab": (smd_rehab, [c.name for c in smd_rehab.columns if c.name != "recorded_at"]),
 }
 _DECISION_COLUMNS = ["resident_id", "assessed_on", "suggested_tier", "tier", "rule", "urgent", "needs_review",
                      "psych_status", "disease_category", "service_cell", "service", "next_contact_due", "policy_version",
@@ -141,6 +148,8 @@ def read_frames(conn: Connection, *, allowed=None, source: str = "registry") -> 
     for name in ("assessments", "scores", "decisions", "events", "enrolments", "consents", "measurements"):
         key = f"{name[:-1]}_id" if name != "scores" else "assessment_id"
         frames[name][key] = frames[name][key].astype(str)
+    for name, key in (("smd_followups", "followup_id"), ("smd_rehab", "rehab_id")):
+        frames[name][key] = frames[name][key].astype(str)
     frames["measurements"] = _with_ifcc(frames["measurements"])
     return frames
 
@@ -204,12 +213,14 @@ def _pseudonyms(prefix: str, kind: str | None, key: bytes, values: list[str]) ->
 _ID_KINDS = {"resident_id": ("P", None), "assessment_id": ("A", "assessment"), "referral_id": ("F", "referral"),
              "contact_id": ("C", "contact"), "decision_id": ("D", "decision"), "event_id": ("V", "event"),
              "enrolment_id": ("E", "enrolment"), "survey_id": ("S", "survey"), "consent_id": ("K", "consent"),
-             "submission_id": ("B", "submission"), "staff": ("U", "staff"), "measurement_id": ("M", "measurement")}
+             "submission_id": ("B", "submission"), "staff": ("U", "staff"), "measurement_id": ("M", "measurement"),
+             "followup_id": ("Q", "smd_followup"), "rehab_id": ("L", "smd_rehab")}
 #: Identifying columns besides the declared ids (:attr:`TableSpec.ids`): the app submission an
 #: assessment came from, and the staff user names of the ``*_by`` columns (one pseudonym per user,
 #: the same in every table).
 _MORE_IDS = {"assessments": {"submission_id": "submission_id"}, "decisions": {"decided_by": "staff"},
-             "contacts": {"recorded_by": "staff"}, "measurements": {"measured_by": "staff"}}
+             "contacts": {"recorded_by": "staff"}, "measurements": {"measured_by": "staff"},
+             **{name: {"recorded_by": "staff"} for name in ("smd_register", "smd_followups", "smd_rehab")}}
 #: Free-text columns (left out unless asked for).
 FREE_TEXT = {"decisions": ("override_reason",)}
 

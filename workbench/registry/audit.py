@@ -58,12 +58,13 @@ _LOCK_KEY = 73510001  # PostgreSQL advisory lock serialising appends to the chai
 
 #: Every table whose rows the log covers (all but ``audit_log``), in the order :func:`verify` checks them.
 COVERED = ("users", "communities", "residents", "assessments", "tier_assignments", "referrals", "contacts", "events",
-           "enrolments", "consents", "surveys", "measurements", "caseloads", "access_approvals")
+           "enrolments", "consents", "surveys", "measurements", "smd_register", "smd_followups", "smd_rehab", "caseloads",
+           "access_approvals")
 #: Generated ids: numbers the database hands out, not part of what a row says (a row is known by
 #: :data:`KEYS` instead).
 _GENERATED = {"assessments": "assessment_id", "tier_assignments": "assignment_id", "events": "event_id",
               "enrolments": "enrolment_id", "consents": "consent_id", "measurements": "measurement_id",
-              "access_approvals": "approval_id"}
+              "smd_followups": "followup_id", "smd_rehab": "rehab_id", "access_approvals": "approval_id"}
 #: Write times left out of the hash: residents and assessments were hashed without them from the
 #: start (their entries' own time records when). Every other write time round-trips exactly (UTC,
 #: whole seconds or microseconds, on SQLite and PostgreSQL) and is hashed: backdating a decision shows.
@@ -82,7 +83,8 @@ KEYS = {"users": ["name"], "communities": ["community"], "residents": ["resident
         "tier_assignments": ["resident_id", "assessed_on"], "referrals": ["referral_id"], "contacts": ["contact_id"],
         "events": ["resident_id", "event_on", "kind"], "enrolments": ["resident_id", "study"],
         "consents": ["resident_id", "purpose", "given_on"], "surveys": ["survey_id"],
-        "measurements": ["resident_id", "measured_on", "setting"],
+        "measurements": ["resident_id", "measured_on", "setting"], "smd_register": ["resident_id"],
+        "smd_followups": ["resident_id", "followed_on"], "smd_rehab": ["resident_id", "level", "entered_on"],
         "caseloads": ["user_name", "resident_id"], "access_approvals": ["user_name", "resident_id"]}
 #: Tables covered before every table was (their rows were hashed from the first write): the
 #: others' rows written before are sealed by :func:`seal` at the upgrade.

@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection
 from workbench.registry import audit
 from workbench.registry.analysis import _clean, _day, assessment_rows, decision_rows, existing_assessments, same_answers
 from workbench.registry.schema import (communities, consents, contacts, enrolments, events, measurements, referrals,
-                                       residents, surveys, tier_assignments)
+                                       residents, smd_followups, smd_register, smd_rehab, surveys, tier_assignments)
 
 __all__ = ["REQUIRED_IN_REGISTRY", "TablesImport", "blank_resident_facts", "import_tables"]
 
@@ -56,9 +56,19 @@ _TABLES = {
     "measurements": (measurements, ("resident_id", "measured_on", "setting"), "recorded",
                      [c.name for c in measurements.columns if c.name not in ("measurement_id", "submission_id",
                                                                              "recorded_by", "recorded_at")]),
+    # the SMD register, then its follow-ups (stored as given: the suggestion made when each was
+    # saved, and the outcome decided) and rehabilitation steps; in this order (they refer to it)
+    "smd_register": (smd_register, ("resident_id",), "recorded",
+                     [c.name for c in smd_register.columns if c.name != "recorded_at"]),
+    "smd_followups": (smd_followups, ("resident_id", "followed_on"), "recorded",
+                      [c.name for c in smd_followups.columns if c.name not in ("followup_id", "submission_id",
+                                                                               "outcome_reason", "recorded_at")]),
+    "smd_rehab": (smd_rehab, ("resident_id", "level", "entered_on"), "recorded",
+                  [c.name for c in smd_rehab.columns if c.name not in ("rehab_id", "recorded_at")]),
 }
 _DATE_COLUMNS = {"referred_on", "ended_on", "contact_on", "event_on", "enrolled_on", "surveyed_on", "given_on",
-                 "withdrawn_on", "birth_date"}
+                 "withdrawn_on", "birth_date", "diagnosed_on", "registered_on", "consent_on", "left_on", "followed_on",
+                 "next_due", "entered_on"}
 _CONDITIONS = ("hypertension", "diabetes", "chd", "stroke", "copd", "asthma")
 
 
@@ -217,7 +227,8 @@ def import_tables(conn: Connection, tables, *, by: str, at: dt.datetime, source:
     from workbench.registry.schema import users
 
     staff = set(conn.execute(sa.select(users.c.name)).scalars())
-    for name, column in (("decisions", "decided_by"), ("contacts", "recorded_by"), ("measurements", "measured_by")):
+    for name, column in (("decisions", "decided_by"), ("contacts", "recorded_by"), ("measurements", "measured_by"),
+                         ("smd_register", "recorded_by"), ("smd_followups", "recorded_by"), ("smd_rehab", "recorded_by")):
         frame = tables[name]
         unknown = frame[column].notna() & ~frame[column].isin(staff)
         problems.extend((name, frame.iloc[k, 0], column, frame[column].iloc[k], "is not a user of this registry: add "
@@ -260,7 +271,8 @@ def import_tables(conn: Connection, tables, *, by: str, at: dt.datetime, source:
         conn.execute(assessments.insert(), new_assessments)
     if new_decisions:
         conn.execute(tier_assignments.insert(), new_decisions)
-    for name in ("contacts", "events", "enrolments", "surveys", "consents", "measurements"):
+    for name in ("contacts", "events", "enrolments", "surveys", "consents", "measurements", "smd_register",
+                 "smd_followups", "smd_rehab"):
         if plain[name]:
             conn.execute(_TABLES[name][0].insert(), plain[name])
     written = {"communities": len(new_communities), "residents": len(new_residents), "assessments": len(new_assessments),
@@ -270,7 +282,8 @@ def import_tables(conn: Connection, tables, *, by: str, at: dt.datetime, source:
     entries += audit.entries_for("residents", new_residents, hashes=[r["content_hash"] for r in new_residents])
     entries += audit.entries_for("assessments", new_assessments, hashes=[r["content_hash"] for r in new_assessments])
     entries += audit.entries_for("tier_assignments", new_decisions)
-    for name in ("referrals", "contacts", "events", "enrolments", "surveys", "consents", "measurements"):
+    for name in ("referrals", "contacts", "events", "enrolments", "surveys", "consents", "measurements",
+                 "smd_register", "smd_followups", "smd_rehab"):
         entries += audit.entries_for(_TABLES[name][0].name, plain[name])
     entries.append({"action": "import", "target_table": "(analysis tables)",
                     "details": {"source": source, "written": written, "unchanged": unchanged}})

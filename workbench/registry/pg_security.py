@@ -7,7 +7,8 @@ migrations, is not used by staff. The Python checks (:mod:`workbench.registry.ac
 is the second wall, so that direct SQL cannot go around the API:
 
 - counsellor, doctor: the rows of resident data (assessments, tier decisions, referrals,
-  contacts, events, enrolments, consents, surveys, measurements) of residents on their caseload, approved for
+  contacts, events, enrolments, consents, surveys, measurements, the SMD register, follow-ups and
+  rehabilitation steps) of residents on their caseload, approved for
   them by a second counsellor (until the approval expires), or that they entered themselves; they
   insert only rows entered under their own name; the residents' records (every staff role reads
   the basic record, as :meth:`Registry.residents` shows).
@@ -30,7 +31,8 @@ is the second wall, so that direct SQL cannot go around the API:
 :func:`install` runs in migration 0004 and is idempotent (:func:`install` again after a restore
 re-creates what a restore into another cluster lacks: the group roles). It works on the schema
 of the revision running it (a table or column of a later revision is left out until that
-revision's migration runs it again: 0006 for ``measurements``, ``residents.ckd``, ``events.days``).
+revision's migration runs it again: 0006 for ``measurements``, ``residents.ckd``, ``events.days``;
+0007 for ``smd_register``, ``smd_followups``, ``smd_rehab``).
 """
 
 from __future__ import annotations
@@ -45,7 +47,8 @@ GROUPS = {"social_worker": "workbench_social_worker", "counsellor": "workbench_c
 #: tables of resident data -> the column naming who wrote the row
 RESIDENT_TABLES = {"assessments": "entered_by", "tier_assignments": "decided_by", "referrals": "created_by",
                    "contacts": "recorded_by", "events": "recorded_by", "enrolments": "recorded_by",
-                   "consents": "recorded_by", "surveys": "recorded_by", "measurements": "recorded_by"}
+                   "consents": "recorded_by", "surveys": "recorded_by", "measurements": "recorded_by",
+                   "smd_register": "recorded_by", "smd_followups": "recorded_by", "smd_rehab": "recorded_by"}
 _STAFF = ", ".join(GROUPS.values())
 _CLINICIANS = "workbench_counsellor, workbench_doctor"
 _BASIC = "resident_id, name, phone, sex, birth_date, community, content_hash, created_by, created_at"
@@ -152,11 +155,22 @@ _ANALYST_VIEWS = {
                              "given_on, withdrawn_on"),
     "measurements": ("measurements", "{id[measurement_id]} AS measurement_id, {id[resident_id]} AS resident_id, "
                                      "measured_on, setting, {id[staff]} AS measured_by, {measures}"),
+    "smd_register": ("smd_register", "{id[resident_id]} AS resident_id, diagnosis, diagnosed_on, registered_on, "
+                                     "guardian, consent, consent_on, left_on, left_reason, "
+                                     "{id[staff]} AS recorded_by"),
+    "smd_followups": ("smd_followups", "{id[followup_id]} AS followup_id, {id[resident_id]} AS resident_id, "
+                                       "followed_on, mode, risk_grade, symptoms, insight, social_function, "
+                                       "adverse_reaction, physical_illness, on_medication, medication_regularity, "
+                                       "suggested_outcome, rule, outcome, referred, next_due, policy_version, "
+                                       "{id[staff]} AS recorded_by"),
+    "smd_rehab": ("smd_rehab", "{id[rehab_id]} AS rehab_id, {id[resident_id]} AS resident_id, level, entered_on, "
+                               "left_on, {id[staff]} AS recorded_by"),
 }
 #: the registry column holding each kind of id in a view's table (the decision's id is the
 #: tier assignment's; the staff name is the table's ``*_by`` column)
 _ID_COLUMNS = {"decision_id": "assignment_id", "staff": {"tier_assignments": "decided_by", "contacts": "recorded_by",
-                                                          "measurements": "measured_by"}}
+                                                          "measurements": "measured_by", "smd_register": "recorded_by",
+                                                          "smd_followups": "recorded_by", "smd_rehab": "recorded_by"}}
 
 
 def _kinds() -> dict[str, tuple[str, str | None]]:
@@ -278,7 +292,8 @@ def _statements(schema: dict[str, set[str]]) -> list[str]:
     resident_tables = {t: who for t, who in RESIDENT_TABLES.items() if t in schema}
     more_stored = "".join(f"\n      OR EXISTS (SELECT 1 FROM {t} WHERE resident_id = rid AND {who} <> who)"
                           for t, who in resident_tables.items()
-                          if t == "measurements")  # (the others are checked in Python only, as before)
+                          if t in ("measurements", "smd_register", "smd_followups", "smd_rehab"))
+    # (the others are checked in Python only, as before)
     out = [f"""DO $$ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{group}') THEN
     CREATE ROLE {group} NOLOGIN;
@@ -328,6 +343,12 @@ END $$""" for group in GROUPS.values()]
     for table, who in resident_tables.items():
         policy(table, "clinician_read", f"FOR SELECT TO {_CLINICIANS} USING ({who} = current_user OR {_MAY_READ})")
         policy(table, "clinician_insert", f"FOR INSERT TO {_CLINICIANS} WITH CHECK ({who} = current_user)")
+    if "smd_rehab" in resident_tables:
+        # a step on the rehabilitation ladder is closed (left_on) when the next opens: by a
+        # clinician who may read the patient's rows; nothing else of the row changes
+        out.append(f"GRANT UPDATE (left_on) ON smd_rehab TO {_CLINICIANS}")
+        policy("smd_rehab", "clinician_close", f"FOR UPDATE TO {_CLINICIANS} "
+                                               f"USING (recorded_by = current_user OR {_MAY_READ}) WITH CHECK (true)")
     policy("tier_assignments", "social_worker_read", "FOR SELECT TO workbench_social_worker USING (true)")
     policy("caseloads", "clinician_read", f"FOR SELECT TO {_CLINICIANS} "
                                           "USING (user_name = current_user OR assigned_by = current_user)")

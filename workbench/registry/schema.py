@@ -196,6 +196,95 @@ measurements = sa.Table(
     sa.CheckConstraint("sbp IS NULL OR dbp < sbp", name="dbp_below_sbp"),
 )
 
+
+def _in(column: str, values: tuple, *, blank: bool = True) -> str:
+    """SQL: ``column`` is one of ``values`` (or blank)."""
+    listed = ", ".join(f"'{v}'" for v in values)
+    return f"{column} IS NULL OR {column} IN ({listed})" if blank else f"{column} IN ({listed})"
+
+
+# The severe-mental-disorder (SMD) register, its follow-ups and the rehabilitation ladder (issue 16,
+# migration 0007). Codes as workbench.smd (and the analysis tables) declare them; the stability
+# is suggested once, at save, by workbench.smd.classify and decided by a person: both are stored.
+_SMD_DISORDERS = ("schizophrenia", "schizoaffective", "delusional", "bipolar", "epilepsy_mental",
+                  "intellectual_disability_mental")
+_SMD_GUARDIANS = ("parent", "spouse", "child", "sibling", "other", "none")
+_SMD_LEFT = ("moved", "died", "diagnosis_revised", "other")
+_SMD_MODES = ("face_to_face", "phone")
+_SMD_ITEMS = {"symptoms": ("remitted", "residual", "marked"), "insight": ("full", "partial", "none"),
+              "social_function": ("fair", "poor"), "adverse_reaction": ("none", "mild", "acute"),
+              "physical_illness": ("none", "mild", "serious")}
+_SMD_REGULARITY = ("regular", "intermittent", "none")
+_SMD_STABILITIES = ("stable", "basically_stable", "unstable")
+
+#: One row per registered patient (在册 from ``registered_on`` until ``left_on``).
+smd_register = sa.Table(
+    "smd_register", metadata,
+    sa.Column("resident_id", sa.String(64), sa.ForeignKey("residents.resident_id"), primary_key=True),
+    sa.Column("diagnosis", sa.String(40), nullable=False),
+    sa.Column("diagnosed_on", sa.Date),
+    sa.Column("registered_on", sa.Date, nullable=False),
+    sa.Column("guardian", sa.String(20)),  # the guardian's relation, never a name
+    sa.Column("consent", sa.Boolean),  # blank: not recorded
+    sa.Column("consent_on", sa.Date),
+    sa.Column("left_on", sa.Date),
+    sa.Column("left_reason", sa.String(30)),
+    *_who("recorded"),
+    sa.CheckConstraint(_in("diagnosis", _SMD_DISORDERS, blank=False), name="diagnosis"),
+    sa.CheckConstraint(_in("guardian", _SMD_GUARDIANS), name="guardian"),
+    sa.CheckConstraint(_in("left_reason", _SMD_LEFT), name="left_reason"),
+    sa.CheckConstraint("(left_on IS NULL) = (left_reason IS NULL)", name="left_with_reason"),
+    sa.CheckConstraint("left_on IS NULL OR left_on >= registered_on", name="left_after_registered"),
+    sa.CheckConstraint("diagnosed_on IS NULL OR diagnosed_on <= registered_on", name="diagnosed_before_registered"),
+)
+
+#: One follow-up per registered patient and day: the answers, what the SMD policy suggested when
+#: it was saved (``suggested_outcome``, ``rule``, ``policy_version``) and what staff decided
+#: (``outcome``; ``outcome_reason`` when it differs from the suggestion; ``next_due``).
+smd_followups = sa.Table(
+    "smd_followups", metadata,
+    sa.Column("followup_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("submission_id", sa.String(100)),  # the form it came from (a double-clicked Save saves once)
+    sa.Column("resident_id", sa.String(64), sa.ForeignKey("smd_register.resident_id"), nullable=False),
+    sa.Column("followed_on", sa.Date, nullable=False),
+    sa.Column("mode", sa.String(20), nullable=False),
+    sa.Column("risk_grade", sa.SmallInteger),  # blank: not assessed, never grade 0
+    *[sa.Column(item, sa.String(20)) for item in _SMD_ITEMS],
+    sa.Column("on_medication", sa.Boolean),
+    sa.Column("medication_regularity", sa.String(20)),
+    sa.Column("suggested_outcome", sa.String(20)),
+    sa.Column("rule", sa.String(60)),
+    sa.Column("outcome", sa.String(20)),
+    sa.Column("outcome_reason", sa.Text),  # why the outcome differs from the suggestion (free text)
+    sa.Column("referred", sa.Boolean),
+    sa.Column("next_due", sa.Date),
+    sa.Column("policy_version", sa.String(60)),
+    *_who("recorded"),
+    sa.UniqueConstraint("resident_id", "followed_on", name="uq_smd_followups_visit"),
+    sa.Index("uq_smd_followups_submission", "submission_id", unique=True),
+    sa.CheckConstraint(_in("mode", _SMD_MODES, blank=False), name="mode"),
+    sa.CheckConstraint("risk_grade IS NULL OR risk_grade BETWEEN 0 AND 5", name="risk_grade"),
+    *[sa.CheckConstraint(_in(item, values), name=item) for item, values in _SMD_ITEMS.items()],
+    sa.CheckConstraint(_in("medication_regularity", _SMD_REGULARITY), name="medication_regularity"),
+    sa.CheckConstraint(_in("suggested_outcome", _SMD_STABILITIES), name="suggested_outcome"),
+    sa.CheckConstraint(_in("outcome", _SMD_STABILITIES), name="outcome"),
+)
+
+#: Steps on the five-level community rehabilitation ladder (one open step, ``left_on`` blank, at a time).
+smd_rehab = sa.Table(
+    "smd_rehab", metadata,
+    sa.Column("rehab_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("resident_id", sa.String(64), sa.ForeignKey("smd_register.resident_id"), nullable=False),
+    sa.Column("level", sa.SmallInteger, nullable=False),
+    sa.Column("entered_on", sa.Date, nullable=False),
+    sa.Column("left_on", sa.Date),
+    *_who("recorded"),
+    sa.UniqueConstraint("resident_id", "level", "entered_on", name="uq_smd_rehab_step"),
+    sa.CheckConstraint("level BETWEEN 1 AND 5", name="level"),
+    sa.CheckConstraint("left_on IS NULL OR left_on >= entered_on", name="left_after_entered"),
+)
+
+
 enrolments = sa.Table(
     "enrolments", metadata,
     sa.Column("enrolment_id", sa.Integer, primary_key=True, autoincrement=True),
