@@ -6,9 +6,11 @@ raises them all at once, so a broken file is refused in one readable message.
 
 from __future__ import annotations
 
+import copy
 import functools
+import re
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import yaml
 
@@ -63,3 +65,81 @@ def measures() -> dict[str, Any]:
     """``workbench/data/measurements.yaml``: units, conversions, plausible ranges, answers,
     cross-field rules and settings of the physiological measurements (read once)."""
     return load_yaml((Path(__file__).parent / "data" / "measurements.yaml").read_text(encoding="utf-8"))
+
+
+# --- the follow-up policies (chronic care, severe mental disorders): loading and shared checks ------
+
+#: A policy name or id: a lower-case identifier.
+IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
+POLICY_FOLDER = Path(__file__).resolve().parent / "policies"
+
+
+def load_policy_file(policy: Any, *, kind: type, prefix: str, what: str, error: type[ValueError],
+                     build: Callable[[Any, Path | None, list[str]], Any]) -> Any:
+    """A follow-up policy of class ``kind``: ``policy`` itself if already one; a mapping with the
+    file's keys; a shipped file by name (``"default"`` is ``{prefix}default.yaml`` in
+    ``workbench/policies/``, read once); or a YAML file by path. ``build(raw, path, problems)``
+    checks every key, appending ``"key.path: what is wrong"``; any problem raises ``error`` naming
+    them all."""
+    if isinstance(policy, kind):
+        return policy
+    if isinstance(policy, Mapping):
+        return _built(copy.deepcopy(dict(policy)), None, what, error, build)
+    if isinstance(policy, str) and IDENT.match(policy):
+        path = POLICY_FOLDER / f"{policy if policy.startswith(prefix) else prefix + policy}.yaml"
+        if not path.is_file():
+            shipped = sorted(p.stem.removeprefix(prefix) for p in POLICY_FOLDER.glob(f"{prefix}*.yaml"))
+            raise KeyError(f"No shipped {what} {policy!r}; shipped: {shipped}. Pass a file path for your own.")
+        return _shipped(path, what, error, build)
+    if not isinstance(policy, (str, Path)):
+        raise TypeError(f"A {what} is a name, a path, a mapping or a {kind.__name__}. Got {policy!r} instead.")
+    path = Path(policy)
+    if not path.is_file():
+        raise FileNotFoundError(f"No {what} file at {path}")
+    return _built(read_yaml(path, error), path, what, error, build)
+
+
+@functools.lru_cache(maxsize=None)
+def _shipped(path: Path, what: str, error: type[ValueError], build: Callable) -> Any:
+    return _built(read_yaml(path, error), path, what, error, build)
+
+
+def _built(raw: Any, path: Path | None, what: str, error: type[ValueError], build: Callable) -> Any:
+    problems: list[str] = []
+    policy = build(raw, path, problems)
+    refuse(path or Path("policy mapping"), what, problems, error)
+    return policy
+
+
+def whole(v: Any, low: int) -> bool:
+    """``v`` is a whole number (not a bool) of at least ``low``."""
+    return isinstance(v, int) and not isinstance(v, bool) and v >= low
+
+
+def unknown_keys(entry: Mapping, allowed: set[str], where: str, problems: list[str]) -> None:
+    """A problem for each key of ``entry`` not in ``allowed``."""
+    for key in sorted(set(entry) - allowed, key=str):
+        problems.append(f"{where}.{key}: unknown key (allowed: {sorted(allowed)})")
+
+
+def source_key(entry: Mapping, where: str, sources: Mapping, problems: list[str], key: str = "source") -> str:
+    """``entry[key]`` when it names one of the file's ``sources``, else a problem and ``""``."""
+    value = entry.get(key)
+    if value not in sources:
+        problems.append(f"{where}.{key}: {value!r} is not a key of sources (known: {sorted(sources)})")
+        return ""
+    return str(value)
+
+
+def render(texts: Mapping[str, str], values: Mapping[str, Any], where: str, problems: list[str]) -> dict[str, str]:
+    """Descriptions with their placeholders filled from the declared numbers (so each number is
+    declared once); a value may be a function of the language. An unknown placeholder is a problem."""
+    out = {}
+    for lang, text in texts.items():
+        filled = {k: (v(lang) if callable(v) else v) for k, v in values.items()}
+        try:
+            out[lang] = text.format(**filled)
+        except (KeyError, IndexError, ValueError) as err:
+            problems.append(f"{where}.{lang}: unknown placeholder {err} (known: {sorted(values)})")
+            out[lang] = text
+    return out

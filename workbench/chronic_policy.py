@@ -22,21 +22,21 @@ Examples
 
 from __future__ import annotations
 
-import copy
-import functools
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from workbench._declarations import read_yaml, refuse
+from workbench._declarations import IDENT, load_policy_file
+from workbench._declarations import render as _render
+from workbench._declarations import source_key as _source
+from workbench._declarations import unknown_keys as _unknown
+from workbench._declarations import whole as _whole
 from workbench._declarations import texts as _texts
 
 __all__ = ["ACTIONS", "CLASSIFICATIONS", "ChronicPolicy", "ChronicPolicyError", "MANAGED_CONDITIONS",
            "interval_text", "load_chronic_policy", "value_text", "value_texts"]
 
-_FOLDER = Path(__file__).resolve().parent / "policies"
-_IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
+_IDENT = IDENT
 
 #: The classification of a follow-up (此次随访分类), as the contract names them.
 CLASSIFICATIONS = ("controlled", "not_controlled", "adverse_reaction", "complication")
@@ -233,45 +233,13 @@ def load_chronic_policy(policy: "str | Path | Mapping | ChronicPolicy" = "defaul
     ChronicPolicyError
         Naming every key that is wrong and what is wrong with it.
     """
-    if isinstance(policy, ChronicPolicy):
-        return policy
-    if isinstance(policy, Mapping):
-        return _from_raw(copy.deepcopy(dict(policy)), None)
-    if isinstance(policy, str) and _IDENT.match(policy):
-        name = policy if policy.startswith("chronic_") else f"chronic_{policy}"
-        path = _FOLDER / f"{name}.yaml"
-        if not path.is_file():
-            shipped = sorted(p.stem.removeprefix("chronic_") for p in _FOLDER.glob("chronic_*.yaml"))
-            raise KeyError(f"No shipped chronic-care policy {policy!r}; shipped: {shipped}. Pass a file path for your own.")
-        return _load_cached(path)
-    if not isinstance(policy, (str, Path)):
-        raise TypeError(f"A chronic-care policy is a name, a path, a mapping or a ChronicPolicy. Got {policy!r} instead.")
-    path = Path(policy)
-    if not path.is_file():
-        raise FileNotFoundError(f"No chronic-care policy file at {path}")
-    return _from_raw(read_yaml(path, ChronicPolicyError), path)
-
-
-@functools.lru_cache(maxsize=None)
-def _load_cached(path: Path) -> ChronicPolicy:
-    return _from_raw(read_yaml(path, ChronicPolicyError), path)
-
-
-def _from_raw(raw: Any, path: Path | None) -> ChronicPolicy:
-    problems: list[str] = []
-    policy = _build(raw, path, problems)
-    refuse(path or Path("policy mapping"), "chronic-care policy", problems, ChronicPolicyError)
-    return policy
+    return load_policy_file(policy, kind=ChronicPolicy, prefix="chronic_", what="chronic-care policy", error=ChronicPolicyError, build=_build)
 
 
 # --- validation ----------------------------------------------------------------------------
 
 def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and v == v
-
-
-def _whole(v: Any, low: int) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool) and v >= low
 
 
 def interval_text(unit: str, count: int, lang: str) -> str:
@@ -284,32 +252,6 @@ def interval_text(unit: str, count: int, lang: str) -> str:
         return f"{count}{'天' if unit == 'days' else '个月'}"
     word = unit if count != 1 else unit[:-1]
     return f"{count} {word}"
-
-
-def _render(texts: Mapping[str, str], values: Mapping[str, Any], where: str, problems: list[str]) -> dict[str, str]:
-    """Descriptions with their placeholders filled from the declared numbers (declared once)."""
-    out = {}
-    for lang, text in texts.items():
-        filled = {k: (v(lang) if callable(v) else v) for k, v in values.items()}
-        try:
-            out[lang] = text.format(**filled)
-        except (KeyError, IndexError, ValueError) as err:
-            problems.append(f"{where}.{lang}: unknown placeholder {err} (known: {sorted(values)})")
-            out[lang] = text
-    return out
-
-
-def _source(entry: Mapping, where: str, sources: Mapping, problems: list[str]) -> str:
-    key = entry.get("source")
-    if key not in sources:
-        problems.append(f"{where}.source: {key!r} is not a key of sources (known: {sorted(sources)})")
-        return ""
-    return str(key)
-
-
-def _unknown(entry: Mapping, allowed: set[str], where: str, problems: list[str]) -> None:
-    for key in sorted(set(entry) - allowed, key=str):
-        problems.append(f"{where}.{key}: unknown key (allowed: {sorted(allowed)})")
 
 
 def _check_when(cond: Any, where: str, allowed: set[str], problems: list[str]) -> None:

@@ -43,8 +43,6 @@ Examples
 
 from __future__ import annotations
 
-import copy
-import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,7 +51,11 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from workbench._declarations import read_yaml, refuse
+from workbench._declarations import IDENT, load_policy_file
+from workbench._declarations import render as _render
+from workbench._declarations import source_key as _source
+from workbench._declarations import unknown_keys as _unknown
+from workbench._declarations import whole as _whole
 from workbench._declarations import texts as _texts
 from workbench.chronic import _bad, _typed, _ymd
 from workbench.chronic_policy import interval_text
@@ -65,8 +67,7 @@ from workbench.smd_codes import (DISORDERS, GRADES, GUARDIANS, ITEM_VALUES, LEFT
 __all__ = ["CLASSIFY_COLUMNS", "DISORDERS", "DUE_COLUMNS", "INDICATOR_COLUMNS", "ITEM_VALUES", "STABILITIES",
            "SmdInputError", "SmdPolicy", "SmdPolicyError", "classify", "due_list", "indicators", "load_smd_policy"]
 
-_FOLDER = Path(__file__).resolve().parent / "policies"
-_IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
+_IDENT = IDENT
 
 #: Columns of :func:`classify`, in order.
 CLASSIFY_COLUMNS = ["followup_id", "resident_id", "followed_on", "risk_grade", "stability", "rule", "refer", "banner",
@@ -218,65 +219,11 @@ def load_smd_policy(policy: "str | Path | Mapping | SmdPolicy" = "default") -> S
     >>> p.version, p.risk_grades[3]["zh"][:7], p.interval("three_months")
     ('smd_default@1.0', '3级：明显打砸', '3 months')
     """
-    if isinstance(policy, SmdPolicy):
-        return policy
-    if isinstance(policy, Mapping):
-        return _from_raw(copy.deepcopy(dict(policy)), None)
-    if isinstance(policy, str) and _IDENT.match(policy):
-        name = policy if policy.startswith("smd_") else f"smd_{policy}"
-        path = _FOLDER / f"{name}.yaml"
-        if not path.is_file():
-            shipped = sorted(p.stem.removeprefix("smd_") for p in _FOLDER.glob("smd_*.yaml"))
-            raise KeyError(f"No shipped SMD policy {policy!r}; shipped: {shipped}. Pass a file path for your own.")
-        return _load_cached(path)
-    path = Path(policy)
-    if not path.is_file():
-        raise FileNotFoundError(f"No SMD policy file at {path}")
-    return _from_raw(read_yaml(path, SmdPolicyError), path)
-
-
-@functools.lru_cache(maxsize=None)
-def _load_cached(path: Path) -> SmdPolicy:
-    return _from_raw(read_yaml(path, SmdPolicyError), path)
-
-
-def _from_raw(raw: Any, path: Path | None) -> SmdPolicy:
-    problems: list[str] = []
-    policy = _build(raw, path, problems)
-    refuse(path or Path("policy mapping"), "SMD policy", problems, SmdPolicyError)
-    return policy
-
-
-def _whole(v: Any, low: int) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool) and v >= low
+    return load_policy_file(policy, kind=SmdPolicy, prefix="smd_", what="SMD policy", error=SmdPolicyError, build=_build)
 
 
 def _rate(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1
-
-
-def _unknown(entry: Mapping, allowed: set[str], where: str, problems: list[str]) -> None:
-    for key in sorted(set(entry) - allowed, key=str):
-        problems.append(f"{where}.{key}: unknown key (allowed: {sorted(allowed)})")
-
-
-def _source(entry: Mapping, key: str, where: str, sources: Mapping, problems: list[str]) -> str:
-    value = entry.get(key)
-    if value not in sources:
-        problems.append(f"{where}.{key}: {value!r} is not a key of sources (known: {sorted(sources)})")
-        return ""
-    return str(value)
-
-
-def _render(texts: Mapping[str, str], values: Mapping[str, Any], where: str, problems: list[str]) -> dict[str, str]:
-    out = {}
-    for lang, text in texts.items():
-        try:
-            out[lang] = text.format(**{k: (v(lang) if callable(v) else v) for k, v in values.items()})
-        except (KeyError, IndexError, ValueError) as err:
-            problems.append(f"{where}.{lang}: unknown placeholder {err} (known: {sorted(values)})")
-            out[lang] = text
-    return out
 
 
 def _levels(item: str) -> tuple:
@@ -312,7 +259,7 @@ def _build(raw: Any, path: Path | None, problems: list[str]) -> SmdPolicy | None
         return entry
 
     dis = section("disorders", {"labels", "source"})
-    _source(dis, "source", "disorders", sources, problems)
+    _source(dis, "disorders", sources, problems)
     labels = dis.get("labels") if isinstance(dis.get("labels"), Mapping) else {}
     if set(labels) != set(DISORDERS):
         problems.append(f"disorders.labels: must label exactly the six registered disorders {list(DISORDERS)}, "
@@ -320,7 +267,7 @@ def _build(raw: Any, path: Path | None, problems: list[str]) -> SmdPolicy | None
     disorders = {d: _texts(labels.get(d), f"disorders.labels.{d}", problems) for d in DISORDERS if d in labels}
 
     rg = section("risk_grades", {"grades", "source"})
-    _source(rg, "source", "risk_grades", sources, problems)
+    _source(rg, "risk_grades", sources, problems)
     grades_raw = rg.get("grades") if isinstance(rg.get("grades"), Mapping) else {}
     if set(grades_raw) != set(GRADES):
         problems.append(f"risk_grades.grades: must define exactly the grades {list(GRADES)}, got {sorted(grades_raw, key=str)}")
@@ -349,7 +296,7 @@ def _build(raw: Any, path: Path | None, problems: list[str]) -> SmdPolicy | None
             problems.append(f"{at}: give exactly one of days or months, a whole number >= 1")
         else:
             intervals[str(name)] = (units[0], entry[units[0]])
-        _source(entry, "source", at, sources, problems)
+        _source(entry, at, sources, problems)
 
     def follow(entry: Mapping, at: str) -> str:
         name = entry.get("follow_up")
@@ -373,7 +320,7 @@ def _build(raw: Any, path: Path | None, problems: list[str]) -> SmdPolicy | None
         _unknown(entry, {"en", "zh", "follow_up", "source", "description"}, at, problems)
         names = _texts(entry, at, problems)
         stability[sid] = Stability(sid, names["en"], names["zh"], follow(entry, at),
-                                   _source(entry, "source", at, sources, problems), described(entry, at))
+                                   _source(entry, at, sources, problems), described(entry, at))
 
     rules: list[Rule] = []
     raw_rules = raw["rules"] if isinstance(raw["rules"], list) else []
@@ -427,7 +374,7 @@ def _build(raw: Any, path: Path | None, problems: list[str]) -> SmdPolicy | None
             text = stability[sid].description if sid in stability else {}
         else:
             rule_follow, text = follow(entry, at), described(entry, at)
-        rules.append(Rule(str(rid), kind, parsed, sid, rule_follow, _source(entry, "source", at, sources, problems), text))
+        rules.append(Rule(str(rid), kind, parsed, sid, rule_follow, _source(entry, at, sources, problems), text))
     ids = [r.id for r in rules]
     if len(set(ids)) != len(ids):
         problems.append(f"rules: every rule needs a distinct id, got {ids}")
@@ -448,7 +395,7 @@ def _build(raw: Any, path: Path | None, problems: list[str]) -> SmdPolicy | None
     if not isinstance(ref.get("banner"), bool):
         problems.append(f"referral.banner: must be true or false, got {ref.get('banner')!r}")
     referral = Referral(tuple(ref_grades), tuple(ref_stab), ref.get("banner") is True, follow(ref, "referral"),
-                        _source(ref, "source", "referral", sources, problems), described(ref, "referral", "action"))
+                        _source(ref, "referral", sources, problems), described(ref, "referral", "action"))
 
     ind = section("indicators", {"modes", "modes_source", "period_months", "managed_follow_ups", "regular_follow_ups",
                                  "managed_source", "per_mille", "source", "min_denominator", "min_denominator_source",
@@ -464,10 +411,10 @@ def _build(raw: Any, path: Path | None, problems: list[str]) -> SmdPolicy | None
         problems.append(f"indicators.target_regular_management_rate: must be a rate in [0, 1], "
                         f"got {ind.get('target_regular_management_rate')!r}")
     for key in ("modes_source", "managed_source", "source", "min_denominator_source", "target_source"):
-        _source(ind, key, "indicators", sources, problems)
+        _source(ind, "indicators", sources, problems, key)
 
     nat = section("national_2018", set(_NATIONAL) | {"source"})
-    _source(nat, "source", "national_2018", sources, problems)
+    _source(nat, "national_2018", sources, problems)
     for key in _NATIONAL:
         value = nat.get(key)
         ok = _whole(value, 1) if key == "registered" else (isinstance(value, (int, float)) and not isinstance(value, bool)
