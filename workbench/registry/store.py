@@ -27,9 +27,9 @@ from workbench.registry.engine import make_engine
 from workbench.registry.imports import CONDITIONS, ImportProblems, validate_residents
 from workbench.registry.schema import (EVENT_KINDS, ROLES, access_approvals, assessments, caseloads, communities,
                                        consents, contacts, enrolments, events, measurements, referrals, residents,
-                                       surveys, tier_assignments, users)
+                                       smd_followups, smd_register, smd_rehab, surveys, tier_assignments, users)
 
-__all__ = ["FollowUpData", "ImportResult", "RecordProblems", "Registry", "SavedScreening", "SavedVisit"]
+__all__ = ["FollowUpData", "ImportResult", "RecordProblems", "Registry", "SavedFollowUp", "SavedScreening", "SavedVisit"]
 
 #: How long a second counsellor's approval to read a resident outside one's caseload lasts.
 APPROVAL_HOURS = 72
@@ -74,6 +74,15 @@ class SavedVisit(NamedTuple):
     written: bool
     measurement: pd.DataFrame
     decision: pd.DataFrame | None
+
+
+class SavedFollowUp(NamedTuple):
+    """What :meth:`Registry.save_smd_followup` did: ``written`` (False when this submission was
+    already saved: nothing new is written) and ``followup`` (the stored follow-up, one row in the
+    ``smd_followups`` analysis table's shape, with its ``followup_id``)."""
+
+    written: bool
+    followup: pd.DataFrame
 
 
 def _now() -> dt.datetime:
@@ -518,6 +527,191 @@ class Registry:
                 raise ImportProblems(source, problems)
         return ImportResult(len(result.rows), result.unchanged, ImportProblems(source, problems).problems)
 
+    # --- severe mental disorders (workbench.registry.smd_store) ---------------------------------
+
+    def import_smd_register(self, frame: pd.DataFrame, *, by: str, source: str = "data") -> ImportResult:
+        """Check and write an SMD register file in one transaction (``workbench import
+        smd-register``): all or nothing, every problem named (line, column, value, rule);
+        registrations stored before with the same details are left as they are (``unchanged``),
+        with other details refused (nothing is overwritten). Admins and doctors.
+
+        Columns: :data:`workbench.registry.smd_store.REGISTER_COLUMNS` (resident_id, diagnosis,
+        registered_on required; ``recorded_by`` blank: ``by``).
+        """
+        from workbench.registry import smd_store
+
+        prepared = smd_store.prepare_register(frame)
+        with self._write() as conn:
+            require_role(conn, by, {"admin", "doctor"}, "register patients with a severe mental disorder")
+            audit._lock(conn)
+            result = smd_store.store_register(conn, prepared, by=by, at=_now(), source=source)
+            if result.problems:
+                raise ImportProblems(source, _problem_lines(result.problems))
+        return ImportResult(len(result.rows), result.unchanged, ImportProblems(source, _problem_lines([])).problems)
+
+    def import_smd_followups(self, frame: pd.DataFrame, *, by: str, source: str = "data",
+                             policy="default") -> ImportResult:
+        """Check, classify and write SMD follow-ups in one transaction (``workbench import
+        smd-followups``): all or nothing, every problem named (line, column, value, rule).
+
+        Each follow-up is classified with :func:`workbench.smd.classify` under ``policy``
+        (``suggested_outcome``, ``rule``, ``policy_version`` stored); the file's ``outcome`` is what
+        staff decided (blank stays blank: not judged), ``next_due`` (blank: the earlier of the
+        suggestion's and the outcome's). A patient not on the SMD register, a follow-up before
+        their registration, a risk grade that is not a whole number from 0 to 5 (blank: not
+        assessed, never 0) are refused; a follow-up stored before for the patient and day with
+        the same answers is left as it is, with others refused. Admins, doctors and counsellors.
+        """
+        from workbench.registry import smd_store
+
+        prepared = smd_store.prepare_followups(frame, policy=policy)
+        with self._write() as conn:
+            require_role(conn, by, {"admin", "counsellor", "doctor"}, "import SMD follow-ups")
+            audit._lock(conn)
+            result = smd_store.store_followups(conn, prepared, by=by, at=_now(), source=source)
+            if result.problems:
+                raise ImportProblems(source, _problem_lines(result.problems))
+        return ImportResult(len(result.rows), result.unchanged, ImportProblems(source, _problem_lines([])).problems)
+
+    def register_smd(self, row, *, by: str) -> pd.DataFrame:
+        """Put one resident on the SMD register (admins and doctors); returns the stored row (the
+        ``smd_register`` analysis table's shape). ``row``: a dict or a one-row frame with the
+        columns of :meth:`import_smd_register`. The same registration again writes nothing;
+        other details for a registered patient are refused (:class:`ImportProblems`)."""
+        from workbench.params import check
+        from workbench.registry import smd_store
+
+        form = check("register_smd", "row", row, Predicate(_one_row, "one registration: a dict or a frame of one row"))
+        form = pd.DataFrame([form]) if isinstance(form, dict) else form
+        prepared = smd_store.prepare_register(form, line_of=lambda _: None)
+        if prepared.problems:
+            raise ImportProblems("registration", _problem_lines(prepared.problems))
+        with self._write() as conn:
+            require_role(conn, by, {"admin", "doctor"}, "register patients with a severe mental disorder")
+            audit._lock(conn)
+            result = smd_store.store_register(conn, prepared, by=by, at=_now(), source="registration")
+            if result.problems:
+                raise ImportProblems("registration", _problem_lines(result.problems))
+            return self._stored_smd(conn, "smd_register", prepared.rows[0]["resident_id"])
+
+    def save_smd_followup(self, row, *, by: str, outcome: str | None = None, reason: str | None = None,
+                          policy="default") -> SavedFollowUp:
+        """Store one SMD follow-up form in one transaction, classified once.
+
+        Parameters
+        ----------
+        row : dict or DataFrame of one row
+            ``submission_id`` (required: it identifies this form; a double-clicked Save saves
+            once), ``resident_id``, ``followed_on``, ``mode`` (face_to_face, phone), ``risk_grade``
+            (0-5; blank: not assessed), the answers (symptoms, insight, social_function,
+            adverse_reaction, physical_illness), ``on_medication``, ``medication_regularity``,
+            optionally ``referred``. An ``outcome`` column is not read: pass ``outcome``.
+        by : str
+            The user saving (admin, doctor or counsellor); on PostgreSQL the database lets a
+            clinician write only under their own name and read only their caseload's rows.
+        outcome : str, optional
+            The stability staff decided (stable, basically_stable, unstable) when it differs from
+            the suggestion; None: the suggestion is confirmed (blank when the policy suggests none,
+            e.g. no risk grade).
+        reason : str, optional
+            Why ``outcome`` differs from the suggestion: required then, stored
+            (``smd_followups.outcome_reason``, free text kept in the registry).
+        policy : str, path or SmdPolicy
+            The SMD policy (:func:`workbench.smd.load_smd_policy`).
+
+        Returns
+        -------
+        SavedFollowUp
+            ``written`` (False when this ``submission_id`` was saved before: nothing new is
+            written) and ``followup``: the stored row in the ``smd_followups`` analysis table's
+            shape (``suggested_outcome``, ``rule``, ``policy_version``: the suggestion; ``outcome``
+            and ``next_due``: as decided, the next due date the earlier of the suggestion's and
+            the outcome's).
+
+        Raises
+        ------
+        ImportProblems
+            Any bad cell (row None, column, value, rule), a patient not on the SMD register or not
+            registered that day, a follow-up already stored for the patient and day, an outcome that
+            differs from the suggestion without a reason; nothing is written.
+        AccessDenied
+            ``by`` may not save follow-ups; nothing is written.
+        """
+        from workbench.params import check
+        from workbench.registry import smd_store
+
+        form = check("save_smd_followup", "row", row, Predicate(_one_visit, "one follow-up: a frame of one row (or a "
+                                                                            "dict) with a non-empty 'submission_id'"))
+        check("save_smd_followup", "outcome", outcome, Predicate(lambda v: v is None or v in smd_store.smd.STABILITIES,
+                                                                 "None or one of stable, basically_stable, unstable"))
+        check("save_smd_followup", "reason", reason, Predicate(lambda v: v is None or isinstance(v, str),
+                                                               "None or text"))
+        form = pd.DataFrame([form]) if isinstance(form, dict) else form.reset_index(drop=True)
+        form = form.drop(columns=[c for c in ("outcome", "outcome_reason", "next_due") if c in form.columns])
+        submission = str(form["submission_id"].iloc[0]).strip()
+        prepared = smd_store.prepare_followups(form, policy=policy, line_of=lambda _: None)
+        problems = list(prepared.problems)
+        if not problems:
+            saved = prepared.rows[0]
+            suggested = saved["suggested_outcome"]
+            decided = suggested if outcome is None else outcome
+            why = reason.strip() if isinstance(reason, str) and reason.strip() else None
+            if decided != suggested and why is None:
+                problems.append((None, "reason", reason, f"is required: the outcome {decided!r} differs from the "
+                                                         f"suggestion {suggested!r} (rule {saved['rule']})"))
+            pol = smd_store.smd.load_smd_policy(policy)
+            due = [d for d in (saved["next_due"], smd_store._outcome_due(pol, saved["followed_on"], decided))
+                   if d is not None]
+            saved.update(outcome=decided, outcome_reason=why, next_due=min(due) if due else None,
+                         submission_id=submission)
+        if problems:
+            raise ImportProblems("follow-up", _problem_lines(problems))
+        with self._write() as conn:
+            require_role(conn, by, {"admin", "counsellor", "doctor"}, "save SMD follow-ups")
+            audit._lock(conn)
+            done = conn.execute(sa.select(smd_followups.c.resident_id, smd_followups.c.followup_id)
+                                .where(smd_followups.c.submission_id == submission)).first()
+            if done is not None:
+                return SavedFollowUp(False, self._stored_smd(conn, "smd_followups", done.resident_id,
+                                                             done.followup_id))
+            stored = smd_store.store_followups(conn, prepared, by=by, at=_now(), source=f"follow-up {submission}",
+                                               new_only=True)
+            if stored.problems:
+                raise ImportProblems("follow-up", _problem_lines(stored.problems))
+            row = stored.rows[0]
+            return SavedFollowUp(True, self._stored_smd(conn, "smd_followups", row["resident_id"], row["followup_id"]))
+
+    def set_rehab_level(self, resident_id: str, level: int, *, on, by: str) -> pd.DataFrame:
+        """Move a registered patient to ``level`` (1-5) of the community rehabilitation ladder from
+        the day ``on``: the open step is closed (``left_on`` = ``on``) and the new one opened in one
+        transaction, audited (admins, doctors, counsellors). The same level again writes nothing.
+        Returns the patient's steps (the ``smd_rehab`` analysis table's shape). :class:`ImportProblems`
+        when the patient is not registered on ``on`` or ``on`` is before a recorded step."""
+        from workbench.params import Date, check
+        from workbench.registry import smd_store
+
+        check("set_rehab_level", "resident_id", resident_id, NonEmptyStr())
+        check("set_rehab_level", "level", level, Predicate(lambda v: isinstance(v, (int, np.integer))
+                                                           and not isinstance(v, bool) and 1 <= v <= 5,
+                                                           "a whole level from 1 to 5"))
+        check("set_rehab_level", "on", on, Date())
+        day = pd.Timestamp(on).date()
+        with self._write() as conn:
+            require_role(conn, by, {"admin", "counsellor", "doctor"}, "record rehabilitation steps")
+            audit._lock(conn)
+            problems = smd_store.set_level(conn, resident_id.strip(), int(level), day, by=by, at=_now())
+            if problems:
+                raise ImportProblems("rehabilitation step", _problem_lines(problems))
+            return self._stored_smd(conn, "smd_rehab", resident_id.strip())
+
+    def _stored_smd(self, conn: Connection, table: str, resident_id: str, row_id=None) -> pd.DataFrame:
+        from workbench.registry.analysis import read_frames, typed_tables
+
+        stored = typed_tables(read_frames(conn, allowed=[resident_id]), attrs={})[table]
+        if row_id is not None:
+            stored = stored[stored[stored.columns[0]] == str(row_id)]
+        return stored.reset_index(drop=True)
+
     def _stored_measurement(self, conn: Connection, resident_id: str, measurement_id) -> pd.DataFrame:
         from workbench.registry.analysis import read_frames, typed_tables
 
@@ -729,7 +923,8 @@ def _add_to_caseload(conn: Connection, user: str, resident_ids: Iterable[str], *
 _ABOUT_RESIDENT = ((residents, "created_by"), (assessments, "entered_by"), (tier_assignments, "decided_by"),
                    (referrals, "created_by"), (contacts, "recorded_by"), (events, "recorded_by"),
                    (enrolments, "recorded_by"), (consents, "recorded_by"), (surveys, "recorded_by"),
-                   (measurements, "recorded_by"))
+                   (measurements, "recorded_by"), (smd_register, "recorded_by"), (smd_followups, "recorded_by"),
+                   (smd_rehab, "recorded_by"))
 
 
 def _user_row(conn: Connection, name: str):
@@ -867,6 +1062,10 @@ def _problem_lines(problems: list[tuple]) -> pd.DataFrame:
     table = table.drop_duplicates(ignore_index=True)
     order = table["line"].map(lambda v: -1 if v is None or v != v else v)
     return table.iloc[np.argsort(order.to_numpy(), kind="stable")].reset_index(drop=True)
+
+
+def _one_row(row) -> bool:
+    return (isinstance(row, dict) and bool(row)) or (isinstance(row, pd.DataFrame) and len(row) == 1)
 
 
 def _one_visit(visit) -> bool:
