@@ -161,6 +161,8 @@ def _columns(table: str, frame: pd.DataFrame, wanted: Mapping[str, str]) -> list
 
 
 _DAY_NS = 86_400 * 10**9
+#: year*10000 + month*100 + day standing for an unknown birth date: later than any day, so the age is negative
+_UNBORN = 99_999_999
 
 
 def _ymd(dates: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -214,52 +216,108 @@ class _Residents:
         return np.where(self.birth_known[who], age, -1)
 
 
-def _inputs(measurements: pd.DataFrame, residents: pd.DataFrame, policy: ChronicPolicy, extra: tuple = ()):
-    """Checked arrays of the follow-ups, sorted by resident, day and setting; or ChronicInputError."""
-    from workbench.tables import _measures
+def _codes(n: int) -> np.dtype:
+    """The smallest integer type for codes -1 .. n - 1 (categorical codes, rules)."""
+    return np.dtype(np.int8 if n < 127 else np.int16 if n < 32_767 else np.int64)
 
-    declared = _measures()
-    problems: list[tuple] = []
-    res = _Residents(residents, policy, problems, extra)
-    wanted = {"measurement_id": "text", "resident_id": "text", "measured_on": "date", "setting": "text",
-              **{m: "number" for m in policy.measures}, **{a: "bool" for a in policy.answers}}
-    given = measurements
-    measurements = _typed("measurements", measurements, wanted, problems)
-    if problems and (not hasattr(res, "index") or res.index.has_duplicates or any(p[1] is None for p in problems)):
-        raise ChronicInputError(problems)
-    m = measurements
-    settings = list(declared["settings"])
-    codes, uniques = pd.factorize(m["setting"], use_na_sentinel=True)
-    lookup = np.array([settings.index(u) if u in settings else -1 for u in uniques] + [-1], dtype=np.int64)
-    setting = lookup[codes]
-    problems += _bad("measurements", m, setting < 0, "setting", f"must be one of {', '.join(settings)}")
-    date = m["measured_on"].to_numpy("datetime64[ns]")
-    problems += _bad("measurements", m, given["measured_on"].isna().to_numpy(), "measured_on", "is blank but required")
-    who = res.index.get_indexer(m["resident_id"])
-    problems += _bad("measurements", m, who < 0, "resident_id", "refers to no row of residents (resident_id)")
-    values = {}
-    for name in policy.measures:
-        v = m[name].to_numpy(dtype="float64", na_value=np.nan)
-        low, high = declared["measures"][name]["range"]
-        problems += _bad("measurements", m, (v < low) | (v > high), name,
-                         f"is outside the plausible range {low} to {high} {declared['measures'][name]['unit']}")
-        values[name] = v
-    answers = {a: (m[a].notna().to_numpy(), m[a].fillna(False).to_numpy(dtype=bool)) for a in policy.answers}
-    follow = np.isin(setting, [settings.index(s) for s in policy.settings]) & (who >= 0) & ~np.isnat(date)
-    rows = np.flatnonzero(follow)
-    if len(rows):  # one int64 key (resident, day, setting): a single sort, not a lexsort of three
-        day = date[rows].astype("datetime64[D]").view(np.int64)
-        day = day - day.min()
-        key = (who[rows].astype(np.int64) * (int(day.max()) + 1) + day) * len(settings) + setting[rows]
-        rows = rows[np.argsort(key)]
-    same = ((who[rows][1:] == who[rows][:-1]) & (date[rows][1:] == date[rows][:-1]) & (setting[rows][1:] == setting[rows][:-1]))
-    repeated = np.zeros(len(m), dtype=bool)
-    repeated[rows[1:][same]] = True
-    problems += _bad("measurements", m, repeated, "resident_id, measured_on, setting",
-                     "repeats the key of an earlier row: it must be unique")
-    if problems:
-        raise ChronicInputError(problems)
-    return res, rows, who, date, setting, values, answers
+
+def _setting_codes(column: pd.Series, settings: list[str]) -> np.ndarray:
+    """Position of each row's setting in ``settings`` (-1: blank or not declared)."""
+    values = column
+    if isinstance(column.array, pd.arrays.StringArray):  # its Python strings as they are: no copy with the blanks set to None
+        values = np.asarray(column.array)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    lookup = np.array([settings.index(u) if u in settings else -1 for u in uniques] + [-1], dtype=np.int8)
+    return lookup[codes]
+
+
+class _FollowUps:
+    """The checked follow-ups (face-to-face readings of known residents), sorted by resident,
+    day and setting, and the readings' measures and answers by row of ``measurements``."""
+
+    def __init__(self, measurements: pd.DataFrame, residents: pd.DataFrame, policy: ChronicPolicy, extra: tuple = ()):
+        from workbench.tables import _measures
+
+        declared = _measures()
+        problems: list[tuple] = []
+        res = _Residents(residents, policy, problems, extra)
+        wanted = {"measurement_id": "text", "resident_id": "text", "measured_on": "date", "setting": "text",
+                  **{m: "number" for m in policy.measures}, **{a: "bool" for a in policy.answers}}
+        given = measurements
+        measurements = _typed("measurements", measurements, wanted, problems)
+        if problems and (not hasattr(res, "index") or res.index.has_duplicates or any(p[1] is None for p in problems)):
+            raise ChronicInputError(problems)
+        m = measurements
+        settings = list(declared["settings"])
+        setting = _setting_codes(m["setting"], settings)
+        problems += _bad("measurements", m, setting < 0, "setting", f"must be one of {', '.join(settings)}")
+        date = m["measured_on"].to_numpy("datetime64[ns]")
+        problems += _bad("measurements", m, given["measured_on"].isna().to_numpy(), "measured_on", "is blank but required")
+        who = res.index.get_indexer(m["resident_id"])
+        problems += _bad("measurements", m, who < 0, "resident_id", "refers to no row of residents (resident_id)")
+        #: each measure by row of ``measurements`` (NaN: blank); each answer: (recorded, True)
+        self.values, self.answers = {}, {}
+        for name in policy.measures:
+            v = m[name].to_numpy(dtype="float64", na_value=np.nan)
+            low, high = declared["measures"][name]["range"]
+            problems += _bad("measurements", m, (v < low) | (v > high), name,
+                             f"is outside the plausible range {low} to {high} {declared['measures'][name]['unit']}")
+            self.values[name] = v
+        for name in policy.answers:
+            self.answers[name] = (m[name].notna().to_numpy(), m[name].to_numpy(dtype=bool, na_value=False))
+        face = np.zeros(len(settings) + 1, dtype=bool)  # the last entry: setting -1
+        face[[settings.index(s) for s in policy.settings]] = True
+        rows = np.flatnonzero(face[setting] & (who >= 0) & ~np.isnat(date))
+        date = date[rows]
+        day = date.view(np.int64) // _DAY_NS  # as astype("datetime64[D]"): floor
+        lo = int(day.min()) if len(rows) else 0
+        midnight = bool(np.array_equal(day * _DAY_NS, date.view(np.int64)))
+        # one int64 key (resident, day, setting) in bit fields: the sort gives each back by a shift
+        day -= lo
+        day_bits = int(day.max()).bit_length() if len(rows) else 0
+        setting_bits = (len(settings) - 1).bit_length()
+        key = np.take(who, rows)
+        key <<= day_bits
+        key |= day
+        key <<= setting_bits
+        key |= setting[rows]
+        del day
+        row_bits = max(int(len(m) - 1).bit_length(), 1)
+        if midnight and int(len(res.index)).bit_length() + day_bits + setting_bits + row_bits <= 63:
+            # the row below the key: one sort of values (faster than an argsort), ties in the order of the table
+            key <<= row_bits
+            key |= rows
+            key.sort()
+            rows = key & ((1 << row_bits) - 1)
+            key >>= row_bits
+        else:  # times of day (a repeated key then lies next to its twin) or too many bits: by time, then row
+            order = np.lexsort((date.view(np.int64), key))
+            rows, key, date = rows[order], key[order], date[order]
+        same = key[1:] == key[:-1]
+        if not midnight:  # the same day, setting and resident at another time is no repeat
+            same &= date[1:] == date[:-1]
+        repeated = np.zeros(len(m), dtype=bool)
+        repeated[rows[1:][same]] = True
+        problems += _bad("measurements", m, repeated, "resident_id, measured_on, setting",
+                         "repeats the key of an earlier row: it must be unique")
+        if problems:
+            raise ChronicInputError(problems)
+        self.res, self.rows = res, rows
+        key >>= setting_bits
+        #: the day of each follow-up, in days from the first (``span_lo``), and its date
+        self.day = key & ((1 << day_bits) - 1)
+        self.date = ((self.day + lo) * _DAY_NS).view("datetime64[ns]") if midnight else date
+        key >>= day_bits
+        self.who = key
+        # the days spanned (few): the age of each follow-up from year*10000 + month*100 + day
+        span = pd.DatetimeIndex(np.arange(lo, lo + (1 << day_bits)).astype("datetime64[D]"))
+        self.span_lo, self.span_days = lo, span
+        on = (span.year * 10_000 + span.month * 100 + span.day).to_numpy(np.int32)
+        born = np.where(res.birth_known, res.birth_year * 10_000 + res.birth_md, _UNBORN).astype(np.int32)
+        #: whole years of age (negative when the birth date is not known, as :meth:`_Residents.age_on`'s -1)
+        self.age = on[self.day]
+        self.age -= born[self.who]
+        self.age //= 10_000
 
 
 # --- the rules -------------------------------------------------------------------------------
@@ -272,8 +330,9 @@ def _holds(when: Mapping[str, Any], items: Mapping, n: int, *, urgent=None, cls=
         if key == "urgent":
             part = urgent == value
         elif key == "classification":
-            wanted = [CLASSIFICATIONS.index(v) for v in (value if isinstance(value, list) else [value])]
-            part = np.isin(cls, wanted)
+            wanted = np.zeros(len(CLASSIFICATIONS) + 1, dtype=bool)  # the last entry: not classified (-1)
+            wanted[[CLASSIFICATIONS.index(v) for v in (value if isinstance(value, list) else [value])]] = True
+            part = wanted[cls]
         elif key == "previous":
             part = _holds(value, previous, n)
         else:  # an item: recorded and equal (a blank never matches)
@@ -283,15 +342,16 @@ def _holds(when: Mapping[str, Any], items: Mapping, n: int, *, urgent=None, cls=
     return out
 
 
-def _previous(known: np.ndarray, val: np.ndarray, group_start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The item at the last earlier row of the same group where it was recorded."""
+def _previous(known: np.ndarray, val: np.ndarray, group_start: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The item at the last earlier row of the same group where it was recorded (``index``: 0 .. n-1)."""
     n = len(known)
-    last = np.maximum.accumulate(np.where(known, np.arange(n), -1)) if n else np.zeros(0, np.int64)
-    prev = np.concatenate([[-1], last[:-1]]).astype(np.int64) if n else last
+    if not n:
+        return np.zeros(0, bool), np.zeros(0, bool)
+    prev = np.empty(n, dtype=np.int64)
+    prev[0] = -1
+    np.maximum.accumulate(np.where(known[:-1], index[:-1], -1), out=prev[1:])
     ok = prev >= group_start
-    out = np.zeros(n, dtype=bool)
-    out[ok] = val[prev[ok]]
-    return ok, out
+    return ok, ok & val[prev]  # prev -1 reads the last row: masked by ok
 
 
 def _add(dates: np.ndarray, unit: str, count: int) -> np.ndarray:
@@ -302,22 +362,22 @@ def _add(dates: np.ndarray, unit: str, count: int) -> np.ndarray:
 
 def _engine(measurements, residents, policy: ChronicPolicy, *, until=None, extra: tuple = ()):
     """Per managed condition, the classified follow-ups in resident, day, setting order."""
-    res, order, who_all, date_all, setting_all, values_all, answers_all = _inputs(measurements, residents, policy, extra)
-    if until is not None:
-        order = order[date_all[order] <= np.datetime64(until, "ns")]
-    # gathered once in follow-up order; each condition then takes an increasing subset (cache-friendly)
-    who, date, setting = who_all[order], date_all[order], setting_all[order]
-    values_o = {mm: v[order] for mm, v in values_all.items()}
-    answers_o = {x: (known[order], val[order]) for x, (known, val) in answers_all.items()}
-    year, md, _ = _ymd(date)
-    age = res.age_on(year, md, who)
+    f = _FollowUps(measurements, residents, policy, extra)
+    res, who, age = f.res, f.who, f.age
     looked_back = {k for act in policy.actions for k in act.when.get("previous", {})}
-    by_interval = {name: [j for j, act in enumerate(policy.actions) if act.follow_up == name] for name in policy.intervals}
+    interval_of = np.array([list(policy.intervals).index(a.follow_up) for a in policy.actions], dtype=np.int64)
+    # how far each interval moves each day spanned: next due = the day's date + this (keeps a time of day)
+    span_ns = f.span_days.to_numpy("datetime64[ns]")
+    shift = np.concatenate([(_add(span_ns, *policy.intervals[name]) - span_ns).view(np.int64) for name in policy.intervals])
+    rule_dtype = _codes(len(policy.actions))
     segments = []
     for k, (cid, cond) in enumerate(policy.conditions.items()):
-        sel = np.flatnonzero(res.has[cid][who] & ((age < 0) | (age >= cond.min_age)))
-        r, a, day, n = who[sel], age[sel], date[sel], len(sel)
-        choice = np.full(n, -1, dtype=np.int64)
+        managed = res.has[cid][who] & ((age < 0) | (age >= cond.min_age))
+        if until is not None:
+            managed &= f.date <= np.datetime64(until, "ns")
+        sel = np.flatnonzero(managed)
+        rows, r, a, day, n = f.rows[sel], who[sel], age[sel], f.date[sel], len(sel)
+        choice = np.full(n, -1, dtype=np.int8)
         for t, target in enumerate(cond.targets):
             fits = np.ones(n, dtype=bool)
             if target.age_at_least is not None:
@@ -325,16 +385,16 @@ def _engine(measurements, residents, policy: ChronicPolicy, *, until=None, extra
             for w in target.recorded_without:
                 fits &= res.absent[w][r]
             choice[(choice == -1) & fits] = t
+        # each column the condition reads, gathered once (np.take: faster than indexing)
         needed = set(cond.measures) | {mm for name in cond.danger for mm in policy.danger_values[name].measures}
-        vals = {mm: values_o[mm][sel] for mm in needed}
+        vals = {mm: np.take(f.values[mm], rows) for mm in needed}
         values = [vals[mm] for mm in cond.measures]
         known = np.logical_and.reduce([~np.isnan(v) for v in values])
         ok = known.copy()
         for t, target in enumerate(cond.targets):
-            mine = choice == t
-            for v, bound in zip(values, target.below.values()):
-                ok[mine] &= v[mine] < bound
-        answers = {x: (kn[sel], val[sel]) for x, (kn, val) in answers_o.items()}
+            below = np.logical_and.reduce([v < bound for v, bound in zip(values, target.below.values())])
+            ok &= (choice != t) | below
+        answers = {x: (np.take(kn, rows), np.take(val, rows)) for x, (kn, val) in f.answers.items()}
         urgent = np.zeros(n, dtype=bool)
         with np.errstate(invalid="ignore"):
             for name in cond.danger:
@@ -344,22 +404,22 @@ def _engine(measurements, residents, policy: ChronicPolicy, *, until=None, extra
                 for mm in d.measures:
                     urgent |= (vals[mm] >= d.at_least) if d.at_least is not None else (vals[mm] <= d.at_most)
         items = {"controlled": (known, ok), **{x: answers[x] for x in ITEMS if x in answers}}
-        cls = np.full(n, -1, dtype=np.int64)
-        for cname, when in policy.classification:
-            cls[(cls == -1) & _holds(when, items, n)] = CLASSIFICATIONS.index(cname)
-        starts = np.concatenate([[True], r[1:] != r[:-1]]) if n else np.zeros(0, bool)
-        group_start = np.maximum.accumulate(np.where(starts, np.arange(n), 0)) if n else np.zeros(0, np.int64)
-        previous = {x: _previous(*items[x], group_start) for x in looked_back}
-        rule = np.full(n, -1, dtype=np.int64)
-        for j, act in enumerate(policy.actions):
-            rule[(rule == -1) & _holds(act.when, items, n, urgent=urgent, cls=cls, previous=previous)] = j
-        due = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
-        for name, rules in by_interval.items():
-            mine = np.isin(rule, rules)
-            if mine.any():
-                due[mine] = _add(day[mine], *policy.intervals[name])
-        segments.append({"k": k, "condition": cid, "rows": order[sel], "who": r, "date": day,
-                         "setting": setting[sel], "target": choice, "known": known, "controlled": ok,
+        cls = np.full(n, -1, dtype=np.int8)
+        for cname, when in reversed(policy.classification):  # the first that holds wins
+            cls = np.where(_holds(when, items, n), np.int8(CLASSIFICATIONS.index(cname)), cls)
+        index = np.arange(n)
+        starts = np.empty(n, dtype=bool)
+        starts[:1] = True
+        np.not_equal(r[1:], r[:-1], out=starts[1:])
+        group_start = np.maximum.accumulate(np.where(starts, index, 0)) if n else np.zeros(0, np.int64)
+        previous = {x: _previous(*items[x], group_start, index) for x in looked_back}
+        rule = np.full(n, -1, dtype=rule_dtype)
+        for j in reversed(range(len(policy.actions))):  # the first that holds wins
+            rule = np.where(_holds(policy.actions[j].when, items, n, urgent=urgent, cls=cls, previous=previous),
+                            rule_dtype.type(j), rule)
+        due = day + np.take(shift, np.take(interval_of, rule) * len(span_ns) + f.day[sel]).view("timedelta64[ns]")
+        segments.append({"k": k, "condition": cid, "rows": rows, "who": r, "date": day,
+                         "target": choice, "known": known, "controlled": ok,
                          "cls": cls, "urgent": urgent, "rule": rule, "next_due": due, "values": values,
                          "group_start": group_start})
     return res, segments
@@ -405,11 +465,11 @@ def classify(measurements: pd.DataFrame, residents: pd.DataFrame, *, policy: "st
         resident not declared, an implausible value or a repeated key; every bad cell is named.
     """
     pol = load_chronic_policy(policy)
-    _, segments = _engine(measurements, residents, pol)
-    return _classified(measurements, segments, pol)
+    res, segments = _engine(measurements, residents, pol)
+    return _classified(measurements, res, segments, pol)
 
 
-def _classified(measurements: pd.DataFrame, segments: list[dict], pol: ChronicPolicy) -> pd.DataFrame:
+def _classified(measurements: pd.DataFrame, res: "_Residents", segments: list[dict], pol: ChronicPolicy) -> pd.DataFrame:
     # condition by condition, each in resident, day, setting order: concatenated, never sorted again
     rows = np.concatenate([s["rows"] for s in segments]) if segments else np.zeros(0, np.int64)
 
@@ -422,22 +482,28 @@ def _classified(measurements: pd.DataFrame, segments: list[dict], pol: ChronicPo
     rule = cat("rule")
     action_of_rule = np.array([ACTIONS.index(a.action) for a in pol.actions], dtype=np.int64)
     ncode = np.concatenate([np.full(len(s["rows"]), s["k"]) for s in segments]) if segments else rows
-    known = cat("known").astype(bool)
+    known = cat("known").astype(bool, copy=False)
+    ids = measurements["resident_id"]
+    if isinstance(ids.dtype, pd.StringDtype) and ids.dtype == res.frame["resident_id"].dtype:
+        # the same text from the residents' column, read in resident order (cache-friendly), not the readings'
+        ids = res.frame["resident_id"].array.take(cat("who"))
+    else:
+        ids = ids.array.take(rows)
     out = pd.DataFrame({
-        "measurement_id": pd.Series(measurements["measurement_id"].array.take(rows)),
-        "resident_id": pd.Series(measurements["resident_id"].array.take(rows)),
-        "measured_on": cat("date").astype("datetime64[ns]") if segments else np.zeros(0, "datetime64[ns]"),
+        "measurement_id": measurements["measurement_id"].array.take(rows),
+        "resident_id": ids,
+        "measured_on": cat("date").astype("datetime64[ns]", copy=False) if segments else np.zeros(0, "datetime64[ns]"),
         "condition": pd.Categorical.from_codes(ncode, categories=list(pol.conditions)),
         "target": pd.Categorical.from_codes(target, categories=list(dict.fromkeys(texts))) if len(set(texts)) == len(texts)
         else pd.Categorical(np.array(texts, dtype=object)[target]),
-        "controlled": pd.arrays.BooleanArray(cat("controlled").astype(bool), ~known),
+        "controlled": pd.arrays.BooleanArray(cat("controlled").astype(bool, copy=False), ~known),
         "classification": pd.Categorical.from_codes(cat("cls"), categories=list(CLASSIFICATIONS)),
-        "urgent": cat("urgent").astype(bool),
+        "urgent": cat("urgent").astype(bool, copy=False),
         "action": pd.Categorical.from_codes(action_of_rule[rule] if len(rule) else rule, categories=list(ACTIONS)),
         "rule": pd.Categorical.from_codes(rule, categories=[a.id for a in pol.actions]),
-        "next_due": cat("next_due").astype("datetime64[ns]") if segments else np.zeros(0, "datetime64[ns]"),
-        "policy_version": pd.Categorical.from_codes(np.zeros(len(rows), np.int64), categories=[pol.version]),
-    })
+        "next_due": cat("next_due").astype("datetime64[ns]", copy=False) if segments else np.zeros(0, "datetime64[ns]"),
+        "policy_version": pd.Categorical.from_codes(np.zeros(len(rows), np.int8), categories=[pol.version]),
+    }, copy=False)  # every column is new here
     out.attrs["policy_version"] = pol.version
     return out
 
