@@ -4,6 +4,7 @@
     workbench import residents FILE [--skip-invalid]
     workbench import assessments FILE [--skip-invalid]
     workbench import measurements FILE [--skip-invalid] [--codes adherence=form]
+    workbench import smd-register FILE | smd-followups FILE   (all or nothing)
     workbench import tables FOLDER
     workbench export FOLDER [--key-file FILE] [--include-free-text] [--k K]
     workbench backup FILE | restore FILE [--force]
@@ -62,7 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     add(db, "upgrade", help="apply pending schema migrations")
     imp = add(sub, "import", help="import residents, assessments or measurements (CSV or Excel), or whole analysis "
                                         "tables (a folder written by 'workbench export' or the sample)")
-    imp.add_argument("kind", choices=["residents", "assessments", "measurements", "tables"])
+    imp.add_argument("kind", choices=["residents", "assessments", "measurements", "smd-register", "smd-followups",
+                                      "tables"])
     imp.add_argument("file", help="the file (residents, assessments, measurements) or folder (tables)")
     imp.add_argument("--skip-invalid", action="store_true", help="write the valid rows and report the rest")
     imp.add_argument("--encoding", default=None, help="a CSV file's encoding when not UTF-8: gb18030 (or gbk)")
@@ -202,15 +204,20 @@ def main(argv: list[str] | None = None) -> int:
             from workbench.registry.imports import parse_codes
 
             codes = parse_codes(args.codes)
-            if codes and args.kind not in ("residents", "measurements"):
+            if args.kind.startswith("smd-") and (codes or args.skip_invalid):
+                raise ValueError(f"{args.kind}: a severe-mental-disorder file is written whole or not at all "
+                                 "(no --skip-invalid) and takes its codes as written (no --codes)")
+            if codes and args.kind not in ("residents", "measurements") and not args.kind.startswith("smd-"):
                 raise ValueError("--codes: code maps apply to residents files (sex, lives_alone, conditions) and "
                                  "measurements files (adherence, smoking, yes/no answers)")
             frame = read_table(args.file, encoding=args.encoding)
             kwargs = {"codes": codes} if codes else {}
             method = {"residents": registry.import_residents, "assessments": registry.import_assessments,
-                      "measurements": registry.import_measurements}[args.kind]
-            result = method(frame, by=_need_user(args, registry), skip_invalid=args.skip_invalid, source=args.file,
-                            **kwargs)
+                      "measurements": registry.import_measurements, "smd-register": registry.import_smd_register,
+                      "smd-followups": registry.import_smd_followups}[args.kind]
+            if not args.kind.startswith("smd-"):
+                kwargs["skip_invalid"] = args.skip_invalid
+            result = method(frame, by=_need_user(args, registry), source=args.file, **kwargs)
             print(f"{args.kind}: {result.written} written, {result.unchanged} already stored unchanged, "
                   f"{result.problems['row'].nunique()} row(s) refused")
             if len(result.problems):
