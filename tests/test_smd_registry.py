@@ -261,3 +261,29 @@ def test_smd_rows_round_trip_through_postgresql(fresh_postgres_url, tmp_path, mo
     report = reg.verify_audit()
     assert report.ok and report.tables["smd_followups"] == 3, report
     reg.engine.dispose()
+
+
+def test_an_export_pseudonymises_the_smd_tables_and_keeps_their_links(registry, tmp_path):
+    from workbench.registry.export import export_tables
+    from workbench.tables import read
+
+    registry.import_smd_register(REGISTER, by="doc")
+    registry.import_smd_followups(followups([{"resident_id": "R1", "followed_on": "2025-03-01", "risk_grade": "0"},
+                                             {"resident_id": "R2", "followed_on": "2025-03-01", "risk_grade": "2"}]),
+                                  by="cou")
+    registry.set_rehab_level("R1", 1, on="2025-04-01", by="cou")
+    registry.add_user("ana", "analyst", by="admin")
+    folder = export_tables(registry, tmp_path / "out", as_user="ana", key_file=tmp_path / "keys" / "export.key")
+    back = read(folder)
+    f, r, s = back.smd_followups, back.smd_register, back.smd_rehab
+    assert len(f) == 2 and len(r) == 2 and len(s) == 1
+    assert f["followup_id"].str.match(r"^Q[0-9a-f]{16}$").all() and s["rehab_id"].str.match(r"^L[0-9a-f]{16}$").all()
+    staff = pd.concat([f["recorded_by"], r["recorded_by"], s["recorded_by"]])
+    assert staff.str.match(r"^U[0-9a-f]{16}$").all()
+    assert set(f["recorded_by"]) == set(s["recorded_by"]) != set(r["recorded_by"])  # cou's one pseudonym; doc's
+    assert not ({"R1", "R2", "doc", "cou", "1", "2"} & (set(f["followup_id"]) | set(f["resident_id"])
+                                                        | set(f["recorded_by"]) | set(r["recorded_by"])))
+    assert set(f["resident_id"]) <= set(r["resident_id"]) <= set(back.residents["resident_id"])  # links hold
+    raw = (folder / "smd_followups.csv").read_text(encoding="utf-8")
+    assert "cou" not in raw and "R1" not in raw
+    assert "outcome_reason" not in raw  # free text stays in the registry
