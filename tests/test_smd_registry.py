@@ -287,3 +287,35 @@ def test_an_export_pseudonymises_the_smd_tables_and_keeps_their_links(registry, 
     raw = (folder / "smd_followups.csv").read_text(encoding="utf-8")
     assert "cou" not in raw and "R1" not in raw
     assert "outcome_reason" not in raw  # free text stays in the registry
+
+
+def test_a_registry_of_revision_0006_upgrades_and_downgrades(tmp_path, monkeypatch):
+    """A registry written at 0006 upgrades to 0007 (the three SMD tables, empty; the rows written
+    before still verify) and SMD rows can be stored at once; 0007 downgrades to 0006 cleanly."""
+    from alembic import command
+
+    from workbench.registry import migrate
+
+    monkeypatch.setenv("WORKBENCH_AUDIT_KEY_FILE", str(tmp_path / "keys" / "audit.key"))
+    monkeypatch.setenv("WORKBENCH_AUDIT_CHECKPOINTS", str(tmp_path / "keys" / "checkpoints.jsonl"))
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    reg = Registry(url)
+    migrate.upgrade(reg.engine, "0006")
+    reg.engine.dispose()
+    with sa.create_engine(url).connect() as conn:
+        assert "smd_register" not in sa.inspect(conn).get_table_names()
+    reg.init()
+    assert migrate.current_revision(reg.engine) == "0007"
+    reg.import_residents(PEOPLE, by="admin")
+    reg.import_smd_register(REGISTER.iloc[:1], by="admin")
+    reg.import_smd_followups(followups([{"resident_id": "R1", "followed_on": "2025-03-01", "risk_grade": "1"}]),
+                             by="admin")
+    report = reg.verify_audit()
+    assert report.ok and report.tables["smd_followups"] == 1, report
+    reg.engine.dispose()
+    with sa.create_engine(url).begin() as conn:
+        command.downgrade(migrate._config(conn), "0006")
+    with sa.create_engine(url).connect() as conn:
+        assert not {"smd_register", "smd_followups", "smd_rehab"} & set(sa.inspect(conn).get_table_names())
+        assert "measurements" in sa.inspect(conn).get_table_names()
+    assert migrate.current_revision(sa.create_engine(url)) == "0006"
