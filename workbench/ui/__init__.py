@@ -21,6 +21,7 @@ _LAZY = {
     **dict.fromkeys(["QualityBoard", "board_months"], "workbench.ui.quality"),
     **dict.fromkeys(["OPTIONAL_QUESTIONNAIRES", "QuestionnaireForm", "ResidentFinder", "SafetyBanner",
                      "ScreeningStation", "TierCard", "screening_summary"], "workbench.ui.screening"),
+    **dict.fromkeys(["SmdBanner", "SmdCard", "SmdFollowUpForm", "SmdSection", "smd_table_html"], "workbench.ui.smd"),
     **dict.fromkeys(["CaseloadFinder", "ChronicCard", "VisitView", "follow_up_questionnaire"], "workbench.ui.visit"),
 }
 

@@ -17,6 +17,7 @@ from workbench.outcomes import follow_up_list
 from workbench.registry.access import AccessDenied
 from workbench.registry.store import RecordProblems
 from workbench.ui._base import FieldMessage, guarded
+from workbench.ui.smd import SmdSection
 
 __all__ = ["CHRONIC_FILTERS", "CHART_MEASURES", "CONTACT_KINDS", "CaseloadView", "FILTERS", "caseload_table_html",
            "chronic_table_html"]
@@ -167,10 +168,14 @@ class CaseloadView(w.VBox):
     Below it, the chronic-care list of the same residents (:func:`workbench.chronic.due_list` under
     ``chronic_policy``): who is due or overdue for a blood-pressure or glucose follow-up, not
     controlled twice running or in need of urgent referral, next to their mood flags, with the
-    dual-track chart (:func:`workbench.plots.dual_track`) of a chosen resident."""
+    dual-track chart (:func:`workbench.plots.dual_track`) of a chosen resident.
+
+    Below that, the severe-mental-disorder section (:class:`workbench.ui.smd.SmdSection` under
+    ``smd_policy``): the registered patients among them who are due, overdue, unstable or at a
+    high risk grade, and the follow-up form with its referral banner."""
 
     def __init__(self, registry, *, user: str, lang: str, today: dt.date, policy="default",
-                 chronic_policy="default"):
+                 chronic_policy="default", smd_policy="default"):
         self.registry, self.user, self.lang, self.today, self.policy = registry, user, lang, today, policy
         self.chronic_policy = chronic_policy
         self.data = None
@@ -198,6 +203,8 @@ class CaseloadView(w.VBox):
         self.record_message = FieldMessage()
         self.contact_id = uuid.uuid4().hex
         self._saved_ids: set[str] = set()
+        self.smd = SmdSection(registry, user=user, lang=lang, today=today, policy=smd_policy,
+                              tables=self.chronic_tables, names=self._names, mood=self._mood)
         super().__init__([self.headings["list"], w.HBox([self.on]), self.view, self.message, self.table,
                           self.headings["record"], self.who, self.contact_on, self.kind, self.status, self.note,
                           self.save_button, self.record_message,
@@ -205,7 +212,7 @@ class CaseloadView(w.VBox):
                                                            layout=w.Layout(flex_flow="row wrap")),
                           self.chronic_message, self.chronic_table,
                           w.HBox([self.chart_who, self.chart_measure], layout=w.Layout(flex_flow="row wrap")),
-                          self.chart])
+                          self.chart, self.smd])
         self.set_language(lang)
         g = guarded(self.message, lambda: self.lang)
         self.on.observe(g(lambda _: self.refresh()), "value")
@@ -258,6 +265,7 @@ class CaseloadView(w.VBox):
         self.show()
         if hasattr(self, "_chronic_shown"):
             self.show_chronic()
+        self.smd.set_language(lang)
 
     # --- the list -------------------------------------------------------------------------
 
@@ -274,10 +282,12 @@ class CaseloadView(w.VBox):
             self.data, self.listed, self.chronic = None, pd.DataFrame(), pd.DataFrame()
             self.show()
             self.show_chronic()
+            self.smd.refresh(available=False)
             return
         self.listed = follow_up_list(self.data, on=self.on.value, policy=self.policy)
         self.show()
         guarded(self.chronic_message, lambda: self.lang)(self.refresh_chronic)()
+        guarded(self.smd.message, lambda: self.lang)(self.smd.refresh)(day=self.on.value)
 
     def rows(self, view: str | None = None) -> pd.DataFrame:
         """The rows of a view of the list."""
@@ -405,6 +415,10 @@ class CaseloadView(w.VBox):
 
     def chronic_counts(self) -> dict[str, int]:
         return {view: len(self.chronic_rows(view)) for view in CHRONIC_FILTERS}
+
+    def _names(self) -> dict[str, str]:
+        """Each listed resident's name (from the follow-up list's basic record)."""
+        return {} if self.data is None else dict(zip(self.data.residents["resident_id"], self.data.residents["name"]))
 
     def _mood(self) -> dict[str, str]:
         """Each listed resident's mood flags from the follow-up list: the tier and its status words."""
