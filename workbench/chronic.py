@@ -182,6 +182,16 @@ def _ymd(dates: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.where(known, years[at], -1), np.where(known, mds[at], 0), known
 
 
+def _blank(column: pd.Series) -> np.ndarray:
+    """Whether each cell of a text column is blank. Python strings without a blank are recognised
+    in one pass of their types (``isna`` of 10^6 Python strings takes a third of a second)."""
+    if column.dtype == object or isinstance(column.array, pd.arrays.StringArray):
+        raw = np.asarray(column.array)
+        if pd.api.types.infer_dtype(raw, skipna=False) == "string":
+            return np.zeros(len(raw), dtype=bool)
+    return column.isna().to_numpy()
+
+
 class _Residents:
     """The residents' columns the rules read, as arrays by resident position."""
 
@@ -196,7 +206,7 @@ class _Residents:
         if len(problems) > before:
             return
         self.index = pd.Index(residents["resident_id"])
-        problems += _bad("residents", residents, residents["resident_id"].isna().to_numpy(), "resident_id", "is blank but required")
+        problems += _bad("residents", residents, _blank(residents["resident_id"]), "resident_id", "is blank but required")
         if not self.index.is_unique:
             problems += _bad("residents", residents, self.index.duplicated() & residents["resident_id"].notna().to_numpy(),
                              "resident_id", "is repeated: it must be unique")
