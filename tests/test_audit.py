@@ -229,6 +229,15 @@ def _every_table(reg: Registry) -> None:
             **{f"gad7_{n}": 1 for n in range(1, 8)}}
     saved = reg.save_screening(pd.DataFrame([form]), by="carol", tier=3, reason="seen in person: needs more support")
     assert saved.written and bool(saved.decision["overridden"].iloc[0])
+    # the SMD register, a follow-up saved with a changed outcome, a rehabilitation step closed by the next
+    reg.register_smd({"resident_id": "R0000006", "diagnosis": "schizophrenia", "registered_on": "2025-01-05"},
+                     by="admin")
+    reg.save_smd_followup({"submission_id": "smd-1", "resident_id": "R0000006", "followed_on": "2025-03-01",
+                           "mode": "face_to_face", "risk_grade": 1, "symptoms": "residual", "insight": "partial",
+                           "social_function": "fair", "adverse_reaction": "none", "physical_illness": "none"},
+                          by="carol", outcome="unstable", reason="guardian reports threats at night")
+    reg.set_rehab_level("R0000006", 1, on="2025-02-01", by="admin")
+    reg.set_rehab_level("R0000006", 2, on="2025-04-01", by="admin")
 
 
 @pytest.fixture
@@ -253,6 +262,10 @@ TAMPER = {
     "consents": ("purpose = 'research'", "given = 0", {"given_on": "2020-01-01"}),
     "surveys": ("survey_id = 'S1'", "rating = 5", {"survey_id": "S-FORGED"}),
     "measurements": ("sbp = 152", "dbp = 90", {"measured_on": "2020-01-01"}),
+    "smd_register": ("resident_id = 'R0000006'", "diagnosis = 'bipolar'", {"resident_id": "R0000007"}),
+    "smd_followups": ("submission_id = 'smd-1'", "risk_grade = 0",
+                      {"followed_on": "2020-01-01", "submission_id": "smd-2"}),
+    "smd_rehab": ("level = 1", "left_on = '2025-09-01'", {"entered_on": "2020-01-01"}),
     "caseloads": ("resident_id = 'R0000002'", "assigned_by = 'dave'", {"resident_id": "R0000009"}),
     "access_approvals": ("resident_id = 'R0000003'", "expires_at = '2099-01-01 00:00:00.000000'",
                          {"resident_id": "R0000004"}),
