@@ -228,7 +228,8 @@ def import_tables(conn: Connection, tables, *, by: str, at: dt.datetime, source:
 
     staff = set(conn.execute(sa.select(users.c.name)).scalars())
     for name, column in (("decisions", "decided_by"), ("contacts", "recorded_by"), ("measurements", "measured_by"),
-                         ("smd_register", "recorded_by"), ("smd_followups", "recorded_by"), ("smd_rehab", "recorded_by")):
+                         ("smd_register", "recorded_by"), ("smd_followups", "recorded_by"),
+                         ("smd_rehab", "recorded_by")):
         frame = tables[name]
         unknown = frame[column].notna() & ~frame[column].isin(staff)
         problems.extend((name, frame.iloc[k, 0], column, frame[column].iloc[k], "is not a user of this registry: add "

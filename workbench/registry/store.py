@@ -29,7 +29,8 @@ from workbench.registry.schema import (EVENT_KINDS, ROLES, access_approvals, ass
                                        consents, contacts, enrolments, events, measurements, referrals, residents,
                                        smd_followups, smd_register, smd_rehab, surveys, tier_assignments, users)
 
-__all__ = ["FollowUpData", "ImportResult", "RecordProblems", "Registry", "SavedFollowUp", "SavedScreening", "SavedVisit"]
+__all__ = ["FollowUpData", "ImportResult", "RecordProblems", "Registry", "SavedFollowUp", "SavedScreening",
+           "SavedVisit"]
 
 #: How long a second counsellor's approval to read a resident outside one's caseload lasts.
 APPROVAL_HOURS = 72
