@@ -356,3 +356,86 @@ def test_the_caseload_shows_chronic_care_and_a_dual_track_chart(open_app):
     picker.select_option(index=1)
     page.wait_for_selector("img[alt*='双轨图']")
     assert app.problems() == [] and app.external_requests == []
+
+
+def smd_patient(server, rid: str) -> str:
+    """A new resident of counsellor Li's, on the SMD register for 400 days, with one stable follow-up
+    100 days ago: due again now (stable: next within 3 months, REFERENCE.md "Severe mental disorders")."""
+    from workbench.registry.store import Registry
+
+    today = dt.date.today()
+    registry = Registry(server.registry_url)
+    try:
+        registry.import_residents(pd.DataFrame([{"resident_id": rid, "sex": "male", "birth_date": "1979-08-14",
+                                                 "community": "urban-01", "lives_alone": "false", "hypertension": "false",
+                                                 "diabetes": "false", "chd": "false", "stroke": "false", "copd": "false",
+                                                 "asthma": "false", "name": f"SMD {rid}"}]), by="admin")
+        registry.assign_caseload(COUNSELLOR, [rid], by="admin")
+        registry.register_smd({"resident_id": rid, "diagnosis": "schizophrenia",
+                               "registered_on": (today - dt.timedelta(days=400)).isoformat()}, by="admin")
+        earlier = (today - dt.timedelta(days=100)).isoformat()
+        assert registry.save_smd_followup({"submission_id": f"e2e-{rid}-earlier", "resident_id": rid, "followed_on": earlier,
+                                           "mode": "face_to_face", "risk_grade": 0, "symptoms": "remitted",
+                                           "insight": "full", "social_function": "fair", "adverse_reaction": "none",
+                                           "physical_illness": "none"}, by="admin").written
+    finally:
+        registry.engine.dispose()
+    return f"SMD {rid}"
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_an_smd_follow_up_with_grade_3_raises_the_banner_and_is_found_in_the_registry(server, open_app, lang):
+    """Issue 16: the follow-up list's severe-mental-disorder section in a real browser, in Chinese and
+    English: the patient listed as due, the risk grade chosen from the keyboard among the grades'
+    definitions (grade 3: obvious smashing that does not stop when talked to), the referral banner
+    and the live suggestion (grade 3-5: unstable, refer now), one save (a double click), the
+    follow-up found in the registry under the server's user, and the list read again."""
+    from workbench.smd import load_smd_policy
+
+    pol = load_smd_policy()
+    rid = f"E2E-SMD-{lang.upper()}"
+    name = smd_patient(server, rid)
+    app = open_app("caseload", lang=lang, wait_for=".wb-smd")
+    page = app.page
+    page.wait_for_selector(f".wb-smd tr.wb-alert:has-text('{rid}')")  # due: 100 days after a stable follow-up
+    page.get_by_label(t("smd_patient", lang), exact=True).select_option(
+        label=f"{rid} · {name} · {pol.disorders['schizophrenia'][lang]}")
+    page.wait_for_selector(f".wb-smd-form .wb-card:has-text('{t('smd_no_suggestion', lang)}')")  # no grade yet
+    blank = page.get_by_label(t("smd_grade_blank", lang), exact=True)
+    blank.focus()
+    for _ in range(4):  # not assessed -> 0 -> 1 -> 2 -> 3: arrows move within the grades
+        page.keyboard.press("ArrowDown")
+    grade3 = page.get_by_label(pol.risk_grades[3][lang], exact=True)
+    assert grade3.is_checked()
+    for item, value in (("symptoms", "residual"), ("insight", "partial"), ("social_function", "fair"),
+                        ("adverse_reaction", "none"), ("physical_illness", "none")):
+        page.get_by_label(t(f"smd_item_{item}", lang), exact=True).select_option(label=pol.items[item][value][lang])
+    banner = page.get_by_role("alert").filter(has_text=t("smd_banner_title", lang))
+    banner.first.wait_for()
+    text = banner.first.inner_text()
+    assert pol.risk_grades[3][lang] in text and pol.referral.action[lang] in text
+    unstable = getattr(pol.stability["unstable"], lang)  # the policy's name of the class, in the page's language
+    page.wait_for_selector(f".wb-smd-form .wb-card.wb-tier-3:has-text('{unstable}')")
+    page.get_by_label(t("smd_referred", lang), exact=True).select_option(label=t("yes", lang))
+    unlabelled = page.evaluate("""() => [...document.querySelectorAll('.wb-smd-form input, .wb-smd-form select, .wb-smd-form textarea')]
+        .filter(el => el.offsetParent !== null)
+        .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.closest('label'))
+        .map(el => el.outerHTML.slice(0, 120))""")
+    assert unlabelled == []
+    page.get_by_role("button", name=t("larger_text", lang)).click()
+    page.wait_for_selector(".wb-app.wb-large")
+    size = page.evaluate("parseFloat(getComputedStyle(document.querySelector('.wb-smd-form select')).fontSize)")
+    assert size >= 20
+    page.get_by_role("button", name=t("save", lang), exact=True).dblclick()  # a double click saves once
+    page.wait_for_selector(".wb-smd-form .wb-message.wb-ok")
+    assert rid in page.inner_text(".wb-smd-form .wb-message.wb-ok")
+    today = dt.date.today().isoformat()
+    saved = registry_rows(server, "SELECT risk_grade, symptoms, suggested_outcome, outcome, rule, referred, recorded_by "
+                                  "FROM smd_followups WHERE resident_id = :r AND followed_on = :d", r=rid, d=today)
+    saved["referred"] = saved["referred"].astype(bool)
+    assert saved.to_dict("records") == [{"risk_grade": 3, "symptoms": "residual", "suggested_outcome": "unstable",
+                                         "outcome": "unstable", "rule": "unstable_risk", "referred": True,
+                                         "recorded_by": COUNSELLOR}]
+    # the list is read again: the patient is now to refer, at grade 3
+    page.wait_for_selector(f".wb-smd tr.wb-alert:has-text('{rid}'):has-text('{t('smd_refer_now', lang)}')")
+    assert app.problems() == [] and app.external_requests == []
