@@ -6,6 +6,7 @@
     python benchmarks/calibrate_synth.py --solve-trial      # solve the RCT effect constants
     python benchmarks/calibrate_synth.py --events           # event and death rates, 5 years
     python benchmarks/calibrate_synth.py --solve-measurements  # solve the follow-up constants
+    python benchmarks/calibrate_synth.py --solve-smd        # solve the SMD register constants
 
 ``--solve`` prints the constants to copy into workbench/synth/params.yaml (they are not written
 automatically, so the comments there stay as they are). Targets (DESIGN.md service model):
@@ -33,6 +34,13 @@ enrolment) ~76% in the intervention arm (claims: 77% "after", 75% "with psycholo
 added") and ~55% in usual care; fasting glucose < 7.0 mmol/L of diabetic participants before
 enrolment ~56% (a calibration choice: no programme figure); the odds of non-adherence (intermittent or none) of depressed (PHQ-9 >= 10) vs other
 managed residents at the baseline visit 1.76 (Grenard 2011, J Gen Intern Med 26:1175).
+
+Severe-mental-disorder targets (REFERENCE.md "Severe mental disorders", national figures of 2018;
+denominator the patients registered at the month-end, the 12 months to it, as
+workbench.smd.indicators counts them, averaged over the 12 month-ends of the last follow-up
+year): managed 94.9 %, regularly managed (>= 4 risk-assessed follow-ups) 82.7 %, on medication
+81.3 %, regular medication 41.8 % (at the latest follow-up); registered about 5 per 1,000
+residents (issue 16: 4-6).
 """
 
 from __future__ import annotations
@@ -335,6 +343,70 @@ def solve_measurements(n: int, seed: int) -> None:
     print("measurements:", {".".join(k): mp[k[0]][k[1]] for k, *_ in MEASUREMENT_TARGETS.values()})
 
 
+SMD_RATES = ("prevalence_per_mille", "management_rate", "regular_management_rate", "medication_rate",
+             "regular_medication_rate", "stability_rate")
+
+
+def smd_measure(register: pd.DataFrame, followups: pd.DataFrame, residents: pd.DataFrame,
+                months: tuple[str, str] = ("2026-01", "2026-12")) -> dict[str, float]:
+    """The register's indicators (workbench.smd.indicators, the definition the workbench reports),
+    the mean over the month-ends of ``months``, and follow-ups per patient and year."""
+    from workbench import smd
+
+    fu = followups.assign(followup_id=[f"Q{k}" for k in range(len(followups))])
+    ind = smd.indicators(register, fu, residents.astype({"community": "string"}), by=("month",),
+                         start=months[0], end=months[1])
+    out = {name: float(ind[name].mean()) for name in SMD_RATES}
+    year = fu[fu["followed_on"].dt.strftime("%Y-%m").between(*months)]
+    out["followups_per_patient_year"] = len(year) / float(ind["registered"].mean())
+    out["share_grade_3_plus"] = float((fu["risk_grade"].astype("float64") >= 3).mean())
+    out["share_stable_suggested"] = float((fu["suggested_outcome"] == "stable").mean())
+    return out
+
+
+# Solved in this order, once: each constant moves its own rate most.
+SMD_TARGETS = {"prevalence_per_mille": (("register", "p_prevalent"), 5.0, (0.003, 0.007)),
+               "management_rate": (("followup", "p_unreachable"), 0.949, (0.0, 0.15)),
+               "regular_management_rate": (("followup", "p_irregular"), 0.827, (0.0, 0.4)),
+               "medication_rate": (("medication", "p_on_medication"), 0.813, (0.6, 1.0)),
+               "regular_medication_rate": (("medication", "regular_intercept"), 0.418, (-2.0, 2.0))}
+
+
+def solve_smd(n: int, seed: int) -> None:
+    """1-D solves of the [calibrated] SMD constants, in order; only the ``smd`` step is rerun
+    (the steps before it are drawn once)."""
+    from workbench.synth import engine
+    from workbench.synth.frames import ids
+    from workbench.synth.smd import SMD_KEY, smd, smd_frames
+
+    raw = copy.deepcopy(_params.load())
+    raw.pop("_derived")
+    sp = raw["smd"]
+    base = engine.run(engine.Draft(n=n, seed=seed, start=np.datetime64("2025-01-01"), end=np.datetime64("2025-12-31"),
+                                   instruments=("phq9", "gad7"), params=_params.load(),
+                                   follow_up_end=np.datetime64("2026-12-31"), policy=workbench.load_policy("default")),
+                      ("events",))
+    rid = ids("R", n)
+    residents = pd.DataFrame({"resident_id": rid, "community": np.asarray(base.work["community_code"]).astype(str)})
+
+    def measure():
+        base.params = _params.check(copy.deepcopy(raw))
+        smd(base, base.rng(SMD_KEY))
+        f = smd_frames(base, rid)
+        return smd_measure(f["smd_register"], f["smd_followups"], residents)
+
+    def metric(name, key, x):
+        sp[key[0]][key[1]] = x
+        return measure()[name]
+
+    for name, (key, target, (lo, hi)) in SMD_TARGETS.items():
+        sp[key[0]][key[1]] = round(brentq(lambda x: metric(name, key, x) - target, lo, hi,
+                                          xtol=1e-3 * (hi - lo)), 4)
+        print(f"  {key}: {sp[key[0]][key[1]]}", flush=True)
+    print("smd:", {".".join(k): sp[k[0]][k[1]] for k, *_ in SMD_TARGETS.values()})
+    print({k: round(v, 4) for k, v in measure().items()})
+
+
 def events_measure(c) -> pd.DataFrame:
     """Events per 1,000 person-years (from the screening to death or follow_up_end) by age
     group at the screening, and overall."""
@@ -426,6 +498,7 @@ def main() -> None:
     ap.add_argument("--solve-trial", action="store_true")
     ap.add_argument("--events", action="store_true")
     ap.add_argument("--solve-measurements", action="store_true")
+    ap.add_argument("--solve-smd", action="store_true")
     ap.add_argument("--n", type=int, default=50_000)
     ap.add_argument("--seed", type=int, default=20261126)
     args = ap.parse_args()
@@ -441,6 +514,9 @@ def main() -> None:
     if args.solve_measurements:
         solve_measurements(max(args.n, 200_000), args.seed)
         return
+    if args.solve_smd:
+        solve_smd(max(args.n, 400_000), args.seed)
+        return
     if args.events:
         params = _params.load()
         print(events_measure(run(params, args.n, args.seed, ("phq9", "gad7"), 5)))
@@ -448,7 +524,8 @@ def main() -> None:
     params = _params.load()
     c = run(params, args.n, args.seed, tuple(params["instruments"]))
     for key, value in {**measure(c, params), **follow_up_measure(c), **trial_measure(c),
-                       **measurements_measure(c)}.items():
+                       **measurements_measure(c),
+                       **smd_measure(c.smd_register, c.smd_followups, c.residents)}.items():
         print(f"{key:>22s}  {value:.4f}")
 
 

@@ -36,7 +36,10 @@ dropout, repeated PHQ-9 / GAD-7 reviews; events such as ER visits, cardiovascula
 deaths; a cohort of key patients assessed at yearly waves; a 12-month randomised trial; a
 satisfaction survey; the chronic-disease follow-up of residents with hypertension or diabetes:
 blood pressure, glucose, HbA1c, weight, lipids and medication adherence at about quarterly
-visits from a year before their screening, and readings of their own devices) and are
+visits from a year before their screening, and readings of their own devices; the register of
+residents with a severe mental disorder, about 5 per 1,000, with their follow-ups (risk grade,
+answers, medication, the stability the SMD policy suggested and the one staff recorded) and
+the steps of the community rehabilitation ladder) and are
 calibrated to the figures of the service model (DESIGN.md); see `workbench/synth/params.yaml`
 for every parameter and where it comes from.
 

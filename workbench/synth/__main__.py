@@ -20,7 +20,8 @@ def parser() -> argparse.ArgumentParser:
         description="Generate a synthetic community (residents, baseline screenings, the "
                     "referrals, contacts and follow-up reviews of those referred, events, a "
                     "cohort of key patients with waves, a 12-month RCT, a satisfaction survey and the "
-                    "chronic-disease follow-up readings of residents with hypertension or diabetes). "
+                    "chronic-disease follow-up readings of residents with hypertension or diabetes, "
+                    "and the severe-mental-disorder register with its follow-ups and rehabilitation ladder). "
                     "The data are synthetic.")
     p.add_argument("--n", type=int, required=True, help="number of residents (100-1000000)")
     p.add_argument("--seed", type=int, default=20261126, help="random seed (default 20261126)")
@@ -52,8 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     0
     ['assessments.csv', 'communities.csv', 'consents.csv', 'contacts.csv', 'decisions.csv',
      'dictionary_en.csv', 'dictionary_zh.csv', 'enrolments.csv', 'events.csv',
-     'measurements.csv', 'referrals.csv', 'residents.csv', 'scores.csv', 'surveys.csv',
-     'tables.json']
+     'measurements.csv', 'referrals.csv', 'residents.csv', 'scores.csv', 'smd_followups.csv',
+     'smd_register.csv', 'smd_rehab.csv', 'surveys.csv', 'tables.json']
     """
     args = parser().parse_args(argv)
     instruments = tuple(i.strip() for i in args.instruments.split(",") if i.strip())

@@ -162,6 +162,7 @@ def check(params: Mapping[str, Any]) -> dict[str, Any]:
     _check_long_term(p, traits)
     _check_satisfaction(p["satisfaction"])
     _check_measurements(p["measurements"])
+    _check_smd(p["smd"])
     p["_derived"] = {"item_models": models, "correlation": corr, "means": means}
     return p
 
@@ -405,6 +406,65 @@ def _check_measurements(mp: Mapping[str, Any]) -> None:
     for sex in ("female", "male"):
         if not 0 <= sm["current"][sex] + sm["former"][sex] <= 1:
             _fail(f"{key}.smoking", f"current + former <= 1 for {sex}", sm)
+
+
+def _check_shares(key: str, shares: Mapping[str, Any], names: tuple) -> None:
+    """A mapping from exactly ``names`` to probabilities that sum to 1."""
+    if not isinstance(shares, Mapping) or set(shares) != set(names):
+        _fail(key, f"a mapping with exactly the keys {list(names)}", shares)
+    for name, v in shares.items():
+        _check_probability(f"{key}.{name}", v)
+    if abs(sum(float(v) for v in shares.values()) - 1) > 1e-9:
+        _fail(key, "shares that sum to 1", shares)
+
+
+def _check_smd(sp: Mapping[str, Any]) -> None:
+    """Check the ``smd`` section (register, follow-ups, medication, rehabilitation ladder)."""
+    from workbench import smd
+
+    key = "smd"
+    if not isinstance(sp.get("recorded_by"), str) or not sp["recorded_by"]:
+        _fail(f"{key}.recorded_by", "a non-empty user name", sp.get("recorded_by"))
+    rp = sp["register"]
+    for name in ("p_prevalent", "p_guardian_blank", "p_consent", "p_consent_blank", "p_diagnosed_blank"):
+        _check_probability(f"{key}.register.{name}", rp[name])
+    for name in ("incidence_per_year", "moved_per_year"):
+        _check_number(f"{key}.register.{name}", rp[name], 0, 1, open_low=True)
+    _check_number(f"{key}.register.years_registered", rp["years_registered"], 0, 60, open_low=True)
+    _check_number(f"{key}.register.diagnosed_years_before", rp["diagnosed_years_before"], 0, 40)
+    _check_number(f"{key}.register.min_age", rp["min_age"], 0, 17, whole=True)
+    _check_shares(f"{key}.register.disorders", rp["disorders"], smd.DISORDERS)
+    _check_shares(f"{key}.register.guardians", rp["guardians"], smd.GUARDIANS)
+    fp = sp["followup"]
+    for name in ("p_unreachable", "p_irregular", "p_face_to_face", "p_blank", "p_change",
+                 "p_judged_without_suggestion", "p_referred"):
+        _check_probability(f"{key}.followup.{name}", fp[name])
+    if fp["p_unreachable"] + fp["p_irregular"] > 1:
+        _fail(f"{key}.followup", "p_unreachable + p_irregular <= 1",
+              {"p_unreachable": fp["p_unreachable"], "p_irregular": fp["p_irregular"]})
+    _check_range(f"{key}.followup.late_days", fp["late_days"], 0)
+    _check_number(f"{key}.followup.early_days", fp["early_days"], 0, 60, whole=True)
+    _check_number(f"{key}.followup.min_gap_days", fp["min_gap_days"], 1, 14, whole=True)
+    for name in ("person_sd", "visit_sd", "item_noise_sd"):
+        _check_number(f"{key}.followup.{name}", fp[name], 0, 10)
+    _check_number(f"{key}.followup.rho", fp["rho"], 0, 1)
+    share = fp["share"]
+    grades = share.get("risk_grade") if isinstance(share, Mapping) else None
+    if not isinstance(grades, list) or len(grades) != len(smd.GRADES):
+        _fail(f"{key}.followup.share.risk_grade", "a list of 6 shares (grades 0-5)", grades)
+    _check_shares(f"{key}.followup.share.risk_grade", dict(enumerate(grades)), tuple(range(6)))
+    for item, values in smd.ITEM_VALUES.items():
+        _check_shares(f"{key}.followup.share.{item}", share.get(item), values)
+    mp = sp["medication"]
+    for name in ("p_on_medication", "p_switch"):
+        _check_probability(f"{key}.medication.{name}", mp[name])
+    _check_number(f"{key}.medication.regular_intercept", mp["regular_intercept"], -10, 10)
+    _check_number(f"{key}.medication.regular_person_sd", mp["regular_person_sd"], 0, 10)
+    hp = sp["rehab"]
+    for name in ("p_after_referral", "p_step"):
+        _check_probability(f"{key}.rehab.{name}", hp[name])
+    _check_range(f"{key}.rehab.discharge_days", hp["discharge_days"], 0)
+    _check_number(f"{key}.rehab.level_mean_days", hp["level_mean_days"], 1, 3650)
 
 
 @lru_cache(maxsize=1)

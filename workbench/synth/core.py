@@ -22,7 +22,8 @@ from . import studies as _studies  # noqa: F401
 from . import trajectory as _trajectory  # noqa: F401
 from . import trial as _trial  # noqa: F401
 from . import satisfaction as _satisfaction  # noqa: F401  (key 18)
-from . import measurements as _measurements  # noqa: F401  (key 19; imported last)
+from . import measurements as _measurements  # noqa: F401  (key 19)
+from . import smd as _smd  # noqa: F401  (key 20; imported last)
 from workbench.params import Interval, Optional, Options, validate_params
 
 from ._checks import DATE, check_date, check_instruments, fail
@@ -33,6 +34,7 @@ from .frames import follow_up_frames, ids, study_frames
 from .measurements import measurement_frame
 from .referral import check_policy
 from .satisfaction import satisfaction_frame
+from .smd import smd_frames
 
 DEFAULT_INSTRUMENTS = ("phq9", "gad7", "who5", "ucla3", "k10", "phq15", "pss10")
 N_MIN, N_MAX = 100, 1_000_000
@@ -42,7 +44,8 @@ RESIDENT_COLUMNS = ("resident_id", "sex", "birth_date", "age", "community", "com
                     "lives_alone", *CONDITIONS, "ckd")
 SCREENING_COLUMNS = ("resident_id", "assessed_on", "mode", "language")
 FRAMES = ("residents", "screenings", "referrals", "contacts", "followups", "events", "waves",
-          "enrolments", "trial_assessments", "satisfaction", "measurements")
+          "enrolments", "trial_assessments", "satisfaction", "measurements", "smd_register",
+          "smd_followups", "smd_rehab")
 FOLLOW_UP_DAYS = 365
 MAX_FOLLOW_UP_YEARS = 5
 
@@ -108,6 +111,13 @@ class Community:
         after an uncontrolled reading, and readings of the residents' own devices
         (``device``) from the screening on; none after death, loss to follow-up or
         ``follow_up_end``.
+    smd_register, smd_followups, smd_rehab : pandas.DataFrame
+        The severe-mental-disorder register (about 5 per 1,000 residents), its follow-ups
+        (each classified by :func:`workbench.smd.classify` when saved, the outcome as staff
+        recorded it) and the steps of the community rehabilitation ladder
+        (:mod:`workbench.synth.smd`): the columns of the analysis tables of the same names
+        without ``followup_id`` and ``rehab_id``, from one year before ``start`` to
+        ``follow_up_end``.
     seed, start, end, instruments, follow_up_end, follow_up_years
         The arguments the community was generated with; ``policy`` is the policy's label.
     """
@@ -121,7 +131,8 @@ class Community:
                  waves: pd.DataFrame | None = None, enrolments: pd.DataFrame | None = None,
                  trial_assessments: pd.DataFrame | None = None, follow_up_years: int = 1,
                  satisfaction: pd.DataFrame | None = None, policy_object: Any = None,
-                 measurements: pd.DataFrame | None = None):
+                 measurements: pd.DataFrame | None = None, smd_register: pd.DataFrame | None = None,
+                 smd_followups: pd.DataFrame | None = None, smd_rehab: pd.DataFrame | None = None):
         self.residents = residents
         self.screenings = screenings
         self.latent = latent
@@ -134,6 +145,9 @@ class Community:
         self.trial_assessments = trial_assessments
         self.satisfaction = satisfaction
         self.measurements = measurements
+        self.smd_register = smd_register
+        self.smd_followups = smd_followups
+        self.smd_rehab = smd_rehab
         self.follow_up_end = follow_up_end
         self.follow_up_years = follow_up_years
         self.policy = policy
@@ -231,8 +245,9 @@ def community(n: int, *, seed: int = 20261126, start: Any = "2025-01-01",
     -------
     Community
         With ``residents``, ``screenings``, ``latent``, ``referrals``, ``contacts``,
-        ``followups``, ``events``, ``waves``, ``enrolments``, ``trial_assessments`` and
-        ``satisfaction`` DataFrames and :meth:`Community.write`.
+        ``followups``, ``events``, ``waves``, ``enrolments``, ``trial_assessments``,
+        ``satisfaction``, ``measurements``, ``smd_register``, ``smd_followups`` and ``smd_rehab``
+        DataFrames and :meth:`Community.write`.
 
     Raises
     ------
@@ -342,4 +357,5 @@ def _assemble(draft: Draft) -> Community:
                      follow_up_years=draft.follow_up_years,
                      satisfaction=satisfaction_frame(draft, rid, ids("F", len(draft.referrals["resident"]))),
                      measurements=measurement_frame(draft, rid),
+                     **smd_frames(draft, rid),
                      **follow_up_frames(draft, rid), **study_frames(draft, rid))

@@ -19,7 +19,8 @@ Registered keys: 0 demography, 1 schedule, 2 conditions, 3 latent, 4 answers, 5 
 10 followup_missingness (referral and followup_skip_logic use no randomness), 11
 natural_history, 12 loss_to_follow_up, 13 trial, 14 events, 15 maintenance, 16 waves,
 17 trial_assessments, 18 satisfaction (the end-of-referral survey), 19 measurements (the
-chronic-disease follow-up readings, residents.ckd and the length of hospital stays).
+chronic-disease follow-up readings, residents.ckd and the length of hospital stays), 20 smd
+(the severe-mental-disorder register, its follow-ups and the rehabilitation ladder).
 
 Long follow-up (keys 11-17) is drawn so that a longer follow-up extends a shorter one: draws
 that happen per period (events, maintenance contacts) use one sub-stream per year of follow-up

@@ -100,6 +100,12 @@ def community_tables(community: "Community") -> "Tables":
     if community.measurements is not None:
         m = community.measurements
         frames["measurements"] = m.assign(measurement_id=_ids("M", len(m)))
+    if getattr(community, "smd_register", None) is not None:
+        frames["smd_register"] = community.smd_register
+        f = community.smd_followups
+        frames["smd_followups"] = f.assign(followup_id=_ids("Q", len(f)))
+        h = community.smd_rehab
+        frames["smd_rehab"] = h.assign(rehab_id=_ids("H", len(h)))
     if community.satisfaction is not None and len(community.satisfaction):
         s = community.satisfaction
         frames["surveys"] = s.assign(survey_id=_ids("S", len(s)))
