@@ -484,6 +484,17 @@ def test_due_list_by_hand():
     assert out.attrs["policy_version"] == "smd_default@1.0"
 
 
+def test_due_list_when_nobody_has_been_followed_up_yet():
+    """A team whose registered patients have no follow-up at all (a new register): everyone is due,
+    since when unknown (this crashed on an empty follow-up table)."""
+    reg, _, _, p = _city()
+    out = due_list(reg, followups([]), today="2025-12-31")
+    assert len(out) == 9 and out["due"].all() and out["last_followup"].isna().all()
+    assert out["overdue"].isna().all() and out["days_overdue"].isna().all() and out["last_risk_grade"].isna().all()
+    assert not out["unstable"].any() and not out["high_risk"].any() and not out["refer"].any()
+    assert (out["assessed_in_period"] == 0).all()
+
+
 # --- an independent oracle, row by row ---------------------------------------------------------------
 
 def oracle(v: dict) -> tuple:

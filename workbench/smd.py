@@ -713,34 +713,43 @@ def due_list(register: pd.DataFrame, followups: pd.DataFrame, *, today,
     seen = p >= 0
     q = np.where(seen, p, 0)
     nat = np.datetime64("NaT", "ns")
-    outcome = np.where(seen, fu.outcome[q], -1)
+
+    def last(values: np.ndarray, fill) -> np.ndarray:
+        """``values`` at each patient's last follow-up, ``fill`` where there is none (every
+        patient when nobody has been followed up: ``values`` is then empty)."""
+        if not len(values):
+            return np.full(len(keep), fill, dtype=values.dtype)
+        return np.where(seen, values[q], fill)
+
+    outcome = last(fu.outcome, -1)
+    last_day = last(fu.date, nat)
     out_due = np.full(len(keep), nat, dtype="datetime64[ns]")
     for s, stab in pol.stability.items():
         sel = outcome == STABILITIES.index(s)
         if sel.any():
-            out_due[sel] = _add(fu.date[q][sel], *pol.intervals[stab.follow_up])
-    suggested_due = np.where(seen, due[q], nat)
+            out_due[sel] = _add(last_day[sel], *pol.intervals[stab.follow_up])
+    suggested_due = last(due, nat)
     next_due = np.where(np.isnat(out_due), suggested_due, np.minimum(out_due, suggested_due)).astype("datetime64[ns]")
     late = (day - np.where(seen, next_due, day)) // np.timedelta64(1, "D")
-    stab = np.where(seen, stability[q], -1)
-    grade = np.where(seen, fu.grade[q], -1)
+    stab = last(stability, -1)
+    grade = last(fu.grade, -1)
     unstable_code = STABILITIES.index("unstable")
     out = pd.DataFrame({
         "resident_id": pd.Series(reg.frame["resident_id"].array.take(keep)),
         "diagnosis": pd.Categorical.from_codes(reg.diagnosis[keep], categories=list(pol.disorders)),
         "registered_on": reg.registered_on[keep],
-        "last_followup": np.where(seen, fu.date[q], nat).astype("datetime64[ns]"),
+        "last_followup": last_day.astype("datetime64[ns]"),
         "last_risk_grade": pd.arrays.IntegerArray(np.maximum(grade, 0).astype(np.int8), grade < 0),
         "last_outcome": pd.Categorical.from_codes(outcome, categories=list(STABILITIES)),
         "suggested": pd.Categorical.from_codes(stab, categories=list(STABILITIES)),
-        "rule": pd.Categorical.from_codes(np.where(seen, rule[q], -1), categories=[r.id for r in pol.rules]),
+        "rule": pd.Categorical.from_codes(last(rule, -1), categories=[r.id for r in pol.rules]),
         "next_due": next_due,
         "due": ~seen | (next_due <= day),
         "overdue": pd.arrays.BooleanArray(seen & (late > 0), ~seen),
         "days_overdue": pd.arrays.IntegerArray(np.where(seen, np.maximum(late, 0), 0).astype(np.int64), ~seen),
         "unstable": seen & ((outcome == unstable_code) | (stab == unstable_code)),
         "high_risk": seen & np.isin(grade, pol.referral.risk_grades),
-        "refer": seen & refer[q],
+        "refer": seen & last(refer, False),
         "assessed_in_period": n_assessed[keep].astype(np.int64),
     })
     out.attrs.update(policy_version=pol.version, today=pd.Timestamp(day))
