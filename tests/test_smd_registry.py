@@ -319,3 +319,23 @@ def test_a_registry_of_revision_0006_upgrades_and_downgrades(tmp_path, monkeypat
         assert not {"smd_register", "smd_followups", "smd_rehab"} & set(sa.inspect(conn).get_table_names())
         assert "measurements" in sa.inspect(conn).get_table_names()
     assert migrate.current_revision(sa.create_engine(url)) == "0006"
+
+
+def test_a_file_in_chinese_takes_the_policy_labels(registry):
+    """The default policy's own zh labels (smd_default.yaml) are read as its codes: 精神分裂症 is
+    schizophrenia, 精神症状基本消失 remitted, 病情稳定 stable; the forms' 面访, 规律, 是."""
+    registry.import_smd_register(pd.DataFrame({"resident_id": ["R1"], "diagnosis": ["精神分裂症"],
+                                               "registered_on": ["2025-01-10"], "consent": ["是"]}), by="doc")
+    rows = pd.DataFrame({"resident_id": ["R1"], "followed_on": ["2025-03-01"], "mode": ["面访"], "risk_grade": ["0"],
+                         "symptoms": ["精神症状基本消失"], "insight": ["full"], "social_function": ["fair"],
+                         "adverse_reaction": ["none"], "physical_illness": ["none"], "on_medication": ["是"],
+                         "medication_regularity": ["规律"], "outcome": ["病情稳定"]})
+    assert registry.import_smd_followups(rows, by="cou").written == 1
+    t = registry.analysis_tables(as_user="admin")
+    assert t.smd_register["diagnosis"].tolist() == ["schizophrenia"] and t.smd_register["consent"].tolist() == [True]
+    f = t.smd_followups.iloc[0]
+    assert (f["mode"], f["symptoms"], f["medication_regularity"], f["outcome"], f["suggested_outcome"]) == (
+        "face_to_face", "remitted", "regular", "stable", "stable")
+    with pytest.raises(ImportProblems) as err:
+        registry.import_smd_followups(rows.assign(followed_on="2025-04-01", symptoms="好转"), by="cou")
+    assert named(err.value) == {(2, "symptoms", "好转")}

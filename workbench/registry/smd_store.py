@@ -55,6 +55,11 @@ FOLLOWUP_COLUMNS = {
 }
 _TRUE = {"true", "1", "yes", "y", "t", "是", "有"}
 _FALSE = {"false", "0", "no", "n", "f", "否", "无"}
+#: Chinese words for codes the SMD policy does not label (its disorders, answers and stability
+#: classes are taken in its own zh labels too: :func:`_zh_labels`); medication as the national
+#: follow-up forms write it (as ``workbench import measurements`` takes ``adherence=zh``)
+_ZH = {"mode": {"面访": "face_to_face", "电话": "phone"},
+       "medication_regularity": {"规律": "regular", "间断": "intermittent", "不服药": "none"}}
 #: the columns a stored follow-up is compared on (what was observed and decided)
 _COMPARED = ["mode", "risk_grade", *smd.ITEM_VALUES, "on_medication", "medication_regularity", "outcome", "referred"]
 
@@ -81,8 +86,20 @@ def _blank(v) -> bool:
         isinstance(v, str) and not v.strip())
 
 
-def _cell(kind: str, values, value):
-    """(value, rule or None) of one cell of ``kind``; blank -> (None, None)."""
+def _zh_labels(policy) -> dict[str, dict[str, str]]:
+    """column -> {Chinese label: code}: the SMD policy's own zh labels of the disorders, the
+    answers and the stability classes (an exact label, e.g. 精神分裂症, 精神症状基本消失, 病情稳定),
+    and :data:`_ZH`."""
+    pol = smd.load_smd_policy(policy)
+    out = {"diagnosis": {d["zh"]: code for code, d in pol.disorders.items()},
+           **{item: {t["zh"]: level for level, t in levels.items()} for item, levels in pol.items.items()},
+           "outcome": {s.zh: code for code, s in pol.stability.items()}, **_ZH}
+    return out
+
+
+def _cell(kind: str, values, value, zh: dict | None = None):
+    """(value, rule or None) of one cell of ``kind``; blank -> (None, None). ``zh``: Chinese labels
+    of the codes, taken as the codes."""
     if _blank(value):
         return None, None
     if isinstance(value, np.generic):
@@ -91,6 +108,7 @@ def _cell(kind: str, values, value):
         return str(value).strip(), None
     if kind == "text":
         text = str(value).strip()
+        text = (zh or {}).get(text, text)
         if values is not None and text.lower() in values:
             text = text.lower()
         if values is not None and text not in values:
@@ -120,7 +138,7 @@ def _cell(kind: str, values, value):
     return int(number), None
 
 
-def _prepare(frame: pd.DataFrame, columns: dict, table: str, line_of) -> Prepared:
+def _prepare(frame: pd.DataFrame, columns: dict, table: str, line_of, zh: dict) -> Prepared:
     frame = frame.reset_index(drop=True).rename(columns=lambda c: str(c).strip())
     problems: list[tuple] = []
     missing = [c for c, (_, _, required) in columns.items() if required and c not in frame.columns]
@@ -135,7 +153,7 @@ def _prepare(frame: pd.DataFrame, columns: dict, table: str, line_of) -> Prepare
         row = {}
         for column, (kind, values, required) in columns.items():
             raw = record.get(column)
-            value, rule = _cell(kind, values, raw)
+            value, rule = _cell(kind, values, raw, zh.get(column))
             if rule is not None:
                 problems.append((line, column, raw, rule))
             elif value is None and required:
@@ -153,10 +171,10 @@ def _lines(line_of):
 
 
 def prepare_register(frame: pd.DataFrame, *, line_of=None) -> Prepared:
-    """Check a register file (or one registration): :data:`REGISTER_COLUMNS`, then the rules
-    between them (diagnosed before registered, left after registered, a reason with every leaving,
-    one row per resident)."""
-    prepared = _prepare(frame, REGISTER_COLUMNS, "smd-register", _lines(line_of))
+    """Check a register file (or one registration): :data:`REGISTER_COLUMNS` (a diagnosis also in
+    the default SMD policy's Chinese label), then the rules between them (diagnosed before
+    registered, left after registered, a reason with every leaving, one row per resident)."""
+    prepared = _prepare(frame, REGISTER_COLUMNS, "smd-register", _lines(line_of), _zh_labels("default"))
     problems, seen = list(prepared.problems), {}
     for row, line in zip(prepared.rows, prepared.lines):
         reg, diag, left = row["registered_on"], row["diagnosed_on"], row["left_on"]
@@ -179,12 +197,13 @@ def prepare_register(frame: pd.DataFrame, *, line_of=None) -> Prepared:
 
 
 def prepare_followups(frame: pd.DataFrame, *, policy="default", line_of=None) -> Prepared:
-    """Check a follow-ups file (or one form): :data:`FOLLOWUP_COLUMNS`, medication consistent with
+    """Check a follow-ups file (or one form): :data:`FOLLOWUP_COLUMNS` (answers and outcome also in
+    the policy's Chinese labels, mode 面访/电话, medication 规律/间断/不服药), medication consistent with
     its regularity, one follow-up per patient and day; then classify the rows without a problem
     with :func:`workbench.smd.classify` (``suggested_outcome``, ``rule``, ``policy_version`` and
     the next due date, unless given)."""
     pol = smd.load_smd_policy(policy)
-    prepared = _prepare(frame, FOLLOWUP_COLUMNS, "smd-followups", _lines(line_of))
+    prepared = _prepare(frame, FOLLOWUP_COLUMNS, "smd-followups", _lines(line_of), _zh_labels(pol))
     problems, seen = list(prepared.problems), {}
     for row, line in zip(prepared.rows, prepared.lines):
         taking, regularity = row["on_medication"], row["medication_regularity"]
