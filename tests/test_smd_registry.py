@@ -339,3 +339,30 @@ def test_a_file_in_chinese_takes_the_policy_labels(registry):
     with pytest.raises(ImportProblems) as err:
         registry.import_smd_followups(rows.assign(followed_on="2025-04-01", symptoms="好转"), by="cou")
     assert named(err.value) == {(2, "symptoms", "好转")}
+
+
+def test_a_patient_leaves_the_register_by_the_same_row_with_left_on(registry):
+    registry.import_smd_register(REGISTER, by="doc")
+    registry.import_smd_followups(followups([{"resident_id": "R1", "followed_on": "2025-06-01", "risk_grade": "0"}]),
+                                  by="cou")
+    registry.set_rehab_level("R1", 2, on="2025-03-01", by="cou")
+    early = REGISTER.assign(left_on=["2025-05-01", ""], left_reason=["moved", ""])
+    with pytest.raises(ImportProblems) as err:  # a follow-up is stored after that day
+        registry.import_smd_register(early, by="doc")
+    assert named(err.value) == {(2, "left_on", "2025-05-01")} and "a follow-up of 2025-06-01" in str(err.value)
+    left = REGISTER.assign(left_on=["2025-07-01", ""], left_reason=["moved", ""])
+    result = registry.import_smd_register(left, by="doc")
+    assert (result.written, result.unchanged) == (1, 1)
+    assert registry.import_smd_register(left, by="doc").written == 0  # the same file again
+    t = registry.analysis_tables(as_user="admin")
+    r1 = t.smd_register.set_index("resident_id").loc["R1"]
+    assert (r1["left_on"], r1["left_reason"]) == (pd.Timestamp("2025-07-01"), "moved")
+    assert t.smd_rehab["left_on"].tolist() == [pd.Timestamp("2025-07-01")]  # the open step closed that day
+    with pytest.raises(ImportProblems, match="after the patient left the register"):
+        registry.import_smd_followups(
+            followups([{"resident_id": "R1", "followed_on": "2025-08-01", "risk_grade": "0"}]), by="cou")
+    back = REGISTER.assign(left_on=["2025-08-01", ""], left_reason=["died", ""])
+    with pytest.raises(ImportProblems, match="nothing is overwritten"):  # a leaving is recorded once
+        registry.import_smd_register(back, by="doc")
+    report = registry.verify_audit()
+    assert report.ok, report

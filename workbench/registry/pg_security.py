@@ -347,6 +347,10 @@ END $$""" for group in GROUPS.values()]
         # a step on the rehabilitation ladder is closed (left_on) when the next opens: by a
         # clinician who may read the patient's rows; nothing else of the row changes
         out.append(f"GRANT UPDATE (left_on) ON smd_rehab TO {_CLINICIANS}")
+        # a patient leaves the register (left_on, left_reason filled once; doctors, by the API)
+        out.append(f"GRANT UPDATE (left_on, left_reason) ON smd_register TO {_CLINICIANS}")
+        policy("smd_register", "clinician_leave",
+               f"FOR UPDATE TO {_CLINICIANS} USING (recorded_by = current_user OR {_MAY_READ}) WITH CHECK (true)")
         policy("smd_rehab", "clinician_close", f"FOR UPDATE TO {_CLINICIANS} "
                                                f"USING (recorded_by = current_user OR {_MAY_READ}) WITH CHECK (true)")
     policy("tier_assignments", "social_worker_read", "FOR SELECT TO workbench_social_worker USING (true)")

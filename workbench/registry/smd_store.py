@@ -292,14 +292,17 @@ def _differs(old: dict, new: dict, columns: list[str]) -> list[str]:
 def store_register(conn: Connection, prepared: Prepared, *, by: str, at: dt.datetime, source: str) -> Stored:
     """Write the registrations not stored yet (caller's transaction); a resident not in the
     registry, or registered before with other details, is a problem; the same details again are
-    left as they are. With problems nothing is written."""
+    left as they are. A registered patient's row again with ``left_on`` and ``left_reason`` filled
+    where they were blank records their leaving the register (an update, audited; their open
+    rehabilitation step is closed that day), unless a follow-up or step is stored after that day.
+    With problems nothing is written."""
     problems = list(prepared.problems)
     rows = [dict(r) for r in prepared.rows]
     fine = _who(conn, Prepared(rows, prepared.lines, []), by, problems)
     known = _known(conn, residents.c.resident_id, [r["resident_id"] for r in rows])
     stored = {r["resident_id"]: r for r in _rows_of(conn, smd_register, [r["resident_id"] for r in rows])}
     compared = [c for c in REGISTER_COLUMNS if c not in ("resident_id", "recorded_by")]
-    new, unchanged = [], 0
+    new, leaving, unchanged = [], [], 0
     for row, line, ok in zip(rows, prepared.lines, fine):
         if not ok or row["resident_id"] is None:
             continue
@@ -310,7 +313,15 @@ def store_register(conn: Connection, prepared: Prepared, *, by: str, at: dt.date
         old = stored.get(row["resident_id"])
         if old is not None:
             differs = _differs(old, row, compared)
-            if differs:
+            leaves = set(differs) <= {"left_on", "left_reason"} and old["left_on"] is None and row["left_on"]
+            if differs and leaves:
+                later = _after(conn, row["resident_id"], row["left_on"])
+                if later:
+                    problems.append((line, "left_on", str(row["left_on"]),
+                                     f"is before {later} stored for this patient"))
+                else:
+                    leaving.append({**old, "left_on": row["left_on"], "left_reason": row["left_reason"]})
+            elif differs:
                 c = differs[0]
                 problems.append((line, c, None if row[c] is None else str(row[c]),
                                  f"differs from the stored registration ({old[c]!s}"
@@ -322,12 +333,37 @@ def store_register(conn: Connection, prepared: Prepared, *, by: str, at: dt.date
         new.append({**row, "recorded_at": at})
     if problems:
         return Stored([], unchanged, problems)
+    entries = []
     if new:
         conn.execute(smd_register.insert(), new)
-        audit.append(conn, audit.entries_for("smd_register", new)
-                     + [{"action": "import", "target_table": "smd_register",
-                         "details": {"source": source, "written": len(new)}}], user=by, at=at)
-    return Stored(new, unchanged, problems)
+        entries += audit.entries_for("smd_register", new)
+    for row in leaving:
+        conn.execute(smd_register.update().where(smd_register.c.resident_id == row["resident_id"])
+                     .values(left_on=row["left_on"], left_reason=row["left_reason"]))
+        entries += audit.entries_for("smd_register", [row], action="update")
+        for step in conn.execute(sa.select(smd_rehab).where(smd_rehab.c.resident_id == row["resident_id"],
+                                                            smd_rehab.c.left_on.is_(None))).mappings().all():
+            conn.execute(smd_rehab.update().where(smd_rehab.c.rehab_id == step["rehab_id"])
+                         .values(left_on=row["left_on"]))
+            entries += audit.entries_for("smd_rehab", [{**step, "left_on": row["left_on"]}], action="update")
+    if entries:
+        audit.append(conn, entries + [{"action": "import", "target_table": "smd_register",
+                                       "details": {"source": source, "written": len(new), "left": len(leaving)}}],
+                     user=by, at=at)
+    return Stored(new + leaving, unchanged, problems)
+
+
+def _after(conn: Connection, resident_id: str, day: dt.date) -> str | None:
+    """What is stored for the patient after ``day`` (a follow-up, a rehabilitation step), or None."""
+    f = conn.execute(sa.select(sa.func.max(smd_followups.c.followed_on))
+                     .where(smd_followups.c.resident_id == resident_id)).scalar()
+    r = conn.execute(sa.select(sa.func.max(smd_rehab.c.entered_on))
+                     .where(smd_rehab.c.resident_id == resident_id)).scalar()
+    if f is not None and f > day:
+        return f"a follow-up of {f}"
+    if r is not None and r > day:
+        return f"a rehabilitation step from {r}"
+    return None
 
 
 def store_followups(conn: Connection, prepared: Prepared, *, by: str, at: dt.datetime, source: str,
