@@ -279,9 +279,11 @@ class _FollowUps:
         face[[settings.index(s) for s in policy.settings]] = True
         rows = np.flatnonzero(face[setting] & (who >= 0) & ~np.isnat(date))
         date = date[rows]
-        day = date.view(np.int64) // _DAY_NS  # as astype("datetime64[D]"): floor
+        day, rest = np.divmod(date.view(np.int64), _DAY_NS)  # day as astype("datetime64[D]"): floor
         lo = int(day.min()) if len(rows) else 0
-        midnight = bool(np.array_equal(day * _DAY_NS, date.view(np.int64)))
+        midnight = not rest.any()
+        if midnight:
+            date = None  # read back from the day below
         # one int64 key (resident, day, setting) in bit fields: the sort gives each back by a shift
         day -= lo
         day_bits = int(day.max()).bit_length() if len(rows) else 0
@@ -301,8 +303,9 @@ class _FollowUps:
             rows = key & ((1 << row_bits) - 1)
             key >>= row_bits
         else:  # times of day (a repeated key then lies next to its twin) or too many bits: by time, then row
-            order = np.lexsort((date.view(np.int64), key))
-            rows, key, date = rows[order], key[order], date[order]
+            order = np.argsort(key, kind="stable") if midnight else np.lexsort((date.view(np.int64), key))
+            rows, key = rows[order], key[order]
+            date = None if midnight else date[order]
         same = key[1:] == key[:-1]
         if not midnight:  # the same day, setting and resident at another time is no repeat
             same &= date[1:] == date[:-1]
@@ -316,7 +319,11 @@ class _FollowUps:
         key >>= setting_bits
         #: the day of each follow-up, in days from the first (``span_lo``), and its date
         self.day = key & ((1 << day_bits) - 1)
-        self.date = ((self.day + lo) * _DAY_NS).view("datetime64[ns]") if midnight else date
+        if midnight:
+            np.add(self.day, lo, out=rest)
+            rest *= _DAY_NS
+            date = rest.view("datetime64[ns]")
+        self.date = date
         key >>= day_bits
         self.who = key
         # the days spanned (few): the age of each follow-up from year*10000 + month*100 + day
@@ -353,15 +360,18 @@ def _holds(when: Mapping[str, Any], items: Mapping, n: int, *, urgent=None, cls=
 
 
 def _previous(known: np.ndarray, val: np.ndarray, group_start: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The item at the last earlier row of the same group where it was recorded (``index``: 0 .. n-1)."""
+    """The item at the last earlier row of the same group where it was recorded (``index``: 0 .. n-1).
+
+    Row j recorded as 2j + value: the running maximum holds the last such row and its value at once.
+    """
     n = len(known)
     if not n:
         return np.zeros(0, bool), np.zeros(0, bool)
-    prev = np.empty(n, dtype=np.int64)
-    prev[0] = -1
-    np.maximum.accumulate(np.where(known[:-1], index[:-1], -1), out=prev[1:])
-    ok = prev >= group_start
-    return ok, ok & val[prev]  # prev -1 reads the last row: masked by ok
+    code = np.empty(n, dtype=index.dtype)
+    code[0] = -1  # none earlier (-1 >> 1 is -1, before every group)
+    np.maximum.accumulate(np.where(known[:-1], 2 * index[:-1] + val[:-1], -1), out=code[1:])
+    ok = (code >> 1) >= group_start
+    return ok, ok & (code & 1).astype(bool)
 
 
 def _add(dates: np.ndarray, unit: str, count: int) -> np.ndarray:
@@ -417,11 +427,11 @@ def _engine(measurements, residents, policy: ChronicPolicy, *, until=None, extra
         cls = np.full(n, -1, dtype=np.int8)
         for cname, when in reversed(policy.classification):  # the first that holds wins
             cls = np.where(_holds(when, items, n), np.int8(CLASSIFICATIONS.index(cname)), cls)
-        index = np.arange(n)
+        index = np.arange(n, dtype=np.int32 if n < 2**30 else np.int64)  # (2 * index + 1 must fit)
         starts = np.empty(n, dtype=bool)
         starts[:1] = True
         np.not_equal(r[1:], r[:-1], out=starts[1:])
-        group_start = np.maximum.accumulate(np.where(starts, index, 0)) if n else np.zeros(0, np.int64)
+        group_start = np.maximum.accumulate(np.where(starts, index, 0)) if n else np.zeros(0, index.dtype)
         previous = {x: _previous(*items[x], group_start, index) for x in looked_back}
         rule = np.full(n, -1, dtype=rule_dtype)
         for j in reversed(range(len(policy.actions))):  # the first that holds wins
