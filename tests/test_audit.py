@@ -195,7 +195,7 @@ def _every_table(reg: Registry) -> None:
 
     reg.add_user("carol", "counsellor", by="admin", display_name="Carol")
     reg.add_user("dave", "counsellor", by="admin")
-    reg.assign_caseload("carol", ["R0000001", "R0000002"], by="admin")
+    reg.assign_caseload("carol", ["R0000001", "R0000002", "R0000006"], by="admin")
     reg.approve_access("carol", "R0000003", by="dave", reason="covering for a colleague")
     reg.record("referrals", pd.DataFrame({"referral_id": ["REF1"], "resident_id": ["R0000001"],
                                           "referred_on": ["2025-02-01"], "tier": [3], "destination": ["clinic"]}),

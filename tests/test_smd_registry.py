@@ -41,6 +41,9 @@ def registry(tmp_path):
     reg.add_user("doc", "doctor", by="admin")
     reg.add_user("cou", "counsellor", by="admin")
     reg.add_user("sw", "social_worker", by="admin")
+    reg.add_user("nosy", "counsellor", by="admin")
+    for user in ("doc", "cou"):
+        reg.assign_caseload(user, ["R1", "R2", "R3"], by="admin")
     yield reg
     reg.engine.dispose()
 
@@ -228,6 +231,7 @@ def test_smd_rows_round_trip_through_postgresql(fresh_postgres_url, tmp_path, mo
                        ("smd_analyst", "analyst")):
         reg.add_user(name, role, by="smd_admin")
     reg.import_residents(PEOPLE, by="smd_admin")
+    reg.assign_caseload("smd_doc", ["R1", "R2"], by="smd_admin")
     reg.import_smd_register(REGISTER, by="smd_doc")
     reg.import_smd_followups(followups([{"resident_id": "R1", "followed_on": "2025-03-01", "risk_grade": "0"},
                                         {"resident_id": "R2", "followed_on": "2025-03-01", "risk_grade": "3"}]),
@@ -366,3 +370,30 @@ def test_a_patient_leaves_the_register_by_the_same_row_with_left_on(registry):
         registry.import_smd_register(back, by="doc")
     report = registry.verify_audit()
     assert report.ok, report
+
+
+def test_nobody_learns_from_a_refusal_whether_a_neighbour_is_on_the_register(registry):
+    """A counsellor tries to record SMD details of residents outside their caseload: one for a
+    registered patient (R1), one for a resident never registered (R3). Both are refused before
+    anything about them is looked up, in the same words, and nothing is written."""
+    registry.import_smd_register(REGISTER, by="doc")
+    before = {t: count(registry, t) for t in ("smd_register", "smd_followups", "smd_rehab")}
+    messages = {}
+    for rid in ("R1", "R3"):
+        form = {"submission_id": f"nosy-{rid}", "resident_id": rid, "followed_on": "2025-03-01", "mode": "phone",
+                "risk_grade": 0, **CALM, "on_medication": True, "medication_regularity": "regular"}
+        with pytest.raises(AccessDenied) as err:
+            registry.save_smd_followup(form, by="nosy")
+        messages[rid] = str(err.value).replace(rid, "<id>")
+        with pytest.raises(AccessDenied):
+            registry.set_rehab_level(rid, 1, on="2025-03-01", by="nosy")
+        with pytest.raises(AccessDenied):
+            registry.import_smd_followups(followups([{k: v for k, v in form.items() if k != "submission_id"}]), by="nosy")
+    assert messages["R1"] == messages["R3"]
+    assert "not on their caseload" in messages["R1"] and "register" not in messages["R1"]
+    assert {t: count(registry, t) for t in before} == before
+    # a doctor registering a resident outside their caseload is refused the same way
+    registry.add_user("doc2", "doctor", by="admin")
+    with pytest.raises(AccessDenied, match="not on their caseload"):
+        registry.register_smd({"resident_id": "R3", "diagnosis": "bipolar", "registered_on": "2025-03-01"}, by="doc2")
+    assert count(registry, "smd_register") == before["smd_register"]

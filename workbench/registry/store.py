@@ -543,7 +543,8 @@ class Registry:
 
         prepared = smd_store.prepare_register(frame)
         with self._write() as conn:
-            require_role(conn, by, {"admin", "doctor"}, "register patients with a severe mental disorder")
+            role = require_role(conn, by, {"admin", "doctor"}, "register patients with a severe mental disorder")
+            _only_permitted(conn, by, role, [r["resident_id"] for r in prepared.rows])
             audit._lock(conn)
             result = smd_store.store_register(conn, prepared, by=by, at=_now(), source=source)
             if result.problems:
@@ -567,7 +568,8 @@ class Registry:
 
         prepared = smd_store.prepare_followups(frame, policy=policy)
         with self._write() as conn:
-            require_role(conn, by, {"admin", "counsellor", "doctor"}, "import SMD follow-ups")
+            role = require_role(conn, by, {"admin", "counsellor", "doctor"}, "import SMD follow-ups")
+            _only_permitted(conn, by, role, [r["resident_id"] for r in prepared.rows])
             audit._lock(conn)
             result = smd_store.store_followups(conn, prepared, by=by, at=_now(), source=source)
             if result.problems:
@@ -588,7 +590,8 @@ class Registry:
         if prepared.problems:
             raise ImportProblems("registration", _problem_lines(prepared.problems))
         with self._write() as conn:
-            require_role(conn, by, {"admin", "doctor"}, "register patients with a severe mental disorder")
+            role = require_role(conn, by, {"admin", "doctor"}, "register patients with a severe mental disorder")
+            _only_permitted(conn, by, role, [r["resident_id"] for r in prepared.rows])
             audit._lock(conn)
             result = smd_store.store_register(conn, prepared, by=by, at=_now(), source="registration")
             if result.problems:
@@ -668,7 +671,8 @@ class Registry:
         if problems:
             raise ImportProblems("follow-up", _problem_lines(problems))
         with self._write() as conn:
-            require_role(conn, by, {"admin", "counsellor", "doctor"}, "save SMD follow-ups")
+            role = require_role(conn, by, {"admin", "counsellor", "doctor"}, "save SMD follow-ups")
+            _only_permitted(conn, by, role, [r["resident_id"] for r in prepared.rows])
             audit._lock(conn)
             done = conn.execute(sa.select(smd_followups.c.resident_id, smd_followups.c.followup_id)
                                 .where(smd_followups.c.submission_id == submission)).first()
@@ -698,7 +702,8 @@ class Registry:
         check("set_rehab_level", "on", on, Date())
         day = pd.Timestamp(on).date()
         with self._write() as conn:
-            require_role(conn, by, {"admin", "counsellor", "doctor"}, "record rehabilitation steps")
+            role = require_role(conn, by, {"admin", "counsellor", "doctor"}, "record rehabilitation steps")
+            _only_permitted(conn, by, role, [resident_id.strip()])
             audit._lock(conn)
             problems = smd_store.set_level(conn, resident_id.strip(), int(level), day, by=by, at=_now())
             if problems:
@@ -903,6 +908,20 @@ class Registry:
         against it (:func:`audit.verify`: names rows edited, deleted or unlogged)."""
         with self.engine.connect() as conn:
             return audit.verify(conn)
+
+
+def _only_permitted(conn: Connection, by: str, role: str, resident_ids: Iterable[str]) -> None:
+    """Severe-mental-disorder records are written only about residents ``by`` may read (their
+    caseload, or a second counsellor's approval; admins: anyone), before anything about the
+    resident is looked up: otherwise a refusal ("not on the register", "already followed up that
+    day") would tell a clinician whether a neighbour has a severe mental disorder.
+    :class:`AccessDenied` names the residents refused."""
+    try:
+        can_read_answers(conn, by, role, sorted({str(r) for r in resident_ids if r is not None}))
+    except AccessDenied as err:
+        refused = str(err).split(" may not read the answers of ", 1)[1].split(": ", 1)[0]
+        raise AccessDenied(f"{by!r} may not record severe-mental-disorder details of {refused}: not on their caseload "
+                           "and no second counsellor has approved access; nothing was written") from None
 
 
 def _stored_hash(conn: Connection, table: sa.Table, name: str) -> str:
