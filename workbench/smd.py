@@ -57,7 +57,7 @@ from workbench._declarations import source_key as _source
 from workbench._declarations import unknown_keys as _unknown
 from workbench._declarations import whole as _whole
 from workbench._declarations import texts as _texts
-from workbench.chronic import _bad, _typed, _ymd
+from workbench._frames import _bad, _month_index, _month_text, _typed, _ymd
 from workbench.chronic_policy import interval_text
 from workbench.params import FRAME, Date, Either, Instance, Options, Predicate, check, validate_params
 from workbench.problems import ProblemsError
@@ -757,15 +757,6 @@ def due_list(register: pd.DataFrame, followups: pd.DataFrame, *, today,
 
 
 # --- indicators ------------------------------------------------------------------------------
-
-def _month_index(text: str) -> int:
-    year, month = map(int, text.split("-"))
-    return year * 12 + month - 1
-
-
-def _month_text(index: int) -> str:
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
-
 
 def _month_end(index: int) -> pd.Timestamp:
     return pd.Timestamp(year=index // 12, month=index % 12 + 1, day=1) + pd.offsets.MonthEnd(0)
