@@ -50,6 +50,21 @@ FLAGS = ("adverse_reaction", "complication", "alarm_symptoms")
 N_NORMAL, N_UNIFORM = 10, 12
 #: Bounds a drawn value is clipped to: physiological limits well inside the plausible ranges
 #: declared in workbench/data/measurements.yaml (so the tables always validate).
+def _policy_cuts() -> dict[str, float]:
+    """The general control targets and the danger values of the default chronic-care policy
+    (``workbench/policies/chronic_default.yaml``: each number declared once, with its source),
+    which raise the chance of a complication or alarm symptoms at a visit."""
+    from workbench.chronic_policy import load_chronic_policy
+
+    pol = load_chronic_policy("default")
+    general = next(t for t in pol.conditions["hypertension"].targets if t.age_at_least is None).below
+    danger = pol.danger_values
+    return {"sbp": general["sbp"], "dbp": general["dbp"],
+            "glucose": pol.conditions["diabetes"].targets[0].below["fasting_glucose"],
+            "sbp_high": danger["sbp_high"].at_least, "dbp_high": danger["dbp_high"].at_least,
+            "glucose_high": danger["glucose_high"].at_least}
+
+
 CLIP = {"sbp": (70, 260), "dbp": (40, 150), "heart_rate": (40, 150), "glucose": (2.0, 33.0),
         "hba1c": (4.0, 18.0), "weight_kg": (30.0, 200.0), "height_cm": (135.0, 200.0),
         "bmi": (16.0, 45.0), "waist_cm": (50.0, 160.0), "total_cholesterol": (2.0, 12.0),
@@ -164,11 +179,12 @@ def _reading(draft: Draft, p: dict[str, np.ndarray], rows: np.ndarray, on: np.nd
     total = np.clip(p["total_cholesterol"][rows] + lp["noise_sd"] * z[:, 8], *CLIP["total_cholesterol"])
     ldl = np.clip(lp["ldl_per_total"] * total + lp["ldl_sd"] * z[:, 9], *CLIP["ldl"])
     ans = mp["answers"]
-    uncontrolled = (hyp & ((sbp >= 140) | (dbp >= 90))) | (dia & fasting & (glucose >= 7.0))
+    cut = _policy_cuts()
+    uncontrolled = (hyp & ((sbp >= cut["sbp"]) | (dbp >= cut["dbp"]))) | (dia & fasting & (glucose >= cut["glucose"]))
     odds = ans["p_complication"] / (1 - ans["p_complication"])
     p_comp = np.where(uncontrolled, expit(np.log(odds * ans["complication_uncontrolled_or"])),
                       ans["p_complication"])
-    danger = (sbp >= 180) | (dbp >= 110) | (dia & fasting & (glucose >= 16.7))
+    danger = (sbp >= cut["sbp_high"]) | (dbp >= cut["dbp_high"]) | (dia & fasting & (glucose >= cut["glucose_high"]))
     return {
         "rows": rows, "on": on, "setting": setting.astype(np.int8),
         "sbp": sbp, "dbp": dbp, "heart_rate": hr,
