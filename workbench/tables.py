@@ -66,7 +66,10 @@ SHAPE_VERSION = "1.0"
 CONDITIONS = ("hypertension", "diabetes", "chd", "stroke", "copd", "asthma")
 PURPOSES = ("screening", "review", "study")
 CONTACT_STATUS = ("planned", "attended", "missed")
-EVENT_KINDS = ("er_visit", "crisis", "cardiovascular_event", "hospitalisation", "death")
+EVENT_KINDS = ("er_visit", "crisis", "cardiovascular_event", "hospitalisation", "death", "psychiatric_emergency",
+               "psychiatric_discharge")
+#: Where a referral came from (``referrals.referral_source``): ``self`` is help sought on one's own.
+REFERRAL_SOURCES = ("screening", "self", "family", "staff", "hospital", "other")
 
 
 class TablesError(ProblemsError):
@@ -311,6 +314,15 @@ def _declare() -> dict[str, TableSpec]:
             _c("ended_on", "date", "Care ended on (blank: still open)", "结束日期（空白：仍在进行）", nullable=True),
             _c("end_reason", "string", "Why care ended: completed, dropped_out, ...", "结束原因：completed（完成）、dropped_out（脱落）……",
                nullable=True),
+            _c("referral_source", "string", "Where the referral came from: screening (a screening decision), self "
+               "(help sought on one's own), family, staff (a family doctor or social worker), hospital, other "
+               "(blank: not recorded)", "转介来源：screening（筛查决定）、self（主动求助）、family（家属）、staff（家庭医生或"
+               "社工）、hospital（医院）、other（其他）（空白：未记录）", nullable=True, values=REFERRAL_SOURCES),
+            _c("appointment_on", "date", "Hospital appointment booked for (a fast-track referral; from the hospital; "
+               "blank: none booked or not reported)", "医院预约就诊日期（快速转诊；来自医院；空白：未预约或未回报）",
+               nullable=True),
+            _c("hospital_seen_on", "date", "Date the hospital saw the resident (from the hospital; blank: not seen, "
+               "or not reported yet)", "医院实际接诊日期（来自医院；空白：未接诊或尚未回报）", nullable=True),
         ), key=("referral_id",), links=(Link(("resident_id",), "residents", ("resident_id",)),),
             ids=("referral_id", "resident_id")),
         TableSpec("contacts", "Contacts with residents", "与居民的联系", (
@@ -318,7 +330,10 @@ def _declare() -> dict[str, TableSpec]:
             rid,
             _id("referral_id", "Referral it belongs to", "所属转介", nullable=True),
             _c("contact_on", "date", "Date", "日期"),
-            _c("kind", "string", "Kind (treatment, assessment, phone, ...)", "类型（治疗、评估、电话……）"),
+            _c("kind", "string", "Kind: treatment (a counselling or treatment session), assessment, phone, "
+               "psychiatric_review (a psychiatric consultant's case review; attended = it took place), ...",
+               "类型：treatment（咨询或治疗）、assessment（评估）、phone（电话）、psychiatric_review（精神科医生病例"
+               "审查；attended表示已进行）……"),
             _c("status", "string", "Status: planned, attended, missed", "联系状态：planned（计划）、attended（到访）、missed（未到）",
                values=CONTACT_STATUS),
             _c("recorded_by", "string", "Who recorded it (a staff pseudonym in exports)", "记录人（导出时为工作人员假名）",
@@ -330,7 +345,10 @@ def _declare() -> dict[str, TableSpec]:
             _id("event_id", "Event", "事件编号", unique=True),
             rid,
             _c("event_on", "date", "Date", "日期"),
-            _c("kind", "string", "Kind", "类型", values=EVENT_KINDS),
+            _c("kind", "string", "Kind: " + ", ".join(EVENT_KINDS) + " (psychiatric_discharge: dated the day of "
+               "discharge from a psychiatric ward, days = the stay; psychiatric_emergency: an emergency visit for a "
+               "mental-health crisis)", "类型：" + "、".join(EVENT_KINDS) + "（psychiatric_discharge：精神科病房出院，"
+               "日期为出院日，days为住院天数；psychiatric_emergency：精神心理危机急诊）", values=EVENT_KINDS),
             _c("source", "string", "Where the record came from", "记录来源", nullable=True),
             _c("days", "Int16", "Days in hospital (a hospitalisation's length of stay; blank: not a stay, or not known)",
                "住院天数（住院事件的住院时长；空白：非住院或未知）", nullable=True, low=0, high=3650),
@@ -424,6 +442,19 @@ def _declare() -> dict[str, TableSpec]:
         ), key=("survey_id",), links=(Link(("resident_id",), "residents", ("resident_id",)),
                                         Link(("referral_id",), "referrals", ("referral_id",))),
             ids=("survey_id", "resident_id", "referral_id")),
+        TableSpec("literacy", "Mental-health literacy questions asked, scored when saved", "心理健康素养问答（保存时计分）", (
+            _id("literacy_id", "Literacy answer set", "素养问答编号", unique=True),
+            rid,
+            _c("asked_on", "date", "Date asked", "问答日期"),
+            _c("questionnaire", "string", "Questionnaire (its id and version, e.g. the programme's own literacy questions)",
+               "问卷（编号与版本，如项目自编素养题）"),
+            _c("n_asked", "Int8", "Questions asked", "提问题数", low=1),
+            _c("n_correct", "Int8", "Questions answered correctly (blank: the answers were not recorded, never 0)",
+               "答对题数（空白：未记录回答，不是0）", nullable=True, low=0),
+            _c("recorded_by", "string", "Who recorded it (a staff pseudonym in exports)", "记录人（导出时为工作人员假名）",
+               nullable=True),
+        ), key=("resident_id", "asked_on", "questionnaire"), links=(Link(("resident_id",), "residents", ("resident_id",)),),
+            ids=("literacy_id", "resident_id")),
         TableSpec("consents", "Consents recorded", "知情同意记录", (
             _id("consent_id", "Consent", "同意编号", unique=True),
             rid,

@@ -77,7 +77,8 @@ def community_tables(community: "Community") -> "Tables":
     frames = {"communities": communities, "residents": residents, "assessments": shaped, "scores": scores,
               "decisions": decisions}
     if community.referrals is not None:
-        frames["referrals"] = community.referrals.assign(destination=None)
+        frames["referrals"] = community.referrals.assign(destination=None, referral_source="screening", appointment_on=pd.NaT,
+                                                             hospital_seen_on=pd.NaT)
         _check_referrals(frames["referrals"], decisions)
     if community.contacts is not None:
         c = community.contacts
