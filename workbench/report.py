@@ -74,12 +74,19 @@ MIN_COUNT = Interval(int, 1, None)
 
 
 @validate_params({"result": FRAME, "min_count": MIN_COUNT})
+#: The columns of a quality row that count people or events, per kind of indicator: a proportion's
+#: numerator and denominator; a mean's denominator (persons; its numerator, a sum of days, goes with
+#: it); a rate's events (its denominator is person-years, not a count of people); a ratio shows none.
+_COUNTS = {"proportion": ["numerator", "denominator"], "mean": ["denominator"], "rate": ["numerator"], "ratio": []}
+
+
 def suppress_quality(result: pd.DataFrame, *, min_count: int = 5) -> pd.DataFrame:
     """``result`` with counts 1..min_count-1 hidden (``<NA>``), per indicator across communities.
 
     Proportions: ``numerator`` and ``denominator`` of the communities are one table for
     :func:`workbench.epi.suppress`; the ``all`` row is a table of its own. Means: only the
-    ``denominator`` (persons) is a count; the numerator (a sum of days) is hidden with it. When
+    ``denominator`` (persons) is a count; the numerator (a sum of days) is hidden with it. Rates:
+    the ``numerator`` (events) is the count; person-years are not. Ratios show no counts. When
     any count of a row is hidden, its ``value`` and interval are hidden too. ``no_data`` rows
     are left as they are.
 
@@ -107,7 +114,9 @@ def suppress_quality(result: pd.DataFrame, *, min_count: int = 5) -> pd.DataFram
         if rows.empty:
             continue
         kind = kinds.get(indicator, "proportion")
-        cols = ["numerator", "denominator"] if kind == "proportion" else ["denominator"]
+        cols = _COUNTS[kind]
+        if not cols:  # a ratio of two rates shows no counts: nothing to hide
+            continue
         for part in (rows[rows["community"] != "all"], rows[rows["community"] == "all"]):
             if part.empty:
                 continue
