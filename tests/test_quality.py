@@ -148,14 +148,13 @@ def test_screened_share(tiny):
 def test_urgent_contacted_24h(tiny):
     # shipped window 24 h (same or next day). urgent: r1 (seen same day: yes), r4 (missed
     # 06-02, first attended 06-04 = 2 days: no)
-    assert q.load_indicators().indicator("timeliness_urgent_24h").window_hours == 24
-    assert _counts(_units("urgent_contacted_within", tiny)) == {("c1", "2025-06"): (1, 2)}
+    assert _counts(_units("urgent_contacted_within", tiny, window_hours=24)) == {("c1", "2025-06"): (1, 2)}
 
 
 def test_tier3_contacted_72h(tiny):
     # shipped window 72 h. tier 3: r1 (0 days), r4 (2 days), r5 (3 days, c2): all within 3 days
     # (r5's phone contact on 2025-05-20, before the screening, is not a response to it)
-    assert q.load_indicators().indicator("timeliness_tier3_72h").window_hours == 72
+    assert q.load_indicators().indicator("T2").window_hours == 72
     assert _counts(_units("tier3_contacted_within", tiny)) == {("c1", "2025-06"): (2, 2), ("c2", "2025-06"): (1, 1)}
 
 
@@ -173,52 +172,72 @@ def test_changed_windows_change_the_counts(tiny):
     assert _counts(_units("self_harm_followed_within", tiny, window_hours=72)) == {("c1", "2025-06"): (2, 2)}
 
 
-def test_window_declared_in_yaml_drives_compute_and_label(tiny, tmp_path):
+_URGENT = {"id": "U1", "category": "timeliness", "measure": "urgent_contacted_within", "period": "month",
+           "direction": "higher_is_better", "window_hours": 24, "target": 1.0, "alert": {"below": 0.95},
+           "label": {"en": "Urgent screenings contacted {window}", "zh": "紧急筛查{window}联系率"},
+           "numerator": {"en": "contacted in time", "zh": "及时联系"}, "denominator": {"en": "urgent", "zh": "紧急"},
+           "source": "a site's own indicator (test)"}
+
+
+def _declare(tmp_path, *indicators, name: str = "indicators.yaml"):
+    """The shipped file's header with only ``indicators`` (mappings, copied)."""
     raw = yaml.safe_load(q._FILE.read_text(encoding="utf-8"))
-    urgent = next(i for i in raw["indicators"] if i["id"] == "timeliness_urgent_24h")
-    assert urgent["window_hours"] == 24 and "{window}" in urgent["label"]["en"]
-    urgent["window_hours"] = 48
-    path = tmp_path / "indicators.yaml"
+    raw["indicators"] = [dict(i) for i in indicators]
+    path = tmp_path / name
     path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def _shipped(id: str) -> dict:
+    raw = yaml.safe_load(q._FILE.read_text(encoding="utf-8"))
+    return next(i for i in raw["indicators"] if i["id"] == id)
+
+
+def test_window_declared_in_yaml_drives_compute_and_label(tiny, tmp_path):
+    assert "{window}" in _URGENT["label"]["en"]
+    path24 = _declare(tmp_path, _URGENT, name="u24.yaml")
+    path48 = _declare(tmp_path, {**_URGENT, "window_hours": 48}, name="u48.yaml")
 
     def row(indicators):
         r = q.compute(Tables(**tiny), months="2025-06", indicators=indicators)
-        return r[(r["indicator"] == "timeliness_urgent_24h") & (r["community"] == "c1")].iloc[0]
-    assert (row(None)["numerator"], row(None)["denominator"]) == (1, 2)  # shipped 24 h
-    assert (row(path)["numerator"], row(path)["denominator"]) == (2, 2)  # declared 48 h
-    ind = q.load_indicators(path).indicator("timeliness_urgent_24h")
+        return r[(r["indicator"] == "U1") & (r["community"] == "c1")].iloc[0]
+    assert (row(path24)["numerator"], row(path24)["denominator"]) == (1, 2)  # declared 24 h
+    assert (row(path48)["numerator"], row(path48)["denominator"]) == (2, 2)  # declared 48 h
+    ind = q.load_indicators(path48).indicator("U1")
     assert ind.label == {"en": "Urgent screenings contacted within 48 h", "zh": "紧急筛查48小时内联系率"}
     shipped = q.load_indicators()
-    assert shipped.indicator("safety_self_harm_same_day").label == {
-        "en": "Self-harm flags followed up the same day", "zh": "自伤风险当日随访率"}
-    assert shipped.indicator("timeliness_tier3_72h").label["zh"] == "三级人群72小时内联系率"
+    assert shipped.indicator("T1").label == {"en": "Self-harm answers seen the same day", "zh": "自伤回答当日随访率"}
+    assert shipped.indicator("T2").label["zh"] == "三级人群72小时内联系率"
 
 
 def test_bad_windows_are_refused_naming_the_rule(tmp_path):
-    msg = _broken(tmp_path, lambda r: r["indicators"][1].update(window_hours=36))
-    assert ("indicators[1] (timeliness_urgent_24h).window_hours: must be a whole number of hours >= 0 "
-            "and a multiple of 24") in msg and "got 36" in msg
+    msg = _broken(tmp_path, lambda r: _in(r, "T2").update(window_hours=36))
+    assert ("(T2).window_hours: must be a whole number of hours >= 0 and a multiple of 24") in msg and "got 36" in msg
 
     def change(r):
-        del r["indicators"][2]["window_hours"]
-        r["indicators"][7]["window_hours"] = 24
-        r["indicators"][9]["label"]["en"] = "Self-harm flags followed up the same day"
-        r["indicators"][0]["label"]["zh"] = "覆盖率{coverage}"
+        del _in(r, "T2")["window_hours"]
+        _in(r, "C1")["window_hours"] = 24
+        _in(r, "T1")["label"]["en"] = "Self-harm flags followed up the same day"
+        _in(r, "X1")["label"]["zh"] = "满意率{coverage}"
     msg = _broken(tmp_path, change)
-    assert "indicators[2] (timeliness_tier3_72h).window_hours: required by the measure 'tier3_contacted_within' and missing" in msg
-    assert "indicators[7] (retention_dropout).window_hours: the measure 'dropout' takes no window_hours" in msg
-    assert "indicators[9] (safety_self_harm_same_day).label.en: must say {window}" in msg
-    assert "indicators[0] (access_screened).label.zh: unknown placeholder {coverage}" in msg
+    assert "(T2).window_hours: required by the measure 'tier3_contacted_within' and missing" in msg
+    assert "(C1).window_hours: the measure 'dropout' takes no window_hours" in msg
+    assert "(T1).label.en: must say {window}" in msg
+    assert "(X1).label.zh: unknown placeholder {coverage}" in msg
     with pytest.raises(ValueError, match="'window_hours' parameter must be a whole number"):
         q.units(Tables(), "urgent_contacted_within", months=MONTHS, window_hours=12)
 
 
-def test_referral_wait_days(tiny):
+def test_referral_wait_days(tiny, tmp_path):
     # waits to the first attended contact: F1 0, F2 14, F4 2 (c1); F5 3 (c2)
     u = _units("referral_wait_days", tiny)
     assert sorted(u[u["community"] == "c1"]["outcome"]) == [0, 2, 14]
-    r = q.compute(Tables(**tiny), months="2025-06")
-    row = r[(r["indicator"] == "timeliness_referral_wait") & (r["community"] == "c1")].iloc[0]
+    wait = {"id": "W1", "category": "timeliness", "measure": "referral_wait_days", "period": "month",
+            "direction": "lower_is_better", "target": 3, "alert": {"above": 3},
+            "label": {"en": "Mean referral wait", "zh": "转介平均等待天数"}, "numerator": {"en": "days", "zh": "天数"},
+            "denominator": {"en": "referrals seen", "zh": "已接诊转介"}, "source": "a site's own indicator (test)"}
+    r = q.compute(Tables(**tiny), months="2025-06", indicators=_declare(tmp_path, wait))
+    row = r[(r["indicator"] == "W1") & (r["community"] == "c1")].iloc[0]
     assert row["numerator"] == 16 and row["denominator"] == 3
     assert row["value"] == pytest.approx(16 / 3)
     # t interval: sd of (0, 2, 14) = sqrt(((16/3)^2 + (10/3)^2 + (26/3)^2) / 2) = 7.5719;
@@ -226,7 +245,7 @@ def test_referral_wait_days(tiny):
     assert row["ci_low"] == pytest.approx(16 / 3 - 18.8096, abs=1e-3)
     assert row["ci_high"] == pytest.approx(16 / 3 + 18.8096, abs=1e-3)
     # one referral (c2) has no interval
-    c2 = r[(r["indicator"] == "timeliness_referral_wait") & (r["community"] == "c2")].iloc[0]
+    c2 = r[(r["indicator"] == "W1") & (r["community"] == "c2")].iloc[0]
     assert c2["value"] == 3 and np.isnan(c2["ci_low"])
 
 
@@ -251,14 +270,14 @@ def test_dropout(tiny):
 
 def test_self_harm_followed_same_day(tiny):
     # self-harm flags: r1 (attended contact same day: yes), r4 (missed same day: no)
-    assert q.load_indicators().indicator("safety_self_harm_same_day").window_hours == 0
+    assert q.load_indicators().indicator("T1").window_hours == 0
     assert _counts(_units("self_harm_followed_within", tiny)) == {("c1", "2025-06"): (1, 2)}
 
 
 def test_satisfaction_no_data_then_counted(tiny):
     assert q.units(Tables(**tiny), "satisfaction", months=MONTHS) is None  # no survey rows: nothing invented
     r = q.compute(Tables(**tiny), months="2025-06")
-    sat = r[r["indicator"] == "experience_satisfaction"]
+    sat = r[r["indicator"] == "X1"]
     assert set(sat["status"]) == {"no_data"} and sat["value"].isna().all()
     # with a survey: r1 satisfied, r2 not, r3 did not answer (excluded, never "no") -> 1/2
     tiny["surveys"] = frame("surveys", {"survey_id": ["Q1", "Q2", "Q3"], "resident_id": ["r1", "r2", "r3"],
@@ -271,14 +290,13 @@ def test_compute_columns_wilson_and_all_row(tiny):
     r = q.compute(Tables(**tiny), months=["2025-06", "2025-07"])
     assert list(r.columns) == q.COLUMNS
     assert set(r["community"]) == {"c1", "c2", "all"}
-    row = r[(r["indicator"] == "safety_self_harm_same_day") & (r["community"] == "all")
-            & (r["period"] == "2025-06")].iloc[0]
+    row = r[(r["indicator"] == "T1") & (r["community"] == "all") & (r["period"] == "2025-06")].iloc[0]
     # 1/2 with Wilson (R: prop.test(1, 2, correct = FALSE)$conf.int = 0.0945312 0.9054688)
     assert (row["numerator"], row["denominator"], row["value"]) == (1, 2, 0.5)
     assert row["ci_low"] == pytest.approx(0.0945312, abs=1e-6)
     assert row["ci_high"] == pytest.approx(0.9054688, abs=1e-6)
     assert row["status"] == "insufficient"  # 2 < min_denominator 5
-    empty = r[(r["indicator"] == "retention_dropout") & (r["community"] == "c2")]
+    empty = r[(r["indicator"] == "C1") & (r["community"] == "c2")]
     assert (empty["denominator"] == 0).all() and (empty["status"] == "insufficient").all()
 
 
@@ -292,7 +310,7 @@ def test_tier3_timeliness_counts_the_decided_tier_not_the_suggestion():
     assert (d.loc["r2", "suggested_tier"], d.loc["r2", "tier"], d.loc["r2", "overridden"]) == (2, 3, True)
     assert _counts(_units("tier3_contacted_within", parts)) == {("c1", "2025-06"): (2, 3), ("c2", "2025-06"): (1, 1)}
     r = q.compute(Tables(**parts), months="2025-06")
-    row = r[(r["indicator"] == "timeliness_tier3_72h") & (r["community"] == "all")].iloc[0]
+    row = r[(r["indicator"] == "T2") & (r["community"] == "all")].iloc[0]
     assert (row["numerator"], row["denominator"]) == (3, 4)
     # the other way: r5 suggested tier 3 (severe), decided tier 2: c2 has no tier-3 screening left
     parts = make_tiny(overrides=[("r5", "2025-06-02", 2, "already in hospital care")])
@@ -305,7 +323,7 @@ def test_a_screening_nobody_decided_on_has_no_tier(tiny):
     d = tiny["decisions"]
     tiny["decisions"] = d[~d["resident_id"].isin(["r1", "r5"])].reset_index(drop=True)
     assert _counts(_units("tier3_contacted_within", tiny)) == {("c1", "2025-06"): (1, 1)}  # r4 only
-    assert _counts(_units("urgent_contacted_within", tiny)) == {("c1", "2025-06"): (0, 1)}  # r4 only, 2 days
+    assert _counts(_units("urgent_contacted_within", tiny, window_hours=24)) == {("c1", "2025-06"): (0, 1)}  # r4 only, 2 days
     assert _counts(_units("self_harm_followed_within", tiny)) == {("c1", "2025-06"): (1, 2)}
 
 
@@ -346,7 +364,7 @@ def test_bad_tables_are_refused_naming_every_cell(tiny):
 
 def test_result_says_which_policy_versions_the_decisions_were_made_under(tiny):
     r = q.compute(Tables(**tiny), months="2025-06")
-    assert r.attrs["policy_versions"] == ["default@1.1"] and r.attrs["version"] == "1.0"
+    assert r.attrs["policy_versions"] == ["default@1.1"] and r.attrs["version"] == q.load_indicators().version
     assert (r.attrs["source"], r.attrs["pseudonymised"]) == ("memory", False)
     assert q.compute(Tables(), months="2025-06").attrs["policy_versions"] == []
 
@@ -377,7 +395,7 @@ def test_dropout_exactly_15_percent_is_ok():
                       referrals=frame("referrals", refs))
         units = q.units(data, "dropout", months=["2025-06"])
         row = q._aggregate(units, "proportion", 0.05).iloc[0]
-        ind = q.load_indicators().indicator("retention_dropout")
+        ind = q.load_indicators().indicator("C1")
         return q.status_of(row["value"], row["denominator"], alert=ind.alert, min_denominator=5)
     assert status(refs) == "ok"
     refs["end_reason"][3] = "dropped_out"
@@ -392,6 +410,16 @@ def test_shipped_declarations_cover_six_categories():
     assert all(i.measure in q.MEASURES and i.label["zh"] for i in spec.indicators)
 
 
+def _in(raw: dict, id: str) -> dict:
+    return next(i for i in raw["indicators"] if i["id"] == id)
+
+
+def _at(id: str) -> str:
+    """How an error names the shipped indicator ``id``: ``indicators[k] (id)``."""
+    raw = yaml.safe_load(q._FILE.read_text(encoding="utf-8"))
+    return f"indicators[{[i['id'] for i in raw['indicators']].index(id)}] ({id})"
+
+
 def _broken(tmp_path, change) -> str:
     raw = yaml.safe_load(q._FILE.read_text(encoding="utf-8"))
     change(raw)
@@ -403,27 +431,43 @@ def _broken(tmp_path, change) -> str:
 
 
 def test_unknown_measure(tmp_path):
-    msg = _broken(tmp_path, lambda r: r["indicators"][0].update(measure="vibes"))
-    assert "indicators[0] (access_screened).measure: 'vibes' is not a known measure" in msg
+    msg = _broken(tmp_path, lambda r: _in(r, "T1").update(measure="vibes"))
+    assert f"{_at('T1')}.measure: 'vibes' is not a known measure" in msg
 
 
 def test_bad_alert_rule(tmp_path):
-    msg = _broken(tmp_path, lambda r: r["indicators"][7].update(alert={"over": 0.15}))
-    assert "indicators[7] (retention_dropout).alert: must be {below: <number>} or {above: <number>}" in msg
-    msg = _broken(tmp_path, lambda r: r["indicators"][7].update(alert={"above": 15}))
+    msg = _broken(tmp_path, lambda r: _in(r, "C1").update(alert={"over": 0.15}))
+    assert f"{_at('C1')}.alert: must be {{below: <number>}}, {{above: <number>}}, {{rise_above: <share>}} or null" in msg
+    msg = _broken(tmp_path, lambda r: _in(r, "C1").update(alert={"above": 15}))
     assert "a proportion's threshold must be in [0, 1]" in msg
+    msg = _broken(tmp_path, lambda r: _in(r, "T2").update(alert={"rise_above": 0.5}, direction="sideways",
+                                                         period="rolling_12"))
+    assert f"{_at('T2')}.direction: 'sideways' is not one of ['higher_is_better', 'lower_is_better']" in msg
+    assert f"{_at('T2')}.period: the measure 'tier3_contacted_within' counts 'month'" in msg
+    assert "rise_above compares pooled counts" not in msg  # a proportion may rise
+
+
+def test_report_only_indicators_are_never_alerts(tiny, tmp_path):
+    # dropout 1/2 in June for c1 would be an alert above 15 %; with alert: null it is shown, never flagged
+    path = _declare(tmp_path, {**_shipped("C1"), "alert": None, "min_denominator": 1})
+    r = q.compute(Tables(**tiny), months=["2025-06", "2025-07"], indicators=path)
+    row = r[(r["community"] == "c1") & (r["period"] == "2025-06")].iloc[0]
+    assert (row["numerator"], row["denominator"], row["status"]) == (1, 2, "ok")
+    assert q.load_indicators(path).indicator("C1").report_only
 
 
 def test_missing_zh_label_and_more_at_once(tmp_path):
     def change(r):
-        del r["indicators"][8]["label"]["zh"]
-        r["indicators"][1]["category"] = "speed"
-        r["indicators"][2]["colour"] = "red"
+        del _in(r, "X1")["label"]["zh"]
+        _in(r, "T2")["category"] = "speed"
+        _in(r, "C1")["colour"] = "red"
+        del _in(r, "T1")["numerator"]["zh"]
     msg = _broken(tmp_path, change)
-    assert "indicators[8] (experience_satisfaction).label.zh: the zh text is missing or empty" in msg
-    assert "indicators[1] (timeliness_urgent_24h).category: 'speed' is not one of" in msg
-    assert "indicators[2] (timeliness_tier3_72h).colour: unknown key" in msg
-    assert "3 problem(s)" in msg
+    assert f"{_at('X1')}.label.zh: the zh text is missing or empty" in msg
+    assert f"{_at('T2')}.category: 'speed' is not one of" in msg
+    assert f"{_at('C1')}.colour: unknown key" in msg
+    assert f"{_at('T1')}.numerator.zh: the zh text is missing or empty" in msg
+    assert "4 problem(s)" in msg
 
 
 def test_bad_month():
@@ -441,7 +485,7 @@ def test_suppression_hides_small_counts_and_their_values(tiny):
             v = row[col]
             assert v is pd.NA or pd.isna(v) or v == 0 or v >= 5, (row["indicator"], row["community"], col, v)
     # c1 self-harm 1/2: both hidden, value and interval too
-    row = s[(s["indicator"] == "safety_self_harm_same_day") & (s["community"] == "c1")].iloc[0]
+    row = s[(s["indicator"] == "T1") & (s["community"] == "c1")].iloc[0]
     assert row["numerator"] is pd.NA and row["value"] is pd.NA and row["ci_low"] is pd.NA
 
 
@@ -466,7 +510,7 @@ def test_report_on_the_sample(tmp_path, lang, sample):
     dropped = int((ended["end_reason"] == "dropped_out").sum())
     assert dropped / len(ended) > 0.15
     alerts = re.search(r'<ul class="alerts">(.*?)</ul>', text, re.S).group(1)
-    label = q.load_indicators().indicator("retention_dropout").label[lang]
+    label = q.load_indicators().indicator("C1").label[lang]
     assert label in alerts and f"{100 * dropped / len(ended):.1f}%" in alerts
     assert '<tr class="alert">' in text
     # every count shown is 0 or >= 5; the small ones are "&lt;5"

@@ -60,22 +60,33 @@ from workbench._declarations import read_yaml, refuse
 from workbench._declarations import texts as _texts
 from workbench.epi import prevalence
 from workbench.instruments import get_instrument
-from workbench.params import ALPHA, Instance, Options, Predicate, check, validate_params
+from workbench.params import ALPHA, FRAME, Instance, Options, Predicate, check, validate_params
 from workbench.tables import Tables
 
-__all__ = ["CATEGORIES", "COLUMNS", "MEASURES", "PARAMETERS", "Indicator", "IndicatorSet", "QualityError",
-           "alerts", "compute", "load_indicators", "status_of", "units", "window_text"]
+__all__ = ["CATEGORIES", "COLUMNS", "DIRECTIONS", "KINDS", "MEASURES", "PARAMETERS", "PERIODS", "STATUSES", "Indicator", "default_months",
+           "IndicatorSet", "QualityError", "alerts", "compute", "control_chart", "load_indicators", "status_of", "units",
+           "window_text"]
 
 _FILE = Path(__file__).resolve().with_name("quality_indicators.yaml")
-_IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
-#: The six categories of the service model, in report order.
-CATEGORIES = ("access", "timeliness", "effectiveness", "retention", "experience", "safety")
+_IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+#: The six categories of the service model, in report order (labels in the YAML's ``categories``).
+CATEGORIES = ("access", "timeliness", "effectiveness", "continuity", "safety", "experience")
 #: Columns of :func:`compute`, in order.
 COLUMNS = ["indicator", "category", "community", "period", "numerator", "denominator", "value",
-           "ci_low", "ci_high", "target", "status"]
+           "ci_low", "ci_high", "target", "status", "variation", "rules"]
+#: Statuses of a row of :func:`compute`.
+STATUSES = ("ok", "alert", "insufficient", "no_data", "not_applicable")
+#: Kinds of measure: what a unit's ``outcome`` is and how the units add up.
+KINDS = ("proportion", "mean", "ratio", "rate")
+#: How a measure places its units in time (declared by the measure; the YAML must say the same).
+PERIODS = ("month", "rolling_12", "cumulative")
+DIRECTIONS = ("higher_is_better", "lower_is_better")
 _NUMBERS = ["numerator", "denominator", "value", "ci_low", "ci_high"]
-_KEYS = {"id", "category", "measure", "target", "alert", "label", "source", "min_denominator"}
-_REQUIRED = _KEYS - {"min_denominator"}
+_KEYS = {"id", "category", "measure", "period", "direction", "target", "alert", "setting", "label", "numerator",
+         "denominator", "source", "min_denominator", "per"}
+_REQUIRED = {"id", "category", "measure", "period", "direction", "alert", "label", "numerator", "denominator", "source"}
+#: Months before a month that a ``rise_above`` alert compares it with.
+RISE_MONTHS = 12
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 
@@ -151,6 +162,33 @@ class _Derived:
         """Stored PHQ-9/GAD-7 scores of each referral: its screening (``baseline``), then its reviews."""
         return self.tables.referral_scores(("phq9", "gad7"))
 
+    def memo(self, key: str, make: Callable[[], Any]) -> Any:
+        """``make()`` computed once per tables and ``key`` (a frame several measures share)."""
+        cache = self.__dict__.setdefault("_memo", {})
+        if key not in cache:
+            cache[key] = make()
+        return cache[key]
+
+    def age_on(self, dates: Any) -> pd.Series:
+        """Whole years of age of every resident (the ``residents`` table, same index) on ``dates``
+        (one date, or a date per resident); NaN when the birth date is blank (suppressed in an
+        export): unknown, never 0."""
+        birth = pd.to_datetime(self["residents"]["birth_date"])
+        on = pd.to_datetime(pd.Series(dates, index=birth.index) if np.ndim(dates) else
+                            pd.Series(pd.Timestamp(dates), index=birth.index))
+        years = on.dt.year - birth.dt.year
+        before_birthday = (on.dt.month < birth.dt.month) | ((on.dt.month == birth.dt.month) & (on.dt.day < birth.dt.day))
+        return (years - before_birthday.astype(int)).astype(float).where(birth.notna())
+
+    @cached_property
+    def last_day(self) -> pd.Timestamp | None:
+        """The last date of anything recorded (screenings, contacts, referrals, events): what a
+        measure cannot judge after (a due date later than it is not yet due). None when empty."""
+        dates = [self["assessments"]["assessed_on"], self["contacts"]["contact_on"], self["referrals"]["referred_on"],
+                 self["referrals"]["ended_on"], self["events"]["event_on"]]
+        found = [d.max() for d in dates if len(d) and pd.notna(d.max())]
+        return max(found) if found else None
+
 
 def _float(values: Any) -> np.ndarray:
     """0/1 or numbers as floats, a blank (NA) as NaN (never 0)."""
@@ -171,20 +209,30 @@ class Measure:
     """A named unit-level measure: ``function(tables, months=...)`` -> units or None (no data)."""
 
     id: str
-    kind: str  # "proportion" or "mean"
+    kind: str  # one of KINDS
     function: Callable[..., pd.DataFrame | None]
     description: str
     #: Names of the declared parameters the function takes as keywords (see :data:`PARAMETERS`).
     parameters: tuple[str, ...] = ()
+    #: How it places units in time (one of :data:`PERIODS`).
+    period: str = "month"
 
 
 #: Measures by id; the YAML picks one per indicator.
 MEASURES: dict[str, Measure] = {}
 
 
-def _measure(id: str, kind: str, parameters: tuple[str, ...] = ()):
+def _measure(id: str, kind: str, parameters: tuple[str, ...] = (), *, period: str = "month"):
+    """Register ``fn`` as the measure ``id`` (its kind, its declared parameters, its period)."""
+    if kind not in KINDS or period not in PERIODS or id in MEASURES:
+        raise ValueError(f"measure {id!r}: kind {kind!r} must be one of {KINDS}, period {period!r} one of "
+                         f"{PERIODS}, and the id new")
+    unknown = sorted(set(parameters) - set(PARAMETERS))
+    if unknown:
+        raise ValueError(f"measure {id!r}: unknown parameters {unknown} (known: {sorted(PARAMETERS)})")
+
     def register(fn):
-        MEASURES[id] = Measure(id, kind, fn, (fn.__doc__ or "").strip().splitlines()[0], parameters)
+        MEASURES[id] = Measure(id, kind, fn, (fn.__doc__ or "").strip().splitlines()[0], parameters, period)
         return fn
     return register
 
@@ -197,9 +245,88 @@ def _check_window_hours(value: Any) -> str | None:
     return None
 
 
+def _whole(low: int, high: int | None = None) -> Callable[[Any], str | None]:
+    def check_(value: Any) -> str | None:
+        if not isinstance(value, int) or isinstance(value, bool) or value < low or (high is not None and value > high):
+            return f"must be a whole number from {low}" + (f" to {high}" if high is not None else "") + f", got {value!r}"
+        return None
+    return check_
+
+
+def _flag(value: Any) -> str | None:
+    return None if isinstance(value, bool) else f"must be true or false, got {value!r}"
+
+
+def _list_of(allowed: Callable[[], Sequence] | None, what: str) -> Callable[[Any], str | None]:
+    def check_(value: Any) -> str | None:
+        if not isinstance(value, list) or not value or len(set(map(repr, value))) != len(value):
+            return f"must be a non-empty list of {what} without repeats, got {value!r}"
+        known = list(allowed()) if allowed else None
+        bad = [v for v in value if (known is not None and v not in known)
+                                    or (known is None and (not isinstance(v, str) or not v.strip()))]
+        if bad:
+            return f"{bad} not {what}" + (f" (known: {known})" if known is not None else "")
+        return None
+    return check_
+
+
+def _share(value: Any) -> str | None:
+    if not _number(value) or not 0 < value <= 1:
+        return f"must be a number in (0, 1], got {value!r}"
+    return None
+
+
+def _screens(value: Any) -> str | None:
+    from workbench.instruments import instrument_ids
+
+    known = instrument_ids()
+    if not isinstance(value, Mapping) or not value:
+        return ("must map each screen's name to {full: <questionnaire>} or {full: <questionnaire>, screener: "
+                f"<its two-item screener>}}, got {value!r}")
+    for name, screen in value.items():
+        if not isinstance(screen, Mapping) or "full" not in screen or set(screen) - {"full", "screener"}:
+            return f"{name}: must be {{full: <questionnaire>}} with an optional screener, got {screen!r}"
+        for role, instrument in screen.items():
+            if instrument not in known:
+                return f"{name}.{role}: {instrument!r} is not a declared questionnaire (known: {known})"
+        if "screener" in screen and get_instrument(screen["screener"]).screen_positive is None:
+            return f"{name}.screener: {screen['screener']!r} declares no screen-positive threshold"
+    return None
+
+
+def _groups(value: Any) -> str | None:
+    if (not isinstance(value, Mapping) or set(value) != {"numerator", "denominator"}
+            or any(_list_of(None, "community types")(v) for v in value.values())):
+        return ("must be {numerator: [community types], denominator: [community types]}, each a non-empty "
+                f"list, got {value!r}")
+    if set(value["numerator"]) & set(value["denominator"]):
+        return f"a community type cannot be in both groups, got {value!r}"
+    return None
+
+
+def _tables_names(name: str) -> Callable[[], Sequence]:
+    def names() -> Sequence:
+        import workbench.tables as wt
+        return getattr(wt, name)
+    return names
+
+
 #: Parameters an indicator may declare for its measure: name -> check (None when valid, else
-#: the problem).
-PARAMETERS: dict[str, Callable[[Any], str | None]] = {"window_hours": _check_window_hours}
+#: the problem). Each is a top-level key of the indicator in the YAML.
+PARAMETERS: dict[str, Callable[[Any], str | None]] = {
+    "window_hours": _check_window_hours,
+    "days": _whole(0, 3650),
+    "contact_kinds": _list_of(None, "contact kinds (texts)"),
+    "tiers": _list_of(lambda: (1, 2, 3), "tiers"),
+    "min_age": _whole(0, 120),
+    "lives_alone": _flag,
+    "conditions": _list_of(_tables_names("CONDITIONS"), "chronic conditions of the residents table"),
+    "screens": _screens,
+    "event_kinds": _list_of(_tables_names("EVENT_KINDS"), "event kinds"),
+    "include_discharge_day": _flag,
+    "pass_share": _share,
+    "groups": _groups,
+}
 
 
 def window_text(hours: int, lang: str) -> str:
@@ -213,7 +340,7 @@ def window_text(hours: int, lang: str) -> str:
     return "the same day" if hours == 0 else f"within {hours} h"
 
 
-@_measure("screened_share", "proportion")
+@_measure("screened_share", "proportion", period="cumulative")
 def screened_share(tables: _Derived, *, months: Sequence[str]) -> pd.DataFrame:
     """Residents (the target population) screened on or before the end of each month."""
     s = tables.screened
@@ -334,18 +461,30 @@ def self_harm_followed_within(tables: _Derived, *, months: Sequence[str], window
 
 @dataclass(frozen=True)
 class Indicator:
-    """One declared indicator (``label`` with ``{window}`` already filled in)."""
+    """One declared indicator (``label`` with ``{window}`` already filled in).
+
+    ``alert`` is ``(side, level)`` with side ``below``, ``above`` or ``rise_above`` (the value is
+    more than ``1 + level`` times the pooled value of the :data:`RISE_MONTHS` months before), or
+    None: report only, never an alert. ``target`` is None when there is none. ``setting`` says the
+    target and alert are programme defaults a site changes in its YAML, not facts."""
 
     id: str
     category: str
     measure: str
-    target: float
-    alert: tuple[str, float]
+    target: float | None
+    alert: tuple[str, float] | None
     label: Mapping[str, str]
     source: str
     min_denominator: int
     #: The measure's declared parameters (e.g. ``{"window_hours": 24}``), passed as keywords.
     parameters: Mapping[str, Any] = field(default_factory=dict)
+    period: str = "month"
+    direction: str = "higher_is_better"
+    setting: bool = False
+    numerator: Mapping[str, str] = field(default_factory=dict)
+    denominator: Mapping[str, str] = field(default_factory=dict)
+    #: A rate's multiplier (events per ``per`` person-years); 1 for other kinds.
+    per: int = 1
 
     @property
     def kind(self) -> str:
@@ -356,6 +495,11 @@ class Indicator:
         """The declared response window in hours, or None when the measure takes none."""
         return self.parameters.get("window_hours")
 
+    @property
+    def report_only(self) -> bool:
+        """True when the indicator has no alert rule (it is shown, never flagged)."""
+        return self.alert is None
+
 
 @dataclass(frozen=True)
 class IndicatorSet:
@@ -363,12 +507,20 @@ class IndicatorSet:
     source: str
     indicators: tuple[Indicator, ...]
     path: Path
+    #: Labels of the categories (``{category: {"en": ..., "zh": ...}}``), in :data:`CATEGORIES` order.
+    categories: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def indicator(self, id: str) -> Indicator:
         for ind in self.indicators:
             if ind.id == id:
                 return ind
         raise KeyError(f"no indicator {id!r}; declared: {[i.id for i in self.indicators]}")
+
+    def by_category(self) -> list[tuple[str, list[Indicator]]]:
+        """``[(category, [indicators in declared order]), ...]`` in :data:`CATEGORIES` order,
+        categories without indicators left out."""
+        return [(c, [i for i in self.indicators if i.category == c]) for c in CATEGORIES
+                if any(i.category == c for i in self.indicators)]
 
 
 def _number(value: Any) -> bool:
@@ -413,6 +565,32 @@ def _label(label: dict[str, str], params: Mapping[str, Any], at: str, problems: 
     return out
 
 
+def _alert(item: Mapping, kind: str | None, at: str, problems: list[str]) -> tuple[str, float] | None:
+    rule = item["alert"]
+    if rule is None:
+        return None
+    if (not isinstance(rule, Mapping) or len(rule) != 1 or next(iter(rule)) not in ("below", "above", "rise_above")
+            or not _number(next(iter(rule.values())))):
+        problems.append(f"{at}.alert: must be {{below: <number>}}, {{above: <number>}}, {{rise_above: <share>}} "
+                        f"or null (report only), got {rule!r}")
+        return None
+    (side, level), = rule.items()
+    if side == "rise_above" and (kind not in ("proportion", "rate") or not level > 0):
+        problems.append(f"{at}.alert: rise_above compares pooled counts, so it needs a proportion or a rate and a "
+                        f"share > 0 (0.5 = a rise of more than 50 %), got {rule!r} for a {kind}")
+    elif side != "rise_above" and kind == "proportion" and not 0 <= level <= 1:
+        problems.append(f"{at}.alert: a proportion's threshold must be in [0, 1], got {rule!r}")
+    return side, float(level)
+
+
+def _categories(raw: Any, problems: list[str]) -> dict[str, dict[str, str]]:
+    if not isinstance(raw, Mapping) or set(raw) != set(CATEGORIES):
+        problems.append(f"categories: must give en and zh labels for exactly {list(CATEGORIES)}, got "
+                        f"{sorted(raw) if isinstance(raw, Mapping) else raw!r}")
+        return {}
+    return {c: _texts(raw[c], f"categories.{c}", problems) for c in CATEGORIES}
+
+
 def load_indicators(path: str | Path | IndicatorSet | None = None) -> IndicatorSet:
     """The indicator declarations (the shipped file by default), validated.
 
@@ -428,13 +606,15 @@ def load_indicators(path: str | Path | IndicatorSet | None = None) -> IndicatorS
     problems: list[str] = []
     if not isinstance(raw, Mapping):
         refuse(path, "indicators", ["the file must hold a mapping of keys"], QualityError)
-    for key in sorted(set(raw) - {"version", "source", "min_denominator", "indicators"}):
-        problems.append(f"{key}: unknown key (allowed: ['indicators', 'min_denominator', 'source', 'version'])")
+    top = ["categories", "indicators", "min_denominator", "source", "version"]
+    for key in sorted(set(raw) - set(top)):
+        problems.append(f"{key}: unknown key (allowed: {top})")
     version, source = raw.get("version"), raw.get("source")
     if not isinstance(version, str) or not version.strip():
         problems.append("version: must be a non-empty text, e.g. \"1.0\" (quote it)")
     if not isinstance(source, str) or not source.strip():
         problems.append("source: must say where the indicators come from")
+    categories = _categories(raw.get("categories"), problems)
     default_min = raw.get("min_denominator", 5)
     if not isinstance(default_min, int) or isinstance(default_min, bool) or default_min < 1:
         problems.append(f"min_denominator: must be a whole number >= 1, got {default_min!r}")
@@ -458,43 +638,65 @@ def load_indicators(path: str | Path | IndicatorSet | None = None) -> IndicatorS
         if missing:
             continue
         if not isinstance(item["id"], str) or not _IDENT.match(item["id"]):
-            problems.append(f"{at}.id: {item['id']!r} must be a lower-case identifier")
+            problems.append(f"{at}.id: {item['id']!r} must be an identifier (letters, digits, _), e.g. A1")
         elif item["id"] in seen:
             problems.append(f"{at}.id: {item['id']!r} is declared twice")
         seen.add(item["id"])
         if item["category"] not in CATEGORIES:
             problems.append(f"{at}.category: {item['category']!r} is not one of {list(CATEGORIES)}")
-        if item["measure"] not in MEASURES:
+        measure = MEASURES.get(item["measure"])
+        if measure is None:
             problems.append(f"{at}.measure: {item['measure']!r} is not a known measure (known: {sorted(MEASURES)})")
-        if not _number(item["target"]):
-            problems.append(f"{at}.target: must be a number, got {item['target']!r}")
-        rule = item["alert"]
-        if (not isinstance(rule, Mapping) or len(rule) != 1 or next(iter(rule)) not in ("below", "above")
-                or not _number(next(iter(rule.values())))):
-            problems.append(f"{at}.alert: must be {{below: <number>}} or {{above: <number>}}, got {rule!r}")
-            rule = None
-        elif item["measure"] in MEASURES and MEASURES[item["measure"]].kind == "proportion" \
-                and not 0 <= next(iter(rule.values())) <= 1:
-            problems.append(f"{at}.alert: a proportion's threshold must be in [0, 1], got {rule!r}")
+        elif item["period"] != measure.period:
+            problems.append(f"{at}.period: the measure {measure.id!r} counts {measure.period!r}, the declaration "
+                            f"says {item['period']!r}")
+        if item["period"] not in PERIODS:
+            problems.append(f"{at}.period: {item['period']!r} is not one of {list(PERIODS)}")
+        if item["direction"] not in DIRECTIONS:
+            problems.append(f"{at}.direction: {item['direction']!r} is not one of {list(DIRECTIONS)}")
+        target = item.get("target")
+        if target is not None and not _number(target):
+            problems.append(f"{at}.target: must be a number or null, got {target!r}")
+        setting = item.get("setting", False)
+        if not isinstance(setting, bool):
+            problems.append(f"{at}.setting: must be true or false, got {setting!r}")
+        kind = measure.kind if measure else None
+        rule = _alert(item, kind, at, problems)
+        per = item.get("per", 1)
+        if kind == "rate" and "per" not in item:
+            problems.append(f"{at}.per: a rate must say per how many person-years it counts (e.g. per: 1000)")
+        elif "per" in item and kind != "rate":
+            problems.append(f"{at}.per: only a rate takes per, not a {kind}")
+        elif _whole(1)(per):
+            problems.append(f"{at}.per: {_whole(1)(per)}")
         params = _parameters(item, at, problems)
         label = _label(_texts(item["label"], f"{at}.label", problems), params, at, problems)
+        numerator = _texts(item["numerator"], f"{at}.numerator", problems)
+        denominator = _texts(item["denominator"], f"{at}.denominator", problems)
         if not isinstance(item["source"], str) or not item["source"].strip():
-            problems.append(f"{at}.source: must say where the target comes from")
+            problems.append(f"{at}.source: must say where the definition and the target come from")
         mind = item.get("min_denominator", default_min)
-        if not isinstance(mind, int) or isinstance(mind, bool) or mind < 1:
-            problems.append(f"{at}.min_denominator: must be a whole number >= 1, got {mind!r}")
+        if not _number(mind) or mind <= 0:
+            problems.append(f"{at}.min_denominator: must be a number > 0 (persons, or person-years for a rate), "
+                            f"got {mind!r}")
         if not problems:
-            (side, level), = rule.items()
-            out.append(Indicator(item["id"], item["category"], item["measure"], float(item["target"]),
-                                 (side, float(level)), label, item["source"].strip(), mind, params))
+            out.append(Indicator(item["id"], item["category"], item["measure"],
+                                 None if target is None else float(target), rule, label, item["source"].strip(),
+                                 mind, params, item["period"], item["direction"], setting, numerator, denominator,
+                                 per))
     refuse(path, "indicators", problems, QualityError)
-    return IndicatorSet(version, source.strip(), tuple(out), path)
+    return IndicatorSet(version, source.strip(), tuple(out), path, categories)
 
 
 # --- computing -----------------------------------------------------------------------------
 
-def status_of(value: float, denominator: float, *, alert: tuple[str, float], min_denominator: int) -> str:
+def status_of(value: float, denominator: float, *, alert: tuple[str, float] | None, min_denominator: float,
+              reference: float | None = None) -> str:
     """``insufficient`` (denominator < min), ``alert`` (strictly beyond the rule) or ``ok``.
+
+    A ``rise_above`` rule compares ``value`` with ``reference`` (the pooled value of the months
+    before): an alert when ``value > (1 + level) × reference``; with no reference the month cannot
+    be judged (``insufficient``). A rule of None (report only) is never an alert.
 
     >>> status_of(0.15, 20, alert=("above", 0.15), min_denominator=5)
     'ok'
@@ -502,22 +704,67 @@ def status_of(value: float, denominator: float, *, alert: tuple[str, float], min
     'alert'
     >>> status_of(0.5, 4, alert=("above", 0.15), min_denominator=5)
     'insufficient'
+    >>> status_of(160.0, 40, alert=("rise_above", 0.5), min_denominator=5, reference=100.0)
+    'alert'
+    >>> status_of(150.0, 40, alert=("rise_above", 0.5), min_denominator=5, reference=100.0)
+    'ok'
     """
     if not denominator >= min_denominator or not np.isfinite(value):
         return "insufficient"
+    if alert is None:
+        return "ok"
     side, level = alert
     # round away float noise (3/20 is 0.15000000000000002): a value equal to the level is no alert
     v = round(float(value), 12)
+    if side == "rise_above":
+        if reference is None or not np.isfinite(reference):
+            return "insufficient"
+        return "alert" if v > round((1 + level) * float(reference), 12) else "ok"
     return "alert" if (v < level if side == "below" else v > level) else "ok"
 
 
-def _aggregate(units: pd.DataFrame, kind: str, alpha: float) -> pd.DataFrame:
+_AGG = ["community", "period", "numerator", "denominator", "value", "ci_low", "ci_high"]
+
+
+def _with_all(units: pd.DataFrame) -> pd.DataFrame:
     units = units.dropna(subset=["period"])  # a blank community (suppressed in an export) counts in "all" only
-    units = pd.concat([units.dropna(subset=["community"]), units.assign(community="all")], ignore_index=True)
+    return pd.concat([units.dropna(subset=["community"]), units.assign(community="all")], ignore_index=True)
+
+
+def _proportions(counts: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """``community, period, numerator, denominator`` -> with value and Wilson interval."""
+    from workbench.epi import _wilson
+
+    x = counts["numerator"].to_numpy(float)
+    n = counts["denominator"].to_numpy(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = np.where(n > 0, x / np.where(n > 0, n, 1), np.nan)
+        low, high = _wilson(x, n, alpha)
+    out = counts[["community", "period"]].reset_index(drop=True).assign(
+        numerator=x, denominator=n, value=value, ci_low=np.where(n > 0, low, np.nan), ci_high=np.where(n > 0, high, np.nan))
+    return out[_AGG]
+
+
+def _aggregate(units: pd.DataFrame, kind: str, alpha: float, per: int = 1) -> pd.DataFrame:
+    """Units (or pre-aggregated counts with their ``all`` rows) -> one row per community and month."""
+    if {"numerator", "denominator"} <= set(units.columns):  # counts from a module that aggregates itself
+        return _proportions(units.dropna(subset=["period", "community"]), alpha)
+    units = _with_all(units)
     if kind == "proportion":
         p = prevalence(units, outcome="outcome", by=["community", "period"], alpha=alpha)
-        return p.rename(columns={"cases": "numerator", "n": "denominator", "prevalence": "value"})[
-            ["community", "period", "numerator", "denominator", "value", "ci_low", "ci_high"]]
+        return p.rename(columns={"cases": "numerator", "n": "denominator", "prevalence": "value"})[_AGG]
+    if kind == "rate":
+        from workbench.epi import _poisson_exact
+
+        g = units.groupby(["community", "period"], sort=True)[["outcome", "exposure"]].sum().reset_index()
+        x, t = g["outcome"].to_numpy(float), g["exposure"].to_numpy(float)
+        low, high = _poisson_exact(x, alpha)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            scale = np.where(t > 0, per / np.where(t > 0, t, 1), np.nan)
+        return g[["community", "period"]].assign(numerator=x, denominator=t, value=x * scale, ci_low=low * scale,
+                                                 ci_high=high * scale)[_AGG]
+    if kind == "ratio":
+        return _ratios(units[units["community"] == "all"], alpha)
     rows = []
     for (community, period), g in units.dropna(subset=["outcome"]).groupby(["community", "period"]):
         x = g["outcome"].to_numpy(float)
@@ -528,15 +775,62 @@ def _aggregate(units: pd.DataFrame, kind: str, alpha: float) -> pd.DataFrame:
             low, high = mean - half, mean + half
         rows.append({"community": community, "period": period, "numerator": x.sum(), "denominator": n,
                      "value": mean, "ci_low": low, "ci_high": high})
-    return pd.DataFrame(rows, columns=["community", "period", "numerator", "denominator", "value", "ci_low", "ci_high"])
+    return pd.DataFrame(rows, columns=_AGG)
+
+
+def _ratios(units: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """A ratio of two proportions (group ``numerator`` over group ``denominator``) per month, with
+    the Katz log interval ``exp(log(r) ± z √(1/x1 − 1/n1 + 1/x2 − 1/n2))`` (Katz 1978, Biometrics
+    34:469; none when a group has no one counted). ``denominator`` holds the smaller group's size
+    (what "too few to judge" is judged on); ``numerator`` is NaN (a ratio is not a count)."""
+    known = units.dropna(subset=["outcome", "group"])
+    g = known.groupby(["period", "group"])["outcome"].agg(["sum", "count"]).unstack("group")
+    rows = []
+    z = stats.norm.ppf(1 - alpha / 2)
+    for period, r in g.iterrows():
+        x1, n1 = r.get(("sum", "numerator"), 0.0), r.get(("count", "numerator"), 0.0)
+        x2, n2 = r.get(("sum", "denominator"), 0.0), r.get(("count", "denominator"), 0.0)
+        x1, n1, x2, n2 = (0.0 if pd.isna(v) else float(v) for v in (x1, n1, x2, n2))
+        value = low = high = np.nan
+        if n1 > 0 and n2 > 0 and x2 > 0:
+            value = (x1 / n1) / (x2 / n2)
+            if x1 > 0:
+                half = z * np.sqrt(1 / x1 - 1 / n1 + 1 / x2 - 1 / n2)
+                low, high = value * np.exp(-half), value * np.exp(half)
+        rows.append({"community": "all", "period": period, "numerator": np.nan, "denominator": min(n1, n2),
+                     "value": value, "ci_low": low, "ci_high": high})
+    return pd.DataFrame(rows, columns=_AGG)
+
+
+def default_months(tables: Tables) -> list[str]:
+    """Every month from the first screening's to the month of the last date recorded (screenings,
+    contacts, referrals, events), without gaps: a control chart needs the months in between.
+
+    >>> default_months(Tables())
+    []
+    """
+    a = tables["assessments"]
+    first = a.loc[(a["purpose"] == "screening").fillna(False).to_numpy(bool), "assessed_on"].min()
+    dates = [tables["assessments"]["assessed_on"], tables["contacts"]["contact_on"], tables["referrals"]["referred_on"],
+             tables["referrals"]["ended_on"], tables["events"]["event_on"]]
+    last = max((d.max() for d in dates if len(d) and pd.notna(d.max())), default=pd.NaT)
+    if pd.isna(first) or pd.isna(last):
+        return []
+    return [str(p) for p in pd.period_range(pd.Timestamp(first).to_period("M"), pd.Timestamp(last).to_period("M"), freq="M")]
 
 
 def _months(months: str | Sequence[str] | None, tables: Tables | None) -> list[str]:
     if months is None:
-        a = tables["assessments"]
-        dates = a.loc[a["purpose"] == "screening", "assessed_on"]
-        return sorted(dates.dt.strftime("%Y-%m").unique())
+        return default_months(tables)
     return [months] if isinstance(months, str) else list(months)  # checked: MONTHS
+
+
+def _before(months: list[str], n: int) -> list[str]:
+    """The ``n`` months before the first of ``months`` and ``months`` themselves, sorted."""
+    if not months:
+        return []
+    first = pd.Period(min(months), "M")
+    return sorted({str(first - k) for k in range(1, n + 1)} | set(months))
 
 
 @validate_params({"tables": TABLES, "measure": Options(of=lambda: sorted(MEASURES)),
@@ -544,8 +838,10 @@ def _months(months: str | Sequence[str] | None, tables: Tables | None) -> list[s
 def units(tables: Tables, measure: str, *, months: str | Sequence[str] | None = None,
           **parameters: Any) -> pd.DataFrame | None:
     """The units one measure counts (``community, period, outcome``: 0/1 or a number, NaN when
-    not known) before :func:`compute` adds them up; None when its source was not collected.
-    ``parameters``: the measure's own (e.g. ``window_hours=24``), not read from the indicators.
+    not known; a rate adds ``exposure``, a ratio ``group``; a measure that aggregates itself gives
+    ``numerator, denominator`` with the ``all`` rows) before :func:`compute` adds them up; None when
+    its source was not collected. ``parameters``: the measure's own (e.g. ``window_hours=24``),
+    not read from the indicators.
 
     >>> units(Tables(), "dropout").columns.tolist()
     ['community', 'period', 'outcome']
@@ -556,9 +852,25 @@ def units(tables: Tables, measure: str, *, months: str | Sequence[str] | None = 
     return MEASURES[measure].function(derived, months=_months(months, derived.tables), **parameters)
 
 
-@validate_params({"tables": TABLES, "months": MONTHS, "alpha": ALPHA})
+def _reference(agg: pd.DataFrame, months: list[str], kind: str, per: int) -> pd.Series:
+    """Per (community, month): the pooled value of the :data:`RISE_MONTHS` months before it
+    (proportion: Σ numerators / Σ denominators; rate: per × Σ events / Σ person-years); NaN when
+    those months hold no denominator."""
+    out = {}
+    for community, g in agg.groupby("community"):
+        by = g.set_index("period")[["numerator", "denominator"]]
+        for month in months:
+            first = pd.Period(month, "M")
+            before = [str(first - k) for k in range(1, RISE_MONTHS + 1)]
+            s = by.reindex(before).sum()
+            out[(community, month)] = (s["numerator"] / s["denominator"] * (per if kind == "rate" else 1)
+                                       if s["denominator"] > 0 else np.nan)
+    return pd.Series(out, dtype=float)
+
+
+@validate_params({"tables": TABLES, "months": MONTHS, "alpha": ALPHA, "spc": Options(True, False)})
 def compute(tables: Tables, *, months: str | Sequence[str] | None = None,
-            indicators: str | Path | IndicatorSet | None = None, alpha: float = 0.05) -> pd.DataFrame:
+            indicators: str | Path | IndicatorSet | None = None, alpha: float = 0.05, spc: bool = True) -> pd.DataFrame:
     """Every declared indicator per community (and ``all``) and month.
 
     Parameters
@@ -569,25 +881,36 @@ def compute(tables: Tables, *, months: str | Sequence[str] | None = None,
         <workbench.registry.store.Registry.analysis_tables>`. They are checked first
         (:meth:`~workbench.tables.Tables.validate`: every bad cell is named, nothing computed).
     months : str or list of str, optional
-        ``YYYY-MM`` periods; by default the months of the screenings.
+        ``YYYY-MM`` periods; by default :func:`default_months` (the first screening's month to
+        the last month with data). A control chart reads the months asked: ask for 12 or more.
     indicators : path or IndicatorSet, optional
         The declarations (default: the shipped ``quality_indicators.yaml``).
     alpha : float
         1 - confidence level, in (0, 1).
+    spc : bool
+        Add each month's statistical-process-control reading (``variation``, ``rules``): the
+        indicator's control chart per community over the months computed
+        (:func:`control_chart`). False leaves them blank (faster when only the numbers are needed).
 
     Returns
     -------
     DataFrame
         Columns :data:`COLUMNS`: ``indicator, category, community, period, numerator,
-        denominator, value, ci_low, ci_high, target, status``; one row per indicator, community
-        and month (a month with no units has denominator 0 and status ``insufficient``; a
-        measure whose source was not collected gives NaN counts and status ``no_data``).
-        ``attrs``: ``alpha``, ``version`` (of the indicators), ``policy_versions`` (the
-        stepped-care policies the tier decisions were made under, :attr:`Tables.policy_versions
-        <workbench.tables.Tables.policy_versions>`), ``source``, ``pseudonymised`` and
-        ``read_at`` (of the tables: where they come from, and when a registry was read), and
-        ``residents_without_community`` (blank in an export that suppressed them: they count in
-        ``all`` only).
+        denominator, value, ci_low, ci_high, target, status, variation, rules``; one row per
+        indicator, community and month. ``status`` (:data:`STATUSES`): ``insufficient`` when the
+        denominator is below the indicator's ``min_denominator`` ("too few to judge"; a month with
+        no units has denominator 0), ``no_data`` when the measure's source was not collected (NaN
+        counts), ``not_applicable`` for a community row of a programme-level ratio (A4: rural
+        over urban), ``alert`` when the value breaks the alert rule, else ``ok`` (a report-only
+        indicator is never an alert). ``variation`` is the NHS "Making Data Count" reading of that
+        month on the chart (``common_cause``, ``special_cause_improvement``,
+        ``special_cause_concern``; blank when the chart has too few months or the month no
+        value), ``rules`` the special-cause rules the month meets (comma-separated). ``attrs``:
+        ``alpha``, ``version`` (of the indicators), ``indicators`` (the :class:`IndicatorSet`),
+        ``policy_versions`` (the stepped-care policies the tier decisions were made under,
+        :attr:`Tables.policy_versions <workbench.tables.Tables.policy_versions>`), ``source``,
+        ``pseudonymised`` and ``read_at`` (of the tables), and ``residents_without_community``
+        (blank in an export that suppressed them: they count in ``all`` only).
 
     Notes
     -----
@@ -599,43 +922,122 @@ def compute(tables: Tables, *, months: str | Sequence[str] | None = None,
     --------
     >>> from workbench.tables import Tables
     >>> r = compute(Tables(), months="2025-06")
-    >>> r.loc[r["indicator"] == "experience_satisfaction", ["community", "status"]]
-      community   status
-    8       all  no_data
+    >>> r.loc[r["indicator"] == "X1", ["community", "status"]].to_string(index=False)
+    'community  status\\n      all no_data'
     >>> compute({"residents": None}, months="2025-06")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     workbench.params.ParameterError: The 'tables' parameter of compute must be the analysis tables (...). Got {'residents': None} instead.
     """
-    months = _months(months, tables)
+    months = sorted(set(_months(months, tables)))
     spec = load_indicators(indicators)
     derived = _Derived(tables)
     communities = sorted(tables["residents"]["community"].dropna().unique()) + ["all"]
     grid = pd.MultiIndex.from_product([communities, months], names=["community", "period"]).to_frame(index=False)
     parts = []
     for ind in spec.indicators:
-        found = MEASURES[ind.measure].function(derived, months=months, **ind.parameters)
+        rise = ind.alert is not None and ind.alert[0] == "rise_above"
+        asked = _before(months, RISE_MONTHS) if rise else months
+        found = MEASURES[ind.measure].function(derived, months=asked, **ind.parameters)
         if found is None:
             frame = grid.assign(numerator=np.nan, denominator=np.nan, value=np.nan, ci_low=np.nan,
                                 ci_high=np.nan, status="no_data")
         else:
-            found = found[found["period"].isin(months)]
-            agg = _aggregate(found, ind.kind, alpha).astype({c: float for c in _NUMBERS})
+            found = found[found["period"].isin(asked)]
+            agg = _aggregate(found, ind.kind, alpha, ind.per).astype({c: float for c in _NUMBERS})
+            reference = _reference(agg, months, ind.kind, ind.per) if rise else pd.Series(dtype=float)
             frame = grid.merge(agg, on=["community", "period"], how="left")
-            frame["denominator"] = frame["denominator"].fillna(0).astype(int)
-            frame["numerator"] = frame["numerator"].fillna(0)
-            frame["status"] = [status_of(v, n, alert=ind.alert, min_denominator=ind.min_denominator)
-                               for v, n in zip(frame["value"], frame["denominator"])]
+            if ind.kind != "rate":
+                frame["denominator"] = frame["denominator"].fillna(0)
+            else:
+                frame["denominator"] = frame["denominator"].fillna(0.0)
+            if ind.kind == "ratio":
+                frame["denominator"] = frame["denominator"].where(frame["community"] == "all", np.nan)
+            else:
+                frame["numerator"] = frame["numerator"].fillna(0)
+            frame["status"] = [
+                "not_applicable" if ind.kind == "ratio" and c != "all" else
+                status_of(v, n, alert=ind.alert, min_denominator=ind.min_denominator,
+                          reference=reference.get((c, p)) if rise else None)
+                for c, p, v, n in zip(frame["community"], frame["period"], frame["value"], frame["denominator"])]
         frame.insert(0, "indicator", ind.id)
         frame.insert(1, "category", ind.category)
-        frame["target"] = ind.target
+        frame["target"] = np.nan if ind.target is None else ind.target
+        frame["variation"] = ""
+        frame["rules"] = ""
         parts.append(frame[COLUMNS])
     out = pd.concat(parts, ignore_index=True)
-    out.attrs.update(alpha=alpha, version=spec.version, policy_versions=tables.policy_versions,
+    out.attrs.update(alpha=alpha, version=spec.version, indicators=spec, policy_versions=tables.policy_versions,
                      source=tables.attrs.get("source"), pseudonymised=bool(tables.attrs.get("pseudonymised")),
                      read_at=tables.attrs.get("read_at"),
                      residents_without_community=int(tables["residents"]["community"].isna().sum()))
+    if spc:
+        _add_spc(out, spec)
     return out
+
+
+def _chart(rows: pd.DataFrame, ind: Indicator):
+    """The control chart of one indicator and community (rows in month order) with its signals."""
+    from workbench import spc as _spc
+
+    labels = rows["period"].tolist()
+    if ind.kind == "proportion":
+        n = rows["denominator"].astype(float).fillna(0).round().to_numpy()
+        x = rows["numerator"].astype(float).fillna(0).round().to_numpy()
+        chart = _spc.p_chart(np.where(n > 0, x, 0), n, labels=labels)
+    else:
+        chart = _spc.xmr_chart(rows["value"].astype(float).to_numpy(), labels=labels)
+    return _spc.special_causes(chart, direction=ind.direction, target=ind.target)
+
+
+def _add_spc(result: pd.DataFrame, spec: IndicatorSet) -> None:
+    """Fill ``variation`` and ``rules`` in place, one chart per indicator and community."""
+    variation = result["variation"].to_numpy(object).copy()
+    rules = result["rules"].to_numpy(object).copy()
+    position = pd.Series(np.arange(len(result)), index=result.index)
+    for (indicator, community), rows in result.groupby(["indicator", "community"], sort=False):
+        if (rows["status"].isin(("no_data", "not_applicable"))).all():
+            continue
+        rows = rows.sort_values("period")
+        usable = rows["status"].isin(("ok", "alert")).to_numpy()
+        shown = rows.assign(value=rows["value"].where(usable), denominator=rows["denominator"].where(usable, 0))
+        signals = _chart(shown, spec.indicator(indicator))
+        at = position[rows.index].to_numpy()
+        variation[at] = signals.points["variation"].fillna("").astype(str).to_numpy(object)
+        rules[at] = signals.points["rules"].fillna("").astype(str).to_numpy(object)
+    result["variation"] = variation
+    result["rules"] = rules
+
+
+@validate_params({"result": FRAME, "indicator": Predicate(lambda v: isinstance(v, str), "an indicator id"),
+                  "community": Predicate(lambda v: isinstance(v, str), "a community (or 'all')")})
+def control_chart(result: pd.DataFrame, indicator: str, community: str = "all",
+                  indicators: str | Path | IndicatorSet | None = None):
+    """The control chart of one indicator for one community over the months of ``result``.
+
+    A p chart (:func:`workbench.spc.p_chart`) for a proportion, from its numerators and
+    denominators; an XmR chart (:func:`workbench.spc.xmr_chart`) of the values otherwise (a mean,
+    a ratio, a rate). Months whose status is ``insufficient`` ("too few to judge") are gaps: they
+    are drawn as gaps and never judged. Returns the :class:`workbench.spc.Signals` (with the
+    indicator's direction and target), ready for :func:`workbench.plots.spc_chart`.
+
+    Use the unsuppressed result (:func:`compute`): a chart made from suppressed counts would
+    leak what suppression hides through its limits.
+
+    Raises
+    ------
+    KeyError
+        When the result has no such indicator or community.
+    """
+    spec = load_indicators(indicators if indicators is not None else result.attrs.get("indicators"))
+    ind = spec.indicator(indicator)
+    rows = result[(result["indicator"] == indicator) & (result["community"] == community)].sort_values("period")
+    if rows.empty:
+        raise KeyError(f"the result has no rows for indicator {indicator!r} and community {community!r} "
+                       f"(communities: {sorted(result.loc[result['indicator'] == indicator, 'community'].unique())})")
+    usable = rows["status"].isin(("ok", "alert")).to_numpy()
+    shown = rows.assign(value=rows["value"].where(usable), denominator=rows["denominator"].where(usable, 0))
+    return _chart(shown, ind)
 
 
 def alerts(result: pd.DataFrame) -> pd.DataFrame:
