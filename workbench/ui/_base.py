@@ -54,6 +54,10 @@ STYLE = """
 .wb-table th, .wb-table td { border-bottom: 1px solid #c5ccd3; padding: 0.3em 0.5em; text-align: left; }
 .wb-table tr.wb-alert td, .wb-table tr.wb-alert th { background: #fde2e2; font-weight: 600; }
 .wb-table .wb-nowrap { white-space: nowrap; }
+.wb-table tr.wb-muted td, .wb-table tr.wb-muted th { color: #56606b; }
+.wb-quality h3 { font-size: 1.1em; margin: 0.9em 0 0.2em; }
+.wb-definition { display: grid; grid-template-columns: max-content 1fr; gap: 0.1em 1em; margin: 0.3em 0; }
+.wb-definition dt { font-weight: 600; } .wb-definition dd { margin: 0; }
 .wb-app input[type=date] { min-width: 10em; }
 .wb-table caption { text-align: left; font-weight: 600; padding: 0.3em 0; }
 </style>

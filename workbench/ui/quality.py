@@ -1,14 +1,20 @@
-"""The quality board's component: service-quality indicators by community and month, alerts
-marked in colour *and* words, small counts hidden as in the managers' report.
+"""The quality board's component: the declared service-quality indicators grouped by category,
+for one month and community, with their status in colour *and* words, the control chart's
+variation, and a control chart of the indicator chosen; small counts hidden as in the managers'
+report.
 
 The board shows :func:`workbench.quality.compute`'s result on the analysis tables
 (:class:`workbench.tables.Tables`) after :func:`workbench.report.suppress_quality` (the same
 small-cell rule as ``workbench report quality``: counts 1-4 hidden, with complementary cells
 across the communities of each indicator and month), filtered by month, community and category
-in memory. The quality app (``notebooks/apps/quality.ipynb``) builds it with
-:meth:`QualityBoard.from_registry`: what the analyst or administrator may read of the registry,
-pseudonymised, with a *Refresh* button that reads the registry again, so that a screening saved
-in the screening app meanwhile (and the tier a person decided on it) is counted.
+in memory. Each row says whether the month is common-cause variation or a special cause on the
+indicator's control chart (NHS "Making Data Count", :mod:`workbench.spc`); the chart of the
+indicator chosen (a p chart for a proportion, XmR otherwise) is drawn from what the board shows,
+so a month with hidden counts is a gap. The indicator's definition (numerator, denominator,
+period, alert and source) is shown on demand. The quality app (``notebooks/apps/quality.ipynb``)
+builds it with :meth:`QualityBoard.from_registry`: what the analyst or administrator may read of
+the registry, pseudonymised, with a *Refresh* button that reads the registry again, so that a
+screening saved in the screening app meanwhile (and the tier a person decided on it) is counted.
 """
 
 from __future__ import annotations
@@ -18,13 +24,13 @@ import html
 from typing import Any, Callable, Sequence
 
 import ipywidgets as w
-import numpy as np
 import pandas as pd
 
+from workbench import quality_view as view
 from workbench.i18n import t
 from workbench.params import FRAME, Optional, Predicate, check, validate_params
-from workbench.quality import CATEGORIES, MEASURES, compute, load_indicators
-from workbench.report import data_note, suppress_quality
+from workbench.quality import CATEGORIES, compute, load_indicators
+from workbench.report import data_note, report_months, suppress_quality
 from workbench.ui._base import FieldMessage, guarded
 from workbench.ui.explorer import html_table
 
@@ -35,8 +41,10 @@ EVERY = "*"
 
 
 def board_months(tables, *, today: dt.date | None) -> list[str]:
-    """The months (``YYYY-MM``) with screenings in ``tables`` (:class:`workbench.tables.Tables`),
-    up to and including the month of ``today`` (every month when ``today`` is None).
+    """Every month (``YYYY-MM``) from the first screening in ``tables``
+    (:class:`workbench.tables.Tables`) to the last one up to and including the month of ``today``
+    (every screening when ``today`` is None); a month without screenings in between is kept, so
+    the control charts see it as a month.
 
     Examples
     --------
@@ -46,12 +54,15 @@ def board_months(tables, *, today: dt.date | None) -> list[str]:
     >>> a["assessed_on"] = pd.to_datetime(["2025-01-03", "2025-03-09", "2025-03-10", "2025-05-01"])
     >>> a["purpose"] = pd.array(["screening", "screening", "review", "screening"], dtype="string")
     >>> board_months(Tables(assessments=a), today=dt.date(2025, 4, 30))
-    ['2025-01', '2025-03']
+    ['2025-01', '2025-02', '2025-03']
     """
     a = tables["assessments"]
     months = a.loc[(a["purpose"] == "screening").fillna(False).to_numpy(bool), "assessed_on"].dt.strftime("%Y-%m")
     last = today.strftime("%Y-%m") if today is not None else "9999-12"
-    return sorted(m for m in months.dropna().unique() if m <= last)
+    months = sorted(m for m in months.dropna().unique() if m <= last)
+    if not months:
+        return []
+    return [str(m) for m in pd.period_range(months[0], months[-1], freq="M")]
 
 
 def board_result(tables, *, today: dt.date | None = None, min_count: int = 5, indicators=None
@@ -65,22 +76,19 @@ def board_result(tables, *, today: dt.date | None = None, min_count: int = 5, in
             raise ValueError(t("quality_no_screenings", "en"))
         months = [today.strftime("%Y-%m")]
     result = compute(tables, months=months, indicators=indicators)
-    return result, suppress_quality(result, min_count=min_count)
-
-
-def _missing(value: Any) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
+    return result, suppress_quality(result, min_count=min_count, indicators=indicators)
 
 
 class QualityBoard(w.VBox):
-    """Indicators by community and month with their alerts, for programme managers.
+    """The declared indicators by category for one month and community, with their alerts, the
+    control chart's verdict and a control chart, for programme managers.
 
     Parameters
     ----------
     result : DataFrame
         The output of :func:`workbench.quality.compute` (any months and communities).
     lang : {"zh", "en"}
-        The language of labels and tables.
+        The language of labels, tables and the chart.
     month : str, optional
         The first month shown (``YYYY-MM``); by default the last complete month before
         ``today`` when the result has it, else the latest month.
@@ -96,35 +104,37 @@ class QualityBoard(w.VBox):
         Reads the analysis tables again (:class:`workbench.tables.Tables`); with it the board has
         a *Refresh* button that recomputes everything from what it returns, keeping the filters.
         :meth:`from_registry` passes a new read of the registry.
+    dpi : int
+        Resolution of the control chart.
 
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> result = pd.DataFrame({"indicator": ["retention_dropout"] * 2, "category": ["retention"] * 2,
-    ...     "community": ["c1", "all"], "period": ["2025-06"] * 2, "numerator": [9.0, 9.0],
-    ...     "denominator": [40, 40], "value": [0.225, 0.225], "ci_low": [0.12, 0.12], "ci_high": [0.38, 0.38],
-    ...     "target": [0.15] * 2, "status": ["alert", "alert"]})
-    >>> board = QualityBoard(result, lang="en")
-    >>> board.community.value = "*"
-    >>> len(board.alert_rows()), board.table.value.count('<tr class="wb-alert">')
-    (2, 2)
-    >>> "⚠ alert" in board.alerts.value
-    True
+    Attributes
+    ----------
+    table : ipywidgets.HTML
+        One table per category chosen (heading: the category's declared label).
+    chart_indicator : ipywidgets.Dropdown
+        The indicator charted; :attr:`chart` holds its control chart (an embedded PNG) for the
+        community chosen (all communities when several are shown, or for a programme-level ratio).
+    definition_button, definition
+        A toggle that shows the charted indicator's definition.
     """
 
     @validate_params({"result": FRAME, "reload": Optional(Predicate(callable, "a function (callable)"))},
                      name="QualityBoard")
     def __init__(self, result: pd.DataFrame, *, lang: str, month: str | None = None, today: dt.date | None = None,
                  min_count: int = 5, indicators=None, suppressed: pd.DataFrame | None = None,
-                 reload: Callable[[], Any] | None = None):
+                 reload: Callable[[], Any] | None = None, dpi: int = 80):
         months = sorted(result["period"].unique())
         check("QualityBoard", "result", result, Predicate(lambda _: bool(months), "a result of compute with at least "
                                                                                   "one month"))
         check("QualityBoard", "month", month, Predicate(lambda m: m is None or m in months, f"None or one of {months}"))
-        self.spec = load_indicators(indicators)
+        self.spec = load_indicators(indicators if indicators is not None else result.attrs.get("indicators"))
         self._indicators = indicators
-        self.lang, self.min_count, self.today, self._reload = lang, min_count, today, reload
+        self.lang, self.min_count, self.today, self._reload, self.dpi = lang, min_count, today, reload, dpi
         self._order = {ind.id: k for k, ind in enumerate(self.spec.indicators)}
+        self._charts: dict[tuple, str] = {}
+        self._signals: dict[tuple, Any] = {}
+        #: The :class:`workbench.spc.Signals` of the chart shown (None: no chart).
+        self.chart_signals = None
         self._quiet = True
         wide = {"description_width": "initial"}
         self.month = w.Dropdown(style=wide)
@@ -135,12 +145,21 @@ class QualityBoard(w.VBox):
         self.message = FieldMessage()
         self.alerts = w.HTML()
         self.table = w.HTML()
+        self.chart_heading = w.HTML()
+        self.chart_indicator = w.Dropdown(style=wide, layout=w.Layout(width="auto"))
+        self.definition_button = w.ToggleButton(value=False, icon="info-circle", layout=w.Layout(width="auto"))
+        self.definition = w.HTML()
+        self.chart = w.HTML()
         self.note = w.HTML()
         where = w.VBox([self.month, self.community, self.only_alerts], layout=w.Layout(margin="0 2em 0.5em 0"))
         filters = w.HBox([where, self.categories] + ([self.refresh_button] if reload is not None else []),
                          layout=w.Layout(flex_flow="row wrap", align_items="flex-start"))
         filters.add_class("wb-controls")
-        super().__init__([filters, self.message, self.alerts, self.table, self.note])
+        chooser = w.HBox([self.chart_indicator, self.definition_button],
+                         layout=w.Layout(flex_flow="row wrap", align_items="center"))
+        chooser.add_class("wb-controls")
+        super().__init__([filters, self.message, self.alerts, self.table, self.chart_heading, chooser,
+                          self.definition, self.chart, self.note])
         self.add_class("wb-quality")
         self._use(result, suppressed)
         if month is None:
@@ -149,18 +168,22 @@ class QualityBoard(w.VBox):
         self._relabel_choices()
         self.month.value, self.community.value = month, "all"
         self.categories.value = tuple(self._present)
+        self.chart_indicator.value = self._first_charted()
         self.refresh = guarded(self.message, lambda: self.lang)(self._refresh)
         self.reload = guarded(self.message, lambda: self.lang)(self._read_again)
+        self.redraw_chart = guarded(self.message, lambda: self.lang)(self._draw_chart)
         self.refresh_button.on_click(lambda _: self.reload())
         for control in (self.month, self.community, self.categories, self.only_alerts):
             control.observe(self._on_change, "value")
+        self.chart_indicator.observe(self._on_chart_change, "value")
+        self.definition_button.observe(lambda _: self._write_definition(), "value")
         self.set_language(lang)
 
     @classmethod
     def from_tables(cls, tables, *, lang: str, today: dt.date | None = None, month: str | None = None,
                     min_count: int = 5, indicators=None, reload: Callable[[], Any] | None = None) -> "QualityBoard":
-        """The board on the analysis tables ``tables`` (:func:`board_result`: the months with
-        screenings up to ``today``)."""
+        """The board on the analysis tables ``tables`` (:func:`board_result`: the months from the
+        first screening up to ``today``)."""
         result, suppressed = board_result(tables, today=today, min_count=min_count, indicators=indicators)
         return cls(result, lang=lang, month=month, today=today, min_count=min_count, indicators=indicators,
                    suppressed=suppressed, reload=reload)
@@ -179,14 +202,26 @@ class QualityBoard(w.VBox):
     def _use(self, result: pd.DataFrame, suppressed: pd.DataFrame | None) -> None:
         """Show ``result`` (filters keep their choices where they still apply)."""
         if suppressed is None:
-            suppressed = suppress_quality(result, min_count=self.min_count)
+            suppressed = suppress_quality(result, min_count=self.min_count, indicators=self.spec)
         check("QualityBoard", "suppressed", suppressed, Predicate(
             lambda s: s.index.equals(result.index) and s.attrs.get("min_count") == self.min_count,
             f"suppress_quality(result, min_count={self.min_count}) of the same result"))
         self.result, self.shown = result, suppressed
+        self._charts.clear()
+        self._signals.clear()
         self._months = sorted(result["period"].unique())
         self._communities = sorted(c for c in result["community"].unique() if c != "all")
         self._present = [c for c in CATEGORIES if c in set(result["category"])]
+        self._in_result = set(result["indicator"])
+
+    def _first_charted(self) -> str:
+        """The indicator charted first: the first alert of the month for all communities, else
+        the first indicator."""
+        ids = [i.id for i in self.spec.indicators if i.id in self._in_result]
+        r = self.result
+        flagged = r[(r["period"] == self.month.value) & (r["community"] == "all") & (r["status"] == "alert")]
+        first = [i for i in ids if i in set(flagged["indicator"])]
+        return (first or ids)[0]
 
     def _read_again(self) -> None:
         """Read the tables again (``reload``), recompute and redraw, keeping the filters."""
@@ -196,6 +231,7 @@ class QualityBoard(w.VBox):
         result, suppressed = board_result(self._reload(), today=self.today, min_count=self.min_count,
                                           indicators=self._indicators)
         month, community, categories = self.month.value, self.community.value, self.categories.value
+        charted = self.chart_indicator.value
         self._use(result, suppressed)
         self._quiet = True
         try:
@@ -203,17 +239,19 @@ class QualityBoard(w.VBox):
             self.month.value = month if month in self._months or month == EVERY else self._months[-1]
             self.community.value = community if community in self._communities or community in ("all", EVERY) else "all"
             self.categories.value = tuple(c for c in categories if c in self._present)
+            self.chart_indicator.value = charted if charted in self._in_result else self._first_charted()
         finally:
             self._quiet = False
         self._write_note()
         self.refresh()
+        self.redraw_chart()
         if not self.message.value:
             self.message.ok(t("quality_refreshed", self.lang).format(time=dt.datetime.now().strftime("%H:%M:%S")))
 
     # --- labels ----------------------------------------------------------------------------------
 
     def set_language(self, lang: str) -> None:
-        """Relabel the filters and redraw the tables in ``lang``; the choices are kept."""
+        """Relabel the filters and redraw the tables and the chart in ``lang``; the choices are kept."""
         self.lang = lang
         self._quiet = True
         try:
@@ -224,20 +262,27 @@ class QualityBoard(w.VBox):
             self.only_alerts.description = t("only_alerts", lang)
             self.refresh_button.description = t("quality_refresh", lang)
             self.refresh_button.tooltip = t("quality_refresh_tip", lang)
+            self.chart_indicator.description = t("quality_chart_of", lang)
+            self.definition_button.description = t("quality_definition", lang)
+            self.definition_button.tooltip = t("quality_definition_tip", lang)
+            self.chart_heading.value = f"<h2>{html.escape(t('quality_chart_title', lang))}</h2>"
         finally:
             self._quiet = False
         self._write_note()
         self.refresh()
+        self.redraw_chart()
 
     def _relabel_choices(self) -> None:
-        """The filters' options in the board's language, for the months, communities and
-        categories of the result shown (the values chosen are kept where they still exist)."""
+        """The filters' options in the board's language, for the months, communities, categories
+        and indicators of the result shown (the values chosen are kept where they still exist)."""
         lang = self.lang
         for control, options in (
                 (self.month, [(m, m) for m in self._months] + [(t("all_months", lang), EVERY)]),
                 (self.community, [(t("all_communities", lang), "all"), *[(c, c) for c in self._communities],
                                   (t("each_community", lang), EVERY)]),
-                (self.categories, [(t(f"category_{c}", lang), c) for c in self._present])):
+                (self.categories, [(view.category_label(self.spec, c, lang), c) for c in self._present]),
+                (self.chart_indicator, [(view.title(i, lang), i.id) for i in self.spec.indicators
+                                        if i.id in self._in_result])):
             value = control.value
             control.options = options
             values = {v for _, v in options}
@@ -249,12 +294,19 @@ class QualityBoard(w.VBox):
 
     def _write_note(self) -> None:
         e = html.escape
-        self.note.value = (f'<p class="wb-note">{e(t("quality_note", self.lang).format(max=self.min_count - 1, min=self.min_count))}</p>'
+        self.note.value = (f'<p class="wb-note">{e(t("quality_read_alert", self.lang))}</p>'
+                           f'<p class="wb-note">{e(t("quality_note", self.lang).format(max=self.min_count - 1, min=self.min_count))}</p>'
                            f'<p class="wb-note">{e(data_note(self.result.attrs, lang=self.lang, version=self.spec.version))}</p>')
 
     def _on_change(self, change) -> None:
         if not self._quiet:
             self.refresh()
+            if change["owner"] is self.community:
+                self.redraw_chart()
+
+    def _on_chart_change(self, change) -> None:
+        if not self._quiet:
+            self.redraw_chart()
 
     # --- rows ------------------------------------------------------------------------------------
 
@@ -272,7 +324,7 @@ class QualityBoard(w.VBox):
 
     def rows(self) -> pd.DataFrame:
         """The rows the filters choose (small counts already hidden), in the declared order of
-        the indicators, then community (the total first) and month."""
+        the indicators (so by category), then community (the total first) and month."""
         return self._chosen(alerts_only=self.only_alerts.value)
 
     def alert_rows(self) -> pd.DataFrame:
@@ -282,29 +334,20 @@ class QualityBoard(w.VBox):
 
     # --- formatting ------------------------------------------------------------------------------
 
-    def _kind(self, indicator: str) -> str:
-        return MEASURES[self.spec.indicator(indicator).measure].kind
-
-    def _value(self, value: Any, kind: str) -> str:
-        if _missing(value):
-            return "—"
-        return f"{100 * float(value):.1f}%" if kind == "proportion" else f"{float(value):.1f} {t('days', self.lang)}"
-
-    def _count(self, value: Any) -> str:
-        if _missing(value):
-            return t("hidden_count", self.lang).format(min=self.min_count)
-        return f"{int(round(float(value))):,}"
-
     def _community(self, community: str) -> str:
         return t("all_communities", self.lang) if community == "all" else community
 
-    def _status(self, status: str) -> str:
-        return t("alert_marker", self.lang) if status == "alert" else t(f"status_{status}", self.lang)
-
-    def _rule(self, indicator: str) -> str:
-        ind = self.spec.indicator(indicator)
-        side, level = ind.alert
-        return t(f"alert_{side}", self.lang).format(level=self._value(level, self._kind(indicator)))
+    def _counts(self, r, ind) -> tuple[str, str]:
+        """Numerator and denominator cells as the indicator's kind has them."""
+        lang, m = self.lang, self.min_count
+        if r.status in ("no_data", "not_applicable") or ind.kind == "ratio":
+            return "—", "—"
+        if ind.kind == "proportion":
+            return view.count_text(r.numerator, lang, min_count=m), view.count_text(r.denominator, lang, min_count=m)
+        if ind.kind == "mean":
+            return "—", view.count_text(r.denominator, lang, min_count=m)
+        years = "—" if view.is_missing(r.denominator) else f"{float(r.denominator):,.1f}"
+        return view.count_text(r.numerator, lang, min_count=m), years
 
     # --- showing ---------------------------------------------------------------------------------
 
@@ -322,10 +365,11 @@ class QualityBoard(w.VBox):
         else:
             items = []
             for r in flagged.itertuples():
-                label = self.spec.indicator(r.indicator).label[lang]
-                items.append(f'<li><span class="wb-message">{e(t("alert_marker", lang))}</span> {e(label)} — '
-                             f'{e(self._community(r.community))}, {e(r.period)}: '
-                             f'{e(self._value(r.value, self._kind(r.indicator)))} ({e(self._rule(r.indicator))})</li>')
+                ind = self.spec.indicator(r.indicator)
+                where = self._community(r.community) + ("" if self.month.value != EVERY else f", {r.period}")
+                line = view.alert_line(ind, community=where, value=r.value, lang=lang)
+                items.append(f'<li><span class="wb-message">{e(t("alert_marker", lang))}</span> {e(line)} '
+                             f'{e(view.signal_text(r.variation, r.rules, lang))}</li>')
             self.alerts.value = f'{heading}<ul class="wb-alerts">{"".join(items)}</ul>'
         rows = self.rows()
         if rows.empty:
@@ -334,30 +378,74 @@ class QualityBoard(w.VBox):
             return
         # the community and month columns only when they vary (else the caption says which)
         by_community, by_month = self.community.value == EVERY, self.month.value == EVERY
-        body, classes = [], []
-        for r in rows.itertuples():
-            kind = self._kind(r.indicator)
-            if r.status == "no_data":
-                numerator = denominator = "—"
-            else:
-                numerator = self._count(r.numerator) if kind == "proportion" else "—"
-                denominator = self._count(r.denominator)
-            ci = "—" if _missing(r.ci_low) else f"{self._value(r.ci_low, kind)} – {self._value(r.ci_high, kind)}"
-            body.append([self.spec.indicator(r.indicator).label[lang],
-                         *([self._community(r.community)] if by_community else []), *([r.period] if by_month else []),
-                         numerator, denominator, self._value(r.value, kind), ci,
-                         f"{self._value(r.target, kind)} ({self._rule(r.indicator)})", self._status(r.status)])
-            classes.append("wb-alert" if r.status == "alert" else "")
         month = t("all_months", lang) if by_month else self.month.value
         community = t("each_community", lang) if by_community else self._community(self.community.value)
-        header = ["indicator", *(["community"] if by_community else []), *(["month"] if by_month else []),
-                  "numerator", "denominator", "value", "ci95", "target", "status"]
-        self.table.value = html_table(caption=t("quality_caption", lang).format(month=month, community=community),
-                                      header=[t(k, lang) for k in header], rows=body, row_classes=classes)
+        header = [t(k, lang) for k in ["indicator", *(["community"] if by_community else []),
+                                       *(["month"] if by_month else []), "numerator", "denominator", "value",
+                                       "ci95", "alert_rule", "status", "variation", "spc_rules_met"]]
+        sections = []
+        for category in CATEGORIES:
+            part = rows[rows["category"] == category]
+            if part.empty:
+                continue
+            label = view.category_label(self.spec, category, lang)
+            body, classes = [], []
+            for r in part.itertuples():
+                ind = self.spec.indicator(r.indicator)
+                numerator, denominator = self._counts(r, ind)
+                body.append([view.title(ind, lang), *([self._community(r.community)] if by_community else []),
+                             *([r.period] if by_month else []), numerator, denominator,
+                             view.value_text(r.value, ind, lang), view.interval_text(r.ci_low, r.ci_high, ind, lang),
+                             view.alert_text(ind, lang), view.status_text(r.status, ind, lang),
+                             view.variation_text(r.variation, lang) if isinstance(r.variation, str) and r.variation
+                             else "—", view.rules_text(r.rules, lang)])
+                classes.append("wb-alert" if r.status == "alert" else
+                               "wb-muted" if r.status in ("insufficient", "no_data", "not_applicable") else "")
+            caption = t("quality_caption", lang).format(month=month, community=community)
+            sections.append(f'<h3 id="wb-quality-{e(category)}">{e(label)}</h3>'
+                            + html_table(caption=f"{label} · {caption}", header=header, rows=body,
+                                         row_classes=classes))
+        self.table.value = "".join(sections)
+
+    def _chart_community(self, ind) -> str:
+        c = self.community.value
+        return "all" if c in ("all", EVERY) or ind.kind == "ratio" else c
+
+    def _write_definition(self) -> None:
+        if not self.definition_button.value or self.chart_indicator.value is None:
+            self.definition.value = ""
+            return
+        self.definition.value = view.definition_html(self.spec.indicator(self.chart_indicator.value), self.lang)
+
+    def _draw_chart(self) -> None:
+        """The control chart of the indicator chosen, from what the board shows (hidden counts
+        are gaps), cached per indicator, community and language."""
+        self._write_definition()
+        if self.chart_indicator.value is None:
+            self.chart.value = ""
+            return
+        lang, e = self.lang, html.escape
+        ind = self.spec.indicator(self.chart_indicator.value)
+        community = self._chart_community(ind)
+        key = (ind.id, community, lang)
+        if key not in self._charts:
+            rows = self.shown[self.shown["indicator"] == ind.id]
+            if (rows["status"] == "no_data").all():
+                self._charts[key] = f'<p role="status">{e(t("quality_no_chart", lang))}</p>'
+            else:
+                signals = view.chart_signals(self.shown, ind, community=community, indicators=self.spec)
+                self._signals[(ind.id, community)] = signals
+                image = view.chart_html(signals, ind, community=community, lang=lang, dpi=self.dpi)
+                note = t("quality_chart_community", lang).format(community=self._community(community),
+                                                                 first=self._months[0], last=self._months[-1])
+                self._charts[key] = f'<figure class="wb-chart">{image}<figcaption class="wb-note">{e(note)}</figcaption></figure>'
+        self.chart.value = self._charts[key]
+        self.chart_signals = self._signals.get((ind.id, community))
 
     def choose(self, *, month: str | None = None, community: str | None = None,
-               categories: Sequence[str] | None = None, only_alerts: bool | None = None) -> None:
-        """Set several filters at once and redraw once."""
+               categories: Sequence[str] | None = None, only_alerts: bool | None = None,
+               chart: str | None = None) -> None:
+        """Set several filters (and the indicator charted) at once and redraw once."""
         self._quiet = True
         try:
             if month is not None:
@@ -368,6 +456,10 @@ class QualityBoard(w.VBox):
                 self.categories.value = tuple(categories)
             if only_alerts is not None:
                 self.only_alerts.value = only_alerts
+            if chart is not None:
+                self.chart_indicator.value = chart
         finally:
             self._quiet = False
         self.refresh()
+        if community is not None or chart is not None:
+            self.redraw_chart()
