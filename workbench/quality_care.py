@@ -1,0 +1,444 @@
+"""Access, timeliness and continuity measures of the 28 quality indicators (A1-A5, T3, T4, C2-C5).
+
+Each measure is registered in :data:`workbench.quality.MEASURES` (the YAML picks it by id) and
+returns *units*: one row per counted person, screening, referral or discharge, with its
+``community``, ``period`` (``YYYY-MM``) and ``outcome`` (1 counted in the numerator, 0 not,
+NaN = not known: excluded from the denominator, never read as 0). Measures read what was
+recorded (stored scores, the *decided* tier, contacts whose ``status`` is ``attended``) and never
+score or decide again; the Talking Therapies "finished treatment" rule comes from
+:func:`workbench.outcomes.referral_outcomes`, "not improving" from
+:func:`workbench.outcomes.registry_flags`.
+
+Shared rules
+------------
+- *Window not yet closed.* A unit whose window (30 days after a screening, a due date, 7 days
+  after a discharge ...) ends after :attr:`_Derived.last_day <workbench.quality._Derived>` (the
+  last date of anything recorded) cannot be judged yet: its outcome is NaN, *whether or not* the
+  contact already happened, so the latest months are not biased towards the quick successes.
+- *Communities.* A unit belongs to its resident's own community (``residents.community``); a
+  blank community (suppressed in an export) is counted in ``all`` only.
+- *Contacts.* Dates have day resolution; "within ``days``" means on the day (day 0) up to
+  ``days`` days after it, both ends inclusive, unless a measure says otherwise.
+
+Coverage (A1 ``screening_coverage``, A2 ``chronic_screening_coverage``, A3
+``lonely_older_screening_coverage``; ``period: rolling_12``)
+- For each month asked, the population is every resident alive at the month's last day (no
+  ``death`` event on or before it) aged ``min_age`` or more on that day (whole years,
+  :meth:`_Derived.age_on`); A2 keeps those with any of ``conditions`` (the residents table's
+  condition columns); A3 those whose ``lives_alone`` equals the parameter.
+- Outcome 1 when, for **each** named screen of ``screens``, the resident has a *complete*
+  screening (``assessments.purpose == "screening"``) dated in the 12 months to the month's end
+  (``month_end - 12 months`` exclusive, the month's end inclusive: for 2025-06, 2024-07-01 to
+  2025-06-30). A screen is complete when its full questionnaire has a stored score, or its
+  screener has a stored score below the screener's declared screen-positive threshold (a
+  negative PHQ-2 / GAD-2 is a complete depression / anxiety screen under the default policy 1.1;
+  a positive screener without its full questionnaire is not). The screens may come from
+  different sittings in the 12 months. Reviews during a referral and study visits are not
+  screening and do not count.
+- Age unknown (blank ``birth_date``, suppressed in an export): the resident's eligibility is
+  unknown, so they are a unit with outcome NaN (excluded from numerator and denominator, never a
+  0) and counted apart in ``units.attrs["age_unknown"]`` (``{month: residents}``).
+
+A4 ``coverage_equity`` (``ratio``, ``rolling_12``)
+- The A1 units, each with ``group`` = ``numerator`` when its community's ``community_type`` is
+  in ``groups["numerator"]`` (rural), ``denominator`` when in ``groups["denominator"]`` (urban);
+  units of communities of neither type (e.g. ``ageing``), of a blank type or of a blank
+  community are dropped (their group is not known).
+
+A5 ``treated_within`` and T4 ``first_session_within`` (``month`` of the screening)
+- Screenings whose decided tier (``decisions.tier``; an undecided screening has none) is in
+  ``tiers``; outcome 1 when the resident's first attended contact of a kind in
+  ``contact_kinds`` on or after the screening day is at most ``days`` days after it (never
+  treated: 0). Window not yet closed: NaN. A5 declares tiers [2, 3] and 30 days, T4 tier [2]
+  and 14 days, both with ``contact_kinds: [treatment]``.
+
+T3 ``hospital_seen_within`` (``month`` of the referral)
+- Referrals made at tier 3 (``referrals.tier``). Outcome 1 when ``hospital_seen_on -
+  referred_on <= days``; 0 when seen later, or when the hospital reported an appointment
+  (``appointment_on``) but no visit and the window has closed. NaN (not known) when the
+  hospital reported nothing (both dates blank: not seen or not reported cannot be told apart),
+  when the window has not closed, or when the seen date is before the referral (a date error).
+  None (``no_data``) when no tier-3 referral has either hospital date: the hospital dates were
+  not collected.
+
+C2 ``paired_measures`` (``month`` the referral ended)
+- Ended referrals that finished treatment (``finished_treatment`` of
+  :func:`~workbench.outcomes.referral_outcomes`: at least 2 attended treatment contacts, NHS
+  Talking Therapies). Outcome 1 when the referral holds at least two stored, scorable PHQ-9
+  scores (its baseline screening and its reviews, :meth:`Tables.referral_scores`); a PHQ-9
+  that could not be scored does not count.
+
+C3 ``followed_up_by_due`` (``month`` of the due date)
+- Screenings whose latest decision set ``next_contact_due``. Outcome 1 when the resident had an
+  attended contact (any kind) on or after the screening day and on or before the due date, else
+  0. Excluded (NaN): a due date after the last recorded day (not yet due) or before the
+  screening day (a date error).
+
+C4 ``psychiatric_review_when_not_improving`` (``month`` first judged not improving)
+- Referrals judged *not improving* in weeks 8-12 by
+  :func:`~workbench.outcomes.registry_flags` (MHIP, Sowa 2018: at week >= 8 neither the latest
+  PHQ-9 < 10 nor a fall >= 50 % from the referral's baseline; thresholds in
+  ``outcomes/thresholds.yaml``), as the registry showed it to staff: judged on the day week 8
+  starts (``referred_on + 56``) and on every day a PHQ-9 of the referral is stored in weeks 8-12
+  (``referred_on + 56`` to ``referred_on + 90``, weeks counted as whole weeks since the
+  referral). Not improving on any of those days puts the referral in the denominator, in the
+  month of the first such day.
+- Outcome 1 when an attended ``psychiatric_review`` contact of that referral is dated in weeks
+  8-12 (``referred_on + 56`` to ``referred_on + 90`` inclusive), the window in which MHIP says
+  the case review is due. Window not yet closed (``referred_on + 90`` after the last day):
+  NaN. A referral with no PHQ-9 at all cannot be judged and is not counted.
+
+C5 ``followed_after_discharge`` (``month`` of the discharge)
+- ``psychiatric_discharge`` events. Outcome 1 when the resident had an attended community
+  contact (any kind but ``psychiatric_review``, a consultant's review of the case, not a
+  contact with the resident) from the day after discharge to ``days`` days after it; with
+  ``include_discharge_day`` the discharge day counts too. The HEDIS FUH specification (NCQA,
+  measurement year 2023, as summarised in health-plan HEDIS MY2023 tip sheets, e.g. Horizon
+  BCBSNJ "Follow-Up After Hospitalization for Mental Illness (FUH)": "Do not include visits that
+  occur on the date of discharge"; BCBS North Dakota's FUH tip sheet: "Follow up visits that
+  occur on the same day as discharge do not count") excludes the discharge day, so the shipped
+  indicator declares ``include_discharge_day: false``.
+- Excluded (NaN), as HEDIS FUH excludes members who died and readmissions: a death on or before
+  the window's last day, a readmission to a psychiatric ward within the window (another
+  discharge of the resident whose admission, ``event_on - days``, is after the discharge day and
+  on or before the window's last day; a blank stay length cannot show it), and a window not yet
+  closed.
+- None (``no_data``) when no ``psychiatric_discharge`` was recorded at all.
+
+T1 ``self_harm_followed_within``, T2 ``tier3_contacted_within`` and C1 ``dropout`` are defined in
+:mod:`workbench.quality`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from workbench.instruments import get_instrument
+from workbench.params import ParameterError
+from workbench.quality import PARAMETERS, _Derived, _float, _measure, _units
+
+__all__ = ["chronic_screening_coverage", "coverage_equity", "first_session_within", "followed_after_discharge",
+           "followed_up_by_due", "hospital_seen_within", "lonely_older_screening_coverage", "paired_measures",
+           "psychiatric_review_when_not_improving", "screening_coverage", "treated_within"]
+
+_UNITS = ["community", "period", "outcome"]
+
+
+def _check(function: str, **parameters: Any) -> None:
+    """Each parameter checked by its declared rule (:data:`workbench.quality.PARAMETERS`)."""
+    for name, value in parameters.items():
+        problem = PARAMETERS[name](value)
+        if problem:
+            raise ParameterError(f"The {name!r} parameter of {function} {problem}.")
+
+
+def _judged(outcome: pd.Series, window_end: pd.Series, t: _Derived) -> np.ndarray:
+    """``outcome`` as floats, NaN where the window ends after the last recorded day."""
+    values = _float(outcome)
+    last = t.last_day
+    open_ = np.ones(len(values), bool) if last is None else (pd.to_datetime(window_end) > last).to_numpy(bool)
+    values[open_] = np.nan
+    return values
+
+
+def _month_index(dates: pd.Series) -> np.ndarray:
+    d = pd.to_datetime(dates)
+    return (d.dt.year * 12 + d.dt.month - 1).to_numpy()
+
+
+# --- coverage (A1-A4) -------------------------------------------------------------------------
+
+def _complete_screens(t: _Derived, screens: Mapping[str, Mapping[str, str]]) -> dict[str, pd.DataFrame]:
+    """For each screen name: ``resident_id, month`` (month index) of each complete screening."""
+    def make() -> dict[str, pd.DataFrame]:
+        out = {}
+        for name, screen in screens.items():
+            instruments = [screen["full"]] + ([screen["screener"]] if "screener" in screen else [])
+            s = t.tables.scores_of(instruments, purpose="screening")
+            s = s[s["score"].notna()]
+            ok = s["instrument"] == screen["full"]
+            if "screener" in screen:
+                ok |= (s["instrument"] == screen["screener"]) & (
+                    s["score"] < get_instrument(screen["screener"]).screen_positive)
+            s = s[ok.to_numpy(bool)]
+            out[name] = pd.DataFrame({"resident_id": s["resident_id"].to_numpy(object),
+                                      "month": _month_index(s["assessed_on"])}).drop_duplicates()
+        return out
+    key = "care.complete_screens:" + repr(sorted((k, sorted(v.items())) for k, v in screens.items()))
+    return t.memo(key, make)
+
+
+def _deaths(t: _Derived) -> pd.Series:
+    """Day of death of each resident who died (earliest ``death`` event), by ``resident_id``."""
+    def make() -> pd.Series:
+        e = t["events"]
+        return e[e["kind"] == "death"].groupby("resident_id")["event_on"].min()
+    return t.memo("care.deaths", make)
+
+
+def _coverage(t: _Derived, months: Sequence[str], screens: Mapping, min_age: int, *,
+              conditions: Sequence[str] | None = None, lives_alone: bool | None = None) -> pd.DataFrame:
+    res = t["residents"]
+    keep = np.ones(len(res), bool)
+    if conditions is not None:
+        keep &= res[list(conditions)].astype(bool).any(axis=1).to_numpy()
+    if lives_alone is not None:
+        keep &= (res["lives_alone"].astype(bool) == lives_alone).to_numpy()
+    found = _complete_screens(t, screens)
+    died = res["resident_id"].map(_deaths(t))
+    parts, unknown = [], {}
+    for month in months:
+        end = pd.Period(month, "M").end_time.normalize()
+        m = pd.Period(month, "M")
+        index = m.year * 12 + m.month - 1
+        age = t.age_on(end)
+        alive = ~(died <= end).to_numpy(bool)
+        known = age.notna().to_numpy()
+        eligible = keep & alive & ((age >= min_age).to_numpy(bool) | ~known)
+        ids = res["resident_id"][eligible]
+        covered = np.ones(len(ids), bool)
+        for frame in found.values():
+            recent = frame[(frame["month"] > index - 12) & (frame["month"] <= index)]["resident_id"]
+            covered &= ids.isin(recent).to_numpy()
+        outcome = covered.astype(float)
+        outcome[~known[eligible]] = np.nan
+        unknown[month] = int((~known[eligible]).sum())
+        parts.append(pd.DataFrame({"community": res["community"][eligible].to_numpy(object), "period": month,
+                                   "outcome": outcome}))
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=_UNITS)
+    out.attrs["age_unknown"] = unknown
+    return out
+
+
+@_measure("screening_coverage", "proportion", ("screens", "min_age"), period="rolling_12")
+def screening_coverage(t: _Derived, *, months: Sequence[str], screens: Mapping, min_age: int) -> pd.DataFrame:
+    """Residents aged ``min_age``+ with a complete screen for each of ``screens`` in the 12 months to the month's end."""
+    _check("screening_coverage", screens=screens, min_age=min_age)
+    return _coverage(t, months, screens, min_age)
+
+
+@_measure("chronic_screening_coverage", "proportion", ("screens", "min_age", "conditions"), period="rolling_12")
+def chronic_screening_coverage(t: _Derived, *, months: Sequence[str], screens: Mapping, min_age: int,
+                               conditions: Sequence[str]) -> pd.DataFrame:
+    """Screening coverage of the residents with any of ``conditions`` (chronic patients)."""
+    _check("chronic_screening_coverage", screens=screens, min_age=min_age, conditions=conditions)
+    return _coverage(t, months, screens, min_age, conditions=conditions)
+
+
+@_measure("lonely_older_screening_coverage", "proportion", ("screens", "min_age", "lives_alone"),
+          period="rolling_12")
+def lonely_older_screening_coverage(t: _Derived, *, months: Sequence[str], screens: Mapping, min_age: int,
+                                    lives_alone: bool) -> pd.DataFrame:
+    """Screening coverage of the residents aged ``min_age``+ whose ``lives_alone`` is as declared."""
+    _check("lonely_older_screening_coverage", screens=screens, min_age=min_age, lives_alone=lives_alone)
+    return _coverage(t, months, screens, min_age, lives_alone=lives_alone)
+
+
+@_measure("coverage_equity", "ratio", ("screens", "min_age", "groups"), period="rolling_12")
+def coverage_equity(t: _Derived, *, months: Sequence[str], screens: Mapping, min_age: int,
+                    groups: Mapping[str, Sequence[str]]) -> pd.DataFrame:
+    """Screening coverage of the ``numerator`` community types over that of the ``denominator`` ones."""
+    _check("coverage_equity", screens=screens, min_age=min_age, groups=groups)
+    units = _coverage(t, months, screens, min_age)
+    kind = units["community"].map(t["communities"].set_index("community")["community_type"])
+    group = pd.Series(pd.NA, index=units.index, dtype="object")
+    group[kind.isin(list(groups["numerator"])).to_numpy(bool)] = "numerator"
+    group[kind.isin(list(groups["denominator"])).to_numpy(bool)] = "denominator"
+    out = units.assign(group=group.to_numpy(object))[group.notna().to_numpy(bool)].reset_index(drop=True)
+    out.attrs = dict(units.attrs)
+    return out
+
+
+# --- timeliness (A5, T3, T4) ------------------------------------------------------------------
+
+def _first_of_kinds_after(t: _Derived, frame: pd.DataFrame, date: str, kinds: Sequence[str]) -> pd.Series:
+    """The resident's first attended contact of ``kinds`` on or after each row's ``date`` (NaT: none)."""
+    c = t.attended
+    c = c[c["kind"].isin(list(kinds)).to_numpy(bool)][["resident_id", "contact_on"]]
+    rows = pd.DataFrame({"resident_id": frame["resident_id"].to_numpy(object), "on": frame[date].to_numpy(),
+                         "row": np.arange(len(frame))})
+    pairs = rows.merge(c, on="resident_id", how="inner")
+    first = pairs[pairs["contact_on"] >= pairs["on"]].groupby("row")["contact_on"].min()
+    return pd.Series(first.reindex(np.arange(len(frame))).to_numpy(), index=frame.index, dtype="datetime64[ns]")
+
+
+def _within(t: _Derived, function: str, tiers: list, contact_kinds: list, days: int) -> pd.DataFrame:
+    _check(function, tiers=tiers, contact_kinds=contact_kinds, days=days)
+    s = t.screened
+    s = s[s["tier"].isin(list(tiers)).fillna(False).to_numpy(bool)]
+    wait = (_first_of_kinds_after(t, s, "assessed_on", contact_kinds) - s["assessed_on"]).dt.days
+    out = _units(s, t, "assessed_on", (wait <= days).fillna(False))
+    out["outcome"] = _judged(out["outcome"], s["assessed_on"] + pd.Timedelta(days=days), t)
+    return out
+
+
+@_measure("treated_within", "proportion", ("tiers", "contact_kinds", "days"))
+def treated_within(t: _Derived, *, months: Sequence[str], tiers: list, contact_kinds: list,
+                   days: int) -> pd.DataFrame:
+    """Screenings decided at one of ``tiers`` with an attended ``contact_kinds`` contact within ``days`` days."""
+    return _within(t, "treated_within", tiers, contact_kinds, days)
+
+
+@_measure("first_session_within", "proportion", ("tiers", "contact_kinds", "days"))
+def first_session_within(t: _Derived, *, months: Sequence[str], tiers: list, contact_kinds: list,
+                         days: int) -> pd.DataFrame:
+    """Screenings decided at one of ``tiers`` whose first attended ``contact_kinds`` session is within ``days`` days."""
+    return _within(t, "first_session_within", tiers, contact_kinds, days)
+
+
+@_measure("hospital_seen_within", "proportion", ("days",))
+def hospital_seen_within(t: _Derived, *, months: Sequence[str], days: int) -> pd.DataFrame | None:
+    """Tier-3 referrals seen by the hospital within ``days`` days of the referral (None: hospital dates not collected)."""
+    _check("hospital_seen_within", days=days)
+    r = t["referrals"]
+    r = r[(r["tier"] == 3).fillna(False).to_numpy(bool)]
+    if not (r["appointment_on"].notna() | r["hospital_seen_on"].notna()).any():
+        return None
+    wait = (r["hospital_seen_on"] - r["referred_on"]).dt.days
+    outcome = np.full(len(r), np.nan)
+    seen = (wait >= 0).fillna(False).to_numpy(bool)  # a seen date before the referral: a date error, not known
+    outcome[seen] = (wait[seen] <= days).astype(float).to_numpy()
+    outcome[(r["hospital_seen_on"].isna() & r["appointment_on"].notna()).to_numpy(bool)] = 0.0
+    out = _units(r, t, "referred_on", outcome)
+    out["outcome"] = _judged(out["outcome"], r["referred_on"] + pd.Timedelta(days=days), t)
+    return out
+
+
+# --- continuity (C2-C5) -----------------------------------------------------------------------
+
+def _tt_outcomes(t: _Derived) -> pd.DataFrame:
+    def make() -> pd.DataFrame:
+        from workbench.outcomes import referral_outcomes
+
+        c = t["contacts"]
+        c = c[c["referral_id"].notna()].assign(attended=(c["status"] == "attended").fillna(False).astype(bool))
+        return referral_outcomes(t.referral_scores, c, attended="attended")
+    return t.memo("care.referral_outcomes", make)
+
+
+@_measure("paired_measures", "proportion")
+def paired_measures(t: _Derived, *, months: Sequence[str]) -> pd.DataFrame:
+    """Ended referrals that finished treatment (>= 2 attended treatment contacts) with >= 2 stored PHQ-9 scores."""
+    out = _tt_outcomes(t)
+    finished = out.loc[out["finished_treatment"].astype(bool), "referral_id"]
+    r = t["referrals"]
+    r = r[r["ended_on"].notna().to_numpy(bool) & r["referral_id"].isin(finished).to_numpy(bool)]
+    scores = t.referral_scores
+    n_phq9 = scores[scores["phq9_score"].notna()].groupby("referral_id").size()
+    return _units(r, t, "ended_on", r["referral_id"].map(n_phq9).fillna(0) >= 2)
+
+
+@_measure("followed_up_by_due", "proportion")
+def followed_up_by_due(t: _Derived, *, months: Sequence[str]) -> pd.DataFrame:
+    """Screenings whose decision set a next contact: an attended contact on or after the screening day and by the due date."""
+    s = t.memo("care.screenings", lambda: t.tables.screenings(("phq9", "gad7")))
+    s = s[s["next_contact_due"].notna().to_numpy(bool)]
+    first = t.first_contact_after(s, "assessed_on")
+    out = _units(s, t, "next_contact_due", (first <= s["next_contact_due"]).fillna(False))
+    outcome = _judged(out["outcome"], s["next_contact_due"], t)
+    outcome[(s["next_contact_due"] < s["assessed_on"]).to_numpy(bool)] = np.nan
+    out["outcome"] = outcome
+    return out
+
+
+def _not_improving_in_window(t: _Derived) -> pd.DataFrame:
+    """``referral_id, first_on``: referrals judged not improving in weeks 8-12, and the first day so judged."""
+    from workbench.outcomes import registry_flags, thresholds
+
+    th = thresholds()
+    start_day, end_day = 7 * th.review_from_week, 7 * th.review_to_week + 6
+    refs = t["referrals"][["referral_id", "resident_id", "referred_on", "ended_on"]]
+    scores = t.referral_scores[["referral_id", "assessed_on", "phq9_score"]]
+    scores = scores[scores["phq9_score"].notna().to_numpy(bool)]
+    refs = refs[refs["referral_id"].isin(scores["referral_id"]).to_numpy(bool)]
+    c = t["contacts"]
+    c = c[c["referral_id"].notna().to_numpy(bool)]
+    contacts = pd.DataFrame({"referral_id": c["referral_id"].to_numpy(object), "contact_on": c["contact_on"].to_numpy(),
+                             "attended": (c["status"] == "attended").fillna(False).to_numpy(bool)})
+    start = refs.set_index("referral_id")["referred_on"]
+    days = scores.assign(offset=(scores["assessed_on"] - scores["referral_id"].map(start)).dt.days)
+    days = days[(days["offset"] >= start_day) & (days["offset"] <= end_day)]
+    candidates = pd.concat([pd.DataFrame({"referral_id": refs["referral_id"].to_numpy(object),
+                                          "on": (refs["referred_on"] + pd.Timedelta(days=start_day)).to_numpy()}),
+                            pd.DataFrame({"referral_id": days["referral_id"].to_numpy(object),
+                                          "on": days["assessed_on"].to_numpy()})]).drop_duplicates()
+    last = t.last_day
+    if last is not None:
+        candidates = candidates[candidates["on"] <= last]
+    if candidates.empty:
+        return pd.DataFrame({"referral_id": pd.Series(dtype=object), "first_on": pd.Series(dtype="datetime64[ns]")})
+    # registry_flags judges every referral on one day. Each candidate (referral, day) becomes a copy
+    # of the referral with all its dates moved by the same shift, so that its day falls on one
+    # common day: one call judges them all, exactly as on their own days (only differences of
+    # dates and comparisons with the day matter).
+    candidates = candidates.reset_index(drop=True)
+    common = candidates["on"].max()
+    candidates["copy"] = [f"{r}@{k}" for k, r in enumerate(candidates["referral_id"])]
+    candidates["shift"] = common - candidates["on"]
+
+    def copies(frame: pd.DataFrame, dates: Sequence[str]) -> pd.DataFrame:
+        out = candidates[["referral_id", "copy", "shift"]].merge(frame, on="referral_id")
+        for column in dates:
+            out[column] = out[column] + out["shift"]
+        return out.drop(columns=["referral_id", "shift"]).rename(columns={"copy": "referral_id"})
+
+    flags = registry_flags(copies(scores, ["assessed_on"]), copies(contacts, ["contact_on"]),
+                           copies(refs, ["referred_on", "ended_on"]), on=common)
+    hit = flags.loc[flags["not_improving"].fillna(False).to_numpy(bool), "referral_id"]
+    hits = candidates[candidates["copy"].isin(hit).to_numpy(bool)]
+    return hits.groupby("referral_id", as_index=False)["on"].min().rename(columns={"on": "first_on"})
+
+
+@_measure("psychiatric_review_when_not_improving", "proportion")
+def psychiatric_review_when_not_improving(t: _Derived, *, months: Sequence[str]) -> pd.DataFrame:
+    """Referrals not improving in weeks 8-12 with an attended psychiatric case review in weeks 8-12."""
+    from workbench.outcomes import thresholds
+
+    th = thresholds()
+    start_day, end_day = 7 * th.review_from_week, 7 * th.review_to_week + 6
+    flagged = t.memo("care.not_improving", lambda: _not_improving_in_window(t))
+    r = t["referrals"].merge(flagged, on="referral_id", how="inner")
+    c = t.attended
+    c = c[(c["kind"] == "psychiatric_review").to_numpy(bool) & c["referral_id"].notna().to_numpy(bool)]
+    pairs = r[["referral_id", "referred_on"]].merge(c[["referral_id", "contact_on"]], on="referral_id")
+    offset = (pairs["contact_on"] - pairs["referred_on"]).dt.days
+    reviewed = pairs.loc[((offset >= start_day) & (offset <= end_day)).to_numpy(bool), "referral_id"]
+    out = _units(r, t, "first_on", r["referral_id"].isin(reviewed))
+    out["outcome"] = _judged(out["outcome"], r["referred_on"] + pd.Timedelta(days=end_day), t)
+    return out
+
+
+@_measure("followed_after_discharge", "proportion", ("days", "include_discharge_day"))
+def followed_after_discharge(t: _Derived, *, months: Sequence[str], days: int,
+                             include_discharge_day: bool) -> pd.DataFrame | None:
+    """Psychiatric discharges with an attended community contact within ``days`` days (None: no discharge recorded)."""
+    _check("followed_after_discharge", days=days, include_discharge_day=include_discharge_day)
+    e = t["events"]
+    d = e[(e["kind"] == "psychiatric_discharge").to_numpy(bool)].reset_index(drop=True)
+    if d.empty:
+        return None
+    first_day = d["event_on"] + pd.Timedelta(days=0 if include_discharge_day else 1)
+    last_day = d["event_on"] + pd.Timedelta(days=days)
+    c = t.attended
+    c = c[(c["kind"] != "psychiatric_review").to_numpy(bool)][["resident_id", "contact_on"]]
+    rows = pd.DataFrame({"resident_id": d["resident_id"].to_numpy(object), "on": d["event_on"].to_numpy(),
+                         "lo": first_day.to_numpy(), "hi": last_day.to_numpy(), "row": np.arange(len(d))})
+    pairs = rows.merge(c, on="resident_id")
+    met = pairs.loc[((pairs["contact_on"] >= pairs["lo"]) & (pairs["contact_on"] <= pairs["hi"])).to_numpy(bool), "row"]
+    out = _units(d, t, "event_on", np.isin(np.arange(len(d)), met.to_numpy()))
+    outcome = _judged(out["outcome"], last_day, t)
+    died = d["resident_id"].map(_deaths(t))
+    outcome[(died <= last_day).to_numpy(bool)] = np.nan
+    # a readmission: another discharge of the resident whose admission (discharge - stay) is in the window
+    admitted = d["event_on"] - pd.to_timedelta(d["days"].astype("Float64").to_numpy(float, na_value=np.nan), unit="D")
+    stays = pd.DataFrame({"resident_id": d["resident_id"].to_numpy(object), "admitted": admitted.to_numpy(),
+                          "other": np.arange(len(d))})
+    again = rows.merge(stays, on="resident_id")
+    again = again[(again["other"] != again["row"]) & (again["admitted"] > again["on"])
+                  & (again["admitted"] <= again["hi"])]
+    outcome[np.isin(np.arange(len(d)), again["row"].to_numpy())] = np.nan
+    out["outcome"] = outcome
+    return out
