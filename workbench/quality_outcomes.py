@@ -202,21 +202,30 @@ def _in_care(t: _Derived, month: str, tiers: Sequence[int]) -> pd.Index:
 
 def _control_in_care(t: _Derived, months: Sequence[str], tiers: Sequence[int], condition: str) -> pd.DataFrame | None:
     from workbench import chronic
-    from workbench.tables import Tables
+    from workbench.tables import TABLES, Tables
 
     _checked("tiers", list(tiers))
     measurements = t["measurements"]
     if measurements.empty:
         return None
+    in_care = {month: _in_care(t, month, tiers) for month in months}
+    ever = list(set().union(*in_care.values()))
+    # the rows of anyone in care in some month, once; each month then picks its own residents from them
     residents, events = t["residents"], t["events"]
+    residents = residents[residents["resident_id"].isin(ever)]
+    measurements = measurements[measurements["resident_id"].isin(ever)]
+    events = events[events["resident_id"].isin(ever)]
     parts = []
     for month in months:
-        ids = _in_care(t, month, tiers)
+        ids = in_care[month]
         if not len(ids):
             continue
-        sub = Tables(residents=residents[residents["resident_id"].isin(ids)],
-                     measurements=measurements[measurements["resident_id"].isin(ids)],
-                     events=events[events["resident_id"].isin(ids)])
+        # chronic.indicators reads residents, measurements and events; the other tables are passed
+        # as they are (never read there) so that no empty table is built 24 times
+        sub = Tables(**{**{name: t[name] for name in TABLES},
+                        "residents": residents[residents["resident_id"].isin(ids)],
+                        "measurements": measurements[measurements["resident_id"].isin(ids)],
+                        "events": events[events["resident_id"].isin(ids)]})
         found = chronic.indicators(sub, start=month, end=month)
         found = found[found["condition"] == condition]
         parts.append(_counts(found["community"], found["month"], found["controlled"], found["managed"]))
