@@ -466,3 +466,81 @@ def test_followed_after_discharge_without_discharges_is_no_data():
                    include_discharge_day=False) is None
     with pytest.raises(ParameterError, match="'include_discharge_day' parameter.*'no'"):
         q.units(_discharges(), "followed_after_discharge", months="2025-06", days=7, include_discharge_day="no")
+
+
+# --- through quality.compute --------------------------------------------------------------------------
+
+_YAML = """
+version: "t1"
+source: "test declarations"
+min_denominator: 5
+categories:
+  access: {en: "Access", zh: "服务可及性"}
+  timeliness: {en: "Timeliness", zh: "服务及时性"}
+  effectiveness: {en: "Effectiveness", zh: "干预有效性"}
+  continuity: {en: "Continuity", zh: "服务连续性"}
+  safety: {en: "Safety", zh: "安全性"}
+  experience: {en: "Experience", zh: "居民满意度"}
+indicators:
+  - id: A1
+    category: access
+    measure: screening_coverage
+    period: rolling_12
+    direction: higher_is_better
+    screens: {depression: {full: phq9, screener: phq2}, anxiety: {full: gad7, screener: gad2}}
+    min_age: 18
+    target: 0.6
+    alert: {below: 0.6}
+    label: {en: "Screening coverage", zh: "筛查覆盖率"}
+    numerator: {en: "Adults screened", zh: "已筛查成人"}
+    denominator: {en: "Adults", zh: "成人"}
+    source: "test"
+  - id: A4
+    category: access
+    measure: coverage_equity
+    period: rolling_12
+    direction: higher_is_better
+    screens: {depression: {full: phq9, screener: phq2}, anxiety: {full: gad7, screener: gad2}}
+    min_age: 18
+    groups: {numerator: [rural], denominator: [urban]}
+    target: 0.8
+    alert: {below: 0.8}
+    setting: true
+    label: {en: "Rural-urban equity", zh: "城乡公平性"}
+    numerator: {en: "Coverage in rural communities", zh: "农村社区覆盖率"}
+    denominator: {en: "Coverage in urban communities", zh: "城市社区覆盖率"}
+    source: "test"
+  - id: T3
+    category: timeliness
+    measure: hospital_seen_within
+    period: month
+    direction: higher_is_better
+    days: 3
+    target: 0.8
+    alert: {below: 0.8}
+    setting: true
+    label: {en: "Hospital within 3 days", zh: "3天内医院就诊"}
+    numerator: {en: "Seen within 3 days", zh: "3天内就诊"}
+    denominator: {en: "Tier-3 referrals", zh: "三级转介"}
+    source: "test"
+"""
+
+
+def test_compute_counts_statuses_and_the_ratio(coverage_tables, tmp_path):
+    path = tmp_path / "indicators.yaml"
+    path.write_text(_YAML, encoding="utf-8")
+    r = q.compute(coverage_tables, months=["2025-06"], indicators=path).set_index(["indicator", "community"])
+    # A1 June (test_screening_coverage_a1): u1 3/5 = 0.6, not below 0.6 (strict): ok; u2 0/1, rr 2/3,
+    # ag 1/1: under 5, too few to judge; all = 3 + 0 + 2 + 1 + 1 (p14, blank community) = 7 of 11.
+    assert r.loc[("A1", "u1"), ["numerator", "denominator", "value", "status"]].tolist() == [3, 5, 0.6, "ok"]
+    assert {r.loc[("A1", c), "status"] for c in ("u2", "rr", "ag")} == {"insufficient"}
+    assert r.loc[("A1", "all"), ["numerator", "denominator"]].tolist() == [7, 11]
+    # A4: (2/3) / (3/6) = 4/3; Katz log interval: se = sqrt((1 - p1)/(n1 p1) + (1 - p2)/(n2 p2))
+    # = sqrt((1/3)/2 + (1/2)/3) = sqrt(1/3) = 0.57735; exp(ln(4/3) -+ 1.959964 * 0.57735)
+    # = exp(0.287682 -+ 1.131585) = 0.43003 .. 4.13409. A programme-level ratio: communities n/a.
+    a4 = r.loc[("A4", "all")]
+    assert a4["value"] == pytest.approx(4 / 3)
+    assert a4["ci_low"] == pytest.approx(0.43003, abs=1e-5) and a4["ci_high"] == pytest.approx(4.13409, abs=1e-5)
+    assert {r.loc[("A4", c), "status"] for c in ("u1", "u2", "rr", "ag")} == {"not_applicable"}
+    # T3: no tier-3 referral with a hospital date (no referrals at all): no data, nothing invented
+    assert set(r.loc["T3", "status"]) == {"no_data"} and r.loc["T3", "denominator"].isna().all()
