@@ -92,12 +92,16 @@ C5 ``followed_after_discharge`` (``month`` of the discharge)
 - ``psychiatric_discharge`` events. Outcome 1 when the resident had an attended community
   contact (any kind but ``psychiatric_review``, a consultant's review of the case, not a
   contact with the resident) from the day after discharge to ``days`` days after it; with
-  ``include_discharge_day`` the discharge day counts too. The HEDIS FUH specification (NCQA,
-  measurement year 2023, as summarised in health-plan HEDIS MY2023 tip sheets, e.g. Horizon
-  BCBSNJ "Follow-Up After Hospitalization for Mental Illness (FUH)": "Do not include visits that
-  occur on the date of discharge"; BCBS North Dakota's FUH tip sheet: "Follow up visits that
-  occur on the same day as discharge do not count") excludes the discharge day, so the shipped
-  indicator declares ``include_discharge_day: false``.
+  ``include_discharge_day`` the discharge day counts too. The HEDIS FUH specification excludes
+  the discharge day: NCQA's measure text is licensed and was not reached from here; health plans'
+  summaries of it say so in the same words, e.g. Horizon BCBSNJ, "HEDIS Measurement Year (MY)
+  2023 Provider Tips", FUH (https://www.horizonblue.com/providers/resources/hedis-resources/
+  hedis-measurement-year-my-2023-provider-tips-optimizing-hedis-results/follow-after-
+  hospitalization-mental-illness-fuh): "Do not include visits that occur on the date of
+  discharge"; BCBS North Dakota's FUH tip sheet (https://www.bcbsnd.com/providers/programs/
+  bluealliance-and-bluealliance-care-plus/hedis-tip-sheets/hedis-tip-sheet-search/fuh): "Follow up
+  visits that occur on the same day as discharge do not count toward measure compliance". So the
+  shipped indicator declares ``include_discharge_day: false``.
 - Excluded (NaN), as HEDIS FUH excludes members who died and readmissions: a death on or before
   the window's last day, a readmission to a psychiatric ward within the window (another
   discharge of the resident whose admission, ``event_on - days``, is after the discharge day and
