@@ -131,8 +131,8 @@ def tt() -> Tables:
     for f in base:
         contacts += [(f"r{f[1]}", f, "2025-06-09", "attended"),
                      (f"r{f[1]}", f, "2025-06-16", "missed" if f == "F6" else "attended")]
-    contacts = with_ids("contacts", pd.DataFrame(contacts, columns=["resident_id", "referral_id", "contact_on", "status"]),
-                        "contact_id", "C")
+    contacts = pd.DataFrame(contacts, columns=["resident_id", "referral_id", "contact_on", "status"])
+    contacts = with_ids("contacts", contacts, "contact_id", "C")
     return tables_from_frames({"communities": communities("c1", "c2"), "residents": res, "assessments": assessments,
                                "scores": score_assessments(assessments), "referrals": referrals, "contacts": contacts})
 
@@ -279,7 +279,8 @@ def test_bp_control_in_care(control):
     assert counts(units(control, "bp_control_in_care", ["2025-06"], tiers=[2, 3]), ["2025-06"]) == {
         ("c1", "2025-06"): (1, 3), ("c2", "2025-06"): (1, 1), ("all", "2025-06"): (2, 4)}
     # July: h6 is in care (decided 2025-07-02), controlled: c1 2/4
-    assert counts(units(control, "bp_control_in_care", ["2025-07"], tiers=[2, 3]), ["2025-07"])[("c1", "2025-07")] == (2, 4)
+    july = counts(units(control, "bp_control_in_care", ["2025-07"], tiers=[2, 3]), ["2025-07"])
+    assert july[("c1", "2025-07")] == (2, 4)
     # tier 3 only: h2 (0) in c1
     assert counts(units(control, "bp_control_in_care", ["2025-06"], tiers=[3]))[("all", "2025-06")] == (0, 1)
 
@@ -487,3 +488,79 @@ def test_literacy_no_data_and_a_bad_share(literacy_tables):
     assert units(t, "literacy", ["2025-06"], pass_share=0.7) is None
     with pytest.raises(ValueError, match=r"'pass_share' parameter must be a number in \(0, 1\], got 70"):
         units(literacy_tables, "literacy", ["2025-06"], pass_share=70)
+
+
+# --- through quality.compute (the declared indicators) -------------------------------------------
+
+_HEADER = """version: "test"
+source: "tests/test_quality_outcomes.py"
+min_denominator: 5
+categories:
+  access: {en: Access, zh: 服务可及性}
+  timeliness: {en: Timeliness, zh: 服务及时性}
+  effectiveness: {en: Effectiveness, zh: 干预有效性}
+  continuity: {en: Continuity, zh: 服务连续性}
+  safety: {en: Safety, zh: 安全性}
+  experience: {en: Experience, zh: 居民满意度}
+indicators:
+"""
+
+
+def _indicator(id: str, category: str, measure: str, period: str, alert: str, extra: str = "",
+               direction: str = "higher_is_better") -> str:
+    return f"""  - id: {id}
+    category: {category}
+    measure: {measure}
+    period: {period}
+    direction: {direction}
+    alert: {alert}
+    label: {{en: "{id} label", zh: "{id}标签"}}
+    numerator: {{en: "counted", zh: "分子"}}
+    denominator: {{en: "eligible", zh: "分母"}}
+    source: "test"
+{extra}"""
+
+
+def _rows(result: pd.DataFrame, indicator: str) -> dict:
+    r = result[result["indicator"] == indicator]
+    return {(x.community, x.period): (x.numerator, x.denominator, x.value, x.status) for x in r.itertuples()}
+
+
+def test_compute_statuses_of_outcome_indicators(tt, tmp_path):
+    path = tmp_path / "indicators.yaml"
+    path.write_text(_HEADER
+                    + _indicator("E1", "effectiveness", "tt_reliable_improvement", "month", "{below: 0.67}",
+                                 "    target: 0.67\n")
+                    + _indicator("X3", "experience", "self_referral", "month", "null")
+                    + _indicator("X4", "experience", "literacy", "rolling_12", "{below: 0.7}",
+                                 "    target: 0.7\n    pass_share: 0.7\n"), encoding="utf-8")
+    got = q.compute(tt, months=["2025-06", "2025-07"], indicators=path, spc=False)
+    e1, x3, x4 = _rows(got, "E1"), _rows(got, "X3"), _rows(got, "X4")
+    # E1 July: c1 1/5 = 0.2 < 0.67 -> alert; c2 1/1: too few to judge (1 < 5), never an alert; all 2/6 alert
+    assert e1[("c1", "2025-07")] == (1, 5, 0.2, "alert")
+    assert e1[("c2", "2025-07")][:2] == (1, 1) and e1[("c2", "2025-07")][3] == "insufficient"
+    assert e1[("all", "2025-07")][3] == "alert"
+    # June: nothing ended -> denominator 0, too few to judge
+    assert e1[("all", "2025-06")][1] == 0 and e1[("all", "2025-06")][3] == "insufficient"
+    # X3 (report only): every referral came from a screening: c1 0/7 in June is 'ok', never an alert
+    assert x3[("c1", "2025-06")] == (0, 7, 0.0, "ok") and x3[("c2", "2025-06")][3] == "insufficient"
+    # X4: the literacy table has no rows: no data, NaN counts (nothing invented)
+    assert all(v[3] == "no_data" and pd.isna(v[1]) for v in x4.values())
+
+
+def test_compute_crisis_rate_per_1000_person_years(crises, tmp_path):
+    path = tmp_path / "indicators.yaml"
+    path.write_text(_HEADER + _indicator(
+        "S2", "safety", "crisis_rate", "month", "{rise_above: 0.5}",
+        "    per: 1000\n    min_denominator: 0.05\n    event_kinds: [crisis, psychiatric_emergency]\n",
+        direction="lower_is_better"), encoding="utf-8")
+    s2 = _rows(q.compute(crises, months=["2025-03", "2025-04"], indicators=path, spc=False), "S2")
+    # c1 March: 3 events in 46 days = 0.126 person-years -> 23,820.7 per 1,000; the 12 months before hold
+    # February only (p2, 9 days, no event): 0 -> a rise above 1.5 x 0: alert
+    n, py, value, status = s2[("c1", "2025-03")]
+    assert (n, status) == (3, "alert") and py == pytest.approx(46 / 365.25)
+    assert value == pytest.approx(3 / 46 * 365.25 * 1000)
+    # c1 April: 0 events in 30 days (0.082 person-years >= 0.05): ok (0 is no rise on March-February)
+    assert s2[("c1", "2025-04")][0] == 0 and s2[("c1", "2025-04")][3] == "ok"
+    # c2 March: nothing in care before March: no reference, cannot be judged
+    assert s2[("c2", "2025-03")][3] == "insufficient"

@@ -36,10 +36,10 @@ E5 ``bp_control_in_care``, E6 ``glucose_control_in_care`` (rolling 12 months)
     There is no look-back limit on that decision. Among them, :func:`workbench.chronic.indicators`
     (run on their rows only) gives the managed hypertensive (E5) or diabetic (E6) patients of the
     chronic policy (age, not dead) and those whose latest reading in the policy's 12 months is
-    controlled by the policy's targets (140/90, 150/90 over 80 without diabetes/CKD; fasting
-    glucose < 7.0 mmol/L); a managed patient without a reading in the 12 months is not
-    controlled (管理人群血压/血糖控制率 of 国家基本公共卫生服务规范 第三版: the denominator is every
-    managed patient). None (no data) when the ``measurements`` table has no rows.
+    controlled by the policy's declared targets (the default policy: < 140/90 mmHg, < 150/90 over
+    80 without diabetes or CKD; fasting glucose < 7.0 mmol/L); a managed patient without a reading in the 12 months is not
+    controlled (管理人群血压/血糖控制率 of 国家基本公共卫生服务规范 第三版: the denominator is
+    every managed patient). None (no data) when the ``measurements`` table has no rows.
 S2 ``crisis_rate`` (rate)
     Events of ``event_kinds`` (declared: ``crisis``, ``psychiatric_emergency``) of residents in
     care on the event day (a referral of any kind open that day: ``referred_on <= day`` and
@@ -182,8 +182,9 @@ def cms159_remission(t: _Derived, *, months: Sequence[str]) -> pd.DataFrame:
     last = t.last_day
     if s.empty or last is None:
         return _no_units()
-    episodes = cms159(pd.DataFrame({"resident_id": s["resident_id"].to_numpy(), "assessed_on": s["assessed_on"].to_numpy(),
-                                    "phq9_score": s["score"].to_numpy(float, na_value=np.nan)}), on=last)
+    phq9 = pd.DataFrame({"resident_id": s["resident_id"].to_numpy(), "assessed_on": s["assessed_on"].to_numpy(),
+                         "phq9_score": s["score"].to_numpy(float, na_value=np.nan)})
+    episodes = cms159(phq9, on=last)
     episodes = episodes[episodes["remitted"].notna()]  # a window still open on the last day: not counted yet
     return _units(episodes, t, "window_end", episodes["remitted"])
 
@@ -234,13 +235,13 @@ def _control_in_care(t: _Derived, months: Sequence[str], tiers: Sequence[int], c
 
 @_measure("bp_control_in_care", "proportion", ("tiers",), period="rolling_12")
 def bp_control_in_care(t: _Derived, *, months: Sequence[str], tiers: Sequence[int]) -> pd.DataFrame | None:
-    """Hypertensive residents in psychological care (decided tier in ``tiers``) whose latest BP of the 12 months is controlled."""
+    """Hypertensive residents in care (latest decided tier in ``tiers``) with the latest BP of 12 months controlled."""
     return _control_in_care(t, months, tiers, "hypertension")
 
 
 @_measure("glucose_control_in_care", "proportion", ("tiers",), period="rolling_12")
 def glucose_control_in_care(t: _Derived, *, months: Sequence[str], tiers: Sequence[int]) -> pd.DataFrame | None:
-    """Diabetic residents in psychological care (decided tier in ``tiers``) whose latest fasting glucose of the 12 months is controlled."""
+    """Diabetic residents in care (latest decided tier in ``tiers``) with the latest glucose of 12 months controlled."""
     return _control_in_care(t, months, tiers, "diabetes")
 
 
