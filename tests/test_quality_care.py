@@ -293,14 +293,17 @@ def _hospital(dates: bool = True) -> Tables:
     F4 h4 u2 tier 3, 06-03, nothing reported by the hospital
     F5 h5 u1 tier 2, 06-02, seen 06-04 (tier 2: not counted)
     F6 h6 u1 tier 3, 07-20, appointment 07-21, not seen yet (window ends 07-23 > 07-22)
+    F7 h7 u2 tier 3, 06-03, seen 06-01: before the referral, a date error: not known
     """
-    none = [None] * 6
-    referrals = {"referral_id": [f"F{k}" for k in range(1, 7)], "resident_id": [f"h{k}" for k in range(1, 7)],
-                 "referred_on": ["2025-06-02", "2025-06-02", "2025-06-03", "2025-06-03", "2025-06-02", "2025-07-20"],
-                 "tier": [3, 3, 3, 3, 2, 3],
-                 "appointment_on": [None, "2025-06-04", "2025-06-05", None, None, "2025-07-21"] if dates else none,
-                 "hospital_seen_on": ["2025-06-05", "2025-06-09", None, None, "2025-06-04", None] if dates else none}
-    residents = {"resident_id": [f"h{k}" for k in range(1, 7)], "community": ["u1", "u1", "u2", "u2", "u1", "u1"]}
+    none = [None] * 7
+    referrals = {"referral_id": [f"F{k}" for k in range(1, 8)], "resident_id": [f"h{k}" for k in range(1, 8)],
+                 "referred_on": ["2025-06-02", "2025-06-02", "2025-06-03", "2025-06-03", "2025-06-02", "2025-07-20",
+                                 "2025-06-03"],
+                 "tier": [3, 3, 3, 3, 2, 3, 3],
+                 "appointment_on": [None, "2025-06-04", "2025-06-05", None, None, "2025-07-21", None] if dates else none,
+                 "hospital_seen_on": ["2025-06-05", "2025-06-09", None, None, "2025-06-04", None, "2025-06-01"]
+                 if dates else none}
+    residents = {"resident_id": [f"h{k}" for k in range(1, 8)], "community": ["u1", "u1", "u2", "u2", "u1", "u1", "u2"]}
     return build(residents=residents, referrals=referrals,
                  contacts=[("h1", "F1", "2025-07-22", "phone", "attended")])
 
@@ -308,9 +311,10 @@ def _hospital(dates: bool = True) -> Tables:
 def test_hospital_seen_within_t3():
     u = q.units(_hospital(), "hospital_seen_within", months=["2025-06", "2025-07"], days=3)
     # tier 3: F1 seen in 3 days: 1; F2 in 7: 0; F3 booked, never seen, window closed: 0;
-    # F4 nothing reported: not known (NaN, never 0); F6 window still open: NaN. F5 is tier 2.
+    # F4 nothing reported: not known (NaN, never 0); F7 seen before referred: NaN; F6 window still
+    # open: NaN. F5 is tier 2.
     assert counts(u) == {("u1", "2025-06"): (1, 2), ("u2", "2025-06"): (0, 1)}
-    assert unknown(u) == {("u2", "2025-06"): 1, ("u1", "2025-07"): 1}
+    assert unknown(u) == {("u2", "2025-06"): 2, ("u1", "2025-07"): 1}
 
 
 def test_hospital_seen_within_without_hospital_dates_is_no_data():
@@ -363,10 +367,12 @@ def test_followed_up_by_due_c3():
     e5 u2 screened 05-20, no due date: not counted
     e6 u1 screened 06-20, due 08-01, after the last recorded day: not yet due (NaN, period 2025-08)
     e7 u2 screened 07-22, due 07-22, attended phone the same day: 1 (July)
+    e8 u2 screened 06-20, due 06-10: before the screening, a date error: not known (June)
     """
-    residents = {"resident_id": [f"e{k}" for k in range(1, 8)], "community": ["u1", "u1", "u1", "u2", "u2", "u1", "u2"]}
-    days = ["2025-05-20"] * 5 + ["2025-06-20", "2025-07-22"]
-    due = ["2025-06-03", "2025-06-10", "2025-06-10", "2025-06-15", None, "2025-08-01", "2025-07-22"]
+    residents = {"resident_id": [f"e{k}" for k in range(1, 9)],
+                 "community": ["u1", "u1", "u1", "u2", "u2", "u1", "u2", "u2"]}
+    days = ["2025-05-20"] * 5 + ["2025-06-20", "2025-07-22", "2025-06-20"]
+    due = ["2025-06-03", "2025-06-10", "2025-06-10", "2025-06-15", None, "2025-08-01", "2025-07-22", "2025-06-10"]
     screenings = [(f"e{k}", d, {"phq9": phq9(5), "gad7": GAD7}) for k, d in enumerate(days, 1)]
     decisions = [(f"e{k}", d, 1, n) for k, (d, n) in enumerate(zip(days, due), 1)]
     contacts = [("e1", None, "2025-06-01", "phone", "attended"), ("e2", None, "2025-06-11", "phone", "attended"),
@@ -375,7 +381,7 @@ def test_followed_up_by_due_c3():
     t = build(residents=residents, screenings=screenings, decisions=decisions, contacts=contacts)
     u = q.units(t, "followed_up_by_due", months=["2025-06", "2025-07", "2025-08"])
     assert counts(u) == {("u1", "2025-06"): (1, 3), ("u2", "2025-06"): (1, 1), ("u2", "2025-07"): (1, 1)}
-    assert unknown(u) == {("u1", "2025-08"): 1}
+    assert unknown(u) == {("u1", "2025-08"): 1, ("u2", "2025-06"): 1}
 
 
 # --- C4 psychiatric review when not improving ----------------------------------------------------------
@@ -395,32 +401,37 @@ def test_psychiatric_review_when_not_improving_c4():
     K5 k5 u1 baseline 18; ended on day 30: not open at week 8: not counted
     K6 k6 u1 referred 05-20, baseline 15, no review: not improving on day 56 (07-15, July) but the
        window ends on day 90 (08-18), after the last recorded day: not yet judged (NaN)
+    K7 k7 u1 baseline 16, no review: not improving from day 56 (April); psychiatric review
+       attended on day 90, the last day of week 12: 1
+    K8 k8 u2 baseline 16, no review: not improving from day 56 (April); review on day 91: 0
     """
-    ids = [f"k{k}" for k in range(1, 7)]
-    residents = {"resident_id": ids, "community": ["u1", "u1", "u2", "u2", "u1", "u1"]}
+    ids = [f"k{k}" for k in range(1, 9)]
+    residents = {"resident_id": ids, "community": ["u1", "u1", "u2", "u2", "u1", "u1", "u1", "u2"]}
     start = pd.Timestamp("2025-03-03")
 
     def day(n: int) -> str:
         return str((start + pd.Timedelta(days=n)).date())
 
-    base = [16, 16, 20, 18, 18, 15]
+    base = [16, 16, 20, 18, 18, 15, 16, 16]
     screenings = [(r, "2025-05-20" if r == "k6" else day(0), {"phq9": phq9(b), "gad7": GAD7}) for r, b in zip(ids, base)]
     reviews = [("k1", day(60), {"phq9": phq9(12)}, "K1"), ("k2", day(50), {"phq9": phq9(7)}, "K2"),
                ("k2", day(63), {"phq9": phq9(8)}, "K2"), ("k3", day(49), {"phq9": phq9(9)}, "K3"),
                ("k3", day(70), {"phq9": phq9(14)}, "K3"), ("k4", day(58), {"phq9": phq9(15)}, "K4")]
-    referrals = {"referral_id": [f"K{k}" for k in range(1, 7)], "resident_id": ids,
-                 "referred_on": [day(0)] * 5 + ["2025-05-20"], "tier": [2] * 6,
-                 "ended_on": [None] * 4 + [day(30), None], "end_reason": [None] * 4 + ["completed", None]}
+    referrals = {"referral_id": [f"K{k}" for k in range(1, 9)], "resident_id": ids,
+                 "referred_on": [day(0)] * 5 + ["2025-05-20"] + [day(0)] * 2, "tier": [2] * 8,
+                 "ended_on": [None] * 4 + [day(30)] + [None] * 3, "end_reason": [None] * 4 + ["completed"] + [None] * 3}
     contacts = [("k1", "K1", day(70), "psychiatric_review", "attended"),
                 ("k3", "K3", day(75), "psychiatric_review", "planned"),
                 ("k3", "K3", day(95), "psychiatric_review", "attended"),
                 ("k4", "K4", day(40), "psychiatric_review", "attended"),
-                ("k6", "K6", "2025-07-22", "treatment", "attended")]
+                ("k6", "K6", "2025-07-22", "treatment", "attended"),
+                ("k7", "K7", day(90), "psychiatric_review", "attended"),
+                ("k8", "K8", day(91), "psychiatric_review", "attended")]
     t = build(residents=residents, screenings=screenings, reviews=reviews, referrals=referrals, contacts=contacts)
     assert t.referral_scores().groupby("referral_id").size().to_dict() == {"K1": 2, "K2": 3, "K3": 3, "K4": 2, "K5": 1,
-                                                                            "K6": 1}
+                                                                            "K6": 1, "K7": 1, "K8": 1}
     u = q.units(t, "psychiatric_review_when_not_improving", months=["2025-04", "2025-05", "2025-07"])
-    assert counts(u) == {("u1", "2025-04"): (1, 1), ("u2", "2025-04"): (0, 1), ("u2", "2025-05"): (0, 1)}
+    assert counts(u) == {("u1", "2025-04"): (2, 2), ("u2", "2025-04"): (0, 2), ("u2", "2025-05"): (0, 1)}
     assert unknown(u) == {("u1", "2025-07"): 1}
 
 
@@ -436,26 +447,30 @@ def _discharges(with_discharges: bool = True) -> Tables:
     X5 m5 u1 discharged 06-10 (5 days); readmitted 06-14 (X6: discharged 06-20 after 6 days): excluded
     X6 m5 u1 discharged 06-20; attended 06-25: 1
     X7 m7 u2 discharged 07-18: window ends 07-25 after the last recorded day: NaN
+    X8 m8 u2 discharged 06-03; attended 06-10 (day 7, the window's last day): 1
     m1 also had an attended contact on 06-05 while m3 (another community) waited: counted for m1 only.
     """
-    residents = {"resident_id": ["m1", "m2", "m3", "m4", "m5", "m7"], "community": ["u1", "u1", "u2", "u2", "u1", "u2"]}
+    residents = {"resident_id": ["m1", "m2", "m3", "m4", "m5", "m7", "m8"],
+                 "community": ["u1", "u1", "u2", "u2", "u1", "u2", "u2"]}
     events = [("m1", "2025-06-02", "psychiatric_discharge", 12), ("m2", "2025-06-02", "psychiatric_discharge", 9),
               ("m3", "2025-06-03", "psychiatric_discharge", 20), ("m4", "2025-06-03", "psychiatric_discharge", 15),
               ("m4", "2025-06-06", "death", None), ("m5", "2025-06-10", "psychiatric_discharge", 5),
-              ("m5", "2025-06-20", "psychiatric_discharge", 6), ("m7", "2025-07-18", "psychiatric_discharge", 10)]
+              ("m5", "2025-06-20", "psychiatric_discharge", 6), ("m7", "2025-07-18", "psychiatric_discharge", 10),
+              ("m8", "2025-06-03", "psychiatric_discharge", 8)]
     if not with_discharges:
         events = [("m4", "2025-06-06", "death", None)]
     contacts = [("m1", None, "2025-06-05", "treatment", "attended"), ("m2", None, "2025-06-02", "phone", "attended"),
                 ("m2", None, "2025-06-10", "treatment", "attended"), ("m3", None, "2025-06-05", "psychiatric_review", "attended"),
-                ("m5", None, "2025-06-25", "phone", "attended"), ("m1", None, "2025-07-22", "phone", "attended")]
+                ("m5", None, "2025-06-25", "phone", "attended"), ("m1", None, "2025-07-22", "phone", "attended"),
+                ("m8", None, "2025-06-10", "phone", "attended")]
     return build(residents=residents, events=events, contacts=contacts)
 
 
 def test_followed_after_discharge_c5():
     t = _discharges()
     u = q.units(t, "followed_after_discharge", months=["2025-06", "2025-07"], days=7, include_discharge_day=False)
-    # June: u1 X1 1, X2 0, X6 1 (X5 readmitted: excluded); u2 X3 0 (X4 died: excluded). July: X7 open.
-    assert counts(u) == {("u1", "2025-06"): (2, 3), ("u2", "2025-06"): (0, 1)}
+    # June: u1 X1 1, X2 0, X6 1 (X5 readmitted: excluded); u2 X3 0, X8 1 (X4 died: excluded). July: X7 open.
+    assert counts(u) == {("u1", "2025-06"): (2, 3), ("u2", "2025-06"): (1, 2)}
     assert unknown(u) == {("u1", "2025-06"): 1, ("u2", "2025-06"): 1, ("u2", "2025-07"): 1}
     with_day = q.units(t, "followed_after_discharge", months="2025-06", days=7, include_discharge_day=True)
     assert counts(with_day)[("u1", "2025-06")] == (3, 3)  # X2's contact on the discharge day now counts
