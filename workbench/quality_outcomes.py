@@ -37,9 +37,9 @@ E5 ``bp_control_in_care``, E6 ``glucose_control_in_care`` (rolling 12 months)
     (run on their rows only) gives the managed hypertensive (E5) or diabetic (E6) patients of the
     chronic policy (age, not dead) and those whose latest reading in the policy's 12 months is
     controlled by the policy's declared targets (the default policy: < 140/90 mmHg, < 150/90 over
-    80 without diabetes or CKD; fasting glucose < 7.0 mmol/L); a managed patient without a reading in the 12 months is not
-    controlled (管理人群血压/血糖控制率 of 国家基本公共卫生服务规范 第三版: the denominator is
-    every managed patient). None (no data) when the ``measurements`` table has no rows.
+    80 without diabetes or CKD; fasting glucose < 7.0 mmol/L); a managed patient without a
+    reading in the 12 months is not controlled (管理人群血压/血糖控制率 of 国家基本公共卫生服务规范
+    第三版: the denominator is every managed patient). None (no data) when the ``measurements`` table has no rows.
 S2 ``crisis_rate`` (rate)
     Events of ``event_kinds`` (declared: ``crisis``, ``psychiatric_emergency``) of residents in
     care on the event day (a referral of any kind open that day: ``referred_on <= day`` and
