@@ -342,9 +342,12 @@ def literacy(t: _Derived, *, months: Sequence[str], pass_share: float) -> pd.Dat
     d = t["literacy"]
     if d.empty:
         return None
+    # one answer set per resident and day: the questionnaires of that day pooled, blank when any is blank
+    d = d.assign(n_asked=_float(d["n_asked"]), n_correct=_float(d["n_correct"]),
+                 blank=d["n_correct"].isna().to_numpy(bool))
     day = d.groupby(["resident_id", "asked_on"], sort=True).agg(
-        n_asked=("n_asked", "sum"), n_correct=("n_correct", lambda x: x.sum() if x.notna().all() else np.nan),
-    ).reset_index()
+        n_asked=("n_asked", "sum"), n_correct=("n_correct", "sum"), blank=("blank", "any")).reset_index()
+    day["n_correct"] = day["n_correct"].where(~day["blank"])
     parts = []
     for month in months:
         end = _month_end(month)
