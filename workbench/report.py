@@ -35,9 +35,8 @@ _TEXT = {
     "en": {"title": "Service quality report", "month": "Month", "alerts": "Alerts", "no_alerts": "No alerts.",
            "community": "Community", "numerator": "Numerator", "denominator": "Denominator", "value": "Value",
            "ci": "95% CI", "status": "Status", "all": "All communities", "person_years": "person-years",
-           "chart_note": "Control chart of all communities over {first} to {last} (p chart for a proportion, "
-                         "XmR otherwise; months with hidden counts are gaps).",
-           "no_chart": "No control chart: the data source is not collected.",
+           "chart_note": "Control chart ({chart}) of all communities, {first} to {last}; months with hidden counts "
+                         "or too few to judge are gaps.", "p": "p chart", "xmr": "XmR chart",
            "note": "Counts of 1-4 are hidden (shown as <5), with further cells where needed so that a hidden "
                    "count cannot be worked out from totals; the value, interval and control-chart words of such a "
                    "row are hidden with it. 'Too few to judge': fewer units than the indicator's minimum. 'No data': "
@@ -51,8 +50,8 @@ _TEXT = {
     "zh": {"title": "服务质量报告", "month": "月份", "alerts": "预警", "no_alerts": "无预警。",
            "community": "社区", "numerator": "分子", "denominator": "分母", "value": "数值",
            "ci": "95%置信区间", "status": "状态", "all": "全部社区", "person_years": "人年",
-           "chart_note": "全部社区{first}至{last}的控制图（比例用p控制图，其他用XmR控制图；计数被隐藏的月份为空缺）。",
-           "no_chart": "无控制图：未收集该数据。",
+           "chart_note": "全部社区{first}至{last}的控制图（{chart}）；计数被隐藏或数量过少的月份为空缺。",
+           "p": "p控制图", "xmr": "XmR控制图",
            "note": "1-4的计数已隐藏（显示为<5），必要时同时隐藏其他单元格，以免由合计反推；该行的数值、区间和控制图判断一并隐藏。"
                    "“数量过少，无法判断”：例数少于该指标的最低要求。“无数据”：未收集该数据。"
                    "“不适用”：项目层面的比值没有分社区的数值。“仅报告”：该指标不设预警。",
@@ -244,20 +243,21 @@ def quality_html(result: pd.DataFrame, *, month: str, lang: str = "en", min_coun
                 signals = view.chart_signals(shown_all, ind, community="all", indicators=spec)
                 image = view.chart_html(signals, ind, community="all", lang=lang, figsize=(6.4, 2.6), dpi=72)
                 parts.append(f"<div class=\"chart\">{image}<p class=\"note\">"
-                             f"{e(t['chart_note'].format(first=months[0], last=months[-1]))}</p></div>")
+                             f"{e(t['chart_note'].format(chart=t[signals.chart.kind], first=months[0], last=months[-1]))}</p></div>")
             elif charts:
-                parts.append(f"<p class=\"note\">{e(t['no_chart'])}</p>")
+                parts.append(f"<p class=\"note\">{e(words('quality_no_chart', lang))}</p>")
             parts.append(f"<table><tr>{head}</tr>")
             for _, row in rows.iterrows():
                 status = row["status"]
                 num, den = _counts(row, ind, lang, min_count)
+                den_class = "exposure" if ind.kind == "rate" else "count"  # person-years: not a count of people
                 ci = view.interval_text(row["ci_low"], row["ci_high"], ind, lang)
                 variation = row.get("variation")
                 shown_variation = "—" if not isinstance(variation, str) or not variation else \
                     view.variation_text(variation, lang)
                 parts.append(f"<tr class=\"{e(view.status_class(status, ind))}\">"
                              f"<td class=\"label\">{e(name(row['community']))}</td>"
-                             f"<td class=\"count\">{e(num)}</td><td class=\"count\">{e(den)}</td>"
+                             f"<td class=\"count\">{e(num)}</td><td class=\"{den_class}\">{e(den)}</td>"
                              f"<td>{e(view.value_text(row['value'], ind, lang))}</td><td>{e(ci)}</td>"
                              f"<td class=\"status\">{e(view.status_text(status, ind, lang))}</td>"
                              f"<td class=\"words\">{e(shown_variation)}</td>"

@@ -235,7 +235,10 @@ def test_a_screening_saved_with_a_changed_tier_reaches_the_quality_board_and_the
     board = open_app("quality", lang="en", wait_for=".wb-app", analyst=True)
     board.page.get_by_label(t("month", "en")).select_option(value=month)
     board.page.wait_for_selector(f"caption:has-text('{month}')")  # the kernel has redrawn the table for that month
-    row = board.page.locator(f"table:has(caption:has-text('{month}')) tr:has-text('Tier 3 contacted within 72 h')").first
+    from workbench import quality, quality_view
+
+    t2_title = quality_view.title(quality.load_indicators().indicator("T2"), "en")  # severe (tier 3) seen within 72 h
+    row = board.page.locator(f"table:has(caption:has-text('{month}')) tr:has-text('{t2_title}')").first
     before_board = _number(row.locator("td").nth(1).inner_text())  # numerator, then denominator
 
     app = open_resident(open_app, rid, "en")
@@ -257,9 +260,9 @@ def test_a_screening_saved_with_a_changed_tier_reaches_the_quality_board_and_the
 
     board.page.get_by_role("button", name=t("quality_refresh", "en")).click()
     board.page.wait_for_function(
-        "([before]) => { const r = [...document.querySelectorAll('tr')].find(e => e.innerText.includes("
-        "'Tier 3 contacted within 72 h')); return r && parseInt(r.querySelectorAll('td')[1].innerText.replace(/,/g, '')) "
-        "=== before + 1; }", arg=[before_board])
+        "([before, label]) => { const r = [...document.querySelectorAll('tr')].find(e => e.innerText.includes(label)); "
+        "return r && parseInt(r.querySelectorAll('td')[1].innerText.replace(/,/g, '')) === before + 1; }",
+        arg=[before_board, t2_title])
     explorer.page.get_by_role("button", name=t("explorer_refresh", "en")).click()
     explorer.page.wait_for_function(
         "([caption, label, before]) => [...document.querySelectorAll('table.wb-table')]"
