@@ -260,7 +260,10 @@ def test_recovery(tiny):
     # finished (>= 2 attended treatment contacts) and at caseness at the start: F1 (27/21 ->
     # 4/3: below both cut-offs, recovered) and F2 (16/14 -> 9/10: GAD-7 10 >= 8, not recovered).
     # F4 has one attended treatment contact (not finished); F5 has not ended.
-    assert _counts(_units("tt_recovery", tiny)) == {("c1", "2025-06"): (1, 2)}
+    # counted by workbench.outcomes.rates, per community and for "all"
+    counts = q.units(Tables(**tiny), "tt_recovery", months=MONTHS)
+    got = {(r.community, r.period): (int(r.numerator), int(r.denominator)) for r in counts.itertuples()}
+    assert got == {("c1", "2025-06"): (1, 2), ("all", "2025-06"): (1, 2)}
 
 
 def test_dropout(tiny):
@@ -404,10 +407,31 @@ def test_dropout_exactly_15_percent_is_ok():
 
 # --- declarations ----------------------------------------------------------------------------
 
-def test_shipped_declarations_cover_six_categories():
+#: The programme's 28 indicators by category, as ../shared/INDICATORS.md lists them.
+PROGRAMME = {"access": ["A1", "A2", "A3", "A4", "A5"], "timeliness": ["T1", "T2", "T3", "T4"],
+             "effectiveness": ["E1", "E2", "E3", "E4", "E5", "E6"], "continuity": ["C1", "C2", "C3", "C4", "C5"],
+             "safety": ["S1", "S2", "S3", "S4"], "experience": ["X1", "X2", "X3", "X4"]}
+#: Alerts as INDICATORS.md gives them (None: report only); S2's is a rise on the 12 months before.
+ALERTS = {"A1": ("below", 0.6), "A2": ("below", 0.8), "A3": ("below", 0.8), "A4": ("below", 0.8), "A5": ("below", 0.7),
+          "T1": ("below", 1.0), "T2": ("below", 0.9), "T3": ("below", 0.8), "T4": ("below", 0.8),
+          "E1": ("below", 0.67), "E2": ("below", 0.5), "E3": ("below", 0.48), "E4": None, "E5": ("below", 0.6),
+          "E6": ("below", 0.6), "C1": ("above", 0.15), "C2": ("below", 0.9), "C3": ("below", 0.8), "C4": ("below", 0.8),
+          "C5": ("below", 0.8), "S1": ("above", 0.1), "S2": ("rise_above", 0.5), "S3": ("below", 0.8),
+          "S4": ("below", 0.6), "X1": ("below", 0.8), "X2": ("below", 0.3), "X3": None, "X4": ("below", 0.7)}
+#: The ones INDICATORS.md marks "(setting)": programme defaults, not facts.
+SETTINGS = {"A2", "A3", "A4", "A5", "T2", "T3", "T4", "E5", "E6", "C3", "C4", "C5", "S1", "S2", "S4", "X2", "X4"}
+
+
+def test_shipped_declarations_are_the_programmes_28_by_category():
     spec = q.load_indicators()
-    assert {i.category for i in spec.indicators} == set(q.CATEGORIES)
-    assert all(i.measure in q.MEASURES and i.label["zh"] for i in spec.indicators)
+    assert [(c, [i.id for i in inds]) for c, inds in spec.by_category()] == list(PROGRAMME.items())
+    assert {i.id: i.alert for i in spec.indicators} == ALERTS
+    assert {i.id for i in spec.indicators if i.setting} == SETTINGS
+    assert {i.id for i in spec.indicators if i.report_only} == {"E4", "X3"}
+    assert all(i.measure in q.MEASURES and i.label["zh"] and i.numerator["zh"] and i.denominator["en"]
+               and i.source.startswith(f"INDICATORS.md {i.id}") for i in spec.indicators)
+    assert {c: spec.categories[c]["zh"] for c in ("access", "effectiveness", "experience")} == {
+        "access": "服务可及性", "effectiveness": "干预有效性", "experience": "居民满意度"}
 
 
 def _in(raw: dict, id: str) -> dict:
@@ -480,8 +504,10 @@ def test_bad_month():
 def test_suppression_hides_small_counts_and_their_values(tiny):
     r = q.compute(Tables(**tiny), months="2025-06")
     s = suppress_quality(r)
+    kinds = {i.id: i.kind for i in q.load_indicators().indicators}
     for _, row in s.iterrows():
-        for col in ("numerator", "denominator"):
+        # a rate's denominator is person-years, not a count of people: only its events are hidden
+        for col in ("numerator",) if kinds[row["indicator"]] == "rate" else ("numerator", "denominator"):
             v = row[col]
             assert v is pd.NA or pd.isna(v) or v == 0 or v >= 5, (row["indicator"], row["community"], col, v)
     # c1 self-harm 1/2: both hidden, value and interval too

@@ -37,11 +37,11 @@ Examples
 >>> spec = load_indicators()
 >>> sorted({i.category for i in spec.indicators}) == sorted(CATEGORIES)
 True
->>> spec.indicator("retention_dropout").alert
+>>> spec.indicator("C1").alert
 ('above', 0.15)
->>> ind = spec.indicator("timeliness_tier3_72h")
+>>> ind = spec.indicator("T2")
 >>> ind.window_hours, ind.label["en"]
-(72, 'Tier 3 contacted within 72 h')
+(72, 'Tier 3 seen within 72 h')
 """
 
 from __future__ import annotations
@@ -58,7 +58,6 @@ from scipy import stats
 
 from workbench._declarations import read_yaml, refuse
 from workbench._declarations import texts as _texts
-from workbench.epi import prevalence
 from workbench.instruments import get_instrument
 from workbench.params import ALPHA, FRAME, Instance, Options, Predicate, check, validate_params
 from workbench.tables import Tables
@@ -182,10 +181,12 @@ class _Derived:
 
     @cached_property
     def last_day(self) -> pd.Timestamp | None:
-        """The last date of anything recorded (screenings, contacts, referrals, events): what a
-        measure cannot judge after (a due date later than it is not yet due). None when empty."""
-        dates = [self["assessments"]["assessed_on"], self["contacts"]["contact_on"], self["referrals"]["referred_on"],
-                 self["referrals"]["ended_on"], self["events"]["event_on"]]
+        """The last date of anything recorded (screenings, contacts that took place or were missed,
+        referrals, events; a planned contact is not a record of the past): what a measure cannot
+        judge after (a due date later than it is not yet due). None when empty."""
+        c = self["contacts"]
+        dates = [self["assessments"]["assessed_on"], c.loc[(c["status"] != "planned").fillna(True).to_numpy(bool), "contact_on"],
+                 self["referrals"]["referred_on"], self["referrals"]["ended_on"], self["events"]["event_on"]]
         found = [d.max() for d in dates if len(d) and pd.notna(d.max())]
         return max(found) if found else None
 
@@ -423,15 +424,12 @@ def phq9_remission(tables: _Derived, *, months: Sequence[str]) -> pd.DataFrame:
 
 @_measure("tt_recovery", "proportion")
 def tt_recovery(tables: _Derived, *, months: Sequence[str]) -> pd.DataFrame:
-    """NHS Talking Therapies recovery of ended referrals where it applies (month of ending)."""
-    from workbench.outcomes import referral_outcomes
+    """NHS Talking Therapies recovery of finished referrals at caseness at the start, month ended:
+    counts from :func:`workbench.outcomes.rates` with the same denominators as reliable recovery
+    (a finished referral without a pair of scores stays in the denominator, as REFERENCE.md says)."""
+    from workbench.quality_outcomes import _tt_counts
 
-    c = tables["contacts"]
-    c = c[c["referral_id"].notna()].assign(attended=(c["status"] == "attended").astype(bool))
-    out = referral_outcomes(tables.referral_scores, c, attended="attended")
-    d = _ended(tables).merge(out[["referral_id", "recovered"]], on="referral_id", how="inner")
-    d = d[d["recovered"].notna()]
-    return _units(d, tables, "ended_on", d["recovered"])
+    return _tt_counts(tables, "recovery")
 
 
 @_measure("dropout", "proportion")
@@ -750,9 +748,10 @@ def _aggregate(units: pd.DataFrame, kind: str, alpha: float, per: int = 1) -> pd
     if {"numerator", "denominator"} <= set(units.columns):  # counts from a module that aggregates itself
         return _proportions(units.dropna(subset=["period", "community"]), alpha)
     units = _with_all(units)
-    if kind == "proportion":
-        p = prevalence(units, outcome="outcome", by=["community", "period"], alpha=alpha)
-        return p.rename(columns={"cases": "numerator", "n": "denominator", "prevalence": "value"})[_AGG]
+    if kind == "proportion":  # Wilson intervals as epi.prevalence gives them, from the counts
+        known = units.dropna(subset=["outcome"])
+        g = known.groupby(["community", "period"], sort=True)["outcome"].agg(["sum", "count"]).reset_index()
+        return _proportions(g.rename(columns={"sum": "numerator", "count": "denominator"}), alpha)
     if kind == "rate":
         from workbench.epi import _poisson_exact
 
@@ -906,7 +905,7 @@ def compute(tables: Tables, *, months: str | Sequence[str] | None = None,
         month on the chart (``common_cause``, ``special_cause_improvement``,
         ``special_cause_concern``; blank when the chart has too few months or the month no
         value), ``rules`` the special-cause rules the month meets (comma-separated). ``attrs``:
-        ``alpha``, ``version`` (of the indicators), ``indicators`` (the :class:`IndicatorSet`),
+        ``alpha``, ``version`` (of the indicators), ``indicators`` (the path of their declarations),
         ``policy_versions`` (the stepped-care policies the tier decisions were made under,
         :attr:`Tables.policy_versions <workbench.tables.Tables.policy_versions>`), ``source``,
         ``pseudonymised`` and ``read_at`` (of the tables), and ``residents_without_community``
@@ -967,7 +966,7 @@ def compute(tables: Tables, *, months: str | Sequence[str] | None = None,
         frame["rules"] = ""
         parts.append(frame[COLUMNS])
     out = pd.concat(parts, ignore_index=True)
-    out.attrs.update(alpha=alpha, version=spec.version, indicators=spec, policy_versions=tables.policy_versions,
+    out.attrs.update(alpha=alpha, version=spec.version, indicators=str(spec.path), policy_versions=tables.policy_versions,
                      source=tables.attrs.get("source"), pseudonymised=bool(tables.attrs.get("pseudonymised")),
                      read_at=tables.attrs.get("read_at"),
                      residents_without_community=int(tables["residents"]["community"].isna().sum()))
@@ -991,20 +990,30 @@ def _chart(rows: pd.DataFrame, ind: Indicator):
 
 
 def _add_spc(result: pd.DataFrame, spec: IndicatorSet) -> None:
-    """Fill ``variation`` and ``rules`` in place, one chart per indicator and community."""
-    variation = result["variation"].to_numpy(object).copy()
-    rules = result["rules"].to_numpy(object).copy()
-    position = pd.Series(np.arange(len(result)), index=result.index)
-    for (indicator, community), rows in result.groupby(["indicator", "community"], sort=False):
-        if (rows["status"].isin(("no_data", "not_applicable"))).all():
+    """Fill ``variation`` and ``rules`` in place: each indicator's chart per community
+    (:func:`workbench.spc.readings`, the same rules and icons as :func:`control_chart`), months
+    that are too few to judge left out as gaps."""
+    from workbench.spc import readings
+
+    variation = np.full(len(result), "", dtype=object)
+    rules = np.full(len(result), "", dtype=object)
+    order = result.sort_values(["indicator", "community", "period"], kind="stable")
+    usable = order["status"].isin(("ok", "alert")).to_numpy()
+    value = np.where(usable, order["value"].to_numpy(float), np.nan)
+    numerator = np.where(usable, order["numerator"].to_numpy(float), 0.0)
+    denominator = np.where(usable, order["denominator"].to_numpy(float), 0.0)
+    position = result.index.get_indexer(order.index)
+    keys = (order["indicator"] + "\0" + order["community"]).to_numpy(object)
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    stops = np.r_[starts[1:], len(keys)]
+    kinds = {i.id: (i.kind, i.direction) for i in spec.indicators}
+    for a, b in zip(starts, stops):
+        if usable[a:b].sum() < 2:
             continue
-        rows = rows.sort_values("period")
-        usable = rows["status"].isin(("ok", "alert")).to_numpy()
-        shown = rows.assign(value=rows["value"].where(usable), denominator=rows["denominator"].where(usable, 0))
-        signals = _chart(shown, spec.indicator(indicator))
-        at = position[rows.index].to_numpy()
-        variation[at] = signals.points["variation"].fillna("").astype(str).to_numpy(object)
-        rules[at] = signals.points["rules"].fillna("").astype(str).to_numpy(object)
+        kind, direction = kinds[order["indicator"].iat[a]]
+        got = (readings("p", numerator[a:b], denominator[a:b], direction=direction) if kind == "proportion"
+               else readings("xmr", value[a:b], direction=direction))
+        rules[position[a:b]], variation[position[a:b]] = got
     result["variation"] = variation
     result["rules"] = rules
 
@@ -1043,3 +1052,7 @@ def control_chart(result: pd.DataFrame, indicator: str, community: str = "all",
 def alerts(result: pd.DataFrame) -> pd.DataFrame:
     """The rows of :func:`compute` whose status is ``alert``."""
     return result[result["status"] == "alert"].reset_index(drop=True)
+
+
+# The measures of the other indicators, registered on import (they use the helpers above).
+from workbench import quality_care, quality_outcomes  # noqa: E402,F401  (registration)

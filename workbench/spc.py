@@ -62,7 +62,7 @@ from workbench._declarations import read_yaml, refuse, texts
 from workbench._errors import RowProblemsError
 from workbench.params import Either, Instance, Interval, Optional, Options, Predicate, check, validate_params
 
-__all__ = ["ASSURANCES", "DIRECTIONS", "POINT_COLUMNS", "RULES", "SIGNAL_COLUMNS", "VARIATIONS", "SPCChart",
+__all__ = ["ASSURANCES", "DIRECTIONS", "POINT_COLUMNS", "RULES", "SIGNAL_COLUMNS", "VARIATIONS", "SPCChart", "readings",
            "SPCDataError", "SPCRules", "SPCRulesError", "Signals", "load_rules", "p_chart", "special_causes",
            "xmr_chart"]
 
@@ -417,25 +417,68 @@ def p_chart(numerators, denominators, *, baseline=None, labels=None) -> SPCChart
                              f"must not exceed the month's denominator ({int(den[i])})"))
     if problems:
         raise SPCDataError(problems)
+    rules = load_rules()
+    c = _p_arrays(num, den, base, rules)
+    nan = np.full(n, np.nan)
+    frame = _frame(names, num, den, c.values, c.gaps, base, c.centre, c.sigma, c.lower, c.upper,
+                   rules.two_of_three_sigma, nan)
+    return SPCChart("p", frame, c.status, float(c.centre[0]) if c.status == "ok" else math.nan, math.nan, math.nan,
+                    c.n_base, rules)
+
+
+@dataclass(frozen=True)
+class _Arrays:
+    """A chart as arrays, one cell per month: what p_chart and xmr_chart put in their frames."""
+
+    status: str
+    values: np.ndarray
+    gaps: np.ndarray
+    centre: np.ndarray
+    sigma: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    n_base: int
+    moving: np.ndarray | None = None
+    mr_bar: float = math.nan
+
+
+def _p_arrays(num: np.ndarray, den: np.ndarray, base: np.ndarray, rules: SPCRules) -> _Arrays:
+    """The p chart of checked counts (NaN for a missing month)."""
+    n = len(num)
     gaps = ~(den > 0)
     with np.errstate(invalid="ignore", divide="ignore"):
         values = np.where(gaps, np.nan, num / den)
-    rules = load_rules()
     use = base & ~gaps
     n_base = int(use.sum())
     nan = np.full(n, np.nan)
     if n_base < rules.min_points:
-        frame = _frame(names, num, den, values, gaps, base, nan, nan, nan, nan, rules.two_of_three_sigma, nan)
-        return SPCChart("p", frame, "too_few", math.nan, math.nan, math.nan, n_base, rules)
+        return _Arrays("too_few", values, gaps, nan, nan, nan, nan, n_base)
     pbar = float(num[use].sum() / den[use].sum())
     with np.errstate(invalid="ignore", divide="ignore"):
         sigma = np.where(gaps, np.nan, np.sqrt(pbar * (1 - pbar) / np.where(gaps, 1, den)))
     k = rules.sigma_multiplier
-    lower = np.clip(pbar - k * sigma, 0, 1)
-    upper = np.clip(pbar + k * sigma, 0, 1)
-    frame = _frame(names, num, den, values, gaps, base, np.full(n, pbar), sigma, lower, upper,
-                   rules.two_of_three_sigma, nan)
-    return SPCChart("p", frame, "ok", pbar, math.nan, math.nan, n_base, rules)
+    return _Arrays("ok", values, gaps, np.full(n, pbar), sigma, np.clip(pbar - k * sigma, 0, 1),
+                   np.clip(pbar + k * sigma, 0, 1), n_base)
+
+
+def _xmr_arrays(x: np.ndarray, base: np.ndarray, rules: SPCRules) -> _Arrays:
+    """The XmR chart of checked values (NaN for a missing month)."""
+    n = len(x)
+    gaps = np.isnan(x)
+    observed = np.flatnonzero(~gaps)
+    moving = np.full(n, np.nan)
+    moving[observed[1:]] = np.abs(np.diff(x[observed]))
+    use = base & ~gaps
+    n_base = int(use.sum())
+    nan = np.full(n, np.nan)
+    if n_base < rules.min_points:
+        return _Arrays("too_few", x, gaps, nan, nan, nan, nan, n_base, moving)
+    centre = float(x[use].mean())
+    mr_bar = float(np.abs(np.diff(x[use])).mean())  # moving ranges within the baseline's months
+    sigma = rules.xmr_limit_factor / rules.sigma_multiplier * mr_bar
+    width = rules.xmr_limit_factor * mr_bar
+    return _Arrays("ok", x, gaps, np.full(n, centre), np.full(n, sigma), np.full(n, centre - width),
+                   np.full(n, centre + width), n_base, moving, mr_bar)
 
 
 @validate_params({"values": _SEQUENCE, "baseline": _BASELINE, "labels": _LABELS})
@@ -483,24 +526,14 @@ def xmr_chart(values, *, baseline=None, labels=None) -> SPCChart:
     x, _ = _as_numbers(values, "values", problems, whole=False)
     if problems:
         raise SPCDataError(problems)
-    gaps = np.isnan(x)
     rules = load_rules()
-    observed = np.flatnonzero(~gaps)
-    moving = np.full(n, np.nan)
-    moving[observed[1:]] = np.abs(np.diff(x[observed]))
-    use = base & ~gaps
-    n_base = int(use.sum())
+    c = _xmr_arrays(x, base, rules)
     nan = np.full(n, np.nan)
-    if n_base < rules.min_points:
-        frame = _frame(names, nan, nan, x, gaps, base, nan, nan, nan, nan, rules.two_of_three_sigma, moving)
-        return SPCChart("xmr", frame, "too_few", math.nan, math.nan, math.nan, n_base, rules)
-    centre = float(x[use].mean())
-    mr_bar = float(np.abs(np.diff(x[use])).mean())  # moving ranges within the baseline's months
-    sigma = rules.xmr_limit_factor / rules.sigma_multiplier * mr_bar
-    width = rules.xmr_limit_factor * mr_bar
-    frame = _frame(names, nan, nan, x, gaps, base, np.full(n, centre), np.full(n, sigma),
-                   np.full(n, centre - width), np.full(n, centre + width), rules.two_of_three_sigma, moving)
-    return SPCChart("xmr", frame, "ok", centre, mr_bar, rules.mr_upper_factor * mr_bar, n_base, rules)
+    frame = _frame(names, nan, nan, x, c.gaps, base, c.centre, c.sigma, c.lower, c.upper, rules.two_of_three_sigma,
+                   c.moving)
+    if c.status != "ok":
+        return SPCChart("xmr", frame, "too_few", math.nan, math.nan, math.nan, c.n_base, rules)
+    return SPCChart("xmr", frame, "ok", float(c.centre[0]), c.mr_bar, rules.mr_upper_factor * c.mr_bar, c.n_base, rules)
 
 
 # --- special causes ----------------------------------------------------------------------------
@@ -574,6 +607,55 @@ def _flags(v: np.ndarray, centre: np.ndarray, sigma: np.ndarray, lower: np.ndarr
     return flag, side
 
 
+def _met(col: Mapping[str, np.ndarray], rules: SPCRules) -> tuple[dict, np.ndarray, np.ndarray]:
+    """For the months with data (``col``: value, centre, sigma, lower, upper): each rule's flags,
+    the rules met as a (months x rules) table, and the side each month takes (the precedence)."""
+    flag, side = _flags(col["value"], col["centre"], col["sigma"], col["lower"], col["upper"], rules)
+    met = np.zeros((len(col["value"]), len(RULES)), dtype=bool)
+    for j, r in enumerate(RULES):
+        met[:, j] = flag[r]
+    chosen = np.zeros(len(col["value"]), dtype=int)
+    for r in reversed(rules.precedence):  # the first rule of the precedence is written last and wins
+        chosen = np.where(flag[r], side[r], chosen)
+    return flag, met, chosen
+
+
+def readings(kind: str, values, denominators=None, *, direction: str | None = None) -> tuple[list[str], list[str]]:
+    """Each month's special-cause rules and variation icon, as ``special_causes`` of ``p_chart``
+    (``kind="p"``: ``values`` are the numerators) or of ``xmr_chart`` (``kind="xmr"``) over every
+    month would give them, without building the charts' frames: for many charts at once (the
+    quality indicators of every community). Inputs are trusted (already counted by the caller,
+    NaN for a missing month); use the charts themselves for anything typed by a person.
+
+    Returns
+    -------
+    (rules, variation)
+        Per month: the rules met, comma-separated (``""`` for none, a gap or too few months), and
+        the icon (``""`` for a gap or too few months).
+
+    >>> readings("xmr", [10, 12] * 6 + [20], direction="lower_is_better")[1][-1]
+    'special_cause_concern'
+    >>> readings("p", [3, 4], [10, 10])
+    (['', ''], ['', ''])
+    """
+    rules = load_rules()
+    x = np.asarray(values, dtype=float)
+    base = np.ones(len(x), dtype=bool)
+    c = (_p_arrays(np.nan_to_num(x), np.nan_to_num(np.asarray(denominators, dtype=float)), base, rules)
+         if kind == "p" else _xmr_arrays(x, base, rules))
+    out_rules, out_icons = [""] * len(x), [""] * len(x)
+    if c.status != "ok":
+        return out_rules, out_icons
+    seen = np.flatnonzero(~c.gaps)
+    col = {"value": c.values[seen], "centre": c.centre[seen], "sigma": c.sigma[seen], "lower": c.lower[seen],
+           "upper": c.upper[seen]}
+    _, met, chosen = _met(col, rules)
+    for k, at in enumerate(seen):
+        out_rules[at] = ",".join(r for j, r in enumerate(RULES) if met[k, j])
+        out_icons[at] = _icon(int(chosen[k]), direction)
+    return out_rules, out_icons
+
+
 def _icon(side: int, direction: str | None) -> str:
     if side == 0:
         return "common_cause"
@@ -643,14 +725,9 @@ def special_causes(chart: SPCChart, *, direction: str | None = None, target: flo
         return Signals(chart, direction, target, out[SIGNAL_COLUMNS], "too_few", None)
     seen = np.flatnonzero(~points["gap"].to_numpy(bool))
     col = {c: points[c].to_numpy(float)[seen] for c in ("value", "centre", "sigma", "lower", "upper")}
-    flag, side = _flags(col["value"], col["centre"], col["sigma"], col["lower"], col["upper"], rules)
-    met = np.zeros((len(seen), len(RULES)), dtype=bool)
-    for j, r in enumerate(RULES):
-        met[:, j] = flag[r]
+    flag, met, chosen = _met(col, rules)
+    for r in RULES:
         out.loc[seen, r] = flag[r]
-    chosen = np.zeros(len(seen), dtype=int)
-    for r in reversed(rules.precedence):  # the first rule of the precedence is written last and wins
-        chosen = np.where(flag[r], side[r], chosen)
     out.loc[seen, "rules"] = [",".join(r for j, r in enumerate(RULES) if row[j]) for row in met]
     out.loc[seen, "side"] = [None if s == 0 else ("high" if s > 0 else "low") for s in chosen]
     out.loc[seen, "variation"] = [_icon(int(s), direction) for s in chosen]
