@@ -20,7 +20,8 @@ from workbench.tables import TABLES, Tables, TablesError, dictionary, read, writ
 #: Tables whose ids the registry assigns itself (compared through their natural keys instead).
 GENERATED_IDS = {"assessments": "assessment_id", "scores": "assessment_id", "decisions": "decision_id",
                  "events": "event_id", "enrolments": "enrolment_id", "consents": "consent_id",
-                 "measurements": "measurement_id", "smd_followups": "followup_id", "smd_rehab": "rehab_id"}
+                 "measurements": "measurement_id", "smd_followups": "followup_id", "smd_rehab": "rehab_id",
+                 "literacy": "literacy_id"}
 NATURAL = {"assessments": ["resident_id", "assessed_on", "instrument", "purpose", "study"],
            "scores": ["resident_id", "assessed_on", "instrument", "purpose", "study"],
            "decisions": ["resident_id", "assessed_on", "decided_at"], "events": ["resident_id", "event_on", "kind"],
@@ -51,7 +52,7 @@ def test_the_declarations_are_complete_and_the_dictionary_has_both_languages():
     assert en["description"].str.len().gt(0).all() and zh["description"].str.len().gt(0).all()
     assert set(en["table"]) == set(TABLES) == {"communities", "residents", "assessments", "scores", "decisions",
                                                 "referrals", "contacts", "events", "measurements", "enrolments", "surveys",
-                                                "consents", "smd_register", "smd_followups", "smd_rehab"}
+                                                "consents", "smd_register", "smd_followups", "smd_rehab", "literacy"}
     for spec in TABLES.values():
         assert set(spec.key) <= set(spec.names)
         for link in spec.links:

@@ -215,6 +215,14 @@ def _every_table(reg: Registry) -> None:
     reg.record("surveys", pd.DataFrame({"survey_id": ["S1"], "resident_id": ["R0000001"], "referral_id": ["REF1"],
                                         "surveyed_on": ["2025-04-01"], "satisfied": ["True"], "rating": [4]}),
                by="admin")
+    # the quality indicators' data: the hospital's dates filled (an update of the referral), a
+    # psychiatric discharge and literacy answers imported
+    reg.import_hospital_appointments(pd.DataFrame({"referral_id": ["REF1"], "appointment_on": ["2025-02-03"],
+                                                   "hospital_seen_on": ["2025-02-03"]}), by="admin")
+    reg.import_discharges(pd.DataFrame({"resident_id": ["R0000002"], "discharged_on": ["2025-03-20"], "days": ["12"]}),
+                          by="admin")
+    reg.import_literacy(pd.DataFrame({"resident_id": ["R0000001"], "asked_on": ["2025-02-01"],
+                                      "questionnaire": ["mhl-8 v1"], "n_asked": ["8"], "n_correct": ["5"]}), by="admin")
     # readings: a file imported (a unit converted), and a visit saved
     reg.import_measurements(pd.DataFrame({"resident_id": ["R0000001"], "measured_on": ["2025-05-01"], "sbp": ["152"],
                                           "dbp": ["88"], "hba1c_mmol_mol": ["53"], "adherence": ["regular"]}),
@@ -266,6 +274,7 @@ TAMPER = {
     "smd_followups": ("submission_id = 'smd-1'", "risk_grade = 0",
                       {"followed_on": "2020-01-01", "submission_id": "smd-2"}),
     "smd_rehab": ("level = 1", "left_on = '2025-09-01'", {"entered_on": "2020-01-01"}),
+    "literacy": ("questionnaire = 'mhl-8 v1'", "n_correct = 6", {"asked_on": "2020-01-01"}),
     "caseloads": ("resident_id = 'R0000002'", "assigned_by = 'dave'", {"resident_id": "R0000009"}),
     "access_approvals": ("resident_id = 'R0000003'", "expires_at = '2099-01-01 00:00:00.000000'",
                          {"resident_id": "R0000004"}),
@@ -353,7 +362,7 @@ def test_rows_sharing_a_key_are_told_apart(full_registry):
 def test_cli_shows_rows_checked_per_table(full_registry):
     status, out, err = _cli(full_registry, "audit", "verify")
     assert status == 0 and "OK" in out and "Traceback" not in err
-    assert "rows checked: users 3, communities " in out and "events 3" in out and "access_approvals 1" in out, out
+    assert "rows checked: users 3, communities " in out and "events 4" in out and "access_approvals 1" in out, out
 
 
 def test_an_updated_user_verifies_with_its_latest_logged_hash(full_registry):

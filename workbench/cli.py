@@ -5,6 +5,7 @@
     workbench import assessments FILE [--skip-invalid]
     workbench import measurements FILE [--skip-invalid] [--codes adherence=form]
     workbench import smd-register FILE | smd-followups FILE   (all or nothing)
+    workbench import hospital-appointments FILE | discharges FILE | literacy FILE | surveys FILE   (all or nothing)
     workbench import tables FOLDER
     workbench export FOLDER [--key-file FILE] [--include-free-text] [--k K]
     workbench backup FILE | restore FILE [--force]
@@ -37,6 +38,10 @@ import sys
 __all__ = ["main", "os_login"]
 
 
+#: imports written whole or not at all, taking their codes as written (no --skip-invalid, no --codes)
+_WHOLE = ("hospital-appointments", "discharges", "literacy", "surveys")
+
+
 def _common() -> argparse.ArgumentParser:
     """``--db`` and ``--user``, accepted before and after the subcommand (SUPPRESS: an option not
     given after the subcommand leaves the one given before it alone)."""
@@ -64,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     imp = add(sub, "import", help="import residents, assessments or measurements (CSV or Excel), or whole analysis "
                                         "tables (a folder written by 'workbench export' or the sample)")
     imp.add_argument("kind", choices=["residents", "assessments", "measurements", "smd-register", "smd-followups",
-                                      "tables"])
+                                      *_WHOLE, "tables"])
     imp.add_argument("file", help="the file (residents, assessments, measurements) or folder (tables)")
     imp.add_argument("--skip-invalid", action="store_true", help="write the valid rows and report the rest")
     imp.add_argument("--encoding", default=None, help="a CSV file's encoding when not UTF-8: gb18030 (or gbk)")
@@ -204,18 +209,23 @@ def main(argv: list[str] | None = None) -> int:
             from workbench.registry.imports import parse_codes
 
             codes = parse_codes(args.codes)
-            if args.kind.startswith("smd-") and (codes or args.skip_invalid):
-                raise ValueError(f"{args.kind}: a severe-mental-disorder file is written whole or not at all "
+            whole = args.kind.startswith("smd-") or args.kind in _WHOLE
+            if whole and (codes or args.skip_invalid):
+                what = "a severe-mental-disorder file" if args.kind.startswith("smd-") else f"a {args.kind} file"
+                raise ValueError(f"{args.kind}: {what} is written whole or not at all "
                                  "(no --skip-invalid) and takes its codes as written (no --codes)")
-            if codes and args.kind not in ("residents", "measurements") and not args.kind.startswith("smd-"):
+            if codes and args.kind not in ("residents", "measurements") and not whole:
                 raise ValueError("--codes: code maps apply to residents files (sex, lives_alone, conditions) and "
                                  "measurements files (adherence, smoking, yes/no answers)")
             frame = read_table(args.file, encoding=args.encoding)
             kwargs = {"codes": codes} if codes else {}
             method = {"residents": registry.import_residents, "assessments": registry.import_assessments,
                       "measurements": registry.import_measurements, "smd-register": registry.import_smd_register,
-                      "smd-followups": registry.import_smd_followups}[args.kind]
-            if not args.kind.startswith("smd-"):
+                      "smd-followups": registry.import_smd_followups,
+                      "hospital-appointments": registry.import_hospital_appointments,
+                      "discharges": registry.import_discharges, "literacy": registry.import_literacy,
+                      "surveys": registry.import_surveys}[args.kind]
+            if not whole:
                 kwargs["skip_invalid"] = args.skip_invalid
             result = method(frame, by=_need_user(args, registry), source=args.file, **kwargs)
             print(f"{args.kind}: {result.written} written, {result.unchanged} already stored unchanged, "

@@ -25,8 +25,8 @@ from sqlalchemy.engine import Connection
 from workbench.params import Options, validate_params
 from workbench.registry import audit
 from workbench.registry.schema import (assessments, communities, consents, contacts, enrolments, events,
-                                       measurements, referrals, residents, smd_followups, smd_register, smd_rehab,
-                                       surveys, tier_assignments)
+                                       literacy, measurements, referrals, residents, smd_followups, smd_register,
+                                       smd_rehab, surveys, tier_assignments)
 
 __all__ = ["assessment_rows", "decision_rows", "in_random_order", "pseudonymise", "read_frames"]
 
@@ -37,7 +37,7 @@ _SIMPLE = {
     "communities": (communities, ["community", "community_type"]),
     "residents": (residents, ["resident_id", "sex", "birth_date", "community", "lives_alone", *_CONDITIONS, "ckd"]),
     "referrals": (referrals, ["referral_id", "resident_id", "referred_on", "tier", "rule", "destination", "ended_on",
-                              "end_reason"]),
+                              "end_reason", "referral_source", "appointment_on", "hospital_seen_on"]),
     "contacts": (contacts, ["contact_id", "resident_id", "referral_id", "contact_on", "kind", "status", "recorded_by"]),
     "events": (events, ["event_id", "resident_id", "event_on", "kind", "source", "days"]),
     "enrolments": (enrolments, ["enrolment_id", "resident_id", "study", "arm", "enrolled_on"]),
@@ -52,6 +52,8 @@ _SIMPLE = {
     "smd_followups": (smd_followups, [c.name for c in smd_followups.columns
                                       if c.name not in ("submission_id", "outcome_reason", "recorded_at")]),
     "smd_rehab": (smd_rehab, [c.name for c in smd_rehab.columns if c.name != "recorded_at"]),
+    # literacy answers, and who recorded them (a staff pseudonym in exports)
+    "literacy": (literacy, [c.name for c in literacy.columns if c.name != "recorded_at"]),
 }
 _DECISION_COLUMNS = ["resident_id", "assessed_on", "suggested_tier", "tier", "rule", "urgent", "needs_review",
                      "psych_status", "disease_category", "service_cell", "service", "next_contact_due", "policy_version",
@@ -148,7 +150,7 @@ def read_frames(conn: Connection, *, allowed=None, source: str = "registry") -> 
     for name in ("assessments", "scores", "decisions", "events", "enrolments", "consents", "measurements"):
         key = f"{name[:-1]}_id" if name != "scores" else "assessment_id"
         frames[name][key] = frames[name][key].astype(str)
-    for name, key in (("smd_followups", "followup_id"), ("smd_rehab", "rehab_id")):
+    for name, key in (("smd_followups", "followup_id"), ("smd_rehab", "rehab_id"), ("literacy", "literacy_id")):
         frames[name][key] = frames[name][key].astype(str)
     frames["measurements"] = _with_ifcc(frames["measurements"])
     return frames
@@ -214,13 +216,14 @@ _ID_KINDS = {"resident_id": ("P", None), "assessment_id": ("A", "assessment"), "
              "contact_id": ("C", "contact"), "decision_id": ("D", "decision"), "event_id": ("V", "event"),
              "enrolment_id": ("E", "enrolment"), "survey_id": ("S", "survey"), "consent_id": ("K", "consent"),
              "submission_id": ("B", "submission"), "staff": ("U", "staff"), "measurement_id": ("M", "measurement"),
-             "followup_id": ("Q", "smd_followup"), "rehab_id": ("L", "smd_rehab")}
+             "followup_id": ("Q", "smd_followup"), "rehab_id": ("L", "smd_rehab"),
+             "literacy_id": ("Y", "literacy")}
 #: Identifying columns besides the declared ids (:attr:`TableSpec.ids`): the app submission an
 #: assessment came from, and the staff user names of the ``*_by`` columns (one pseudonym per user,
 #: the same in every table).
 _MORE_IDS = {"assessments": {"submission_id": "submission_id"}, "decisions": {"decided_by": "staff"},
              "contacts": {"recorded_by": "staff"}, "measurements": {"measured_by": "staff"},
-             **{name: {"recorded_by": "staff"} for name in ("smd_register", "smd_followups", "smd_rehab")}}
+             **{name: {"recorded_by": "staff"} for name in ("smd_register", "smd_followups", "smd_rehab", "literacy")}}
 #: Free-text columns (left out unless asked for).
 FREE_TEXT = {"decisions": ("override_reason",)}
 

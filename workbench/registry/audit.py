@@ -58,13 +58,14 @@ _LOCK_KEY = 73510001  # PostgreSQL advisory lock serialising appends to the chai
 
 #: Every table whose rows the log covers (all but ``audit_log``), in the order :func:`verify` checks them.
 COVERED = ("users", "communities", "residents", "assessments", "tier_assignments", "referrals", "contacts", "events",
-           "enrolments", "consents", "surveys", "measurements", "smd_register", "smd_followups", "smd_rehab", "caseloads",
-           "access_approvals")
+           "enrolments", "consents", "surveys", "measurements", "smd_register", "smd_followups", "smd_rehab", "literacy",
+           "caseloads", "access_approvals")
 #: Generated ids: numbers the database hands out, not part of what a row says (a row is known by
 #: :data:`KEYS` instead).
 _GENERATED = {"assessments": "assessment_id", "tier_assignments": "assignment_id", "events": "event_id",
               "enrolments": "enrolment_id", "consents": "consent_id", "measurements": "measurement_id",
-              "smd_followups": "followup_id", "smd_rehab": "rehab_id", "access_approvals": "approval_id"}
+              "smd_followups": "followup_id", "smd_rehab": "rehab_id", "literacy": "literacy_id",
+              "access_approvals": "approval_id"}
 #: Write times left out of the hash: residents and assessments were hashed without them from the
 #: start (their entries' own time records when). Every other write time round-trips exactly (UTC,
 #: whole seconds or microseconds, on SQLite and PostgreSQL) and is hashed: backdating a decision shows.
@@ -85,7 +86,7 @@ KEYS = {"users": ["name"], "communities": ["community"], "residents": ["resident
         "consents": ["resident_id", "purpose", "given_on"], "surveys": ["survey_id"],
         "measurements": ["resident_id", "measured_on", "setting"], "smd_register": ["resident_id"],
         "smd_followups": ["resident_id", "followed_on"], "smd_rehab": ["resident_id", "level", "entered_on"],
-        "caseloads": ["user_name", "resident_id"], "access_approvals": ["user_name", "resident_id"]}
+        "literacy": ["resident_id", "asked_on", "questionnaire"], "caseloads": ["user_name", "resident_id"], "access_approvals": ["user_name", "resident_id"]}
 #: Tables covered before every table was (their rows were hashed from the first write): the
 #: others' rows written before are sealed by :func:`seal` at the upgrade.
 FIRST_COVERED = ("residents", "assessments")
@@ -93,7 +94,8 @@ FIRST_COVERED = ("residents", "assessments")
 #: is left out of the hash and the key, so rows written before the column existed still verify.
 LATER = {"residents": {"ckd": None}, "assessments": {"purpose": "screening", "referral_id": None, "study": None,
                                                      "visit": None, "derived": None},
-         "events": {"days": None}}
+         "events": {"days": None},
+         "referrals": {"referral_source": None, "appointment_on": None, "hospital_seen_on": None}}
 
 
 def _plain(value: Any) -> Any:
@@ -356,8 +358,11 @@ def _stored_digests(connection: Connection, table: str, *, size: int = 10_000):
     key_spec = [(names.index(c), _converter(t.c[c]), c in later, later.get(c)) for c in KEYS[table]]
     stored = names.index("content_hash") if "content_hash" in names else None
     encode, sha256 = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode, hashlib.sha256
-    result = connection.execution_options(yield_per=size).execute(
-        sa.select(*t.columns).order_by(*[t.c[c] for c in KEYS[table]]))
+    # the option on this statement only: Connection.execution_options would set it on the
+    # connection for good (SQLAlchemy 2), and a later executemany (seal's append) fails on a
+    # server-side cursor on PostgreSQL
+    result = connection.execute(sa.select(*t.columns).order_by(*[t.c[c] for c in KEYS[table]]),
+                                execution_options={"yield_per": size})
     for part in result.partitions():
         out = []
         for row in part:
@@ -379,10 +384,10 @@ def _logged(connection: Connection, tables: Iterable[str]) -> dict[str, dict[str
     rows share the key; an ``update`` entry replaces what was logged for its key."""
     tables = list(tables)
     out: dict[str, dict[str, Any]] = {t: {} for t in tables}
-    result = connection.execution_options(yield_per=10_000).execute(
+    result = connection.execute(
         sa.select(audit_log.c.action, audit_log.c.target_table, audit_log.c.target_key, audit_log.c.content_hash)
         .where(audit_log.c.content_hash.is_not(None), audit_log.c.target_table.in_(tables))
-        .order_by(audit_log.c.entry_id))
+        .order_by(audit_log.c.entry_id), execution_options={"yield_per": 10_000})
     for action, table, row_id, content in result:
         _record(out[table], action, row_id, content)
     return out
@@ -492,8 +497,8 @@ def verify(connection: Connection, *, registry: str | None = None, key: bytes | 
     sealed, sealed_at, baselined = 0, None, False
     keyed = hmac.new(key, digestmod=hashlib.sha256)
     encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
-    result = connection.execution_options(yield_per=10_000).execute(
-        sa.select(audit_log).order_by(audit_log.c.entry_id))
+    result = connection.execute(sa.select(audit_log).order_by(audit_log.c.entry_id),
+                                execution_options={"yield_per": 10_000})
     for entry in result.mappings():
         count += 1
         last_id = entry["entry_id"]

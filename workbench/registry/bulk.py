@@ -26,8 +26,9 @@ from sqlalchemy.engine import Connection
 
 from workbench.registry import audit
 from workbench.registry.analysis import _clean, _day, assessment_rows, decision_rows, existing_assessments, same_answers
-from workbench.registry.schema import (communities, consents, contacts, enrolments, events, measurements, referrals,
-                                       residents, smd_followups, smd_register, smd_rehab, surveys, tier_assignments)
+from workbench.registry.schema import (communities, consents, contacts, enrolments, events, literacy, measurements,
+                                       referrals, residents, smd_followups, smd_register, smd_rehab, surveys,
+                                       tier_assignments)
 
 __all__ = ["REQUIRED_IN_REGISTRY", "TablesImport", "blank_resident_facts", "import_tables"]
 
@@ -42,7 +43,8 @@ class TablesImport(NamedTuple):
 #: analysis table -> (registry table, natural key in the registry, who-column prefix, columns written)
 _TABLES = {
     "referrals": (referrals, ("referral_id",), "created",
-                  ["referral_id", "resident_id", "referred_on", "tier", "rule", "destination", "ended_on", "end_reason"]),
+                  ["referral_id", "resident_id", "referred_on", "tier", "rule", "destination", "ended_on", "end_reason",
+                   "referral_source", "appointment_on", "hospital_seen_on"]),
     "contacts": (contacts, ("contact_id",), "recorded",
                  ["contact_id", "resident_id", "referral_id", "contact_on", "kind", "status", "recorded_by"]),
     "events": (events, ("resident_id", "event_on", "kind"), "recorded",
@@ -65,10 +67,15 @@ _TABLES = {
                                                                                "outcome_reason", "recorded_at")]),
     "smd_rehab": (smd_rehab, ("resident_id", "level", "entered_on"), "recorded",
                   [c.name for c in smd_rehab.columns if c.name not in ("rehab_id", "recorded_at")]),
+    # literacy answers (ids the registry's own; known by resident, day and questionnaire)
+    "literacy": (literacy, ("resident_id", "asked_on", "questionnaire"), "recorded",
+                 [c.name for c in literacy.columns if c.name not in ("literacy_id", "recorded_at")]),
 }
+#: a row of each table in words (default: the table's name without its last letter)
+_ONE = {"literacy": "literacy answer set"}
 _DATE_COLUMNS = {"referred_on", "ended_on", "contact_on", "event_on", "enrolled_on", "surveyed_on", "given_on",
                  "withdrawn_on", "birth_date", "diagnosed_on", "registered_on", "consent_on", "left_on", "followed_on",
-                 "next_due", "entered_on"}
+                 "next_due", "entered_on", "appointment_on", "hospital_seen_on", "asked_on"}
 _CONDITIONS = ("hypertension", "diabetes", "chd", "stroke", "copd", "asthma")
 
 
@@ -229,11 +236,15 @@ def import_tables(conn: Connection, tables, *, by: str, at: dt.datetime, source:
     staff = set(conn.execute(sa.select(users.c.name)).scalars())
     for name, column in (("decisions", "decided_by"), ("contacts", "recorded_by"), ("measurements", "measured_by"),
                          ("smd_register", "recorded_by"), ("smd_followups", "recorded_by"),
-                         ("smd_rehab", "recorded_by")):
+                         ("smd_rehab", "recorded_by"), ("literacy", "recorded_by")):
         frame = tables[name]
         unknown = frame[column].notna() & ~frame[column].isin(staff)
         problems.extend((name, frame.iloc[k, 0], column, frame[column].iloc[k], "is not a user of this registry: add "
                          "them with 'workbench users add' first") for k in np.flatnonzero(unknown.to_numpy()))
+
+    # rules between columns the analysis tables declare in words (the database keeps them too, but
+    # for referrals on an upgraded SQLite registry: migration 0008)
+    problems.extend(cross_field_problems(tables))
 
     # the other tables
     plain: dict[str, list[dict]] = {}
@@ -251,7 +262,7 @@ def import_tables(conn: Connection, tables, *, by: str, at: dt.datetime, source:
                 differs = [c for c in columns if _comparable(found[k].get(c)) != _comparable(rec[c])]
                 if differs:
                     problems.append((name, label, differs[0], rec[differs[0]],
-                                     f"differs from the stored {name[:-1]} ({found[k].get(differs[0])!r}); "
+                                     f"differs from the stored {_ONE.get(name, name[:-1])} ({found[k].get(differs[0])!r}); "
                                      "nothing is overwritten"))
                 continue
             new.append({f"{who}_by": by, **rec, f"{who}_at": at})
@@ -273,7 +284,7 @@ def import_tables(conn: Connection, tables, *, by: str, at: dt.datetime, source:
     if new_decisions:
         conn.execute(tier_assignments.insert(), new_decisions)
     for name in ("contacts", "events", "enrolments", "surveys", "consents", "measurements", "smd_register",
-                 "smd_followups", "smd_rehab"):
+                 "smd_followups", "smd_rehab", "literacy"):
         if plain[name]:
             conn.execute(_TABLES[name][0].insert(), plain[name])
     written = {"communities": len(new_communities), "residents": len(new_residents), "assessments": len(new_assessments),
@@ -284,12 +295,34 @@ def import_tables(conn: Connection, tables, *, by: str, at: dt.datetime, source:
     entries += audit.entries_for("assessments", new_assessments, hashes=[r["content_hash"] for r in new_assessments])
     entries += audit.entries_for("tier_assignments", new_decisions)
     for name in ("referrals", "contacts", "events", "enrolments", "surveys", "consents", "measurements",
-                 "smd_register", "smd_followups", "smd_rehab"):
+                 "smd_register", "smd_followups", "smd_rehab", "literacy"):
         entries += audit.entries_for(_TABLES[name][0].name, plain[name])
     entries.append({"action": "import", "target_table": "(analysis tables)",
                     "details": {"source": source, "written": written, "unchanged": unchanged}})
     audit.append(conn, entries, user=by, at=at)
     return TablesImport(written, unchanged)
+
+
+def cross_field_problems(tables) -> list[tuple]:
+    """Problems (``table, row, column, value, rule``; the row named by its id) with the rules between
+    columns of the quality indicators' data: a referral's hospital appointment or seen date before
+    the referral, a literacy answer set with more correct answers than questions asked."""
+    problems: list[tuple] = []
+    r = tables.referrals
+    for column in ("appointment_on", "hospital_seen_on"):
+        if column not in r.columns:
+            continue
+        before = (pd.to_datetime(r[column]) < pd.to_datetime(r["referred_on"])).fillna(False).to_numpy(dtype=bool)
+        problems.extend(("referrals", r["referral_id"].iloc[k], column, str(pd.Timestamp(r[column].iloc[k]).date()),
+                         f"is before the referral (referred_on {pd.Timestamp(r['referred_on'].iloc[k]).date()})")
+                        for k in np.flatnonzero(before))
+    lit = tables.literacy
+    if len(lit):
+        over = (lit["n_correct"].astype("Float64") > lit["n_asked"].astype("Float64")).fillna(False).to_numpy(dtype=bool)
+        problems.extend(("literacy", lit["literacy_id"].iloc[k], "n_correct", int(lit["n_correct"].iloc[k]),
+                         f"is more than the questions asked (n_asked {int(lit['n_asked'].iloc[k])})")
+                        for k in np.flatnonzero(over))
+    return problems
 
 
 def _utc(value) -> dt.datetime:

@@ -8,7 +8,7 @@ is the second wall, so that direct SQL cannot go around the API:
 
 - counsellor, doctor: the rows of resident data (assessments, tier decisions, referrals,
   contacts, events, enrolments, consents, surveys, measurements, the SMD register, follow-ups and
-  rehabilitation steps) of residents on their caseload, approved for
+  rehabilitation steps, literacy answers) of residents on their caseload, approved for
   them by a second counsellor (until the approval expires), or that they entered themselves; they
   insert only rows entered under their own name; the residents' records (every staff role reads
   the basic record, as :meth:`Registry.residents` shows).
@@ -32,7 +32,9 @@ is the second wall, so that direct SQL cannot go around the API:
 re-creates what a restore into another cluster lacks: the group roles). It works on the schema
 of the revision running it (a table or column of a later revision is left out until that
 revision's migration runs it again: 0006 for ``measurements``, ``residents.ckd``, ``events.days``;
-0007 for ``smd_register``, ``smd_followups``, ``smd_rehab``).
+0007 for ``smd_register``, ``smd_followups``, ``smd_rehab``; 0008 for ``literacy`` and the
+referrals' source and hospital dates: a clinician fills the two hospital dates of a referral they
+may read, and the answers of a survey stored unanswered).
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ GROUPS = {"social_worker": "workbench_social_worker", "counsellor": "workbench_c
 RESIDENT_TABLES = {"assessments": "entered_by", "tier_assignments": "decided_by", "referrals": "created_by",
                    "contacts": "recorded_by", "events": "recorded_by", "enrolments": "recorded_by",
                    "consents": "recorded_by", "surveys": "recorded_by", "measurements": "recorded_by",
-                   "smd_register": "recorded_by", "smd_followups": "recorded_by", "smd_rehab": "recorded_by"}
+                   "smd_register": "recorded_by", "smd_followups": "recorded_by", "smd_rehab": "recorded_by",
+                   "literacy": "recorded_by"}
 _STAFF = ", ".join(GROUPS.values())
 _CLINICIANS = "workbench_counsellor, workbench_doctor"
 _BASIC = "resident_id, name, phone, sex, birth_date, community, content_hash, created_by, created_at"
@@ -142,7 +145,8 @@ _ANALYST_VIEWS = {
                                       "{id[staff]} AS decided_by, decided_at, overridden, "
                                       "CAST(NULL AS text) AS override_reason"),
     "referrals": ("referrals", "{id[referral_id]} AS referral_id, {id[resident_id]} AS resident_id, referred_on, "
-                               "tier, rule, destination, ended_on, end_reason"),
+                               "tier, rule, destination, ended_on, end_reason, referral_source, appointment_on, "
+                               "hospital_seen_on"),
     "contacts": ("contacts", "{id[contact_id]} AS contact_id, {id[resident_id]} AS resident_id, "
                              "{id[referral_id]} AS referral_id, contact_on, kind, status, "
                              "{id[staff]} AS recorded_by"),
@@ -165,12 +169,15 @@ _ANALYST_VIEWS = {
                                        "{id[staff]} AS recorded_by"),
     "smd_rehab": ("smd_rehab", "{id[rehab_id]} AS rehab_id, {id[resident_id]} AS resident_id, level, entered_on, "
                                "left_on, {id[staff]} AS recorded_by"),
+    "literacy": ("literacy", "{id[literacy_id]} AS literacy_id, {id[resident_id]} AS resident_id, asked_on, "
+                             "questionnaire, n_asked, n_correct, {id[staff]} AS recorded_by"),
 }
 #: the registry column holding each kind of id in a view's table (the decision's id is the
 #: tier assignment's; the staff name is the table's ``*_by`` column)
 _ID_COLUMNS = {"decision_id": "assignment_id", "staff": {"tier_assignments": "decided_by", "contacts": "recorded_by",
                                                           "measurements": "measured_by", "smd_register": "recorded_by",
-                                                          "smd_followups": "recorded_by", "smd_rehab": "recorded_by"}}
+                                                          "smd_followups": "recorded_by", "smd_rehab": "recorded_by",
+                                                          "literacy": "recorded_by"}}
 
 
 def _kinds() -> dict[str, tuple[str, str | None]]:
@@ -292,7 +299,7 @@ def _statements(schema: dict[str, set[str]]) -> list[str]:
     resident_tables = {t: who for t, who in RESIDENT_TABLES.items() if t in schema}
     more_stored = "".join(f"\n      OR EXISTS (SELECT 1 FROM {t} WHERE resident_id = rid AND {who} <> who)"
                           for t, who in resident_tables.items()
-                          if t in ("measurements", "smd_register", "smd_followups", "smd_rehab"))
+                          if t in ("measurements", "smd_register", "smd_followups", "smd_rehab", "literacy"))
     # (the others are checked in Python only, as before)
     out = [f"""DO $$ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{group}') THEN
@@ -353,6 +360,16 @@ END $$""" for group in GROUPS.values()]
                f"FOR UPDATE TO {_CLINICIANS} USING (recorded_by = current_user OR {_MAY_READ}) WITH CHECK (true)")
         policy("smd_rehab", "clinician_close", f"FOR UPDATE TO {_CLINICIANS} "
                                                f"USING (recorded_by = current_user OR {_MAY_READ}) WITH CHECK (true)")
+    if "hospital_seen_on" in schema.get("referrals", ()):
+        # the hospital's appointment and seen dates of a fast-track referral, filled from the
+        # hospital's reply by a clinician who may read the referral; nothing else of the row changes
+        out.append(f"GRANT UPDATE (appointment_on, hospital_seen_on) ON referrals TO {_CLINICIANS}")
+        policy("referrals", "clinician_hospital_dates",
+               f"FOR UPDATE TO {_CLINICIANS} USING (created_by = current_user OR {_MAY_READ}) WITH CHECK (true)")
+        # a survey sent and stored unanswered gets its answers when they come back
+        out.append(f"GRANT UPDATE (satisfied, rating) ON surveys TO {_CLINICIANS}")
+        policy("surveys", "clinician_answers",
+               f"FOR UPDATE TO {_CLINICIANS} USING (recorded_by = current_user OR {_MAY_READ}) WITH CHECK (true)")
     policy("tier_assignments", "social_worker_read", "FOR SELECT TO workbench_social_worker USING (true)")
     policy("caseloads", "clinician_read", f"FOR SELECT TO {_CLINICIANS} "
                                           "USING (user_name = current_user OR assigned_by = current_user)")

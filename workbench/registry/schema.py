@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-__all__ = ["EVENT_KINDS", "ROLES", "metadata"]
+__all__ = ["EVENT_KINDS", "REFERRAL_SOURCES", "ROLES", "metadata"]
 
 metadata = sa.MetaData(naming_convention={
     "ix": "ix_%(column_0_label)s", "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -17,8 +17,12 @@ metadata = sa.MetaData(naming_convention={
 
 #: Roles, from least to most access (DESIGN.md, privacy).
 ROLES = ("social_worker", "counsellor", "doctor", "analyst", "admin")
-#: Kinds of event the registry records.
-EVENT_KINDS = ("er_visit", "crisis", "cardiovascular_event", "hospitalisation", "death")
+#: Kinds of event the registry records (as ``workbench.tables.EVENT_KINDS``; the last two since
+#: migration 0008: an emergency visit for a mental-health crisis, a discharge from a psychiatric ward).
+EVENT_KINDS = ("er_visit", "crisis", "cardiovascular_event", "hospitalisation", "death", "psychiatric_emergency",
+               "psychiatric_discharge")
+#: Where a referral came from (``referrals.referral_source``, migration 0008; as ``workbench.tables``).
+REFERRAL_SOURCES = ("screening", "self", "family", "staff", "hospital", "other")
 
 _conditions = [sa.Column(name, sa.Boolean, nullable=False, server_default=sa.false())
                for name in ("hypertension", "diabetes", "chd", "stroke", "copd", "asthma")]
@@ -112,6 +116,14 @@ referrals = sa.Table(
     sa.Column("ended_on", sa.Date),
     sa.Column("end_reason", sa.String(40)),
     *_who("created"),
+    # migration 0008 (blank: not recorded; the hospital's dates of a fast-track referral, from the hospital)
+    sa.Column("referral_source", sa.String(20)),
+    sa.Column("appointment_on", sa.Date),
+    sa.Column("hospital_seen_on", sa.Date),
+    sa.CheckConstraint("referral_source IS NULL OR referral_source IN ("
+                       + ", ".join(f"'{v}'" for v in REFERRAL_SOURCES) + ")", name="referral_source"),
+    sa.CheckConstraint("appointment_on IS NULL OR appointment_on >= referred_on", name="appointment_after_referral"),
+    sa.CheckConstraint("hospital_seen_on IS NULL OR hospital_seen_on >= referred_on", name="seen_after_referral"),
 )
 
 tier_assignments = sa.Table(
@@ -158,8 +170,7 @@ events = sa.Table(
     sa.Column("source", sa.String(100)),
     *_who("recorded"),
     sa.Column("days", sa.SmallInteger),  # a hospital stay's length; blank otherwise (migration 0006)
-    sa.CheckConstraint("kind IN ('er_visit', 'crisis', 'cardiovascular_event', 'hospitalisation', 'death')",
-                       name="kind"),
+    sa.CheckConstraint("kind IN (" + ", ".join(f"'{v}'" for v in EVENT_KINDS) + ")", name="kind"),
     sa.CheckConstraint("days IS NULL OR days >= 0", name="days"),
 )
 
@@ -282,6 +293,22 @@ smd_rehab = sa.Table(
     sa.UniqueConstraint("resident_id", "level", "entered_on", name="uq_smd_rehab_step"),
     sa.CheckConstraint("level BETWEEN 1 AND 5", name="level"),
     sa.CheckConstraint("left_on IS NULL OR left_on >= entered_on", name="left_after_entered"),
+)
+
+#: Mental-health literacy questions asked (migration 0008): one answer set per resident, day and
+#: questionnaire, scored when saved (``n_correct`` blank: the answers were not recorded, never 0).
+literacy = sa.Table(
+    "literacy", metadata,
+    sa.Column("literacy_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("resident_id", sa.String(64), sa.ForeignKey("residents.resident_id"), nullable=False),
+    sa.Column("asked_on", sa.Date, nullable=False),
+    sa.Column("questionnaire", sa.String(60), nullable=False),
+    sa.Column("n_asked", sa.SmallInteger, nullable=False),
+    sa.Column("n_correct", sa.SmallInteger),
+    *_who("recorded"),
+    sa.UniqueConstraint("resident_id", "asked_on", "questionnaire", name="uq_literacy_asked"),
+    sa.CheckConstraint("n_asked BETWEEN 1 AND 127", name="n_asked"),
+    sa.CheckConstraint("n_correct IS NULL OR (n_correct >= 0 AND n_correct <= n_asked)", name="n_correct"),
 )
 
 

@@ -25,9 +25,10 @@ from workbench.registry.access import AccessDenied, can_read_answers, require_ro
 from workbench.registry import pg_security
 from workbench.registry.engine import make_engine
 from workbench.registry.imports import CONDITIONS, ImportProblems, validate_residents
-from workbench.registry.schema import (EVENT_KINDS, ROLES, access_approvals, assessments, caseloads, communities,
-                                       consents, contacts, enrolments, events, measurements, referrals, residents,
-                                       smd_followups, smd_register, smd_rehab, surveys, tier_assignments, users)
+from workbench.registry.schema import (EVENT_KINDS, REFERRAL_SOURCES, ROLES, access_approvals, assessments, caseloads,
+                                       communities, consents, contacts, enrolments, events, literacy, measurements,
+                                       referrals, residents, smd_followups, smd_register, smd_rehab, surveys,
+                                       tier_assignments, users)
 
 __all__ = ["FollowUpData", "ImportResult", "RecordProblems", "Registry", "SavedFollowUp", "SavedScreening",
            "SavedVisit"]
@@ -576,6 +577,84 @@ class Registry:
                 raise ImportProblems(source, _problem_lines(result.problems))
         return ImportResult(len(result.rows), result.unchanged, ImportProblems(source, _problem_lines([])).problems)
 
+    # --- the quality indicators' data (workbench.registry.quality_store) ------------------------
+
+    def _import_quality(self, frame: pd.DataFrame, kind: str, *, by: str, source: str) -> ImportResult:
+        """Check ``frame`` as a ``kind`` file and store it in one transaction, all or nothing
+        (:mod:`workbench.registry.quality_store`); admins, doctors and counsellors, a clinician
+        only about residents they may read (checked before anything about them is looked up)."""
+        from workbench.registry import quality_store
+
+        prepared = quality_store.prepare(frame, kind)
+        store = {"discharges": quality_store.store_discharges, "literacy": quality_store.store_literacy,
+                 "surveys": quality_store.store_surveys}
+        with self._write() as conn:
+            role = require_role(conn, by, {"admin", "counsellor", "doctor"}, f"import {kind}")
+            audit._lock(conn)
+            if kind == "hospital-appointments":
+                stored = {r["referral_id"]: r for r in quality_store._rows_of(
+                    conn, referrals, "referral_id", [r["referral_id"] for r in prepared.rows])}
+                if role != "admin":
+                    permitted = set(can_read_answers(conn, by, role, None))
+                    refused = sorted({r["referral_id"] for r in prepared.rows if r["referral_id"] is not None
+                                      and (r["referral_id"] not in stored
+                                           or stored[r["referral_id"]]["resident_id"] not in permitted)})
+                    if refused:  # an unknown referral and another's are refused alike: nothing is told
+                        raise AccessDenied(f"{by!r} may not record hospital dates of referral(s) {refused[:10]}"
+                                           f"{' ...' if len(refused) > 10 else ''}: not referrals of residents on "
+                                           "their caseload (or approved for them); nothing was written")
+                result = quality_store.store_appointments(conn, prepared, by=by, at=_now(), source=source,
+                                                          stored=stored)
+            else:
+                _only_permitted(conn, by, role, [r["resident_id"] for r in prepared.rows],
+                                what={"discharges": "psychiatric discharges", "literacy": "literacy answers",
+                                      "surveys": "surveys"}[kind])
+                result = store[kind](conn, prepared, by=by, at=_now(), source=source)
+            if result.problems:
+                raise ImportProblems(source, _problem_lines(result.problems))
+        return ImportResult(len(result.rows), result.unchanged, ImportProblems(source, _problem_lines([])).problems)
+
+    def import_hospital_appointments(self, frame: pd.DataFrame, *, by: str, source: str = "data") -> ImportResult:
+        """Fill the hospital's dates of stored referrals from the hospital's reply (``workbench import
+        hospital-appointments``): columns ``referral_id``, ``appointment_on`` (the appointment booked),
+        ``hospital_seen_on`` (the day the hospital saw the resident); a blank cell leaves the stored
+        date as it is. All or nothing, every problem named (line, column, value, rule): an unknown
+        referral, a date before the referral, a seen date after today, a seen date other than the
+        one stored, a new appointment after the resident was seen, a referral twice in the file.
+        The same dates again are ``unchanged``; each referral filled is an audited update.
+        Admins, doctors and counsellors (a clinician: referrals of residents they may read; an
+        unknown referral is refused alike, :class:`AccessDenied`)."""
+        return self._import_quality(frame, "hospital-appointments", by=by, source=source)
+
+    def import_discharges(self, frame: pd.DataFrame, *, by: str, source: str = "data") -> ImportResult:
+        """Store discharges from psychiatric wards (``workbench import discharges``) as ``events`` of
+        kind ``psychiatric_discharge``: columns ``resident_id``, ``discharged_on`` (the event's day),
+        ``days`` (the stay, optional; blank: not known, never 0), ``source`` (optional). One per
+        resident and day: the same again is ``unchanged``, another stay or source for it refused.
+        All or nothing, every problem named; admins, doctors and counsellors (a clinician: residents
+        they may read, checked before anything about them is looked up)."""
+        return self._import_quality(frame, "discharges", by=by, source=source)
+
+    def import_literacy(self, frame: pd.DataFrame, *, by: str, source: str = "data") -> ImportResult:
+        """Store mental-health literacy answers (``workbench import literacy``): columns
+        ``resident_id``, ``asked_on``, ``questionnaire``, ``n_asked`` (1-127), ``n_correct`` (0 to
+        ``n_asked``; blank: not recorded, never 0), optionally ``recorded_by`` (a registry user;
+        blank: ``by``). One per resident, day and questionnaire: the same again is ``unchanged``,
+        other counts refused. All or nothing, every problem named; admins, doctors and counsellors
+        (a clinician: residents they may read)."""
+        return self._import_quality(frame, "literacy", by=by, source=source)
+
+    def import_surveys(self, frame: pd.DataFrame, *, by: str, source: str = "data") -> ImportResult:
+        """Store satisfaction surveys (``workbench import surveys``): columns ``resident_id``,
+        ``surveyed_on``, optionally ``referral_id`` (the resident's own, begun by that day),
+        ``satisfied`` (True/False, 是/否), ``rating`` (1-5) and ``survey_id`` (blank: one made from
+        the resident, day and referral, :func:`workbench.registry.quality_store.survey_id`). Both
+        answers blank: a survey sent and not answered (never 0). A survey stored unanswered gets
+        the answers of a later file (an audited update); the same again is ``unchanged``; other
+        differences are refused. All or nothing, every problem named; admins, doctors and
+        counsellors (a clinician: residents they may read)."""
+        return self._import_quality(frame, "surveys", by=by, source=source)
+
     def register_smd(self, row, *, by: str) -> pd.DataFrame:
         """Put one resident on the SMD register (admins and doctors); returns the stored row (the
         ``smd_register`` analysis table's shape). ``row``: a dict or a one-row frame with the
@@ -733,7 +812,8 @@ class Registry:
 
     @validate_params({"table": Options(of=lambda: sorted(_RECORDABLE))})
     def record(self, table: str, frame: pd.DataFrame, *, by: str) -> int:
-        """Store rows of ``referrals``, ``contacts``, ``events``, ``enrolments`` or ``consents``.
+        """Store rows of ``referrals``, ``contacts``, ``events``, ``enrolments``, ``consents``, ``surveys`` or
+        ``literacy``.
 
         Columns are those of the table (see ``workbench/registry/schema.py``); who recorded the
         rows and when is filled in. Every cell is checked first and every problem reported at
@@ -910,7 +990,8 @@ class Registry:
             return audit.verify(conn)
 
 
-def _only_permitted(conn: Connection, by: str, role: str, resident_ids: Iterable[str]) -> None:
+def _only_permitted(conn: Connection, by: str, role: str, resident_ids: Iterable[str], *,
+                    what: str = "severe-mental-disorder details") -> None:
     """Severe-mental-disorder records are written only about residents ``by`` may read (their
     caseload, or a second counsellor's approval; admins: anyone), before anything about the
     resident is looked up: otherwise a refusal ("not on the register", "already followed up that
@@ -920,7 +1001,7 @@ def _only_permitted(conn: Connection, by: str, role: str, resident_ids: Iterable
         can_read_answers(conn, by, role, sorted({str(r) for r in resident_ids if r is not None}))
     except AccessDenied as err:
         refused = str(err).split(" may not read the answers of ", 1)[1].split(": ", 1)[0]
-        raise AccessDenied(f"{by!r} may not record severe-mental-disorder details of {refused}: not on their caseload "
+        raise AccessDenied(f"{by!r} may not record {what} of {refused}: not on their caseload "
                            "and no second counsellor has approved access; nothing was written") from None
 
 
@@ -944,7 +1025,7 @@ _ABOUT_RESIDENT = ((residents, "created_by"), (assessments, "entered_by"), (tier
                    (referrals, "created_by"), (contacts, "recorded_by"), (events, "recorded_by"),
                    (enrolments, "recorded_by"), (consents, "recorded_by"), (surveys, "recorded_by"),
                    (measurements, "recorded_by"), (smd_register, "recorded_by"), (smd_followups, "recorded_by"),
-                   (smd_rehab, "recorded_by"))
+                   (smd_rehab, "recorded_by"), (literacy, "recorded_by"))
 
 
 def _user_row(conn: Connection, name: str):
@@ -997,12 +1078,20 @@ _RECORDABLE = {
     "enrolments": (enrolments, _CLINICAL, "recorded"),
     "consents": (consents, _STAFF, "recorded"),
     "surveys": (surveys, _STAFF, "recorded"),
+    "literacy": (literacy, _CLINICAL, "recorded"),
 }
 #: Allowed values of coded columns (the database enforces the same with CHECK constraints).
-_CODES = {("contacts", "status"): ("planned", "attended", "missed"), ("events", "kind"): EVENT_KINDS}
+_CODES = {("contacts", "status"): ("planned", "attended", "missed"), ("events", "kind"): EVENT_KINDS,
+          ("referrals", "referral_source"): REFERRAL_SOURCES}
 #: Bounds of numeric columns, as the analysis tables declare them (an upgraded SQLite registry
 #: lacks the CHECK constraint a new one has).
-_BOUNDS = {("events", "days"): (0, 3650)}
+_BOUNDS = {("events", "days"): (0, 3650), ("literacy", "n_asked"): (1, 127), ("literacy", "n_correct"): (0, 127)}
+#: Rules between two columns of a row (the database keeps them too, but for referrals on an
+#: upgraded SQLite registry: migration 0008): (table, column, other, holds(value, other), rule).
+_PAIRS = (("referrals", "appointment_on", "referred_on", lambda a, b: a >= b, "is before the referral (referred_on {})"),
+          ("referrals", "hospital_seen_on", "referred_on", lambda a, b: a >= b,
+           "is before the referral (referred_on {})"),
+          ("literacy", "n_correct", "n_asked", lambda a, b: a <= b, "is more than the questions asked (n_asked {})"))
 
 
 class RecordProblems(ProblemsError):
@@ -1054,6 +1143,10 @@ def _typed_rows(table: sa.Table, frame: pd.DataFrame, who: str, by: str) -> list
             if bounds and not bounds[0] <= value <= bounds[1]:
                 problems.append((label, col.name, value, f"must be from {bounds[0]} to {bounds[1]}"))
             row[col.name] = value
+        for name, column, other, holds, rule in _PAIRS:
+            if name == table.name and row.get(column) is not None and row.get(other) is not None \
+                    and not holds(row[column], row[other]):
+                problems.append((label, column, row[column], rule.format(row[other])))
         rows.append({**row, f"{who}_by": by})
     if problems:
         raise RecordProblems(table.name, problems)
