@@ -273,6 +273,12 @@ def test_surveys_sent_then_answered_and_careless_rows_named(registry):
     assert rows(registry, "SELECT satisfied, rating FROM surveys WHERE resident_id = 'R1'") == [(0, 2)]
     with pytest.raises(ImportProblems, match=r"differs from the answer stored for survey S[0-9a-f]{15} \(False\)"):
         registry.import_surveys(careless.iloc[[0]].assign(satisfied="是", rating="2"), by="admin")
+    # a survey id of another resident's survey is refused without telling whose it is
+    stored_id = rows(registry, "SELECT survey_id FROM surveys WHERE resident_id = 'R2'")[0][0]
+    with pytest.raises(ImportProblems) as err:
+        registry.import_surveys(pd.DataFrame({"survey_id": [stored_id], "resident_id": ["R1"],
+                                              "surveyed_on": ["2025-04-02"]}), by="admin")
+    assert named(err.value) == {(2, "survey_id", stored_id)} and "R2" not in str(err.value)
     assert len(registry.analysis_tables(as_user="admin").surveys) == 2
     assert registry.verify_audit().ok
 

@@ -402,8 +402,10 @@ def store_surveys(conn: Connection, prepared: Prepared, *, by: str, at: dt.datet
             continue
         same_sent = all(old[c] == survey[c] for c in ("resident_id", "referral_id", "surveyed_on"))
         answers = [c for c in ("satisfied", "rating") if old[c] != survey[c]]
-        if not same_sent:
-            c = next(c for c in ("resident_id", "referral_id", "surveyed_on") if old[c] != survey[c])
+        if old["resident_id"] != rid:  # another resident's survey: nothing of it is told
+            problems.append((line, "survey_id", sid, "is the id of another stored survey; nothing is overwritten"))
+        elif not same_sent:
+            c = next(c for c in ("referral_id", "surveyed_on") if old[c] != survey[c])
             problems.append((line, c, None if survey[c] is None else str(survey[c]),
                              f"differs from the stored survey {old['survey_id']} ({old[c]!s}); nothing is overwritten"))
         elif not answers:
