@@ -7,6 +7,7 @@
     python benchmarks/calibrate_synth.py --events           # event and death rates, 5 years
     python benchmarks/calibrate_synth.py --solve-measurements  # solve the follow-up constants
     python benchmarks/calibrate_synth.py --solve-smd        # solve the SMD register constants
+    python benchmarks/calibrate_synth.py --solve-literacy   # solve the literacy intercept
 
 ``--solve`` prints the constants to copy into workbench/synth/params.yaml (they are not written
 automatically, so the comments there stay as they are). Targets (DESIGN.md service model):
@@ -41,6 +42,10 @@ workbench.smd.indicators counts them, averaged over the 12 month-ends of the las
 year): managed 94.9 %, regularly managed (>= 4 risk-assessed follow-ups) 82.7 %, on medication
 81.3 %, regular medication 41.8 % (at the latest follow-up); registered about 5 per 1,000
 residents (issue 16: 4-6).
+
+Literacy target (service model, INDICATORS.md X4: 35 % -> 70 %): 35 % of the residents asked the
+programme's literacy questions at their screening (with answers recorded) answer at least
+``literacy.pass_share`` x ``n_asked`` correctly.
 """
 
 from __future__ import annotations
@@ -407,6 +412,39 @@ def solve_smd(n: int, seed: int) -> None:
     print({k: round(v, 4) for k, v in measure().items()})
 
 
+def literacy_measure(draft) -> float:
+    """Share of the literacy answers given at the screening (recorded) that pass."""
+    lp, li = draft.params["literacy"], draft.tables["literacy"]
+    at_screening = li["on"] == draft.screenings["assessed_on"][li["resident"]]
+    known = at_screening & (li["n_correct"] >= 0)
+    return float(np.mean(li["n_correct"][known] >= lp["pass_share"] * lp["n_asked"]))
+
+
+def solve_literacy(n: int, seed: int) -> None:
+    """1-D solve of ``literacy.intercept``; only the ``literacy`` step is rerun."""
+    from workbench.synth import engine
+    from workbench.synth.pathways import LITERACY_KEY, literacy
+
+    raw = copy.deepcopy(_params.load())
+    raw.pop("_derived")
+    base = engine.run(engine.Draft(n=n, seed=seed, start=np.datetime64("2025-01-01"), end=np.datetime64("2025-12-31"),
+                                   instruments=("phq9", "gad7"), params=_params.load(),
+                                   follow_up_end=np.datetime64("2026-12-31"), policy=workbench.load_policy("default")),
+                      engine.STEPS["literacy"].needs)
+
+    def metric(x):
+        raw["literacy"]["intercept"] = x
+        base.params = _params.check(copy.deepcopy(raw))
+        literacy(base, base.rng(LITERACY_KEY))
+        return literacy_measure(base)
+
+    x = round(brentq(lambda v: metric(v) - LITERACY_TARGET, -5, 5, xtol=1e-4), 3)
+    print(f"literacy.intercept: {x} (passing at screening {metric(x):.4f}, target {LITERACY_TARGET})")
+
+
+LITERACY_TARGET = 0.35
+
+
 def events_measure(c) -> pd.DataFrame:
     """Events per 1,000 person-years (from the screening to death or follow_up_end) by age
     group at the screening, and overall."""
@@ -499,6 +537,7 @@ def main() -> None:
     ap.add_argument("--events", action="store_true")
     ap.add_argument("--solve-measurements", action="store_true")
     ap.add_argument("--solve-smd", action="store_true")
+    ap.add_argument("--solve-literacy", action="store_true")
     ap.add_argument("--n", type=int, default=50_000)
     ap.add_argument("--seed", type=int, default=20261126)
     args = ap.parse_args()
@@ -516,6 +555,9 @@ def main() -> None:
         return
     if args.solve_smd:
         solve_smd(max(args.n, 400_000), args.seed)
+        return
+    if args.solve_literacy:
+        solve_literacy(max(args.n, 200_000), args.seed)
         return
     if args.events:
         params = _params.load()

@@ -58,7 +58,7 @@ CONDITIONS = ("hypertension", "diabetes", "chd", "stroke", "copd", "asthma")
 RESIDENT_COLUMNS = ["resident_id", "sex", "birth_date", "age", "community", "community_type",
                     "lives_alone", *CONDITIONS, "ckd"]
 REFERRAL_COLUMNS = ["referral_id", "resident_id", "referred_on", "tier", "rule", "ended_on",
-                    "end_reason"]
+                    "end_reason", "referral_source", "appointment_on", "hospital_seen_on"]
 CONTACT_COLUMNS = ["contact_id", "resident_id", "referral_id", "contact_on", "kind", "attended"]
 FOLLOWUP_COLUMNS = ["resident_id", "referral_id", "contact_id", "assessed_on", "week", "mode",
                     "language"]

@@ -80,8 +80,8 @@ def test_existing_frames_do_not_depend_on_the_new_steps(small):
     engine.run(draft, OLD_STEPS)
     assert "events" not in engine.order(OLD_STEPS)
     old = follow_up_frames(draft, ids("R", 2_000))
-    for name in ("referrals", "contacts", "followups"):
-        pd.testing.assert_frame_equal(old[name], getattr(c, name), check_categorical=False)
+    for name in ("referrals", "contacts", "followups"):   # referrals gained columns (keys 21, 22)
+        pd.testing.assert_frame_equal(old[name], getattr(c, name)[old[name].columns], check_categorical=False)
 
 
 def test_longer_follow_up_keeps_the_treatment_courses(mid):
@@ -159,7 +159,7 @@ def test_default_follow_up_end_and_cli(tmp_path):
     back = read(tmp_path)
     assert back.attrs["source"] == "synth" and back.attrs["seed"] == 1
     assert back.events["event_on"].max() <= pd.Timestamp(c.follow_up_end)
-    assert len(back.events) == len(c.events)
+    assert len(back.events) == len(c.events) + len(c.care_events)
     assert back.contacts["contact_on"].max() > pd.Timestamp("2027-12-31")   # beyond 1 year
 
 
@@ -191,7 +191,8 @@ def test_event_schema(mid):
     assert e["event_id"].tolist() == list(range(1, len(e) + 1))
     assert str(e["event_id"].dtype) == "int64" and str(e["event_on"].dtype).startswith("datetime64")
     assert e["kind"].cat.categories.tolist() == list(EVENT_KINDS)
-    assert set(e["kind"]) == set(EVENT_KINDS)
+    # psychiatric emergencies and discharges come from the crises step (Community.care_events)
+    assert set(e["kind"]) == set(EVENT_KINDS) - {"psychiatric_emergency", "psychiatric_discharge"}
     assert e["resident_id"].isin(mid.residents["resident_id"]).all()
     assert not e.duplicated(["resident_id", "event_on", "kind"]).any()
     key = pd.DataFrame({"r": e["resident_id"], "d": e["event_on"], "k": e["kind"].cat.codes})
@@ -435,8 +436,9 @@ def test_long_follow_up_as_analysis_tables(mid, tmp_path):
     reviews = t.assessments[t.assessments["purpose"] == "review"]
     alone = reviews[reviews["referral_id"].isna()].drop_duplicates(["resident_id", "assessed_on"])
     assert len(maintenance) > 100 and len(alone) == len(maintenance)
-    assert (t.contacts["referral_id"].isna() == mid.contacts["referral_id"].isna().to_numpy()).all()
-    assert set(t.contacts.loc[t.contacts["referral_id"].isna(), "kind"]) == {"phone", "visit", "assessment"}
+    course = t.contacts.iloc[:len(mid.contacts)]      # then psychiatric reviews and contacts after a discharge
+    assert (course["referral_id"].isna() == mid.contacts["referral_id"].isna().to_numpy()).all()
+    assert set(course.loc[course["referral_id"].isna(), "kind"]) == {"phone", "visit", "assessment"}
     # cohort waves 1, 2, ... and the trial's 6- and 12-month visits are study visits
     study = t.assessments[t.assessments["purpose"] == "study"].drop_duplicates(["resident_id", "assessed_on", "study"])
     waves = mid.waves[mid.waves["wave"] > 0]
@@ -450,13 +452,13 @@ def test_long_follow_up_as_analysis_tables(mid, tmp_path):
     screened = mid.screenings.set_index("resident_id")["assessed_on"]
     assert (enrolled.to_numpy() == screened.loc[enrolled.index.get_level_values(0)].to_numpy()).all()
     # events: every generated event, each with its own id
-    assert len(t.events) == len(mid.events) and t.events["event_id"].is_unique
-    assert (t.events["kind"].astype(str).to_numpy() == mid.events["kind"].astype(str).to_numpy()).all()
+    assert len(t.events) == len(mid.events) + len(mid.care_events) and t.events["event_id"].is_unique
+    assert (t.events["kind"].astype(str).to_numpy()[:len(mid.events)] == mid.events["kind"].astype(str).to_numpy()).all()
     # written as CSV and as Parquet, both read back as the same tables
     mid.write(tmp_path / "csv")
     mid.write(tmp_path / "pq", format="parquet")
     c = pd.read_csv(tmp_path / "csv" / "contacts.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    assert ((c["referral_id"] == "") == mid.contacts["referral_id"].isna().to_numpy()).all()
+    assert ((c["referral_id"] == "") == t.contacts["referral_id"].isna().to_numpy()).all()
     from_csv, from_parquet = read(tmp_path / "csv"), read(tmp_path / "pq")
     for name in ("events", "enrolments", "assessments", "scores", "contacts"):
         pd.testing.assert_frame_equal(from_csv[name], t[name], obj=name)
@@ -508,5 +510,8 @@ def test_event_kinds_are_the_registry_kinds():
     from workbench.synth.events import KINDS
 
     assert KINDS == tuple(EVENT_KINDS)
-    assert set(_params.load()["events"]["kinds"]) == set(EVENT_KINDS)
+    # every registry kind is drawn from a hazard here, except the psychiatric emergencies and
+    # discharges of residents in care (workbench/synth/pathways.py, params ``crises``)
+    hazard = set(EVENT_KINDS) - {"psychiatric_emergency", "psychiatric_discharge"}
+    assert set(_params.load()["events"]["kinds"]) == hazard
     assert get_instrument("phq9").item_columns == ITEMS[:9]

@@ -181,11 +181,18 @@ def test_referrals_follow_the_decided_tiers(small, small_tables):
 
 
 def test_contacts_status_is_the_generated_attendance(small, small_tables):
-    c, raw = small_tables.contacts, small.contacts
-    assert len(c) == len(raw) > 1000
+    c, raw, care = small_tables.contacts, small.contacts, small.care_contacts
+    # the course's contacts with their ids, then the psychiatric reviews and the contacts after
+    # a psychiatric discharge with the next ids
+    assert len(c) == len(raw) + len(care) and len(raw) > 1000 and len(care) > 10
+    head, tail = c.iloc[:len(raw)].reset_index(drop=True), c.iloc[len(raw):].reset_index(drop=True)
     for column in ("contact_id", "resident_id", "referral_id", "contact_on", "kind"):
-        assert (text(c[column]) == text(raw[column])).all(), column
-    assert (c["status"].to_numpy() == np.where(raw["attended"], "attended", "missed")).all()
+        assert (text(head[column]) == text(raw[column])).all(), column
+    for column in ("resident_id", "referral_id", "contact_on", "kind"):
+        assert (text(tail[column]) == text(care[column])).all(), column
+    assert c["contact_id"].is_unique
+    attended = np.concatenate([raw["attended"].to_numpy(), care["attended"].to_numpy()])
+    assert (c["status"].to_numpy() == np.where(attended, "attended", "missed")).all()
     assert set(c["status"]) == {"attended", "missed"} and set(c["recorded_by"]) == {"admin"}
 
 
@@ -217,7 +224,8 @@ def test_enrolments_are_the_trial_and_the_cohort(small, small_tables):
 
 
 def test_events_are_the_generated_events(small, small_tables):
-    e, raw = small_tables.events, small.events
+    e, raw = small_tables.events, pd.concat([small.events, small.care_events], ignore_index=True)
     assert len(e) == len(raw) > 100 and e["event_id"].is_unique and e["source"].isna().all()
+    assert len(small.care_events) > 0                  # crises in care, after the events step's rows
     for column in ("resident_id", "event_on", "kind"):
         assert (text(e[column]) == text(raw[column])).all(), column

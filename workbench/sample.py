@@ -39,7 +39,10 @@ blood pressure, glucose, HbA1c, weight, lipids and medication adherence at about
 visits from a year before their screening, and readings of their own devices; the register of
 residents with a severe mental disorder, about 5 per 1,000, with their follow-ups (risk grade,
 answers, medication, the stability the SMD policy suggested and the one staff recorded) and
-the steps of the community rehabilitation ladder) and are
+the steps of the community rehabilitation ladder; where each referral came from, the hospital's
+fast-track dates of tier-3 referrals, the psychiatric case reviews of referrals not improving,
+mental-health crises and psychiatric admissions of residents in care with the community contact
+after discharge, and the programme's mental-health literacy questions) and are
 calibrated to the figures of the service model (DESIGN.md); see `workbench/synth/params.yaml`
 for every parameter and where it comes from.
 

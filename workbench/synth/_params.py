@@ -163,6 +163,7 @@ def check(params: Mapping[str, Any]) -> dict[str, Any]:
     _check_satisfaction(p["satisfaction"])
     _check_measurements(p["measurements"])
     _check_smd(p["smd"])
+    _check_pathways(p)
     p["_derived"] = {"item_models": models, "correlation": corr, "means": means}
     return p
 
@@ -279,8 +280,11 @@ def _check_long_term(p: Mapping[str, Any], traits: list[str]) -> None:
         _check_probability(f"maintenance.{name}", mp[name])
 
     ep = p["events"]
-    if set(ep["kinds"]) != set(EVENT_KINDS):
-        _fail("events.kinds", f"one entry per registry event kind {list(EVENT_KINDS)}",
+    # the mental-health crises of residents in care and psychiatric discharges come from the
+    # ``crises`` section (workbench/synth/pathways.py), not from a hazard here
+    hazard_kinds = [k for k in EVENT_KINDS if k not in ("psychiatric_emergency", "psychiatric_discharge")]
+    if set(ep["kinds"]) != set(hazard_kinds):
+        _fail("events.kinds", f"one entry per registry event kind drawn from a hazard {hazard_kinds}",
               list(ep["kinds"]))
     for kind, spec in ep["kinds"].items():
         key = f"events.kinds.{kind}"
@@ -465,6 +469,57 @@ def _check_smd(sp: Mapping[str, Any]) -> None:
         _check_probability(f"{key}.rehab.{name}", hp[name])
     _check_range(f"{key}.rehab.discharge_days", hp["discharge_days"], 0)
     _check_number(f"{key}.rehab.level_mean_days", hp["level_mean_days"], 1, 3650)
+
+
+def _check_pathways(p: Mapping[str, Any]) -> None:
+    """Check the sections of the quality indicators' data (``referral_source``,
+    ``hospital_referral``, ``psychiatric_review``, ``crises``, ``literacy``)."""
+    from workbench.tables import REFERRAL_SOURCES
+
+    rs = p["referral_source"]
+    _check_shares("referral_source.shares", rs["shares"], REFERRAL_SOURCES)
+    _check_probability("referral_source.p_blank", rs["p_blank"])
+    hp = p["hospital_referral"]
+    for name in ("p_not_reported", "p_booked", "p_fast_track", "p_seen", "p_rescheduled"):
+        _check_probability(f"hospital_referral.{name}", hp[name])
+    for name in ("fast_track_days", "rescheduled_days"):
+        _check_range(f"hospital_referral.{name}", hp[name], 0)
+    _check_number("hospital_referral.usual_wait_median_days", hp["usual_wait_median_days"], 1, 365)
+    _check_number("hospital_referral.usual_wait_log_sd", hp["usual_wait_log_sd"], 0, 3)
+    pr = p["psychiatric_review"]
+    _check_probability("psychiatric_review.p_done", pr["p_done"])
+    _check_range("psychiatric_review.after_days", pr["after_days"], 0)
+    cp = p["crises"]
+    rates = cp["rate_per_1000_years"]
+    if not isinstance(rates, Mapping) or set(rates) != {2, 3}:
+        _fail("crises.rate_per_1000_years", "rates for tiers 2 and 3 (the referred tiers)", rates)
+    for tier, rate in rates.items():
+        _check_number(f"crises.rate_per_1000_years.{tier}", rate, 0, 1000)
+    _check_number("crises.urgent_hr", cp["urgent_hr"], 0, 100, open_low=True)
+    for name in ("p_emergency", "p_admitted", "p_within_7", "p_later", "p_visit", "p_attend"):
+        _check_probability(f"crises.{name}", cp[name])
+    if cp["p_within_7"] + cp["p_later"] > 1:
+        _fail("crises", "p_within_7 + p_later <= 1", {"p_within_7": cp["p_within_7"], "p_later": cp["p_later"]})
+    _check_number("crises.stay_median_days", cp["stay_median_days"], 1, 365)
+    _check_number("crises.stay_log_sd", cp["stay_log_sd"], 0, 3)
+    _check_range("crises.stay_days", cp["stay_days"], 1)
+    if cp["stay_days"][1] > 3650:
+        _fail("crises.stay_days", "at most 3650 days (events.days)", cp["stay_days"])
+    lp = p["literacy"]
+    if not isinstance(lp["questionnaire"], str) or not lp["questionnaire"]:
+        _fail("literacy.questionnaire", "a non-empty questionnaire id", lp["questionnaire"])
+    _check_number("literacy.n_asked", lp["n_asked"], 1, 127, whole=True)
+    _check_number("literacy.pass_share", lp["pass_share"], 0, 1, open_low=True)
+    for name in ("p_asked", "p_blank", "p_asked_after_care"):
+        _check_probability(f"literacy.{name}", lp[name])
+    for name in ("intercept", "age_per_decade", "female", "care_gain"):
+        _check_number(f"literacy.{name}", lp[name], -10, 10)
+    _check_number("literacy.person_sd", lp["person_sd"], 0, 10)
+    types = lp["community_type"]
+    if not isinstance(types, Mapping) or set(types) != set(COMMUNITY_TYPES):
+        _fail("literacy.community_type", f"one effect per community type {list(COMMUNITY_TYPES)}", types)
+    for name, v in types.items():
+        _check_number(f"literacy.community_type.{name}", v, -10, 10)
 
 
 @lru_cache(maxsize=1)

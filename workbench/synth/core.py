@@ -23,7 +23,8 @@ from . import trajectory as _trajectory  # noqa: F401
 from . import trial as _trial  # noqa: F401
 from . import satisfaction as _satisfaction  # noqa: F401  (key 18)
 from . import measurements as _measurements  # noqa: F401  (key 19)
-from . import smd as _smd  # noqa: F401  (key 20; imported last)
+from . import smd as _smd  # noqa: F401  (key 20)
+from . import pathways as _pathways  # noqa: F401  (keys 21-25; imported last)
 from workbench.params import Interval, Optional, Options, validate_params
 
 from ._checks import DATE, check_date, check_instruments, fail
@@ -32,6 +33,7 @@ from .conditions import CONDITIONS
 from .engine import Draft, run
 from .frames import follow_up_frames, ids, study_frames
 from .measurements import measurement_frame
+from .pathways import pathway_frames
 from .referral import check_policy
 from .satisfaction import satisfaction_frame
 from .smd import smd_frames
@@ -45,7 +47,7 @@ RESIDENT_COLUMNS = ("resident_id", "sex", "birth_date", "age", "community", "com
 SCREENING_COLUMNS = ("resident_id", "assessed_on", "mode", "language")
 FRAMES = ("residents", "screenings", "referrals", "contacts", "followups", "events", "waves",
           "enrolments", "trial_assessments", "satisfaction", "measurements", "smd_register",
-          "smd_followups", "smd_rehab")
+          "smd_followups", "smd_rehab", "care_contacts", "care_events", "literacy")
 FOLLOW_UP_DAYS = 365
 MAX_FOLLOW_UP_YEARS = 5
 
@@ -72,10 +74,13 @@ class Community:
         One row per resident whose baseline tier (``workbench.screen`` with ``policy``) is 2 or
         3: ``referral_id, resident_id, referred_on`` (= the screening date), ``tier``,
         ``rule``, ``ended_on`` and ``end_reason`` (``completed`` / ``dropped_out``; both blank
-        while the referral is still open at ``follow_up_end``).
+        while the referral is still open at ``follow_up_end``), ``referral_source`` (blank = not
+        recorded), and for tier 3 the hospital's ``appointment_on`` and ``hospital_seen_on``
+        (blank: none booked, not seen or not reported; :mod:`workbench.synth.pathways`).
     contacts : pandas.DataFrame
         ``contact_id, resident_id, referral_id, contact_on, kind`` (``treatment``,
-        ``assessment``, ``phone``), ``attended`` (bool), ordered by referral and date.
+        ``assessment``, ``phone``), ``attended`` (bool), ordered by referral and date: the
+        treatment course (and the monthly follow-up after it).
     followups : pandas.DataFrame
         One row per attended review (``assessment`` contact): ``resident_id, referral_id,
         contact_id, assessed_on, week`` (whole weeks since the referral), ``mode, language``
@@ -87,7 +92,8 @@ class Community:
         ``event_id`` (1, 2, ...), ``resident_id``, ``event_on``, ``kind`` (the registry's
         event kinds: ``er_visit``, ``crisis``, ``cardiovascular_event``, ``hospitalisation``,
         ``death``), from the day after the screening to ``follow_up_end``; nothing after a
-        death; at most one event of a kind per resident and day.
+        death; at most one event of a kind per resident and day; ``days`` the stay of a
+        hospitalisation.
     waves : pandas.DataFrame
         The cohort of key patients: ``resident_id, wave`` (0 = the baseline screening, 1, 2,
         ... about 12, 24, ... months later), ``assessed_on, mode, language`` and the PHQ-9 and
@@ -118,6 +124,20 @@ class Community:
         (:mod:`workbench.synth.smd`): the columns of the analysis tables of the same names
         without ``followup_id`` and ``rehab_id``, from one year before ``start`` to
         ``follow_up_end``.
+    care_contacts : pandas.DataFrame
+        Contacts outside the course schedule (:mod:`workbench.synth.pathways`), columns as
+        ``contacts`` without ``contact_id``: the psychiatric case reviews
+        (``psychiatric_review``) of referrals not improving in weeks 8-12, then the contacts
+        (``visit``, ``phone``) after a psychiatric discharge (``referral_id`` blank after the
+        course). The analysis table ``contacts`` appends them after ``contacts``, with the next ids.
+    care_events : pandas.DataFrame
+        The mental-health crises of residents in care (``crisis``, ``psychiatric_emergency``) and
+        ``psychiatric_discharge`` (``days`` = the stay), columns as ``events`` without
+        ``event_id``; the analysis table ``events`` appends them after ``events``.
+    literacy : pandas.DataFrame
+        The programme's mental-health literacy questions (asked at some screenings and at the
+        last review of some completed courses): the columns of the ``literacy`` analysis table
+        without ``literacy_id`` and ``recorded_by``; ``n_correct`` blank = not recorded.
     seed, start, end, instruments, follow_up_end, follow_up_years
         The arguments the community was generated with; ``policy`` is the policy's label.
     """
@@ -132,7 +152,9 @@ class Community:
                  trial_assessments: pd.DataFrame | None = None, follow_up_years: int = 1,
                  satisfaction: pd.DataFrame | None = None, policy_object: Any = None,
                  measurements: pd.DataFrame | None = None, smd_register: pd.DataFrame | None = None,
-                 smd_followups: pd.DataFrame | None = None, smd_rehab: pd.DataFrame | None = None):
+                 smd_followups: pd.DataFrame | None = None, smd_rehab: pd.DataFrame | None = None,
+                 literacy: pd.DataFrame | None = None, care_contacts: pd.DataFrame | None = None,
+                 care_events: pd.DataFrame | None = None):
         self.residents = residents
         self.screenings = screenings
         self.latent = latent
@@ -148,6 +170,9 @@ class Community:
         self.smd_register = smd_register
         self.smd_followups = smd_followups
         self.smd_rehab = smd_rehab
+        self.literacy = literacy
+        self.care_contacts = care_contacts
+        self.care_events = care_events
         self.follow_up_end = follow_up_end
         self.follow_up_years = follow_up_years
         self.policy = policy
@@ -246,8 +271,8 @@ def community(n: int, *, seed: int = 20261126, start: Any = "2025-01-01",
     Community
         With ``residents``, ``screenings``, ``latent``, ``referrals``, ``contacts``,
         ``followups``, ``events``, ``waves``, ``enrolments``, ``trial_assessments``,
-        ``satisfaction``, ``measurements``, ``smd_register``, ``smd_followups`` and ``smd_rehab``
-        DataFrames and :meth:`Community.write`.
+        ``satisfaction``, ``measurements``, ``smd_register``, ``smd_followups``, ``smd_rehab``,
+        ``care_contacts``, ``care_events`` and ``literacy`` DataFrames and :meth:`Community.write`.
 
     Raises
     ------
@@ -349,6 +374,10 @@ def _assemble(draft: Draft) -> Community:
             columns[col] = pd.arrays.IntegerArray(values[:, j], blank[:, j])
     screenings = pd.DataFrame(columns)
     latent = pd.DataFrame(draft.latent, index=pd.Index(rid, name="resident_id"))
+    follow_up = follow_up_frames(draft, rid)
+    studies = study_frames(draft, rid)
+    extra = pathway_frames(draft, rid, follow_up["referrals"]["referral_id"].to_numpy())
+    follow_up["referrals"] = follow_up["referrals"].assign(**extra["referral_columns"])
     return Community(residents, screenings, latent, seed=draft.seed, start=draft.start,
                      end=draft.end, instruments=draft.instruments,
                      params_version=str(draft.params.get("version")),
@@ -357,5 +386,5 @@ def _assemble(draft: Draft) -> Community:
                      follow_up_years=draft.follow_up_years,
                      satisfaction=satisfaction_frame(draft, rid, ids("F", len(draft.referrals["resident"]))),
                      measurements=measurement_frame(draft, rid),
-                     **smd_frames(draft, rid),
-                     **follow_up_frames(draft, rid), **study_frames(draft, rid))
+                     **smd_frames(draft, rid), literacy=extra["literacy"], care_contacts=extra["contacts"],
+                     care_events=extra["events"], **follow_up, **studies)

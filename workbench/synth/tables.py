@@ -77,15 +77,15 @@ def community_tables(community: "Community") -> "Tables":
     frames = {"communities": communities, "residents": residents, "assessments": shaped, "scores": scores,
               "decisions": decisions}
     if community.referrals is not None:
-        frames["referrals"] = community.referrals.assign(destination=None, referral_source="screening", appointment_on=pd.NaT,
-                                                             hospital_seen_on=pd.NaT)
+        frames["referrals"] = community.referrals.assign(destination=None)
         _check_referrals(frames["referrals"], decisions)
     if community.contacts is not None:
-        c = community.contacts
+        c = _then(community.contacts, getattr(community, "care_contacts", None))
+        c.loc[len(community.contacts):, "contact_id"] = _ids("C", len(c))[len(community.contacts):]   # the next ids
         frames["contacts"] = c.drop(columns=["attended"]).assign(
             status=np.where(c["attended"].astype(bool), "attended", "missed"), recorded_by=DECIDED_BY)
     if community.events is not None:
-        e = community.events
+        e = _then(community.events, getattr(community, "care_events", None))
         frames["events"] = e.assign(event_id=_ids("V", len(e)), source=None)
     enrolments = []
     if community.enrolments is not None and len(community.enrolments):
@@ -107,6 +107,9 @@ def community_tables(community: "Community") -> "Tables":
         frames["smd_followups"] = f.assign(followup_id=_ids("Q", len(f)))
         h = community.smd_rehab
         frames["smd_rehab"] = h.assign(rehab_id=_ids("H", len(h)))
+    if getattr(community, "literacy", None) is not None:
+        li = community.literacy
+        frames["literacy"] = li.assign(literacy_id=_ids("L", len(li)), recorded_by=DECIDED_BY)
     if community.satisfaction is not None and len(community.satisfaction):
         s = community.satisfaction
         frames["surveys"] = s.assign(survey_id=_ids("S", len(s)))
@@ -119,6 +122,13 @@ def community_tables(community: "Community") -> "Tables":
     tables = Tables(attrs={"source": "synth", "pseudonymised": False, "seed": community.seed,
                            "n": len(community.residents), "policy": community.policy}, **typed)
     return tables.validate()
+
+
+def _then(frame: pd.DataFrame, more: pd.DataFrame | None) -> pd.DataFrame:
+    """``frame``'s rows, then ``more``'s (its columns among ``frame``'s; ``kind`` as text)."""
+    if more is None or not len(more):
+        return frame.copy()
+    return pd.concat([frame.astype({"kind": object}), more.astype({"kind": object})], ignore_index=True)
 
 
 def _check_referrals(referrals: pd.DataFrame, decisions: pd.DataFrame) -> None:
