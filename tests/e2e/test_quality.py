@@ -34,8 +34,8 @@ def test_the_board_shows_all_28_by_category_and_a_control_chart(open_app, lang):
     assert all(t("alert_marker", lang) in s for s in statuses)
     # a control chart is drawn (an embedded image that loaded), then the one of the indicator chosen
     page.locator("figure.wb-chart img").first.wait_for()
-    page.get_by_label(t("quality_chart_of", lang)).select_option(value=CHART)
     title = quality_view.title(spec.indicator(CHART), lang)
+    page.get_by_label(t("quality_chart_of", lang)).select_option(label=title)
     image = page.locator(f"figure.wb-chart img[alt*='{title}']")
     image.wait_for()
     assert image.evaluate("img => img.complete && img.naturalWidth > 100")
