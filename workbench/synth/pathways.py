@@ -99,13 +99,18 @@ def hospital_referral(draft: Draft, rng: np.random.Generator) -> None:
 
 
 def _phq9(draft: Draft, answers: np.ndarray, blank: np.ndarray) -> np.ndarray:
-    """PHQ-9 totals (NaN = not scorable) by the registry's scorer."""
-    from workbench.scoring import score
+    """PHQ-9 totals (NaN = not scorable) as the save path stores them (records.score_assessments):
+    what the counsellor reads at the review."""
+    from workbench.records import score_assessments
 
     models = draft.params["_derived"]["item_models"]
-    frame = pd.DataFrame({col: pd.arrays.IntegerArray(answers[:, j].copy(), blank[:, j].copy())
-                          for j, col in enumerate(models["phq9"].columns)})
-    return score(frame, "phq9")["score"].to_numpy(dtype=float)
+    n = len(answers)
+    frame = pd.DataFrame({f"item_{j + 1}": pd.arrays.IntegerArray(answers[:, j].astype(np.int8), blank[:, j].copy())
+                          for j in range(len(models["phq9"].columns))})
+    frame = frame.assign(assessment_id=pd.array(np.arange(n).astype(str), dtype="string"),
+                         resident_id=pd.array(np.arange(n).astype(str), dtype="string"),
+                         assessed_on=pd.Timestamp("2000-01-01"), instrument="phq9")
+    return score_assessments(frame)["score"].to_numpy(dtype=float)
 
 
 def not_improving_reviews(draft: Draft) -> tuple[np.ndarray, np.ndarray]:
