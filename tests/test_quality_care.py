@@ -23,7 +23,7 @@ import workbench.quality_care  # noqa: F401  (registers the measures)
 from workbench import quality as q
 from workbench.params import ParameterError
 from workbench.records import assessments_from_forms, score_assessments
-from workbench.tables import CONDITIONS, TABLES, Tables, coerce, tables_from_frames
+from workbench.tables import CONDITIONS, TABLES, Tables, TablesError, coerce, tables_from_frames
 
 _DEFAULTS = {"sex": "female", "birth_date": "1960-01-01", "lives_alone": False, **dict.fromkeys(CONDITIONS, False),
              "rule": "hand", "urgent": False, "needs_review": False, "policy_version": "default@1.1",
@@ -293,17 +293,17 @@ def _hospital(dates: bool = True) -> Tables:
     F4 h4 u2 tier 3, 06-03, nothing reported by the hospital
     F5 h5 u1 tier 2, 06-02, seen 06-04 (tier 2: not counted)
     F6 h6 u1 tier 3, 07-20, appointment 07-21, not seen yet (window ends 07-23 > 07-22)
-    F7 h7 u2 tier 3, 06-03, seen 06-01: before the referral, a date error: not known
+
+    (A seen date before the referral is refused when the tables are read: see
+    test_hospital_seen_before_the_referral_is_refused.)
     """
-    none = [None] * 7
-    referrals = {"referral_id": [f"F{k}" for k in range(1, 8)], "resident_id": [f"h{k}" for k in range(1, 8)],
-                 "referred_on": ["2025-06-02", "2025-06-02", "2025-06-03", "2025-06-03", "2025-06-02", "2025-07-20",
-                                 "2025-06-03"],
-                 "tier": [3, 3, 3, 3, 2, 3, 3],
-                 "appointment_on": [None, "2025-06-04", "2025-06-05", None, None, "2025-07-21", None] if dates else none,
-                 "hospital_seen_on": ["2025-06-05", "2025-06-09", None, None, "2025-06-04", None, "2025-06-01"]
-                 if dates else none}
-    residents = {"resident_id": [f"h{k}" for k in range(1, 8)], "community": ["u1", "u1", "u2", "u2", "u1", "u1", "u2"]}
+    none = [None] * 6
+    referrals = {"referral_id": [f"F{k}" for k in range(1, 7)], "resident_id": [f"h{k}" for k in range(1, 7)],
+                 "referred_on": ["2025-06-02", "2025-06-02", "2025-06-03", "2025-06-03", "2025-06-02", "2025-07-20"],
+                 "tier": [3, 3, 3, 3, 2, 3],
+                 "appointment_on": [None, "2025-06-04", "2025-06-05", None, None, "2025-07-21"] if dates else none,
+                 "hospital_seen_on": ["2025-06-05", "2025-06-09", None, None, "2025-06-04", None] if dates else none}
+    residents = {"resident_id": [f"h{k}" for k in range(1, 7)], "community": ["u1", "u1", "u2", "u2", "u1", "u1"]}
     return build(residents=residents, referrals=referrals,
                  contacts=[("h1", "F1", "2025-07-22", "phone", "attended")])
 
@@ -311,10 +311,19 @@ def _hospital(dates: bool = True) -> Tables:
 def test_hospital_seen_within_t3():
     u = q.units(_hospital(), "hospital_seen_within", months=["2025-06", "2025-07"], days=3)
     # tier 3: F1 seen in 3 days: 1; F2 in 7: 0; F3 booked, never seen, window closed: 0;
-    # F4 nothing reported: not known (NaN, never 0); F7 seen before referred: NaN; F6 window still
-    # open: NaN. F5 is tier 2.
+    # F4 nothing reported: not known (NaN, never 0); F6 window still open: NaN. F5 is tier 2.
     assert counts(u) == {("u1", "2025-06"): (1, 2), ("u2", "2025-06"): (0, 1)}
-    assert unknown(u) == {("u2", "2025-06"): 2, ("u1", "2025-07"): 1}
+    assert unknown(u) == {("u2", "2025-06"): 1, ("u1", "2025-07"): 1}
+
+
+def test_hospital_seen_before_the_referral_is_refused():
+    # a date error is named when the tables are read (nothing computed), not counted as 0 or 1
+    t = _hospital()
+    referrals = t["referrals"].copy()
+    referrals.loc[referrals["referral_id"] == "F4", "hospital_seen_on"] = pd.Timestamp("2025-06-01")
+    with pytest.raises(TablesError, match=r"referrals, row \d+, column 'hospital_seen_on'.*before the referral"):
+        q.units(Tables(attrs=dict(t.attrs), **{**{n: t[n] for n in TABLES}, "referrals": referrals}),
+                "hospital_seen_within", months="2025-06", days=3)
 
 
 def test_hospital_seen_within_without_hospital_dates_is_no_data():

@@ -57,7 +57,8 @@ T3 ``hospital_seen_within`` (``month`` of the referral)
   referred_on <= days``; 0 when seen later, or when the hospital reported an appointment
   (``appointment_on``) but no visit and the window has closed. NaN (not known) when the
   hospital reported nothing (both dates blank: not seen or not reported cannot be told apart),
-  when the window has not closed, or when the seen date is before the referral (a date error).
+  when the window has not closed, or when the seen date is before the referral (a date error, which
+  :meth:`Tables.validate <workbench.tables.Tables.validate>` refuses when the tables are read).
   None (``no_data``) when no tier-3 referral has either hospital date: the hospital dates were
   not collected.
 
@@ -122,7 +123,7 @@ import pandas as pd
 
 from workbench.instruments import get_instrument
 from workbench.params import ParameterError
-from workbench.quality import PARAMETERS, _Derived, _float, _measure, _units
+from workbench.quality import PARAMETERS, _Derived, _float, _measure
 
 __all__ = ["chronic_screening_coverage", "coverage_equity", "first_session_within", "followed_after_discharge",
            "followed_up_by_due", "hospital_seen_within", "lonely_older_screening_coverage", "paired_measures",
@@ -149,27 +150,104 @@ def _judged(outcome: pd.Series, window_end: pd.Series, t: _Derived) -> np.ndarra
 
 
 def _month_index(dates: pd.Series) -> np.ndarray:
-    d = pd.to_datetime(dates)
-    return (d.dt.year * 12 + d.dt.month - 1).to_numpy()
+    """``year * 12 + month - 1`` of each date, as integers (a blank date is not allowed here)."""
+    return pd.Series(dates).to_numpy("datetime64[M]").astype(np.int64) + 1970 * 12
+
+
+# --- fast shared helpers: integer codes instead of texts, one sorted pass instead of merges ---------
+
+_DAY_SPAN = 4_000_000  # a (resident, day) key is code * _DAY_SPAN + day + _DAY_SPAN // 2 (days within +-5,000 years)
+
+
+def _resident_codes(t: _Derived, ids: pd.Series) -> np.ndarray:
+    """Position of each ``resident_id`` in the residents table (the tables are validated: every
+    resident_id refers to a resident and residents are unique)."""
+    index = t.memo("care.resident_index", lambda: pd.Index(t["residents"]["resident_id"]))
+    codes = index.get_indexer(pd.Series(ids).to_numpy(object) if len(ids) else [])
+    if (codes < 0).any():
+        bad = pd.Series(ids).iloc[int(np.flatnonzero(codes < 0)[0])]
+        raise ValueError(f"resident_id {bad!r} refers to no row of residents (the tables must be validated)")
+    return codes.astype(np.int64)
+
+
+def _days(dates: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Day numbers (days since 1970-01-01) of ``dates`` and where they are blank."""
+    d = pd.Series(dates).to_numpy("datetime64[D]")
+    blank = np.isnat(d)
+    return np.where(blank, 0, d.astype(np.int64)), blank
+
+
+def _period_text(dates: pd.Series) -> np.ndarray:
+    """``YYYY-MM`` of each date as object texts (NaN when blank), each month formatted once."""
+    m = pd.Series(dates).to_numpy("datetime64[M]")
+    blank = np.isnat(m)
+    out = np.full(len(m), np.nan, dtype=object)
+    if (~blank).any():
+        months, inverse = np.unique(m[~blank], return_inverse=True)
+        out[~blank] = np.array([str(x) for x in months], dtype=object)[inverse]
+    return out
+
+
+def _fast_units(frame: pd.DataFrame, t: _Derived, date: str, outcome) -> pd.DataFrame:
+    """The same rows as :func:`workbench.quality._units` (community of the resident, month of
+    ``date``, outcome) from integer codes: no per-row text formatting or lookups by text."""
+    community = t.memo("care.community_values", lambda: t["residents"]["community"].to_numpy(object))
+    return pd.DataFrame({"community": community[_resident_codes(t, frame["resident_id"])],
+                         "period": _period_text(frame[date]), "outcome": _float(outcome)})
+
+
+def _sorted_contacts(t: _Derived, kinds: Sequence[str] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Attended contacts (of ``kinds``; None: any kind) as sorted (resident, day) keys and their dates."""
+    def make() -> tuple[np.ndarray, np.ndarray]:
+        c = t.attended
+        if kinds is not None:
+            c = c[c["kind"].isin(list(kinds)).to_numpy(bool)]
+        day, blank = _days(c["contact_on"])
+        key = _resident_codes(t, c["resident_id"]) * _DAY_SPAN + day + _DAY_SPAN // 2
+        key, on = key[~blank], c["contact_on"].to_numpy("datetime64[ns]")[~blank]
+        order = np.argsort(key, kind="stable")
+        return key[order], on[order]
+    return t.memo("care.sorted_contacts:" + repr(None if kinds is None else sorted(kinds)), make)
+
+
+def _first_contact_on_or_after(t: _Derived, frame: pd.DataFrame, date: str,
+                               kinds: Sequence[str] | None = None) -> pd.Series:
+    """For each row of ``frame``: the resident's first attended contact (of ``kinds``; None: any
+    kind) on or after the row's ``date``; NaT when none. One binary search per row in the
+    contacts sorted by (resident, day): the same dates as a merge of every pair, without it."""
+    keys, on = _sorted_contacts(t, kinds)
+    code = _resident_codes(t, frame["resident_id"])
+    day, blank = _days(frame[date])
+    query = code * _DAY_SPAN + day + _DAY_SPAN // 2
+    at = np.searchsorted(keys, query, side="left")
+    inside = at < len(keys)
+    found = np.zeros(len(frame), bool)
+    found[inside] = keys[at[inside]] // _DAY_SPAN == code[inside]
+    found &= ~blank
+    first = np.full(len(frame), np.datetime64("NaT"), dtype="datetime64[ns]")
+    first[found] = on[at[found]]
+    return pd.Series(first, index=frame.index, dtype="datetime64[ns]")
 
 
 # --- coverage (A1-A4) -------------------------------------------------------------------------
 
-def _complete_screens(t: _Derived, screens: Mapping[str, Mapping[str, str]]) -> dict[str, pd.DataFrame]:
-    """For each screen name: ``resident_id, month`` (month index) of each complete screening."""
-    def make() -> dict[str, pd.DataFrame]:
+def _complete_screens(t: _Derived, screens: Mapping[str, Mapping[str, str]]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """For each screen name: ``(resident, month)`` of each complete screening, as the resident's
+    position in the residents table and the month index (``year * 12 + month - 1``)."""
+    def scored() -> dict[str, np.ndarray]:  # every stored screening score, once for all screens
+        s = t.tables.scores_of(None, purpose="screening")
+        s = s[s["score"].notna().to_numpy(bool)]
+        return {"instrument": s["instrument"].to_numpy(object), "score": s["score"].to_numpy(float),
+                "resident": _resident_codes(t, s["resident_id"]), "month": _month_index(s["assessed_on"])}
+
+    def make() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        s = t.memo("care.screening_scores", scored)
         out = {}
         for name, screen in screens.items():
-            instruments = [screen["full"]] + ([screen["screener"]] if "screener" in screen else [])
-            s = t.tables.scores_of(instruments, purpose="screening")
-            s = s[s["score"].notna()]
             ok = s["instrument"] == screen["full"]
             if "screener" in screen:
-                ok |= (s["instrument"] == screen["screener"]) & (
-                    s["score"] < get_instrument(screen["screener"]).screen_positive)
-            s = s[ok.to_numpy(bool)]
-            out[name] = pd.DataFrame({"resident_id": s["resident_id"].to_numpy(object),
-                                      "month": _month_index(s["assessed_on"])}).drop_duplicates()
+                ok |= (s["instrument"] == screen["screener"]) & (s["score"] < get_instrument(screen["screener"]).screen_positive)
+            out[name] = (s["resident"][ok], s["month"][ok])
         return out
     key = "care.complete_screens:" + repr(sorted((k, sorted(v.items())) for k, v in screens.items()))
     return t.memo(key, make)
@@ -183,37 +261,79 @@ def _deaths(t: _Derived) -> pd.Series:
     return t.memo("care.deaths", make)
 
 
+def _resident_dates(t: _Derived) -> dict[str, np.ndarray]:
+    """Per resident (residents-table order): birth year, month and day (as integers), whether the
+    birth date is known, and the day of death (NaT: alive)."""
+    def make() -> dict[str, np.ndarray]:
+        res = t["residents"]
+        birth = pd.to_datetime(res["birth_date"])
+        known = birth.notna().to_numpy(bool)
+        return {"year": birth.dt.year.fillna(0).to_numpy(np.int64), "month": birth.dt.month.fillna(0).to_numpy(np.int64),
+                "day": birth.dt.day.fillna(0).to_numpy(np.int64), "known": known,
+                "died": res["resident_id"].map(_deaths(t)).to_numpy("datetime64[ns]")}
+    return t.memo("care.resident_dates", make)
+
+
+def _age_at(dates: Mapping[str, np.ndarray], on: pd.Timestamp) -> np.ndarray:
+    """Whole years of age of every resident on the day ``on`` (as :meth:`_Derived.age_on`: a year
+    less before the birthday in ``on``'s year); meaningless where the birth date is not known."""
+    before = (dates["month"] > on.month) | ((dates["month"] == on.month) & (dates["day"] > on.day))
+    return on.year - dates["year"] - before.astype(np.int64)
+
+
+def _coverage_rows(t: _Derived, months: Sequence[str], screens: Mapping, min_age: int,
+                   conditions: Sequence[str] | None, lives_alone: bool | None) -> dict[str, Any]:
+    """The coverage units as arrays: each unit's resident (position in the residents table), its
+    month's position in ``months``, its outcome (NaN: age unknown), and the residents of unknown
+    age per month. One pass over the complete screenings per month and screen, on integers."""
+    def make() -> dict[str, Any]:
+        res = t["residents"]
+        keep = np.ones(len(res), bool)
+        if conditions is not None:
+            keep &= res[list(conditions)].astype(bool).any(axis=1).to_numpy()
+        if lives_alone is not None:
+            keep &= (res["lives_alone"].astype(bool) == lives_alone).to_numpy()
+        found = _complete_screens(t, screens)
+        dates = _resident_dates(t)
+        known = dates["known"]
+        rows, which, outcomes, unknown = [], [], [], {}
+        for k, month in enumerate(months):
+            m = pd.Period(month, "M")
+            end = m.end_time.normalize()
+            index = m.year * 12 + m.month - 1
+            alive = ~(dates["died"] <= end.to_datetime64())
+            eligible = keep & alive & (~known | (_age_at(dates, end) >= min_age))
+            covered = np.ones(len(res), bool)
+            for resident, month_index in found.values():
+                recent = np.zeros(len(res), bool)
+                recent[resident[(month_index > index - 12) & (month_index <= index)]] = True
+                covered &= recent
+            at = np.flatnonzero(eligible)
+            outcome = covered[at].astype(float)
+            outcome[~known[at]] = np.nan
+            unknown[month] = int((~known[at]).sum())
+            rows.append(at)
+            which.append(np.full(len(at), k))
+            outcomes.append(outcome)
+        cat = (lambda parts, dtype: np.concatenate(parts) if parts else np.zeros(0, dtype))
+        return {"rows": cat(rows, np.int64), "month": cat(which, np.int64), "outcome": cat(outcomes, float),
+                "unknown": unknown}
+    key = "care.coverage:" + repr((list(months), sorted((k, sorted(v.items())) for k, v in screens.items()), min_age,
+                                   None if conditions is None else list(conditions), lives_alone))
+    return t.memo(key, make)
+
+
 def _coverage(t: _Derived, months: Sequence[str], screens: Mapping, min_age: int, *,
               conditions: Sequence[str] | None = None, lives_alone: bool | None = None) -> pd.DataFrame:
-    res = t["residents"]
-    keep = np.ones(len(res), bool)
-    if conditions is not None:
-        keep &= res[list(conditions)].astype(bool).any(axis=1).to_numpy()
-    if lives_alone is not None:
-        keep &= (res["lives_alone"].astype(bool) == lives_alone).to_numpy()
-    found = _complete_screens(t, screens)
-    died = res["resident_id"].map(_deaths(t))
-    parts, unknown = [], {}
-    for month in months:
-        end = pd.Period(month, "M").end_time.normalize()
-        m = pd.Period(month, "M")
-        index = m.year * 12 + m.month - 1
-        age = t.age_on(end)
-        alive = ~(died <= end).to_numpy(bool)
-        known = age.notna().to_numpy()
-        eligible = keep & alive & ((age >= min_age).to_numpy(bool) | ~known)
-        ids = res["resident_id"][eligible]
-        covered = np.ones(len(ids), bool)
-        for frame in found.values():
-            recent = frame[(frame["month"] > index - 12) & (frame["month"] <= index)]["resident_id"]
-            covered &= ids.isin(recent).to_numpy()
-        outcome = covered.astype(float)
-        outcome[~known[eligible]] = np.nan
-        unknown[month] = int((~known[eligible]).sum())
-        parts.append(pd.DataFrame({"community": res["community"][eligible].to_numpy(object), "period": month,
-                                   "outcome": outcome}))
-    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=_UNITS)
-    out.attrs["age_unknown"] = unknown
+    found = _coverage_rows(t, months, screens, min_age, conditions, lives_alone)
+    if not len(months):
+        out = pd.DataFrame(columns=_UNITS)
+    else:
+        community = t.memo("care.community_values", lambda: t["residents"]["community"].to_numpy(object))
+        out = pd.DataFrame({"community": community[found["rows"]],
+                            "period": np.array(list(months), dtype=object)[found["month"]],
+                            "outcome": found["outcome"]})
+    out.attrs["age_unknown"] = dict(found["unknown"])
     return out
 
 
@@ -246,35 +366,34 @@ def coverage_equity(t: _Derived, *, months: Sequence[str], screens: Mapping, min
                     groups: Mapping[str, Sequence[str]]) -> pd.DataFrame:
     """Screening coverage of the ``numerator`` community types over that of the ``denominator`` ones."""
     _check("coverage_equity", screens=screens, min_age=min_age, groups=groups)
-    units = _coverage(t, months, screens, min_age)
-    kind = units["community"].map(t["communities"].set_index("community")["community_type"])
-    group = pd.Series(pd.NA, index=units.index, dtype="object")
+    if not len(months):
+        units = _coverage(t, months, screens, min_age)
+        out = units.assign(group=pd.Series(dtype=object))
+        out.attrs = dict(units.attrs)
+        return out
+    # each resident's group once (by the type of their community), then the A1 units' by position
+    found = _coverage_rows(t, months, screens, min_age, None, None)
+    kind = t["residents"]["community"].map(t["communities"].set_index("community")["community_type"])
+    group = np.full(len(kind), None, dtype=object)
     group[kind.isin(list(groups["numerator"])).to_numpy(bool)] = "numerator"
     group[kind.isin(list(groups["denominator"])).to_numpy(bool)] = "denominator"
-    out = units.assign(group=group.to_numpy(object))[group.notna().to_numpy(bool)].reset_index(drop=True)
-    out.attrs = dict(units.attrs)
+    keep = pd.notna(group)[found["rows"]]
+    rows = found["rows"][keep]
+    community = t.memo("care.community_values", lambda: t["residents"]["community"].to_numpy(object))
+    out = pd.DataFrame({"community": community[rows], "period": np.array(list(months), dtype=object)[found["month"][keep]],
+                        "outcome": found["outcome"][keep], "group": group[rows]})
+    out.attrs["age_unknown"] = dict(found["unknown"])
     return out
 
 
 # --- timeliness (A5, T3, T4) ------------------------------------------------------------------
 
-def _first_of_kinds_after(t: _Derived, frame: pd.DataFrame, date: str, kinds: Sequence[str]) -> pd.Series:
-    """The resident's first attended contact of ``kinds`` on or after each row's ``date`` (NaT: none)."""
-    c = t.attended
-    c = c[c["kind"].isin(list(kinds)).to_numpy(bool)][["resident_id", "contact_on"]]
-    rows = pd.DataFrame({"resident_id": frame["resident_id"].to_numpy(object), "on": frame[date].to_numpy(),
-                         "row": np.arange(len(frame))})
-    pairs = rows.merge(c, on="resident_id", how="inner")
-    first = pairs[pairs["contact_on"] >= pairs["on"]].groupby("row")["contact_on"].min()
-    return pd.Series(first.reindex(np.arange(len(frame))).to_numpy(), index=frame.index, dtype="datetime64[ns]")
-
-
 def _within(t: _Derived, function: str, tiers: list, contact_kinds: list, days: int) -> pd.DataFrame:
     _check(function, tiers=tiers, contact_kinds=contact_kinds, days=days)
     s = t.screened
     s = s[s["tier"].isin(list(tiers)).fillna(False).to_numpy(bool)]
-    wait = (_first_of_kinds_after(t, s, "assessed_on", contact_kinds) - s["assessed_on"]).dt.days
-    out = _units(s, t, "assessed_on", (wait <= days).fillna(False))
+    wait = (_first_contact_on_or_after(t, s, "assessed_on", contact_kinds) - s["assessed_on"]).dt.days
+    out = _fast_units(s, t, "assessed_on", (wait <= days).fillna(False))
     out["outcome"] = _judged(out["outcome"], s["assessed_on"] + pd.Timedelta(days=days), t)
     return out
 
@@ -306,42 +425,34 @@ def hospital_seen_within(t: _Derived, *, months: Sequence[str], days: int) -> pd
     seen = (wait >= 0).fillna(False).to_numpy(bool)  # a seen date before the referral: a date error, not known
     outcome[seen] = (wait[seen] <= days).astype(float).to_numpy()
     outcome[(r["hospital_seen_on"].isna() & r["appointment_on"].notna()).to_numpy(bool)] = 0.0
-    out = _units(r, t, "referred_on", outcome)
+    out = _fast_units(r, t, "referred_on", outcome)
     out["outcome"] = _judged(out["outcome"], r["referred_on"] + pd.Timedelta(days=days), t)
     return out
 
 
 # --- continuity (C2-C5) -----------------------------------------------------------------------
 
-def _tt_outcomes(t: _Derived) -> pd.DataFrame:
-    def make() -> pd.DataFrame:
-        from workbench.outcomes import referral_outcomes
-
-        c = t["contacts"]
-        c = c[c["referral_id"].notna()].assign(attended=(c["status"] == "attended").fillna(False).astype(bool))
-        return referral_outcomes(t.referral_scores, c, attended="attended")
-    return t.memo("care.referral_outcomes", make)
-
-
 @_measure("paired_measures", "proportion")
 def paired_measures(t: _Derived, *, months: Sequence[str]) -> pd.DataFrame:
     """Ended referrals that finished treatment (>= 2 attended treatment contacts) with >= 2 stored PHQ-9 scores."""
-    out = _tt_outcomes(t)
-    finished = out.loc[out["finished_treatment"].astype(bool), "referral_id"]
-    r = t["referrals"]
-    r = r[r["ended_on"].notna().to_numpy(bool) & r["referral_id"].isin(finished).to_numpy(bool)]
+    from workbench.quality_outcomes import _tt_ended
+
+    # the ended referrals with their referral_outcomes flags, shared with E1-E3 (quality_outcomes)
+    ended = _tt_ended(t)
+    r = ended[ended["finished_treatment"].astype(bool).to_numpy(bool)]
     scores = t.referral_scores
     n_phq9 = scores[scores["phq9_score"].notna()].groupby("referral_id").size()
-    return _units(r, t, "ended_on", r["referral_id"].map(n_phq9).fillna(0) >= 2)
+    return _fast_units(r, t, "ended_on", r["referral_id"].map(n_phq9).fillna(0) >= 2)
 
 
 @_measure("followed_up_by_due", "proportion")
 def followed_up_by_due(t: _Derived, *, months: Sequence[str]) -> pd.DataFrame:
     """Screenings whose decision set a next contact: an attended contact on or after the screening day and by the due date."""
-    s = t.memo("care.screenings", lambda: t.tables.screenings(("phq9", "gad7")))
+    # one row per screening with its latest decision; no scores are needed here
+    s = t.memo("care.screenings", lambda: t.tables.screenings(()))
     s = s[s["next_contact_due"].notna().to_numpy(bool)]
-    first = t.first_contact_after(s, "assessed_on")
-    out = _units(s, t, "next_contact_due", (first <= s["next_contact_due"]).fillna(False))
+    first = _first_contact_on_or_after(t, s, "assessed_on")
+    out = _fast_units(s, t, "next_contact_due", (first <= s["next_contact_due"]).fillna(False))
     outcome = _judged(out["outcome"], s["next_contact_due"], t)
     outcome[(s["next_contact_due"] < s["assessed_on"]).to_numpy(bool)] = np.nan
     out["outcome"] = outcome
@@ -358,10 +469,10 @@ def _not_improving_in_window(t: _Derived) -> pd.DataFrame:
     scores = t.referral_scores[["referral_id", "assessed_on", "phq9_score"]]
     scores = scores[scores["phq9_score"].notna().to_numpy(bool)]
     refs = refs[refs["referral_id"].isin(scores["referral_id"]).to_numpy(bool)]
-    c = t["contacts"]
-    c = c[c["referral_id"].notna().to_numpy(bool)]
-    contacts = pd.DataFrame({"referral_id": c["referral_id"].to_numpy(object), "contact_on": c["contact_on"].to_numpy(),
-                             "attended": (c["status"] == "attended").fillna(False).to_numpy(bool)})
+    # registry_flags' not_improving reads the PHQ-9 scores, the week and whether the referral is open,
+    # never the contacts (its docstring's definition): the contacts are left out, not copied per day
+    contacts = pd.DataFrame({"referral_id": pd.Series(dtype=object), "contact_on": pd.Series(dtype="datetime64[ns]"),
+                             "attended": pd.Series(dtype=bool)})
     start = refs.set_index("referral_id")["referred_on"]
     days = scores.assign(offset=(scores["assessed_on"] - scores["referral_id"].map(start)).dt.days)
     days = days[(days["offset"] >= start_day) & (days["offset"] <= end_day)]
@@ -389,7 +500,7 @@ def _not_improving_in_window(t: _Derived) -> pd.DataFrame:
             out[column] = out[column] + out["shift"]
         return out.drop(columns=["referral_id", "shift"]).rename(columns={"copy": "referral_id"})
 
-    flags = registry_flags(copies(scores, ["assessed_on"]), copies(contacts, ["contact_on"]),
+    flags = registry_flags(copies(scores, ["assessed_on"]), contacts,
                            copies(refs, ["referred_on", "ended_on"]), on=common)
     hit = flags.loc[flags["not_improving"].fillna(False).to_numpy(bool), "referral_id"]
     hits = candidates[candidates["copy"].isin(hit).to_numpy(bool)]
@@ -410,7 +521,7 @@ def psychiatric_review_when_not_improving(t: _Derived, *, months: Sequence[str])
     pairs = r[["referral_id", "referred_on"]].merge(c[["referral_id", "contact_on"]], on="referral_id")
     offset = (pairs["contact_on"] - pairs["referred_on"]).dt.days
     reviewed = pairs.loc[((offset >= start_day) & (offset <= end_day)).to_numpy(bool), "referral_id"]
-    out = _units(r, t, "first_on", r["referral_id"].isin(reviewed))
+    out = _fast_units(r, t, "first_on", r["referral_id"].isin(reviewed))
     out["outcome"] = _judged(out["outcome"], r["referred_on"] + pd.Timedelta(days=end_day), t)
     return out
 
@@ -432,7 +543,7 @@ def followed_after_discharge(t: _Derived, *, months: Sequence[str], days: int,
                          "lo": first_day.to_numpy(), "hi": last_day.to_numpy(), "row": np.arange(len(d))})
     pairs = rows.merge(c, on="resident_id")
     met = pairs.loc[((pairs["contact_on"] >= pairs["lo"]) & (pairs["contact_on"] <= pairs["hi"])).to_numpy(bool), "row"]
-    out = _units(d, t, "event_on", np.isin(np.arange(len(d)), met.to_numpy()))
+    out = _fast_units(d, t, "event_on", np.isin(np.arange(len(d)), met.to_numpy()))
     outcome = _judged(out["outcome"], last_day, t)
     died = d["resident_id"].map(_deaths(t))
     outcome[(died <= last_day).to_numpy(bool)] = np.nan
