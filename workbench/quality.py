@@ -196,11 +196,22 @@ def _float(values: Any) -> np.ndarray:
     return pd.Series(values).astype("Float64").to_numpy(float, na_value=np.nan)
 
 
+def month_text(dates: Any) -> np.ndarray:
+    """``YYYY-MM`` of each date (None for a blank), formatting each distinct month once.
+
+    >>> month_text(pd.Series(pd.to_datetime(["2025-06-30", None, "2025-06-01", "2024-12-31"]))).tolist()
+    ['2025-06', None, '2025-06', '2024-12']
+    """
+    months = np.asarray(pd.to_datetime(pd.Series(dates)).to_numpy("datetime64[ns]"), dtype="datetime64[M]")
+    distinct, where = np.unique(months, return_inverse=True)
+    text = np.array([None if np.isnat(m) else str(m) for m in distinct], dtype=object)
+    return text[where.reshape(-1)] if len(months) else np.array([], dtype=object)
+
+
 def _units(frame: pd.DataFrame, tables: _Derived, date: str, outcome) -> pd.DataFrame:
     """Unit rows: the resident's community, the month of ``date``, and the outcome."""
     return pd.DataFrame({"community": frame["resident_id"].map(tables.community).to_numpy(object),
-                         "period": pd.to_datetime(frame[date]).dt.strftime("%Y-%m").to_numpy(object),
-                         "outcome": _float(outcome)})
+                         "period": month_text(frame[date]), "outcome": _float(outcome)})
 
 
 # --- measures ------------------------------------------------------------------------------
