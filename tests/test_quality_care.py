@@ -568,3 +568,164 @@ def test_compute_counts_statuses_and_the_ratio(coverage_tables, tmp_path):
     assert {r.loc[("A4", c), "status"] for c in ("u1", "u2", "rr", "ag")} == {"not_applicable"}
     # T3: no tier-3 referral with a hospital date (no referrals at all): no data, nothing invented
     assert set(r.loc["T3", "status"]) == {"no_data"} and r.loc["T3", "denominator"].isna().all()
+
+
+# --- the fast paths equal plain computations on the sample ----------------------------------------
+# The measures work on integer codes (resident positions, day and month numbers, binary searches in
+# sorted contacts) so that a city of 1,000,000 residents is computed in seconds. Each one is compared
+# here with a plain computation of its definition (merges of every pair, per-month isin on texts,
+# strftime, registry_flags called on each day it judges) on the sample: the same units, row by row.
+
+def _plain_units(t: q._Derived, frame: pd.DataFrame, date: str, outcome) -> pd.DataFrame:
+    return pd.DataFrame({"community": frame["resident_id"].map(t.community).to_numpy(object),
+                         "period": pd.to_datetime(frame[date]).dt.strftime("%Y-%m").to_numpy(object),
+                         "outcome": pd.Series(outcome).astype("Float64").to_numpy(float, na_value=float("nan"))})
+
+
+def _plain_first_after(t: q._Derived, frame: pd.DataFrame, date: str, kinds=None) -> pd.Series:
+    c = t.attended if kinds is None else t.attended[t.attended["kind"].isin(kinds)]
+    pairs = frame[["resident_id", date]].reset_index(drop=True).rename_axis("row").reset_index().merge(
+        c[["resident_id", "contact_on"]], on="resident_id")
+    first = pairs[pairs["contact_on"] >= pairs[date]].groupby("row")["contact_on"].min()
+    return pd.Series(first.reindex(range(len(frame))).to_numpy(), index=frame.index, dtype="datetime64[ns]")
+
+
+def _plain_coverage(t: q._Derived, months, screens, min_age, conditions=None, lives_alone=None) -> pd.DataFrame:
+    from workbench.instruments import get_instrument
+
+    res = t["residents"]
+    keep = pd.Series(True, index=res.index)
+    if conditions is not None:
+        keep &= res[list(conditions)].astype(bool).any(axis=1)
+    if lives_alone is not None:
+        keep &= res["lives_alone"].astype(bool) == lives_alone
+    e = t["events"]
+    died = res["resident_id"].map(e[e["kind"] == "death"].groupby("resident_id")["event_on"].min())
+    parts = []
+    for month in months:
+        end = pd.Period(month, "M").end_time.normalize()
+        start = end - pd.DateOffset(months=12)  # exclusive
+        age = t.age_on(end)
+        eligible = keep & ~(died <= end) & ((age >= min_age) | age.isna())
+        covered = pd.Series(True, index=res.index)
+        for screen in screens.values():
+            s = t.tables.scores_of([screen["full"]] + ([screen["screener"]] if "screener" in screen else []),
+                                   purpose="screening")
+            s = s[s["score"].notna() & (s["assessed_on"] > start) & (s["assessed_on"] <= end)]
+            ok = s["instrument"] == screen["full"]
+            if "screener" in screen:
+                ok |= (s["instrument"] == screen["screener"]) & (s["score"] < get_instrument(screen["screener"]).screen_positive)
+            covered &= res["resident_id"].isin(s.loc[ok, "resident_id"])
+        outcome = covered.astype(float).where(age.notna())
+        parts.append(pd.DataFrame({"community": res["community"].to_numpy(object), "period": month,
+                                   "outcome": outcome.to_numpy(float)})[eligible.to_numpy(bool)])
+    return pd.concat(parts, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def sample():
+    from workbench.sample import load_sample
+
+    t = load_sample()
+    return t, q._Derived(t), q.default_months(t), {i.id: i for i in q.load_indicators().indicators}
+
+
+def _same(fast: pd.DataFrame, plain: pd.DataFrame) -> None:
+    assert len(fast) > 0
+    pd.testing.assert_frame_equal(fast.reset_index(drop=True), plain.reset_index(drop=True), check_dtype=False)
+
+
+def test_fast_coverage_equals_plain_on_the_sample(sample):
+    t, d, months, ind = sample
+    for id, extra in (("A1", {}), ("A2", {"conditions": ind["A2"].parameters["conditions"]}),
+                      ("A3", {"lives_alone": ind["A3"].parameters["lives_alone"]})):
+        p = ind[id].parameters
+        fast = q.units(t, ind[id].measure, months=months, **p)
+        plain = _plain_coverage(d, months, p["screens"], p["min_age"], **extra)
+        assert fast["outcome"].notna().sum() > 100 and fast["outcome"].sum() > 0
+        _same(fast, plain)
+    # A4: the A1 units of rural and urban communities, grouped by their community's type
+    p = ind["A4"].parameters
+    plain = _plain_coverage(d, months, p["screens"], p["min_age"])
+    kind = plain["community"].map(t["communities"].set_index("community")["community_type"])
+    plain["group"] = kind.map({**dict.fromkeys(p["groups"]["numerator"], "numerator"),
+                               **dict.fromkeys(p["groups"]["denominator"], "denominator")})
+    plain = plain[plain["group"].notna()]
+    fast = q.units(t, "coverage_equity", months=months, **p)
+    assert set(fast["group"]) == {"numerator", "denominator"}
+    _same(fast, plain)
+
+
+def test_fast_first_contacts_and_units_equal_plain_on_the_sample(sample):
+    t, d, months, ind = sample
+    for id in ("A5", "T4"):  # first attended treatment contact on or after the screening day
+        p = ind[id].parameters
+        s = d.screened[d.screened["tier"].isin(p["tiers"]).fillna(False).to_numpy(bool)]
+        wait = (_plain_first_after(d, s, "assessed_on", p["contact_kinds"]) - s["assessed_on"]).dt.days
+        plain = _plain_units(d, s, "assessed_on", (wait <= p["days"]).fillna(False))
+        plain.loc[(s["assessed_on"] + pd.Timedelta(days=p["days"]) > d.last_day).to_numpy(bool), "outcome"] = float("nan")
+        fast = q.units(t, ind[id].measure, months=months, **p)
+        assert 0 < fast["outcome"].sum() < fast["outcome"].notna().sum()
+        _same(fast, plain)
+    # C3: any attended contact from the screening day to the due date (the core's first_contact_after)
+    s = t.screenings(("phq9", "gad7"))
+    s = s[s["next_contact_due"].notna().to_numpy(bool)]
+    first = d.first_contact_after(s, "assessed_on")
+    assert first.equals(_plain_first_after(d, s, "assessed_on"))
+    plain = _plain_units(d, s, "next_contact_due", (first <= s["next_contact_due"]).fillna(False))
+    plain.loc[((s["next_contact_due"] > d.last_day) | (s["next_contact_due"] < s["assessed_on"])).to_numpy(bool),
+              "outcome"] = float("nan")
+    fast = q.units(t, "followed_up_by_due", months=months)
+    assert 0 < fast["outcome"].sum() < fast["outcome"].notna().sum()
+    _same(fast, plain)
+
+
+def test_fast_paired_measures_equals_plain_on_the_sample(sample):
+    from workbench.outcomes import referral_outcomes
+
+    t, d, months, ind = sample
+    c = t["contacts"]
+    c = c[c["referral_id"].notna()].assign(attended=(c["status"] == "attended").fillna(False).astype(bool))
+    out = referral_outcomes(d.referral_scores, c, attended="attended")
+    finished = out.loc[out["finished_treatment"].astype(bool), "referral_id"]
+    r = t["referrals"]
+    r = r[r["ended_on"].notna() & r["referral_id"].isin(finished)]
+    scores = d.referral_scores
+    n_phq9 = scores[scores["phq9_score"].notna()].groupby("referral_id").size()
+    plain = _plain_units(d, r, "ended_on", r["referral_id"].map(n_phq9).fillna(0) >= 2)
+    fast = q.units(t, "paired_measures", months=months)
+    assert 0 < fast["outcome"].sum() < len(fast)
+    _same(fast, plain)
+
+
+def test_fast_not_improving_equals_registry_flags_on_each_day(sample):
+    # C4's denominator: registry_flags (with the contacts) called on every day it judges a
+    # referral (week 8 starts; each PHQ-9 stored in weeks 8-12), for the residents of 40 referrals
+    from workbench.outcomes import registry_flags
+    from workbench.quality_care import _not_improving_in_window
+
+    t, d, months, ind = sample
+    scored = d.referral_scores[d.referral_scores["phq9_score"].notna()]
+    refs = t["referrals"][t["referrals"]["referral_id"].isin(scored["referral_id"])]
+    small = t.subset(refs["resident_id"].drop_duplicates().iloc[:40])
+    sd = q._Derived(small)
+    scores = sd.referral_scores[sd.referral_scores["phq9_score"].notna()][["referral_id", "assessed_on", "phq9_score"]]
+    c = small["contacts"]
+    c = c[c["referral_id"].notna()].assign(attended=(c["status"] == "attended").fillna(False).astype(bool))
+    r = small["referrals"][["referral_id", "resident_id", "referred_on", "ended_on"]]
+    r = r[r["referral_id"].isin(scores["referral_id"])]
+    expected = {}
+    for ref in r.itertuples():
+        start, end = ref.referred_on + pd.Timedelta(days=56), ref.referred_on + pd.Timedelta(days=90)
+        own = scores.loc[scores["referral_id"] == ref.referral_id, "assessed_on"]
+        for day in sorted({start, *own[(own >= start) & (own <= end)]}):
+            if day > sd.last_day:
+                continue
+            flags = registry_flags(scores, c[["referral_id", "contact_on", "attended"]], r, on=day)
+            hit = flags.loc[flags["referral_id"] == ref.referral_id, "not_improving"]
+            if len(hit) and hit.fillna(False).astype(bool).iloc[0]:
+                expected[ref.referral_id] = day
+                break
+    fast = _not_improving_in_window(sd)
+    assert 0 < len(expected) < len(r)
+    assert dict(zip(fast["referral_id"], fast["first_on"])) == expected
