@@ -758,13 +758,18 @@ class Tables:
         derived values of the instrument).
         """
         s = self._frames["scores"]
-        if instruments is not None:
-            s = s[s["instrument"].isin([instruments] if isinstance(instruments, str) else list(instruments))]
         context = self._frames["assessments"][["assessment_id", "purpose", "referral_id", "study", "visit"]]
-        ids = pd.Index(context["assessment_id"])
+        # scores saved with their assessments, row for row (as the registry and the sample keep them)
+        aligned = len(s) == len(context) and bool((s["assessment_id"].to_numpy(object)
+                                                   == context["assessment_id"].to_numpy(object)).all())
+        chosen = np.ones(len(s), dtype=bool)
+        if instruments is not None:
+            chosen = s["instrument"].isin([instruments] if isinstance(instruments, str) else list(instruments)).to_numpy(bool)
+            s = s[chosen]
         checked = self.__dict__.get("_passed") == self._stamp()  # validated: the ids are unique, as declared
-        if checked or (ids.is_unique and s["assessment_id"].is_unique):  # a positional lookup, no merge
-            at = ids.get_indexer(s["assessment_id"])
+        ids = None if aligned else pd.Index(context["assessment_id"])
+        if aligned or checked or (ids.is_unique and s["assessment_id"].is_unique):  # a positional lookup, no merge
+            at = np.flatnonzero(chosen) if aligned else ids.get_indexer(s["assessment_id"])
             found = at >= 0
             if purpose is not None:  # keep the sittings asked for before building anything
                 wanted = context["purpose"].isin([purpose] if isinstance(purpose, str) else list(purpose)).to_numpy(bool)
@@ -818,7 +823,7 @@ class Tables:
                 continue
             for inst in sorted(set(instrument)):
                 rows = np.flatnonzero(instrument == inst)
-                if len(np.unique(group[rows])) != len(rows):
+                if (np.diff(group[rows]) == 0).any():  # rows are in sitting order: a repeat is a neighbour
                     raise ValueError("Index contains duplicate entries, cannot reshape")
                 cells = pd.Series(pd.array([None] * n, dtype=ordered[column].dtype)) if n else ordered[column].iloc[:0]
                 cells.iloc[group[rows]] = ordered[column].iloc[rows].to_numpy()
