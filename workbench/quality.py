@@ -1041,8 +1041,9 @@ def control_chart(result: pd.DataFrame, indicator: str, community: str = "all",
     are drawn as gaps and never judged. Returns the :class:`workbench.spc.Signals` (with the
     indicator's direction and target), ready for :func:`workbench.plots.spc_chart`.
 
-    Use the unsuppressed result (:func:`compute`): a chart made from suppressed counts would
-    leak what suppression hides through its limits.
+    For anything that leaves the team, chart the suppressed result
+    (:func:`workbench.report.suppress_quality`): its hidden months become gaps, so neither the
+    points nor the limits carry a count under 5. The team's own view may chart :func:`compute`'s.
 
     Raises
     ------
