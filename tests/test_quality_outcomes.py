@@ -564,3 +564,178 @@ def test_compute_crisis_rate_per_1000_person_years(crises, tmp_path):
     assert s2[("c1", "2025-04")][0] == 0 and s2[("c1", "2025-04")][3] == "ok"
     # c2 March: nothing in care before March: no reference, cannot be judged
     assert s2[("c2", "2025-03")][3] == "insufficient"
+
+
+# --- the fast paths equal the plain computations ----------------------------------------------------
+# The measures run on integer keys (resident positions, month numbers, one sorted pass) so that a
+# city's tables take seconds. The plain versions below are the direct pandas computations they
+# replaced (text keys, a month-by-month loop, chronic.indicators once per month on that month's
+# residents); on the sample, and on the sample with awkward rows (blank communities, a blank and a
+# pooled literacy answer set, overlapping referrals, an open referral), both give the same numbers.
+
+def _plain_tt(t, metric):
+    from workbench.outcomes import rates, referral_outcomes
+
+    c = t["contacts"]
+    c = c[c["referral_id"].notna()].assign(attended=(c["status"] == "attended").fillna(False).astype(bool))
+    out = referral_outcomes(t.referral_scores, c, attended="attended")
+    r = t["referrals"]
+    r = r[r["ended_on"].notna()]
+    d = r[["referral_id", "resident_id", "ended_on"]].merge(out.drop(columns=["resident_id"]), on="referral_id")
+    d = d.assign(community=d["resident_id"].map(t.community).astype(object),
+                 period=d["ended_on"].dt.strftime("%Y-%m").astype(object))
+    parts = [rates(d, by=["period"]).assign(community="all")]
+    if d["community"].notna().any():
+        parts.append(rates(d[d["community"].notna()], by=["community", "period"]))
+    out = pd.concat(parts, ignore_index=True)
+    out = out[(out["metric"] == metric) & (out["denominator"] > 0)]
+    return out[["community", "period", "numerator", "denominator"]]
+
+
+def _plain_cms159(t):
+    from workbench.outcomes import cms159
+
+    s = t["scores"]
+    s = s[s["instrument"] == "phq9"]
+    phq9 = pd.DataFrame({"resident_id": s["resident_id"].to_numpy(), "assessed_on": s["assessed_on"].to_numpy(),
+                         "phq9_score": s["score"].to_numpy(float, na_value=float("nan"))})
+    episodes = cms159(phq9, on=t.last_day)
+    episodes = episodes[episodes["remitted"].notna()]
+    return q._units(episodes, t, "window_end", episodes["remitted"])
+
+
+def _plain_control(t, months, tiers, condition):
+    decided = t.screened.loc[t.screened["tier"].notna(), ["resident_id", "assessed_on", "tier"]]
+    decided = decided.sort_values(["resident_id", "assessed_on"], kind="stable")
+    parts = []
+    for month in months:
+        latest = decided[decided["assessed_on"] <= pd.Period(month, "M").end_time.normalize()]
+        latest = latest.drop_duplicates("resident_id", keep="last")
+        ids = latest.loc[latest["tier"].isin(tiers), "resident_id"]
+        if not len(ids):
+            continue
+        sub = Tables(**{**{name: t[name] for name in TABLES},
+                        **{name: t[name][t[name]["resident_id"].isin(ids)] for name in
+                           ("residents", "measurements", "events")}})
+        found = chronic.indicators(sub, start=month, end=month)
+        found = found[(found["condition"] == condition) & (found["managed"] > 0)]
+        parts.append(found.rename(columns={"month": "period", "controlled": "numerator", "managed": "denominator"}))
+    return pd.concat(parts)[["community", "period", "numerator", "denominator"]]
+
+
+def _plain_crisis(t, months, event_kinds):
+    """Person-days in care per resident and month counted day by day (a set of days), events by a
+    merge of every event with every referral of the resident."""
+    r = t["referrals"]
+    rows = {}
+    for month in months:
+        start, end = pd.Timestamp(month + "-01"), pd.Period(month, "M").end_time.normalize()
+        for who, on, off in zip(r["resident_id"], r["referred_on"], r["ended_on"]):
+            lo, hi = max(on, start), min(end if pd.isna(off) else off, end)
+            if hi >= lo:
+                rows.setdefault((who, month), set()).update(pd.date_range(lo, hi))
+    e = t["events"]
+    e = e[e["kind"].isin(event_kinds)]
+    pairs = e.merge(r, on="resident_id")
+    pairs = pairs[(pairs["referred_on"] <= pairs["event_on"])
+                  & (pairs["ended_on"].isna() | (pairs["ended_on"] >= pairs["event_on"]))].drop_duplicates("event_id")
+    events = pairs.groupby(["resident_id", pairs["event_on"].dt.strftime("%Y-%m")]).size()
+    return pd.DataFrame({"community": [t.community.get(who) for who, _ in rows],
+                         "period": [m for _, m in rows],
+                         "outcome": [float(events.get(key, 0)) for key in rows],
+                         "exposure": [len(days) / 365.25 for days in rows.values()]})
+
+
+def _plain_literacy(t, months, pass_share):
+    d = t["literacy"]
+    d = d.assign(n_asked=q._float(d["n_asked"]), n_correct=q._float(d["n_correct"]), blank=d["n_correct"].isna())
+    day = d.groupby(["resident_id", "asked_on"], sort=True).agg(
+        n_asked=("n_asked", "sum"), n_correct=("n_correct", "sum"), blank=("blank", "any")).reset_index()
+    day["n_correct"] = day["n_correct"].where(~day["blank"])
+    parts = []
+    for month in months:
+        end = pd.Period(month, "M").end_time.normalize()
+        inside = day[(day["asked_on"] > end - pd.DateOffset(months=12)) & (day["asked_on"] <= end)]
+        latest = inside.drop_duplicates("resident_id", keep="last")
+        passed = [float("nan") if pd.isna(c) else float(c - pass_share * a >= -1e-9)
+                  for c, a in zip(latest["n_correct"], latest["n_asked"])]
+        parts.append(pd.DataFrame({"community": latest["resident_id"].map(t.community).astype(object).to_numpy(),
+                                   "period": month, "outcome": passed}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _as_counts(found: pd.DataFrame) -> dict:
+    """Units or counts as {(community, period): (numerator, denominator)} with the 'all' rows."""
+    if "numerator" in found.columns:
+        return {(c, p): (float(n), float(d)) for c, p, n, d in
+                zip(found["community"], found["period"], found["numerator"], found["denominator"])}
+    if "exposure" in found.columns:
+        u = pd.concat([found.dropna(subset=["community"]), found.assign(community="all")])
+        g = u.groupby(["community", "period"])[["outcome", "exposure"]].sum()
+        return {k: (float(v.outcome), round(float(v.exposure), 9)) for k, v in g.iterrows()}
+    return {k: (float(n), float(d)) for k, (n, d) in unit_counts(found).items()}
+
+
+@pytest.fixture(scope="module")
+def awkward_sample() -> Tables:
+    """The sample community with awkward rows: every 7th resident's community blank (counted in
+    'all' only), an open referral and one overlapping another of the same resident, a literacy answer
+    set pooled from two questionnaires on one day and a blank n_correct."""
+    from workbench.sample import load_sample
+
+    s = load_sample()
+    frames = {name: s[name].copy() for name in TABLES}
+    res = frames["residents"]
+    res["community"] = res["community"].where(pd.Series(range(len(res)), index=res.index) % 7 != 0)
+    ref = frames["referrals"]
+    first = ref.iloc[0]
+    extra = ref.iloc[[0, 1]].copy()
+    extra["referral_id"] = ["X-open", "X-overlap"]
+    extra["resident_id"] = [first["resident_id"], first["resident_id"]]
+    extra["referred_on"] = [first["referred_on"] + pd.Timedelta(days=3), first["referred_on"] + pd.Timedelta(days=40)]
+    extra["ended_on"] = [pd.NaT, first["referred_on"] + pd.Timedelta(days=75)]
+    extra["end_reason"] = [pd.NA, extra["end_reason"].iloc[1]]
+    frames["referrals"] = pd.concat([ref, extra], ignore_index=True)
+    lit = frames["literacy"]
+    if len(lit):
+        twin = lit.iloc[[0]].copy()
+        twin["literacy_id"] = "L-twin"
+        twin["questionnaire"] = twin["questionnaire"] + "-b"
+        lit = pd.concat([lit, twin], ignore_index=True)
+        lit.loc[lit.index[1], "n_correct"] = pd.NA
+        frames["literacy"] = lit
+    return Tables(attrs=dict(s.attrs), **frames)
+
+
+@pytest.mark.parametrize("which", ["sample", "awkward"])
+def test_fast_measures_equal_the_plain_computations(which, awkward_sample):
+    from workbench.sample import load_sample
+
+    tables = load_sample() if which == "sample" else awkward_sample
+    months = q.default_months(tables)
+    assert len(months) >= 12
+    t = q._Derived(tables)
+    plain = q._Derived(tables)
+    literacy_share, kinds = 0.8, ["crisis", "psychiatric_emergency"]
+    cases = {
+        "tt_reliable_improvement": (_plain_tt(plain, "reliable_improvement"), {}),
+        "tt_reliable_recovery": (_plain_tt(plain, "reliable_recovery"), {}),
+        "tt_reliable_deterioration": (_plain_tt(plain, "reliable_deterioration"), {}),
+        "cms159_remission": (_plain_cms159(plain), {}),
+        "bp_control_in_care": (_plain_control(plain, months, [2, 3], "hypertension"), {"tiers": [2, 3]}),
+        "glucose_control_in_care": (_plain_control(plain, months, [2, 3], "diabetes"), {"tiers": [2, 3]}),
+        "crisis_rate": (_plain_crisis(plain, months, kinds), {"event_kinds": kinds}),
+        "survey_response": (q._units(plain["surveys"], plain, "surveyed_on",
+                                     plain["surveys"]["satisfied"].notna() | plain["surveys"]["rating"].notna()), {}),
+        "self_referral": (q._units(plain["referrals"].dropna(subset=["referral_source"]), plain, "referred_on",
+                                   plain["referrals"]["referral_source"].dropna() == "self"), {}),
+        "literacy": (_plain_literacy(plain, months, literacy_share), {"pass_share": literacy_share}),
+    }
+    for measure, (expected, parameters) in cases.items():
+        got = q.MEASURES[measure].function(t, months=months, **parameters)
+        want = _as_counts(expected)
+        got_counts = _as_counts(got)
+        assert got_counts == want, measure
+        assert len(want) > 0, measure  # the sample exercises every measure
+    if which == "awkward":  # the blank communities are in 'all' only, and there are some
+        assert tables["residents"]["community"].isna().sum() > 0

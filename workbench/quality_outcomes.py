@@ -86,6 +86,8 @@ __all__ = ["bp_control_in_care", "cms159_remission", "crisis_rate", "glucose_con
 
 _COUNTS = ["community", "period", "numerator", "denominator"]
 _UNITS = ["community", "period", "outcome"]
+#: Month code of a blank date (NaT viewed as int64).
+_NO_MONTH = np.iinfo(np.int64).min
 
 
 def _checked(name: str, value: Any) -> Any:
@@ -118,38 +120,161 @@ def _counts(community: Any, period: Any, numerator: Any, denominator: Any) -> pd
     return out[out["denominator"] > 0].reset_index(drop=True)
 
 
+# --- keys shared by the measures: integer months and communities (city scale) -----------------
+# Text keys and strftime on millions of rows are what made these measures slow; each date is
+# read as a month number (months since 1970-01) and each resident as the position of their row
+# in ``residents``; the few distinct months and communities are written out as text once.
+
+def _days(dates: Any) -> np.ndarray:
+    """Whole days since 1970-01-01 of each date (dates are days: floored), NaT as int64's minimum."""
+    return np.asarray(pd.Series(dates).to_numpy("datetime64[ns]")).astype("datetime64[D]").view(np.int64)
+
+
+def _month_of(dates: Any) -> np.ndarray:
+    """Month number (months since 1970-01) of each date; :data:`_NO_MONTH` for a blank."""
+    return np.asarray(pd.Series(dates).to_numpy("datetime64[ns]")).astype("datetime64[M]").view(np.int64)
+
+
+def _month_text(codes: np.ndarray) -> np.ndarray:
+    """``YYYY-MM`` of each month number (NaN for a blank), each distinct month formatted once."""
+    out = np.full(len(codes), np.nan, dtype=object)
+    known = codes != _NO_MONTH
+    if known.any():
+        lo, hi = int(codes[known].min()), int(codes[known].max())
+        text = np.array([str(np.datetime64(m, "M")) for m in range(lo, hi + 1)], dtype=object)
+        out[known] = text[codes[known] - lo]
+    return out
+
+
+def _month_number(month: str) -> int:
+    return int(np.datetime64(month, "M").astype(np.int64))
+
+
+def _where(t: _Derived) -> tuple[pd.Index, np.ndarray, np.ndarray]:
+    """The residents' ids (an index), each one's community code (-1: blank) and the communities
+    as text (code -1 reads the last entry, NaN)."""
+    def make():
+        r = t["residents"]
+        codes, uniques = pd.factorize(r["community"], use_na_sentinel=True)
+        labels = np.append(np.asarray(uniques, dtype=object), np.nan)
+        return pd.Index(r["resident_id"]), np.asarray(codes, dtype=np.int64), labels
+    return t.memo("quality_outcomes.where", make)
+
+
+def _positions(t: _Derived, ids: Any) -> np.ndarray:
+    """Row of each resident id in ``residents`` (-1: not there)."""
+    return _where(t)[0].get_indexer(pd.Series(ids).array if not isinstance(ids, pd.Series) else ids.array)
+
+
+def _community(t: _Derived, positions: np.ndarray) -> np.ndarray:
+    """Community (text; NaN when blank or the resident unknown) of residents by row position, as
+    ``resident_id.map(t.community)`` gives it."""
+    _, codes, labels = _where(t)
+    return labels[np.where(positions >= 0, codes[positions], -1)]
+
+
+def _fast_units(t: _Derived, resident_id: Any, dates: Any, outcome: Any) -> pd.DataFrame:
+    """:func:`workbench.quality._units` from integer keys: community, month of ``dates``, outcome."""
+    return pd.DataFrame({"community": _community(t, _positions(t, resident_id)),
+                         "period": _month_text(_month_of(dates)), "outcome": _float(outcome)})
+
+
+def _cell_counts(community: np.ndarray, month: np.ndarray, numerator: np.ndarray, denominator: np.ndarray,
+                 labels: np.ndarray) -> pd.DataFrame:
+    """Counts per community (code; -1 counts in ``all`` only) and month number, with the ``all``
+    rows; a cell whose denominator is 0 is left out."""
+    if not len(month):
+        return _no_counts()
+    m0 = int(month.min())
+    width = int(month.max()) - m0 + 1
+    n = len(labels) - 1  # communities (the last label is the blank)
+    cell = (community + 1) * width + (month - m0)
+    num = np.bincount(cell, weights=numerator, minlength=(n + 1) * width).reshape(n + 1, width)
+    den = np.bincount(cell, weights=denominator, minlength=(n + 1) * width).reshape(n + 1, width)
+    num = np.vstack([num[1:], num.sum(axis=0, keepdims=True)])
+    den = np.vstack([den[1:], den.sum(axis=0, keepdims=True)])
+    row, col = np.nonzero(den > 0)
+    names = np.append(labels[:-1], "all").astype(object)
+    return pd.DataFrame({"community": names[row], "period": _month_text(col.astype(np.int64) + m0),
+                         "numerator": num[row, col].astype(float), "denominator": den[row, col].astype(float)})
+
+
 # --- E1, E3, S1: NHS Talking Therapies ---------------------------------------------------------
 
 def _tt_ended(t: _Derived) -> pd.DataFrame:
-    """Referrals that ended, with :func:`referral_outcomes`' flags, their community and month."""
+    """Referrals that ended, with :func:`referral_outcomes`' flags, their community code and month
+    number (columns ``referral_id, resident_id, ended_on``, the flags, ``where``, ``month``)."""
     def make() -> pd.DataFrame:
         from workbench.outcomes import referral_outcomes
 
+        a = t.referral_scores
+        a = a[a["referral_id"].notna().to_numpy(bool)]
         c = t["contacts"]
-        c = c[c["referral_id"].notna()].assign(attended=(c["status"] == "attended").fillna(False).astype(bool))
-        out = referral_outcomes(t.referral_scores, c, attended="attended")
+        c = c[c["referral_id"].notna().to_numpy(bool)]
+        # referral_outcomes on integer codes of the referral and resident ids (the same rows, the same
+        # pairs of referral and person): its rules unchanged, without hashing text on every step
+        ref, refs = pd.factorize(pd.concat([a["referral_id"], c["referral_id"]], ignore_index=True))
+        who, _ = pd.factorize(pd.concat([a["resident_id"], c["resident_id"]], ignore_index=True))
+        n = len(a)
+        scores = pd.DataFrame({"referral_id": ref[:n], "resident_id": who[:n], "assessed_on": a["assessed_on"].array,
+                               "phq9_score": a["phq9_score"].array, "gad7_score": a["gad7_score"].array})
+        contacts = pd.DataFrame({"referral_id": ref[n:], "resident_id": who[n:], "contact_on": c["contact_on"].array,
+                                 "kind": c["kind"].array,
+                                 "attended": (c["status"] == "attended").fillna(False).to_numpy(bool)})
+        out = referral_outcomes(scores, contacts, attended="attended")
+        row_of = np.full(len(refs), -1, dtype=np.int64)
+        row_of[out["referral_id"].to_numpy(np.int64)] = np.arange(len(out))
         r = t["referrals"]
-        r = r[r["ended_on"].notna()]
-        d = r[["referral_id", "resident_id", "ended_on"]].merge(out.drop(columns=["resident_id"]), on="referral_id",
-                                                                how="inner")
-        return d.assign(community=d["resident_id"].map(t.community).astype(object),
-                        period=d["ended_on"].dt.strftime("%Y-%m").astype(object))
+        r = r[r["ended_on"].notna().to_numpy(bool)]
+        at = pd.Index(refs).get_indexer(r["referral_id"].array)
+        at = np.where(at >= 0, row_of[np.maximum(at, 0)], -1)
+        found = at >= 0
+        r, at = r[found], at[found]
+        flags = out.drop(columns=["referral_id", "resident_id"]).iloc[at].reset_index(drop=True)
+        person = _positions(t, r["resident_id"])
+        return pd.concat([pd.DataFrame({"referral_id": r["referral_id"].to_numpy(), "resident_id": r["resident_id"].to_numpy(),
+                                        "ended_on": r["ended_on"].to_numpy(),
+                                        "where": np.where(person >= 0, _where(t)[1][np.maximum(person, 0)], -1),
+                                        "month": _month_of(r["ended_on"])}), flags], axis=1)
     return t.memo("quality_outcomes.tt_ended", make)
+
+
+def _tt_all_counts(t: _Derived) -> dict[str, pd.DataFrame]:
+    """Counts of every :func:`workbench.outcomes.rates` metric per community and month, and ``all``.
+
+    ``rates`` gives each referral's part in a numerator and a denominator from its flags alone: it
+    is run once on each distinct combination of the flags (a few dozen), and each referral then
+    adds its combination's 0/1 parts to its community and month (the sums ``rates`` makes).
+    """
+    def make() -> dict[str, pd.DataFrame]:
+        from workbench.outcomes import rates
+        from workbench.outcomes.talking_therapies import _FLAGS, METRICS
+
+        d = _tt_ended(t)
+        if d.empty:
+            return {m: _no_counts() for m in METRICS}
+        pattern = np.zeros(len(d), dtype=np.int64)
+        for col in _FLAGS:
+            flag = d[col].astype("boolean")
+            pattern = pattern * 3 + np.where(flag.isna().to_numpy(), 0,
+                                             np.where(flag.fillna(False).to_numpy(bool), 2, 1))
+        _, first, inverse = np.unique(pattern, return_index=True, return_inverse=True)
+        distinct = d.iloc[first][_FLAGS].reset_index(drop=True).assign(pattern=np.arange(len(first)))
+        parts = rates(distinct, by=["pattern"]).set_index(["pattern", "metric"])
+        labels = _where(t)[2]
+        out = {}
+        for metric in METRICS:
+            per = parts.xs(metric, level="metric").reindex(np.arange(len(first)))
+            num = per["numerator"].to_numpy(float)[inverse]
+            den = per["denominator"].to_numpy(float)[inverse]
+            out[metric] = _cell_counts(d["where"].to_numpy(np.int64), d["month"].to_numpy(np.int64), num, den, labels)
+        return out
+    return t.memo("quality_outcomes.tt_counts", make)
 
 
 def _tt_counts(t: _Derived, metric: str) -> pd.DataFrame:
     """Counts of one :func:`workbench.outcomes.rates` metric per community and month, and ``all``."""
-    from workbench.outcomes import rates
-
-    d = _tt_ended(t)
-    if d.empty:
-        return _no_counts()
-    by_community = rates(d[d["community"].notna()], by=["community", "period"]) if d["community"].notna().any() \
-        else pd.DataFrame(columns=["community", "period", "metric", "numerator", "denominator"])
-    overall = rates(d, by=["period"]).assign(community="all")
-    out = pd.concat([by_community, overall], ignore_index=True)
-    out = out[out["metric"] == metric]
-    return _counts(out["community"], out["period"], out["numerator"], out["denominator"])
+    return _tt_all_counts(t)[metric]
 
 
 @_measure("tt_reliable_improvement", "proportion")
@@ -176,61 +301,143 @@ def tt_reliable_deterioration(t: _Derived, *, months: Sequence[str]) -> pd.DataF
 def cms159_remission(t: _Derived, *, months: Sequence[str]) -> pd.DataFrame:
     """CMS159 remission at 12 months of index episodes whose window closed in the month."""
     from workbench.outcomes import cms159
+    from workbench.outcomes._config import thresholds
 
     s = t["scores"]
-    s = s[s["instrument"] == "phq9"]
+    s = s[(s["instrument"] == "phq9").fillna(False).to_numpy(bool)]
     last = t.last_day
     if s.empty or last is None:
         return _no_units()
-    phq9 = pd.DataFrame({"resident_id": s["resident_id"].to_numpy(), "assessed_on": s["assessed_on"].to_numpy(),
-                         "phq9_score": s["score"].to_numpy(float, na_value=np.nan)})
+    score = s["score"].to_numpy(float, na_value=np.nan)
+    # cms159 follows each resident on their own: it is given integer codes for them (no text keys),
+    # and only the rows of residents with an index PHQ-9 (above the declared threshold) by the
+    # last day, the only ones who can have an episode
+    who, people = pd.factorize(s["resident_id"])
+    on = s["assessed_on"].to_numpy("datetime64[ns]")
+    with np.errstate(invalid="ignore"):
+        index = (score > thresholds().cms159_index_above) & (on <= np.datetime64(last, "ns"))
+    has = np.zeros(len(people) + 1, dtype=bool)
+    has[who[index]] = True
+    keep = has[who] | (who < 0)  # a blank resident is passed on for cms159 to name
+    codes = who[keep]
+    phq9 = pd.DataFrame({"resident_id": pd.arrays.IntegerArray(codes, codes < 0),  # a blank stays blank
+                         "assessed_on": on[keep], "phq9_score": score[keep]})
     episodes = cms159(phq9, on=last)
-    episodes = episodes[episodes["remitted"].notna()]  # a window still open on the last day: not counted yet
-    return _units(episodes, t, "window_end", episodes["remitted"])
+    episodes = episodes[episodes["remitted"].notna().to_numpy(bool)]  # a window still open on the last day: not counted yet
+    person = episodes["resident_id"].to_numpy(np.int64)
+    return pd.DataFrame({"community": _community(t, _positions(t, people)[person]),
+                         "period": _month_text(_month_of(episodes["window_end"])),
+                         "outcome": _float(episodes["remitted"])})
 
 
 # --- E5, E6: chronic control of residents in psychological care -----------------------------------
 
-def _in_care(t: _Derived, month: str, tiers: Sequence[int]) -> pd.Index:
-    """Residents whose latest decided tier on a screening up to the month-end is in ``tiers``."""
-    s = t.memo("quality_outcomes.decided", lambda: t.screened.loc[t.screened["tier"].notna(),
-                                                                  ["resident_id", "assessed_on", "tier"]]
-               .sort_values(["resident_id", "assessed_on"], kind="stable"))
-    s = s[s["assessed_on"] <= _month_end(month)]
-    latest = s.drop_duplicates("resident_id", keep="last")
-    return pd.Index(latest.loc[latest["tier"].isin(list(tiers)).to_numpy(bool), "resident_id"])
+def _in_care(t: _Derived, months: Sequence[str], tiers: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Residents (row positions) in care in some month and whether they are in each of ``months``
+    (a boolean matrix, one column per month): their latest decided tier on a screening up to the
+    month-end is in ``tiers``.
+
+    One sorted pass: each decided screening (by resident, then date; same-day screenings in table
+    order) rules from the first month whose end it is not after until the next one's.
+    """
+    s = t.memo("quality_outcomes.decided", lambda: _decided(t))
+    ends = np.array([_month_end(m) for m in months], dtype="datetime64[ns]")
+    k = len(months)
+    who, on, tier = s
+    first = np.searchsorted(ends, on, side="left")
+    nxt = np.empty_like(first)
+    if len(first):
+        nxt[:-1] = first[1:]
+        nxt[-1] = k
+        nxt[:-1][who[1:] != who[:-1]] = k
+    rules = np.isin(tier, np.asarray(list(tiers), dtype=float)) & (first < nxt)
+    new = np.empty(len(who), dtype=bool)  # ``who`` is sorted: each resident's rows lie together
+    new[:1] = True
+    np.not_equal(who[1:], who[:-1], out=new[1:])
+    people, at = who[new], np.cumsum(new) - 1
+    steps = np.zeros((len(people), k + 1), dtype=np.int64)
+    np.add.at(steps, (at[rules], first[rules]), 1)
+    np.add.at(steps, (at[rules], nxt[rules]), -1)
+    care = np.cumsum(steps, axis=1)[:, :k] > 0
+    ever = care.any(axis=1)
+    return people[ever], care[ever]
+
+
+def _decided(t: _Derived) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Decided screenings of known residents as (row position, date, tier), by resident then date."""
+    s = t.screened
+    s = s[s["tier"].notna().to_numpy(bool)]
+    who = _positions(t, s["resident_id"])
+    on = s["assessed_on"].to_numpy("datetime64[ns]")
+    tier = s["tier"].to_numpy(float, na_value=np.nan)
+    known = who >= 0
+    who, on, tier = who[known], on[known], tier[known]
+    order = np.lexsort((on.view(np.int64), who))  # stable: same-day screenings keep the table's order
+    return who[order], on[order], tier[order]
+
+
+def _control_counts(t: _Derived, months: Sequence[str], tiers: Sequence[int]) -> dict[str, pd.DataFrame]:
+    """Per chronic condition: managed and controlled residents in care per community and month.
+
+    :func:`workbench.chronic.indicators` runs once on the residents ever in care, each labelled by
+    a group (their community and the set of months they are in care) in place of their community;
+    each month then adds up the groups in care that month. Its counts per resident do not depend
+    on the other residents or on the months asked, so this equals running it month by month on
+    that month's residents.
+    """
+    def make() -> dict[str, pd.DataFrame]:
+        from workbench import chronic
+        from workbench.tables import TABLES, Tables
+
+        asked = sorted(set(months))
+        people, care = _in_care(t, asked, tiers)
+        if not len(people):
+            return {}
+        patterns, pattern = np.unique(care, axis=0, return_inverse=True)
+        pattern = np.asarray(pattern).reshape(-1)
+        index, codes, labels = _where(t)
+        community = codes[people]
+        group = (community + 1) * len(patterns) + pattern
+        residents = t["residents"].iloc[people]
+        residents = residents.assign(community=pd.array(group.astype(str), dtype="string"))
+        ever = np.zeros(len(index) + 1, dtype=bool)
+        ever[people] = True
+        measurements, events = t["measurements"], t["events"]
+        measurements = measurements[ever[_positions(t, measurements["resident_id"])]]
+        events = events[ever[_positions(t, events["resident_id"])]]
+        # chronic.indicators reads residents, measurements and events; the other tables as they are
+        sub = Tables(**{**{name: t[name] for name in TABLES}, "residents": residents,
+                        "measurements": measurements, "events": events})
+        found = chronic.indicators(sub, start=asked[0], end=asked[-1])
+        found = found[found["community"] != "all"]
+        groups = np.unique(group)
+        g = groups[pd.Index(groups.astype(str)).get_indexer(found["community"].array)]  # the labels back to numbers
+        k = pd.Index(asked).get_indexer(found["month"])
+        cond = found["condition"].to_numpy(object)
+        inside = (k >= 0) & _care_of(patterns, g % len(patterns), k)
+        out = {}
+        for name in pd.unique(cond):
+            sel = inside & (cond == name)
+            month = np.array([_month_number(m) for m in asked], dtype=np.int64)[k[sel]]
+            out[name] = _cell_counts(g[sel] // len(patterns) - 1, month, found["controlled"].to_numpy(float)[sel],
+                                     found["managed"].to_numpy(float)[sel], labels)
+        return out
+    key = f"quality_outcomes.control:{sorted(set(months))}:{sorted(tiers)}"
+    return t.memo(key, make)
+
+
+def _care_of(patterns: np.ndarray, pattern: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """Whether group pattern ``pattern`` is in care in month column ``k`` (False for k < 0)."""
+    return patterns[pattern, np.maximum(k, 0)] & (k >= 0)
 
 
 def _control_in_care(t: _Derived, months: Sequence[str], tiers: Sequence[int], condition: str) -> pd.DataFrame | None:
-    from workbench import chronic
-    from workbench.tables import TABLES, Tables
-
     _checked("tiers", list(tiers))
-    measurements = t["measurements"]
-    if measurements.empty:
+    if t["measurements"].empty:
         return None
-    in_care = {month: _in_care(t, month, tiers) for month in months}
-    ever = list(set().union(*in_care.values()))
-    # the rows of anyone in care in some month, once; each month then picks its own residents from them
-    residents, events = t["residents"], t["events"]
-    residents = residents[residents["resident_id"].isin(ever)]
-    measurements = measurements[measurements["resident_id"].isin(ever)]
-    events = events[events["resident_id"].isin(ever)]
-    parts = []
-    for month in months:
-        ids = in_care[month]
-        if not len(ids):
-            continue
-        # chronic.indicators reads residents, measurements and events; the other tables are passed
-        # as they are (never read there) so that no empty table is built 24 times
-        sub = Tables(**{**{name: t[name] for name in TABLES},
-                        "residents": residents[residents["resident_id"].isin(ids)],
-                        "measurements": measurements[measurements["resident_id"].isin(ids)],
-                        "events": events[events["resident_id"].isin(ids)]})
-        found = chronic.indicators(sub, start=month, end=month)
-        found = found[found["condition"] == condition]
-        parts.append(_counts(found["community"], found["month"], found["controlled"], found["managed"]))
-    return pd.concat(parts, ignore_index=True) if parts else _no_counts()
+    if not len(months):
+        return _no_counts()
+    return _control_counts(t, months, tiers).get(condition, _no_counts())
 
 
 @_measure("bp_control_in_care", "proportion", ("tiers",), period="rolling_12")
@@ -251,39 +458,67 @@ def glucose_control_in_care(t: _Derived, *, months: Sequence[str], tiers: Sequen
 def crisis_rate(t: _Derived, *, months: Sequence[str], event_kinds: Sequence[str]) -> pd.DataFrame:
     """Crises and psychiatric emergencies of residents in care, per person-year in care (month of the event)."""
     _checked("event_kinds", list(event_kinds))
-    r = t["referrals"][["resident_id", "referred_on", "ended_on"]]
-    spans = []
-    for month in months:
-        start, end = pd.Timestamp(month + "-01"), _month_end(month)
-        lo = r["referred_on"].where(r["referred_on"] > start, start)
-        hi = r["ended_on"].fillna(end).where(r["ended_on"].fillna(end) < end, end)
-        open_ = (hi >= lo).to_numpy(bool)
-        spans.append(pd.DataFrame({"resident_id": r["resident_id"].to_numpy()[open_], "period": month,
-                                   "lo": lo.to_numpy()[open_], "hi": hi.to_numpy()[open_]}))
     columns = ["community", "period", "outcome", "exposure"]
-    if not spans or not sum(len(s) for s in spans):
-        return pd.DataFrame({c: pd.Series(dtype=object if c in ("community", "period") else float) for c in columns})
-    s = pd.concat(spans, ignore_index=True).sort_values(["resident_id", "period", "lo"], kind="stable")
-    # the union of each resident's open days in the month: a new block starts after the days covered so far
-    key = s["resident_id"].astype(str) + "|" + s["period"]
-    reach = s.groupby(key, sort=False)["hi"].cummax()
-    before = reach.groupby(key, sort=False).shift()
-    block = (before.isna() | (s["lo"] > before)).cumsum()
-    blocks = s.assign(block=block).groupby(["resident_id", "period", "block"], sort=False).agg(lo=("lo", "min"),
-                                                                                              hi=("hi", "max"))
-    days = ((blocks["hi"] - blocks["lo"]).dt.days + 1).groupby(level=["resident_id", "period"]).sum()
+    empty = pd.DataFrame({c: pd.Series(dtype=object if c in ("community", "period") else float) for c in columns})
+    r = t["referrals"]
+    asked = sorted(set(months))
+    if not asked or r.empty:
+        return empty
+    k = len(asked)
+    who, people = pd.factorize(r["resident_id"])
+    start = np.array([_days([pd.Timestamp(m + "-01")])[0] for m in asked], dtype=np.int64)
+    end = np.array([_days([_month_end(m)])[0] for m in asked], dtype=np.int64)
+    referred, ended = _days(r["referred_on"]), _days(r["ended_on"])
+    referred = np.where(referred == _NO_MONTH, start.min(), referred)  # as the original: a blank start reads as the month's
+    ended_or_end = np.where(ended == _NO_MONTH, np.iinfo(np.int64).max, ended)
+    # each referral clipped to each month asked (both ends included; an open one runs to the month-end)
+    lo = np.maximum(referred[:, None], start[None, :])
+    hi = np.minimum(ended_or_end[:, None], end[None, :])
+    row, col = np.nonzero(hi >= lo)
+    lo, hi = lo[row, col], hi[row, col]
+    cell = who[row].astype(np.int64) * k + col
+    if not len(cell):
+        return empty
+    # the union of a resident's open days in a month: each span adds the days after those covered so far
+    order = np.lexsort((lo, cell))
+    cell, lo, hi = cell[order], lo[order], hi[order]
+    starts = np.empty(len(cell), dtype=bool)
+    starts[0] = True
+    np.not_equal(cell[1:], cell[:-1], out=starts[1:])
+    gid = np.cumsum(starts) - 1
+    base = int(lo.min()) - 1
+    width = int(hi.max()) - base + 1
+    reach = np.maximum.accumulate((hi - base) + gid * width) - gid * width + base
+    before = np.empty_like(reach)
+    before[0] = base
+    before[1:] = reach[:-1]
+    before[starts] = base
+    added = np.maximum(hi - np.maximum(lo, before + 1) + 1, 0)
+    cells = cell[starts]
+    days = np.bincount(gid, weights=added)
+    # events of the kinds declared on a day one of the resident's referrals is open
     e = t["events"]
-    e = e[e["kind"].isin(list(event_kinds)).fillna(False).to_numpy(bool)][["event_id", "resident_id", "event_on"]]
-    pairs = e.merge(r, on="resident_id", how="inner")
-    pairs = pairs[(pairs["referred_on"] <= pairs["event_on"])
-                  & (pairs["ended_on"].isna() | (pairs["ended_on"] >= pairs["event_on"])).to_numpy(bool)]
-    in_care = pairs.drop_duplicates("event_id")
-    counts = in_care.groupby([in_care["resident_id"], in_care["event_on"].dt.strftime("%Y-%m").rename("period")]).size()
-    units = days.rename("days").to_frame().join(counts.rename("events"), how="left").reset_index()
-    return pd.DataFrame({"community": units["resident_id"].map(t.community).astype(object).to_numpy(),
-                         "period": units["period"].astype(object).to_numpy(),
-                         "outcome": units["events"].fillna(0).to_numpy(float),  # in care, no event: 0 events
-                         "exposure": units["days"].to_numpy(float) / 365.25})
+    e = e[e["kind"].isin(list(event_kinds)).fillna(False).to_numpy(bool)]
+    events = np.zeros(len(cells))
+    if len(e):
+        ew = pd.Index(people).get_indexer(e["resident_id"].array)
+        eday = _days(e["event_on"])
+        ek = pd.Index(np.array([_month_number(m) for m in asked])).get_indexer(_month_of(e["event_on"]))
+        ev = pd.DataFrame({"event": np.arange(len(e)), "who": ew, "day": eday, "cell": ew.astype(np.int64) * k + ek})
+        ev = ev[(ew >= 0) & (ek >= 0) & (eday != _NO_MONTH)]
+        spans = pd.DataFrame({"who": who.astype(np.int64), "referred": _days(r["referred_on"]), "ended": ended})
+        pairs = ev.merge(spans, on="who", how="inner")
+        pairs = pairs[(pairs["referred"] != _NO_MONTH) & (pairs["referred"] <= pairs["day"])
+                      & ((pairs["ended"] == _NO_MONTH) | (pairs["ended"] >= pairs["day"]))]
+        in_care = pairs.drop_duplicates("event")["cell"].to_numpy(np.int64)
+        at = np.searchsorted(cells, in_care)  # cells are sorted; an event in care lies in a month with person-time
+        hit = (at < len(cells)) & (cells[np.minimum(at, len(cells) - 1)] == in_care)
+        events += np.bincount(at[hit], minlength=len(cells))
+    person = cells // k
+    return pd.DataFrame({"community": _community(t, _positions(t, people[person])),
+                         "period": np.asarray(asked, dtype=object)[cells % k],
+                         "outcome": events,  # in care, no event: 0 events
+                         "exposure": days / 365.25})
 
 
 # --- S3, S4: severe mental disorders ----------------------------------------------------------
@@ -322,17 +557,18 @@ def survey_response(t: _Derived, *, months: Sequence[str]) -> pd.DataFrame | Non
     d = t["surveys"]
     if d.empty:
         return None
-    return _units(d, t, "surveyed_on", d["satisfied"].notna() | d["rating"].notna())
+    return _fast_units(t, d["resident_id"], d["surveyed_on"],
+                       (d["satisfied"].notna() | d["rating"].notna()).to_numpy(bool))
 
 
 @_measure("self_referral", "proportion")
 def self_referral(t: _Derived, *, months: Sequence[str]) -> pd.DataFrame | None:
     """Referrals whose recorded source is ``self`` / referrals with a recorded source, month referred."""
     r = t["referrals"]
-    r = r[r["referral_source"].notna()]
+    r = r[r["referral_source"].notna().to_numpy(bool)]
     if r.empty:
         return None
-    return _units(r, t, "referred_on", r["referral_source"] == "self")
+    return _fast_units(t, r["resident_id"], r["referred_on"], (r["referral_source"] == "self").to_numpy(bool))
 
 
 @_measure("literacy", "proportion", ("pass_share",), period="rolling_12")
@@ -342,20 +578,43 @@ def literacy(t: _Derived, *, months: Sequence[str], pass_share: float) -> pd.Dat
     d = t["literacy"]
     if d.empty:
         return None
+    asked = sorted(set(months))
+    if not asked:
+        return _no_units()
+    day = _days(d["asked_on"])
+    known = day != _NO_MONTH
+    d, day = d[known], day[known]
+    who, people = pd.factorize(d["resident_id"])
+    n_asked, n_correct = _float(d["n_asked"]), _float(d["n_correct"])
     # one answer set per resident and day: the questionnaires of that day pooled, blank when any is blank
-    d = d.assign(n_asked=_float(d["n_asked"]), n_correct=_float(d["n_correct"]),
-                 blank=d["n_correct"].isna().to_numpy(bool))
-    day = d.groupby(["resident_id", "asked_on"], sort=True).agg(
-        n_asked=("n_asked", "sum"), n_correct=("n_correct", "sum"), blank=("blank", "any")).reset_index()
-    day["n_correct"] = day["n_correct"].where(~day["blank"])
+    order = np.lexsort((day, who))
+    who, day, n_asked, n_correct = who[order], day[order], n_asked[order], n_correct[order]
+    new = np.empty(len(who), dtype=bool)
+    new[:1] = True
+    new[1:] = (who[1:] != who[:-1]) | (day[1:] != day[:-1])
+    at = np.flatnonzero(new)
+    set_who, set_day = who[at].astype(np.int64), day[at]
+    set_asked = np.add.reduceat(n_asked, at) if len(at) else n_asked
+    set_correct = np.add.reduceat(np.nan_to_num(n_correct), at) if len(at) else n_correct
+    blank = np.logical_or.reduceat(np.isnan(n_correct), at) if len(at) else n_correct
+    set_correct = np.where(blank, np.nan, set_correct)
+    # each month: the latest set on or before the month-end, if inside the 12 months to it
+    d0 = int(set_day.min())
+    span = int(max(set_day.max(), max(_days([_month_end(m)])[0] for m in asked))) - d0 + 2
+    key = set_who * span + (set_day - d0)
+    residents = np.arange(len(people), dtype=np.int64)
+    community = _community(t, _positions(t, people))
     parts = []
-    for month in months:
+    for month in asked:
         end = _month_end(month)
-        inside = day[(day["asked_on"] > end - pd.DateOffset(months=12)) & (day["asked_on"] <= end)]
-        latest = inside.drop_duplicates("resident_id", keep="last")  # sorted by resident, day
-        correct = _float(latest["n_correct"])
-        asked = latest["n_asked"].to_numpy(float)
-        passed = np.where(np.isnan(correct), np.nan, (correct - pass_share * asked >= -1e-9).astype(float))
-        parts.append(pd.DataFrame({"community": latest["resident_id"].map(t.community).astype(object).to_numpy(),
-                                   "period": month, "outcome": passed}))
-    return pd.concat(parts, ignore_index=True) if parts else _no_units()
+        hi, lo = _days([end])[0], _days([end - pd.DateOffset(months=12)])[0]
+        j = np.searchsorted(key, residents * span + (min(hi, d0 + span - 1) - d0), side="right") - 1
+        ok = (j >= 0) & (set_who[np.maximum(j, 0)] == residents)
+        j = j[ok]
+        ok_days = set_day[j] > lo
+        j = j[ok_days]
+        correct, total = set_correct[j], set_asked[j]
+        with np.errstate(invalid="ignore"):
+            passed = np.where(np.isnan(correct), np.nan, (correct - pass_share * total >= -1e-9).astype(float))
+        parts.append(pd.DataFrame({"community": community[set_who[j]], "period": month, "outcome": passed}))
+    return pd.concat(parts, ignore_index=True)
