@@ -74,8 +74,8 @@ def test_a_ratio_has_no_counts_to_hide():
 
 
 def test_no_data_rows_are_left_as_they_are():
-    r = frame("X4", "experience", [("c1", np.nan, np.nan, np.nan, "no_data"), ("all", np.nan, np.nan, np.nan, "no_data")],
-              variation=None)
+    r = frame("X4", "experience", [("c1", np.nan, np.nan, np.nan, "no_data"),
+                                   ("all", np.nan, np.nan, np.nan, "no_data")], variation=None)
     s = suppress_quality(r)
     assert s["status"].tolist() == ["no_data", "no_data"] and s["value"].isna().all()
 
@@ -199,8 +199,8 @@ def test_every_alert_says_whether_it_is_noise_or_a_signal(reports, result, lang)
     for r in alerts.itertuples():
         ind = spec.indicator(r.indicator)
         where = ("All communities" if lang == "en" else "全部社区") if r.community == "all" else r.community
-        lines.add(f"{t('alert_marker', lang)} {quality_view.alert_line(ind, community=where, value=r.value, lang=lang)} "
-                  f"{quality_view.signal_text(r.variation, r.rules, lang)}")
+        line = quality_view.alert_line(ind, community=where, value=r.value, lang=lang)
+        lines.add(f"{t('alert_marker', lang)} {line} {quality_view.signal_text(r.variation, r.rules, lang)}")
     assert set(items) == lines
     # the sample's December has at least one alert judged on a chart with limits
     assert alerts["variation"].map(lambda v: isinstance(v, str) and bool(v)).any()

@@ -211,8 +211,9 @@ def test_the_control_chart_is_the_chosen_indicators_from_what_the_board_shows(bo
     assert np.allclose(signals.points["value"].to_numpy(float)[usable], rows["value"].to_numpy(float)[usable])
     assert signals.points["gap"].to_numpy(bool).tolist() == (~usable).tolist()
     img = re.search(r'<img src="data:image/png;base64,[A-Za-z0-9+/=]+" alt="([^"]*)"', board.chart.value)
+    title = quality_view.title(board.spec.indicator("C1"), "en")
     assert img and html.unescape(img.group(1)).startswith(
-        f"Control chart of {quality_view.title(board.spec.indicator('C1'), 'en')}, All communities (total), 2025-01 to 2025-12: ")
+        f"Control chart of {title}, All communities (total), 2025-01 to 2025-12: ")
     # one community: its own months, with the months whose counts are hidden as gaps
     community = "rural-01"
     board.choose(community=community)

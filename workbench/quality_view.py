@@ -85,8 +85,10 @@ def count_text(value: Any, lang: str, *, min_count: int, hidden: str | None = No
     """A count with thousands separators; a blank count is a hidden one: ``hidden``, by default
     the board's words (``<5`` / ``少于5``). Person-years (not whole) keep one decimal.
 
-    >>> count_text(1234.0, "en", min_count=5), count_text(None, "zh", min_count=5), count_text(None, "zh", min_count=5, hidden="<5")
-    ('1,234', '少于5', '<5')
+    >>> count_text(1234.0, "en", min_count=5), count_text(None, "zh", min_count=5)
+    ('1,234', '少于5')
+    >>> count_text(None, "zh", min_count=5, hidden="<5"), count_text(21.4, "en", min_count=5)
+    ('<5', '21.4')
     """
     if is_missing(value):
         return t("hidden_count", lang).format(min=min_count) if hidden is None else hidden
@@ -272,12 +274,14 @@ def indicator_table(result: pd.DataFrame, *, month: str, community: str = "all",
             continue
         r = rows.loc[ind.id]
         quiet = r["status"] in ("no_data", "not_applicable") or ind.kind == "ratio"
-        count = lambda v: "—" if quiet else count_text(v, lang, min_count=min_count, hidden=f"<{min_count}")  # noqa: E731
+        def count(v):
+            return "—" if quiet else count_text(v, lang, min_count=min_count, hidden=f"<{min_count}")
         out.append({"category": category_label(spec, ind.category, lang), "indicator": title(ind, lang),
                     "numerator": "—" if ind.kind == "mean" else count(r["numerator"]),
                     "denominator": ("—" if quiet or is_missing(r["denominator"]) else f"{float(r['denominator']):,.1f}")
                     if ind.kind == "rate" else count(r["denominator"]),
-                    "value": value_text(r["value"], ind, lang), "ci": interval_text(r["ci_low"], r["ci_high"], ind, lang),
+                    "value": value_text(r["value"], ind, lang),
+                    "ci": interval_text(r["ci_low"], r["ci_high"], ind, lang),
                     "alert": alert_text(ind, lang), "status": status_text(r["status"], ind, lang),
                     "variation": variation_text(r.get("variation"), lang) if isinstance(r.get("variation"), str)
                     and r.get("variation") else "—",

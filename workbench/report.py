@@ -242,8 +242,8 @@ def quality_html(result: pd.DataFrame, *, month: str, lang: str = "en", min_coun
             if charts and collected:
                 signals = view.chart_signals(shown_all, ind, community="all", indicators=spec)
                 image = view.chart_html(signals, ind, community="all", lang=lang, figsize=(6.4, 2.6), dpi=72)
-                parts.append(f"<div class=\"chart\">{image}<p class=\"note\">"
-                             f"{e(t['chart_note'].format(chart=t[signals.chart.kind], first=months[0], last=months[-1]))}</p></div>")
+                note = t["chart_note"].format(chart=t[signals.chart.kind], first=months[0], last=months[-1])
+                parts.append(f"<div class=\"chart\">{image}<p class=\"note\">{e(note)}</p></div>")
             elif charts:
                 parts.append(f"<p class=\"note\">{e(words('quality_no_chart', lang))}</p>")
             parts.append(f"<table><tr>{head}</tr>")

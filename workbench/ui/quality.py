@@ -294,9 +294,10 @@ class QualityBoard(w.VBox):
 
     def _write_note(self) -> None:
         e = html.escape
+        hidden = t("quality_note", self.lang).format(max=self.min_count - 1, min=self.min_count)
+        source = data_note(self.result.attrs, lang=self.lang, version=self.spec.version)
         self.note.value = (f'<p class="wb-note">{e(t("quality_read_alert", self.lang))}</p>'
-                           f'<p class="wb-note">{e(t("quality_note", self.lang).format(max=self.min_count - 1, min=self.min_count))}</p>'
-                           f'<p class="wb-note">{e(data_note(self.result.attrs, lang=self.lang, version=self.spec.version))}</p>')
+                           f'<p class="wb-note">{e(hidden)}</p><p class="wb-note">{e(source)}</p>')
 
     def _on_change(self, change) -> None:
         if not self._quiet:
@@ -438,7 +439,8 @@ class QualityBoard(w.VBox):
                 image = view.chart_html(signals, ind, community=community, lang=lang, dpi=self.dpi)
                 note = t("quality_chart_community", lang).format(community=self._community(community),
                                                                  first=self._months[0], last=self._months[-1])
-                self._charts[key] = f'<figure class="wb-chart">{image}<figcaption class="wb-note">{e(note)}</figcaption></figure>'
+                self._charts[key] = (f'<figure class="wb-chart">{image}'
+                                     f'<figcaption class="wb-note">{e(note)}</figcaption></figure>')
         self.chart.value = self._charts[key]
         self.chart_signals = self._signals.get((ind.id, community))
 
