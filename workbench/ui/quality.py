@@ -116,6 +116,20 @@ class QualityBoard(w.VBox):
         community chosen (all communities when several are shown, or for a programme-level ratio).
     definition_button, definition
         A toggle that shows the charted indicator's definition.
+
+    Examples
+    --------
+    >>> from workbench import quality
+    >>> from workbench.tables import Tables
+    >>> board = QualityBoard(quality.compute(Tables(), months="2025-06"), lang="en", dpi=20)
+    >>> board.table.value.count("<h3"), len(board.rows()) == len(board.spec.indicators)  # six categories
+    (6, True)
+    >>> board.choose(chart="C1")
+    >>> board.chart_signals.chart.kind, board.chart_signals.variation  # a p chart; one month: too few
+    ('p', 'too_few')
+    >>> board.definition_button.value = True
+    >>> "Numerator" in board.definition.value
+    True
     """
 
     @validate_params({"result": FRAME, "reload": Optional(Predicate(callable, "a function (callable)"))},
