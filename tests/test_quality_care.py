@@ -614,7 +614,8 @@ def _plain_coverage(t: q._Derived, months, screens, min_age, conditions=None, li
             s = s[s["score"].notna() & (s["assessed_on"] > start) & (s["assessed_on"] <= end)]
             ok = s["instrument"] == screen["full"]
             if "screener" in screen:
-                ok |= (s["instrument"] == screen["screener"]) & (s["score"] < get_instrument(screen["screener"]).screen_positive)
+                positive = get_instrument(screen["screener"]).screen_positive
+                ok |= (s["instrument"] == screen["screener"]) & (s["score"] < positive)
             covered &= res["resident_id"].isin(s.loc[ok, "resident_id"])
         outcome = covered.astype(float).where(age.notna())
         parts.append(pd.DataFrame({"community": res["community"].to_numpy(object), "period": month,
@@ -663,7 +664,8 @@ def test_fast_first_contacts_and_units_equal_plain_on_the_sample(sample):
         s = d.screened[d.screened["tier"].isin(p["tiers"]).fillna(False).to_numpy(bool)]
         wait = (_plain_first_after(d, s, "assessed_on", p["contact_kinds"]) - s["assessed_on"]).dt.days
         plain = _plain_units(d, s, "assessed_on", (wait <= p["days"]).fillna(False))
-        plain.loc[(s["assessed_on"] + pd.Timedelta(days=p["days"]) > d.last_day).to_numpy(bool), "outcome"] = float("nan")
+        open_ = (s["assessed_on"] + pd.Timedelta(days=p["days"]) > d.last_day).to_numpy(bool)
+        plain.loc[open_, "outcome"] = float("nan")
         fast = q.units(t, ind[id].measure, months=months, **p)
         assert 0 < fast["outcome"].sum() < fast["outcome"].notna().sum()
         _same(fast, plain)

@@ -198,13 +198,18 @@ def _fast_units(frame: pd.DataFrame, t: _Derived, date: str, outcome) -> pd.Data
 
 def _sorted_contacts(t: _Derived, kinds: Sequence[str] | None) -> tuple[np.ndarray, np.ndarray]:
     """Attended contacts (of ``kinds``; None: any kind) as sorted (resident, day) keys and their dates."""
+    def every() -> tuple[np.ndarray, np.ndarray]:  # (resident, day) keys of every attended contact, in table order
+        c = t.attended
+        day, blank = _days(c["contact_on"])
+        return np.where(blank, -1, _resident_codes(t, c["resident_id"]) * _DAY_SPAN + day + _DAY_SPAN // 2), blank
+
     def make() -> tuple[np.ndarray, np.ndarray]:
         c = t.attended
+        key, blank = t.memo("care.contact_keys", every)
+        chosen = ~blank
         if kinds is not None:
-            c = c[c["kind"].isin(list(kinds)).to_numpy(bool)]
-        day, blank = _days(c["contact_on"])
-        key = _resident_codes(t, c["resident_id"]) * _DAY_SPAN + day + _DAY_SPAN // 2
-        key, on = key[~blank], c["contact_on"].to_numpy("datetime64[ns]")[~blank]
+            chosen &= c["kind"].isin(list(kinds)).to_numpy(bool)
+        key, on = key[chosen], c["contact_on"].to_numpy("datetime64[ns]")[chosen]
         order = np.argsort(key, kind="stable")
         return key[order], on[order]
     return t.memo("care.sorted_contacts:" + repr(None if kinds is None else sorted(kinds)), make)
@@ -231,23 +236,50 @@ def _first_contact_on_or_after(t: _Derived, frame: pd.DataFrame, date: str,
 
 # --- coverage (A1-A4) -------------------------------------------------------------------------
 
-def _complete_screens(t: _Derived, screens: Mapping[str, Mapping[str, str]]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def _screening_scores(t: _Derived, instrument: str) -> dict[str, np.ndarray]:
+    """Stored scores of ``instrument`` taken at a screening (the assessment's ``purpose``), as
+    :meth:`Tables.scores_of(instrument, purpose="screening") <workbench.tables.Tables.scores_of>`
+    gives them, narrowed to what coverage reads: the resident's position in the residents table,
+    the month index and the score (blank scores left out). Read once per instrument, by position."""
+    def make() -> dict[str, np.ndarray]:
+        s, a = t["scores"], t["assessments"]
+        codes, names = t.memo("care.score_instruments", lambda: pd.factorize(s["instrument"]))
+        k = pd.Index(names).get_indexer([instrument])[0]
+        rows = np.flatnonzero(codes == k) if k >= 0 else np.zeros(0, dtype=np.int64)
+
+        def aligned() -> bool:  # scores saved row for row with their assessments (registry, sample)
+            return len(s) == len(a) and bool((s["assessment_id"].to_numpy(object)
+                                              == a["assessment_id"].to_numpy(object)).all())
+        if t.memo("care.scores_aligned", aligned):
+            at = rows
+        else:
+            index = t.memo("care.assessment_index", lambda: pd.Index(a["assessment_id"]))
+            at = index.get_indexer(s["assessment_id"].iloc[rows])
+        screening = t.memo("care.screening_sittings",
+                           lambda: (a["purpose"] == "screening").fillna(False).to_numpy(bool))
+        score = s["score"].to_numpy(dtype=float, na_value=np.nan)[rows]
+        keep = (at >= 0) & screening[np.maximum(at, 0)] & ~np.isnan(score)
+        rows = rows[keep]
+        return {"resident": _resident_codes(t, s["resident_id"].iloc[rows]),
+                "month": _month_index(s["assessed_on"].iloc[rows]), "score": score[keep]}
+    return t.memo("care.screening_scores:" + instrument, make)
+
+
+def _complete_screens(t: _Derived, screens: Mapping[str, Mapping[str, str]]
+                      ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """For each screen name: ``(resident, month)`` of each complete screening, as the resident's
     position in the residents table and the month index (``year * 12 + month - 1``)."""
-    def scored() -> dict[str, np.ndarray]:  # every stored screening score, once for all screens
-        s = t.tables.scores_of(None, purpose="screening")
-        s = s[s["score"].notna().to_numpy(bool)]
-        return {"instrument": s["instrument"].to_numpy(object), "score": s["score"].to_numpy(float),
-                "resident": _resident_codes(t, s["resident_id"]), "month": _month_index(s["assessed_on"])}
-
     def make() -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        s = t.memo("care.screening_scores", scored)
         out = {}
         for name, screen in screens.items():
-            ok = s["instrument"] == screen["full"]
-            if "screener" in screen:
-                ok |= (s["instrument"] == screen["screener"]) & (s["score"] < get_instrument(screen["screener"]).screen_positive)
-            out[name] = (s["resident"][ok], s["month"][ok])
+            full = _screening_scores(t, screen["full"])
+            resident, month = [full["resident"]], [full["month"]]
+            if "screener" in screen:  # a negative screener completes the screen
+                short = _screening_scores(t, screen["screener"])
+                negative = short["score"] < get_instrument(screen["screener"]).screen_positive
+                resident.append(short["resident"][negative])
+                month.append(short["month"][negative])
+            out[name] = (np.concatenate(resident), np.concatenate(month))
         return out
     key = "care.complete_screens:" + repr(sorted((k, sorted(v.items())) for k, v in screens.items()))
     return t.memo(key, make)
@@ -268,7 +300,8 @@ def _resident_dates(t: _Derived) -> dict[str, np.ndarray]:
         res = t["residents"]
         birth = pd.to_datetime(res["birth_date"])
         known = birth.notna().to_numpy(bool)
-        return {"year": birth.dt.year.fillna(0).to_numpy(np.int64), "month": birth.dt.month.fillna(0).to_numpy(np.int64),
+        return {"year": birth.dt.year.fillna(0).to_numpy(np.int64),
+                "month": birth.dt.month.fillna(0).to_numpy(np.int64),
                 "day": birth.dt.day.fillna(0).to_numpy(np.int64), "known": known,
                 "died": res["resident_id"].map(_deaths(t)).to_numpy("datetime64[ns]")}
     return t.memo("care.resident_dates", make)
@@ -380,7 +413,8 @@ def coverage_equity(t: _Derived, *, months: Sequence[str], screens: Mapping, min
     keep = pd.notna(group)[found["rows"]]
     rows = found["rows"][keep]
     community = t.memo("care.community_values", lambda: t["residents"]["community"].to_numpy(object))
-    out = pd.DataFrame({"community": community[rows], "period": np.array(list(months), dtype=object)[found["month"][keep]],
+    out = pd.DataFrame({"community": community[rows],
+                        "period": np.array(list(months), dtype=object)[found["month"][keep]],
                         "outcome": found["outcome"][keep], "group": group[rows]})
     out.attrs["age_unknown"] = dict(found["unknown"])
     return out
@@ -448,8 +482,11 @@ def paired_measures(t: _Derived, *, months: Sequence[str]) -> pd.DataFrame:
 @_measure("followed_up_by_due", "proportion")
 def followed_up_by_due(t: _Derived, *, months: Sequence[str]) -> pd.DataFrame:
     """Screenings whose decision set a next contact: an attended contact on or after the screening day and by the due date."""
-    # one row per screening with its latest decision; no scores are needed here
-    s = t.memo("care.screenings", lambda: t.tables.screenings(()))
+    # one row per screening with its latest decision (the core's frame when it keeps the due date;
+    # else the screenings without scores, which are not needed here)
+    s = t.screened
+    if "next_contact_due" not in s.columns:
+        s = t.memo("care.screenings", lambda: t.tables.screenings(()))
     s = s[s["next_contact_due"].notna().to_numpy(bool)]
     first = _first_contact_on_or_after(t, s, "assessed_on")
     out = _fast_units(s, t, "next_contact_due", (first <= s["next_contact_due"]).fillna(False))
@@ -482,7 +519,10 @@ def _not_improving_in_window(t: _Derived) -> pd.DataFrame:
                                           "on": days["assessed_on"].to_numpy()})]).drop_duplicates()
     last = t.last_day
     if last is not None:
-        candidates = candidates[candidates["on"] <= last]
+        candidates = candidates[(candidates["on"] <= last).to_numpy(bool)]
+    # a referral ended on or before the day is not open then: registry_flags does not judge it
+    ended = candidates["referral_id"].map(refs.set_index("referral_id")["ended_on"])
+    candidates = candidates[~(ended <= candidates["on"]).to_numpy(bool)]
     if candidates.empty:
         return pd.DataFrame({"referral_id": pd.Series(dtype=object), "first_on": pd.Series(dtype="datetime64[ns]")})
     # registry_flags judges every referral on one day. Each candidate (referral, day) becomes a copy
@@ -491,7 +531,7 @@ def _not_improving_in_window(t: _Derived) -> pd.DataFrame:
     # dates and comparisons with the day matter).
     candidates = candidates.reset_index(drop=True)
     common = candidates["on"].max()
-    candidates["copy"] = [f"{r}@{k}" for k, r in enumerate(candidates["referral_id"])]
+    candidates["copy"] = np.arange(len(candidates))  # the copy's referral id (registry_flags takes any id)
     candidates["shift"] = common - candidates["on"]
 
     def copies(frame: pd.DataFrame, dates: Sequence[str]) -> pd.DataFrame:
@@ -500,8 +540,9 @@ def _not_improving_in_window(t: _Derived) -> pd.DataFrame:
             out[column] = out[column] + out["shift"]
         return out.drop(columns=["referral_id", "shift"]).rename(columns={"copy": "referral_id"})
 
-    flags = registry_flags(copies(scores, ["assessed_on"]), contacts,
-                           copies(refs, ["referred_on", "ended_on"]), on=common)
+    shifted = copies(scores, ["assessed_on"])
+    shifted = shifted[(shifted["assessed_on"] <= common).to_numpy(bool)]  # after the day: ignored by registry_flags
+    flags = registry_flags(shifted, contacts, copies(refs, ["referred_on", "ended_on"]), on=common)
     hit = flags.loc[flags["not_improving"].fillna(False).to_numpy(bool), "referral_id"]
     hits = candidates[candidates["copy"].isin(hit).to_numpy(bool)]
     return hits.groupby("referral_id", as_index=False)["on"].min().rename(columns={"on": "first_on"})
