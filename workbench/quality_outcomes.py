@@ -69,6 +69,16 @@ X4 ``literacy`` (rolling 12 months)
     when any is blank); passed when ``n_correct >= pass_share * n_asked`` (equality passes:
     7 of 10 at 0.7). A latest answer set whose ``n_correct`` is blank is not known: the resident
     is excluded that month, never failed. None when the ``literacy`` table has no rows.
+
+Speed
+-----
+For a city (1,000,000 residents) the measures work on integer keys: a resident is the position of
+their row in ``residents``, a month its number since 1970-01, and the few distinct months and
+communities are written as text once. The modules reused are called once, not once per month or
+group: ``referral_outcomes`` on integer referral and resident codes, ``rates`` on each distinct
+combination of a referral's flags, ``cms159`` on the residents who have an index PHQ-9, and
+``chronic.indicators`` on the residents ever in care, each labelled with a group (community and
+the months in care). tests/test_quality_outcomes.py checks each against the plain computation.
 """
 
 from __future__ import annotations
@@ -78,7 +88,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from workbench.quality import PARAMETERS, _Derived, _float, _measure, _units
+from workbench.quality import PARAMETERS, _Derived, _float, _measure
 
 __all__ = ["bp_control_in_care", "cms159_remission", "crisis_rate", "glucose_control_in_care", "literacy",
            "self_referral", "smd_regular_management", "smd_regular_medication", "survey_response",
@@ -379,7 +389,8 @@ def _decided(t: _Derived) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _control_counts(t: _Derived, months: Sequence[str], tiers: Sequence[int]) -> dict[str, pd.DataFrame]:
     """Per chronic condition: managed and controlled residents in care per community and month.
 
-    :func:`workbench.chronic.indicators` runs once on the residents ever in care, each labelled by
+    :func:`workbench.chronic.indicators` runs once on the residents ever in care (with a condition
+    the chronic policy manages), each labelled by
     a group (their community and the set of months they are in care) in place of their community;
     each month then adds up the groups in care that month. Its counts per resident do not depend
     on the other residents or on the months asked, so this equals running it month by month on
@@ -391,6 +402,13 @@ def _control_counts(t: _Derived, months: Sequence[str], tiers: Sequence[int]) ->
 
         asked = sorted(set(months))
         people, care = _in_care(t, asked, tiers)
+        # a resident without any condition the policy manages is in no count: left out (a blank
+        # condition is passed on, for chronic.indicators to name)
+        r = t["residents"]
+        managed = np.zeros(len(r), dtype=bool)
+        for name in chronic.load_chronic_policy("default").conditions:
+            managed |= r[name].isna().to_numpy() | r[name].fillna(False).to_numpy(bool)
+        people, care = people[managed[people]], care[managed[people]]
         if not len(people):
             return {}
         patterns, pattern = np.unique(care, axis=0, return_inverse=True)
