@@ -112,6 +112,14 @@ C5 ``followed_after_discharge`` (``month`` of the discharge)
 
 T1 ``self_harm_followed_within``, T2 ``tier3_contacted_within`` and C1 ``dropout`` are defined in
 :mod:`workbench.quality`.
+
+Computation (a city of 1,000,000 residents): residents, days and months are integer codes (the
+resident's position in the residents table, days since 1970, ``year * 12 + month - 1``) and each
+month text is formatted once; coverage is one pass over the complete screenings per month and
+screen; a first contact on or after a day is a binary search in the attended contacts sorted by
+(resident, day); frames several measures read are derived once (:meth:`_Derived.memo`). The units
+are the same, row for row, as the plain computations of these definitions in
+``tests/test_quality_care.py``.
 """
 
 from __future__ import annotations
