@@ -65,6 +65,26 @@ def test_a_rates_events_are_hidden_not_its_person_years():
     assert s["denominator"].tolist() == [150.5, 300.0, 410.0, 860.5]
 
 
+def test_the_kinds_come_from_the_declarations_the_result_was_computed_with(tmp_path):
+    # a site's own file declares Z9, a rate like S2; compute records its declarations in the
+    # result's attrs, so Z9's person-years stay (as a rate's) without naming the file again
+    import yaml
+
+    shipped = yaml.safe_load(quality.load_indicators().path.read_text(encoding="utf-8"))
+    s2 = next(i for i in shipped["indicators"] if i["id"] == "S2")
+    path = tmp_path / "site.yaml"
+    path.write_text(yaml.safe_dump({**shipped, "indicators": [{**s2, "id": "Z9"}]}, allow_unicode=True),
+                    encoding="utf-8")
+    r = frame("Z9", "safety", [("c1", 2, 150.5, 13.3, "ok"), ("c2", 7, 300.0, 23.3, "ok"),
+                               ("c3", 9, 410.0, 22.0, "ok"), ("all", 18, 860.5, 20.9, "ok")])
+    r.attrs["indicators"] = quality.load_indicators(path)
+    s = suppress_quality(r)
+    assert hidden(s, "numerator") == [True, True, False, False] and not any(hidden(s, "denominator"))
+    # without them Z9 is unknown: suppressed as a proportion, so more is hidden, never less
+    r.attrs.pop("indicators")
+    assert any(hidden(suppress_quality(r), "denominator"))
+
+
 def test_a_ratio_has_no_counts_to_hide():
     # A4: a programme-level ratio; its community rows are not applicable, its counts blank
     r = frame("A4", "access", [("c1", np.nan, np.nan, np.nan, "not_applicable"),

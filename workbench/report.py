@@ -100,7 +100,8 @@ def suppress_quality(result: pd.DataFrame, *, min_count: int = 5, indicators=Non
     ``numerator`` (events) is the count; the person-years stay. Ratios: nothing is a count. When
     any count of a row is hidden, its ``value``, interval, ``variation`` and ``rules`` are hidden
     too. ``no_data`` and ``not_applicable`` rows are left as they are. ``indicators``: the
-    declarations the result was computed with (default: the shipped ones), for each one's kind.
+    declarations the result was computed with, for each one's kind (default: the set
+    :func:`~workbench.quality.compute` recorded in ``result.attrs``, else the shipped ones).
 
     Examples
     --------
@@ -117,7 +118,8 @@ def suppress_quality(result: pd.DataFrame, *, min_count: int = 5, indicators=Non
     """
     numbers = ["numerator", "denominator", "value", "ci_low", "ci_high"]
     values = {c: pd.to_numeric(result[c]).astype("Float64").to_numpy(float, na_value=np.nan) for c in numbers}
-    kinds = {i.id: i.kind for i in load_indicators(indicators).indicators}
+    spec = load_indicators(indicators if indicators is not None else result.attrs.get("indicators"))
+    kinds = {i.id: i.kind for i in spec.indicators}
     position = pd.Series(np.arange(len(result)), index=result.index)
     words_hidden = np.zeros(len(result), dtype=bool)
     for (indicator, period), rows in result.groupby(["indicator", "period"], sort=False):
@@ -195,7 +197,7 @@ def quality_html(result: pd.DataFrame, *, month: str, lang: str = "en", min_coun
     rendered). ``result`` may hold the months before ``month``: the control charts show them
     (months after ``month`` are left out). ``charts=False`` leaves the images out."""
     t = _TEXT[lang]
-    spec = load_indicators(indicators)
+    spec = load_indicators(indicators if indicators is not None else result.attrs.get("indicators"))
     history = result[result["period"] <= month]
     shown_all = suppress_quality(history, min_count=min_count, indicators=spec)
     shown = shown_all[shown_all["period"] == month]
