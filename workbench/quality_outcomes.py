@@ -160,6 +160,13 @@ def _month_number(month: str) -> int:
     return int(np.datetime64(month, "M").astype(np.int64))
 
 
+def _factorize(*columns: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes (-1: blank) of the values of text columns taken together, and the distinct
+    values (factorizing the objects themselves: faster than through pandas' string dtype)."""
+    values = np.concatenate([np.asarray(pd.Series(c).array, dtype=object) for c in columns])
+    return pd.factorize(values, use_na_sentinel=True)
+
+
 def _where(t: _Derived) -> tuple[pd.Index, np.ndarray, np.ndarray]:
     """The residents' ids (an index), each one's community code (-1: blank) and the communities
     as text (code -1 reads the last entry, NaN)."""
@@ -217,20 +224,22 @@ def _tt_ended(t: _Derived) -> pd.DataFrame:
     def make() -> pd.DataFrame:
         from workbench.outcomes import referral_outcomes
 
-        a = t.referral_scores
-        a = a[a["referral_id"].notna().to_numpy(bool)]
-        c = t["contacts"]
-        c = c[c["referral_id"].notna().to_numpy(bool)]
+        a, c = t.referral_scores, t["contacts"]
         # referral_outcomes on integer codes of the referral and resident ids (the same rows, the same
-        # pairs of referral and person): its rules unchanged, without hashing text on every step
-        ref, refs = pd.factorize(pd.concat([a["referral_id"], c["referral_id"]], ignore_index=True))
-        who, _ = pd.factorize(pd.concat([a["resident_id"], c["resident_id"]], ignore_index=True))
+        # pairs of referral and person): its rules unchanged, without hashing text on every step;
+        # rows without a referral (code -1: a plain screening, a contact outside a referral) are left out
+        ref, refs = _factorize(a["referral_id"], c["referral_id"])
         n = len(a)
-        scores = pd.DataFrame({"referral_id": ref[:n], "resident_id": who[:n], "assessed_on": a["assessed_on"].array,
-                               "phq9_score": a["phq9_score"].array, "gad7_score": a["gad7_score"].array})
-        contacts = pd.DataFrame({"referral_id": ref[n:], "resident_id": who[n:], "contact_on": c["contact_on"].array,
-                                 "kind": c["kind"].array,
-                                 "attended": (c["status"] == "attended").fillna(False).to_numpy(bool)})
+        ka, kc = ref[:n] >= 0, ref[n:] >= 0
+        who, _ = _factorize(np.asarray(a["resident_id"].array, dtype=object)[ka],
+                            np.asarray(c["resident_id"].array, dtype=object)[kc])
+        m = int(ka.sum())
+        scores = pd.DataFrame({"referral_id": ref[:n][ka], "resident_id": who[:m],
+                               "assessed_on": a["assessed_on"].array[ka], "phq9_score": a["phq9_score"].array[ka],
+                               "gad7_score": a["gad7_score"].array[ka]})
+        contacts = pd.DataFrame({"referral_id": ref[n:][kc], "resident_id": who[m:], "contact_on": c["contact_on"].array[kc],
+                                 "kind": c["kind"].array[kc],
+                                 "attended": (c["status"] == "attended").fillna(False).to_numpy(bool)[kc]})
         out = referral_outcomes(scores, contacts, attended="attended")
         row_of = np.full(len(refs), -1, dtype=np.int64)
         row_of[out["referral_id"].to_numpy(np.int64)] = np.arange(len(out))
@@ -322,7 +331,7 @@ def cms159_remission(t: _Derived, *, months: Sequence[str]) -> pd.DataFrame:
     # cms159 follows each resident on their own: it is given integer codes for them (no text keys),
     # and only the rows of residents with an index PHQ-9 (above the declared threshold) by the
     # last day, the only ones who can have an episode
-    who, people = pd.factorize(s["resident_id"])
+    who, people = _factorize(s["resident_id"])
     on = s["assessed_on"].to_numpy("datetime64[ns]")
     with np.errstate(invalid="ignore"):
         index = (score > thresholds().cms159_index_above) & (on <= np.datetime64(last, "ns"))
@@ -483,7 +492,7 @@ def crisis_rate(t: _Derived, *, months: Sequence[str], event_kinds: Sequence[str
     if not asked or r.empty:
         return empty
     k = len(asked)
-    who, people = pd.factorize(r["resident_id"])
+    who, people = _factorize(r["resident_id"])
     start = np.array([_days([pd.Timestamp(m + "-01")])[0] for m in asked], dtype=np.int64)
     end = np.array([_days([_month_end(m)])[0] for m in asked], dtype=np.int64)
     referred, ended = _days(r["referred_on"]), _days(r["ended_on"])
@@ -602,7 +611,7 @@ def literacy(t: _Derived, *, months: Sequence[str], pass_share: float) -> pd.Dat
     day = _days(d["asked_on"])
     known = day != _NO_MONTH
     d, day = d[known], day[known]
-    who, people = pd.factorize(d["resident_id"])
+    who, people = _factorize(d["resident_id"])
     n_asked, n_correct = _float(d["n_asked"]), _float(d["n_correct"])
     # one answer set per resident and day: the questionnaires of that day pooled, blank when any is blank
     order = np.lexsort((day, who))
