@@ -239,11 +239,11 @@ def spc_chart(chart, *, title: str = "", lang: str = "zh", ax=None):
         words = [rules.variation_label(signals.variation, lang)]
         if signals.assurance is not None:
             words.append(rules.assurance_label(signals.assurance, lang))
-        ax.legend(frameon=False, fontsize=8, loc="upper left")
+        # beside the plot, not on it: a proportion near 100 % or a high value is never hidden
+        ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     else:
         words = [rules.variation_label("too_few", lang)]
-    ax.text(0.99, 0.98, "\n".join(words), transform=ax.transAxes, ha="right", va="top", fontsize=8,
-            bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none"}, zorder=4)
+    ax.text(1.02, 0.0, "\n".join(words), transform=ax.transAxes, ha="left", va="bottom", fontsize=8, zorder=4)
     labels = [str(v) for v in points["label"]]
     every = max(1, int(np.ceil(len(labels) / 12)))
     ax.set_xticks(x[::every], labels[::every], rotation=45, ha="right", fontsize=8)

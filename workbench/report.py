@@ -74,7 +74,7 @@ tr.report_only td.status{color:#555;font-style:italic}
 ul.alerts li{margin:.35em 0}ul.alerts .mark{color:#a40000;font-weight:bold}
 dl.wb-definition{display:grid;grid-template-columns:max-content 1fr;gap:.1em 1em;font-size:.85em;margin:.3em 0}
 dl.wb-definition dt{font-weight:bold;color:#444}dl.wb-definition dd{margin:0}
-.chart img{max-width:40em}.note{color:#555;font-size:.85em;max-width:60em}
+.chart img{max-width:48em}.note{color:#555;font-size:.85em;max-width:60em}
 """
 
 
@@ -243,7 +243,7 @@ def quality_html(result: pd.DataFrame, *, month: str, lang: str = "en", min_coun
             collected = not (history.loc[history["indicator"] == ind.id, "status"] == "no_data").all()
             if charts and collected:
                 signals = view.chart_signals(shown_all, ind, community="all", indicators=spec)
-                image = view.chart_html(signals, ind, community="all", lang=lang, figsize=(6.4, 2.6), dpi=72)
+                image = view.chart_html(signals, ind, community="all", lang=lang, figsize=(6.4, 2.6), dpi=90)
                 note = t["chart_note"].format(chart=t[signals.chart.kind], first=months[0], last=months[-1])
                 parts.append(f"<div class=\"chart\">{image}<p class=\"note\">{e(note)}</p></div>")
             elif charts:
