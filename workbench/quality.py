@@ -740,6 +740,33 @@ def _with_all(units: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([units.dropna(subset=["community"]), units.assign(community="all")], ignore_index=True)
 
 
+def _sums(units: pd.DataFrame, weights: Mapping[str, np.ndarray], counted: np.ndarray | None = None) -> pd.DataFrame:
+    """Sums of ``weights`` per community and month, and for ``all`` (every unit with a month: a
+    blank community counts there only); a community-month appears when it has a unit
+    (``counted``: only those units; default all). Integer keys and ``np.bincount``: a city's units
+    add up in a second."""
+    community, communities = pd.factorize(units["community"], sort=True)
+    period, periods = pd.factorize(units["period"], sort=True)
+    keep = period >= 0
+    if counted is not None:
+        keep &= counted
+    n_c, n_p = len(communities) + 1, len(periods)  # row 0: a blank community
+    key = ((community + 1) * n_p + period)[keep]
+    size = n_c * n_p
+    present = np.bincount(key, minlength=size).reshape(n_c, n_p)
+    totals = {name: np.bincount(key, weights=np.asarray(w, dtype=float)[keep], minlength=size).reshape(n_c, n_p)
+              for name, w in weights.items()}
+    rows_c, rows_p = np.nonzero(present[1:] > 0)
+    all_p = np.flatnonzero(present.sum(axis=0) > 0)
+    frame = pd.DataFrame({"community": np.concatenate([np.asarray(communities, dtype=object)[rows_c],
+                                                       np.full(len(all_p), "all", dtype=object)]),
+                          "period": np.concatenate([np.asarray(periods, dtype=object)[rows_p],
+                                                    np.asarray(periods, dtype=object)[all_p]])})
+    for name, total in totals.items():
+        frame[name] = np.concatenate([total[1:][rows_c, rows_p], total.sum(axis=0)[all_p]])
+    return frame
+
+
 def _proportions(counts: pd.DataFrame, alpha: float) -> pd.DataFrame:
     """``community, period, numerator, denominator`` -> with value and Wilson interval."""
     from workbench.epi import _wilson
@@ -758,15 +785,16 @@ def _aggregate(units: pd.DataFrame, kind: str, alpha: float, per: int = 1) -> pd
     """Units (or pre-aggregated counts with their ``all`` rows) -> one row per community and month."""
     if {"numerator", "denominator"} <= set(units.columns):  # counts from a module that aggregates itself
         return _proportions(units.dropna(subset=["period", "community"]), alpha)
-    units = _with_all(units)
     if kind == "proportion":  # Wilson intervals as epi.prevalence gives them, from the counts
-        known = units.dropna(subset=["outcome"])
-        g = known.groupby(["community", "period"], sort=True)["outcome"].agg(["sum", "count"]).reset_index()
-        return _proportions(g.rename(columns={"sum": "numerator", "count": "denominator"}), alpha)
+        outcome = units["outcome"].to_numpy(float)
+        known = ~np.isnan(outcome)
+        g = _sums(units, {"numerator": np.where(known, outcome, 0.0), "denominator": known.astype(float)}, known)
+        return _proportions(g, alpha)
     if kind == "rate":
         from workbench.epi import _poisson_exact
 
-        g = units.groupby(["community", "period"], sort=True)[["outcome", "exposure"]].sum().reset_index()
+        g = _sums(units, {"outcome": np.nan_to_num(units["outcome"].to_numpy(float)),
+                          "exposure": np.nan_to_num(units["exposure"].to_numpy(float))})
         x, t = g["outcome"].to_numpy(float), g["exposure"].to_numpy(float)
         low, high = _poisson_exact(x, alpha)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -774,7 +802,8 @@ def _aggregate(units: pd.DataFrame, kind: str, alpha: float, per: int = 1) -> pd
         return g[["community", "period"]].assign(numerator=x, denominator=t, value=x * scale, ci_low=low * scale,
                                                  ci_high=high * scale)[_AGG]
     if kind == "ratio":
-        return _ratios(units[units["community"] == "all"], alpha)
+        return _ratios(units.dropna(subset=["period"]).assign(community="all"), alpha)
+    units = _with_all(units)
     rows = []
     for (community, period), g in units.dropna(subset=["outcome"]).groupby(["community", "period"]):
         x = g["outcome"].to_numpy(float)
@@ -866,15 +895,22 @@ def _reference(agg: pd.DataFrame, months: list[str], kind: str, per: int) -> pd.
     """Per (community, month): the pooled value of the :data:`RISE_MONTHS` months before it
     (proportion: Σ numerators / Σ denominators; rate: per × Σ events / Σ person-years); NaN when
     those months hold no denominator."""
+    if agg.empty or not months:
+        return pd.Series(dtype=float)
+    first = pd.Period(min(months), "M") - RISE_MONTHS
+    span = [str(first + k) for k in range((pd.Period(max(months), "M") - first).n + 1)]
+    table = agg.pivot_table(index="community", columns="period", values=["numerator", "denominator"], aggfunc="sum")
+    num = table["numerator"].reindex(columns=span).fillna(0).to_numpy(float)
+    den = table["denominator"].reindex(columns=span).fillna(0).to_numpy(float)
+    cum_num = np.concatenate([np.zeros((len(num), 1)), num.cumsum(axis=1)], axis=1)
+    cum_den = np.concatenate([np.zeros((len(den), 1)), den.cumsum(axis=1)], axis=1)
     out = {}
-    for community, g in agg.groupby("community"):
-        by = g.set_index("period")[["numerator", "denominator"]]
-        for month in months:
-            first = pd.Period(month, "M")
-            before = [str(first - k) for k in range(1, RISE_MONTHS + 1)]
-            s = by.reindex(before).sum()
-            out[(community, month)] = (s["numerator"] / s["denominator"] * (per if kind == "rate" else 1)
-                                       if s["denominator"] > 0 else np.nan)
+    for month in months:
+        at = span.index(month)  # the 12 months before: positions at-12 .. at-1
+        n, d = cum_num[:, at] - cum_num[:, at - RISE_MONTHS], cum_den[:, at] - cum_den[:, at - RISE_MONTHS]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            value = np.where(d > 0, n / np.where(d > 0, d, 1) * (per if kind == "rate" else 1), np.nan)
+        out.update({(c, month): v for c, v in zip(table.index, value)})
     return pd.Series(out, dtype=float)
 
 
