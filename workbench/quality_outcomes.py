@@ -237,8 +237,8 @@ def _tt_ended(t: _Derived) -> pd.DataFrame:
         scores = pd.DataFrame({"referral_id": ref[:n][ka], "resident_id": who[:m],
                                "assessed_on": a["assessed_on"].array[ka], "phq9_score": a["phq9_score"].array[ka],
                                "gad7_score": a["gad7_score"].array[ka]})
-        contacts = pd.DataFrame({"referral_id": ref[n:][kc], "resident_id": who[m:], "contact_on": c["contact_on"].array[kc],
-                                 "kind": c["kind"].array[kc],
+        contacts = pd.DataFrame({"referral_id": ref[n:][kc], "resident_id": who[m:],
+                                 "contact_on": c["contact_on"].array[kc], "kind": c["kind"].array[kc],
                                  "attended": (c["status"] == "attended").fillna(False).to_numpy(bool)[kc]})
         out = referral_outcomes(scores, contacts, attended="attended")
         row_of = np.full(len(refs), -1, dtype=np.int64)
@@ -251,10 +251,11 @@ def _tt_ended(t: _Derived) -> pd.DataFrame:
         r, at = r[found], at[found]
         flags = out.drop(columns=["referral_id", "resident_id"]).iloc[at].reset_index(drop=True)
         person = _positions(t, r["resident_id"])
-        return pd.concat([pd.DataFrame({"referral_id": r["referral_id"].to_numpy(), "resident_id": r["resident_id"].to_numpy(),
-                                        "ended_on": r["ended_on"].to_numpy(),
-                                        "where": np.where(person >= 0, _where(t)[1][np.maximum(person, 0)], -1),
-                                        "month": _month_of(r["ended_on"])}), flags], axis=1)
+        keys = pd.DataFrame({"referral_id": r["referral_id"].to_numpy(), "resident_id": r["resident_id"].to_numpy(),
+                             "ended_on": r["ended_on"].to_numpy(),
+                             "where": np.where(person >= 0, _where(t)[1][np.maximum(person, 0)], -1),
+                             "month": _month_of(r["ended_on"])})
+        return pd.concat([keys, flags], axis=1)
     return t.memo("quality_outcomes.tt_ended", make)
 
 
@@ -342,7 +343,8 @@ def cms159_remission(t: _Derived, *, months: Sequence[str]) -> pd.DataFrame:
     phq9 = pd.DataFrame({"resident_id": pd.arrays.IntegerArray(codes, codes < 0),  # a blank stays blank
                          "assessed_on": on[keep], "phq9_score": score[keep]})
     episodes = cms159(phq9, on=last)
-    episodes = episodes[episodes["remitted"].notna().to_numpy(bool)]  # a window still open on the last day: not counted yet
+    # a window still open on the last day: not counted yet
+    episodes = episodes[episodes["remitted"].notna().to_numpy(bool)]
     person = episodes["resident_id"].to_numpy(np.int64)
     return pd.DataFrame({"community": _community(t, _positions(t, people)[person]),
                          "period": _month_text(_month_of(episodes["window_end"])),
@@ -496,7 +498,7 @@ def crisis_rate(t: _Derived, *, months: Sequence[str], event_kinds: Sequence[str
     start = np.array([_days([pd.Timestamp(m + "-01")])[0] for m in asked], dtype=np.int64)
     end = np.array([_days([_month_end(m)])[0] for m in asked], dtype=np.int64)
     referred, ended = _days(r["referred_on"]), _days(r["ended_on"])
-    referred = np.where(referred == _NO_MONTH, start.min(), referred)  # as the original: a blank start reads as the month's
+    referred = np.where(referred == _NO_MONTH, start.min(), referred)  # a blank start reads as each month's start
     ended_or_end = np.where(ended == _NO_MONTH, np.iinfo(np.int64).max, ended)
     # each referral clipped to each month asked (both ends included; an open one runs to the month-end)
     lo = np.maximum(referred[:, None], start[None, :])
