@@ -134,10 +134,11 @@ class _Derived:
     @cached_property
     def screened(self) -> pd.DataFrame:
         """One row per screening: ``resident_id, assessed_on``, the stored ``phq9_score``,
-        ``gad7_score`` and ``phq9_self_harm``, and the *decided* ``tier`` and ``urgent`` (blank
-        when nobody has decided on the screening yet)."""
+        ``gad7_score`` and ``phq9_self_harm``, and the *decided* ``tier``, ``urgent`` and
+        ``next_contact_due`` (blank when nobody has decided on the screening yet)."""
         s = self.tables.screenings(("phq9", "gad7"), columns=("score", "self_harm"))
-        return s[["resident_id", "assessed_on", "phq9_score", "gad7_score", "phq9_self_harm", "tier", "urgent"]]
+        return s[["resident_id", "assessed_on", "phq9_score", "gad7_score", "phq9_self_harm", "tier", "urgent",
+                  "next_contact_due"]]
 
     @cached_property
     def attended(self) -> pd.DataFrame:
