@@ -132,6 +132,8 @@ def suppress_quality(result: pd.DataFrame, *, min_count: int = 5, indicators=Non
                 continue
             table = pd.DataFrame({c: values[c][position[part.index].to_numpy()] for c in cols},
                                  index=part.index).fillna(0).round()
+            if not ((table >= 1) & (table < min_count)).to_numpy().any():
+                continue  # no count 1..min_count-1: nothing to hide, and so no complement either
             hidden = suppress(table, min_count=min_count, columns=cols)
             at = position[part.index].to_numpy()
             for c in cols:
