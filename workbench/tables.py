@@ -791,7 +791,22 @@ class Tables:
         """Stored scores side by side: one row per sitting (resident, date, purpose and study),
         with ``referral_id`` and ``visit``, and ``{instrument}_{column}`` for each instrument and
         score column (e.g. ``phq9_score``, ``phq9_self_harm``); an instrument not taken at that
-        sitting is blank."""
+        sitting is blank. Computed once per question for checked tables (:meth:`validate`); each
+        call gets its own copy."""
+        key = (tuple(instruments), purpose if purpose is None or isinstance(purpose, str) else tuple(purpose),
+               tuple(columns))
+        cache = self.__dict__.setdefault("_wide", {})
+        stamp = self.__dict__.get("_passed")
+        if stamp is not None and stamp == self._stamp():
+            if cache.get("stamp") != stamp:
+                cache.clear()
+                cache["stamp"] = stamp
+            if key not in cache:
+                cache[key] = self._scores_wide(instruments, purpose=purpose, columns=columns)
+            return cache[key].copy()
+        return self._scores_wide(instruments, purpose=purpose, columns=columns)
+
+    def _scores_wide(self, instruments: Sequence[str], *, purpose, columns: Sequence[str]) -> pd.DataFrame:
         long = self.scores_of(list(instruments), purpose=purpose)
         # one row per sitting, found on integer codes of the keys (sorted as the keys themselves):
         # the same rows, order and values as a groupby/pivot on the texts, ten times faster
@@ -844,7 +859,8 @@ class Tables:
         ``decided_at``, ``overridden``); a screening nobody has decided on has a blank tier."""
         a = self._frames["assessments"]
         sessions = a.loc[(a["purpose"] == "screening").fillna(False).to_numpy(bool), ["resident_id", "assessed_on"]]
-        wide = self.scores_wide(instruments, purpose="screening", columns=columns)
+        wide = self.scores_wide(instruments, columns=columns)  # every sitting (shared with referral_scores)
+        wide = wide[(wide["purpose"] == "screening").fillna(False).to_numpy(bool)].reset_index(drop=True)
         wide = wide.drop(columns=["purpose", "referral_id", "study", "visit"])
         d = self._frames["decisions"]
         # one integer key per (resident, day) shared by the three tables: lookups instead of merges
@@ -912,7 +928,7 @@ class Tables:
         """Stored scores per referral: the screening that led to it (``baseline``: the resident's
         screening on the referral date), then its reviews; ``{instrument}_score`` per instrument.
         Ready for :func:`workbench.outcomes.change` and :func:`workbench.outcomes.referral_outcomes`."""
-        wide = self.scores_wide(instruments)
+        wide = self.scores_wide(instruments, columns=("score", "self_harm"))  # the screenings' question, asked once
         refs = self._frames["referrals"][["referral_id", "resident_id", "referred_on"]]
         base = wide[wide["purpose"] == "screening"].drop(columns=["referral_id"]).merge(
             refs, left_on=["resident_id", "assessed_on"], right_on=["resident_id", "referred_on"], how="inner")
