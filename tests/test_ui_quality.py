@@ -58,6 +58,20 @@ def header(text):
     return [html.unescape(h) for h in re.findall(r'<th scope="col">(.*?)</th>', head)]
 
 
+def shown_alerts(result):
+    """The alerts the board shows: those of the result whose counts are not hidden (a hidden row's
+    status says "hidden", not on which side of the alert line it lies)."""
+    return quality.alerts(suppress_quality(result))
+
+
+def test_hidden_rows_say_hidden_not_alert(result):
+    s = suppress_quality(result)
+    hidden = s["numerator"].isna() & result["numerator"].notna() & result["status"].isin(["ok", "alert"])
+    assert hidden.any() and (s.loc[hidden, "status"] == "suppressed").all()
+    assert (s.loc[~hidden, "status"] == result.loc[~hidden, "status"]).all()
+    assert len(quality.alerts(s)) < len(quality.alerts(result))
+
+
 def cell(board, rows, indicator, column):
     """The cell of ``column`` (a header in the board's language) in ``indicator``'s row."""
     names = header(board.table.value)
@@ -89,7 +103,7 @@ def test_every_declared_indicator_is_shown_grouped_by_category(board, result):
 def test_alert_rows_are_exactly_quality_alerts_for_the_chosen_month(board, result):
     for month in ("2025-04", "2025-09", "2025-12"):
         board.choose(month=month, community="*")
-        expected = quality.alerts(result)
+        expected = shown_alerts(result)
         expected = expected[expected["period"] == month]
         shown = board.alert_rows()
         assert sorted(zip(shown["indicator"], shown["community"])) == sorted(zip(expected["indicator"], expected["community"]))
@@ -105,10 +119,10 @@ def test_alert_rows_are_exactly_quality_alerts_for_the_chosen_month(board, resul
 
 def test_alerts_across_all_months_and_communities(board, result):
     board.choose(month="*", community="*")
-    assert len(board.alert_rows()) == len(quality.alerts(result))
+    assert len(board.alert_rows()) == len(shown_alerts(result))
     assert len(board.rows()) == len(result)
     board.choose(only_alerts=True)
-    assert len(table_rows(board.table.value)) == len(quality.alerts(result))
+    assert len(table_rows(board.table.value)) == len(shown_alerts(result))
     assert all(alert for alert, _ in table_rows(board.table.value))
 
 
@@ -118,7 +132,7 @@ def test_one_community_shows_its_rows_only(board, result):
     rows = board.rows()
     assert set(rows["community"]) == {community} and set(rows["period"]) == {"2025-05"}
     assert len(rows) == result["indicator"].nunique()
-    expected = quality.alerts(result)
+    expected = shown_alerts(result)
     expected = expected[(expected["period"] == "2025-05") & (expected["community"] == community)]
     assert list(board.alert_rows()["indicator"]) == [i for i in board.rows()["indicator"] if i in set(expected["indicator"])]
 
@@ -132,7 +146,7 @@ def test_each_status_is_said_in_words(board, result):
     status, first = names.index(t("status", "en")), names.index(t("community", "en"))
     shown = board.rows()
     words = {"alert": "⚠ alert", "insufficient": "Too few to judge", "no_data": "No data",
-             "not_applicable": "Not applicable"}
+             "not_applicable": "Not applicable", "suppressed": "Hidden (fewer than 5)"}
     assert len(rows) == len(shown)
     for (_, cells), r in zip(rows, shown.itertuples()):
         assert cells[first] == ("All communities (total)" if r.community == "all" else r.community)

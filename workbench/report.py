@@ -99,7 +99,8 @@ def suppress_quality(result: pd.DataFrame, *, min_count: int = 5, indicators=Non
     ``denominator`` (persons) is a count; the numerator (a sum) is hidden with it. Rates: the
     ``numerator`` (events) is the count; the person-years stay. Ratios: nothing is a count. When
     any count of a row is hidden, its ``value``, interval, ``variation`` and ``rules`` are hidden
-    too. ``no_data`` and ``not_applicable`` rows are left as they are. ``indicators``: the
+    too, and its status ``ok`` or ``alert`` becomes ``suppressed`` (which side of the alert line a
+    hidden value lies on is not told either). ``no_data`` and ``not_applicable`` rows are left as they are. ``indicators``: the
     declarations the result was computed with, for each one's kind (default: the set
     :func:`~workbench.quality.compute` recorded in ``result.attrs``, else the shipped ones).
 
@@ -149,6 +150,8 @@ def suppress_quality(result: pd.DataFrame, *, min_count: int = 5, indicators=Non
     for c in ("variation", "rules"):
         if c in out.columns:
             out[c] = out[c].astype(object).where(~words_hidden, None)
+    # whether a hidden value breaks its alert line says on which side of it the value lies: hidden too
+    out["status"] = out["status"].astype(object).where(~words_hidden | ~out["status"].isin(["ok", "alert"]), "suppressed")
     out.attrs.update(result.attrs, min_count=min_count)
     return out
 
