@@ -424,16 +424,15 @@ def _control_counts(t: _Derived, months: Sequence[str], tiers: Sequence[int]) ->
             return {}
         patterns, pattern = np.unique(care, axis=0, return_inverse=True)
         pattern = np.asarray(pattern).reshape(-1)
-        index, codes, labels = _where(t)
+        _, codes, labels = _where(t)
         community = codes[people]
         group = (community + 1) * len(patterns) + pattern
         residents = t["residents"].iloc[people]
         residents = residents.assign(community=pd.array(group.astype(str), dtype="string"))
-        ever = np.zeros(len(index) + 1, dtype=bool)
-        ever[people] = True
+        ids = residents["resident_id"].array  # a small set: isin hashes it, not the whole residents' index
         measurements, events = t["measurements"], t["events"]
-        measurements = measurements[ever[_positions(t, measurements["resident_id"])]]
-        events = events[ever[_positions(t, events["resident_id"])]]
+        measurements = measurements[measurements["resident_id"].isin(ids).to_numpy(bool)]
+        events = events[events["resident_id"].isin(ids).to_numpy(bool)]
         # chronic.indicators reads residents, measurements and events; the other tables as they are
         sub = Tables(**{**{name: t[name] for name in TABLES}, "residents": residents,
                         "measurements": measurements, "events": events})
