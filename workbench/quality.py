@@ -149,13 +149,7 @@ class _Derived:
     def first_contact_after(self, frame: pd.DataFrame, date: str) -> pd.Series:
         """For each row of ``frame`` (``resident_id`` and the date column ``date``): the date of
         the resident's first attended contact (any kind) on or after that date; NaT when none."""
-        c = self.attended[["resident_id", "contact_on"]]
-        rows = pd.DataFrame({"resident_id": frame["resident_id"].to_numpy(), "on": frame[date].to_numpy(),
-                             "row": np.arange(len(frame))})
-        pairs = rows.merge(c, on="resident_id", how="inner")
-        pairs = pairs[pairs["contact_on"] >= pairs["on"]]
-        first = pairs.groupby("row")["contact_on"].min()
-        return pd.Series(first.reindex(np.arange(len(frame))).to_numpy(), index=frame.index, dtype="datetime64[ns]")
+        return _first_contact_on_or_after(self, frame, date)
 
     @cached_property
     def referral_scores(self) -> pd.DataFrame:
@@ -209,9 +203,72 @@ def month_text(dates: Any) -> np.ndarray:
     return text[where.reshape(-1)] if len(months) else np.array([], dtype=object)
 
 
+# --- fast shared helpers: integer codes instead of texts, one sorted pass instead of merges ---------
+
+_DAY_SPAN = 4_000_000  # a (resident, day) key is code * _DAY_SPAN + day + _DAY_SPAN // 2 (days within +-5,000 years)
+
+
+def _resident_codes(t: _Derived, ids: pd.Series) -> np.ndarray:
+    """Position of each ``resident_id`` in the residents table (the tables are validated: every
+    resident_id refers to a resident and residents are unique)."""
+    index = t.memo("core.resident_index", lambda: pd.Index(t["residents"]["resident_id"]))
+    codes = index.get_indexer(pd.Series(ids).to_numpy(object) if len(ids) else [])
+    if (codes < 0).any():
+        bad = pd.Series(ids).iloc[int(np.flatnonzero(codes < 0)[0])]
+        raise ValueError(f"resident_id {bad!r} refers to no row of residents (the tables must be validated)")
+    return codes.astype(np.int64)
+
+
+def _days(dates: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Day numbers (days since 1970-01-01) of ``dates`` and where they are blank."""
+    d = pd.Series(dates).to_numpy("datetime64[D]")
+    blank = np.isnat(d)
+    return np.where(blank, 0, d.astype(np.int64)), blank
+
+
+def _sorted_contacts(t: _Derived, kinds: Sequence[str] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Attended contacts (of ``kinds``; None: any kind) as sorted (resident, day) keys and their dates."""
+    def every() -> tuple[np.ndarray, np.ndarray]:  # (resident, day) keys of every attended contact, in table order
+        c = t.attended
+        day, blank = _days(c["contact_on"])
+        return np.where(blank, -1, _resident_codes(t, c["resident_id"]) * _DAY_SPAN + day + _DAY_SPAN // 2), blank
+
+    def make() -> tuple[np.ndarray, np.ndarray]:
+        c = t.attended
+        key, blank = t.memo("core.contact_keys", every)
+        chosen = ~blank
+        if kinds is not None:
+            chosen &= c["kind"].isin(list(kinds)).to_numpy(bool)
+        key, on = key[chosen], c["contact_on"].to_numpy("datetime64[ns]")[chosen]
+        order = np.argsort(key, kind="stable")
+        return key[order], on[order]
+    return t.memo("core.sorted_contacts:" + repr(None if kinds is None else sorted(kinds)), make)
+
+
+def _first_contact_on_or_after(t: _Derived, frame: pd.DataFrame, date: str,
+                               kinds: Sequence[str] | None = None) -> pd.Series:
+    """For each row of ``frame``: the resident's first attended contact (of ``kinds``; None: any
+    kind) on or after the row's ``date``; NaT when none. One binary search per row in the
+    contacts sorted by (resident, day): the same dates as a merge of every pair, without it."""
+    keys, on = _sorted_contacts(t, kinds)
+    code = _resident_codes(t, frame["resident_id"])
+    day, blank = _days(frame[date])
+    query = code * _DAY_SPAN + day + _DAY_SPAN // 2
+    at = np.searchsorted(keys, query, side="left")
+    inside = at < len(keys)
+    found = np.zeros(len(frame), bool)
+    found[inside] = keys[at[inside]] // _DAY_SPAN == code[inside]
+    found &= ~blank
+    first = np.full(len(frame), np.datetime64("NaT"), dtype="datetime64[ns]")
+    first[found] = on[at[found]]
+    return pd.Series(first, index=frame.index, dtype="datetime64[ns]")
+
+
 def _units(frame: pd.DataFrame, tables: _Derived, date: str, outcome) -> pd.DataFrame:
-    """Unit rows: the resident's community, the month of ``date``, and the outcome."""
-    return pd.DataFrame({"community": frame["resident_id"].map(tables.community).to_numpy(object),
+    """Unit rows: the resident's community (by position in the residents table), the month of
+    ``date`` (each month formatted once), and the outcome."""
+    community = tables.memo("core.community_values", lambda: tables["residents"]["community"].to_numpy(object))
+    return pd.DataFrame({"community": community[_resident_codes(tables, frame["resident_id"])],
                          "period": month_text(frame[date]), "outcome": _float(outcome)})
 
 

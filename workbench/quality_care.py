@@ -131,7 +131,8 @@ import pandas as pd
 
 from workbench.instruments import get_instrument
 from workbench.params import ParameterError
-from workbench.quality import PARAMETERS, _Derived, _float, _measure
+from workbench.quality import (PARAMETERS, _DAY_SPAN, _days, _Derived, _first_contact_on_or_after, _float, _measure,
+                               _resident_codes, _sorted_contacts, _units, month_text)
 
 __all__ = ["chronic_screening_coverage", "coverage_equity", "first_session_within", "followed_after_discharge",
            "followed_up_by_due", "hospital_seen_within", "lonely_older_screening_coverage", "paired_measures",
@@ -160,86 +161,6 @@ def _judged(outcome: pd.Series, window_end: pd.Series, t: _Derived) -> np.ndarra
 def _month_index(dates: pd.Series) -> np.ndarray:
     """``year * 12 + month - 1`` of each date, as integers (a blank date is not allowed here)."""
     return pd.Series(dates).to_numpy("datetime64[M]").astype(np.int64) + 1970 * 12
-
-
-# --- fast shared helpers: integer codes instead of texts, one sorted pass instead of merges ---------
-
-_DAY_SPAN = 4_000_000  # a (resident, day) key is code * _DAY_SPAN + day + _DAY_SPAN // 2 (days within +-5,000 years)
-
-
-def _resident_codes(t: _Derived, ids: pd.Series) -> np.ndarray:
-    """Position of each ``resident_id`` in the residents table (the tables are validated: every
-    resident_id refers to a resident and residents are unique)."""
-    index = t.memo("care.resident_index", lambda: pd.Index(t["residents"]["resident_id"]))
-    codes = index.get_indexer(pd.Series(ids).to_numpy(object) if len(ids) else [])
-    if (codes < 0).any():
-        bad = pd.Series(ids).iloc[int(np.flatnonzero(codes < 0)[0])]
-        raise ValueError(f"resident_id {bad!r} refers to no row of residents (the tables must be validated)")
-    return codes.astype(np.int64)
-
-
-def _days(dates: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Day numbers (days since 1970-01-01) of ``dates`` and where they are blank."""
-    d = pd.Series(dates).to_numpy("datetime64[D]")
-    blank = np.isnat(d)
-    return np.where(blank, 0, d.astype(np.int64)), blank
-
-
-def _period_text(dates: pd.Series) -> np.ndarray:
-    """``YYYY-MM`` of each date as object texts (NaN when blank), each month formatted once."""
-    m = pd.Series(dates).to_numpy("datetime64[M]")
-    blank = np.isnat(m)
-    out = np.full(len(m), np.nan, dtype=object)
-    if (~blank).any():
-        months, inverse = np.unique(m[~blank], return_inverse=True)
-        out[~blank] = np.array([str(x) for x in months], dtype=object)[inverse]
-    return out
-
-
-def _fast_units(frame: pd.DataFrame, t: _Derived, date: str, outcome) -> pd.DataFrame:
-    """The same rows as :func:`workbench.quality._units` (community of the resident, month of
-    ``date``, outcome) from integer codes: no per-row text formatting or lookups by text."""
-    community = t.memo("care.community_values", lambda: t["residents"]["community"].to_numpy(object))
-    return pd.DataFrame({"community": community[_resident_codes(t, frame["resident_id"])],
-                         "period": _period_text(frame[date]), "outcome": _float(outcome)})
-
-
-def _sorted_contacts(t: _Derived, kinds: Sequence[str] | None) -> tuple[np.ndarray, np.ndarray]:
-    """Attended contacts (of ``kinds``; None: any kind) as sorted (resident, day) keys and their dates."""
-    def every() -> tuple[np.ndarray, np.ndarray]:  # (resident, day) keys of every attended contact, in table order
-        c = t.attended
-        day, blank = _days(c["contact_on"])
-        return np.where(blank, -1, _resident_codes(t, c["resident_id"]) * _DAY_SPAN + day + _DAY_SPAN // 2), blank
-
-    def make() -> tuple[np.ndarray, np.ndarray]:
-        c = t.attended
-        key, blank = t.memo("care.contact_keys", every)
-        chosen = ~blank
-        if kinds is not None:
-            chosen &= c["kind"].isin(list(kinds)).to_numpy(bool)
-        key, on = key[chosen], c["contact_on"].to_numpy("datetime64[ns]")[chosen]
-        order = np.argsort(key, kind="stable")
-        return key[order], on[order]
-    return t.memo("care.sorted_contacts:" + repr(None if kinds is None else sorted(kinds)), make)
-
-
-def _first_contact_on_or_after(t: _Derived, frame: pd.DataFrame, date: str,
-                               kinds: Sequence[str] | None = None) -> pd.Series:
-    """For each row of ``frame``: the resident's first attended contact (of ``kinds``; None: any
-    kind) on or after the row's ``date``; NaT when none. One binary search per row in the
-    contacts sorted by (resident, day): the same dates as a merge of every pair, without it."""
-    keys, on = _sorted_contacts(t, kinds)
-    code = _resident_codes(t, frame["resident_id"])
-    day, blank = _days(frame[date])
-    query = code * _DAY_SPAN + day + _DAY_SPAN // 2
-    at = np.searchsorted(keys, query, side="left")
-    inside = at < len(keys)
-    found = np.zeros(len(frame), bool)
-    found[inside] = keys[at[inside]] // _DAY_SPAN == code[inside]
-    found &= ~blank
-    first = np.full(len(frame), np.datetime64("NaT"), dtype="datetime64[ns]")
-    first[found] = on[at[found]]
-    return pd.Series(first, index=frame.index, dtype="datetime64[ns]")
 
 
 # --- coverage (A1-A4) -------------------------------------------------------------------------
@@ -435,7 +356,7 @@ def _within(t: _Derived, function: str, tiers: list, contact_kinds: list, days: 
     s = t.screened
     s = s[s["tier"].isin(list(tiers)).fillna(False).to_numpy(bool)]
     wait = (_first_contact_on_or_after(t, s, "assessed_on", contact_kinds) - s["assessed_on"]).dt.days
-    out = _fast_units(s, t, "assessed_on", (wait <= days).fillna(False))
+    out = _units(s, t, "assessed_on", (wait <= days).fillna(False))
     out["outcome"] = _judged(out["outcome"], s["assessed_on"] + pd.Timedelta(days=days), t)
     return out
 
@@ -467,7 +388,7 @@ def hospital_seen_within(t: _Derived, *, months: Sequence[str], days: int) -> pd
     seen = (wait >= 0).fillna(False).to_numpy(bool)  # a seen date before the referral: a date error, not known
     outcome[seen] = (wait[seen] <= days).astype(float).to_numpy()
     outcome[(r["hospital_seen_on"].isna() & r["appointment_on"].notna()).to_numpy(bool)] = 0.0
-    out = _fast_units(r, t, "referred_on", outcome)
+    out = _units(r, t, "referred_on", outcome)
     out["outcome"] = _judged(out["outcome"], r["referred_on"] + pd.Timedelta(days=days), t)
     return out
 
@@ -484,7 +405,7 @@ def paired_measures(t: _Derived, *, months: Sequence[str]) -> pd.DataFrame:
     r = ended[ended["finished_treatment"].astype(bool).to_numpy(bool)]
     scores = t.referral_scores
     n_phq9 = scores[scores["phq9_score"].notna()].groupby("referral_id").size()
-    return _fast_units(r, t, "ended_on", r["referral_id"].map(n_phq9).fillna(0) >= 2)
+    return _units(r, t, "ended_on", r["referral_id"].map(n_phq9).fillna(0) >= 2)
 
 
 @_measure("followed_up_by_due", "proportion")
@@ -497,7 +418,7 @@ def followed_up_by_due(t: _Derived, *, months: Sequence[str]) -> pd.DataFrame:
         s = t.memo("care.screenings", lambda: t.tables.screenings(()))
     s = s[s["next_contact_due"].notna().to_numpy(bool)]
     first = _first_contact_on_or_after(t, s, "assessed_on")
-    out = _fast_units(s, t, "next_contact_due", (first <= s["next_contact_due"]).fillna(False))
+    out = _units(s, t, "next_contact_due", (first <= s["next_contact_due"]).fillna(False))
     outcome = _judged(out["outcome"], s["next_contact_due"], t)
     outcome[(s["next_contact_due"] < s["assessed_on"]).to_numpy(bool)] = np.nan
     out["outcome"] = outcome
@@ -570,7 +491,7 @@ def psychiatric_review_when_not_improving(t: _Derived, *, months: Sequence[str])
     pairs = r[["referral_id", "referred_on"]].merge(c[["referral_id", "contact_on"]], on="referral_id")
     offset = (pairs["contact_on"] - pairs["referred_on"]).dt.days
     reviewed = pairs.loc[((offset >= start_day) & (offset <= end_day)).to_numpy(bool), "referral_id"]
-    out = _fast_units(r, t, "first_on", r["referral_id"].isin(reviewed))
+    out = _units(r, t, "first_on", r["referral_id"].isin(reviewed))
     out["outcome"] = _judged(out["outcome"], r["referred_on"] + pd.Timedelta(days=end_day), t)
     return out
 
@@ -592,7 +513,7 @@ def followed_after_discharge(t: _Derived, *, months: Sequence[str], days: int,
                          "lo": first_day.to_numpy(), "hi": last_day.to_numpy(), "row": np.arange(len(d))})
     pairs = rows.merge(c, on="resident_id")
     met = pairs.loc[((pairs["contact_on"] >= pairs["lo"]) & (pairs["contact_on"] <= pairs["hi"])).to_numpy(bool), "row"]
-    out = _fast_units(d, t, "event_on", np.isin(np.arange(len(d)), met.to_numpy()))
+    out = _units(d, t, "event_on", np.isin(np.arange(len(d)), met.to_numpy()))
     outcome = _judged(out["outcome"], last_day, t)
     died = d["resident_id"].map(_deaths(t))
     outcome[(died <= last_day).to_numpy(bool)] = np.nan
