@@ -151,5 +151,5 @@ def test_hospital_dates_before_the_referral_and_more_right_than_asked_are_named(
         sample.replace(referrals=r, literacy=lit).validate()
     problems = err.value.problems
     assert problems[["table", "column", "value"]].values.tolist() == [
-        ["referrals", "hospital_seen_on", r.loc[first, "hospital_seen_on"]], ["literacy", "n_correct", 11]]
+        ["referrals", "hospital_seen_on", f"{r.loc[first, 'hospital_seen_on']:%Y-%m-%d}"], ["literacy", "n_correct", 11]]
     assert "is before the referral" in problems["rule"].iloc[0] and "(10)" in problems["rule"].iloc[1]

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workbench import quality, quality_view, spc, ui
+from workbench import plots, quality, quality_view, spc, ui
 from workbench.i18n import t
 from workbench.report import suppress_quality
 from workbench.sample import load_sample
@@ -250,7 +250,7 @@ def test_the_charts_legend_and_verdict_are_in_the_boards_language(board, monkeyp
                       [x.get_text() for x in ax.texts]))
         return f'<img alt="{html.escape(alt)}">'
 
-    monkeypatch.setattr(quality_view, "_png", keep)
+    monkeypatch.setattr(plots, "png_img", keep)
     rules = spc.load_rules()
     board.choose(chart="T2", community="all")  # cached: drawn before the patch
     board.set_language("zh")

@@ -22,6 +22,22 @@ CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQ
              "WenQuanYi Zen Hei", "SimHei", "Microsoft YaHei", "PingFang SC")
 
 
+def png_img(fig, *, alt: str, dpi: int) -> str:
+    """A matplotlib figure as an embedded ``<img>`` (a PNG data URI: nothing fetched) with its text
+    alternative; the figure is closed."""
+    import base64
+    import html
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}" style="max-width:100%">'
+
+
 def use_cjk_font() -> str | None:
     """Make matplotlib draw Chinese text; return the font used, or None (with a warning)."""
     available = {f.name for f in font_manager.fontManager.ttflist}

@@ -24,9 +24,7 @@ Examples
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 from typing import Any
 
 import numpy as np
@@ -210,14 +208,6 @@ def definition_html(indicator, lang: str) -> str:
     return f'<dl class="wb-definition" aria-label="{e(title(indicator, lang))}">{items}</dl>'
 
 
-def _png(fig, *, alt: str, dpi: int) -> str:
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}" style="max-width:100%">'
 
 
 def chart_signals(result: pd.DataFrame, indicator, *, community: str = "all", indicators=None):
@@ -244,7 +234,7 @@ def chart_html(signals, indicator, *, community: str = "all", lang: str = "en", 
     latest month's variation."""
     import matplotlib.pyplot as plt
 
-    from workbench.plots import spc_chart
+    from workbench.plots import png_img, spc_chart
 
     fig, ax = plt.subplots(figsize=figsize)
     spc_chart(signals, title=title(indicator, lang), lang=lang, ax=ax)
@@ -253,7 +243,7 @@ def chart_html(signals, indicator, *, community: str = "all", lang: str = "en", 
     alt = t("quality_chart_alt", lang).format(indicator=title(indicator, lang), community=where,
                                               first=labels[0] if labels else "", last=labels[-1] if labels else "",
                                               variation=load_rules().variation_label(signals.variation, lang))
-    return _png(fig, alt=alt, dpi=dpi)
+    return png_img(fig, alt=alt, dpi=dpi)
 
 
 def indicator_table(result: pd.DataFrame, *, month: str, community: str = "all", lang: str = "en",

@@ -720,7 +720,7 @@ class Tables:
         for column in ("appointment_on", "hospital_seen_on"):  # the hospital cannot see them before the referral
             if len(r) and {column, "referred_on"} <= set(r.columns):
                 early = (r[column] < r["referred_on"]).fillna(False).to_numpy(bool)
-                rows.extend(("referrals", i, column, v, f"is before the referral ({d:%Y-%m-%d})")
+                rows.extend(("referrals", i, column, f"{v:%Y-%m-%d}", f"is before the referral ({d:%Y-%m-%d})")
                             for i, v, d in zip(r.index[early], r.loc[early, column], r.loc[early, "referred_on"]))
         q = self._frames["literacy"]
         if len(q) and {"n_correct", "n_asked"} <= set(q.columns):

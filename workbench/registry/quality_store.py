@@ -19,9 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import hashlib
-import math
 import re
-from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -59,26 +57,8 @@ _DAY = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[ T]00:00(?::00(?:\.0+)?)?)?$")
 DISCHARGE = "psychiatric_discharge"
 
 
-class Prepared(NamedTuple):
-    """Checked rows (column -> Python value), each with its line (None: a form), and the problems
-    found (``line, column, value, rule``)."""
-
-    rows: list[dict]
-    lines: list
-    problems: list[tuple]
-
-
-class Stored(NamedTuple):
-    """Rows written or updated (registry rows), rows already stored unchanged, and problems."""
-
-    rows: list[dict]
-    unchanged: int
-    problems: list[tuple]
-
-
-def _blank(v) -> bool:
-    return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and math.isnan(v)) or (
-        isinstance(v, str) and not v.strip())
+# The same checked-rows and stored-rows results as the SMD imports (one shape for every import).
+from workbench.registry.smd_store import Prepared, Stored, _blank  # noqa: E402
 
 
 def _cell(column: str, kind: str, value, today: dt.date):

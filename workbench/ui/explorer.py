@@ -10,9 +10,7 @@ the controls) why a choice cannot be estimated.
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import logging
 import warnings
 from typing import Callable, Sequence
@@ -24,6 +22,7 @@ import pandas as pd
 from workbench.cohort import ENDPOINTS
 from workbench.i18n import t
 from workbench.params import FRAME, Optional, Options, Predicate, validate_params
+from workbench.plots import png_img
 from workbench.ui._base import FieldMessage, guarded
 
 __all__ = ["COVARIATES", "GROUPINGS", "KMExplorer", "cohort_frame", "data_note", "html_table", "level_label",
@@ -166,7 +165,7 @@ def warm_up_plots() -> str | None:
     ax.set_title(t("survival_probability", "zh") + " " + t("survival_probability", "en"))
     ax.set_xticks([0, 1], ["0", "1"])
     fig.tight_layout()
-    _png(fig, alt="", dpi=40)
+    png_img(fig, alt="", dpi=40)
     return font
 
 
@@ -234,15 +233,6 @@ def _months(value: float) -> str:
     return f"{value:.1f}" if np.isfinite(value) else "∞"
 
 
-def _png(fig, *, alt: str, dpi: int) -> str:
-    """A matplotlib figure as an ``<img>`` with its text alternative (the figure is closed)."""
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}" style="max-width:100%">'
 
 
 class KMExplorer(w.VBox):
@@ -513,7 +503,7 @@ class KMExplorer(w.VBox):
         fig = km_plot(data, group=by, lang=lang, labels=labels, title=t(f"endpoint_{endpoint}", lang), **kw)
         fig.axes[0].set_ylabel(t(f"km_y_{endpoint}", lang))
         what = t(f"endpoint_{endpoint}", lang) + (f" — {t(GROUPINGS[grouping][0], lang)}" if by else "")
-        figure = _png(fig, alt=t("km_alt", lang).format(what=what), dpi=self.dpi)
+        figure = png_img(fig, alt=t("km_alt", lang).format(what=what), dpi=self.dpi)
 
         summary = survival.km_summary(data, group=by, **kw)
         rows = []
@@ -643,5 +633,5 @@ class KMExplorer(w.VBox):
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.xaxis.set_minor_formatter(NullFormatter())
         fig.tight_layout()
-        forest = _png(fig, alt=t("forest_alt", lang), dpi=self.dpi)
+        forest = png_img(fig, alt=t("forest_alt", lang), dpi=self.dpi)
         return model, cox_labels, table, forest
