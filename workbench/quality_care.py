@@ -131,8 +131,8 @@ import pandas as pd
 
 from workbench.instruments import get_instrument
 from workbench.params import ParameterError
-from workbench.quality import (PARAMETERS, _DAY_SPAN, _days, _Derived, _first_contact_on_or_after, _float, _measure,
-                               _resident_codes, _sorted_contacts, _units, month_text)
+from workbench.quality_core import (PARAMETERS, _Derived, _first_contact_on_or_after, _float, _measure, _resident_codes,
+                                    _units)
 
 __all__ = ["chronic_screening_coverage", "coverage_equity", "first_session_within", "followed_after_discharge",
            "followed_up_by_due", "hospital_seen_within", "lonely_older_screening_coverage", "paired_measures",

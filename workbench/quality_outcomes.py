@@ -88,7 +88,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from workbench.quality import PARAMETERS, _Derived, _float, _measure
+from workbench.quality_core import PARAMETERS, _Derived, _float, _measure
 
 __all__ = ["bp_control_in_care", "cms159_remission", "crisis_rate", "glucose_control_in_care", "literacy",
            "self_referral", "smd_regular_management", "smd_regular_medication", "survey_response",
@@ -295,6 +295,14 @@ def _tt_all_counts(t: _Derived) -> dict[str, pd.DataFrame]:
 def _tt_counts(t: _Derived, metric: str) -> pd.DataFrame:
     """Counts of one :func:`workbench.outcomes.rates` metric per community and month, and ``all``."""
     return _tt_all_counts(t)[metric]
+
+
+@_measure("tt_recovery", "proportion")
+def tt_recovery(tables: _Derived, *, months: Sequence[str]) -> pd.DataFrame:
+    """NHS Talking Therapies recovery of finished referrals at caseness at the start, month ended:
+    counts from :func:`workbench.outcomes.rates` with the same denominators as reliable recovery
+    (a finished referral without a pair of scores stays in the denominator, as REFERENCE.md says)."""
+    return _tt_counts(tables, "recovery")
 
 
 @_measure("tt_reliable_improvement", "proportion")
