@@ -217,7 +217,7 @@ def test_coverage_equity_a4_groups_rural_over_urban(coverage_tables):
 
 def test_coverage_parameters_are_checked():
     t = build(residents={"resident_id": ["p1"], "community": ["u1"]})
-    with pytest.raises(ParameterError, match="'min_age' parameter of screening_coverage.*-1"):
+    with pytest.raises(ParameterError, match="screening_coverage: the 'min_age' parameter.*-1"):
         q.units(t, "screening_coverage", months="2025-06", screens=DEPRESSION_ANXIETY, min_age=-1)
     with pytest.raises(ParameterError, match="'screens' parameter.*'phq99' is not a declared questionnaire"):
         q.units(t, "screening_coverage", months="2025-06", screens={"depression": {"full": "phq99"}}, min_age=18)
@@ -275,9 +275,9 @@ def test_first_session_within_t4(treated_tables):
 
 
 def test_timeliness_parameters_are_checked(treated_tables):
-    with pytest.raises(ParameterError, match="'tiers' parameter of treated_within.*\\[4\\]"):
+    with pytest.raises(ParameterError, match="treated_within: the 'tiers' parameter.*\\[4\\]"):
         q.units(treated_tables, "treated_within", months="2025-06", tiers=[4], contact_kinds=["treatment"], days=30)
-    with pytest.raises(ParameterError, match="'days' parameter of first_session_within.*-1"):
+    with pytest.raises(ParameterError, match="first_session_within: the 'days' parameter.*-1"):
         q.units(treated_tables, "first_session_within", months="2025-06", tiers=[2], contact_kinds=["treatment"],
                 days=-1)
 

@@ -130,8 +130,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.instruments import get_instrument
-from workbench.params import ParameterError
-from workbench.quality_core import (PARAMETERS, _Derived, _first_contact_on_or_after, _float, _measure, _resident_codes,
+from workbench.quality_core import (_Derived, check_parameters, _first_contact_on_or_after, _float, _measure, _resident_codes,
                                     _units)
 
 __all__ = ["chronic_screening_coverage", "coverage_equity", "first_session_within", "followed_after_discharge",
@@ -139,14 +138,6 @@ __all__ = ["chronic_screening_coverage", "coverage_equity", "first_session_withi
            "psychiatric_review_when_not_improving", "screening_coverage", "treated_within"]
 
 _UNITS = ["community", "period", "outcome"]
-
-
-def _check(function: str, **parameters: Any) -> None:
-    """Each parameter checked by its declared rule (:data:`workbench.quality.PARAMETERS`)."""
-    for name, value in parameters.items():
-        problem = PARAMETERS[name](value)
-        if problem:
-            raise ParameterError(f"The {name!r} parameter of {function} {problem}.")
 
 
 def _judged(outcome: pd.Series, window_end: pd.Series, t: _Derived) -> np.ndarray:
@@ -302,7 +293,7 @@ def _coverage(t: _Derived, months: Sequence[str], screens: Mapping, min_age: int
 @_measure("screening_coverage", "proportion", ("screens", "min_age"), period="rolling_12")
 def screening_coverage(t: _Derived, *, months: Sequence[str], screens: Mapping, min_age: int) -> pd.DataFrame:
     """Residents aged ``min_age``+ with a complete screen for each of ``screens`` in the 12 months to the month's end."""
-    _check("screening_coverage", screens=screens, min_age=min_age)
+    check_parameters("screening_coverage", screens=screens, min_age=min_age)
     return _coverage(t, months, screens, min_age)
 
 
@@ -310,7 +301,7 @@ def screening_coverage(t: _Derived, *, months: Sequence[str], screens: Mapping, 
 def chronic_screening_coverage(t: _Derived, *, months: Sequence[str], screens: Mapping, min_age: int,
                                conditions: Sequence[str]) -> pd.DataFrame:
     """Screening coverage of the residents with any of ``conditions`` (chronic patients)."""
-    _check("chronic_screening_coverage", screens=screens, min_age=min_age, conditions=conditions)
+    check_parameters("chronic_screening_coverage", screens=screens, min_age=min_age, conditions=conditions)
     return _coverage(t, months, screens, min_age, conditions=conditions)
 
 
@@ -319,7 +310,7 @@ def chronic_screening_coverage(t: _Derived, *, months: Sequence[str], screens: M
 def lonely_older_screening_coverage(t: _Derived, *, months: Sequence[str], screens: Mapping, min_age: int,
                                     lives_alone: bool) -> pd.DataFrame:
     """Screening coverage of the residents aged ``min_age``+ whose ``lives_alone`` is as declared."""
-    _check("lonely_older_screening_coverage", screens=screens, min_age=min_age, lives_alone=lives_alone)
+    check_parameters("lonely_older_screening_coverage", screens=screens, min_age=min_age, lives_alone=lives_alone)
     return _coverage(t, months, screens, min_age, lives_alone=lives_alone)
 
 
@@ -327,7 +318,7 @@ def lonely_older_screening_coverage(t: _Derived, *, months: Sequence[str], scree
 def coverage_equity(t: _Derived, *, months: Sequence[str], screens: Mapping, min_age: int,
                     groups: Mapping[str, Sequence[str]]) -> pd.DataFrame:
     """Screening coverage of the ``numerator`` community types over that of the ``denominator`` ones."""
-    _check("coverage_equity", screens=screens, min_age=min_age, groups=groups)
+    check_parameters("coverage_equity", screens=screens, min_age=min_age, groups=groups)
     if not len(months):
         units = _coverage(t, months, screens, min_age)
         out = units.assign(group=pd.Series(dtype=object))
@@ -352,7 +343,7 @@ def coverage_equity(t: _Derived, *, months: Sequence[str], screens: Mapping, min
 # --- timeliness (A5, T3, T4) ------------------------------------------------------------------
 
 def _within(t: _Derived, function: str, tiers: list, contact_kinds: list, days: int) -> pd.DataFrame:
-    _check(function, tiers=tiers, contact_kinds=contact_kinds, days=days)
+    check_parameters(function, tiers=tiers, contact_kinds=contact_kinds, days=days)
     s = t.screened
     s = s[s["tier"].isin(list(tiers)).fillna(False).to_numpy(bool)]
     wait = (_first_contact_on_or_after(t, s, "assessed_on", contact_kinds) - s["assessed_on"]).dt.days
@@ -378,7 +369,7 @@ def first_session_within(t: _Derived, *, months: Sequence[str], tiers: list, con
 @_measure("hospital_seen_within", "proportion", ("days",))
 def hospital_seen_within(t: _Derived, *, months: Sequence[str], days: int) -> pd.DataFrame | None:
     """Tier-3 referrals seen by the hospital within ``days`` days of the referral (None: hospital dates not collected)."""
-    _check("hospital_seen_within", days=days)
+    check_parameters("hospital_seen_within", days=days)
     r = t["referrals"]
     r = r[(r["tier"] == 3).fillna(False).to_numpy(bool)]
     if not (r["appointment_on"].notna() | r["hospital_seen_on"].notna()).any():
@@ -500,7 +491,7 @@ def psychiatric_review_when_not_improving(t: _Derived, *, months: Sequence[str])
 def followed_after_discharge(t: _Derived, *, months: Sequence[str], days: int,
                              include_discharge_day: bool) -> pd.DataFrame | None:
     """Psychiatric discharges with an attended community contact within ``days`` days (None: no discharge recorded)."""
-    _check("followed_after_discharge", days=days, include_discharge_day=include_discharge_day)
+    check_parameters("followed_after_discharge", days=days, include_discharge_day=include_discharge_day)
     e = t["events"]
     d = e[(e["kind"] == "psychiatric_discharge").to_numpy(bool)].reset_index(drop=True)
     if d.empty:

@@ -340,6 +340,23 @@ PARAMETERS: dict[str, Callable[[Any], str | None]] = {
 }
 
 
+def check_parameters(function: str, **parameters: Any) -> None:
+    """Each of a measure's ``parameters`` checked by its declared rule (:data:`PARAMETERS`);
+    a :class:`~workbench.params.ParameterError` names the measure, the parameter and the problem.
+
+    >>> check_parameters("treated_within", days=-1)
+    Traceback (most recent call last):
+    ...
+    workbench.params.ParameterError: treated_within: the 'days' parameter must be a whole number from 0 to 3650, got -1.
+    """
+    from workbench.params import ParameterError
+
+    for name, value in parameters.items():
+        problem = PARAMETERS[name](value)
+        if problem:
+            raise ParameterError(f"{function}: the {name!r} parameter {problem}.")
+
+
 def window_text(hours: int, lang: str) -> str:
     """The words for a response window in a label (what ``{window}`` becomes).
 
@@ -370,9 +387,7 @@ def _contacted_within(tables: _Derived, select: Callable[[pd.DataFrame], pd.Seri
                       window_hours: int) -> pd.DataFrame:
     """Screenings picked by ``select``: 1 when the first attended contact on or after the
     screening day is within the window (never contacted: 0)."""
-    problem = _check_window_hours(window_hours)
-    if problem:
-        raise ValueError(f"The 'window_hours' parameter {problem}.")
+    check_parameters("_contacted_within", window_hours=window_hours)
     screened = tables.screened
     s = screened[pd.Series(select(screened), index=screened.index).astype("boolean").fillna(False).to_numpy(bool)]
     wait = (tables.first_contact_after(s, "assessed_on") - s["assessed_on"]).dt.days

@@ -88,7 +88,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from workbench.quality_core import PARAMETERS, _Derived, _float, _measure
+from workbench.quality_core import _Derived, _float, _measure, check_parameters
 
 __all__ = ["bp_control_in_care", "cms159_remission", "crisis_rate", "glucose_control_in_care", "literacy",
            "self_referral", "smd_regular_management", "smd_regular_medication", "survey_response",
@@ -98,14 +98,6 @@ _COUNTS = ["community", "period", "numerator", "denominator"]
 _UNITS = ["community", "period", "outcome"]
 #: Month code of a blank date (NaT viewed as int64).
 _NO_MONTH = np.iinfo(np.int64).min
-
-
-def _checked(name: str, value: Any) -> Any:
-    """``value`` of the declared parameter ``name``, or a ValueError naming the problem."""
-    problem = PARAMETERS[name](value)
-    if problem:
-        raise ValueError(f"The {name!r} parameter {problem}.")
-    return value
 
 
 def _month_end(month: str) -> pd.Timestamp:
@@ -468,7 +460,7 @@ def _care_of(patterns: np.ndarray, pattern: np.ndarray, k: np.ndarray) -> np.nda
 
 
 def _control_in_care(t: _Derived, months: Sequence[str], tiers: Sequence[int], condition: str) -> pd.DataFrame | None:
-    _checked("tiers", list(tiers))
+    check_parameters({"hypertension": "bp_control_in_care"}.get(condition, "glucose_control_in_care"), tiers=list(tiers))
     if t["measurements"].empty:
         return None
     if not len(months):
@@ -493,7 +485,7 @@ def glucose_control_in_care(t: _Derived, *, months: Sequence[str], tiers: Sequen
 @_measure("crisis_rate", "rate", ("event_kinds",))
 def crisis_rate(t: _Derived, *, months: Sequence[str], event_kinds: Sequence[str]) -> pd.DataFrame:
     """Crises and psychiatric emergencies of residents in care, per person-year in care (month of the event)."""
-    _checked("event_kinds", list(event_kinds))
+    check_parameters("crisis_rate", event_kinds=list(event_kinds))
     columns = ["community", "period", "outcome", "exposure"]
     empty = pd.DataFrame({c: pd.Series(dtype=object if c in ("community", "period") else float) for c in columns})
     r = t["referrals"]
@@ -610,7 +602,7 @@ def self_referral(t: _Derived, *, months: Sequence[str]) -> pd.DataFrame | None:
 @_measure("literacy", "proportion", ("pass_share",), period="rolling_12")
 def literacy(t: _Derived, *, months: Sequence[str], pass_share: float) -> pd.DataFrame | None:
     """Residents asked in the 12 months whose latest literacy answers reach ``pass_share`` correct."""
-    _checked("pass_share", pass_share)
+    check_parameters("literacy", pass_share=pass_share)
     d = t["literacy"]
     if d.empty:
         return None

@@ -30,7 +30,7 @@ def registry_flags(assessments: pd.DataFrame, contacts: pd.DataFrame, referrals:
         ``instrument`` column). Rows without a referral are ignored; NaN = not scorable.
     contacts : DataFrame
         ``referral``, ``contact_time`` (date) and ``attended`` (True/False). Every attended contact
-        of any kind counts.
+        of any kind counts; rows without a referral (a follow-up after a discharge) are ignored.
     referrals : DataFrame
         One row per referral: ``referral``, ``subject``, ``referred_on`` and optionally ``tier``,
         ``due`` (next contact due date), ``due_set_on`` (when that due date was set) and
@@ -120,6 +120,7 @@ def registry_flags(assessments: pd.DataFrame, contacts: pd.DataFrame, referrals:
                       "on": chk.dates(linked, "assessments", time).to_numpy(),
                       "order": np.arange(len(linked))})
     phq9 = chk.score_column(linked, "assessments", "phq9")
+    contacts = contacts[contacts[referral].notna().to_numpy(bool)]  # outside any referral: not its course
     c = pd.DataFrame({"referral": chk.ids(contacts, "contacts", referral).to_numpy(),
                       "on": chk.dates(contacts, "contacts", contact_time).to_numpy(),
                       "attended": chk.flags(contacts, "contacts", attended).to_numpy()})

@@ -37,7 +37,7 @@ def referral_outcomes(assessments, contacts: pd.DataFrame | None = None, *, refe
         ``time`` (date) and the stored score columns ``phq9_score`` and ``gad7_score`` (NaN when
         not scorable), as :meth:`workbench.tables.Tables.referral_scores` gives them. Or the
         analysis tables themselves (:class:`workbench.tables.Tables`): their referral scores and
-        contacts are used (``contacts`` must then be left out).
+        the contacts of referrals are used (``contacts`` must then be left out).
     contacts : DataFrame
         One row per contact: ``subject``, ``referral``, ``contact_time`` (date), ``kind`` and
         ``attended`` (True/False; a blank is an error, never "no"); without an ``attended``
@@ -95,7 +95,8 @@ def referral_outcomes(assessments, contacts: pd.DataFrame | None = None, *, refe
     if not isinstance(assessments, pd.DataFrame):  # the analysis tables: they hold the contacts
         alone = "None when 'assessments' are the analysis tables (give the tables alone, or two frames)"
         check(fn, "contacts", contacts, Predicate(lambda c: c is None, alone))
-        assessments, contacts = assessments.referral_scores(("phq9", "gad7")), assessments.contacts
+        c = assessments.contacts  # contacts outside any referral (a follow-up after a discharge) are not its course
+        assessments, contacts = assessments.referral_scores(("phq9", "gad7")), c[c["referral_id"].notna().to_numpy(bool)]
     else:
         check(fn, "contacts", contacts, Predicate(lambda c: c is not None,
                                                   "a pandas DataFrame when 'assessments' is a frame"))
