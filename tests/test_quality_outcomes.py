@@ -666,6 +666,7 @@ def _plain_literacy(t, months, pass_share):
 
 def _as_counts(found: pd.DataFrame) -> dict:
     """Units or counts as {(community, period): (numerator, denominator)} with the 'all' rows."""
+    found = q._plain_units(found)  # the measures' categoricals as the texts they stand for
     if "numerator" in found.columns:
         return {(c, p): (float(n), float(d)) for c, p, n, d in
                 zip(found["community"], found["period"], found["numerator"], found["denominator"])}

@@ -61,7 +61,7 @@ from workbench._declarations import texts as _texts
 from workbench.params import ALPHA, FRAME, Options, Predicate, validate_params
 # the measures' names, kept here for those who read them from workbench.quality
 from workbench.quality_core import (KINDS, MEASURES, MONTH, MONTHS, PARAMETERS, PERIODS, TABLES, Measure,  # noqa: F401
-                                    _Derived, _float, _measure, _number, _units, _whole, month_text, window_text)
+                                    _Derived, _float, _measure, _number, _plain_units, _units, _whole, month_text, window_text)
 from workbench.tables import Tables
 
 __all__ = ["CATEGORIES", "COLUMNS", "DIRECTIONS", "KINDS", "MEASURES", "PARAMETERS", "PERIODS", "STATUSES", "Indicator",
@@ -361,13 +361,29 @@ def _with_all(units: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([units.dropna(subset=["community"]), units.assign(community="all")], ignore_index=True)
 
 
+def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes (-1: blank) of a key column and its distinct values in sorted order: a
+    categorical's own codes (the measures' units), else factorized."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        cats = values.cat.categories
+        codes = values.cat.codes.to_numpy(np.int64)
+        if cats.is_monotonic_increasing:
+            return codes, np.asarray(cats, dtype=object)
+        order = np.argsort(np.asarray(cats, dtype=object), kind="stable")
+        rank = np.empty(len(cats), dtype=np.int64)
+        rank[order] = np.arange(len(cats))
+        return np.where(codes >= 0, rank[np.maximum(codes, 0)] if len(cats) else -1, -1), np.asarray(cats, dtype=object)[order]
+    codes, uniques = pd.factorize(values, sort=True)
+    return np.asarray(codes, dtype=np.int64), np.asarray(uniques, dtype=object)
+
+
 def _sums(units: pd.DataFrame, weights: Mapping[str, np.ndarray], counted: np.ndarray | None = None) -> pd.DataFrame:
     """Sums of ``weights`` per community and month, and for ``all`` (every unit with a month: a
     blank community counts there only); a community-month appears when it has a unit
     (``counted``: only those units; default all). Integer keys and ``np.bincount``: a city's units
     add up in a second."""
-    community, communities = pd.factorize(units["community"], sort=True)
-    period, periods = pd.factorize(units["period"], sort=True)
+    community, communities = _codes(units["community"])
+    period, periods = _codes(units["period"])
     keep = period >= 0
     if counted is not None:
         keep &= counted
@@ -424,7 +440,7 @@ def _aggregate(units: pd.DataFrame, kind: str, alpha: float, per: int = 1) -> pd
                                                  ci_high=high * scale)[_AGG]
     if kind == "ratio":
         return _ratios(units.dropna(subset=["period"]).assign(community="all"), alpha)
-    units = _with_all(units)
+    units = _with_all(_plain_units(units))
     rows = []
     for (community, period), g in units.dropna(subset=["outcome"]).groupby(["community", "period"]):
         x = g["outcome"].to_numpy(float)
@@ -443,21 +459,28 @@ def _ratios(units: pd.DataFrame, alpha: float) -> pd.DataFrame:
     the Katz log interval ``exp(log(r) ± z √(1/x1 − 1/n1 + 1/x2 − 1/n2))`` (Katz 1978, Biometrics
     34:469; none when a group has no one counted). ``denominator`` holds the smaller group's size
     (what "too few to judge" is judged on); ``numerator`` is NaN (a ratio is not a count)."""
-    known = units.dropna(subset=["outcome", "group"])
-    g = known.groupby(["period", "group"])["outcome"].agg(["sum", "count"]).unstack("group")
+    outcome = units["outcome"].to_numpy(float)
+    group, groups = _codes(units["group"])
+    period, periods = _codes(units["period"])
+    keep = ~np.isnan(outcome) & (group >= 0) & (period >= 0)
+    side = {name: int(k) for k, name in enumerate(groups)}
+    key = (period * len(groups) + group)[keep]
+    size = len(periods) * len(groups)
+    sums = np.bincount(key, weights=outcome[keep], minlength=size).reshape(len(periods), len(groups))
+    counts = np.bincount(key, minlength=size).reshape(len(periods), len(groups))
     rows = []
     z = stats.norm.ppf(1 - alpha / 2)
-    for period, r in g.iterrows():
-        x1, n1 = r.get(("sum", "numerator"), 0.0), r.get(("count", "numerator"), 0.0)
-        x2, n2 = r.get(("sum", "denominator"), 0.0), r.get(("count", "denominator"), 0.0)
-        x1, n1, x2, n2 = (0.0 if pd.isna(v) else float(v) for v in (x1, n1, x2, n2))
+    for i in np.flatnonzero(counts.sum(axis=1) > 0):  # the months with a unit counted
+        def pair(name: str) -> tuple[float, float]:
+            return (float(sums[i, side[name]]), float(counts[i, side[name]])) if name in side else (0.0, 0.0)
+        (x1, n1), (x2, n2) = pair("numerator"), pair("denominator")
         value = low = high = np.nan
         if n1 > 0 and n2 > 0 and x2 > 0:
             value = (x1 / n1) / (x2 / n2)
             if x1 > 0:
                 half = z * np.sqrt(1 / x1 - 1 / n1 + 1 / x2 - 1 / n2)
                 low, high = value * np.exp(-half), value * np.exp(half)
-        rows.append({"community": "all", "period": period, "numerator": np.nan, "denominator": min(n1, n2),
+        rows.append({"community": "all", "period": periods[i], "numerator": np.nan, "denominator": min(n1, n2),
                      "value": value, "ci_low": low, "ci_high": high})
     return pd.DataFrame(rows, columns=_AGG)
 
@@ -509,7 +532,7 @@ def units(tables: Tables, measure: str, *, months: str | Sequence[str] | None = 
     True
     """
     derived = _Derived(tables)
-    return MEASURES[measure].function(derived, months=_months(months, derived.tables), **parameters)
+    return _plain_units(MEASURES[measure].function(derived, months=_months(months, derived.tables), **parameters))
 
 
 def _reference(agg: pd.DataFrame, months: list[str], kind: str, per: int) -> pd.Series:

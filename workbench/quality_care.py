@@ -130,8 +130,8 @@ import numpy as np
 import pandas as pd
 
 from workbench.instruments import get_instrument
-from workbench.quality_core import (_Derived, check_parameters, _first_contact_on_or_after, _float, _measure, _resident_codes,
-                                    _units)
+from workbench.quality_core import (_Derived, _first_contact_on_or_after, _float, _measure, _month_number,
+                                    _resident_codes, _unit_frame, _units, check_parameters)
 
 __all__ = ["chronic_screening_coverage", "coverage_equity", "first_session_within", "followed_after_discharge",
            "followed_up_by_due", "hospital_seen_within", "lonely_older_screening_coverage", "paired_measures",
@@ -282,10 +282,8 @@ def _coverage(t: _Derived, months: Sequence[str], screens: Mapping, min_age: int
     if not len(months):
         out = pd.DataFrame(columns=_UNITS)
     else:
-        community = t.memo("care.community_values", lambda: t["residents"]["community"].to_numpy(object))
-        out = pd.DataFrame({"community": community[found["rows"]],
-                            "period": np.array(list(months), dtype=object)[found["month"]],
-                            "outcome": found["outcome"]})
+        numbers = np.array([_month_number(m) for m in months], dtype=np.int64)
+        out = _unit_frame(t, found["rows"], numbers[found["month"]], found["outcome"])
     out.attrs["age_unknown"] = dict(found["unknown"])
     return out
 
@@ -332,10 +330,10 @@ def coverage_equity(t: _Derived, *, months: Sequence[str], screens: Mapping, min
     group[kind.isin(list(groups["denominator"])).to_numpy(bool)] = "denominator"
     keep = pd.notna(group)[found["rows"]]
     rows = found["rows"][keep]
-    community = t.memo("care.community_values", lambda: t["residents"]["community"].to_numpy(object))
-    out = pd.DataFrame({"community": community[rows],
-                        "period": np.array(list(months), dtype=object)[found["month"][keep]],
-                        "outcome": found["outcome"][keep], "group": group[rows]})
+    numbers = np.array([_month_number(m) for m in months], dtype=np.int64)
+    side = np.where(group[rows] == "numerator", 0, 1)
+    out = _unit_frame(t, rows, numbers[found["month"][keep]], found["outcome"][keep],
+                      group=pd.Categorical.from_codes(side, categories=["numerator", "denominator"]))
     out.attrs["age_unknown"] = dict(found["unknown"])
     return out
 

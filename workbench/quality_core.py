@@ -76,10 +76,13 @@ class _Derived:
     def screened(self) -> pd.DataFrame:
         """One row per screening: ``resident_id, assessed_on``, the stored ``phq9_score``,
         ``gad7_score`` and ``phq9_self_harm``, and the *decided* ``tier``, ``urgent`` and
-        ``next_contact_due`` (blank when nobody has decided on the screening yet)."""
+        ``next_contact_due`` (blank when nobody has decided on the screening yet); ``_resident``:
+        the resident's position in ``residents``."""
         s = self.tables.screenings(("phq9", "gad7"), columns=("score", "self_harm"))
-        return s[["resident_id", "assessed_on", "phq9_score", "gad7_score", "phq9_self_harm", "tier", "urgent",
-                  "next_contact_due"]]
+        s = s[["resident_id", "assessed_on", "phq9_score", "gad7_score", "phq9_self_harm", "tier", "urgent",
+               "next_contact_due"]]
+        # each row's resident looked up once (position in residents), for the measures that read it
+        return s.assign(_resident=_resident_codes(self, s["resident_id"]))
 
     @cached_property
     def attended(self) -> pd.DataFrame:
@@ -129,7 +132,90 @@ class _Derived:
 
 def _float(values: Any) -> np.ndarray:
     """0/1 or numbers as floats, a blank (NA) as NaN (never 0)."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "bif":
+        return values.astype(float)
     return pd.Series(values).astype("Float64").to_numpy(float, na_value=np.nan)
+
+
+# --- fast shared helpers: integer codes instead of texts, one sorted pass instead of merges ---------
+# Text keys and strftime on millions of rows are what made measures slow at city scale: each
+# resident is read as the position of their row in ``residents``, each date as a day or month
+# number, and the few distinct communities and months are written out once, as the categories of
+# the units' ``community`` and ``period`` (pandas categoricals: the units add up on their codes).
+
+_DAY_SPAN = 4_000_000  # a (resident, day) key is code * _DAY_SPAN + day + _DAY_SPAN // 2 (days within +-5,000 years)
+#: The month number of a blank date (int64's minimum, as NaT reads).
+_NO_MONTH = np.iinfo(np.int64).min
+
+
+def _where(t: _Derived) -> tuple[pd.Index, np.ndarray, pd.Index]:
+    """The residents' ids (an index), each one's community code (-1: blank) and the communities
+    (sorted; code ``k`` is the ``k``-th)."""
+    def make():
+        r = t["residents"]
+        codes, names = pd.factorize(r["community"].to_numpy(object), sort=True, use_na_sentinel=True)
+        return pd.Index(r["resident_id"]), np.asarray(codes, dtype=np.int64), pd.Index(names, dtype=object)
+    return t.memo("core.where", make)
+
+
+def _positions(t: _Derived, ids: Any) -> np.ndarray:
+    """Row of each resident id in ``residents`` (-1: not there)."""
+    values = ids.array if isinstance(ids, pd.Series) else pd.Series(ids, dtype=object).array
+    return _where(t)[0].get_indexer(values).astype(np.int64) if len(values) else np.zeros(0, dtype=np.int64)
+
+
+def _resident_codes(t: _Derived, ids: pd.Series) -> np.ndarray:
+    """Position of each ``resident_id`` in the residents table (the tables are validated: every
+    resident_id refers to a resident and residents are unique)."""
+    codes = _positions(t, ids)
+    if (codes < 0).any():
+        bad = pd.Series(ids).iloc[int(np.flatnonzero(codes < 0)[0])]
+        raise ValueError(f"resident_id {bad!r} refers to no row of residents (the tables must be validated)")
+    return codes
+
+
+def _persons(t: _Derived, frame: pd.DataFrame) -> np.ndarray:
+    """Position of each row's resident in ``residents``: the frame's ``_resident`` column when it
+    carries one (a shared frame that looked them up once, e.g. :attr:`_Derived.screened`), else
+    looked up from ``resident_id``."""
+    if "_resident" in frame.columns:
+        return frame["_resident"].to_numpy(np.int64)
+    return _resident_codes(t, frame["resident_id"])
+
+
+def _community(t: _Derived, positions: np.ndarray) -> np.ndarray:
+    """Community (text; NaN when blank or the resident unknown) of residents by row position."""
+    _, codes, names = _where(t)
+    labels = np.append(np.asarray(names, dtype=object), np.nan)
+    return labels[np.where(positions >= 0, codes[np.maximum(positions, 0)] if len(codes) else -1, -1)]
+
+
+def _days(dates: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Day numbers (days since 1970-01-01) of ``dates`` and where they are blank."""
+    d = pd.Series(dates).to_numpy("datetime64[D]")
+    blank = np.isnat(d)
+    return np.where(blank, 0, d.astype(np.int64)), blank
+
+
+def _month_of(dates: Any) -> np.ndarray:
+    """Month number (months since 1970-01) of each date; :data:`_NO_MONTH` for a blank."""
+    return np.asarray(pd.Series(dates).to_numpy("datetime64[ns]")).astype("datetime64[M]").view(np.int64)
+
+
+def _month_number(month: str) -> int:
+    """Month number (months since 1970-01) of a ``YYYY-MM`` text."""
+    return int(np.datetime64(month, "M").astype(np.int64))
+
+
+def _month_text(codes: np.ndarray) -> np.ndarray:
+    """``YYYY-MM`` of each month number (NaN for a blank), each distinct month formatted once."""
+    out = np.full(len(codes), np.nan, dtype=object)
+    known = codes != _NO_MONTH
+    if known.any():
+        lo, hi = int(codes[known].min()), int(codes[known].max())
+        text = np.array([str(np.datetime64(m, "M")) for m in range(lo, hi + 1)], dtype=object)
+        out[known] = text[codes[known] - lo]
+    return out
 
 
 def month_text(dates: Any) -> np.ndarray:
@@ -138,33 +224,37 @@ def month_text(dates: Any) -> np.ndarray:
     >>> month_text(pd.Series(pd.to_datetime(["2025-06-30", None, "2025-06-01", "2024-12-31"]))).tolist()
     ['2025-06', None, '2025-06', '2024-12']
     """
-    months = np.asarray(pd.to_datetime(pd.Series(dates)).to_numpy("datetime64[ns]"), dtype="datetime64[M]")
-    distinct, where = np.unique(months, return_inverse=True)
-    text = np.array([None if np.isnat(m) else str(m) for m in distinct], dtype=object)
-    return text[where.reshape(-1)] if len(months) else np.array([], dtype=object)
+    text = _month_text(_month_of(dates))
+    return np.where(pd.isna(text), None, text).astype(object) if len(text) else np.array([], dtype=object)
 
 
-# --- fast shared helpers: integer codes instead of texts, one sorted pass instead of merges ---------
+def _unit_frame(t: _Derived, persons: np.ndarray, months: np.ndarray, outcome: Any, **extra: Any) -> pd.DataFrame:
+    """Unit rows from integer keys: each resident's community (by position in ``residents``; -1
+    or a blank community: NaN), the month (a month number; :data:`_NO_MONTH`: NaN) and the outcome
+    (0/1 or a number, a blank as NaN, never 0), with ``extra`` columns. ``community`` and
+    ``period`` are categoricals of the texts, so the units add up on their codes."""
+    _, codes, names = _where(t)
+    persons = np.asarray(persons, dtype=np.int64)
+    community = np.where(persons >= 0, codes[np.maximum(persons, 0)] if len(codes) else -1, -1)
+    months = np.asarray(months, dtype=np.int64)
+    known = months != _NO_MONTH
+    lo = int(months[known].min()) if known.any() else 0
+    hi = int(months[known].max()) if known.any() else -1
+    periods = pd.Index([str(np.datetime64(m, "M")) for m in range(lo, hi + 1)], dtype=object)
+    return pd.DataFrame({"community": pd.Categorical.from_codes(community, categories=names),
+                         "period": pd.Categorical.from_codes(np.where(known, months - lo, -1), categories=periods),
+                         "outcome": _float(outcome), **extra})
 
-_DAY_SPAN = 4_000_000  # a (resident, day) key is code * _DAY_SPAN + day + _DAY_SPAN // 2 (days within +-5,000 years)
 
-
-def _resident_codes(t: _Derived, ids: pd.Series) -> np.ndarray:
-    """Position of each ``resident_id`` in the residents table (the tables are validated: every
-    resident_id refers to a resident and residents are unique)."""
-    index = t.memo("core.resident_index", lambda: pd.Index(t["residents"]["resident_id"]))
-    codes = index.get_indexer(pd.Series(ids).to_numpy(object) if len(ids) else [])
-    if (codes < 0).any():
-        bad = pd.Series(ids).iloc[int(np.flatnonzero(codes < 0)[0])]
-        raise ValueError(f"resident_id {bad!r} refers to no row of residents (the tables must be validated)")
-    return codes.astype(np.int64)
-
-
-def _days(dates: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Day numbers (days since 1970-01-01) of ``dates`` and where they are blank."""
-    d = pd.Series(dates).to_numpy("datetime64[D]")
-    blank = np.isnat(d)
-    return np.where(blank, 0, d.astype(np.int64)), blank
+def _plain_units(units: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Units with ``community``, ``period`` (and ``group``) as plain texts, as a reader expects
+    them (blanks NaN), rather than the categoricals measures add up on."""
+    if units is None:
+        return None
+    cats = {c: object for c in units.columns if isinstance(units[c].dtype, pd.CategoricalDtype)}
+    out = units.astype(cats) if cats else units
+    out.attrs = dict(units.attrs)
+    return out
 
 
 def _sorted_contacts(t: _Derived, kinds: Sequence[str] | None) -> tuple[np.ndarray, np.ndarray]:
@@ -192,7 +282,7 @@ def _first_contact_on_or_after(t: _Derived, frame: pd.DataFrame, date: str,
     kind) on or after the row's ``date``; NaT when none. One binary search per row in the
     contacts sorted by (resident, day): the same dates as a merge of every pair, without it."""
     keys, on = _sorted_contacts(t, kinds)
-    code = _resident_codes(t, frame["resident_id"])
+    code = _persons(t, frame)
     day, blank = _days(frame[date])
     query = code * _DAY_SPAN + day + _DAY_SPAN // 2
     at = np.searchsorted(keys, query, side="left")
@@ -206,11 +296,9 @@ def _first_contact_on_or_after(t: _Derived, frame: pd.DataFrame, date: str,
 
 
 def _units(frame: pd.DataFrame, tables: _Derived, date: str, outcome) -> pd.DataFrame:
-    """Unit rows: the resident's community (by position in the residents table), the month of
-    ``date`` (each month formatted once), and the outcome."""
-    community = tables.memo("core.community_values", lambda: tables["residents"]["community"].to_numpy(object))
-    return pd.DataFrame({"community": community[_resident_codes(tables, frame["resident_id"])],
-                         "period": month_text(frame[date]), "outcome": _float(outcome)})
+    """Unit rows of ``frame``'s rows: the resident's community, the month of ``date`` and the
+    outcome (:func:`_unit_frame`)."""
+    return _unit_frame(tables, _persons(tables, frame), _month_of(frame[date]), outcome)
 
 
 # --- measures ------------------------------------------------------------------------------

@@ -88,7 +88,8 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from workbench.quality_core import _Derived, _float, _measure, check_parameters
+from workbench.quality_core import (_NO_MONTH, _Derived, _float, _measure, _month_number, _month_of,
+                                    _month_text, _positions, _unit_frame, _where, check_parameters)
 
 __all__ = ["bp_control_in_care", "cms159_remission", "crisis_rate", "glucose_control_in_care", "literacy",
            "self_referral", "smd_regular_management", "smd_regular_medication", "survey_response",
@@ -96,8 +97,6 @@ __all__ = ["bp_control_in_care", "cms159_remission", "crisis_rate", "glucose_con
 
 _COUNTS = ["community", "period", "numerator", "denominator"]
 _UNITS = ["community", "period", "outcome"]
-#: Month code of a blank date (NaT viewed as int64).
-_NO_MONTH = np.iinfo(np.int64).min
 
 
 def _month_end(month: str) -> pd.Timestamp:
@@ -127,29 +126,9 @@ def _counts(community: Any, period: Any, numerator: Any, denominator: Any) -> pd
 # read as a month number (months since 1970-01) and each resident as the position of their row
 # in ``residents``; the few distinct months and communities are written out as text once.
 
-def _days(dates: Any) -> np.ndarray:
+def _day_numbers(dates: Any) -> np.ndarray:
     """Whole days since 1970-01-01 of each date (dates are days: floored), NaT as int64's minimum."""
     return np.asarray(pd.Series(dates).to_numpy("datetime64[ns]")).astype("datetime64[D]").view(np.int64)
-
-
-def _month_of(dates: Any) -> np.ndarray:
-    """Month number (months since 1970-01) of each date; :data:`_NO_MONTH` for a blank."""
-    return np.asarray(pd.Series(dates).to_numpy("datetime64[ns]")).astype("datetime64[M]").view(np.int64)
-
-
-def _month_text(codes: np.ndarray) -> np.ndarray:
-    """``YYYY-MM`` of each month number (NaN for a blank), each distinct month formatted once."""
-    out = np.full(len(codes), np.nan, dtype=object)
-    known = codes != _NO_MONTH
-    if known.any():
-        lo, hi = int(codes[known].min()), int(codes[known].max())
-        text = np.array([str(np.datetime64(m, "M")) for m in range(lo, hi + 1)], dtype=object)
-        out[known] = text[codes[known] - lo]
-    return out
-
-
-def _month_number(month: str) -> int:
-    return int(np.datetime64(month, "M").astype(np.int64))
 
 
 def _factorize(*columns: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -159,51 +138,22 @@ def _factorize(*columns: Any) -> tuple[np.ndarray, np.ndarray]:
     return pd.factorize(values, use_na_sentinel=True)
 
 
-def _where(t: _Derived) -> tuple[pd.Index, np.ndarray, np.ndarray]:
-    """The residents' ids (an index), each one's community code (-1: blank) and the communities
-    as text (code -1 reads the last entry, NaN)."""
-    def make():
-        r = t["residents"]
-        codes, uniques = pd.factorize(r["community"], use_na_sentinel=True)
-        labels = np.append(np.asarray(uniques, dtype=object), np.nan)
-        return pd.Index(r["resident_id"]), np.asarray(codes, dtype=np.int64), labels
-    return t.memo("quality_outcomes.where", make)
-
-
-def _positions(t: _Derived, ids: Any) -> np.ndarray:
-    """Row of each resident id in ``residents`` (-1: not there)."""
-    return _where(t)[0].get_indexer(pd.Series(ids).array if not isinstance(ids, pd.Series) else ids.array)
-
-
-def _community(t: _Derived, positions: np.ndarray) -> np.ndarray:
-    """Community (text; NaN when blank or the resident unknown) of residents by row position, as
-    ``resident_id.map(t.community)`` gives it."""
-    _, codes, labels = _where(t)
-    return labels[np.where(positions >= 0, codes[positions], -1)]
-
-
-def _fast_units(t: _Derived, resident_id: Any, dates: Any, outcome: Any) -> pd.DataFrame:
-    """:func:`workbench.quality._units` from integer keys: community, month of ``dates``, outcome."""
-    return pd.DataFrame({"community": _community(t, _positions(t, resident_id)),
-                         "period": _month_text(_month_of(dates)), "outcome": _float(outcome)})
-
-
 def _cell_counts(community: np.ndarray, month: np.ndarray, numerator: np.ndarray, denominator: np.ndarray,
-                 labels: np.ndarray) -> pd.DataFrame:
+                 names: Any) -> pd.DataFrame:
     """Counts per community (code; -1 counts in ``all`` only) and month number, with the ``all``
-    rows; a cell whose denominator is 0 is left out."""
+    rows; a cell whose denominator is 0 is left out. ``names``: the communities, code ``k`` the ``k``-th."""
     if not len(month):
         return _no_counts()
     m0 = int(month.min())
     width = int(month.max()) - m0 + 1
-    n = len(labels) - 1  # communities (the last label is the blank)
+    n = len(names)
     cell = (community + 1) * width + (month - m0)
     num = np.bincount(cell, weights=numerator, minlength=(n + 1) * width).reshape(n + 1, width)
     den = np.bincount(cell, weights=denominator, minlength=(n + 1) * width).reshape(n + 1, width)
     num = np.vstack([num[1:], num.sum(axis=0, keepdims=True)])
     den = np.vstack([den[1:], den.sum(axis=0, keepdims=True)])
     row, col = np.nonzero(den > 0)
-    names = np.append(labels[:-1], "all").astype(object)
+    names = np.append(np.asarray(names, dtype=object), "all").astype(object)
     return pd.DataFrame({"community": names[row], "period": _month_text(col.astype(np.int64) + m0),
                          "numerator": num[row, col].astype(float), "denominator": den[row, col].astype(float)})
 
@@ -273,7 +223,7 @@ def _tt_all_counts(t: _Derived) -> dict[str, pd.DataFrame]:
         _, first, inverse = np.unique(pattern, return_index=True, return_inverse=True)
         distinct = d.iloc[first][_FLAGS].reset_index(drop=True).assign(pattern=np.arange(len(first)))
         parts = rates(distinct, by=["pattern"]).set_index(["pattern", "metric"])
-        labels = _where(t)[2]
+        labels = _where(t)[2]  # the communities
         out = {}
         for metric in METRICS:
             per = parts.xs(metric, level="metric").reindex(np.arange(len(first)))
@@ -346,9 +296,7 @@ def cms159_remission(t: _Derived, *, months: Sequence[str]) -> pd.DataFrame:
     # a window still open on the last day: not counted yet
     episodes = episodes[episodes["remitted"].notna().to_numpy(bool)]
     person = episodes["resident_id"].to_numpy(np.int64)
-    return pd.DataFrame({"community": _community(t, _positions(t, people)[person]),
-                         "period": _month_text(_month_of(episodes["window_end"])),
-                         "outcome": _float(episodes["remitted"])})
+    return _unit_frame(t, _positions(t, people)[person], _month_of(episodes["window_end"]), episodes["remitted"])
 
 
 # --- E5, E6: chronic control of residents in psychological care -----------------------------------
@@ -424,7 +372,7 @@ def _control_counts(t: _Derived, months: Sequence[str], tiers: Sequence[int]) ->
             return {}
         patterns, pattern = np.unique(care, axis=0, return_inverse=True)
         pattern = np.asarray(pattern).reshape(-1)
-        _, codes, labels = _where(t)
+        _, codes, labels = _where(t)  # codes of each resident's community, the communities
         community = codes[people]
         group = (community + 1) * len(patterns) + pattern
         residents = t["residents"].iloc[people]
@@ -494,9 +442,9 @@ def crisis_rate(t: _Derived, *, months: Sequence[str], event_kinds: Sequence[str
         return empty
     k = len(asked)
     who, people = _factorize(r["resident_id"])
-    start = np.array([_days([pd.Timestamp(m + "-01")])[0] for m in asked], dtype=np.int64)
-    end = np.array([_days([_month_end(m)])[0] for m in asked], dtype=np.int64)
-    referred, ended = _days(r["referred_on"]), _days(r["ended_on"])
+    start = np.array([_day_numbers([pd.Timestamp(m + "-01")])[0] for m in asked], dtype=np.int64)
+    end = np.array([_day_numbers([_month_end(m)])[0] for m in asked], dtype=np.int64)
+    referred, ended = _day_numbers(r["referred_on"]), _day_numbers(r["ended_on"])
     referred = np.where(referred == _NO_MONTH, start.min(), referred)  # a blank start reads as each month's start
     ended_or_end = np.where(ended == _NO_MONTH, np.iinfo(np.int64).max, ended)
     # each referral clipped to each month asked (both ends included; an open one runs to the month-end)
@@ -530,11 +478,11 @@ def crisis_rate(t: _Derived, *, months: Sequence[str], event_kinds: Sequence[str
     events = np.zeros(len(cells))
     if len(e):
         ew = pd.Index(people).get_indexer(e["resident_id"].array)
-        eday = _days(e["event_on"])
+        eday = _day_numbers(e["event_on"])
         ek = pd.Index(np.array([_month_number(m) for m in asked])).get_indexer(_month_of(e["event_on"]))
         ev = pd.DataFrame({"event": np.arange(len(e)), "who": ew, "day": eday, "cell": ew.astype(np.int64) * k + ek})
         ev = ev[(ew >= 0) & (ek >= 0) & (eday != _NO_MONTH)]
-        spans = pd.DataFrame({"who": who.astype(np.int64), "referred": _days(r["referred_on"]), "ended": ended})
+        spans = pd.DataFrame({"who": who.astype(np.int64), "referred": _day_numbers(r["referred_on"]), "ended": ended})
         pairs = ev.merge(spans, on="who", how="inner")
         pairs = pairs[(pairs["referred"] != _NO_MONTH) & (pairs["referred"] <= pairs["day"])
                       & ((pairs["ended"] == _NO_MONTH) | (pairs["ended"] >= pairs["day"]))]
@@ -543,10 +491,10 @@ def crisis_rate(t: _Derived, *, months: Sequence[str], event_kinds: Sequence[str
         hit = (at < len(cells)) & (cells[np.minimum(at, len(cells) - 1)] == in_care)
         events += np.bincount(at[hit], minlength=len(cells))
     person = cells // k
-    return pd.DataFrame({"community": _community(t, _positions(t, people[person])),
-                         "period": np.asarray(asked, dtype=object)[cells % k],
-                         "outcome": events,  # in care, no event: 0 events
-                         "exposure": days / 365.25})
+    numbers = np.array([_month_number(m) for m in asked], dtype=np.int64)
+    return _unit_frame(t, _positions(t, people[person]), numbers[cells % k],
+                       events,  # in care, no event: 0 events
+                       exposure=days / 365.25)
 
 
 # --- S3, S4: severe mental disorders ----------------------------------------------------------
@@ -585,7 +533,7 @@ def survey_response(t: _Derived, *, months: Sequence[str]) -> pd.DataFrame | Non
     d = t["surveys"]
     if d.empty:
         return None
-    return _fast_units(t, d["resident_id"], d["surveyed_on"],
+    return _unit_frame(t, _positions(t, d["resident_id"]), _month_of(d["surveyed_on"]),
                        (d["satisfied"].notna() | d["rating"].notna()).to_numpy(bool))
 
 
@@ -596,7 +544,8 @@ def self_referral(t: _Derived, *, months: Sequence[str]) -> pd.DataFrame | None:
     r = r[r["referral_source"].notna().to_numpy(bool)]
     if r.empty:
         return None
-    return _fast_units(t, r["resident_id"], r["referred_on"], (r["referral_source"] == "self").to_numpy(bool))
+    return _unit_frame(t, _positions(t, r["resident_id"]), _month_of(r["referred_on"]),
+                       (r["referral_source"] == "self").to_numpy(bool))
 
 
 @_measure("literacy", "proportion", ("pass_share",), period="rolling_12")
@@ -609,7 +558,7 @@ def literacy(t: _Derived, *, months: Sequence[str], pass_share: float) -> pd.Dat
     asked = sorted(set(months))
     if not asked:
         return _no_units()
-    day = _days(d["asked_on"])
+    day = _day_numbers(d["asked_on"])
     known = day != _NO_MONTH
     d, day = d[known], day[known]
     who, people = _factorize(d["resident_id"])
@@ -628,14 +577,14 @@ def literacy(t: _Derived, *, months: Sequence[str], pass_share: float) -> pd.Dat
     set_correct = np.where(blank, np.nan, set_correct)
     # each month: the latest set on or before the month-end, if inside the 12 months to it
     d0 = int(set_day.min())
-    span = int(max(set_day.max(), max(_days([_month_end(m)])[0] for m in asked))) - d0 + 2
+    span = int(max(set_day.max(), max(_day_numbers([_month_end(m)])[0] for m in asked))) - d0 + 2
     key = set_who * span + (set_day - d0)
     residents = np.arange(len(people), dtype=np.int64)
-    community = _community(t, _positions(t, people))
-    parts = []
+    person = _positions(t, people)
+    persons, numbers, outcomes = [], [], []
     for month in asked:
         end = _month_end(month)
-        hi, lo = _days([end])[0], _days([end - pd.DateOffset(months=12)])[0]
+        hi, lo = _day_numbers([end])[0], _day_numbers([end - pd.DateOffset(months=12)])[0]
         j = np.searchsorted(key, residents * span + (min(hi, d0 + span - 1) - d0), side="right") - 1
         ok = (j >= 0) & (set_who[np.maximum(j, 0)] == residents)
         j = j[ok]
@@ -644,5 +593,7 @@ def literacy(t: _Derived, *, months: Sequence[str], pass_share: float) -> pd.Dat
         correct, total = set_correct[j], set_asked[j]
         with np.errstate(invalid="ignore"):
             passed = np.where(np.isnan(correct), np.nan, (correct - pass_share * total >= -1e-9).astype(float))
-        parts.append(pd.DataFrame({"community": community[set_who[j]], "period": month, "outcome": passed}))
-    return pd.concat(parts, ignore_index=True)
+        persons.append(person[set_who[j]])
+        numbers.append(np.full(len(j), _month_number(month), dtype=np.int64))
+        outcomes.append(passed)
+    return _unit_frame(t, np.concatenate(persons), np.concatenate(numbers), np.concatenate(outcomes))
