@@ -507,6 +507,19 @@ class _Items(Sequence):
 ITEM_COLUMNS: Sequence[str] = _Items()
 
 
+def _rows_in(rows: pd.DataFrame, keys: pd.DataFrame) -> np.ndarray:
+    """Whether each row of ``rows`` is a row of ``keys`` (the same number of columns, matched in
+    order; values compared as stored: the declared types are checked before). Each column is
+    factorized with its key column and the codes are combined into one integer per row (made
+    compact again after each column, so they stay far below int64's range)."""
+    n = len(rows)
+    code = np.zeros(n + len(keys), dtype=np.int64)
+    for a, b in zip(rows.columns, keys.columns):
+        codes, uniques = pd.factorize(pd.concat([rows[a], keys[b]], ignore_index=True))
+        code = pd.factorize(code * (len(uniques) + 1) + codes)[0].astype(np.int64)
+    return np.isin(code[:n], code[n:])
+
+
 @lru_cache(maxsize=None)
 def _schema(name: str):
     import pandera.pandas as pa
@@ -675,6 +688,10 @@ class Tables:
 
     def _link_problems(self) -> list[tuple]:
         rows = []
+        # a single-column link to a unique key is looked up by position (the target's index built
+        # once per key); the positions are kept for the analyses (:meth:`_positions_of`)
+        indexes: dict[tuple[str, str], pd.Index | None] = {}
+        found: dict[tuple[str, str], np.ndarray] = {}
         for name, spec in TABLES.items():
             frame = self._frames[name]
             for link in spec.links:
@@ -686,15 +703,38 @@ class Tables:
                 refs = frame[list(link.columns)]
                 present = refs.notna().all(axis=1)
                 if len(link.columns) == 1:  # the common case, fast
-                    missing = ~refs[link.columns[0]][present].isin(target[link.to[0]].dropna()).to_numpy()
-                else:
-                    keys = pd.MultiIndex.from_frame(target[list(link.to)].dropna().astype(str))
-                    missing = ~pd.MultiIndex.from_frame(refs[present].astype(str)).isin(keys)
+                    key = (link.table, link.to[0])
+                    if key not in indexes:
+                        index = pd.Index(target[link.to[0]].to_numpy(object))
+                        indexes[key] = index if index.is_unique else None
+                    if indexes[key] is not None:
+                        at = indexes[key].get_indexer(refs[link.columns[0]].to_numpy(object)).astype(np.int64)
+                        known = present.to_numpy(bool)
+                        at[~known] = -1
+                        missing = at[known] < 0
+                        found[(name, link.columns[0])] = at
+                    else:  # a repeated key (named by the key checks): membership only
+                        missing = ~refs[link.columns[0]][present].isin(target[link.to[0]].dropna()).to_numpy()
+                else:  # several columns: each factorized with its target column, the codes combined
+                    missing = ~_rows_in(refs[present], target[list(link.to)].dropna())
+                if not missing.any():
+                    continue
                 for label, values in zip(refs[present].index[missing], refs[present][missing].itertuples(index=False)):
                     value = values[0] if len(values) == 1 else tuple(values)
                     rows.append((name, label, ", ".join(link.columns), value,
                                  f"refers to no row of {link.table} ({', '.join(link.to)})"))
+        self.__dict__["_links_seen"] = (self._stamp(), found)
         return rows
+
+    def _positions_of(self, name: str, column: str) -> np.ndarray | None:
+        """Row position, in the table it links to, of each row's ``column`` value of table
+        ``name`` (-1: blank), as :meth:`validate` looked them up; None when not known (the tables
+        not checked, changed since, or not a single-column link to a unique key)."""
+        stamp = self.__dict__.get("_passed")
+        seen = self.__dict__.get("_links_seen")
+        if stamp is None or seen is None or seen[0] != stamp or stamp != self._stamp():
+            return None
+        return seen[1].get((name, column))
 
     def _consistency_problems(self) -> list[tuple]:
         """Scores must describe the assessment they belong to; a study visit names its study; the
@@ -757,34 +797,57 @@ class Tables:
         study, visit`` and the score columns (``score, band, n_answered, prorated``, flags and
         derived values of the instrument).
         """
+        return self._scores_of(instruments, purpose=purpose)
+
+    def _scores_of(self, instruments: Sequence[str] | str | None, *, purpose: str | Sequence[str] | None,
+                   score_columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """:meth:`scores_of`, with only ``score_columns`` of the score columns (None: all): what
+        :meth:`scores_wide` reads, without copying the rest through every step."""
         s = self._frames["scores"]
         context = self._frames["assessments"][["assessment_id", "purpose", "referral_id", "study", "visit"]]
-        # scores saved with their assessments, row for row (as the registry and the sample keep them)
-        aligned = len(s) == len(context) and bool((s["assessment_id"].to_numpy(object)
-                                                   == context["assessment_id"].to_numpy(object)).all())
-        chosen = np.ones(len(s), dtype=bool)
-        if instruments is not None:
-            chosen = s["instrument"].isin([instruments] if isinstance(instruments, str) else list(instruments)).to_numpy(bool)
-            s = s[chosen]
+        keys = ["assessment_id", "resident_id", "assessed_on", "instrument"]
+        own = [c for c in s.columns if c in keys or score_columns is None or c in score_columns]
+        aligned = self._scores_aligned()  # scores saved with their assessments, row for row (registry, sample)
+        rows = np.arange(len(s)) if instruments is None else np.flatnonzero(
+            s["instrument"].isin([instruments] if isinstance(instruments, str) else list(instruments)).to_numpy(bool))
         checked = self.__dict__.get("_passed") == self._stamp()  # validated: the ids are unique, as declared
         ids = None if aligned else pd.Index(context["assessment_id"])
-        if aligned or checked or (ids.is_unique and s["assessment_id"].is_unique):  # a positional lookup, no merge
-            at = np.flatnonzero(chosen) if aligned else ids.get_indexer(s["assessment_id"])
+        first = ["assessment_id", "resident_id", "assessed_on", "instrument", "purpose", "referral_id", "study", "visit"]
+        if aligned or checked or (ids.is_unique and s["assessment_id"].iloc[rows].is_unique):
+            # a positional lookup, no merge: each column taken once, by position
+            at = rows if aligned else ids.get_indexer(s["assessment_id"].array.take(rows))
             found = at >= 0
             if purpose is not None:  # keep the sittings asked for before building anything
                 wanted = context["purpose"].isin([purpose] if isinstance(purpose, str) else list(purpose)).to_numpy(bool)
                 keep = found & wanted[np.where(found, at, 0)]
-                s, at, found = s[keep], at[keep], found[keep]
-            extra = context.iloc[np.where(found, at, 0)].drop(columns="assessment_id").reset_index(drop=True)
-            if not found.all():  # a score without its assessment keeps a blank context (a left join)
-                extra = extra.mask(np.broadcast_to(~found[:, None], extra.shape))
-            out = pd.concat([s.reset_index(drop=True), extra], axis=1)
+                rows, at, found = rows[keep], at[keep], found[keep]
+            where = np.where(found, at, -1)  # -1: a score without its assessment keeps a blank context (a left join)
+            taken = {**{c: s[c].array.take(rows) for c in own},
+                     **{c: context[c].array.take(where, allow_fill=True) for c in context.columns if c != "assessment_id"}}
+            order = [c for c in first if c in taken] + [c for c in own if c not in first]
+            return pd.DataFrame({c: taken[c] for c in order})  # in the documented order, built once
         else:  # repeated ids: the merge names the problem
-            out = s.merge(context, on="assessment_id", how="left", validate="one_to_one")
+            out = s[own].iloc[rows].merge(context, on="assessment_id", how="left", validate="one_to_one")
             if purpose is not None:
                 out = out[out["purpose"].isin([purpose] if isinstance(purpose, str) else list(purpose))]
-        first = ["assessment_id", "resident_id", "assessed_on", "instrument", "purpose", "referral_id", "study", "visit"]
         return out[first + [c for c in out.columns if c not in first]].reset_index(drop=True)
+
+    def _scores_aligned(self) -> bool:
+        """Whether scores and assessments hold the same assessments row for row (as the registry
+        and the sample save them); known once per checked tables."""
+        s, a = self._frames["scores"], self._frames["assessments"]
+
+        def aligned() -> bool:
+            return len(s) == len(a) and bool((s["assessment_id"].to_numpy(object)
+                                              == a["assessment_id"].to_numpy(object)).all())
+        stamp = self.__dict__.get("_passed")
+        if stamp is None or stamp != self._stamp():
+            return aligned()
+        known = self.__dict__.setdefault("_aligned", {})
+        if known.get("stamp") != stamp:
+            known.clear()
+            known.update(stamp=stamp, aligned=aligned())
+        return known["aligned"]
 
     def scores_wide(self, instruments: Sequence[str] = ("phq9", "gad7"), *, purpose: str | Sequence[str] | None = None,
                     columns: Sequence[str] = ("score",)) -> pd.DataFrame:
@@ -807,7 +870,7 @@ class Tables:
         return self._scores_wide(instruments, purpose=purpose, columns=columns)
 
     def _scores_wide(self, instruments: Sequence[str], *, purpose, columns: Sequence[str]) -> pd.DataFrame:
-        long = self.scores_of(list(instruments), purpose=purpose)
+        long = self._scores_of(list(instruments), purpose=purpose, score_columns=columns)
         # one row per sitting, found on integer codes of the keys (sorted as the keys themselves):
         # the same rows, order and values as a groupby/pivot on the texts, ten times faster
         codes = [pd.factorize(long["resident_id"], sort=True)[0],
@@ -823,26 +886,28 @@ class Tables:
                 changed[1:] |= c[order][1:] != c[order][:-1]
         group = np.cumsum(changed) - 1  # the sitting of each row, in sorted order
         starts = np.flatnonzero(changed)
-        n = len(starts)
-        ordered = long.iloc[order].reset_index(drop=True)
-        out = ordered.loc[starts, ["resident_id", "assessed_on", "purpose"]].reset_index(drop=True)
+        n, m = len(starts), len(order)
+        # every column taken once, from ``long`` by composed positions (never a sorted copy of it all)
+        out = pd.DataFrame({c: long[c].array.take(order[starts]) for c in ("resident_id", "assessed_on", "purpose")})
         for column in ("referral_id", "study", "visit"):  # the first value given at the sitting (as groupby "first")
-            given = ordered[column].notna().to_numpy()
-            position = np.where(given, np.arange(len(ordered)), len(ordered))
-            first = np.minimum.reduceat(position, starts) if n else np.zeros(0, dtype=int)
-            values = ordered[column].take(np.minimum(first, max(len(ordered) - 1, 0))) if n else ordered[column].iloc[:0]
-            out[column] = values.reset_index(drop=True).mask(pd.Series(first >= len(ordered)))
-        instrument = ordered["instrument"].to_numpy(object)
+            given = long[column].notna().to_numpy()[order]
+            position = np.where(given, np.arange(m), m)
+            first = np.minimum.reduceat(position, starts) if n else np.zeros(0, dtype=np.int64)
+            at = np.where(first < m, order[np.minimum(first, max(m - 1, 0))] if m else -1, -1)
+            out[column] = long[column].array.take(at, allow_fill=True)
+        inst_code, inst_names = pd.factorize(long["instrument"])
+        inst_code = inst_code[order]
         for column in columns:
             if column not in long.columns:
                 continue
-            for inst in sorted(set(instrument)):
-                rows = np.flatnonzero(instrument == inst)
+            values = long[column].array
+            for k in np.argsort(np.asarray(inst_names, dtype=object), kind="stable"):
+                rows = np.flatnonzero(inst_code == k)
                 if (np.diff(group[rows]) == 0).any():  # rows are in sitting order: a repeat is a neighbour
                     raise ValueError("Index contains duplicate entries, cannot reshape")
-                cells = pd.Series(pd.array([None] * n, dtype=ordered[column].dtype)) if n else ordered[column].iloc[:0]
-                cells.iloc[group[rows]] = ordered[column].iloc[rows].to_numpy()
-                out[f"{inst}_{column}"] = cells.reset_index(drop=True)
+                at = np.full(n, -1, dtype=np.int64)
+                at[group[rows]] = order[rows]
+                out[f"{inst_names[k]}_{column}"] = values.take(at, allow_fill=True)
         for inst in instruments:
             for column in columns:
                 name = f"{inst}_{column}"
@@ -857,8 +922,14 @@ class Tables:
         ``rule``, ``urgent``, ``needs_review``, ``psych_status``, ``disease_category``,
         ``service_cell``, ``service``, ``next_contact_due``, ``policy_version``, ``decided_by``,
         ``decided_at``, ``overridden``); a screening nobody has decided on has a blank tier."""
+        return self._screenings(instruments, columns=columns)[0]
+
+    def _screenings(self, instruments: Sequence[str], *, columns: Sequence[str]) -> tuple[pd.DataFrame, np.ndarray]:
+        """:meth:`screenings`, and the position in ``assessments`` of each screening's first row
+        (what the analyses read the resident's links from)."""
         a = self._frames["assessments"]
-        sessions = a.loc[(a["purpose"] == "screening").fillna(False).to_numpy(bool), ["resident_id", "assessed_on"]]
+        screening = np.flatnonzero((a["purpose"] == "screening").fillna(False).to_numpy(bool))
+        sessions = a[["resident_id", "assessed_on"]].iloc[screening]
         wide = self.scores_wide(instruments, columns=columns)  # every sitting (shared with referral_scores)
         wide = wide[(wide["purpose"] == "screening").fillna(False).to_numpy(bool)].reset_index(drop=True)
         wide = wide.drop(columns=["purpose", "referral_id", "study", "visit"])
@@ -882,7 +953,7 @@ class Tables:
         last = order[np.r_[ordered[1:] != ordered[:-1], True]] if len(order) else order
         latest = d.iloc[last].drop(columns=["decision_id", "override_reason", "resident_id", "assessed_on"])
         latest = latest.set_axis(pd.Index(k_d[last])).reindex(ks).reset_index(drop=True)
-        return pd.concat([out, w, latest], axis=1)
+        return pd.concat([out, w, latest], axis=1), screening[first]
 
     def answers(self, instrument: str, *, purpose: str | Sequence[str] | None = None) -> pd.DataFrame:
         """Item answers of one instrument, wide as the scoring engine names them
