@@ -131,7 +131,8 @@ import pandas as pd
 
 from workbench.instruments import get_instrument
 from workbench.quality_core import (_Derived, _first_contact_on_or_after, _float, _measure, _month_number,
-                                    _resident_codes, _unit_frame, _units, check_parameters)
+                                    _table_persons, _unit_frame, _units,
+                                    check_parameters)
 
 __all__ = ["chronic_screening_coverage", "coverage_equity", "first_session_within", "followed_after_discharge",
            "followed_up_by_due", "hospital_seen_within", "lonely_older_screening_coverage", "paired_measures",
@@ -166,11 +167,7 @@ def _screening_scores(t: _Derived, instrument: str) -> dict[str, np.ndarray]:
         codes, names = t.memo("care.score_instruments", lambda: pd.factorize(s["instrument"]))
         k = pd.Index(names).get_indexer([instrument])[0]
         rows = np.flatnonzero(codes == k) if k >= 0 else np.zeros(0, dtype=np.int64)
-
-        def aligned() -> bool:  # scores saved row for row with their assessments (registry, sample)
-            return len(s) == len(a) and bool((s["assessment_id"].to_numpy(object)
-                                              == a["assessment_id"].to_numpy(object)).all())
-        if t.memo("care.scores_aligned", aligned):
+        if t.tables._scores_aligned():  # scores saved row for row with their assessments (registry, sample)
             at = rows
         else:
             index = t.memo("care.assessment_index", lambda: pd.Index(a["assessment_id"]))
@@ -180,7 +177,7 @@ def _screening_scores(t: _Derived, instrument: str) -> dict[str, np.ndarray]:
         score = s["score"].to_numpy(dtype=float, na_value=np.nan)[rows]
         keep = (at >= 0) & screening[np.maximum(at, 0)] & ~np.isnan(score)
         rows = rows[keep]
-        return {"resident": _resident_codes(t, s["resident_id"].iloc[rows]),
+        return {"resident": _table_persons(t, "scores")[rows],
                 "month": _month_index(s["assessed_on"].iloc[rows]), "score": score[keep]}
     return t.memo("care.screening_scores:" + instrument, make)
 

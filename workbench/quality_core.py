@@ -78,17 +78,21 @@ class _Derived:
         ``gad7_score`` and ``phq9_self_harm``, and the *decided* ``tier``, ``urgent`` and
         ``next_contact_due`` (blank when nobody has decided on the screening yet); ``_resident``:
         the resident's position in ``residents``."""
-        s = self.tables.screenings(("phq9", "gad7"), columns=("score", "self_harm"))
+        s, rows = self.tables._screenings(("phq9", "gad7"), columns=("score", "self_harm"))
         s = s[["resident_id", "assessed_on", "phq9_score", "gad7_score", "phq9_self_harm", "tier", "urgent",
                "next_contact_due"]]
-        # each row's resident looked up once (position in residents), for the measures that read it
-        return s.assign(_resident=_resident_codes(self, s["resident_id"]))
+        # each row's resident (position in residents), from its assessment's, for the measures that read it
+        return s.assign(_resident=_table_persons(self, "assessments")[rows])
+
+    @cached_property
+    def attended_rows(self) -> np.ndarray:
+        """Positions in ``contacts`` of the contacts that took place."""
+        return np.flatnonzero((self["contacts"]["status"] == "attended").fillna(False).to_numpy(bool))
 
     @cached_property
     def attended(self) -> pd.DataFrame:
         """Contacts that took place (``status == "attended"``); planned and missed ones do not count."""
-        c = self["contacts"]
-        return c[(c["status"] == "attended").fillna(False).to_numpy(bool)]
+        return self["contacts"].iloc[self.attended_rows]
 
     def first_contact_after(self, frame: pd.DataFrame, date: str) -> pd.Series:
         """For each row of ``frame`` (``resident_id`` and the date column ``date``): the date of
@@ -172,6 +176,16 @@ def _resident_codes(t: _Derived, ids: pd.Series) -> np.ndarray:
         bad = pd.Series(ids).iloc[int(np.flatnonzero(codes < 0)[0])]
         raise ValueError(f"resident_id {bad!r} refers to no row of residents (the tables must be validated)")
     return codes
+
+
+def _table_persons(t: _Derived, name: str) -> np.ndarray:
+    """Position in ``residents`` of the resident of each row of table ``name``: as validation
+    looked them up (:meth:`Tables._positions_of <workbench.tables.Tables._positions_of>`), else
+    looked up here, once."""
+    def make() -> np.ndarray:
+        found = t.tables._positions_of(name, "resident_id")
+        return found if found is not None else _resident_codes(t, t[name]["resident_id"])
+    return t.memo("core.persons:" + name, make)
 
 
 def _persons(t: _Derived, frame: pd.DataFrame) -> np.ndarray:
@@ -260,9 +274,9 @@ def _plain_units(units: pd.DataFrame | None) -> pd.DataFrame | None:
 def _sorted_contacts(t: _Derived, kinds: Sequence[str] | None) -> tuple[np.ndarray, np.ndarray]:
     """Attended contacts (of ``kinds``; None: any kind) as sorted (resident, day) keys and their dates."""
     def every() -> tuple[np.ndarray, np.ndarray]:  # (resident, day) keys of every attended contact, in table order
-        c = t.attended
-        day, blank = _days(c["contact_on"])
-        return np.where(blank, -1, _resident_codes(t, c["resident_id"]) * _DAY_SPAN + day + _DAY_SPAN // 2), blank
+        day, blank = _days(t.attended["contact_on"])
+        person = _table_persons(t, "contacts")[t.attended_rows]
+        return np.where(blank, -1, person * _DAY_SPAN + day + _DAY_SPAN // 2), blank
 
     def make() -> tuple[np.ndarray, np.ndarray]:
         c = t.attended

@@ -89,7 +89,8 @@ import numpy as np
 import pandas as pd
 
 from workbench.quality_core import (_NO_MONTH, _Derived, _float, _measure, _month_number, _month_of,
-                                    _month_text, _positions, _unit_frame, _where, check_parameters)
+                                    _month_text, _persons, _positions, _table_persons, _unit_frame, _where,
+                                    check_parameters)
 
 __all__ = ["bp_control_in_care", "cms159_remission", "crisis_rate", "glucose_control_in_care", "literacy",
            "self_referral", "smd_regular_management", "smd_regular_medication", "survey_response",
@@ -273,16 +274,17 @@ def cms159_remission(t: _Derived, *, months: Sequence[str]) -> pd.DataFrame:
     from workbench.outcomes import cms159
     from workbench.outcomes._config import thresholds
 
-    s = t["scores"]
-    s = s[(s["instrument"] == "phq9").fillna(False).to_numpy(bool)]
+    rows = np.flatnonzero((t["scores"]["instrument"] == "phq9").fillna(False).to_numpy(bool))
+    s = t["scores"].iloc[rows]
     last = t.last_day
     if s.empty or last is None:
         return _no_units()
     score = s["score"].to_numpy(float, na_value=np.nan)
-    # cms159 follows each resident on their own: it is given integer codes for them (no text keys),
-    # and only the rows of residents with an index PHQ-9 (above the declared threshold) by the
-    # last day, the only ones who can have an episode
-    who, people = _factorize(s["resident_id"])
+    # cms159 follows each resident on their own: it is given integer codes for them (their positions
+    # in residents, as validation found them: no text keys), and only the rows of residents with an
+    # index PHQ-9 (above the declared threshold) by the last day, the only ones who can have an episode
+    who = _table_persons(t, "scores")[rows]
+    people = np.arange(len(t["residents"]))
     on = s["assessed_on"].to_numpy("datetime64[ns]")
     with np.errstate(invalid="ignore"):
         index = (score > thresholds().cms159_index_above) & (on <= np.datetime64(last, "ns"))
@@ -296,7 +298,7 @@ def cms159_remission(t: _Derived, *, months: Sequence[str]) -> pd.DataFrame:
     # a window still open on the last day: not counted yet
     episodes = episodes[episodes["remitted"].notna().to_numpy(bool)]
     person = episodes["resident_id"].to_numpy(np.int64)
-    return _unit_frame(t, _positions(t, people)[person], _month_of(episodes["window_end"]), episodes["remitted"])
+    return _unit_frame(t, person, _month_of(episodes["window_end"]), episodes["remitted"])
 
 
 # --- E5, E6: chronic control of residents in psychological care -----------------------------------
@@ -336,7 +338,7 @@ def _decided(t: _Derived) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Decided screenings of known residents as (row position, date, tier), by resident then date."""
     s = t.screened
     s = s[s["tier"].notna().to_numpy(bool)]
-    who = _positions(t, s["resident_id"])
+    who = _persons(t, s)
     on = s["assessed_on"].to_numpy("datetime64[ns]")
     tier = s["tier"].to_numpy(float, na_value=np.nan)
     known = who >= 0
