@@ -161,39 +161,43 @@ def _cell_counts(community: np.ndarray, month: np.ndarray, numerator: np.ndarray
 
 # --- E1, E3, S1: NHS Talking Therapies ---------------------------------------------------------
 
+def _referral_positions(t: _Derived, ids: pd.Series) -> np.ndarray:
+    """Row of each referral id in ``referrals`` (-1: blank or not there)."""
+    index = t.memo("quality_outcomes.referral_index", lambda: pd.Index(t["referrals"]["referral_id"].to_numpy(object)))
+    return index.get_indexer(np.asarray(ids.array, dtype=object)).astype(np.int64) if len(ids) else np.zeros(0, np.int64)
+
+
 def _tt_ended(t: _Derived) -> pd.DataFrame:
     """Referrals that ended, with :func:`referral_outcomes`' flags, their community code and month
     number (columns ``referral_id, resident_id, ended_on``, the flags, ``where``, ``month``)."""
     def make() -> pd.DataFrame:
         from workbench.outcomes import referral_outcomes
 
-        a, c = t.referral_scores, t["contacts"]
+        a, c, r = t.referral_scores, t["contacts"], t["referrals"]
         # referral_outcomes on integer codes of the referral and resident ids (the same rows, the same
-        # pairs of referral and person): its rules unchanged, without hashing text on every step;
-        # rows without a referral (code -1: a plain screening, a contact outside a referral) are left out
-        ref, refs = _factorize(a["referral_id"], c["referral_id"])
-        n = len(a)
-        ka, kc = ref[:n] >= 0, ref[n:] >= 0
-        who, _ = _factorize(np.asarray(a["resident_id"].array, dtype=object)[ka],
-                            np.asarray(c["resident_id"].array, dtype=object)[kc])
-        m = int(ka.sum())
-        scores = pd.DataFrame({"referral_id": ref[:n][ka], "resident_id": who[:m],
+        # pairs of referral and person): positions in referrals and residents, as validation found
+        # them for the contacts; its rules unchanged, without hashing text on every step. Rows
+        # without a referral (-1: a plain screening, a contact outside a referral) are left out.
+        ref_a = _referral_positions(t, a["referral_id"])
+        ref_c = t.tables._positions_of("contacts", "referral_id")
+        if ref_c is None:
+            ref_c = _referral_positions(t, c["referral_id"])
+        ka, kc = ref_a >= 0, ref_c >= 0
+        scores = pd.DataFrame({"referral_id": ref_a[ka], "resident_id": _positions(t, a["resident_id"].array[ka]),
                                "assessed_on": a["assessed_on"].array[ka], "phq9_score": a["phq9_score"].array[ka],
                                "gad7_score": a["gad7_score"].array[ka]})
-        contacts = pd.DataFrame({"referral_id": ref[n:][kc], "resident_id": who[m:],
+        contacts = pd.DataFrame({"referral_id": ref_c[kc], "resident_id": _table_persons(t, "contacts")[kc],
                                  "contact_on": c["contact_on"].array[kc], "kind": c["kind"].array[kc],
                                  "attended": (c["status"] == "attended").fillna(False).to_numpy(bool)[kc]})
         out = referral_outcomes(scores, contacts, attended="attended")
-        row_of = np.full(len(refs), -1, dtype=np.int64)
+        row_of = np.full(len(r), -1, dtype=np.int64)  # the row of out of each referral
         row_of[out["referral_id"].to_numpy(np.int64)] = np.arange(len(out))
-        r = t["referrals"]
-        r = r[r["ended_on"].notna().to_numpy(bool)]
-        at = pd.Index(refs).get_indexer(r["referral_id"].array)
-        at = np.where(at >= 0, row_of[np.maximum(at, 0)], -1)
-        found = at >= 0
-        r, at = r[found], at[found]
+        ended = np.flatnonzero(r["ended_on"].notna().to_numpy(bool))
+        at = row_of[ended]
+        ended, at = ended[at >= 0], at[at >= 0]
+        r = r.iloc[ended]
         flags = out.drop(columns=["referral_id", "resident_id"]).iloc[at].reset_index(drop=True)
-        person = _positions(t, r["resident_id"])
+        person = _table_persons(t, "referrals")[ended]
         keys = pd.DataFrame({"referral_id": r["referral_id"].to_numpy(), "resident_id": r["resident_id"].to_numpy(),
                              "ended_on": r["ended_on"].to_numpy(),
                              "where": np.where(person >= 0, _where(t)[1][np.maximum(person, 0)], -1),

@@ -856,6 +856,13 @@ class Tables:
         score column (e.g. ``phq9_score``, ``phq9_self_harm``); an instrument not taken at that
         sitting is blank. Computed once per question for checked tables (:meth:`validate`); each
         call gets its own copy."""
+        return self._kept_wide(instruments, purpose, columns, copy=True)
+
+    def _kept_wide(self, instruments: Sequence[str], purpose: str | Sequence[str] | None, columns: Sequence[str], *,
+                   copy: bool) -> pd.DataFrame:
+        """:meth:`scores_wide`: for checked tables computed once per question and kept; ``copy``
+        False gives the kept frame itself, to the methods here that only read it (select, filter,
+        look up; never write into it)."""
         key = (tuple(instruments), purpose if purpose is None or isinstance(purpose, str) else tuple(purpose),
                tuple(columns))
         cache = self.__dict__.setdefault("_wide", {})
@@ -866,7 +873,7 @@ class Tables:
                 cache["stamp"] = stamp
             if key not in cache:
                 cache[key] = self._scores_wide(instruments, purpose=purpose, columns=columns)
-            return cache[key].copy()
+            return cache[key].copy() if copy else cache[key]
         return self._scores_wide(instruments, purpose=purpose, columns=columns)
 
     def _scores_wide(self, instruments: Sequence[str], *, purpose, columns: Sequence[str]) -> pd.DataFrame:
@@ -930,7 +937,7 @@ class Tables:
         a = self._frames["assessments"]
         screening = np.flatnonzero((a["purpose"] == "screening").fillna(False).to_numpy(bool))
         sessions = a[["resident_id", "assessed_on"]].iloc[screening]
-        wide = self.scores_wide(instruments, columns=columns)  # every sitting (shared with referral_scores)
+        wide = self._kept_wide(instruments, None, columns, copy=False)  # every sitting (shared with referral_scores)
         wide = wide[(wide["purpose"] == "screening").fillna(False).to_numpy(bool)].reset_index(drop=True)
         wide = wide.drop(columns=["purpose", "referral_id", "study", "visit"])
         d = self._frames["decisions"]
@@ -999,7 +1006,7 @@ class Tables:
         """Stored scores per referral: the screening that led to it (``baseline``: the resident's
         screening on the referral date), then its reviews; ``{instrument}_score`` per instrument.
         Ready for :func:`workbench.outcomes.change` and :func:`workbench.outcomes.referral_outcomes`."""
-        wide = self.scores_wide(instruments, columns=("score", "self_harm"))  # the screenings' question, asked once
+        wide = self._kept_wide(instruments, None, ("score", "self_harm"), copy=False)  # the screenings' question, asked once
         refs = self._frames["referrals"][["referral_id", "resident_id", "referred_on"]]
         base = wide[wide["purpose"] == "screening"].drop(columns=["referral_id"]).merge(
             refs, left_on=["resident_id", "assessed_on"], right_on=["resident_id", "referred_on"], how="inner")
