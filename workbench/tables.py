@@ -858,6 +858,27 @@ class Tables:
         call gets its own copy."""
         return self._kept_wide(instruments, purpose, columns, copy=True)
 
+    def _resident_ranks(self, screening: np.ndarray, *ids: pd.Series) -> np.ndarray | None:
+        """For checked tables: the rank, in ``resident_id`` order, of the resident of the
+        assessments rows ``screening`` (their positions as validation found them) and of each of
+        ``ids`` (looked up), one array; None when the tables are not checked or an id is not a
+        resident. The ranks order the residents as sorting their ids does."""
+        positions = self._positions_of("assessments", "resident_id")
+        if positions is None:
+            return None
+        kept = self.__dict__.setdefault("_ranks", {})
+        if kept.get("stamp") != self.__dict__.get("_passed"):
+            residents = self._frames["residents"]["resident_id"].to_numpy(object)
+            rank = np.empty(len(residents), dtype=np.int64)
+            rank[np.argsort(residents, kind="stable")] = np.arange(len(residents))
+            kept.clear()
+            kept.update(stamp=self.__dict__.get("_passed"), index=pd.Index(residents), rank=rank)
+        at = [positions[screening]] + [kept["index"].get_indexer(np.asarray(i.array, dtype=object)) for i in ids]
+        at = np.concatenate(at).astype(np.int64) if at else np.zeros(0, dtype=np.int64)
+        if (at < 0).any():
+            return None
+        return kept["rank"][at]
+
     def _kept_wide(self, instruments: Sequence[str], purpose: str | Sequence[str] | None, columns: Sequence[str], *,
                    copy: bool) -> pd.DataFrame:
         """:meth:`scores_wide`: for checked tables computed once per question and kept; ``copy``
@@ -942,8 +963,10 @@ class Tables:
         wide = wide.drop(columns=["purpose", "referral_id", "study", "visit"])
         d = self._frames["decisions"]
         # one integer key per (resident, day) shared by the three tables: lookups instead of merges
-        people = pd.concat([sessions["resident_id"], wide["resident_id"], d["resident_id"]], ignore_index=True)
-        code = pd.factorize(people, sort=True)[0].astype(np.int64)
+        code = self._resident_ranks(screening, wide["resident_id"], d["resident_id"])
+        if code is None:  # tables not checked: the texts factorized (sorted, so the same order)
+            people = pd.concat([sessions["resident_id"], wide["resident_id"], d["resident_id"]], ignore_index=True)
+            code = pd.factorize(people, sort=True)[0].astype(np.int64)
         day = np.concatenate([f["assessed_on"].to_numpy("datetime64[D]").astype(np.int64)
                               for f in (sessions, wide, d)])
         key = code * 4_000_000 + (day + 2_000_000)  # days within +-5,000 years
