@@ -131,8 +131,7 @@ import pandas as pd
 
 from workbench.instruments import get_instrument
 from workbench.quality_core import (_Derived, _first_contact_on_or_after, _float, _measure, _month_number,
-                                    _table_persons, _unit_frame, _units,
-                                    check_parameters)
+                                    _referral_positions, _table_persons, _unit_frame, _units, check_parameters)
 
 __all__ = ["chronic_screening_coverage", "coverage_equity", "first_session_within", "followed_after_discharge",
            "followed_up_by_due", "hospital_seen_within", "lonely_older_screening_coverage", "paired_measures",
@@ -417,27 +416,33 @@ def _not_improving_in_window(t: _Derived) -> pd.DataFrame:
 
     th = thresholds()
     start_day, end_day = 7 * th.review_from_week, 7 * th.review_to_week + 6
-    refs = t["referrals"][["referral_id", "resident_id", "referred_on", "ended_on"]]
+    # referrals as their positions in the referrals table (integers, not texts) until the end
+    everyone = t["referrals"]
     scores = t.referral_scores[["referral_id", "assessed_on", "phq9_score"]]
     scores = scores[scores["phq9_score"].notna().to_numpy(bool)]
-    refs = refs[refs["referral_id"].isin(scores["referral_id"]).to_numpy(bool)]
+    code = _referral_positions(t, scores["referral_id"])
+    scores = pd.DataFrame({"referral_id": code, "assessed_on": scores["assessed_on"].to_numpy("datetime64[ns]"),
+                           "phq9_score": scores["phq9_score"].to_numpy(float)})[code >= 0]
+    referred = everyone["referred_on"].to_numpy("datetime64[ns]")
+    closed = everyone["ended_on"].to_numpy("datetime64[ns]")
+    scored = np.unique(scores["referral_id"].to_numpy(np.int64))
+    refs = pd.DataFrame({"referral_id": scored, "resident_id": _table_persons(t, "referrals")[scored],
+                         "referred_on": referred[scored], "ended_on": closed[scored]})
     # registry_flags' not_improving reads the PHQ-9 scores, the week and whether the referral is open,
     # never the contacts (its docstring's definition): the contacts are left out, not copied per day
-    contacts = pd.DataFrame({"referral_id": pd.Series(dtype=object), "contact_on": pd.Series(dtype="datetime64[ns]"),
+    contacts = pd.DataFrame({"referral_id": pd.Series(dtype=np.int64), "contact_on": pd.Series(dtype="datetime64[ns]"),
                              "attended": pd.Series(dtype=bool)})
-    start = refs.set_index("referral_id")["referred_on"]
-    days = scores.assign(offset=(scores["assessed_on"] - scores["referral_id"].map(start)).dt.days)
-    days = days[(days["offset"] >= start_day) & (days["offset"] <= end_day)]
-    candidates = pd.concat([pd.DataFrame({"referral_id": refs["referral_id"].to_numpy(object),
-                                          "on": (refs["referred_on"] + pd.Timedelta(days=start_day)).to_numpy()}),
-                            pd.DataFrame({"referral_id": days["referral_id"].to_numpy(object),
+    offset = (scores["assessed_on"].to_numpy() - referred[scores["referral_id"].to_numpy(np.int64)]) // np.timedelta64(1, "D")
+    days = scores[(offset >= start_day) & (offset <= end_day)]
+    candidates = pd.concat([pd.DataFrame({"referral_id": scored, "on": referred[scored] + np.timedelta64(start_day, "D")}),
+                            pd.DataFrame({"referral_id": days["referral_id"].to_numpy(np.int64),
                                           "on": days["assessed_on"].to_numpy()})]).drop_duplicates()
     last = t.last_day
     if last is not None:
         candidates = candidates[(candidates["on"] <= last).to_numpy(bool)]
     # a referral ended on or before the day is not open then: registry_flags does not judge it
-    ended = candidates["referral_id"].map(refs.set_index("referral_id")["ended_on"])
-    candidates = candidates[~(ended <= candidates["on"]).to_numpy(bool)]
+    ended = closed[candidates["referral_id"].to_numpy(np.int64)]
+    candidates = candidates[~(ended <= candidates["on"].to_numpy())]
     if candidates.empty:
         return pd.DataFrame({"referral_id": pd.Series(dtype=object), "first_on": pd.Series(dtype="datetime64[ns]")})
     # registry_flags judges every referral on one day. Each candidate (referral, day) becomes a copy
@@ -460,7 +465,9 @@ def _not_improving_in_window(t: _Derived) -> pd.DataFrame:
     flags = registry_flags(shifted, contacts, copies(refs, ["referred_on", "ended_on"]), on=common)
     hit = flags.loc[flags["not_improving"].fillna(False).to_numpy(bool), "referral_id"]
     hits = candidates[candidates["copy"].isin(hit).to_numpy(bool)]
-    return hits.groupby("referral_id", as_index=False)["on"].min().rename(columns={"on": "first_on"})
+    first = hits.groupby("referral_id")["on"].min()
+    return pd.DataFrame({"referral_id": everyone["referral_id"].to_numpy(object)[first.index.to_numpy(np.int64)],
+                         "first_on": first.to_numpy()})
 
 
 @_measure("psychiatric_review_when_not_improving", "proportion")

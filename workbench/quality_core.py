@@ -188,6 +188,12 @@ def _table_persons(t: _Derived, name: str) -> np.ndarray:
     return t.memo("core.persons:" + name, make)
 
 
+def _referral_positions(t: _Derived, ids: pd.Series) -> np.ndarray:
+    """Row of each referral id in ``referrals`` (-1: blank or not there)."""
+    index = t.memo("core.referral_index", lambda: pd.Index(t["referrals"]["referral_id"].to_numpy(object)))
+    return index.get_indexer(np.asarray(ids.array, dtype=object)).astype(np.int64) if len(ids) else np.zeros(0, np.int64)
+
+
 def _persons(t: _Derived, frame: pd.DataFrame) -> np.ndarray:
     """Position of each row's resident in ``residents``: the frame's ``_resident`` column when it
     carries one (a shared frame that looked them up once, e.g. :attr:`_Derived.screened`), else

@@ -89,8 +89,8 @@ import numpy as np
 import pandas as pd
 
 from workbench.quality_core import (_NO_MONTH, _Derived, _float, _measure, _month_number, _month_of,
-                                    _month_text, _persons, _positions, _table_persons, _unit_frame, _where,
-                                    check_parameters)
+                                    _month_text, _persons, _positions, _referral_positions, _table_persons, _unit_frame,
+                                    _where, check_parameters)
 
 __all__ = ["bp_control_in_care", "cms159_remission", "crisis_rate", "glucose_control_in_care", "literacy",
            "self_referral", "smd_regular_management", "smd_regular_medication", "survey_response",
@@ -160,12 +160,6 @@ def _cell_counts(community: np.ndarray, month: np.ndarray, numerator: np.ndarray
 
 
 # --- E1, E3, S1: NHS Talking Therapies ---------------------------------------------------------
-
-def _referral_positions(t: _Derived, ids: pd.Series) -> np.ndarray:
-    """Row of each referral id in ``referrals`` (-1: blank or not there)."""
-    index = t.memo("quality_outcomes.referral_index", lambda: pd.Index(t["referrals"]["referral_id"].to_numpy(object)))
-    return index.get_indexer(np.asarray(ids.array, dtype=object)).astype(np.int64) if len(ids) else np.zeros(0, np.int64)
-
 
 def _tt_ended(t: _Derived) -> pd.DataFrame:
     """Referrals that ended, with :func:`referral_outcomes`' flags, their community code and month

@@ -800,9 +800,10 @@ class Tables:
         return self._scores_of(instruments, purpose=purpose)
 
     def _scores_of(self, instruments: Sequence[str] | str | None, *, purpose: str | Sequence[str] | None,
-                   score_columns: Sequence[str] | None = None) -> pd.DataFrame:
+                   score_columns: Sequence[str] | None = None, rows_out: list | None = None) -> pd.DataFrame:
         """:meth:`scores_of`, with only ``score_columns`` of the score columns (None: all): what
-        :meth:`scores_wide` reads, without copying the rest through every step."""
+        :meth:`scores_wide` reads, without copying the rest through every step. ``rows_out``
+        (a list) receives the position in ``scores`` of each row given, when they are known."""
         s = self._frames["scores"]
         context = self._frames["assessments"][["assessment_id", "purpose", "referral_id", "study", "visit"]]
         keys = ["assessment_id", "resident_id", "assessed_on", "instrument"]
@@ -825,6 +826,8 @@ class Tables:
             taken = {**{c: s[c].array.take(rows) for c in own},
                      **{c: context[c].array.take(where, allow_fill=True) for c in context.columns if c != "assessment_id"}}
             order = [c for c in first if c in taken] + [c for c in own if c not in first]
+            if rows_out is not None:
+                rows_out.append(rows)
             return pd.DataFrame({c: taken[c] for c in order})  # in the documented order, built once
         else:  # repeated ids: the merge names the problem
             out = s[own].iloc[rows].merge(context, on="assessment_id", how="left", validate="one_to_one")
@@ -858,12 +861,12 @@ class Tables:
         call gets its own copy."""
         return self._kept_wide(instruments, purpose, columns, copy=True)
 
-    def _resident_ranks(self, screening: np.ndarray, *ids: pd.Series) -> np.ndarray | None:
-        """For checked tables: the rank, in ``resident_id`` order, of the resident of the
-        assessments rows ``screening`` (their positions as validation found them) and of each of
-        ``ids`` (looked up), one array; None when the tables are not checked or an id is not a
-        resident. The ranks order the residents as sorting their ids does."""
-        positions = self._positions_of("assessments", "resident_id")
+    def _resident_ranks(self, table: str, rows: np.ndarray, *ids: pd.Series) -> np.ndarray | None:
+        """For checked tables: the rank, in ``resident_id`` order, of the resident of the rows
+        ``rows`` of ``table`` (their positions as validation found them) and of each of ``ids``
+        (looked up), one array; None when the tables are not checked or an id is not a resident.
+        The ranks order the residents as sorting their ids does."""
+        positions = self._positions_of(table, "resident_id")
         if positions is None:
             return None
         kept = self.__dict__.setdefault("_ranks", {})
@@ -873,7 +876,7 @@ class Tables:
             rank[np.argsort(residents, kind="stable")] = np.arange(len(residents))
             kept.clear()
             kept.update(stamp=self.__dict__.get("_passed"), index=pd.Index(residents), rank=rank)
-        at = [positions[screening]] + [kept["index"].get_indexer(np.asarray(i.array, dtype=object)) for i in ids]
+        at = [positions[rows]] + [kept["index"].get_indexer(np.asarray(i.array, dtype=object)) for i in ids]
         at = np.concatenate(at).astype(np.int64) if at else np.zeros(0, dtype=np.int64)
         if (at < 0).any():
             return None
@@ -898,10 +901,13 @@ class Tables:
         return self._scores_wide(instruments, purpose=purpose, columns=columns)
 
     def _scores_wide(self, instruments: Sequence[str], *, purpose, columns: Sequence[str]) -> pd.DataFrame:
-        long = self._scores_of(list(instruments), purpose=purpose, score_columns=columns)
+        rows: list = []
+        long = self._scores_of(list(instruments), purpose=purpose, score_columns=columns, rows_out=rows)
         # one row per sitting, found on integer codes of the keys (sorted as the keys themselves):
-        # the same rows, order and values as a groupby/pivot on the texts, ten times faster
-        codes = [pd.factorize(long["resident_id"], sort=True)[0],
+        # the same rows, order and values as a groupby/pivot on the texts, ten times faster; on
+        # checked tables a resident's code is their rank in resident_id order (no text sorted)
+        ranks = self._resident_ranks("scores", rows[0]) if rows else None
+        codes = [ranks if ranks is not None else pd.factorize(long["resident_id"], sort=True)[0],
                  long["assessed_on"].to_numpy("datetime64[ns]").view("i8"),
                  pd.factorize(long["purpose"], sort=True)[0],
                  pd.factorize(long["study"].fillna(""), sort=True)[0]]
@@ -963,7 +969,7 @@ class Tables:
         wide = wide.drop(columns=["purpose", "referral_id", "study", "visit"])
         d = self._frames["decisions"]
         # one integer key per (resident, day) shared by the three tables: lookups instead of merges
-        code = self._resident_ranks(screening, wide["resident_id"], d["resident_id"])
+        code = self._resident_ranks("assessments", screening, wide["resident_id"], d["resident_id"])
         if code is None:  # tables not checked: the texts factorized (sorted, so the same order)
             people = pd.concat([sessions["resident_id"], wide["resident_id"], d["resident_id"]], ignore_index=True)
             code = pd.factorize(people, sort=True)[0].astype(np.int64)
