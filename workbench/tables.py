@@ -50,7 +50,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -843,14 +843,21 @@ class Tables:
         def aligned() -> bool:
             return len(s) == len(a) and bool((s["assessment_id"].to_numpy(object)
                                               == a["assessment_id"].to_numpy(object)).all())
+        return self._kept("aligned", aligned)
+
+    def _kept(self, key: Any, make: Callable[[], Any]) -> Any:
+        """``make()`` once per checked tables (kept until a table is replaced: the stamp
+        :meth:`validate` set); made afresh each time for tables not checked."""
         stamp = self.__dict__.get("_passed")
         if stamp is None or stamp != self._stamp():
-            return aligned()
-        known = self.__dict__.setdefault("_aligned", {})
-        if known.get("stamp") != stamp:
-            known.clear()
-            known.update(stamp=stamp, aligned=aligned())
-        return known["aligned"]
+            return make()
+        kept = self.__dict__.setdefault("_kept_values", {})
+        if kept.get("stamp") != stamp:
+            kept.clear()
+            kept["stamp"] = stamp
+        if key not in kept:
+            kept[key] = make()
+        return kept[key]
 
     def scores_wide(self, instruments: Sequence[str] = ("phq9", "gad7"), *, purpose: str | Sequence[str] | None = None,
                     columns: Sequence[str] = ("score",)) -> pd.DataFrame:
@@ -869,36 +876,28 @@ class Tables:
         positions = self._positions_of(table, "resident_id")
         if positions is None:
             return None
-        kept = self.__dict__.setdefault("_ranks", {})
-        if kept.get("stamp") != self.__dict__.get("_passed"):
+        def ranks() -> tuple[pd.Index, np.ndarray]:
             residents = self._frames["residents"]["resident_id"].to_numpy(object)
             rank = np.empty(len(residents), dtype=np.int64)
             rank[np.argsort(residents, kind="stable")] = np.arange(len(residents))
-            kept.clear()
-            kept.update(stamp=self.__dict__.get("_passed"), index=pd.Index(residents), rank=rank)
-        at = [positions[rows]] + [kept["index"].get_indexer(np.asarray(i.array, dtype=object)) for i in ids]
-        at = np.concatenate(at).astype(np.int64) if at else np.zeros(0, dtype=np.int64)
+            return pd.Index(residents), rank
+        index, rank = self._kept("ranks", ranks)
+        at = np.concatenate([positions[rows]] + [index.get_indexer(np.asarray(i.array, dtype=object)) for i in ids])
+        at = at.astype(np.int64)
         if (at < 0).any():
             return None
-        return kept["rank"][at]
+        return rank[at]
 
     def _kept_wide(self, instruments: Sequence[str], purpose: str | Sequence[str] | None, columns: Sequence[str], *,
                    copy: bool) -> pd.DataFrame:
         """:meth:`scores_wide`: for checked tables computed once per question and kept; ``copy``
         False gives the kept frame itself, to the methods here that only read it (select, filter,
         look up; never write into it)."""
-        key = (tuple(instruments), purpose if purpose is None or isinstance(purpose, str) else tuple(purpose),
+        key = ("wide", tuple(instruments), purpose if purpose is None or isinstance(purpose, str) else tuple(purpose),
                tuple(columns))
-        cache = self.__dict__.setdefault("_wide", {})
-        stamp = self.__dict__.get("_passed")
-        if stamp is not None and stamp == self._stamp():
-            if cache.get("stamp") != stamp:
-                cache.clear()
-                cache["stamp"] = stamp
-            if key not in cache:
-                cache[key] = self._scores_wide(instruments, purpose=purpose, columns=columns)
-            return cache[key].copy() if copy else cache[key]
-        return self._scores_wide(instruments, purpose=purpose, columns=columns)
+        checked = self.__dict__.get("_passed") == self._stamp()
+        wide = self._kept(key, lambda: self._scores_wide(instruments, purpose=purpose, columns=columns))
+        return wide.copy() if copy and checked else wide
 
     def _scores_wide(self, instruments: Sequence[str], *, purpose, columns: Sequence[str]) -> pd.DataFrame:
         rows: list = []
