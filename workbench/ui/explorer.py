@@ -581,8 +581,6 @@ class KMExplorer(w.VBox):
         return frame, labels, notes
 
     def _cox(self, data, by, levels, labels, notes, problems):
-        from lifelines.exceptions import ConvergenceError, ConvergenceWarning
-
         from workbench import survival
 
         lang = self.lang
@@ -601,15 +599,15 @@ class KMExplorer(w.VBox):
             problems.append(t("cox_redundant", lang).format(names=", ".join(cox_labels.values())))
             return None, {}, "", ""
         with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", ConvergenceWarning)
+            warnings.simplefilter("always", survival.CoxConvergenceWarning)
             try:
                 model = survival.cox(frame, duration="duration", event="event_of_interest", covariates=list(cox_labels))
-            except (ConvergenceError, np.linalg.LinAlgError):
+            except survival.CoxFitError:
                 log.info("Cox model did not converge", exc_info=True)
                 problems.append(t("cox_failed", lang))
                 return None, {}, "", ""
         s = model.summary
-        if any(issubclass(c.category, ConvergenceWarning) for c in caught) or not np.isfinite(s[["hr_ci_low", "hr_ci_high"]].to_numpy()).all():
+        if any(issubclass(c.category, survival.CoxConvergenceWarning) for c in caught) or not np.isfinite(s[["hr_ci_low", "hr_ci_high"]].to_numpy()).all():
             problems.append(t("cox_unstable", lang))
         rows = [[cox_labels[c], f"{r.hr:.2f}", f"{r.hr_ci_low:.2f}–{r.hr_ci_high:.2f}", _p(r.p_value)]
                 for c, r in zip(s.index, s.itertuples())]
