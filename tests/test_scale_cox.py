@@ -109,3 +109,75 @@ def test_too_many_patterns_and_bad_input_are_named(client, frame):
     with pytest.raises(ValueError, match="'intervals' parameter of cox"):
         scale.cox(frame, duration="time", event="event", covariates=COVARIATES, method="poisson",
                   intervals=[100, 50], client=client)
+
+
+# --- robust variances, the PH test and Fine-Gray from counts (issue 19) -------------------------
+# The references are the subject-level fits of workbench.survival, themselves checked against R
+# (tests/test_survival_robust_vs_r.py): the aggregated ones must give the same numbers to 1e-8.
+
+@pytest.fixture(scope="module")
+def clustered(frame):
+    """The cohort in 30 communities with a shared frailty, and a competing death (status 2)."""
+    rng = np.random.default_rng(11)
+    community = rng.integers(0, 30, len(frame))
+    frailty = rng.gamma(2.0, 0.5, 30)[community]
+    death = np.ceil(rng.exponential(1500 / frailty))
+    status = np.where(frame["event"].to_numpy() == 1, 1, 0)
+    status = np.where(death < frame["time"], 2, status)
+    return frame.assign(community=community, time=np.minimum(frame["time"], death).astype(np.int64),
+                        event=(status == 1).astype(np.int64), status=status)
+
+
+def _same(got: pd.DataFrame, want: pd.DataFrame, columns) -> None:
+    for c in columns:
+        np.testing.assert_allclose(got[c], want[c], rtol=1e-8, atol=1e-12, err_msg=c)
+
+
+@pytest.mark.parametrize("kw", [{"cluster": "community"}, {"robust": True}], ids=["cluster", "robust"])
+def test_robust_variances_from_counts_equal_the_subject_level_ones(client, clustered, kw):
+    data = dd.from_pandas(clustered, npartitions=5, sort=False)
+    got = scale.cox(data, duration="time", event="event", covariates=COVARIATES, client=client, **kw)
+    want = survival.cox(clustered, duration="time", event="event", covariates=COVARIATES, **kw)
+    _same(got.summary, want.summary, ["coef", "se", "robust_se", "z", "p_value", "hr_ci_low", "hr_ci_high"])
+    assert got.summary["robust_se"].ne(got.summary["se"]).all()
+
+
+@pytest.mark.parametrize("transform", ["km", "rank", "identity"])
+def test_ph_test_from_counts_equals_the_subject_level_one(client, clustered, transform):
+    data = dd.from_pandas(clustered, npartitions=3, sort=False)
+    got = scale.cox(data, duration="time", event="event", covariates=COVARIATES, client=client).ph_test(transform)
+    want = survival.cox(clustered, duration="time", event="event", covariates=COVARIATES).ph_test(transform)
+    _same(got, want, ["statistic", "p_value"])
+
+
+@pytest.mark.parametrize("kw", [{}, {"cluster": "community"}, {"method": "crr"}, {"ties": "breslow"}],
+                         ids=["finegray", "cluster", "crr", "breslow"])
+def test_fine_gray_from_counts_equals_the_subject_level_fit(client, clustered, kw):
+    data = dd.from_pandas(clustered, npartitions=4, sort=False)
+    args = dict(duration="time", event="status", cause=1, covariates=COVARIATES, **kw)
+    got = scale.fine_gray(data, client=client, **args)
+    want = survival.fine_gray(clustered, **args)
+    _same(got.summary, want.summary, ["coef", "se", "robust_se", "z", "p_value"])
+    assert (got.n, got.events, got.competing) == (want.n, want.events, want.competing) == (
+        len(clustered), (clustered["status"] == 1).sum(), (clustered["status"] == 2).sum())
+    profiles = pd.DataFrame({"arm": [0, 1], "male": [1, 0], "age_group": [0, 3]})
+    pd.testing.assert_frame_equal(got.predict_cumulative_incidence(profiles, times=[100, 400, 1000]),
+                                  want.predict_cumulative_incidence(profiles, times=[100, 400, 1000]),
+                                  rtol=1e-8, atol=1e-12)
+
+
+def test_what_cannot_be_done_from_counts_is_refused_by_name(client, clustered):
+    with pytest.raises(scale.ScaleDataError, match="robust variances are computed for method='efron'"):
+        scale.cox(clustered, duration="time", event="event", covariates=COVARIATES, method="poisson",
+                  cluster="community", client=client)
+    poisson = scale.cox(clustered, duration="time", event="event", covariates=COVARIATES, method="poisson",
+                        client=client)
+    with pytest.raises(scale.ScaleDataError, match="ph_test needs method='efron'"):
+        poisson.ph_test()
+    bad = clustered.copy()
+    bad["community"] = bad["community"].astype(float)
+    bad.loc[7, "community"] = np.nan
+    with pytest.raises(scale.ScaleDataError, match=r"row \(0, 7\), column 'community'.*every row needs a cluster"):
+        scale.cox(bad, duration="time", event="event", covariates=COVARIATES, cluster="community", client=client)
+    with pytest.raises(scale.ScaleDataError, match="is not a cause in the data"):
+        scale.fine_gray(clustered, duration="time", event="status", cause=3, covariates=COVARIATES, client=client)

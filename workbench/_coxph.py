@@ -72,6 +72,7 @@ class Design:
     entry: np.ndarray | None
     efron: bool
     perm: np.ndarray = None
+    centre: np.ndarray = None     # the (count-weighted) means subtracted from x
     xx: np.ndarray = None         # n x p*p: x_i x_i', fixed for the whole fit
     cw: np.ndarray = None         # case weight x count
     stop_lo: np.ndarray = None    # per event time: first sorted row at risk (stop >= t)
@@ -115,7 +116,8 @@ def design(x, stop, event, *, weights=None, counts=None, strata=None, entry=None
     stop = np.asarray(stop, float)
     n = len(stop)
     counts = np.ones(n) if counts is None else np.asarray(counts, float)
-    x = x - (counts @ x) / counts.sum()
+    centre = (counts @ x) / counts.sum()
+    x = x - centre
     strata = np.zeros(n, np.int64) if strata is None else np.asarray(strata, np.int64)
     entry = None if entry is None else np.asarray(entry, float)
     all_times = np.unique(stop if entry is None else np.concatenate([stop, entry]))
@@ -129,7 +131,7 @@ def design(x, stop, event, *, weights=None, counts=None, strata=None, entry=None
 
     d = Design(x=x[perm], stop=stop[perm], event=np.asarray(event, bool)[perm],
                weights=sort(weights, np.ones(n)).astype(float), counts=counts[perm], strata=strata[perm],
-               entry=sort(entry, None), efron=efron, perm=perm)
+               entry=sort(entry, None), efron=efron, perm=perm, centre=centre)
     d.xx = (d.x[:, :, None] * d.x[:, None, :]).reshape(n, -1)
     d.cw = d.weights * d.counts
     strata = d.strata

@@ -454,11 +454,10 @@ class CoxModel:
     """
 
     def __init__(self, *, design, beta, var, robust_var, terms, iterations, loglik0, converged, names,
-                 duration, event, entry, strata, cluster, ties, alpha, data):
+                 duration, event, entry, strata, cluster, ties, alpha):
         self._design, self._terms = design, terms
         self.duration, self.event, self.entry, self.strata = duration, event, entry, strata
         self.cluster, self.ties, self.alpha, self.covariates = cluster, ties, alpha, list(names)
-        self._data = data
         self.coef_ = pd.Series(beta, index=pd.Index(names, name="covariate"))
         self.naive_variance_ = pd.DataFrame(var, index=names, columns=names)
         used = var if robust_var is None else robust_var
@@ -673,45 +672,53 @@ def cox(data: pd.DataFrame, *, duration: str, event: str, covariates: Sequence[s
     _model_frame(data, duration=duration, event=event, covariates=covariates, entry=entry, strata=strata,
                  weights=weights, cluster=cluster)
     _no_fit(data, duration, event, covariates)
-    d = _coxph.design(
+    groups = None
+    if cluster is not None:
+        codes = _codes(data, [cluster])
+        groups = (codes, int(codes.max()) + 1)
+    return _fit_cox(
         data[covariates].apply(pd.to_numeric).to_numpy(float), pd.to_numeric(data[duration]).to_numpy(float),
         pd.to_numeric(data[event]).to_numpy() == 1,
         weights=None if weights is None else pd.to_numeric(data[weights]).to_numpy(float),
         strata=_codes(data, strata) if strata else None,
-        entry=None if entry is None else pd.to_numeric(data[entry]).to_numpy(float), efron=ties == "efron")
-    beta, var, terms, iterations, loglik0, converged = _fit_design(d, covariates)
-    robust_var = None
-    if robust or cluster is not None:
-        groups = None
-        if cluster is not None:
-            codes = _codes(data, [cluster])
-            groups = (codes, int(codes.max()) + 1)
-        robust_var = _coxph.robust_variance(d, beta, var, terms, groups)
+        entry=None if entry is None else pd.to_numeric(data[entry]).to_numpy(float), ties=ties,
+        robust=robust or cluster is not None, cluster=groups, names=covariates, alpha=alpha,
+        labels=dict(duration=duration, event=event, entry=entry, strata=strata or None, cluster=cluster))
+
+
+def _fit_cox(x, stop, event, *, counts=None, weights=None, strata=None, entry=None, ties, robust, cluster, names,
+             alpha, labels) -> CoxModel:
+    """The fit behind :func:`cox` and ``workbench.scale.cox`` (rows standing for ``counts``
+    identical subjects). ``labels``: the column names the model reports."""
+    d = _coxph.design(x, stop, event, weights=weights, counts=counts, strata=strata, entry=entry,
+                      efron=ties == "efron")
+    beta, var, terms, iterations, loglik0, converged = _fit_design(d, names)
+    robust_var = _coxph.robust_variance(d, beta, var, terms, cluster) if robust else None
     return CoxModel(design=d, beta=beta, var=var, robust_var=robust_var, terms=terms, iterations=iterations,
-                    loglik0=loglik0, converged=converged, names=covariates, duration=duration, event=event,
-                    entry=entry, strata=strata or None, cluster=cluster, ties=ties, alpha=alpha, data=data)
+                    loglik0=loglik0, converged=converged, names=names, ties=ties, alpha=alpha, **labels)
 
 
 # --- Fine-Gray ------------------------------------------------------------------------------
 
-def _censoring_before(time: np.ndarray, status: np.ndarray, *, events_first: bool):
+def _censoring_before(time: np.ndarray, status: np.ndarray, *, events_first: bool, counts: np.ndarray | None = None):
     """``G(t-)``: the Kaplan-Meier curve of censoring just before ``t``.
 
     ``events_first`` (R's ``finegray``): events at a time come before the censorings at that
     time, so they are not in the censoring risk set there. Otherwise (``cmprsk::crr``) the plain
-    Kaplan-Meier curve of censoring, with everyone whose time is >= t at risk."""
-    censored = status == 0
-    cens_times, inverse = np.unique(time[censored], return_inverse=True)
-    n_cens = np.bincount(inverse, minlength=len(cens_times))
-    at_risk = len(time) - np.searchsorted(np.sort(time), cens_times, side="left")          # time >= c
+    Kaplan-Meier curve of censoring, with everyone whose time is >= t at risk. ``counts``: how
+    many subjects each row stands for."""
+    counts = np.ones(len(time)) if counts is None else counts
+    times, inverse = np.unique(time, return_inverse=True)
+    per_time = np.bincount(inverse, counts, len(times))
+    censored = np.bincount(inverse, counts * (status == 0), len(times))
+    at_risk = np.cumsum(per_time[::-1])[::-1]                                # time >= t
     if events_first:
-        event_times = np.sort(time[~censored])
-        at_risk = at_risk - (np.searchsorted(event_times, cens_times, side="right")
-                             - np.searchsorted(event_times, cens_times, side="left"))
-    curve = np.concatenate([[1.0], np.cumprod(1 - n_cens / at_risk)])
+        at_risk = at_risk - (per_time - censored)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        curve = np.concatenate([[1.0], np.cumprod(np.where(censored > 0, 1 - censored / at_risk, 1.0))])
 
     def before(t):
-        return curve[np.searchsorted(cens_times, t, side="left")]
+        return curve[np.searchsorted(times, t, side="left")]
     return before
 
 
@@ -739,9 +746,9 @@ class FineGrayModel:
     n, events, competing, iterations : int
     """
 
-    def __init__(self, *, method, design, beta, var, robust_var, terms, iterations, names, cause, ties, alpha, centre,
+    def __init__(self, *, method, design, beta, var, robust_var, terms, iterations, names, cause, ties, alpha,
                  duration, event, cluster):
-        self._design, self._terms, self._centre, self.method = design, terms, centre, method
+        self._design, self._terms, self.method = design, terms, method
         self.cause, self.ties, self.alpha, self.covariates = cause, ties, alpha, list(names)
         self.duration, self.event, self.cluster = duration, event, cluster
         self.coef_ = pd.Series(beta, index=pd.Index(names, name="covariate"))
@@ -780,7 +787,7 @@ class FineGrayModel:
             at = np.asarray(times, float)
             cum = np.concatenate([[0.0], base["cumulative_hazard"].to_numpy()])[
                 np.searchsorted(base["time"].to_numpy(), at, side="right")]
-        eta = (profiles[self.covariates].to_numpy(float) - self._centre) @ self.coef_.to_numpy()
+        eta = (profiles[self.covariates].to_numpy(float) - self._design.centre) @ self.coef_.to_numpy()
         cif = 1 - np.exp(-np.outer(cum, np.exp(eta)))
         return pd.DataFrame(cif, index=pd.Index(at, name="time"), columns=profiles.index)
 
@@ -867,23 +874,31 @@ def fine_gray(data: pd.DataFrame, *, duration: str, event: str, cause, covariate
     _model_frame(data, duration=duration, event=event, covariates=covariates, cluster=cluster, causes=causes)
     check("fine_gray", "cause", cause, Predicate(lambda c: c in causes, f"one of the causes in the data {causes}"))
     _no_fit(data, duration, event, covariates, cause=cause)
-    time = pd.to_numeric(data[duration]).to_numpy(float)
-    status = codes.to_numpy(float)
-    g_before = _censoring_before(time, status, events_first=method == "finegray")
+    groups = None
+    if cluster is not None:
+        cc = _codes(data, [cluster])
+        groups = (cc, int(cc.max()) + 1)
+    return _fit_fine_gray(data[covariates].apply(pd.to_numeric).to_numpy(float),
+                          pd.to_numeric(data[duration]).to_numpy(float), codes.to_numpy(float), cause=cause,
+                          method=method, ties=ties, cluster=groups, names=covariates, alpha=alpha,
+                          duration=duration, event=event, cluster_name=cluster)
+
+
+def _fit_fine_gray(x, time, status, *, counts=None, cause, method, ties, cluster, names, alpha, duration, event,
+                   cluster_name) -> FineGrayModel:
+    """The fit behind :func:`fine_gray` and ``workbench.scale.fine_gray`` (rows standing for
+    ``counts`` identical subjects)."""
+    g_before = _censoring_before(time, status, events_first=method == "finegray", counts=counts)
     competing = (status != 0) & (status != cause)
     tail = np.where(competing, 1.0 / np.where(competing, g_before(time), 1.0), 0.0)
-    x = data[covariates].apply(pd.to_numeric).to_numpy(float)
-    d = _coxph.design(x, time, status == cause, efron=ties == "efron", tail=tail, tail_weight_of=g_before)
-    beta, var, terms, iterations, _, _ = _fit_design(d, covariates)
+    d = _coxph.design(x, time, status == cause, counts=counts, efron=ties == "efron", tail=tail,
+                      tail_weight_of=g_before)
+    beta, var, terms, iterations, _, _ = _fit_design(d, names)
     if method == "crr":
         influence = (_coxph.score_residuals(d, beta, terms) + _coxph.censoring_correction(d, beta, terms)) @ var
         robust_var = _coxph.sandwich(d, influence, None)
     else:
-        groups = None
-        if cluster is not None:
-            cc = _codes(data, [cluster])
-            groups = (cc, int(cc.max()) + 1)
-        robust_var = _coxph.robust_variance(d, beta, var, terms, groups)
-    return FineGrayModel(method=method, design=d, beta=beta, var=var, robust_var=robust_var, terms=terms, iterations=iterations,
-                         names=covariates, cause=cause, ties=ties, alpha=alpha, centre=x.mean(axis=0),
-                         duration=duration, event=event, cluster=cluster)
+        robust_var = _coxph.robust_variance(d, beta, var, terms, cluster)
+    return FineGrayModel(method=method, design=d, beta=beta, var=var, robust_var=robust_var, terms=terms,
+                         iterations=iterations, names=names, cause=cause, ties=ties, alpha=alpha,
+                         duration=duration, event=event, cluster=cluster_name)

@@ -26,9 +26,10 @@ import pandas as pd
 from scipy import stats
 
 from workbench._errors import RowProblemsError
-from workbench.scale._compute import aggregate, as_dask, problems_of, sum_tables
+from workbench.scale._compute import ScaleDataError, aggregate, as_dask, problems_of, sum_tables
 from workbench.params import ALPHA, Options, Predicate, validate_params
-from workbench.survival import _check
+from workbench.survival import (FG_METHODS, FineGrayModel, TRANSFORMS, _check, _fit_cox, _fit_fine_gray,
+                                _model_frame, _no_fit)
 
 METHODS = ("efron", "poisson")
 MAX_ITERATIONS = 100
@@ -56,10 +57,22 @@ class AggregateCoxModel:
     n, events, patterns, iterations : int
     """
 
-    def __init__(self, *, summary, method, counts, baseline, log_likelihood, n, events, patterns, iterations):
+    def __init__(self, *, summary, method, counts, baseline, log_likelihood, n, events, patterns, iterations,
+                 model=None):
         self.summary, self.method, self.counts, self.baseline = summary, method, counts, baseline
         self.log_likelihood_, self.n, self.events = log_likelihood, n, events
         self.patterns, self.iterations = patterns, iterations
+        self._model = model
+
+    @validate_params({"transform": TRANSFORMS})
+    def ph_test(self, transform: str = "km") -> pd.DataFrame:
+        """The proportional-hazards test of :meth:`workbench.survival.CoxModel.ph_test` (R's
+        ``cox.zph``), exact from the counts. Efron only: the Poisson fit has no partial
+        likelihood to add ``x g(t)`` to."""
+        if self._model is None:
+            raise ScaleDataError([(None, "method", self.method, "ph_test needs method='efron' (the partial "
+                                   "likelihood of R's cox.zph)")])
+        return self._model.ph_test(transform)
 
     def _repr_html_(self) -> str:
         return (f"<p>Cox model from aggregated counts ({self.method}): {self.n:,} subjects, {self.events:,} "
@@ -71,9 +84,14 @@ class AggregateCoxModel:
 
 
 def _partition_counts(frame: pd.DataFrame, number: int, *, duration: str, event: str, covariates: list[str],
-                      max_patterns: int):
+                      max_patterns: int, cluster: str | None = None, causes: bool = False):
+    """Per (pattern[, cluster], time): ``events`` and ``exits`` (Cox), or per (pattern[, cluster],
+    time, status): ``subjects`` (``causes``: Fine-Gray)."""
     try:
-        _check(frame, duration=duration, event=event, covariates=covariates)
+        _check(frame, duration=duration, event=event, covariates=covariates, binary=not causes, causes=())
+        if cluster is not None:
+            _model_frame(frame, duration=duration, event=event, covariates=covariates, cluster=cluster,
+                         causes=() if causes else None)
     except RowProblemsError as err:
         return None, problems_of(err, number)
     table = pd.DataFrame({c: pd.to_numeric(frame[c]).to_numpy(float) for c in covariates})
@@ -85,16 +103,24 @@ def _partition_counts(frame: pd.DataFrame, number: int, *, duration: str, event:
                        f"makes {len(distinct):,} covariate patterns in this partition, more than max_patterns "
                        f"({max_patterns:,}): bin it (e.g. age groups coded 0/1) for an aggregated fit "
                        f"(distinct values per covariate: {counts})")]
-    table["time"] = frame[duration].to_numpy(float)
-    table["events"] = frame[event].to_numpy(float)
+    keys = [*covariates]
+    if cluster is not None:
+        table[cluster] = frame[cluster].to_numpy()
+        keys.append(cluster)
+    table["time"] = pd.to_numeric(frame[duration]).to_numpy(float)
+    if causes:
+        table["status"] = pd.to_numeric(frame[event]).to_numpy(float)
+        table["subjects"] = np.ones(len(frame), dtype=np.int64)
+        return table.groupby([*keys, "time", "status"], sort=False).sum().reset_index(), []
+    table["events"] = pd.to_numeric(frame[event]).to_numpy(float)
     table["exits"] = np.ones(len(frame), dtype=np.int64)
-    return table.groupby([*covariates, "time"], sort=False).sum().reset_index(), []
+    return table.groupby([*keys, "time"], sort=False).sum().reset_index(), []
 
 
-def _fit(x: np.ndarray, weight: np.ndarray, risk: np.ndarray, deaths: np.ndarray, *, efron: bool):
-    """Newton-Raphson for beta. ``risk`` and ``deaths`` are (times or intervals) x patterns:
-    at-risk counts (Efron) or person-time (Poisson) and events. Returns beta, covariance,
-    log-likelihood and iterations."""
+def _fit(x: np.ndarray, weight: np.ndarray, risk: np.ndarray, deaths: np.ndarray):
+    """Newton-Raphson for beta of the piecewise-exponential model with the interval hazards
+    profiled out. ``risk`` and ``deaths`` are intervals x patterns: person-time and events.
+    Returns beta, covariance, log-likelihood and iterations."""
     x = x - (weight @ x) / weight.sum()              # centring changes the baseline only
     q = x.shape[1]
     xx = (x[:, :, None] * x[:, None, :]).reshape(len(x), q * q)
@@ -102,32 +128,14 @@ def _fit(x: np.ndarray, weight: np.ndarray, risk: np.ndarray, deaths: np.ndarray
     keep = d > 0
     risk, deaths, d = risk[keep], deaths[keep], d[keep]
     x_events = deaths.sum(axis=0) @ x
-    if efron:
-        counts = np.rint(d).astype(np.int64)
-        idx = np.repeat(np.arange(len(d)), counts)
-        first = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        frac = (np.arange(len(idx)) - first[idx]) / counts[idx]
 
     def terms(beta):
         w = np.exp(x @ beta)
         s0, s1, s2 = risk @ w, risk @ (w[:, None] * x), (risk @ (w[:, None] * xx)).reshape(-1, q, q)
-        d0, d1, d2 = deaths @ w, deaths @ (w[:, None] * x), (deaths @ (w[:, None] * xx)).reshape(-1, q, q)
-        m = len(d)
-        if efron:
-            a = s0[idx] - frac * d0[idx]
-            inv = 1.0 / a
-            log_sum = np.bincount(idx, np.log(a), m)
-            s_inv, f_inv = np.bincount(idx, inv, m), np.bincount(idx, frac * inv, m)
-            q0, q1, q2 = (np.bincount(idx, inv * inv, m), np.bincount(idx, frac * inv * inv, m),
-                          np.bincount(idx, frac * frac * inv * inv, m))
-        else:
-            log_sum, s_inv, f_inv = d * np.log(s0), d / s0, np.zeros(m)
-            q0, q1, q2 = d / s0 ** 2, np.zeros(m), np.zeros(m)
-        loglik = float(x_events @ beta - log_sum.sum())
-        grad = x_events - (s1 * s_inv[:, None] - d1 * f_inv[:, None]).sum(axis=0)
-        cross = (np.einsum("t,ti,tj->ij", q0, s1, s1) - np.einsum("t,ti,tj->ij", q1, s1, d1)
-                 - np.einsum("t,ti,tj->ij", q1, d1, s1) + np.einsum("t,ti,tj->ij", q2, d1, d1))
-        info = (s2 * s_inv[:, None, None] - d2 * f_inv[:, None, None]).sum(axis=0) - cross
+        loglik = float(x_events @ beta - (d * np.log(s0)).sum())
+        grad = x_events - (s1 * (d / s0)[:, None]).sum(axis=0)
+        info = ((s2 * (d / s0)[:, None, None]).sum(axis=0)
+                - np.einsum("t,ti,tj->ij", d / s0 ** 2, s1, s1))
         return loglik, grad, info
 
     beta = np.zeros(q)
@@ -194,8 +202,8 @@ def _person_time(codes: np.ndarray, times: np.ndarray, events: np.ndarray, exits
                                          and len(list(v)) > 0, "a non-empty list of columns"),
                   "method": Options(*METHODS), "intervals": INTERVALS, "alpha": ALPHA})
 def cox(data, *, duration: str, event: str, covariates: Sequence[str], method: str = "efron",
-        intervals: int | Sequence[float] = 20, alpha: float = 0.05, max_patterns: int = 10_000,
-        client=None) -> AggregateCoxModel:
+        intervals: int | Sequence[float] = 20, cluster: str | None = None, robust: bool = False,
+        alpha: float = 0.05, max_patterns: int = 10_000, client=None) -> AggregateCoxModel:
     """Fit a proportional-hazards model over a partitioned cohort from aggregated counts.
 
     Parameters
@@ -214,6 +222,15 @@ def cox(data, *, duration: str, event: str, covariates: Sequence[str], method: s
     intervals : int or sequence of float
         Poisson only: the number of intervals, cut where equal shares of the events have
         happened, or the cut points in days (intervals ``(0, b1], (b1, b2], ..., (b_last, inf)``).
+    cluster : str, optional
+        Efron only: the cluster-robust variance of :func:`workbench.survival.cox` (R's
+        ``coxph(cluster = )``), exact from counts kept per pattern, cluster and time: subjects
+        with the same pattern, time and outcome have the same score residual, so each
+        cluster's sum is a sum over its counts. Few clusters (communities) keep the table
+        small; one per household makes it nearly as long as the cohort.
+    robust : bool
+        Efron only: the robust variance with each subject its own cluster (R's
+        ``robust = TRUE``), exact from the same counts.
     alpha : float
         1 - confidence level of the hazard-ratio intervals.
     max_patterns : int
@@ -225,7 +242,8 @@ def cox(data, *, duration: str, event: str, covariates: Sequence[str], method: s
     Returns
     -------
     AggregateCoxModel
-        ``summary`` with the columns of :class:`workbench.survival.CoxModel`'s.
+        ``summary`` with the columns of :class:`workbench.survival.CoxModel`'s (``robust_se``
+        too when asked for); Efron's has ``ph_test(transform)``, equal to R's ``cox.zph``.
 
     Raises
     ------
@@ -234,14 +252,16 @@ def cox(data, *, duration: str, event: str, covariates: Sequence[str], method: s
 
     Notes
     -----
-    Efron: at each distinct event time ``t`` with ``d`` events, the log-likelihood adds
-    ``sum(x_i b over the events) - sum_{l<d} log(S0 - l/d D0)`` where ``S0`` sums
-    ``n_p(t) exp(x_p b)`` over patterns at risk and ``D0`` sums ``d_p(t) exp(x_p b)`` over the
-    events' patterns; the same sums with ``x`` give the score and information. Poisson: the
+    Efron: the counts become rows that each stand for their number of identical subjects, and
+    the fit is :func:`workbench.survival.cox`'s own (``workbench._coxph``): at each distinct
+    event time ``t`` with ``d`` events the log-likelihood adds ``sum(x_i b over the events) -
+    sum_{l<d} log(S0 - l/d D0)`` where ``S0`` sums ``n_p(t) exp(x_p b)`` over patterns at risk;
+    the same sums give the score, the information, the score residuals (robust variances) and
+    the proportional-hazards test. Poisson: the
     interval hazards are profiled out (``exp(a_k) = D_k / sum_p T_pk exp(x_p b)``), leaving
     Breslow's form with person-time ``T_pk`` in place of the risk set; its information is the
-    full GLM's for the covariates. Checked against lifelines (Efron, to 1e-6) and statsmodels'
-    Poisson GLM (to 1e-8) in ``tests/test_scale_cox.py``; the Poisson fit's distance from the
+    full GLM's for the covariates. Checked against the subject-level fit (Efron, to 1e-7) and
+    statsmodels' Poisson GLM (to 1e-8) in ``tests/test_scale_cox.py``; the Poisson fit's distance from the
     full Cox fit is measured in ``benchmarks/bench_scale.py``.
 
     Examples
@@ -254,13 +274,16 @@ def cox(data, *, duration: str, event: str, covariates: Sequence[str], method: s
     [-1.8562, 1.1358]
     """
     covariates = list(covariates)
-    ddf = as_dask(data, [duration, event, *covariates])
+    if method == "poisson" and (cluster is not None or robust):
+        raise ScaleDataError([(None, cluster or "robust", None, "robust variances are computed for method='efron' "
+                               "(the partial likelihood, as R's coxph); the Poisson fit has none")])
+    ddf = as_dask(data, [duration, event, *covariates, *([cluster] if cluster else [])])
 
     def per_partition(frame, number):
         return _partition_counts(frame, number, duration=duration, event=event, covariates=covariates,
-                                 max_patterns=max_patterns)
+                                 max_patterns=max_patterns, cluster=cluster)
 
-    keys = [*covariates, "time"]
+    keys = [*covariates, *([cluster] if cluster else []), "time"]
     counts = aggregate(ddf, per_partition, sum_tables(keys), client=client, context="the survival data")
     counts = counts.sort_values(keys, ignore_index=True)
     counts["events"] = counts["events"].round().astype(np.int64)
@@ -269,26 +292,34 @@ def cox(data, *, duration: str, event: str, covariates: Sequence[str], method: s
     times = counts["time"].to_numpy(float)
     events = counts["events"].to_numpy(float)
     exits = counts["exits"].to_numpy(float)
-    weight = np.bincount(codes, exits, len(patterns))
-    baseline = None
     if method == "efron":
-        distinct, row = np.unique(times, return_inverse=True)
-        deaths = np.zeros((len(distinct), len(patterns)))
-        leaving = np.zeros((len(distinct), len(patterns)))
-        np.add.at(deaths, (row, codes), events)
-        np.add.at(leaving, (row, codes), exits)
-        risk = leaving[::-1].cumsum(axis=0)[::-1]                 # at risk: time >= t
-        beta, cov, loglik, iterations = _fit(x, weight, risk, deaths, efron=True)
-    else:
-        per_time = counts.groupby("time", sort=True)["events"].sum()
-        breaks = _breaks(per_time.index.to_numpy(float), per_time.to_numpy(float), intervals)
-        person_time, deaths, start, end = _person_time(codes, times, events, exits, len(patterns), breaks)
-        beta, cov, loglik, iterations = _fit(x, weight, person_time, deaths, efron=False)
-        exposure = person_time @ np.exp(x @ beta)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            hazard = deaths.sum(axis=1) / exposure
-        baseline = pd.DataFrame({"start": start, "end": end, "events": deaths.sum(axis=1).astype(np.int64),
-                                 "person_time": person_time.sum(axis=1), "hazard": hazard})
+        _no_fit(counts.assign(_event=(counts["events"] > 0).astype(int)), "time", "_event", covariates)
+        # one row for the events and one for the censored of each pattern (and cluster) and time
+        rows = np.concatenate([np.flatnonzero(events > 0), np.flatnonzero(exits - events > 0)])
+        died = np.arange(len(rows)) < (events > 0).sum()
+        groups = None
+        if cluster is not None:
+            cc = pd.factorize(counts[cluster], sort=True)[0]
+            groups = (cc[rows], int(cc.max()) + 1)
+        model = _fit_cox(x[codes[rows]], times[rows], died, counts=np.where(died, events[rows], (exits - events)[rows]),
+                         ties="efron", robust=robust or cluster is not None, cluster=groups, names=covariates,
+                         alpha=alpha, labels=dict(duration=duration, event=event, entry=None, strata=None,
+                                                  cluster=cluster))
+        summary = model.summary
+        summary.attrs.update(method=method)
+        return AggregateCoxModel(summary=summary, method=method, counts=counts, baseline=None,
+                                 log_likelihood=model.log_likelihood_, n=int(exits.sum()), events=int(events.sum()),
+                                 patterns=len(patterns), iterations=model.iterations, model=model)
+    weight = np.bincount(codes, exits, len(patterns))
+    per_time = counts.groupby("time", sort=True)["events"].sum()
+    breaks = _breaks(per_time.index.to_numpy(float), per_time.to_numpy(float), intervals)
+    person_time, deaths, start, end = _person_time(codes, times, events, exits, len(patterns), breaks)
+    beta, cov, loglik, iterations = _fit(x, weight, person_time, deaths)
+    exposure = person_time @ np.exp(x @ beta)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hazard = deaths.sum(axis=1) / exposure
+    baseline = pd.DataFrame({"start": start, "end": end, "events": deaths.sum(axis=1).astype(np.int64),
+                             "person_time": person_time.sum(axis=1), "hazard": hazard})
     se = np.sqrt(np.diag(cov))
     z = stats.norm.ppf(1 - alpha / 2)
     summary = pd.DataFrame({"coef": beta, "se": se, "hr": np.exp(beta), "hr_ci_low": np.exp(beta - z * se),
@@ -299,3 +330,64 @@ def cox(data, *, duration: str, event: str, covariates: Sequence[str], method: s
     return AggregateCoxModel(summary=summary, method=method, counts=counts, baseline=baseline, log_likelihood=loglik,
                              n=int(exits.sum()), events=int(events.sum()), patterns=len(patterns),
                              iterations=iterations)
+
+
+@validate_params({"covariates": Predicate(lambda v: not isinstance(v, (str, bytes)) and iter(v) is not v
+                                         and len(list(v)) > 0, "a non-empty list of columns"),
+                  "method": FG_METHODS, "ties": Options("efron", "breslow", None), "alpha": ALPHA})
+def fine_gray(data, *, duration: str, event: str, cause, covariates: Sequence[str], method: str = "finegray",
+              cluster: str | None = None, ties: str | None = None, alpha: float = 0.05, max_patterns: int = 10_000,
+              client=None) -> FineGrayModel:
+    """Fine-Gray regression over a partitioned cohort, exact from counts per covariate pattern,
+    (cluster,) time and status: the same model as :func:`workbench.survival.fine_gray` on the
+    same rows, estimates, robust variances and predictions alike.
+
+    Every partition counts subjects per pattern, time and status; the sums give the censoring
+    curve ``G``, the weighted risk sets and (subjects with the same pattern, time and status
+    having the same influence) the sandwich variances, including crr's term for estimating ``G``.
+
+    Parameters
+    ----------
+    data : dask DataFrame, pandas DataFrame or path of a Parquet dataset
+    duration, event, cause, covariates, method, cluster, ties, alpha
+        As :func:`workbench.survival.fine_gray` (covariates with few distinct combinations).
+    max_patterns, client
+        As :func:`cox`.
+
+    Returns
+    -------
+    workbench.survival.FineGrayModel
+
+    Raises
+    ------
+    ScaleDataError
+        Every bad row (as ``(partition, label)``), column, value and rule, or too many patterns.
+    """
+    if method == "crr" and cluster is not None:
+        raise ScaleDataError([(None, cluster, None, "cmprsk::crr has no clusters: use method='finegray' "
+                               "for a variance clustered by community or household")])
+    if method == "crr" and ties == "efron":
+        raise ScaleDataError([(None, "ties", ties, "method='crr' uses Breslow's ties, as cmprsk::crr")])
+    ties = ties or ("efron" if method == "finegray" else "breslow")
+    covariates = list(covariates)
+    ddf = as_dask(data, [duration, event, *covariates, *([cluster] if cluster else [])])
+
+    def per_partition(frame, number):
+        return _partition_counts(frame, number, duration=duration, event=event, covariates=covariates,
+                                 max_patterns=max_patterns, cluster=cluster, causes=True)
+
+    keys = [*covariates, *([cluster] if cluster else []), "time", "status"]
+    counts = aggregate(ddf, per_partition, sum_tables(keys), client=client, context="the survival data")
+    counts = counts.sort_values(keys, ignore_index=True)
+    causes = sorted(set(counts["status"].unique()) - {0})
+    if cause not in causes:
+        raise ScaleDataError([(None, event, cause, f"is not a cause in the data: one of {causes}")])
+    _no_fit(counts.assign(status=counts["status"] == cause), "time", "status", covariates, cause=True)
+    groups = None
+    if cluster is not None:
+        cc = pd.factorize(counts[cluster], sort=True)[0]
+        groups = (cc, int(cc.max()) + 1)
+    return _fit_fine_gray(counts[covariates].to_numpy(float), counts["time"].to_numpy(float),
+                          counts["status"].to_numpy(float), counts=counts["subjects"].to_numpy(float), cause=cause,
+                          method=method, ties=ties, cluster=groups, names=covariates, alpha=alpha,
+                          duration=duration, event=event, cluster_name=cluster)
