@@ -133,8 +133,11 @@ def _same(got: pd.DataFrame, want: pd.DataFrame, columns) -> None:
         np.testing.assert_allclose(got[c], want[c], rtol=1e-8, atol=1e-12, err_msg=c)
 
 
-@pytest.mark.parametrize("kw", [{"cluster": "community"}, {"robust": True}], ids=["cluster", "robust"])
+@pytest.mark.parametrize("kw", [{"cluster": "community"}, {"robust": True}, {"cluster": "community", "entry": "entry"}],
+                         ids=["cluster", "robust", "entry"])
 def test_robust_variances_from_counts_equal_the_subject_level_ones(client, clustered, kw):
+    # delayed entry: residents who joined the registry up to 200 days after time zero
+    clustered = clustered.assign(entry=np.minimum(clustered["community"] * 7, clustered["time"] - 1).clip(lower=0))
     data = dd.from_pandas(clustered, npartitions=5, sort=False)
     got = scale.cox(data, duration="time", event="event", covariates=COVARIATES, client=client, **kw)
     want = survival.cox(clustered, duration="time", event="event", covariates=COVARIATES, **kw)
@@ -167,6 +170,9 @@ def test_fine_gray_from_counts_equals_the_subject_level_fit(client, clustered, k
 
 
 def test_what_cannot_be_done_from_counts_is_refused_by_name(client, clustered):
+    with pytest.raises(scale.ScaleDataError, match="delayed entry is taken by method='efron'"):
+        scale.cox(clustered.assign(entry=0), duration="time", event="event", covariates=COVARIATES,
+                  method="poisson", entry="entry", client=client)
     with pytest.raises(scale.ScaleDataError, match="robust variances are computed for method='efron'"):
         scale.cox(clustered, duration="time", event="event", covariates=COVARIATES, method="poisson",
                   cluster="community", client=client)

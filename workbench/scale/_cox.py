@@ -84,11 +84,12 @@ class AggregateCoxModel:
 
 
 def _partition_counts(frame: pd.DataFrame, number: int, *, duration: str, event: str, covariates: list[str],
-                      max_patterns: int, cluster: str | None = None, causes: bool = False):
-    """Per (pattern[, cluster], time): ``events`` and ``exits`` (Cox), or per (pattern[, cluster],
-    time, status): ``subjects`` (``causes``: Fine-Gray)."""
+                      max_patterns: int, cluster: str | None = None, entry: str | None = None, causes: bool = False):
+    """Per (pattern[, cluster][, entry], time): ``events`` and ``exits`` (Cox), or per
+    (pattern[, cluster], time, status): ``subjects`` (``causes``: Fine-Gray)."""
     try:
-        _check(frame, duration=duration, event=event, covariates=covariates, binary=not causes, causes=())
+        _check(frame, duration=duration, event=event, covariates=covariates, entry=entry, binary=not causes,
+               causes=())
         if cluster is not None:
             _model_frame(frame, duration=duration, event=event, covariates=covariates, cluster=cluster,
                          causes=() if causes else None)
@@ -107,6 +108,9 @@ def _partition_counts(frame: pd.DataFrame, number: int, *, duration: str, event:
     if cluster is not None:
         table[cluster] = frame[cluster].to_numpy()
         keys.append(cluster)
+    if entry is not None:
+        table["entry"] = pd.to_numeric(frame[entry]).to_numpy(float)
+        keys.append("entry")
     table["time"] = pd.to_numeric(frame[duration]).to_numpy(float)
     if causes:
         table["status"] = pd.to_numeric(frame[event]).to_numpy(float)
@@ -202,8 +206,8 @@ def _person_time(codes: np.ndarray, times: np.ndarray, events: np.ndarray, exits
                                          and len(list(v)) > 0, "a non-empty list of columns"),
                   "method": Options(*METHODS), "intervals": INTERVALS, "alpha": ALPHA})
 def cox(data, *, duration: str, event: str, covariates: Sequence[str], method: str = "efron",
-        intervals: int | Sequence[float] = 20, cluster: str | None = None, robust: bool = False,
-        alpha: float = 0.05, max_patterns: int = 10_000, client=None) -> AggregateCoxModel:
+        intervals: int | Sequence[float] = 20, entry: str | None = None, cluster: str | None = None,
+        robust: bool = False, alpha: float = 0.05, max_patterns: int = 10_000, client=None) -> AggregateCoxModel:
     """Fit a proportional-hazards model over a partitioned cohort from aggregated counts.
 
     Parameters
@@ -222,6 +226,9 @@ def cox(data, *, duration: str, event: str, covariates: Sequence[str], method: s
     intervals : int or sequence of float
         Poisson only: the number of intervals, cut where equal shares of the events have
         happened, or the cut points in days (intervals ``(0, b1], (b1, b2], ..., (b_last, inf)``).
+    entry : str, optional
+        Efron only: delayed entry, as :func:`workbench.survival.cox` (the counts are kept per
+        entry day too).
     cluster : str, optional
         Efron only: the cluster-robust variance of :func:`workbench.survival.cox` (R's
         ``coxph(cluster = )``), exact from counts kept per pattern, cluster and time: subjects
@@ -277,13 +284,16 @@ def cox(data, *, duration: str, event: str, covariates: Sequence[str], method: s
     if method == "poisson" and (cluster is not None or robust):
         raise ScaleDataError([(None, cluster or "robust", None, "robust variances are computed for method='efron' "
                                "(the partial likelihood, as R's coxph); the Poisson fit has none")])
-    ddf = as_dask(data, [duration, event, *covariates, *([cluster] if cluster else [])])
+    if method == "poisson" and entry is not None:
+        raise ScaleDataError([(None, entry, None, "delayed entry is taken by method='efron'; the Poisson fit's "
+                               "person-time starts at 0")])
+    ddf = as_dask(data, [duration, event, *covariates, *([cluster] if cluster else []), *([entry] if entry else [])])
 
     def per_partition(frame, number):
         return _partition_counts(frame, number, duration=duration, event=event, covariates=covariates,
-                                 max_patterns=max_patterns, cluster=cluster)
+                                 max_patterns=max_patterns, cluster=cluster, entry=entry)
 
-    keys = [*covariates, *([cluster] if cluster else []), "time"]
+    keys = [*covariates, *([cluster] if cluster else []), *(["entry"] if entry else []), "time"]
     counts = aggregate(ddf, per_partition, sum_tables(keys), client=client, context="the survival data")
     counts = counts.sort_values(keys, ignore_index=True)
     counts["events"] = counts["events"].round().astype(np.int64)
@@ -302,8 +312,8 @@ def cox(data, *, duration: str, event: str, covariates: Sequence[str], method: s
             cc = pd.factorize(counts[cluster], sort=True)[0]
             groups = (cc[rows], int(cc.max()) + 1)
         model = _fit_cox(x[codes[rows]], times[rows], died, counts=np.where(died, events[rows], (exits - events)[rows]),
-                         ties="efron", robust=robust or cluster is not None, cluster=groups, names=covariates,
-                         alpha=alpha, labels=dict(duration=duration, event=event, entry=None, strata=None,
+                         entry=None if entry is None else counts["entry"].to_numpy(float)[rows], ties="efron", robust=robust or cluster is not None, cluster=groups, names=covariates,
+                         alpha=alpha, labels=dict(duration=duration, event=event, entry=entry, strata=None,
                                                   cluster=cluster))
         summary = model.summary
         summary.attrs.update(method=method)
