@@ -579,13 +579,12 @@ def _model_frame(data: pd.DataFrame, *, duration, event, covariates, entry=None,
         raise SurvivalDataError(problems)
 
 
-def _no_fit(data, duration, event, covariates, *, cause=None) -> None:
-    """Refuse, by name, fits with nothing to estimate."""
-    events = (pd.to_numeric(data[event]) == (1 if cause is None else cause)).sum()
+def _no_fit(events: float, covariates: pd.DataFrame, *, what: str) -> None:
+    """Refuse, by name, fits with nothing to estimate: no events (``what`` names them), or a
+    covariate with one value in every row."""
     if events == 0:
-        raise CoxFitError(f"no events in {event!r}{'' if cause is None else f' of cause {cause}'}: a Cox model "
-                          "needs at least one")
-    constant = [c for c in covariates if pd.to_numeric(data[c]).nunique() < 2]
+        raise CoxFitError(f"no events in {what}: a Cox model needs at least one")
+    constant = [c for c in covariates.columns if pd.to_numeric(covariates[c]).nunique() < 2]
     if constant:
         raise CoxFitError(f"{', '.join(map(repr, constant))} take{'s' if len(constant) == 1 else ''} one value in "
                           "every row: there is no effect to estimate; leave "
@@ -671,7 +670,7 @@ def cox(data: pd.DataFrame, *, duration: str, event: str, covariates: Sequence[s
     strata = _as_list(strata)
     _model_frame(data, duration=duration, event=event, covariates=covariates, entry=entry, strata=strata,
                  weights=weights, cluster=cluster)
-    _no_fit(data, duration, event, covariates)
+    _no_fit((pd.to_numeric(data[event]) == 1).sum(), data[covariates], what=repr(event))
     groups = None
     if cluster is not None:
         codes = _codes(data, [cluster])
@@ -873,7 +872,7 @@ def fine_gray(data: pd.DataFrame, *, duration: str, event: str, cause, covariate
     causes = sorted(set(codes.dropna().unique()) - {0}) if codes is not None else []
     _model_frame(data, duration=duration, event=event, covariates=covariates, cluster=cluster, causes=causes)
     check("fine_gray", "cause", cause, Predicate(lambda c: c in causes, f"one of the causes in the data {causes}"))
-    _no_fit(data, duration, event, covariates, cause=cause)
+    _no_fit((codes == cause).sum(), data[covariates], what=f"{event!r} of cause {cause}")
     groups = None
     if cluster is not None:
         cc = _codes(data, [cluster])

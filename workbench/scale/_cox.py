@@ -303,7 +303,7 @@ def cox(data, *, duration: str, event: str, covariates: Sequence[str], method: s
     events = counts["events"].to_numpy(float)
     exits = counts["exits"].to_numpy(float)
     if method == "efron":
-        _no_fit(counts.assign(_event=(counts["events"] > 0).astype(int)), "time", "_event", covariates)
+        _no_fit(counts["events"].sum(), counts[covariates], what=repr(event))
         # one row for the events and one for the censored of each pattern (and cluster) and time
         rows = np.concatenate([np.flatnonzero(events > 0), np.flatnonzero(exits - events > 0)])
         died = np.arange(len(rows)) < (events > 0).sum()
@@ -392,7 +392,8 @@ def fine_gray(data, *, duration: str, event: str, cause, covariates: Sequence[st
     causes = sorted(set(counts["status"].unique()) - {0})
     if cause not in causes:
         raise ScaleDataError([(None, event, cause, f"is not a cause in the data: one of {causes}")])
-    _no_fit(counts.assign(status=counts["status"] == cause), "time", "status", covariates, cause=True)
+    _no_fit(counts.loc[counts["status"] == cause, "subjects"].sum(), counts[covariates],
+            what=f"{event!r} of cause {cause}")
     groups = None
     if cluster is not None:
         cc = pd.factorize(counts[cluster], sort=True)[0]
