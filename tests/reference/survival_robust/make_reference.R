@@ -52,7 +52,8 @@
 #                   n_clusters. Ties "efron" and "breslow". The script checks that the robust
 #                   variance is the subject-collapsed dfbeta sandwich (clustered by subject).
 #   r_crr.csv       per crr case and covariate: crr(ftime, fstatus, cov1 = model.matrix(~ covs,
-#                   d)[, -1], failcode = cause, cencode = 0): coef, se = sqrt(diag(fit$var)),
+#                   d)[, -1], failcode = cause, cencode = 0, gtol = 1e-12): coef, se = sqrt(diag(fit$var)),
+#                   run to gtol 1e-12 (crr's default 1e-6 stops about 1e-5 short of the maximum),
 #                   hr, z = coef / se, p = 2 * pnorm(-|z|) (what summary.crr prints, but not
 #                   rounded), loglik (fit$loglik), loglik_null, n, converged.
 #   r_fg_cif.csv    predicted cumulative incidence of the cause for 2-3 covariate profiles
@@ -332,7 +333,7 @@ fg_case <- function(case, file, duration, covariates, cause, profiles, times,
     }
   }
   if (do_crr) {
-    ccall <- sprintf("crr(d$%s, d$status, cov1 = model.matrix(~ %s, d)[, -1, drop = FALSE], failcode = %d, cencode = 0)",
+    ccall <- sprintf("crr(d$%s, d$status, cov1 = model.matrix(~ %s, d)[, -1, drop = FALSE], failcode = %d, cencode = 0, gtol = 1e-12)",
                      duration, rhs, cause)
     cfit <- run(ccall, d)
     add_case("crr", case, file, ccall, duration = duration, event = "status",
