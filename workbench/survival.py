@@ -6,14 +6,15 @@ for us: it counts a subject entering at t as at risk at t (R does not), and its 
 fitter breaks tied times by random jitter. Cox models (with robust variances, the
 proportional-hazards test and the Fine-Gray model) are fitted by ``workbench._coxph``, which
 follows R's ``coxph`` term by term in O(n log n) where lifelines' robust variance and
-proportional-hazards test grow with n squared. Every estimate is checked against R in ``tests/test_survival_vs_r.py``
-with the R script and its output committed in ``tests/reference/survival/``.
+proportional-hazards test grow with n squared. Every estimate is checked against R in
+``tests/test_survival_vs_r.py`` and ``tests/test_survival_robust_vs_r.py``, with the R scripts
+and their output committed in ``tests/reference/survival/`` and ``tests/reference/survival_robust/``.
 """
 
 from __future__ import annotations
 
 import warnings
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -23,8 +24,8 @@ from workbench import _coxph
 from workbench._errors import RowProblemsError
 from workbench.params import ALPHA, FRAME, Options, Predicate, check, validate_params
 
-__all__ = ["CoxConvergenceWarning", "CoxFitError", "CoxModel", "FineGrayModel", "SurvivalDataError", "cox", "fine_gray", "cumulative_incidence", "km", "km_summary", "logrank",
-           "logrank_pairwise"]
+__all__ = ["CoxConvergenceWarning", "CoxFitError", "CoxModel", "FineGrayModel", "SurvivalDataError", "cox",
+           "cumulative_incidence", "fine_gray", "km", "km_summary", "logrank", "logrank_pairwise"]
 
 _TOL = np.sqrt(np.finfo(float).eps)  # R's tolerance for "the curve equals p"
 
@@ -37,8 +38,8 @@ class SurvivalDataError(RowProblemsError):
 
 
 def _check(data: pd.DataFrame, *, duration: str, event: str, entry: str | None = None,
-           group: str | None = None, covariates: Sequence[str] = (), causes: Iterable | None = None,
-           binary: bool = True) -> None:
+           group: str | None = None, covariates: Sequence[str] = (), binary: bool = True) -> None:
+    """Every bad row, named; ``binary``: the event is 0/1, else 0 or a cause code (a whole number)."""
     needed = [c for c in (duration, event, entry, group, *covariates) if c is not None]
     absent = [c for c in needed if c not in data.columns]
     if absent:
@@ -53,9 +54,8 @@ def _check(data: pd.DataFrame, *, duration: str, event: str, entry: str | None =
     flag(t.isna() | ~np.isfinite(t.fillna(0)), duration, "must be a number of days (not missing)")
     flag(t < 0, duration, "must not be negative")
     e = pd.to_numeric(data[event], errors="coerce")
-    allowed = {0, 1}
     if binary:
-        flag(e.isna() | ~e.isin(list(allowed)), event, f"must be one of {sorted(allowed)} (0 = censored)")
+        flag(e.isna() | ~e.isin([0, 1]), event, "must be one of [0, 1] (0 = censored)")
     else:
         flag(e.isna() | (e % 1 != 0) | (e < 0), event, "must be 0 (censored) or a cause: a whole number >= 1")
     if entry is not None:
@@ -359,7 +359,7 @@ def cumulative_incidence(data: pd.DataFrame, *, duration: str, event: str, cause
         time.
     """
     causes = sorted(set(pd.to_numeric(data[event], errors="coerce").dropna().unique()) - {0})
-    _check(data, duration=duration, event=event, group=group, causes=causes, binary=False)
+    _check(data, duration=duration, event=event, group=group, binary=False)
     check("cumulative_incidence", "cause", cause,
           Predicate(lambda c: c in causes, f"one of the causes in the data {causes}"))
     z = stats.norm.ppf(1 - alpha / 2)
@@ -558,10 +558,10 @@ def _codes(data: pd.DataFrame, columns: list[str]) -> np.ndarray:
 
 
 def _model_frame(data: pd.DataFrame, *, duration, event, covariates, entry=None, strata=(), weights=None,
-                 cluster=None, causes=None) -> None:
+                 cluster=None, binary=True) -> None:
     """Check every row the fit will use; raise :class:`SurvivalDataError` naming each bad one."""
     _check(data, duration=duration, event=event, entry=entry, covariates=covariates,
-           causes=causes, binary=causes is None)
+           binary=binary)
     problems: list[tuple] = []
     for column, rule in [*[(s, "is missing: every row needs a stratum") for s in strata],
                          *([(cluster, "is missing: every row needs a cluster")] if cluster else [])]:
@@ -693,6 +693,7 @@ def _fit_cox(x, stop, event, *, counts=None, weights=None, strata=None, entry=No
                       efron=ties == "efron")
     beta, var, terms, iterations, loglik0, converged = _fit_design(d, names)
     robust_var = _coxph.robust_variance(d, beta, var, terms, cluster) if robust else None
+    d.xx = None                      # n x p^2, needed by the fit only: the model keeps its per-time sums
     return CoxModel(design=d, beta=beta, var=var, robust_var=robust_var, terms=terms, iterations=iterations,
                     loglik0=loglik0, converged=converged, names=names, ties=ties, alpha=alpha, **labels)
 
@@ -870,7 +871,7 @@ def fine_gray(data: pd.DataFrame, *, duration: str, event: str, cause, covariate
     covariates = list(covariates)
     codes = pd.to_numeric(data[event], errors="coerce") if event in data.columns else None
     causes = sorted(set(codes.dropna().unique()) - {0}) if codes is not None else []
-    _model_frame(data, duration=duration, event=event, covariates=covariates, cluster=cluster, causes=causes)
+    _model_frame(data, duration=duration, event=event, covariates=covariates, cluster=cluster, binary=False)
     check("fine_gray", "cause", cause, Predicate(lambda c: c in causes, f"one of the causes in the data {causes}"))
     _no_fit((codes == cause).sum(), data[covariates], what=f"{event!r} of cause {cause}")
     groups = None
@@ -898,6 +899,7 @@ def _fit_fine_gray(x, time, status, *, counts=None, cause, method, ties, cluster
         robust_var = _coxph.sandwich(d, influence, None)
     else:
         robust_var = _coxph.robust_variance(d, beta, var, terms, cluster)
+    d.xx = None
     return FineGrayModel(method=method, design=d, beta=beta, var=var, robust_var=robust_var, terms=terms,
                          iterations=iterations, names=names, cause=cause, ties=ties, alpha=alpha,
                          duration=duration, event=event, cluster=cluster_name)

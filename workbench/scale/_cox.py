@@ -28,8 +28,8 @@ from scipy import stats
 from workbench._errors import RowProblemsError
 from workbench.scale._compute import ScaleDataError, aggregate, as_dask, problems_of, sum_tables
 from workbench.params import ALPHA, Options, Predicate, validate_params
-from workbench.survival import (FG_METHODS, FineGrayModel, TRANSFORMS, _check, _fit_cox, _fit_fine_gray,
-                                _model_frame, _no_fit)
+from workbench.survival import (FG_METHODS, FineGrayModel, TRANSFORMS, _fit_cox, _fit_fine_gray, _model_frame,
+                                _no_fit)
 
 METHODS = ("efron", "poisson")
 MAX_ITERATIONS = 100
@@ -88,11 +88,8 @@ def _partition_counts(frame: pd.DataFrame, number: int, *, duration: str, event:
     """Per (pattern[, cluster][, entry], time): ``events`` and ``exits`` (Cox), or per
     (pattern[, cluster], time, status): ``subjects`` (``causes``: Fine-Gray)."""
     try:
-        _check(frame, duration=duration, event=event, covariates=covariates, entry=entry, binary=not causes,
-               causes=())
-        if cluster is not None:
-            _model_frame(frame, duration=duration, event=event, covariates=covariates, cluster=cluster,
-                         causes=() if causes else None)
+        _model_frame(frame, duration=duration, event=event, covariates=covariates, entry=entry, cluster=cluster,
+                     binary=not causes)
     except RowProblemsError as err:
         return None, problems_of(err, number)
     table = pd.DataFrame({c: pd.to_numeric(frame[c]).to_numpy(float) for c in covariates})
