@@ -24,6 +24,11 @@ O(n p^2); only the initial sorts are O(n log n).
 A Fine-Gray fit (the subdistribution hazard) adds, at each event time ``t``, the subjects who
 had a competing event before ``t`` with weight ``G(t-)/G(T_i-)`` (``G`` the Kaplan-Meier curve of
 censoring): exactly the risk sets of R's ``finegray`` expansion, without expanding the rows.
+``censoring_correction`` adds to each subject's influence the part that comes from estimating
+``G``, as ``cmprsk::crr``'s variance does.
+
+Rows may stand for several identical subjects (``counts``): the aggregated fits of
+``workbench.scale`` run through the same code, Efron's steps counted per subject.
 """
 
 from __future__ import annotations
@@ -34,8 +39,9 @@ from dataclasses import dataclass
 import numpy as np
 
 MAX_ITERATIONS = 30
-TOLERANCE = 1e-9          # on the relative change of the log-likelihood, as R's coxph (eps)
-STEP_TOLERANCE = 1e-10    # and on the largest Newton step, for estimates exact to rounding
+LOGLIK_TOLERANCE = 1e-13  # on the relative change of the log-likelihood (R's coxph stops at 1e-9) ...
+STEP_TOLERANCE = 1e-10    # ... or on the largest Newton step: estimates exact to rounding
+R_EPS = 1e-9              # R's coxph.control(eps): its judgement of an infinite coefficient
 
 
 def _rev_cumsum(values: np.ndarray) -> np.ndarray:
@@ -274,7 +280,7 @@ def fit(d: Design, *, init: np.ndarray | None = None):
         beta = beta + step
         change = abs(new.loglik - current.loglik)
         current = new
-        if np.max(np.abs(step)) < STEP_TOLERANCE or change <= TOLERANCE * 1e-4 * abs(current.loglik):
+        if np.max(np.abs(step)) < STEP_TOLERANCE or change <= LOGLIK_TOLERANCE * abs(current.loglik):
             converged = True
             break
     try:
@@ -293,7 +299,7 @@ def infinite(beta: np.ndarray, var: np.ndarray, score: np.ndarray) -> np.ndarray
     step ``|U V|`` above 1e-9 and above sqrt(1e-9) times the coefficient. Their likelihood is
     flat towards infinity (a covariate that separates the events)."""
     step = np.abs(score @ var)
-    return (step > TOLERANCE) & (step > np.sqrt(TOLERANCE) * np.abs(beta))
+    return (step > R_EPS) & (step > np.sqrt(R_EPS) * np.abs(beta))
 
 
 def score_residuals(d: Design, beta: np.ndarray, t: Terms) -> np.ndarray:
