@@ -6,7 +6,7 @@ Three parts:
   ``workbench.scale`` on 4 partitions with Dask's local threads, at the runner's sizes, next to
   the pandas cases (the overhead of going through Dask on one machine).
 - ``accuracy``: Cox from aggregated counts (exact Efron, piecewise-exponential Poisson)
-  against the full lifelines fit (``workbench.survival.cox``) at 10^5 and 10^6 rows:
+  against the full subject-level fit (``workbench.survival.cox``) at 10^5 and 10^6 rows:
   log-hazard-ratio differences and standard-error ratios -> ``results/scale_cox.{csv,md}``.
 - ``large``: a cohort larger than the workers' memory (default 50 million residents) written
   in partitions by ``synth``, then screen + tier counts, KM + log-rank and Cox over it on a
@@ -227,7 +227,7 @@ def main(argv=None) -> None:
                              se_ratio=table["se_ratio"].map(lambda v: f"{v:.5f}"),
                              log_hr_full=table["log_hr_full"].round(4))
         (args.out / "scale_cox.md").write_text(
-            _header() + "Cox from aggregated counts (workbench.scale.cox) vs the full lifelines fit "
+            _header() + "Cox from aggregated counts (workbench.scale.cox) vs the full subject-level fit "
             "(workbench.survival.cox, Efron) on the same rows; 4 partitions, local threads.\n\n"
             + shown.to_markdown(index=False) + "\n")
     else:
