@@ -28,8 +28,8 @@ from scipy import stats
 from workbench._errors import RowProblemsError
 from workbench.scale._compute import ScaleDataError, aggregate, as_dask, problems_of, sum_tables
 from workbench.params import ALPHA, Options, Predicate, validate_params
-from workbench.survival import (FG_METHODS, FineGrayModel, TRANSFORMS, _fit_cox, _fit_fine_gray, _model_frame,
-                                _no_fit)
+from workbench.survival_regression import (FG_METHODS, TRANSFORMS, FineGrayModel, _fit_cox, _fit_fine_gray,
+                                           _model_frame, _no_fit)
 
 METHODS = ("efron", "poisson")
 MAX_ITERATIONS = 100
