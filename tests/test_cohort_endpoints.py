@@ -78,11 +78,14 @@ def test_remission_needs_a_baseline_of_10_and_a_later_score_below_5(tables):
     out = endpoints(tables, censor_date=CENSOR, which=["remission"])
     e = out.set_index("resident_id")
     assert (e.loc["A", "duration"], e.loc["A", "event"]) == (59, 1)   # PHQ-9 4 on 2025-03-01
-    assert (e.loc["C", "duration"], e.loc["C", "event"]) == (90, 0)   # last seen 2025-05-02, not remitted
+    # C: PHQ-9 9 on 2025-05-02, then care completed on 2025-06-01 without a remission: care ended
+    # first (cause 3, a competing outcome), 120 days after 2025-02-01; not censored at the review
+    assert (e.loc["C", "duration"], e.loc["C", "event"]) == (120, 3)
     assert "D" not in e.index                                         # baseline 6 < 10: not in this endpoint
-    assert "B" not in e.index                                         # no later review: no time at risk
+    # B: no later review, died on 2025-02-10: death first (cause 2), 30 days after 2025-01-11
+    assert (e.loc["B", "duration"], e.loc["B", "event"]) == (30, 2)
     assert out.attrs["excluded"]["remission"] == {"baseline PHQ-9 below threshold or missing": 1}
-    assert out.attrs["excluded"]["all"]["no time at risk"] == 1
+    assert out.attrs["excluded"]["all"]["no time at risk"] == 0
 
 
 def test_remission_reads_the_stored_scores_not_the_answers(tables):
@@ -102,11 +105,40 @@ def test_dropout_is_dated_at_the_last_attended_contact_plus_the_gap(tables):
     # A: last attended contact 2025-02-01 (missed on 2025-04-01 and planned on 2025-05-01 do not count)
     #    + 90 days = 2025-05-02, before A died on 2025-06-30: dropout at day 121 from referral on 2025-01-01
     assert (e.loc["A", "duration"], e.loc["A", "event"]) == (121, 1)
-    # C: completed on 2025-06-01: censored there, 120 days after 2025-02-01
-    assert (e.loc["C", "duration"], e.loc["C", "event"]) == (120, 0)
+    # C: completed on 2025-06-01: a competing outcome (cause 3), not censoring, 120 days after 2025-02-01
+    assert (e.loc["C", "duration"], e.loc["C", "event"]) == (120, 3)
     # D: last contact 2025-11-15 + 90 = 2026-02-13, after the censor date: censored at 2025-12-31 (305 days)
     assert (e.loc["D", "duration"], e.loc["D", "event"]) == (305, 0)
     assert "B" not in e.index  # never referred
+
+
+def test_death_in_care_and_other_endings_of_care():
+    # E: referred 2025-03-01, attended 2025-09-01, died 2025-10-01 within the gap: death in care (2)
+    # F: referred 2025-03-01, care ended 2025-04-10 because the family moved away: censored (0)
+    # G: referred 2025-03-01, completed on 2025-12-20 but died on 2025-08-01 first: death (2)
+    t = hand_tables(residents={"resident_id": ["E", "F", "G"]},
+                    screenings=[{"resident_id": r, "assessed_on": "2025-03-01", **phq9_total(15)} for r in "EFG"],
+                    events={"resident_id": ["E", "G"], "event_on": ["2025-10-01", "2025-08-01"], "kind": ["death", "death"]},
+                    referrals={"referral_id": ["R1", "R2", "R3"], "resident_id": ["E", "F", "G"],
+                               "referred_on": ["2025-03-01"] * 3, "ended_on": [None, "2025-04-10", "2025-12-20"],
+                               "end_reason": [None, "moved_away", "completed"]},
+                    contacts={"resident_id": ["E", "F", "G"], "referral_id": ["R1", "R2", "R3"],
+                              "contact_on": ["2025-09-01", "2025-04-01", "2025-07-20"],
+                              "status": ["attended", "attended", "attended"]})
+    e = endpoints(t, censor_date=CENSOR, which=["dropout"]).set_index("resident_id")
+    assert (e.loc["E", "duration"], e.loc["E", "event"]) == (214, 2)
+    assert (e.loc["F", "duration"], e.loc["F", "event"]) == (40, 0)
+    assert (e.loc["G", "duration"], e.loc["G", "event"]) == (153, 2)
+    # remission: no review after baseline; E and G die first (cause 2); F's care ended for a
+    # reason that is not an outcome: censored at the last PHQ-9 (baseline: no time at risk, left out)
+    r = endpoints(t, censor_date=CENSOR, which=["remission"]).set_index("resident_id")
+    assert r["event"].to_dict() == {"E": 2, "G": 2} and r["duration"].to_dict() == {"E": 214, "G": 153}
+
+
+def test_the_cause_codes_are_declared_once():
+    from workbench.cohort import CAUSES
+
+    assert CAUSES == {"event": 1, "dropout": 1, "death": 2, "completed": 3, "care_ended": 3}
 
 
 def test_arguments_are_checked(tables):

@@ -20,8 +20,9 @@ __all__ = ["CAUSES", "ENDPOINTS", "RCT", "CohortDataError", "age_at", "endpoints
 
 #: Endpoints :func:`endpoints` can build.
 ENDPOINTS = ("remission", "dropout", "crisis_or_er", "cardiovascular", "death")
-#: Cause codes of ``event`` in the competing-risk endpoints.
-CAUSES = {"event": 1, "death": 2}
+#: Cause codes of ``event`` in the competing-risk endpoints: 1 the endpoint's own event (dropout
+#: for dropout), 2 death first, 3 care completed (dropout) or care ended first (remission).
+CAUSES = {"event": 1, "dropout": 1, "death": 2, "completed": 3, "care_ended": 3}
 #: The randomised trial's study id in ``enrolments`` and ``assessments``.
 RCT = "rct_12m"
 
@@ -84,24 +85,33 @@ def endpoints(tables, *, censor_date, which: Iterable[str] = ENDPOINTS, dropout_
     dropout_days : int
         Dropout (residents with a referral, from their first referral): no attended contact
         (``contacts.status == "attended"``) for this many days; the event is dated at the last
-        attended contact + ``dropout_days``. A referral that ended as ``completed`` is censored
-        at its end.
+        attended contact + ``dropout_days``. Care can end in more than one way, and each is an
+        outcome, not censoring: ``event`` 1 = dropout, 2 = died in care, 3 = care completed
+        (``referrals.end_reason == "completed"`` on ``ended_on``), 0 = still in care at the
+        censor date, or care ended for another recorded reason (moved away, transferred:
+        censored at ``ended_on``). Analyse it with :func:`workbench.survival.competing_summary`
+        or :func:`workbench.survival.cumulative_incidence` (Aalen-Johansen); one minus
+        Kaplan-Meier with completion censored overstates dropout.
     time_scale : {"follow_up", "age"}
         ``follow_up``: days since baseline, ``entry`` 0. ``age``: days of age, ``entry`` the
         age at baseline (delayed entry: a resident is at risk only from the age they joined).
     remission_baseline, remission_below : float, optional
         Remission: the first stored PHQ-9 score of a later review or study visit below
-        ``remission_below``, after a baseline screening PHQ-9 of at least ``remission_baseline``;
-        residents are censored at their last such PHQ-9. Defaults are declared once elsewhere:
-        the PHQ-9 screen-positive total (10, Kroenke 2001, ``phq9.yaml``) and the remission
-        threshold of ``workbench/outcomes/thresholds.yaml`` (PHQ-9 < 5, REFERENCE.md). Only
-        residents at or above the baseline threshold enter this endpoint.
+        ``remission_below``, after a baseline screening PHQ-9 of at least ``remission_baseline``.
+        Defaults are declared once elsewhere: the PHQ-9 screen-positive total (10, Kroenke 2001,
+        ``phq9.yaml``) and the remission threshold of ``workbench/outcomes/thresholds.yaml``
+        (PHQ-9 < 5, REFERENCE.md). Only residents at or above the baseline threshold enter this
+        endpoint. ``event`` 1 = remission, 2 = death first, 3 = care ended first (the first
+        referral completed or dropped out, as in dropout, before a remission was recorded:
+        nobody reviews PHQ-9 after care ends), 0 = censored at the last PHQ-9 (still in care,
+        or never referred). A PHQ-9 below the threshold on the day care ends counts as remission.
 
     Returns
     -------
     DataFrame
-        ``resident_id, endpoint, duration`` (days), ``event`` (1/0; for crisis_or_er and
-        cardiovascular: 1 = the event, 2 = death first, 0 = censored), ``entry`` (days),
+        ``resident_id, endpoint, duration`` (days), ``event`` (:data:`CAUSES`: death 1/0; for
+        crisis_or_er and cardiovascular 1 = the event, 2 = death first, 0 = censored; for
+        dropout and remission as above), ``entry`` (days),
         ``baseline_on``, ``exit_on``, then baseline covariates: the ``residents`` columns but
         ``birth_date`` (``sex``, ``community``, ``lives_alone``, the chronic conditions),
         ``community_type`` (from ``communities``), ``arm`` (the resident's arm in the trial
@@ -150,6 +160,34 @@ def endpoints(tables, *, censor_date, which: Iterable[str] = ENDPOINTS, dropout_
         hit = hit[hit["event_on"] >= hit["baseline_on"]]
         return people["resident_id"].map(hit.groupby("resident_id", observed=True)["event_on"].min())
 
+    refs = t.referrals[t.referrals["referred_on"] <= end].sort_values(["referred_on", "referral_id"])
+    referral_of = refs.drop_duplicates("resident_id").set_index("resident_id")
+    attended = t.contacts
+    attended = attended[(attended["status"] == "attended").fillna(False).to_numpy(bool)
+                        & (attended["contact_on"] <= end).to_numpy(bool)]
+    last_attended = attended.groupby("resident_id", observed=True)["contact_on"].max()
+
+    def care_ends(rows: pd.DataFrame) -> pd.DataFrame:
+        """How and when each resident's first referral ended: dropout (no attended contact for
+        ``dropout_days``), death in care, completed, or still in care (0) at the censor date."""
+        start = rows["resident_id"].map(referral_of["referred_on"])
+        last = rows["resident_id"].map(last_attended)
+        last = last.where(last.notna() & (last >= start), start)
+        ended = rows["resident_id"].map(referral_of["ended_on"])
+        reason = rows["resident_id"].map(referral_of["end_reason"])
+        completed = ((reason == "completed").fillna(False).astype(bool) & ended.notna() & (ended <= end)
+                     & ~(rows["death_on"] < ended).fillna(False))
+        other_end = (reason.notna() & ~reason.isin(["completed", "dropped_out"]) & ended.notna()
+                     & (ended <= end) & ~(rows["death_on"] < ended)).fillna(False).astype(bool)
+        gap_end = last + pd.to_timedelta(dropout_days, unit="D")
+        limit = rows["death_on"].where(rows["death_on"].notna(), end)
+        stop = ended.where(completed | other_end, limit)  # care cannot drop out after it ended
+        dropped = start.notna() & ~completed & (gap_end <= stop)
+        died = start.notna() & ~completed & ~other_end & ~dropped & rows["death_on"].notna()
+        exit_on = gap_end.where(dropped, stop)
+        event = np.select([dropped, completed, died], [CAUSES["dropout"], CAUSES["completed"], CAUSES["death"]], 0)
+        return pd.DataFrame({"exit_on": pd.to_datetime(exit_on), "event": event}, index=rows.index)
+
     frames = []
     for name in which:
         if name == "death":
@@ -175,26 +213,25 @@ def endpoints(tables, *, censor_date, which: Iterable[str] = ENDPOINTS, dropout_
             rows = people[eligible.fillna(False).to_numpy(bool)]
             first = rows["resident_id"].map(remitted)
             seen = rows["resident_id"].map(last_seen).fillna(rows["baseline_on"])
-            exit_on = first.where(first.notna(), seen)
-            event = first.notna().astype(int)
+            care = care_ends(rows)
+            care_end = care["exit_on"].where(care["event"].isin([CAUSES["dropout"], CAUSES["completed"]])
+                                            & (care["exit_on"] > rows["baseline_on"]))
+            death = rows["death_on"]
+            candidates = pd.DataFrame({CAUSES["event"]: first, CAUSES["care_ended"]: care_end,
+                                       CAUSES["death"]: death}, index=rows.index)
+            # the earliest of remission, care ending and death; remission wins a tie (a last
+            # session's PHQ-9 below the threshold is a remission in care)
+            exit_on = candidates.min(axis=1)
+            event = pd.Series(0, index=rows.index)
+            for code in (CAUSES["death"], CAUSES["care_ended"], CAUSES["event"]):
+                event = event.mask(candidates[code].notna() & (candidates[code] == exit_on), code)
+            exit_on = exit_on.where(event > 0, seen)
             excluded[name] = {"baseline PHQ-9 below threshold or missing": int((~eligible.fillna(False)).sum())}
         else:  # dropout
-            refs = t.referrals[t.referrals["referred_on"] <= end].sort_values(["referred_on", "referral_id"])
-            refs = refs.drop_duplicates("resident_id").set_index("resident_id")
-            c = t.contacts
-            c = c[(c["status"] == "attended").fillna(False).to_numpy(bool) & (c["contact_on"] <= end).to_numpy(bool)]
-            rows = people[people["resident_id"].isin(refs.index)]
-            rows = rows.assign(baseline_on=rows["resident_id"].map(refs["referred_on"]))
-            last = rows["resident_id"].map(c.groupby("resident_id", observed=True)["contact_on"].max())
-            last = last.where(last.notna() & (last >= rows["baseline_on"]), rows["baseline_on"])
-            ended = rows["resident_id"].map(refs["ended_on"])
-            completed = (rows["resident_id"].map(refs["end_reason"]) == "completed").fillna(False).astype(bool)
-            limit = rows["death_on"].where(rows["death_on"].notna(), end)
-            gap_end = last + pd.to_timedelta(dropout_days, unit="D")
-            dropped = ~completed & (gap_end <= limit)
-            censor = ended.where(completed & ended.notna() & (ended <= limit), limit)
-            exit_on = gap_end.where(dropped, censor)
-            event = dropped.astype(int)
+            rows = people[people["resident_id"].isin(referral_of.index)]
+            rows = rows.assign(baseline_on=rows["resident_id"].map(referral_of["referred_on"]))
+            care = care_ends(rows)
+            exit_on, event = care["exit_on"], care["event"]
         frame = rows[["resident_id", "baseline_on"]].assign(endpoint=name, exit_on=pd.to_datetime(exit_on).to_numpy(),
                                                            event=np.asarray(event, dtype=int))
         frame["duration"] = (frame["exit_on"] - frame["baseline_on"]).dt.days

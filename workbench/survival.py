@@ -23,7 +23,7 @@ from workbench.survival_regression import (CoxConvergenceWarning, CoxFitError, C
                                            fine_gray)
 
 __all__ = ["CoxConvergenceWarning", "CoxFitError", "CoxModel", "FineGrayModel", "SurvivalDataError", "cox",
-           "cumulative_incidence", "fine_gray", "km", "km_summary", "logrank", "logrank_pairwise"]
+           "competing_summary", "cumulative_incidence", "fine_gray", "km", "km_summary", "logrank", "logrank_pairwise"]
 
 _TOL = np.sqrt(np.finfo(float).eps)  # R's tolerance for "the curve equals p"
 
@@ -356,3 +356,85 @@ def cumulative_incidence(data: pd.DataFrame, *, duration: str, event: str, cause
     out = pd.concat(parts, ignore_index=True)
     out.attrs.update(cause=cause, alpha=alpha)
     return out
+
+
+def _causes_ok(value) -> bool:
+    return isinstance(value, dict) and len(value) > 0 and all(
+        isinstance(k, (int, np.integer)) and not isinstance(k, bool) and k != 0 and isinstance(v, str) and v
+        for k, v in value.items())
+
+
+@validate_params({"data": FRAME, "alpha": ALPHA,
+                  "causes": Predicate(_causes_ok, "a dict of cause code (a whole number, not 0) -> name, "
+                                                  "e.g. {1: 'dropout', 2: 'death', 3: 'completed'}")})
+def competing_summary(data: pd.DataFrame, *, duration: str, event: str, causes: dict, group: str | None = None,
+                      at: float | None = None, alpha: float = 0.05) -> pd.DataFrame:
+    """How follow-up ended, per group and cause: counts, crude shares and the cumulative incidence
+    at a time, with every way of leaving counted as its own outcome (Aalen-Johansen).
+
+    Treating a competing outcome (care completed, death) as censoring pretends those people could
+    still have the event of interest later: one minus Kaplan-Meier then overstates it, and a
+    "still in care" curve falls to zero as if everyone had dropped out. Here each cause has its own
+    cumulative incidence; together with the share still under observation they add up to one.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per subject.
+    duration, event : str
+        Columns of follow-up time and outcome: 0 = censored, else a cause code.
+    causes : dict
+        Cause code -> name, for every code in ``event`` but 0 (a code not named is an error).
+    group : str, optional
+        A grouping column.
+    at : float, optional
+        The time at which to read the cumulative incidence (default: the last time in each group).
+    alpha : float
+        1 - the confidence level of the intervals (the log-transformed interval of
+        :func:`cumulative_incidence`, as R's ``survfit``).
+
+    Returns
+    -------
+    DataFrame
+        ``group`` (when grouped), ``cause`` (its name), ``code``, ``n`` (subjects in the group),
+        ``events`` (of this cause, by ``at`` when given), ``crude`` (events / n), ``cif``,
+        ``ci_low``, ``ci_high`` (at ``at``), then a row per group with cause ``"none_yet"``: ``events``
+        = those censored or still under observation at ``at``, ``cif`` = 1 - the sum of the
+        causes' (the estimated share with no outcome yet; no interval).
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"t": [1, 2, 3, 4, 5, 6, 7, 8], "e": [1, 3, 0, 1, 3, 1, 0, 3]})
+    >>> out = competing_summary(d, duration="t", event="e", causes={1: "dropout", 3: "completed"})
+    >>> out[["cause", "events", "crude", "cif"]].round(3).values.tolist()
+    [['dropout', 3, 0.375, 0.425], ['completed', 3, 0.375, 0.575], ['none_yet', 2, 0.25, 0.0]]
+    """
+    codes = sorted(set(pd.to_numeric(data[event], errors="coerce").dropna().unique()) - {0})
+    unnamed = [c for c in codes if c not in causes]
+    if unnamed:
+        rows = data.index[data[event].isin(unnamed)]
+        raise SurvivalDataError([(i, event, data.at[i, event], f"is a cause code without a name in causes {sorted(causes)}")
+                                 for i in rows])
+    out = []
+    for label, part in _groups(data, group):
+        time, ev = part[duration].to_numpy(float), part[event].to_numpy(float)
+        horizon = float(np.max(time)) if at is None else float(at)
+        total = 0.0
+        for code, name in causes.items():
+            count = int(((ev == code) & (time <= horizon)).sum())
+            row = {"cause": name, "code": code, "n": len(part), "events": count, "crude": count / len(part),
+                   "cif": 0.0, "ci_low": np.nan, "ci_high": np.nan}
+            if code in codes:
+                curve = cumulative_incidence(part, duration=duration, event=event, cause=code, alpha=alpha)
+                upto = curve[curve["time"] <= horizon]
+                if len(upto):
+                    row.update(upto.iloc[-1][["cif", "ci_low", "ci_high"]].to_dict())
+            total += row["cif"]
+            out.append({"group": label, **row} if group is not None else row)
+        still = int((time > horizon).sum() + ((ev == 0) & (time <= horizon)).sum())
+        row = {"cause": "none_yet", "code": 0, "n": len(part), "events": still, "crude": still / len(part),
+               "cif": max(0.0, 1.0 - total), "ci_low": np.nan, "ci_high": np.nan}
+        out.append({"group": label, **row} if group is not None else row)
+    frame = pd.DataFrame(out)
+    frame.attrs.update(alpha=alpha, at=at)
+    return frame
