@@ -122,20 +122,15 @@ class CoxModel:
         out.attrs["transform"] = transform
         return out
 
-    def plot_forest(self, *, ax=None, lang: str = "en"):
-        """Forest plot of hazard ratios with their confidence intervals (log scale)."""
-        import matplotlib.pyplot as plt
+    def plot_forest(self, *, ax=None, lang: str = "en", names: dict | None = None, per: dict | None = None,
+                    title: str = ""):
+        """Forest plot of the hazard ratios (:func:`workbench.plots.forest_plot`): readable row
+        names (``names``, else the workbench's zh/en words), ratios per ``per`` units
+        (``{"age": 10}``: ``exp(10 coef)``), plain ticks on a log axis, a line at 1 and
+        "HR (95% CI)" beside each row. Returns the axes."""
+        from workbench.plots import forest_plot
 
-        if ax is None:
-            _, ax = plt.subplots(figsize=(6, 0.5 * len(self.summary) + 1))
-        s = self.summary.iloc[::-1]
-        y = np.arange(len(s))
-        ax.errorbar(s["hr"], y, xerr=[s["hr"] - s["hr_ci_low"], s["hr_ci_high"] - s["hr"]], fmt="o", color="#4c78a8")
-        ax.axvline(1, color="grey", lw=0.8, ls="--")
-        ax.set_xscale("log")
-        ax.set_yticks(y, s.index)
-        ax.set_xlabel("风险比 (HR)" if lang == "zh" else "Hazard ratio")
-        return ax
+        return forest_plot(self.summary, names=names, per=per, lang=lang, title=title, ax=ax)
 
     def _repr_html_(self) -> str:
         return self.summary.to_html(float_format=lambda v: f"{v:.4g}")
