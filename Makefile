@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run hub test bench bench-apps setup system-deps clean
+.PHONY: run hub test handouts bench bench-apps setup system-deps clean
 
 run: setup
 	@PORT=$(PORT) $(BIN)/python -m workbench.server --port $(PORT)
@@ -15,8 +15,15 @@ run: setup
 hub: setup
 	@bash deploy/setup-hub
 
+# Two pytest-xdist workers, a test module (all of tests/e2e) at a time each (tests/conftest.py);
+# `make test PYTEST_ARGS="-n 0"` runs the tests in one process instead.
+PYTEST_XDIST ?= -n 2 --dist loadfile --no-loadscope-reorder
 test: setup
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_XDIST) $(PYTEST_ARGS)
+
+# Every workshop notebook executed in Chinese and in English, as HTML for a trainer (handouts/).
+handouts: setup
+	$(BIN)/python -m workbench.handouts --out handouts
 
 bench: setup
 	$(BIN)/python benchmarks/run.py
