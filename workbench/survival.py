@@ -19,10 +19,11 @@ from scipy import stats
 
 from workbench._survival_base import SurvivalDataError, _check
 from workbench.params import ALPHA, FRAME, Options, Predicate, check, validate_params
-from workbench.survival_regression import (CoxConvergenceWarning, CoxFitError, CoxModel, FineGrayModel, cox,
-                                           fine_gray)
+from workbench.survival_regression import (EVENTS_PER_PARAMETER, CoxConvergenceWarning, CoxFitError, CoxModel,
+                                           FineGrayModel, SparseDataWarning, cox, fine_gray)
 
-__all__ = ["CoxConvergenceWarning", "CoxFitError", "CoxModel", "FineGrayModel", "SurvivalDataError", "cox",
+__all__ = ["EVENTS_PER_PARAMETER", "CoxConvergenceWarning", "CoxFitError", "CoxModel", "FineGrayModel",
+           "SparseDataWarning", "SurvivalDataError", "cox",
            "competing_summary", "cumulative_incidence", "fine_gray", "km", "km_summary", "logrank", "logrank_pairwise"]
 
 _TOL = np.sqrt(np.finfo(float).eps)  # R's tolerance for "the curve equals p"

@@ -21,7 +21,8 @@ from workbench import _coxph
 from workbench._survival_base import SurvivalDataError, _check
 from workbench.params import ALPHA, FRAME, Options, Predicate, check, validate_params
 
-__all__ = ["CoxConvergenceWarning", "CoxFitError", "CoxModel", "FineGrayModel", "cox", "fine_gray"]
+__all__ = ["EVENTS_PER_PARAMETER", "CoxConvergenceWarning", "CoxFitError", "CoxModel", "FineGrayModel", "SparseDataWarning", "cox",
+           "fine_gray"]
 
 
 # --- Cox ------------------------------------------------------------------------------------
@@ -197,9 +198,21 @@ def _model_frame(data: pd.DataFrame, *, duration, event, covariates, entry=None,
         raise SurvivalDataError(problems)
 
 
+#: Fewer events than this per estimated coefficient and a Cox model's estimates are biased and its
+#: intervals unreliable (Peduzzi et al. 1995, J Clin Epidemiol 48:1503; Concato et al. 1995, J Clin
+#: Epidemiol 48:1495). Vittinghoff & McCulloch (2007, Am J Epidemiol 165:710) found 5-9 often
+#: acceptable: below 10 is a warning, not a refusal.
+EVENTS_PER_PARAMETER = 10
+
+
+class SparseDataWarning(UserWarning):
+    """Too few events for the number of coefficients (:data:`EVENTS_PER_PARAMETER`)."""
+
+
 def _no_fit(events: float, covariates: pd.DataFrame, *, what: str) -> None:
     """Refuse, by name, fits with nothing to estimate: no events (``what`` names them), or a
-    covariate with one value in every row."""
+    covariate with one value in every row; warn when there are fewer than
+    :data:`EVENTS_PER_PARAMETER` events per coefficient."""
     if events == 0:
         raise CoxFitError(f"no events in {what}: a Cox model needs at least one")
     constant = [c for c in covariates.columns if pd.to_numeric(covariates[c]).nunique() < 2]
@@ -207,6 +220,13 @@ def _no_fit(events: float, covariates: pd.DataFrame, *, what: str) -> None:
         raise CoxFitError(f"{', '.join(map(repr, constant))} take{'s' if len(constant) == 1 else ''} one value in "
                           "every row: there is no effect to estimate; leave "
                           f"{'it' if len(constant) == 1 else 'them'} out")
+    p = covariates.shape[1]
+    if p and events / p < EVENTS_PER_PARAMETER:
+        warnings.warn(f"{events:g} events in {what} for {p} coefficient{'s' if p > 1 else ''}: "
+                      f"{events / p:.1f} events per coefficient, fewer than {EVENTS_PER_PARAMETER} "
+                      f"(Peduzzi 1995). The hazard ratios may be biased away from 1 and their intervals too "
+                      f"narrow; fit fewer covariates (at most {int(events // EVENTS_PER_PARAMETER)}) or read "
+                      "the model as exploratory.", SparseDataWarning, stacklevel=3)
 
 
 def _fit_design(d, names):
