@@ -281,3 +281,50 @@ def test_resource_use_counts_events_and_attended_contacts_in_the_costing_period(
         resource_use(t, events=("admission",))
     with pytest.raises(TypeError, match="The 'tables' parameter of resource_use"):
         resource_use(use)
+
+
+# --- issue 20: a NaN effect (e.g. remission that does not apply) is dropped; replicates and the CEAC ---
+
+def test_nan_binary_effect_is_dropped_and_counted_never_zero():
+    # remission is NaN for a resident not at caseness at baseline: out of the denominator
+    d = pd.DataFrame({"arm": ["uc"] * 5 + ["ic"] * 5, "cost": [100.0] * 5 + [300.0] * 5,
+                      "remission": [1, 0, np.nan, np.nan, 0, 1, 1, np.nan, 0, 1]})
+    r = cost_effectiveness(d, arm="arm", cost="cost", effect="remission", reference="uc", n_boot=100).iloc[0]
+    assert (r["n"], r["n_reference"], r["n_excluded"]) == (4, 3, 3)
+    # 3/4 vs 1/3 (NaN read as 0 would give 3/5 vs 1/5)
+    assert r["mean_effect"] == pytest.approx(0.75) and r["mean_effect_reference"] == pytest.approx(1 / 3)
+    assert r["icer"] == pytest.approx(200 / (0.75 - 1 / 3))
+
+
+def test_replicates_are_the_draws_behind_the_intervals():
+    from workbench.economics import ceac
+
+    d = _trial()
+    plain = cost_effectiveness(d, arm="arm", cost="cost", effect="qaly", reference="usual", n_boot=500, seed=3)
+    r, reps = cost_effectiveness(d, arm="arm", cost="cost", effect="qaly", reference="usual", n_boot=500, seed=3,
+                                 return_replicates=True)
+    pd.testing.assert_frame_equal(plain, r)
+    assert list(reps.columns) == ["arm", "replicate", "delta_cost", "delta_effect"] and len(reps) == 500
+    low, high = np.quantile(reps["delta_cost"], [0.025, 0.975])
+    assert (low, high) == (pytest.approx(r.loc[0, "delta_cost_ci_low"]), pytest.approx(r.loc[0, "delta_cost_ci_high"]))
+    curve = ceac(reps, wtp=[0, 1_000_000])
+    nmb0 = (-reps["delta_cost"] > 0).mean()
+    assert curve["probability"].tolist() == [pytest.approx(nmb0),
+                                             pytest.approx((1_000_000 * reps["delta_effect"] - reps["delta_cost"] > 0).mean())]
+
+
+def test_ceac_hand_computed_and_errors():
+    from workbench.economics import ceac
+
+    reps = pd.DataFrame({"arm": ["a"] * 4 + ["b"] * 2, "delta_cost": [100.0, 200.0, 300.0, 400.0, -10.0, 10.0],
+                         "delta_effect": [1.0, 1.0, 1.0, 1.0, 0.0, 0.0]})
+    out = ceac(reps, wtp=[250])
+    # a: 250 - cost > 0 for 100 and 200 -> 0.5; b: net benefit 10 and -10 -> 0.5
+    assert out[["arm", "wtp", "probability", "n_boot"]].values.tolist() == [["a", 250, 0.5, 4], ["b", 250, 0.5, 2]]
+    with pytest.raises(ValueError, match="The 'wtp' parameter of ceac must be a non-empty sequence"):
+        ceac(reps, wtp=[-1])
+    bad = reps.assign(delta_cost=reps["delta_cost"].astype(object))
+    bad.loc[2, "delta_cost"] = None
+    with pytest.raises(EconomicsDataError) as err:
+        ceac(bad, wtp=[0])
+    assert err.value.problems[["row", "column"]].values.tolist() == [[2, "delta_cost"]]

@@ -35,7 +35,7 @@ def assessments(rows, columns=("resident_id", "assessed_on", "phq9_score")):
 
 def test_every_declared_value_has_a_source_and_a_version():
     t = thresholds()
-    assert t.version == "1.0"
+    assert t.version == "1.1"
     table = t.table()
     assert table["source"].notna().all() and (table["source"].str.len() > 10).all()
     assert t.response_min_fall == 0.5 and t.remission_below["phq9"] == 5
@@ -460,16 +460,17 @@ PAIRS = pd.DataFrame({
 #    the end: recovered; PHQ-9 fall 9 >= 6: reliable improvement and reliable recovery
 # 1: 18 -> 10 falls 8 < 9: no response; GAD-7 8 is caseness at the end: not recovered
 # 2: 12 -> 4: response (8 >= 6) and remission (4 < 5); GAD-7 rises 2 < 4: no deterioration
-# 3: 4 -> 5: no response; GAD-7 9 -> 8: case at both ends: not recovered
-# 4: 0 -> 0: response undefined (no fall from 0), remission (0 < 5); not a case: recovery does not apply
+# 3: 4 -> 5: start below PHQ-9 caseness (10): response and remission do not apply (NA, not False);
+#    GAD-7 9 -> 8: case at both ends: not recovered
+# 4: 0 -> 0: start below caseness: response and remission NA; not a case: recovery does not apply
 # 5: end PHQ-9 unknown: response and remission unknown; GAD-7 9 is caseness, yet recovery needs both end scores
 # 6: PHQ-9 9 -> 3 is a fall of 6 >= 6 with GAD-7 10 -> 4 falling 6 >= 4: reliable improvement; case at start
-#    on GAD-7 only (10 >= 8): recovered
+#    on GAD-7 only (10 >= 8): recovered; PHQ-9 start 9 < 10: PHQ-9 response and remission do not apply
 # 7: start PHQ-9 unknown, GAD-7 12 is caseness: recovery applies (2 and 2 below); reliable change
-#    needs all four scores: unknown
+#    needs all four scores: unknown; response and remission need the start: unknown
 EXPECTED = {
-    "response": [True, False, True, False, None, None, True, None],
-    "remission": [False, False, True, False, True, None, True, True],
+    "response": [True, False, True, None, None, None, None, None],
+    "remission": [False, False, True, None, None, None, None, None],
     "caseness_start": [True, True, True, True, False, True, True, True],
     "caseness_end": [False, True, False, True, False, True, False, False],
     "recovered": [True, False, True, False, None, None, True, True],
@@ -487,7 +488,7 @@ def test_classify_pairs_follows_the_definitions():
     from workbench.outcomes import classify_pairs
 
     out = classify_pairs(PAIRS, start={"phq9": "p0", "gad7": "g0"}, end={"phq9": "p1", "gad7": "g1"})
-    assert list(out.columns) == list(EXPECTED) and out.attrs["thresholds_version"] == "1.0"
+    assert list(out.columns) == list(EXPECTED) and out.attrs["thresholds_version"] == "1.1"
     for column, expected in EXPECTED.items():
         assert _listed(out[column]) == expected, column
 
@@ -523,10 +524,12 @@ def test_classify_pairs_names_bad_scores_and_arguments():
         classify_pairs(PAIRS, start="p0", end={"phq9": "p1"})
     with pytest.raises(ValueError, match="The 'start' parameter of classify_pairs must be a mapping with a column for the instrument 'phq9'"):
         classify_pairs(PAIRS, start={"gad7": "g0"}, end={"gad7": "g1"})
-    # GAD-7 alone: response but no declared remission threshold (NA), no recovery columns
+    # GAD-7 alone: response from a declared baseline caseness (GAD-7 >= 10) but no declared
+    # remission threshold (NA), no recovery columns
     out = classify_pairs(PAIRS, start={"gad7": "g0"}, end={"gad7": "g1"}, instrument="gad7")
     assert list(out.columns) == ["response", "remission"] and out["remission"].isna().all()
-    assert _listed(out["response"])[:3] == [True, False, False]   # 9 -> 3 yes, 9 -> 8 no, 5 -> 7 no
+    # starts 9, 9, 5, 9, 0 are below 10: NA; 11 -> 9 no, 10 -> 4 yes, 12 -> 2 yes
+    assert _listed(out["response"]) == [None] * 5 + [False, True, True]
 
 
 def test_referral_outcomes_reads_the_contacts_status():
@@ -563,3 +566,30 @@ def test_referral_outcomes_from_the_analysis_tables():
     assert edited.loc["F1", "phq9_last"] == 10 and not edited.loc["F1", "recovered"]
     with pytest.raises(ValueError, match="The 'contacts' parameter of referral_outcomes must be None when 'assessments' are the analysis tables"):
         referral_outcomes(t, t.contacts)
+
+
+def test_response_and_remission_do_not_apply_below_baseline_caseness():
+    # REFERENCE.md "Change and outcome metrics": remission and response are measured for those at
+    # caseness at baseline (CMS159: index PHQ-9 > 9). Starting at 3 and ending at 2 is not a
+    # remission, nor a failure to remit: NA, outside the denominator, never False.
+    from workbench.outcomes import classify_pairs
+
+    d = pd.DataFrame({"p0": [3, 9, 10, 20, 12], "p1": [2, 4, 4, 10, 6]})
+    out = classify_pairs(d, start={"phq9": "p0"}, end={"phq9": "p1"})
+    assert _listed(out["remission"]) == [None, None, True, False, False]
+    assert _listed(out["response"]) == [None, None, True, True, True]
+    assert thresholds().baseline_caseness["phq9"] == 10
+    ch = change(pd.DataFrame({"resident_id": ["a", "a"], "assessed_on": ["2024-01-01", "2024-04-01"],
+                              "phq9_score": [3, 1]}))
+    assert pd.isna(ch.loc[0, "remission"]) and pd.isna(ch.loc[0, "response"])
+
+
+def test_a_remission_threshold_needs_a_baseline_caseness(tmp_path):
+    import yaml
+
+    raw = yaml.safe_load(thresholds().path.read_text(encoding="utf-8"))
+    del raw["baseline_caseness"]["phq9"]
+    path = tmp_path / "t.yaml"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    with pytest.raises(OutcomeConfigError, match=r"remission.phq9: has no baseline_caseness.phq9.at_least"):
+        load_thresholds(path)

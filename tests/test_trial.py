@@ -79,6 +79,7 @@ def test_risk_compare_matches_r(case, r):
     _compare(ours, r, ["risk", "risk_reference", "risk_difference", "rd_ci_low", "rd_ci_high", "risk_ratio",
                        "rr_ci_low", "rr_ci_high", "nnt"],
              ["events", "n", "events_reference", "n_reference", "n_excluded"])
+    assert ours["nnt_kind"].tolist() == r["nnt_kind"].tolist()
     assert list(ours.columns[:10]) == ["arm", "risk", "risk_reference", "risk_difference", "rd_ci_low",
                                        "rd_ci_high", "risk_ratio", "rr_ci_low", "rr_ci_high", "nnt"]
 
@@ -103,12 +104,17 @@ def test_mixed_anova_matches_r_aov(case, r):
         assert list(ours[c]) == list(r[c]), c
 
 
-def test_nnt_undefined_when_rd_interval_crosses_zero():
+def test_nnt_interval_runs_through_infinity_when_rd_interval_crosses_zero():
+    # Altman 1998 (BMJ 317:1309): report "NNTB x to infinity to NNTH y", do not drop the NNT.
+    # Interval limits against R: tests/test_trial_nnt.py (tests/reference/nnt).
     r = R_RISK[(R_RISK["case"] == "three_arm_rare") & (R_RISK["arm"] == "b_high")].iloc[0]
     assert r["rd_ci_low"] < 0 < r["rd_ci_high"]
-    ours = trial.risk_compare(DATA["data_three_arm.csv"], outcome="rare", arm="arm", reference="control")
-    assert np.isnan(ours.set_index("arm").loc["b_high", "nnt"])
-    assert ours.set_index("arm").loc["a_low", "nnt"] == pytest.approx(-4.5)  # a number needed to harm
+    ours = trial.risk_compare(DATA["data_three_arm.csv"], outcome="rare", arm="arm", reference="control").set_index("arm")
+    b = ours.loc["b_high"]
+    assert b["nnt"] == r["nnt"] and b["nnt_ci_through_infinity"]
+    assert (b["nnt_ci_low_kind"], b["nnt_ci_high_kind"]) == ("NNTB", "NNTH")
+    a = ours.loc["a_low"]   # RD -0.222: 1 / 0.222 = 4.5, rounded up to 5, a number needed to harm
+    assert (a["nnt"], a["nnt_kind"], a["nnt_unrounded"]) == (5, "NNTH", pytest.approx(4.5))
 
 
 # --- the sample trial end to end ---------------------------------------------------------------
@@ -130,9 +136,8 @@ def test_consort_on_the_sample():
 
 def test_the_sample_trial_from_stored_scores_is_the_data_r_analysed():
     # data_rct.csv was written (make_data.py) by scoring the sample's answers again; the analysis
-    # tables' stored scores must give the very same trial. Response differs only where the baseline
-    # PHQ-9 is 0: the old script called 0 -> 0 a response; workbench.outcomes (the one coding)
-    # leaves it undefined (no fall of 50% is possible from 0).
+    # tables' stored scores must give the very same trial. Response and remission apply only to a
+    # baseline PHQ-9 >= 10 (NaN below: tests/test_trial_nnt.py checks them from the raw scores).
     from workbench.cohort import trial_frame
     from workbench.sample import load_sample
 
@@ -140,12 +145,10 @@ def test_the_sample_trial_from_stored_scores_is_the_data_r_analysed():
     theirs = DATA["data_rct.csv"]
     assert ours["resident_id"].tolist() == theirs["resident_id"].tolist()
     assert ours["arm"].tolist() == theirs["arm"].tolist()
-    for c in ["phq9_0", "phq9_6", "phq9_12", "gad7_0", "gad7_6", "gad7_12", "remission_12"]:
+    for c in ["phq9_0", "phq9_6", "phq9_12", "gad7_0", "gad7_6", "gad7_12", "response_12", "remission_12"]:
         np.testing.assert_array_equal(ours[c].to_numpy(float), theirs[c].to_numpy(float), err_msg=c)
-    positive = (theirs["phq9_0"] > 0).to_numpy()
-    np.testing.assert_array_equal(ours["response_12"].to_numpy(float)[positive],
-                                  theirs["response_12"].to_numpy(float)[positive])
-    assert ours.loc[~positive, "response_12"].isna().all()
+    below = (theirs["phq9_0"] < 10).to_numpy()     # REFERENCE.md: caseness PHQ-9 >= 10 at baseline
+    assert ours.loc[below, "response_12"].isna().all() and ours.loc[below, "remission_12"].isna().all()
 
 
 def test_complete_case_excluded_count_matches_missing_rows():

@@ -33,7 +33,8 @@ import pandas as pd
 from workbench._errors import RowProblemsError, other_arms
 from workbench.params import ALPHA, COLUMN, FRAME, TABLES, Interval, Predicate, check, validate_params
 
-__all__ = ["EconomicsDataError", "cost_effectiveness", "costs_from_use", "resource_use", "return_on_investment"]
+__all__ = ["EconomicsDataError", "ceac", "cost_effectiveness", "costs_from_use", "resource_use",
+           "return_on_investment"]
 
 
 class EconomicsDataError(RowProblemsError):
@@ -248,9 +249,11 @@ def costs_from_use(data: pd.DataFrame, *, unit_costs: Mapping[str, float]) -> pd
 
 # --- cost-effectiveness ---------------------------------------------------------------------------
 
-@validate_params({"data": FRAME, "arm": COLUMN, "cost": COLUMN, "effect": COLUMN, **BOOTSTRAP})
+@validate_params({"data": FRAME, "arm": COLUMN, "cost": COLUMN, "effect": COLUMN, **BOOTSTRAP,
+                  "return_replicates": Predicate(lambda v: isinstance(v, bool), "True or False")})
 def cost_effectiveness(data: pd.DataFrame, *, arm: str, cost: str, effect: str, reference: Any,
-                       n_boot: int = 2000, seed: int = 0, alpha: float = 0.05) -> pd.DataFrame:
+                       n_boot: int = 2000, seed: int = 0, alpha: float = 0.05,
+                       return_replicates: bool = False) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """Incremental cost-effectiveness of each arm against the reference arm, with bootstrap CIs.
 
     Parameters
@@ -271,16 +274,20 @@ def cost_effectiveness(data: pd.DataFrame, *, arm: str, cost: str, effect: str, 
         Seed of ``numpy.random.default_rng``; same seed and data, same intervals.
     alpha : float
         1 - confidence level of the percentile intervals.
+    return_replicates : bool
+        Also return the bootstrap replicates (for the cost-effectiveness plane and :func:`ceac`).
 
     Returns
     -------
-    DataFrame
+    DataFrame, or (DataFrame, DataFrame) with ``return_replicates=True``
         One row per non-reference arm (sorted): ``arm, n, n_reference, n_excluded, mean_cost,
         mean_cost_reference, mean_effect, mean_effect_reference, delta_cost, delta_cost_ci_low,
         delta_cost_ci_high, delta_effect, delta_effect_ci_low, delta_effect_ci_high, icer,
         icer_ci_low, icer_ci_high, cost_per_effect, cost_per_effect_reference``.
         ``attrs`` has ``alpha``, ``n_boot``, ``seed``, ``excluded`` (index of rows with a missing
-        cost or effect) and ``notes`` (a list of strings, see below).
+        cost or effect) and ``notes`` (a list of strings, see below). The replicates: one row per
+        arm and replicate, ``arm, replicate, delta_cost, delta_effect`` (the very draws behind the
+        intervals).
 
     Notes
     -----
@@ -298,7 +305,9 @@ def cost_effectiveness(data: pd.DataFrame, *, arm: str, cost: str, effect: str, 
     resamples, then the reference arm's.
 
     With a 0/1 ``effect`` (e.g. remission), ``cost_per_effect`` is the cost per remission
-    (total cost / remissions) and the ICER the incremental cost per extra remission.
+    (total cost / remissions) and the ICER the incremental cost per extra remission. A missing
+    effect (e.g. remission of a resident not at caseness at baseline, which does not apply) drops
+    the row, counted in ``n_excluded``; it is never read as 0 (no remission).
     Checked against base R to 5 significant figures (module docstring).
 
     Examples
@@ -313,23 +322,14 @@ def cost_effectiveness(data: pd.DataFrame, *, arm: str, cost: str, effect: str, 
     0  psy       300.0           0.2  1500.0
     """
     function = "cost_effectiveness"
-    frame, others = _prepare(data, function, arm=arm, reference=reference, columns={cost: True, effect: False})
-    keep = frame[[cost, effect]].notna().all(axis=1)
-    excluded = frame.index[~keep]
-    frame = frame[keep]
-    rng = np.random.default_rng(seed)
-    ref = frame.loc[frame["_arm"] == reference, [cost, effect]].to_numpy()
-    rows, notes = [], []
-    for a in others:
-        sub = frame.loc[frame["_arm"] == a, [cost, effect]].to_numpy()
-        n_excl = int(((data.loc[excluded, arm] == a) | (data.loc[excluded, arm] == reference)).sum())
-        if len(sub) < 2 or len(ref) < 2:
-            raise ValueError(f"Arms {a!r} and {reference!r} need at least 2 complete rows each for "
-                             f"{function}. Got {len(sub)} and {len(ref)}.")
+    draws, excluded = _ce_draws(data, function, arm=arm, cost=cost, effect=effect, reference=reference,
+                                n_boot=n_boot, seed=seed)
+    rows, notes, replicates = [], [], []
+    for a, n_excl, sub, ref, bdc, bde in draws:
         m, m0 = sub.mean(axis=0), ref.mean(axis=0)
         dc, de = m[0] - m0[0], m[1] - m0[1]
-        b, b0 = _boot_means(rng, sub, n_boot), _boot_means(rng, ref, n_boot)
-        bdc, bde = b[:, 0] - b0[:, 0], b[:, 1] - b0[:, 1]
+        replicates.append(pd.DataFrame({"arm": a, "replicate": np.arange(n_boot), "delta_cost": bdc,
+                                        "delta_effect": bde}))
         dc_ci, de_ci = _percentile(bdc, alpha), _percentile(bde, alpha)
         if de_ci[0] <= 0 <= de_ci[1]:
             icer_ci = (np.nan, np.nan)
@@ -350,6 +350,103 @@ def cost_effectiveness(data: pd.DataFrame, *, arm: str, cost: str, effect: str, 
                              cost_per_effect_reference=m0[0] / m0[1] if m0[1] != 0 else np.nan))
     out = pd.DataFrame(rows)
     out.attrs.update(alpha=alpha, n_boot=n_boot, seed=seed, excluded=excluded, notes=notes)
+    if return_replicates:
+        reps = pd.concat(replicates, ignore_index=True)
+        reps.attrs.update(n_boot=n_boot, seed=seed, reference=reference, cost=cost, effect=effect)
+        return out, reps
+    return out
+
+
+def _ce_draws(data: pd.DataFrame, function: str, *, arm: str, cost: str, effect: str, reference: Any,
+              n_boot: int, seed: int):
+    """Complete rows by arm and the bootstrap deltas of (cost, effect): a list of
+    ``(arm, n_excluded, arm rows, reference rows, delta_cost replicates, delta_effect replicates)``
+    and the index of the excluded rows (a missing cost or effect, never read as 0)."""
+    frame, others = _prepare(data, function, arm=arm, reference=reference, columns={cost: True, effect: False})
+    keep = frame[[cost, effect]].notna().all(axis=1)
+    excluded = frame.index[~keep]
+    frame = frame[keep]
+    rng = np.random.default_rng(seed)
+    ref = frame.loc[frame["_arm"] == reference, [cost, effect]].to_numpy()
+    out = []
+    for a in others:
+        sub = frame.loc[frame["_arm"] == a, [cost, effect]].to_numpy()
+        n_excl = int(((data.loc[excluded, arm] == a) | (data.loc[excluded, arm] == reference)).sum())
+        if len(sub) < 2 or len(ref) < 2:
+            raise ValueError(f"Arms {a!r} and {reference!r} need at least 2 complete rows each for "
+                             f"{function}. Got {len(sub)} and {len(ref)}.")
+        b, b0 = _boot_means(rng, sub, n_boot), _boot_means(rng, ref, n_boot)
+        out.append((a, n_excl, sub, ref, b[:, 0] - b0[:, 0], b[:, 1] - b0[:, 1]))
+    return out, excluded
+
+
+def _wtp_ok(value: Any) -> bool:
+    try:
+        w = np.asarray(value, dtype=float).ravel()
+    except (TypeError, ValueError):
+        return False
+    return len(w) > 0 and bool(np.all(np.isfinite(w))) and bool(np.all(w >= 0))
+
+
+@validate_params({"replicates": FRAME,
+                  "wtp": Predicate(_wtp_ok, "a non-empty sequence of finite willingness-to-pay values >= 0")})
+def ceac(replicates: pd.DataFrame, *, wtp: Any) -> pd.DataFrame:
+    """Cost-effectiveness acceptability curve: the probability that each arm is cost-effective
+    against the reference at each willingness to pay (WTP) per unit of effect.
+
+    Parameters
+    ----------
+    replicates : DataFrame
+        The bootstrap replicates of :func:`cost_effectiveness` (``return_replicates=True``):
+        ``arm``, ``replicate``, ``delta_cost``, ``delta_effect``.
+    wtp : sequence of float
+        Willingness to pay per unit of effect (e.g. yuan per extra remission), each >= 0.
+
+    Returns
+    -------
+    DataFrame
+        One row per arm and WTP: ``arm``, ``wtp``, ``probability`` (share of replicates with a
+        positive net monetary benefit, ``wtp * delta_effect - delta_cost > 0``), ``n_boot``.
+
+    Notes
+    -----
+    Net monetary benefit (Stinnett & Mullahy 1998, Med Decis Making 18:S68); the curve as in
+    Fenwick, Claxton & Sculpher 2001 (Health Econ 10:779). A replicate with a net benefit of
+    exactly 0 is not counted as cost-effective.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> reps = pd.DataFrame({"arm": "psy", "replicate": range(4), "delta_cost": [100.0, 200.0, 300.0, -50.0],
+    ...                      "delta_effect": [0.1, 0.1, 0.1, -0.1]})
+    >>> ceac(reps, wtp=[0, 1500, 2500, 5000])
+       arm   wtp  probability  n_boot
+    0  psy     0         0.25       4
+    1  psy  1500         0.25       4
+    2  psy  2500         0.50       4
+    3  psy  5000         0.75       4
+    """
+    absent = [c for c in ("arm", "delta_cost", "delta_effect") if c not in replicates.columns]
+    if absent:
+        raise EconomicsDataError("ceac", [(None, c, None, "is absent from the replicates") for c in absent])
+    problems: list[tuple] = []
+    dc = _numeric(replicates, "delta_cost", problems, nonnegative=False)
+    de = _numeric(replicates, "delta_effect", problems, nonnegative=False)
+    for name, v in (("delta_cost", dc), ("delta_effect", de)):
+        for i in np.flatnonzero(v.isna().to_numpy()):
+            problems.append((replicates.index[i], name, None, "is missing: every replicate needs both deltas"))
+    if problems:
+        raise EconomicsDataError("ceac", problems)
+    w = np.asarray(wtp, dtype=float).ravel()
+    rows = []
+    for a in sorted(replicates["arm"].unique(), key=str):
+        mask = (replicates["arm"] == a).to_numpy()
+        c, e = dc.to_numpy()[mask], de.to_numpy()[mask]
+        for k in w:
+            rows.append({"arm": a, "wtp": k, "probability": float(np.mean(k * e - c > 0)), "n_boot": int(mask.sum())})
+    out = pd.DataFrame(rows)
+    if np.all(w == np.round(w)):
+        out["wtp"] = out["wtp"].astype(np.int64)
     return out
 
 

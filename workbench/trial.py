@@ -2,8 +2,10 @@
 
 CONSORT flow counts, the primary ANCOVA (follow-up score on baseline and arm, as R's ``lm``),
 Hedges' g, and binary outcomes (response, remission, recovery) compared by arm with risk
-difference, risk ratio and number needed to treat, plus a sensitivity analysis for missing
-follow-up and a mixed ANOVA over waves (pingouin).
+difference, risk ratio and number needed to treat (rounded up, with Altman's interval:
+:func:`nnt_text` prints it in zh or en), plus a sensitivity analysis for missing follow-up, a
+mixed ANOVA over waves (pingouin) and the mean score by arm and visit (:func:`trajectory`; drawn
+by :mod:`workbench.trial_plots`).
 
 Missing follow-up is handled explicitly: every analysis is complete-case, and the number of
 rows it excluded is a column of its result (``n_excluded``), with the excluded rows' index in
@@ -26,10 +28,11 @@ import pandas as pd
 from scipy import stats
 
 from workbench._errors import RowProblemsError, other_arms
+from workbench._nnt import NNT_WORDS, _nnt, nnt_text
 from workbench.params import ALPHA, COLUMN, FRAME, TABLES, Interval, Predicate, check, validate_params
 
-__all__ = ["TrialDataError", "ancova", "ancova_sensitivity", "consort", "hedges_g", "mixed_anova",
-           "risk_compare"]
+__all__ = ["NNT_WORDS", "TrialDataError", "ancova", "ancova_sensitivity", "consort", "hedges_g", "mixed_anova",
+           "nnt_text", "risk_compare", "trajectory"]
 
 
 class TrialDataError(RowProblemsError):
@@ -280,8 +283,10 @@ def hedges_g(data: pd.DataFrame, *, outcome: str, arm: str, reference: Any, alph
 
 # --- binary outcomes --------------------------------------------------------------------------
 
-@validate_params({"data": FRAME, "outcome": COLUMN, "arm": COLUMN, "alpha": ALPHA})
-def risk_compare(data: pd.DataFrame, *, outcome: str, arm: str, reference: Any, alpha: float = 0.05) -> pd.DataFrame:
+@validate_params({"data": FRAME, "outcome": COLUMN, "arm": COLUMN, "alpha": ALPHA,
+                  "desirable": Predicate(lambda v: isinstance(v, bool), "True or False")})
+def risk_compare(data: pd.DataFrame, *, outcome: str, arm: str, reference: Any, alpha: float = 0.05,
+                 desirable: bool = True) -> pd.DataFrame:
     """Risk of a binary outcome (response, remission, recovery) by arm: RD, RR and NNT.
 
     Parameters
@@ -289,9 +294,13 @@ def risk_compare(data: pd.DataFrame, *, outcome: str, arm: str, reference: Any, 
     data : DataFrame
         One row per randomised resident.
     outcome : str
-        Column holding 1 (event, e.g. remitted), 0 (no event) or missing (excluded, counted).
+        Column holding 1 (event, e.g. remitted), 0 (no event) or missing (excluded, counted:
+        e.g. not assessed, or remission for a resident not at caseness at baseline).
     arm, reference, alpha
         As in :func:`ancova`.
+    desirable : bool
+        Whether the event is good (response, remission, recovery: True) or bad (deterioration:
+        False); it decides which side of the NNT is benefit (NNTB) and which harm (NNTH).
 
     Returns
     -------
@@ -299,8 +308,13 @@ def risk_compare(data: pd.DataFrame, *, outcome: str, arm: str, reference: Any, 
         One row per non-reference arm: ``arm``, ``risk`` and ``risk_reference`` (proportions
         with the event), ``risk_difference`` (arm minus reference) with ``rd_ci_low``,
         ``rd_ci_high``, ``risk_ratio`` (arm / reference) with ``rr_ci_low``, ``rr_ci_high``,
-        ``nnt``, then ``events``, ``n``, ``events_reference``, ``n_reference``, ``n_excluded``.
-        ``attrs``: ``alpha``, ``excluded``.
+        ``nnt`` (1 / abs(RD) rounded up to a whole person; NaN when RD is 0), ``nnt_kind``
+        (``"NNTB"`` or ``"NNTH"``), ``nnt_unrounded``, the interval ``nnt_ci_low``
+        (``nnt_ci_low_kind``) to ``nnt_ci_high`` (``nnt_ci_high_kind``) as unrounded reciprocals
+        of RD's limits (``inf`` for a limit at 0), ``nnt_ci_through_infinity`` (True when RD's
+        interval includes 0: read "NNTB low to infinity to NNTH high"), then ``events``, ``n``,
+        ``events_reference``, ``n_reference``, ``n_excluded``. ``attrs``: ``alpha``,
+        ``excluded``. :func:`nnt_text` prints the NNT and interval in en or zh.
 
     Notes
     -----
@@ -312,12 +326,11 @@ def risk_compare(data: pd.DataFrame, *, outcome: str, arm: str, reference: Any, 
     :math:`\\exp(\\log RR \\pm z \\sqrt{1/x_1 - 1/n_1 + 1/x_0 - 1/n_0})` (Katz et al. 1978);
     undefined (NaN) when either arm has no events, as no continuity correction is applied.
 
-    NNT = 1 / RD, for an outcome that is desirable (response, remission, recovery): a
-    positive NNT is the number to treat with the arm instead of the reference for one more
-    resident to have the outcome; a negative value is a number needed to harm (for an
-    undesirable outcome, read the signs the other way). NNT is undefined, and reported as
-    NaN, when RD's confidence interval includes 0 (the interval of the NNT would then run
-    through infinity; Altman 1998, BMJ 317:1309), which also covers RD = 0 (an infinite NNT).
+    NNT = 1 / |RD|, rounded up to the next whole person (Cook & Sackett 1995, BMJ 310:452;
+    Altman 1998, BMJ 317:1309): the number to treat with the arm instead of the reference for
+    one more resident to benefit (NNTB) or be harmed (NNTH). Its interval is the reciprocal of
+    RD's limits (Altman 1998); when RD's interval includes 0 it runs from NNTB through infinity
+    to NNTH, and is reported so, not dropped. Checked against R (``tests/reference/nnt/``).
 
     Complete cases: rows missing the outcome are excluded and counted, never counted as
     non-events. Checked against R 4.2.2 (``prop.test`` and the formulas above).
@@ -328,9 +341,14 @@ def risk_compare(data: pd.DataFrame, *, outcome: str, arm: str, reference: Any, 
     >>> d = pd.DataFrame({"arm": ["ic"] * 50 + ["uc"] * 50,
     ...                   "remitted": [1] * 30 + [0] * 20 + [1] * 15 + [0] * 34 + [None]})
     >>> r = risk_compare(d, outcome="remitted", arm="arm", reference="uc")
-    >>> r[["arm", "risk", "risk_reference", "risk_difference", "rd_ci_low", "rd_ci_high", "nnt"]].round(3)
-      arm  risk  risk_reference  risk_difference  rd_ci_low  rd_ci_high    nnt
-    0  ic   0.6           0.306            0.294      0.107       0.481  3.403
+    >>> r[["arm", "risk", "risk_reference", "risk_difference", "rd_ci_low", "rd_ci_high"]].round(3)
+      arm  risk  risk_reference  risk_difference  rd_ci_low  rd_ci_high
+    0  ic   0.6           0.306            0.294      0.107       0.481
+    >>> r[["nnt", "nnt_kind", "nnt_unrounded", "nnt_ci_low", "nnt_ci_high"]].round(2)  # 1 / 0.294 = 3.4 -> 4
+       nnt nnt_kind  nnt_unrounded  nnt_ci_low  nnt_ci_high
+    0  4.0     NNTB            3.4        2.08         9.39
+    >>> nnt_text(r).item()
+    'NNTB 4 (95% CI NNTB 3 to NNTB 10)'
     >>> r[["risk_ratio", "rr_ci_low", "rr_ci_high", "n_excluded"]].round(3)
        risk_ratio  rr_ci_low  rr_ci_high  n_excluded
     0        1.96      1.215       3.163           1
@@ -359,10 +377,10 @@ def risk_compare(data: pd.DataFrame, *, outcome: str, arm: str, reference: Any, 
             else:
                 rr_low = rr_high = np.nan
         low, high = rd - z * se_rd, rd + z * se_rd
-        nnt = np.nan if low <= 0 <= high else 1 / rd
         rows.append({"arm": a, "risk": p1, "risk_reference": p0, "risk_difference": rd, "rd_ci_low": low,
                      "rd_ci_high": high, "risk_ratio": rr, "rr_ci_low": rr_low, "rr_ci_high": rr_high,
-                     "nnt": nnt, "events": int(x1), "n": n1, "events_reference": int(x0), "n_reference": n0,
+                     **_nnt(rd, low, high, desirable=desirable),
+                     "events": int(x1), "n": n1, "events_reference": int(x0), "n_reference": n0,
                      "n_excluded": int(this.isna().sum() + ref.isna().sum())})
     out = pd.DataFrame(rows)
     out.attrs.update(alpha=alpha, excluded=excluded)
@@ -521,4 +539,78 @@ def mixed_anova(data: pd.DataFrame, *, dv: str, within: str, subject: str, arm: 
                         "ms": res["MS"].to_numpy(), "f": res["F"].to_numpy(), "p_value": res["p_unc" if "p_unc" in res else "p-unc"].to_numpy(),
                         "np2": res["np2"].to_numpy(), "n": len(complete), "n_excluded": len(excluded)})
     out.attrs["excluded"] = excluded
+    return out
+
+
+# --- trajectory -------------------------------------------------------------------------------
+
+@validate_params({"data": FRAME, "arm": COLUMN, "prefix": Predicate(lambda v: isinstance(v, str) and v != "",
+                                                                    "a non-empty column prefix such as 'phq9'"),
+                  "alpha": ALPHA})
+def trajectory(data: pd.DataFrame, *, arm: str, prefix: str = "phq9", alpha: float = 0.05) -> pd.DataFrame:
+    """Mean score by arm and visit month with its t interval (as R's ``t.test``), from wide data.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per randomised resident with columns ``{prefix}_{month}`` (e.g. ``phq9_0``,
+        ``phq9_6``, ``phq9_12``, as :func:`workbench.cohort.trial_frame` builds them).
+    arm : str
+        Column of the randomised arm.
+    prefix : str
+        The score's column prefix (``phq9`` by default).
+    alpha : float
+        1 - confidence level.
+
+    Returns
+    -------
+    DataFrame
+        One row per arm and month (sorted): ``arm``, ``month``, ``n`` (scores present), ``mean``,
+        ``sd``, ``se``, ``ci_low``, ``ci_high`` (mean +/- t(1 - alpha/2, n - 1) se; NaN for n < 2),
+        ``n_missing`` (residents of the arm without a score at that month). ``attrs``: ``alpha``,
+        ``prefix``.
+
+    Notes
+    -----
+    Each point uses the residents scored at that visit (available cases), so the n can fall over
+    time; a missing score is left out and counted, never read as 0. Checked against R 4.2.2
+    ``t.test(y)$conf.int`` per arm and month (``tests/reference/trajectory/``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"arm": ["ic"] * 3 + ["uc"] * 3, "phq9_0": [12, 14, 16, 13, 15, 17],
+    ...                   "phq9_12": [4, 6, None, 10, 12, 14]})
+    >>> trajectory(d, arm="arm").round(2)
+      arm  month  n  mean    sd    se  ci_low  ci_high  n_missing
+    0  ic      0  3  14.0  2.00  1.15    9.03    18.97          0
+    1  ic     12  2   5.0  1.41  1.00   -7.71    17.71          1
+    2  uc      0  3  15.0  2.00  1.15   10.03    19.97          0
+    3  uc     12  3  12.0  2.00  1.15    7.03    16.97          0
+    """
+    import re
+
+    fn = "trajectory"
+    pattern = re.compile(rf"^{re.escape(prefix)}_(\d+)$")
+    months = {int(m.group(1)): c for c in data.columns if (m := pattern.match(str(c)))}
+    if not months:
+        raise TrialDataError(fn, [(None, f"{prefix}_<month>", None, "no such column: the data need one score "
+                                   "column per visit month, e.g. phq9_0, phq9_12")])
+    frame, _ = _prepare(data, fn, arm=arm, reference=data[arm].dropna().iloc[0] if data[arm].notna().any() else None,
+                        numeric=list(months.values()))
+    rows = []
+    for a in sorted(frame[arm].unique(), key=str):
+        block = frame[frame[arm] == a]
+        for m in sorted(months):
+            y = block[months[m]]
+            v = y.dropna().to_numpy()
+            n = len(v)
+            mean = float(v.mean()) if n else np.nan
+            sd = float(v.std(ddof=1)) if n > 1 else np.nan
+            se = sd / np.sqrt(n) if n > 1 else np.nan
+            t = stats.t.ppf(1 - alpha / 2, n - 1) if n > 1 else np.nan
+            rows.append({"arm": a, "month": m, "n": n, "mean": mean, "sd": sd, "se": se, "ci_low": mean - t * se,
+                         "ci_high": mean + t * se, "n_missing": int(y.isna().sum())})
+    out = pd.DataFrame(rows)
+    out.attrs.update(alpha=alpha, prefix=prefix)
     return out

@@ -45,6 +45,7 @@ class Thresholds:
     version: str
     response_min_fall: float
     remission_below: Mapping[str, float]
+    baseline_caseness: Mapping[str, float]
     not_improving_from_week: int
     not_improving_phq9_below: float
     not_improving_min_fall: float
@@ -149,8 +150,8 @@ def load_thresholds(path: str | Path | None = None) -> Thresholds:
     Examples
     --------
     >>> t = load_thresholds()
-    >>> t.version, t.response_min_fall, t.tt_caseness["gad7"]
-    ('1.0', 0.5, 8.0)
+    >>> t.version, t.response_min_fall, t.tt_caseness["gad7"], t.baseline_caseness["phq9"]
+    ('1.1', 0.5, 8.0, 10.0)
     """
     path = _PATH if path is None else Path(path)
     raw = read_yaml(path, OutcomeConfigError)
@@ -175,6 +176,18 @@ def load_thresholds(path: str | Path | None = None) -> Thresholds:
         for inst in rem_raw:
             remission[inst] = _number(raw, f"remission.{inst}.below", p, lo=0.0, lo_open=True)
             _source(raw, f"remission.{inst}", p)
+    baseline: dict[str, float] = {}
+    base_raw = _get(raw, "baseline_caseness", p)
+    if base_raw is not _MISSING and (not isinstance(base_raw, Mapping) or not base_raw):
+        p.append(f"baseline_caseness: must map instrument ids to {{at_least, source}}, got {base_raw!r}")
+    if isinstance(base_raw, Mapping):
+        for inst in base_raw:
+            baseline[inst] = _number(raw, f"baseline_caseness.{inst}.at_least", p, lo=0.0, lo_open=True)
+            _source(raw, f"baseline_caseness.{inst}", p)
+    for inst in remission:
+        if inst not in baseline:
+            p.append(f"remission.{inst}: has no baseline_caseness.{inst}.at_least (remission applies only "
+                     "to those at caseness at baseline)")
     ni_week = _number(raw, "not_improving.from_week", p, lo=1, whole=True)
     ni_below = _number(raw, "not_improving.phq9_below", p, lo=0.0, lo_open=True)
     ni_fall = _number(raw, "not_improving.min_fall", p, **fraction)
@@ -215,6 +228,7 @@ def load_thresholds(path: str | Path | None = None) -> Thresholds:
                                  + "\n".join(f"- {line}" for line in p))
     return Thresholds(
         version=version, response_min_fall=response, remission_below=remission,
+        baseline_caseness=baseline,
         not_improving_from_week=ni_week, not_improving_phq9_below=ni_below,
         not_improving_min_fall=ni_fall, review_from_week=rv_from, review_to_week=rv_to,
         no_contact_days=nc_days, tt_min_treatment_contacts=tt_min, tt_caseness=caseness,

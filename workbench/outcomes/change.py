@@ -254,7 +254,7 @@ def change(data: pd.DataFrame, *, subject: str = "resident_id", time: str = "ass
         there is none), ``weeks`` (float), ``change`` (last - baseline), ``percent_change``
         (100 x change / baseline; NaN for a baseline of 0), ``response`` (fall >= 50% of the
         baseline), ``remission`` (last < 5 for PHQ-9; NA for an instrument with no declared
-        remission threshold), then ``rci``, ``reliable_change``, ``crossed_cutoff`` and
+        remission threshold); both NA for a baseline below the declared caseness (PHQ-9 10), then ``rci``, ``reliable_change``, ``crossed_cutoff`` and
         ``category`` from :func:`jacobson_truax`. Flags are nullable booleans, NA when not
         computable.
 
@@ -318,8 +318,8 @@ def change(data: pd.DataFrame, *, subject: str = "resident_id", time: str = "ass
     with np.errstate(divide="ignore", invalid="ignore"):
         out["percent_change"] = np.where(b > 0, 100 * (l - b) / b, np.nan)
     t = thresholds()
-    out["response"] = response(b, l)
-    out["remission"] = remission(l, instrument=instrument)
+    out["response"] = response(b, l, instrument=instrument)
+    out["remission"] = remission(b, l, instrument=instrument)
     setup = _jt_setup(instrument, reliability, sd_pre, cutoff, functional, clinical,
                       out["baseline_score"], fn)
     out = out.join(_classify(b, l, setup, out.index))

@@ -7,9 +7,14 @@ same functions of this module, so each outcome is defined here and nowhere else.
 
 Definitions (REFERENCE.md, "Change and outcome metrics"; values and sources in ``thresholds.yaml``):
 
-- ``response``: a fall of at least 50% from a start score above 0 (NCQA/HEDIS, AIMS Center).
+- ``response``: a fall of at least 50% from the start score (NCQA/HEDIS, AIMS Center).
 - ``remission``: an end score below the instrument's declared remission threshold (PHQ-9 < 5);
   NA for an instrument without one.
+- Both apply only to those at caseness at the start: start score at least the instrument's
+  declared ``baseline_caseness`` (PHQ-9 >= 10, as CMS159's index PHQ-9 > 9). A start below it
+  (or an instrument without one) gives NA: outside the denominator, never "not remitted". So a
+  resident who starts at PHQ-9 3 and ends at 2 has neither responded nor remitted: the question
+  does not apply.
 - ``caseness`` (NHS Talking Therapies): PHQ-9 >= 10 or GAD-7 >= 8. True when either known score
   is at caseness, False when both are known and below, else NA.
 - ``recovered``: at caseness at the start, below caseness on both at the end; it applies to
@@ -53,34 +58,46 @@ def _float(values: Any) -> np.ndarray:
     return np.asarray(pd.to_numeric(pd.Series(values), errors="coerce"), dtype=float)
 
 
-def response(start: Any, end: Any) -> pd.arrays.BooleanArray:
-    """Fall of at least ``response.min_fall`` (50%) from a start score above 0; NA when either
-    score is missing or the start is 0.
+def _at_caseness(start: np.ndarray, instrument: str) -> np.ndarray:
+    """Start known and at least the declared ``baseline_caseness`` (all False when none is declared)."""
+    at_least = thresholds().baseline_caseness.get(instrument)
+    if at_least is None:
+        return np.zeros(len(start), bool)
+    with np.errstate(invalid="ignore"):
+        return ~np.isnan(start) & (np.nan_to_num(start, nan=-np.inf) >= at_least)
 
-    >>> response([18, 18, 10, 0, 12], [9, 10, None, 0, 6]).tolist()
-    [True, False, <NA>, <NA>, True]
+
+def response(start: Any, end: Any, *, instrument: str = "phq9") -> pd.arrays.BooleanArray:
+    """Fall of at least ``response.min_fall`` (50%) from a start score at caseness; NA when either
+    score is missing or the start is below the declared ``baseline_caseness`` (PHQ-9 10).
+
+    >>> response([18, 18, 10, 0, 12, 4], [9, 10, None, 0, 6, 1]).tolist()
+    [True, False, <NA>, <NA>, True, <NA>]
     """
     b, last = _float(start), _float(end)
-    known = ~np.isnan(b) & ~np.isnan(last) & (np.nan_to_num(b) > 0)
+    known = _at_caseness(b, instrument) & ~np.isnan(last)
     with np.errstate(invalid="ignore"):
         # the tolerance keeps a fall of exactly half (e.g. 9 of 18) from being lost to float error
         fell = b - last >= thresholds().response_min_fall * b - 1e-9
     return _flags(fell, known)
 
 
-def remission(end: Any, *, instrument: str = "phq9") -> pd.arrays.BooleanArray:
-    """End score below the instrument's declared remission threshold; NA when the score is
-    missing or no threshold is declared for ``instrument``.
+def remission(start: Any, end: Any, *, instrument: str = "phq9") -> pd.arrays.BooleanArray:
+    """End score below the instrument's declared remission threshold, for a start at caseness; NA
+    when either score is missing, the start is below the declared ``baseline_caseness`` (PHQ-9
+    10), or no remission threshold is declared for ``instrument``.
 
-    >>> remission([4, 5, None]).tolist(), remission([1], instrument="gad7").tolist()
-    ([True, False, <NA>], [<NA>])
+    >>> remission([12, 12, 12, 4, None], [4, 5, None, 2, 2]).tolist()
+    [True, False, <NA>, <NA>, <NA>]
+    >>> remission([15], [1], instrument="gad7").tolist()
+    [<NA>]
     """
-    last = _float(end)
+    b, last = _float(start), _float(end)
     below = thresholds().remission_below.get(instrument)
     if below is None:
         return _flags(np.zeros(len(last), bool), np.zeros(len(last), bool))
     with np.errstate(invalid="ignore"):
-        return _flags(last < below, ~np.isnan(last))
+        return _flags(last < below, _at_caseness(b, instrument) & ~np.isnan(last))
 
 
 def caseness(phq9: Any, gad7: Any) -> pd.arrays.BooleanArray:
@@ -149,7 +166,8 @@ def classify_pairs(data: pd.DataFrame, *, start: Mapping[str, str], end: Mapping
     -------
     DataFrame
         Same index as ``data``, nullable booleans (NA = does not apply or cannot be known):
-        ``response`` and ``remission`` (:data:`PAIR_COLUMNS`), then, when PHQ-9 and GAD-7 are both
+        ``response`` and ``remission`` (:data:`PAIR_COLUMNS`; NA for a start below the declared
+        baseline caseness, PHQ-9 10), then, when PHQ-9 and GAD-7 are both
         given, :data:`TALKING_THERAPIES_COLUMNS`. ``attrs['thresholds_version']`` says which
         thresholds were used. Definitions: the module docstring.
 
@@ -168,7 +186,7 @@ def classify_pairs(data: pd.DataFrame, *, start: Mapping[str, str], end: Mapping
     >>> out[["response", "remission", "caseness_start", "caseness_end"]]
        response  remission  caseness_start  caseness_end
     0      True       True            True         False
-    1     False      False            True          True
+    1      <NA>       <NA>            True          True
     2      True      False            True         False
     3      <NA>       <NA>            True          True
     >>> out[["recovered", "reliable_improvement", "reliable_deterioration", "reliable_recovery"]]
@@ -179,7 +197,8 @@ def classify_pairs(data: pd.DataFrame, *, start: Mapping[str, str], end: Mapping
     3       <NA>                  <NA>                    <NA>               <NA>
 
     Row 0: 12 -> 4 is a fall of 8 >= 6 (half of 12), ends below 5 and below caseness on both
-    (4 < 10, 7 < 8); row 1 is at caseness on GAD-7 at both ends (9, 8 >= 8); row 3's end PHQ-9 is
+    (4 < 10, 7 < 8); row 1 starts at PHQ-9 4, below caseness (10): response and remission do not
+    apply; it is at caseness on GAD-7 at both ends (9, 8 >= 8); row 3's end PHQ-9 is
     missing: GAD-7 9 is still caseness, but recovery needs both end scores.
     """
     fn = "classify_pairs"
@@ -194,8 +213,9 @@ def classify_pairs(data: pd.DataFrame, *, start: Mapping[str, str], end: Mapping
     before = {i: chk.scores(data, "data", c, i) for i, c in start.items()}
     after = {i: chk.scores(data, "data", c, i) for i, c in end.items()}
     chk.done()
-    out = pd.DataFrame({"response": response(before[instrument], after[instrument]),
-                        "remission": remission(after[instrument], instrument=instrument)}, index=data.index)
+    out = pd.DataFrame({"response": response(before[instrument], after[instrument], instrument=instrument),
+                        "remission": remission(before[instrument], after[instrument], instrument=instrument)},
+                       index=data.index)
     if {"phq9", "gad7"} <= set(start) and {"phq9", "gad7"} <= set(end):
         flags = talking_therapies(before["phq9"], before["gad7"], after["phq9"], after["gad7"])
         for name in TALKING_THERAPIES_COLUMNS:

@@ -5,8 +5,9 @@
 One row per randomised resident (``workbench.cohort.trial_frame`` of the sample's analysis
 tables): arm, the stored PHQ-9 and GAD-7 scores at baseline (the screening on the enrolment day)
 and at the 6- and 12-month visits (NaN when not assessed or not scorable: missing answers are
-never zero), and the 12-month PHQ-9 response (fall >= 50% from a baseline above 0) and remission
-(< 5) as 0/1 (NaN when a score is missing), coded by ``workbench.outcomes``.
+never zero), and the 12-month PHQ-9 response (fall >= 50%) and remission (< 5) as 0/1, coded by
+``workbench.outcomes`` (NaN when a score is missing or the baseline PHQ-9 is below 10: both apply
+only to those at caseness at baseline).
 
 The committed data_rct.csv was written from an earlier sample; writing it again from the current
 sample changes the data, so run ``make_reference.R`` and ``make_reference_mixed.R`` again after it.

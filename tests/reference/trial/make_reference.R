@@ -5,14 +5,16 @@
 #
 # Inputs:
 #   data_rct.csv         the sample trial, wide (written by make_data.py from workbench.sample):
-#                        arm, phq9_0/6/12, gad7_0/6/12, response_12, remission_12 (NA = missing)
+#                        arm, phq9_0/6/12, gad7_0/6/12, response_12, remission_12 (NA = missing or
+#                        not applicable: both apply only to a baseline PHQ-9 >= 10)
 #   data_three_arm.csv   written here: a seeded 3-arm trial with missing outcomes and baselines,
 #                        plus binary outcomes with one arm having zero events
 # Outputs (write.csv, 15 significant digits; NA stays NA):
 #   r_ancova.csv   summary(lm(y ~ baseline + arm)) and confint(): arm rows only
 #   r_hedges.csv   Hedges' g by hand (Hedges & Olkin 1985; Borenstein et al. 2009 eqs 4.18-4.24)
 #   r_risk.csv     RD with prop.test(correct = FALSE)$conf.int (Wald) and by hand; RR with the
-#                  log-scale (Katz) interval by hand; NNT = 1/RD, NA when the RD CI includes 0
+#                  log-scale (Katz) interval by hand; NNT = 1/|RD| rounded up (Cook & Sackett 1995;
+#                  Altman 1998), NA when RD = 0 (its interval: tests/reference/nnt/make_reference.R)
 #   R_SESSION.txt  sessionInfo()
 # Every row carries `case`, `data`, the column arguments and the R call (`r_call`).
 # Never edit the r_*.csv files by hand, and never replace them with Python output.
@@ -115,7 +117,8 @@ for (k in risk_cases) {
       rd_ci_low = pt$conf.int[1], rd_ci_high = pt$conf.int[2],
       rd_ci_low_by_hand = lo, rd_ci_high_by_hand = hi,
       risk_ratio = rr, rr_ci_low = exp(log(rr) - z * se_log), rr_ci_high = exp(log(rr) + z * se_log),
-      nnt = if (lo <= 0 && 0 <= hi) NA else 1 / rd,
+      nnt = if (rd == 0) NA else ceiling(1 / abs(rd) - 1e-9),  # tolerance: 1/0.1 is 10.000000000000002 in floating point
+      nnt_kind = if (rd > 0) "NNTB" else if (rd < 0) "NNTH" else NA,
       events = x1, n = n1, events_reference = x0, n_reference = n0,
       n_excluded = sum(is.na(y1all)) + sum(is.na(d[[k$outcome]][d$arm == k$reference])),
       r_call = sprintf("prop.test(c(%d, %d), c(%d, %d), conf.level = %g, correct = FALSE)$conf.int; RR Katz log CI by hand",
