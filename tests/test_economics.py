@@ -289,8 +289,10 @@ def test_nan_binary_effect_is_dropped_and_counted_never_zero():
     # remission is NaN for a resident not at caseness at baseline: out of the denominator
     d = pd.DataFrame({"arm": ["uc"] * 5 + ["ic"] * 5, "cost": [100.0] * 5 + [300.0] * 5,
                       "remission": [1, 0, np.nan, np.nan, 0, 1, 1, np.nan, 0, 1]})
-    r = cost_effectiveness(d, arm="arm", cost="cost", effect="remission", reference="uc", n_boot=100).iloc[0]
+    out = cost_effectiveness(d, arm="arm", cost="cost", effect="remission", reference="uc", n_boot=100)
+    r = out.iloc[0]
     assert (r["n"], r["n_reference"], r["n_excluded"]) == (4, 3, 3)
+    assert (out.attrs["n_missing_effect"], out.attrs["n_missing_cost"]) == (3, 0)
     # 3/4 vs 1/3 (NaN read as 0 would give 3/5 vs 1/5)
     assert r["mean_effect"] == pytest.approx(0.75) and r["mean_effect_reference"] == pytest.approx(1 / 3)
     assert r["icer"] == pytest.approx(200 / (0.75 - 1 / 3))

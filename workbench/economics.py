@@ -285,7 +285,8 @@ def cost_effectiveness(data: pd.DataFrame, *, arm: str, cost: str, effect: str, 
         delta_cost_ci_high, delta_effect, delta_effect_ci_low, delta_effect_ci_high, icer,
         icer_ci_low, icer_ci_high, cost_per_effect, cost_per_effect_reference``.
         ``attrs`` has ``alpha``, ``n_boot``, ``seed``, ``excluded`` (index of rows with a missing
-        cost or effect) and ``notes`` (a list of strings, see below). The replicates: one row per
+        cost or effect), ``n_missing_effect`` and ``n_missing_cost`` (how many of them lack each)
+        and ``notes`` (a list of strings, see below). The replicates: one row per
         arm and replicate, ``arm, replicate, delta_cost, delta_effect`` (the very draws behind the
         intervals).
 
@@ -349,7 +350,9 @@ def cost_effectiveness(data: pd.DataFrame, *, arm: str, cost: str, effect: str, 
                              cost_per_effect=m[0] / m[1] if m[1] != 0 else np.nan,
                              cost_per_effect_reference=m0[0] / m0[1] if m0[1] != 0 else np.nan))
     out = pd.DataFrame(rows)
-    out.attrs.update(alpha=alpha, n_boot=n_boot, seed=seed, excluded=excluded, notes=notes)
+    raw = data.loc[excluded]
+    out.attrs.update(alpha=alpha, n_boot=n_boot, seed=seed, excluded=excluded, notes=notes,
+                     n_missing_effect=int(raw[effect].isna().sum()), n_missing_cost=int(raw[cost].isna().sum()))
     if return_replicates:
         reps = pd.concat(replicates, ignore_index=True)
         reps.attrs.update(n_boot=n_boot, seed=seed, reference=reference, cost=cost, effect=effect)
