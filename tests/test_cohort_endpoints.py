@@ -194,10 +194,12 @@ def test_trial_frame_recovery_follows_the_talking_therapies_caseness_rule():
     # C: 6 and 3 at start: not at caseness, recovery does not apply
     # D: case at start; GAD-7 9 at the end -> not recovered
     assert f["recovery_12"].tolist()[:2] == [1, 0] and pd.isna(f.loc["C", "recovery_12"]) and f.loc["D", "recovery_12"] == 0
-    # response: A 12 -> 9 is a fall of 3 < 6 (half of 12): no; C 6 -> 2 is a fall of 4 >= 3: yes
-    assert f["response_12"].tolist() == [0, 0, 1, 0]
-    # remission (PHQ-9 < 5): only C (2)
-    assert f["remission_12"].tolist() == [0, 0, 1, 0]
+    # response and remission apply only to a baseline PHQ-9 >= 10 (A 12, D 11); B (4) and C (6) are
+    # outside the denominator (NaN), although C's 6 -> 2 would have "responded" and "remitted"
+    # A: 12 -> 9 is a fall of 3 < 6 (half of 12): no response, 9 is not < 5: no remission
+    assert f.loc["A", "response_12"] == 0 and f.loc["D", "response_12"] == 0
+    assert f.loc["A", "remission_12"] == 0 and f.loc["D", "remission_12"] == 0
+    assert f.loc[["B", "C"], ["response_12", "remission_12"]].isna().all().all()
     assert "phq9_1" not in f.columns  # the cohort study's wave is not a trial visit
 
 

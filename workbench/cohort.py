@@ -281,8 +281,9 @@ def trial_frame(tables, *, study: str = RCT) -> pd.DataFrame:
         Sorted by resident: ``resident_id, arm, phq9_0, gad7_0, phq9_<m>, gad7_<m>`` for each
         visit month ``m``, and ``response_<last>``, ``remission_<last>`` and ``recovery_<last>``
         (1/0, NaN when a score is missing or the measure does not apply) from
-        :func:`workbench.outcomes.classify_pairs` (response: PHQ-9 fall >= 50% from a baseline
-        above 0; remission: PHQ-9 below 5; recovery: NHS Talking Therapies caseness, PHQ-9 >= 10
+        :func:`workbench.outcomes.classify_pairs` (response: PHQ-9 fall >= 50%;
+        remission: PHQ-9 below 5; both only for a baseline PHQ-9 at the declared caseness, >= 10
+        in ``thresholds.yaml``, NaN otherwise; recovery: NHS Talking Therapies caseness, PHQ-9 >= 10
         or GAD-7 >= 8, at the start and on neither at the end). ``attrs``: ``study``,
         ``months``, ``thresholds_version``, ``source``.
 
