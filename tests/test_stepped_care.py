@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 import workbench
 from workbench import AssignmentError, PolicyError, assign_tiers, decide, load_policy, screen
+from workbench.instruments import get_instrument
 
 CONDITIONS = ["hypertension", "diabetes", "chd", "stroke", "copd", "asthma"]
 DEFAULT = Path(workbench.__file__).parent / "policies" / "default.yaml"
@@ -292,3 +293,49 @@ def test_assign_tiers_on_already_scored_data_and_absent_questionnaires():
     scored["assessed_on"] = ["2025-01-01", "2025-01-02"]
     result = assign_tiers(scored)  # no PHQ-9 given: GAD-7 21 alone decides
     assert result["rule"].tolist() == ["severe", "severe"] and result["psych_status"].tolist() == ["clinical"] * 2
+
+
+# --- what-if thresholds must be plausible (notebook 02's slider) --------------------------------
+
+def test_what_if_refuses_an_implausible_screen_positive_threshold_naming_value_and_rule(tmp_path):
+    from workbench.policy import derive_policy
+    from workbench.sample import load_sample
+    from workbench.stepped_care import ThresholdError, threshold_range, what_if
+
+    tables = load_sample()
+    r = threshold_range("phq9")
+    phq9 = get_instrument("phq9")
+    # the bounds come from the declared bands, inside the declared totals
+    assert r["lowest"] == next(b for b in phq9.bands if b.id == "mild").lower
+    assert r["highest"] == next(b for b in phq9.bands if b.id == "severe").lower
+    assert phq9.score_min < r["lowest"] <= phq9.screen_positive <= r["highest"] <= phq9.score_max
+    with pytest.raises(ThresholdError) as err:   # the slider's derive_policy refuses at once
+        derive_policy("default", id="explore", version="25", thresholds={"screen_positive": {"phq9": 25}})
+    assert str(err.value).startswith("PHQ-9 screen-positive threshold 25 is refused")
+    # a policy file saying 25 loads (within the totals) but what-if refuses to run it
+    raw = yaml.safe_load(load_policy("default").path.read_text(encoding="utf-8"))
+    raw.update(id="explore", version="25")
+    raw["thresholds"]["screen_positive"]["phq9"] = 25
+    path = tmp_path / "explore.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ThresholdError) as err:
+        what_if(tables, policy=load_policy(path), lang="zh")
+    assert "阈值 25" in str(err.value)
+    text = err.value.messages["en"]
+    assert "PHQ-9" in text and "25" in text and f"{r['lowest']} to {r['highest']}" in text
+    assert "band 'mild'" in text and "screening_thresholds.yaml" in text
+    assert "阈值 25" in err.value.messages["zh"]
+    for ok in (r["lowest"], r["highest"]):   # the ends of the range are accepted
+        what_if(tables, policy=derive_policy("default", id="explore", version=str(ok),
+                                             thresholds={"screen_positive": {"phq9": ok}}))
+
+
+def test_every_screen_positive_instrument_declares_a_plausible_range_around_its_threshold():
+    from workbench.prevalence import screen_positive_instruments
+    from workbench.stepped_care import threshold_range
+
+    for inst_id in screen_positive_instruments():
+        r = threshold_range(inst_id)
+        inst = get_instrument(inst_id)
+        assert r is not None, inst_id
+        assert inst.score_min < r["lowest"] <= inst.screen_positive <= r["highest"] <= inst.score_max, inst_id

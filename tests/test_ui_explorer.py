@@ -9,7 +9,7 @@ import pytest
 
 from workbench import survival, ui
 from workbench.sample import load_sample
-from workbench.ui.explorer import COVARIATES, GROUPINGS, level_label
+from workbench.ui.explorer import GROUPINGS, level_label
 
 CENSOR = "2026-12-31"
 
@@ -198,7 +198,7 @@ def test_a_cox_model_that_does_not_converge_shows_a_message(frame, monkeypatch):
     ex = ui.KMExplorer(frame, lang="en", endpoint="dropout", grouping="sex", dpi=30)
     monkeypatch.setattr(survival, "cox", fails)
     ex.covariates.value = ("age10",)
-    assert "could not be fitted" in ex.message.text and ex.result["cox"] is None
+    assert "cannot be fitted" in ex.message.text and ex.result["cox"] is None
     assert ex.result["logrank"] is not None  # curves and tests are still shown
 
 
@@ -344,3 +344,82 @@ def test_from_the_registry_a_screening_saved_with_an_override_shows_after_refres
         assert ex.result["n"] == shown[1] == shown[0] + 1
     finally:
         registry.engine.dispose()
+
+
+# --- issue 20: sparse data, a Cox fit refused by name, an empty subset ----------------------------
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_cox_model_with_few_events_per_parameter_warns_with_the_numbers(frame, lang):
+    # 7 covariates on the deaths of the sample (35): 5 events per parameter, below Peduzzi's 10
+    seven = ["age10", "female", "lives_alone", "hypertension", "diabetes", "chd", "stroke"]
+    ex = ui.KMExplorer(frame, lang=lang, endpoint="death", grouping="none", covariates=seven, dpi=30)
+    events = int(frame.loc[frame["endpoint"] == "death", "event_of_interest"].sum())
+    params = len(ex.result["cox"].summary)
+    assert params == 7 and events / params < 10
+    text = ex.message.text
+    assert f"{events}" in text and f"{params}" in text and f"{events / params:.1f}" in text
+    assert "Peduzzi" in text and "Vittinghoff" in text and "McCulloch" in text
+    assert ("Sparse data" in text) if lang == "en" else ("数据稀疏" in text and "5 至 9" in text)
+    assert ex.result["cox"] is not None  # the estimates are still shown, with the warning
+    ex.covariates.value = ("age10",)     # 35 events for one parameter: no warning
+    assert "Peduzzi" not in ex.message.text
+
+
+def _unfittable():
+    """Hypertension only in residents censored before the first event: at every event time it is
+    the same for everyone still followed, so the Cox information matrix is singular."""
+    n = 60
+    rng = np.random.default_rng(3)
+    d = pd.DataFrame({"endpoint": "death", "duration": rng.integers(40, 700, n), "event_of_interest": rng.integers(0, 2, n),
+                      "sex": ["female", "male"] * (n // 2), "community_type": "urban", "age": rng.integers(40, 90, n),
+                      "hypertension": False})
+    d.loc[:2, ["duration", "event_of_interest", "hypertension"]] = [5, 0, True]
+    return d
+
+
+@pytest.mark.parametrize("lang,words", [("en", "not usable"), ("zh", "不可用")])
+def test_an_infinite_coefficient_is_named_in_plain_words(lang, words):
+    from workbench.i18n import t
+
+    ex = ui.KMExplorer(_unfittable(), lang=lang, endpoint="death", grouping="none", covariates=["hypertension"], dpi=30)
+    text = ex.message.text
+    assert t("hypertension", lang) in text and words in text
+    assert "'hypertension'" not in text and "log-likelihood" not in text  # not the raw warning
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_cox_fit_error_is_shown_translated_naming_the_covariates(frame, monkeypatch, lang):
+    from workbench.i18n import t
+
+    def fails(data, *, covariates, **kwargs):  # the sentence survival.cox raises, with its column names
+        raise survival.CoxFitError(f"the covariates {covariates} cannot all be estimated together: one is a "
+                                   "combination of the others or separates the events completely (Singular matrix); "
+                                   "drop or merge one")
+
+    ex = ui.KMExplorer(frame, lang=lang, endpoint="dropout", grouping="none", covariates=["age10", "hypertension"], dpi=30)
+    monkeypatch.setattr(survival, "cox", fails)
+    ex.covariates.value = ("hypertension", "diabetes")
+    text = ex.message.text
+    assert t("hypertension", lang) in text and t("diabetes", lang) in text
+    assert ("cannot all be estimated together" in text) if lang == "en" else ("不能同时估计" in text)
+    assert "Singular" not in text and "converge" not in text and "未收敛" not in text
+    assert ex.result["cox"] is None and ex.result["logrank"] is None
+
+
+def test_a_constant_covariate_is_named_not_a_raw_error(frame):
+    ex = ui.KMExplorer(frame, lang="zh", endpoint="crisis_or_er", grouping="none", covariates=["female"], dpi=30)
+    ex.choose(sex="female")
+    assert "女性" in ex.notes.text and ex.message.text == "" and ex.result["cox"] is None
+    from workbench.ui.explorer import cox_fit_message
+    message = cox_fit_message("'female' takes one value in every row: there is no effect to estimate; leave it out",
+                              {"female": "女性（对比男性）"}, "zh")
+    assert message.startswith("无法拟合 Cox 模型：所选居民的“女性（对比男性）”都相同")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_an_empty_subset_is_a_message_with_no_plot(frame, lang):
+    ex = ui.KMExplorer(frame, lang=lang, endpoint="death", grouping="sex", covariates=["age10"], dpi=30, min_rows=0)
+    ex.choose(community_type=sorted(frame["community_type"].unique())[0], age=(ex.age_to.max, ex.age_to.max))
+    ex.choose(sex="male", age=(ex.age_to.max, ex.age_to.max))
+    assert ex.figure.value == "" and ex.tables.value == "" and ex.result == {}
+    assert ex.message.text and "Traceback" not in ex.message.text

@@ -172,6 +172,9 @@ def derive_policy(base: "str | Path | Policy" = "default", *, id: str, version: 
     ...                       thresholds={"screen_positive": {"phq9": 7}})
     >>> local.label, local.thresholds["screen_positive"]
     ('shanghai_adults@2025.1', {'phq9': 7, 'gad7': 10})
+
+    A screen-positive threshold outside its plausible range is refused
+    (:func:`workbench.stepped_care.threshold_range`), as is a total the questionnaire cannot reach.
     """
     base = load_policy(base)
     raw = read_yaml(base.path, PolicyError)
@@ -181,7 +184,11 @@ def derive_policy(base: "str | Path | Policy" = "default", *, id: str, version: 
             raise PolicyError(f"thresholds.{name}: not a threshold set of {base.label} "
                               f"(sets: {sorted(raw['thresholds'])})")
         raw["thresholds"][name].update(values)
-    return _from_raw(raw, base.path.with_name(f"{id}.yaml"))
+    derived = _from_raw(raw, base.path.with_name(f"{id}.yaml"))
+    from workbench.stepped_care import check_thresholds  # plausible screen-positive thresholds (declared)
+
+    check_thresholds(derived)
+    return derived
 
 
 def _load(path: Path) -> Policy:

@@ -9,6 +9,7 @@ suggestion (:func:`decide`); both are kept.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Iterable
 
 import numpy as np
@@ -20,7 +21,8 @@ from workbench.policy import CONDITIONS, PSYCH_STATUSES, Policy, evaluate, load_
 from workbench.problems import ProblemsError
 from workbench.scoring import score_all
 
-__all__ = ["ASSIGNMENT_COLUMNS", "AssignmentError", "DECISION_COLUMNS", "assign_tiers", "decide", "screen", "what_if"]
+__all__ = ["ASSIGNMENT_COLUMNS", "AssignmentError", "DECISION_COLUMNS", "ThresholdError", "assign_tiers", "check_thresholds",
+           "decide", "screen", "threshold_range", "what_if"]
 
 #: Columns :func:`assign_tiers` adds, in order.
 ASSIGNMENT_COLUMNS = ["tier", "urgent", "needs_review", "rule", "psych_status", "disease_category",
@@ -333,6 +335,9 @@ def what_if(tables, *, policy: str | Policy, lang: str = "en") -> pd.DataFrame:
     policy : str, path or Policy
         The policy to try.
 
+    lang : {"zh", "en"}
+        Language of the service texts and of a refusal.
+
     Returns
     -------
     DataFrame
@@ -348,8 +353,18 @@ def what_if(tables, *, policy: str | Policy, lang: str = "en") -> pd.DataFrame:
     >>> base = what_if(t, policy="default")
     >>> bool((base["tier"] == base["recorded_tier"]).all())  # the record was decided by that policy
     True
+
+    A screen-positive threshold outside the plausible range (:func:`threshold_range`) is refused:
+
+    >>> from workbench.policy import derive_policy
+    >>> what_if(t, policy=derive_policy("default", id="x", version="1",
+    ...         thresholds={"screen_positive": {"phq9": 25}}))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    workbench.stepped_care.ThresholdError: PHQ-9 screen-positive threshold 25 is refused: a plausible one is 5 to 20 ...
     """
     policy = load_policy(policy)
+    check_thresholds(policy, lang=lang)
     flags = sorted({c.flag for i in policy.instruments for c in get_instrument(i).critical_items})
     wide = tables.scores_wide(list(policy.instruments), purpose="screening",
                               columns=("score", "n_answered", *flags))
@@ -366,3 +381,80 @@ def what_if(tables, *, policy: str | Policy, lang: str = "en") -> pd.DataFrame:
     out = pd.concat([out, suggested.reset_index(drop=True)], axis=1)
     out.attrs.update(policy=policy.label, recorded_policies=tables.policy_versions)
     return out
+
+
+# --- plausible screen-positive thresholds (what-if, derived policies) -------------------------
+
+_THRESHOLDS = Path(__file__).with_name("data") / "screening_thresholds.yaml"
+_THRESHOLD_WORDS = {
+    "en": ("{name} screen-positive threshold {value} is refused: a plausible one is {low} to {high} "
+           "(from the lowest total of {low_from} to the lowest total of {high_from}; totals run "
+           "{min} to {max}; declared in {file}: {source})"),
+    "zh": ("{name} 筛查阳性阈值 {value} 不可用：合理范围为 {low} 至 {high}（从 {low_from} 的最低分到 {high_from} 的最低分；"
+           "总分范围 {min} 至 {max}；见 {file}：{source}）"),
+}
+
+
+class ThresholdError(ValueError):
+    """A screen-positive threshold outside its declared plausible range; ``messages`` has zh and en."""
+
+    def __init__(self, messages: dict, *, lang: str):
+        self.messages = dict(messages)
+        super().__init__(self.messages[lang])
+
+
+def _bound(inst, value) -> tuple[int, str]:
+    if isinstance(value, dict):
+        band = next(b for b in inst.bands if b.id == value["band"])
+        return int(band.lower if band.lower_closed else band.lower + 1), f"band '{band.id}'"
+    return int(value), str(value)
+
+
+def threshold_range(instrument: str) -> dict:
+    """The plausible screen-positive thresholds of ``instrument``: ``lowest``, ``highest`` (totals,
+    inclusive), what each comes from, ``source``, and the declared totals ``score_min``/``score_max``.
+    Read from ``workbench/data/screening_thresholds.yaml`` and the questionnaire's bands; a what-if
+    slider takes its bounds from here. None when nothing is declared for the questionnaire.
+
+    Examples
+    --------
+    >>> r = threshold_range("phq9")
+    >>> r["lowest"], r["highest"], r["lowest_from"], r["highest_from"]
+    (5, 20, "band 'mild'", "band 'severe'")
+    >>> threshold_range("k10") is None
+    True
+    """
+    from workbench._declarations import load_yaml
+
+    entry = load_yaml(_THRESHOLDS.read_text(encoding="utf-8")).get(instrument)
+    if entry is None:
+        return None
+    inst = get_instrument(instrument)
+    (low, low_from), (high, high_from) = _bound(inst, entry["lowest"]), _bound(inst, entry["highest"])
+    return {"lowest": low, "highest": high, "lowest_from": low_from, "highest_from": high_from,
+            "source": " ".join(str(entry["source"]).split()), "score_min": int(inst.score_min),
+            "score_max": int(inst.score_max)}
+
+
+def check_thresholds(policy: str | Policy, *, lang: str = "en") -> None:
+    """Refuse a policy whose ``screen_positive`` thresholds are outside their plausible range
+    (:func:`threshold_range`), naming the questionnaire, the value, the range and its source.
+    A questionnaire with no declared range is left to the policy's own check (within its totals).
+
+    Examples
+    --------
+    >>> check_thresholds("default") is None
+    True
+    """
+    policy = load_policy(policy)
+    for inst_id, value in policy.thresholds.get("screen_positive", {}).items():
+        inst = get_instrument(inst_id)
+        name = inst.name["en"].rsplit("(", 1)[-1].rstrip(")") if "(" in inst.name["en"] else inst_id.upper()
+        r = threshold_range(inst_id)
+        if r is None:  # nothing declared: the policy's own check (within the totals) is all there is
+            continue
+        if not r["lowest"] <= value <= r["highest"]:
+            words = dict(name=name, value=value, low=r["lowest"], high=r["highest"], low_from=r["lowest_from"],
+                         high_from=r["highest_from"], min=r["score_min"], max=r["score_max"],
+                         file="workbench/data/screening_thresholds.yaml", source=r["source"])
+            raise ThresholdError({k: _THRESHOLD_WORDS[k].format(**words) for k in ("zh", "en")}, lang=lang)

@@ -23,17 +23,19 @@ from workbench.cohort import ENDPOINTS
 from workbench.i18n import t
 from workbench.params import FRAME, Optional, Options, Predicate, validate_params
 from workbench.plots import png_img
+from workbench.prevalence import AGE_BREAKS
 from workbench.ui._base import FieldMessage, guarded
 
-__all__ = ["COVARIATES", "GROUPINGS", "KMExplorer", "cohort_frame", "data_note", "html_table", "level_label",
-           "warm_up_plots"]
+__all__ = ["COVARIATES", "EVENTS_PER_PARAMETER", "GROUPINGS", "KMExplorer", "cohort_frame", "cox_fit_message",
+           "data_note", "html_table", "level_label", "sparse_warning", "warm_up_plots"]
 
 log = logging.getLogger("workbench.ui")
 
 #: Fewer residents than this after filtering: no curves, a message instead.
 MIN_ROWS = 20
-#: Age bands of the ``age_group`` grouping: lower bounds of half-open intervals [lo, next lo).
-AGE_BANDS = (0, 45, 60, 75)
+#: Age bands of the ``age_group`` grouping: lower bounds of half-open intervals [lo, next lo);
+#: the groups declared once for every analysis (:data:`workbench.prevalence.AGE_BREAKS`).
+AGE_BANDS = AGE_BREAKS
 #: Groupings: id -> (interface string of its name, column of :func:`cohort_frame`).
 GROUPINGS = {
     "none": ("no_grouping", None),
@@ -62,6 +64,81 @@ COVARIATES: dict[str, tuple[str, str | None, Callable[[pd.DataFrame], pd.Series]
 }
 _CONDITIONS = ("hypertension", "diabetes", "chd", "stroke", "copd", "asthma")
 _DAYS_PER_MONTH = 365.25 / 12
+#: Events per Cox parameter below which the explorer warns: 10 (Peduzzi et al. 1995, J Clin
+#: Epidemiol 48:1503, for Cox models; 1996, 49:1373, for logistic models); Vittinghoff &
+#: McCulloch 2007 (Am J Epidemiol 165:710) found 5-9 often acceptable, so the words say so.
+EVENTS_PER_PARAMETER = 10
+EVENTS_PER_PARAMETER_RELAXED = 5
+_WORDS = {
+    "sparse": {"en": "Sparse data: {events} events for {params} Cox parameters ({epv:.1f} per parameter). Below 10 per "
+                     "parameter hazard ratios can be biased and their intervals wrong (Peduzzi et al. 1995); "
+                     "Vittinghoff & McCulloch (2007) found 5 to 9 often acceptable{below}. Adjust for fewer "
+                     "covariates or widen the filters.",
+               "zh": "数据稀疏：{events} 个事件对应 {params} 个 Cox 参数（每个参数 {epv:.1f} 个事件）。每个参数少于 10 个"
+                     "事件时，风险比可能有偏、置信区间可能不准（Peduzzi 等 1995）；Vittinghoff 与 McCulloch（2007）"
+                     "认为 5 至 9 个常可接受{below}。请减少调整变量或放宽筛选条件。"},
+    "below_relaxed": {"en": ", but not fewer than 5", "zh": "，但不应少于 5 个"},
+    "no_events": {"en": "The Cox model cannot be fitted: no events among the residents chosen.",
+                  "zh": "无法拟合 Cox 模型：所选居民中没有发生事件。"},
+    "constant": {"en": "The Cox model cannot be fitted: {names} is the same for everyone chosen, so it has no effect to "
+                       "estimate. Leave it out or widen the filters.",
+                 "zh": "无法拟合 Cox 模型：所选居民的“{names}”都相同，无法估计其作用。请去掉该变量或放宽筛选条件。"},
+    "together": {"en": "The Cox model cannot be fitted: {names} cannot all be estimated together (one repeats the others, "
+                       "or does not vary among those still followed when events happen). Leave one out or widen the "
+                       "filters.",
+                 "zh": "无法拟合 Cox 模型：{names} 不能同时估计（其中一个与其他变量重复，或在发生事件时仍在随访的"
+                       "居民中没有差异）。请去掉一个变量或放宽筛选条件。"},
+    "other": {"en": "The Cox model cannot be fitted: {reason}", "zh": "无法拟合 Cox 模型：{reason}"},
+    "infinite": {"en": "The hazard ratio of {names} is not usable: it may be infinite (among those chosen it separates "
+                       "those with the event from those without). Leave it out or widen the filters.",
+                 "zh": "“{names}”的风险比不可用：可能为无穷大（在所选居民中，它把发生事件与未发生事件的人完全分开）。"
+                       "请去掉该变量或放宽筛选条件。"},
+}
+
+
+def sparse_warning(*, events: int, params: int, lang: str) -> str | None:
+    """The sparse-data warning when there are fewer than :data:`EVENTS_PER_PARAMETER` events
+    per Cox parameter, else None.
+
+    Examples
+    --------
+    >>> print(sparse_warning(events=35, params=7, lang="en"))  # doctest: +ELLIPSIS
+    Sparse data: 35 events for 7 Cox parameters (5.0 per parameter). Below 10 per parameter ...
+    >>> sparse_warning(events=70, params=7, lang="en") is None
+    True
+    """
+    epv = events / params
+    if epv >= EVENTS_PER_PARAMETER:
+        return None
+    below = _WORDS["below_relaxed"][lang] if epv < EVENTS_PER_PARAMETER_RELAXED else ""
+    return _WORDS["sparse"][lang].format(events=events, params=params, epv=epv, below=below)
+
+
+def cox_fit_message(reason: str, labels: dict, lang: str) -> str:
+    """A :class:`~workbench.survival.CoxFitError`'s message for a person, in ``lang``, with the
+    model's column names replaced by the labels shown (``labels``: column -> label).
+
+    Examples
+    --------
+    >>> cox_fit_message("'female' takes one value in every row: there is no effect to estimate; leave it out",
+    ...                 {"female": "Female (vs male)"}, "en")  # doctest: +ELLIPSIS
+    'The Cox model cannot be fitted: Female (vs male) is the same for everyone chosen, ...'
+    """
+    import re
+
+    named = [labels[c] for c in labels if f"'{c}'" in reason]
+    names = "、".join(named) if lang == "zh" else ", ".join(named)
+    if "converged before" in reason and named:  # a CoxConvergenceWarning naming the covariates
+        return _WORDS["infinite"][lang].format(names=names)
+    if reason.startswith("no events"):
+        return _WORDS["no_events"][lang]
+    if "one value in every row" in reason and named:
+        return _WORDS["constant"][lang].format(names=names)
+    if "cannot all be estimated together" in reason and named:
+        return _WORDS["together"][lang].format(names=names)
+    for column, label in labels.items():
+        reason = re.sub(rf"'{re.escape(column)}'", label, reason)
+    return _WORDS["other"][lang].format(reason=reason)
 
 
 def cohort_frame(tables, *, censor_date) -> pd.DataFrame:
@@ -95,7 +172,7 @@ def cohort_frame(tables, *, censor_date) -> pd.DataFrame:
     >>> sorted(frame["endpoint"].unique()) == sorted(ENDPOINTS)
     True
     >>> sorted(frame["age_group"].unique()), frame.attrs["policy_versions"]
-    (['age_0_44', 'age_45_59', 'age_60_74', 'age_75_plus'], ['default@1.1'])
+    (['age_18_39', 'age_40_49', 'age_50_59', 'age_60_69', 'age_70_79', 'age_80_plus'], ['default@1.1'])
     """
     from workbench.cohort import endpoints
 
@@ -111,7 +188,8 @@ def cohort_frame(tables, *, censor_date) -> pd.DataFrame:
     out["tier_group"] = out["tier"].map(lambda v: None if pd.isna(v) else f"tier_{int(v)}")
     cuts = [*AGE_BANDS, np.inf]
     names = [f"age_{lo}_{hi - 1}" if np.isfinite(hi) else f"age_{lo}_plus" for lo, hi in zip(cuts[:-1], cuts[1:])]
-    out["age_group"] = pd.cut(out["age"].astype(float), cuts, right=False, labels=names).astype(str)
+    out["age_group"] = pd.cut(out["age"].astype(float), cuts, right=False, labels=names).astype(object)
+    out["age_group"] = out["age_group"].where(out["age_group"].notna(), None)  # below the first band: no group
     any_chronic = out[list(_CONDITIONS)].astype(bool).any(axis=1)
     out["chronic"] = np.where(any_chronic, "any_chronic", "no_chronic")
     out["living"] = np.where(out["lives_alone"].astype(bool), "lives_alone", "with_others")
@@ -180,8 +258,8 @@ def level_label(grouping: str, value, lang: str) -> str:
 
     Examples
     --------
-    >>> level_label("age_group", "age_60_74", "zh"), level_label("age_group", "age_75_plus", "en")
-    ('60–74岁', '75 and over')
+    >>> level_label("age_group", "age_60_69", "zh"), level_label("age_group", "age_80_plus", "en")
+    ('60–69岁', '80 and over')
     >>> level_label("tier", "tier_2", "en"), level_label("disease_category", "B", "en")
     ('Tier 2 counselling', 'B Metabolic')
     """
@@ -594,6 +672,9 @@ class KMExplorer(w.VBox):
         if not cox_labels:
             notes.append(t("cox_nothing", lang))
             return None, {}, "", ""
+        sparse = sparse_warning(events=int(frame["event_of_interest"].sum()), params=len(cox_labels), lang=lang)
+        if sparse:
+            problems.append(sparse)
         x = frame[list(cox_labels)].to_numpy(float)
         if np.linalg.matrix_rank(np.column_stack([np.ones(len(x)), x])) <= x.shape[1]:
             problems.append(t("cox_redundant", lang).format(names=", ".join(cox_labels.values())))
@@ -602,12 +683,17 @@ class KMExplorer(w.VBox):
             warnings.simplefilter("always", survival.CoxConvergenceWarning)
             try:
                 model = survival.cox(frame, duration="duration", event="event_of_interest", covariates=list(cox_labels))
-            except survival.CoxFitError:
-                log.info("Cox model did not converge", exc_info=True)
-                problems.append(t("cox_failed", lang))
+            except survival.CoxFitError as err:
+                log.info("Cox model could not be fitted", exc_info=True)
+                problems.append(cox_fit_message(str(err), cox_labels, lang))
                 return None, {}, "", ""
         s = model.summary
-        if any(issubclass(c.category, survival.CoxConvergenceWarning) for c in caught) or not np.isfinite(s[["hr_ci_low", "hr_ci_high"]].to_numpy()).all():
+        warned = [str(c.message) for c in caught if issubclass(c.category, survival.CoxConvergenceWarning)]
+        named = [cox_fit_message(w, cox_labels, lang) for w in warned
+                 if "converged before" in w and any(f"'{c}'" in w for c in cox_labels)]
+        if named:
+            problems.extend(dict.fromkeys(named))
+        elif warned or not np.isfinite(s[["hr_ci_low", "hr_ci_high"]].to_numpy()).all():
             problems.append(t("cox_unstable", lang))
         rows = [[cox_labels[c], f"{r.hr:.2f}", f"{r.hr_ci_low:.2f}–{r.hr_ci_high:.2f}", _p(r.p_value)]
                 for c, r in zip(s.index, s.itertuples())]
