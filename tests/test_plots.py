@@ -135,3 +135,24 @@ def test_dual_track_names_a_bad_parameter(dual_tables):
         dual_track(dual_tables, "R9")
     with pytest.raises(ParameterError, match="'measure' parameter of dual_track must be one of"):
         dual_track(dual_tables, "R1", measure="bmi")
+
+
+def test_proportion_chart_draws_the_interval_and_refuses_an_empty_table():
+    import matplotlib.pyplot as plt
+
+    from workbench.plots import proportion_chart
+
+    table = pd.DataFrame({"age_group": ["18-39", "80+"], "n": [200, 50], "prevalence": [0.219, 0.402],
+                          "ci_low": [0.167, 0.277], "ci_high": [0.281, 0.541]})
+    ax = proportion_chart(table, by="age_group", lang="en", labels={"80+": "80 and over"})
+    from matplotlib.container import BarContainer
+
+    bars = next(c for c in ax.containers if isinstance(c, BarContainer))
+    assert [round(float(b.get_width()), 1) for b in bars] == [21.9, 40.2]
+    segments = bars.errorbar.lines[2][0].get_segments()  # one horizontal line per bar: low to high
+    assert [(round(s[0][0], 1), round(s[1][0], 1)) for s in segments] == [(16.7, 28.1), (27.7, 54.1)]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["18-39 (n=200)", "80 and over (n=50)"]
+    assert "95% CI" in ax.get_xlabel()
+    plt.close("all")
+    with pytest.raises(ValueError, match="no rows"):
+        proportion_chart(table.iloc[0:0], by="age_group")

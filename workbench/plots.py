@@ -45,18 +45,49 @@ def band_chart(scores: pd.DataFrame, instrument: str, *, lang: str = "en", ax=No
     return ax
 
 
-def proportion_chart(table: pd.DataFrame, *, by: str, lang: str = "en", title: str = "", ax=None):
-    """Horizontal bars of ``table['proportion']`` per level of ``by`` with n in the label."""
+def proportion_chart(table: pd.DataFrame, *, by: str, lang: str = "en", title: str = "", ax=None,
+                     value: str | None = None, labels: dict | None = None):
+    """Horizontal bars of a proportion per level of ``by``, n in the label, with the confidence
+    interval as an error bar when the table has ``ci_low`` and ``ci_high`` (as
+    :func:`workbench.epi.prevalence` and :func:`workbench.prevalence.screen_positive` give).
+
+    Parameters
+    ----------
+    table : DataFrame
+        One row per level: ``by``, ``n``, the proportion (``value``; default ``prevalence`` when
+        present, else ``proportion``), optionally ``ci_low``, ``ci_high``.
+    labels : dict, optional
+        Level -> label shown (e.g. translated); other levels are shown as they are.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"sex": ["female", "male"], "n": [120, 80], "prevalence": [0.25, 0.15],
+    ...                   "ci_low": [0.18, 0.09], "ci_high": [0.33, 0.24]})
+    >>> ax = proportion_chart(t, by="sex")
+    >>> [float(b.get_width()) for b in ax.patches], ax.get_yticklabels()[0].get_text()
+    ([25.0, 15.0], 'female (n=120)')
+    """
     _font_for(lang)
     import matplotlib.pyplot as plt
 
+    value = value or ("prevalence" if "prevalence" in table.columns else "proportion")
+    if table.empty:
+        raise ValueError("proportion_chart: the table has no rows: nothing to draw (did a filter leave no one?)"
+                         if lang == "en" else "proportion_chart：表格没有任何行，无法作图（是否筛选后没有人？）")
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 0.45 * len(table) + 1))
-    labels = [f"{level} (n={n:,})" for level, n in zip(table[by], table["n"])]
-    bars = ax.barh(labels, table["proportion"] * 100, color="#e45756")
-    ax.bar_label(bars, labels=[f"{p:.1%}" for p in table["proportion"]], fontsize=8)
+    names = [(labels or {}).get(level, level) for level in table[by]]
+    shown = [f"{name} (n={n:,})" for name, n in zip(names, table["n"])]
+    share = table[value].astype(float) * 100
+    error = None
+    if {"ci_low", "ci_high"} <= set(table.columns):
+        error = [(share - table["ci_low"].astype(float) * 100).clip(lower=0).to_numpy(),
+                 (table["ci_high"].astype(float) * 100 - share).clip(lower=0).to_numpy()]
+    bars = ax.barh(shown, share, color="#e45756", xerr=error, error_kw={"ecolor": "#333333", "capsize": 3, "lw": 1})
+    ax.bar_label(bars, labels=[f"{p:.1f}%" for p in share], fontsize=8, padding=3 if error is None else 14)
     ax.invert_yaxis()
-    ax.set_xlabel(t("share", lang) + " (%)")
+    interval = (" " + ("误差线：95% 置信区间" if lang == "zh" else "bars: 95% CI")) if error is not None else ""
+    ax.set_xlabel(t("share", lang) + " (%)" + interval)
     ax.set_title(title)
     return ax
 
