@@ -25,7 +25,7 @@ from workbench._declarations import load_yaml
 from workbench.instruments import LANG, LANGUAGES
 from workbench.params import check, validate_params
 
-__all__ = ["Narrative", "NarrativeError", "ci", "num", "pct", "texts"]
+__all__ = ["Narrative", "NarrativeError", "ci", "est", "num", "p_value", "pct", "texts", "used_keys"]
 
 HERE = Path(__file__).with_name("i18n") / "notebooks"
 
@@ -109,6 +109,29 @@ def ci(low: Any, high: Any, *, lang: str = "en", percent: bool = False, digits: 
     return f"{level}% CI {show(low)} to {show(high)}"
 
 
+def est(value: Any, low: Any, high: Any, *, lang: str = "en", percent: bool = False, digits: int = 1) -> str:
+    """An estimate with its interval, short enough for a table cell.
+
+    >>> est(0.206, 0.177, 0.239, percent=True), est(1.39, 1.17, 1.65, digits=2, lang="zh")
+    ('20.6% (17.7% to 23.9%)', '1.39（1.17～1.65）')
+    """
+    show = (lambda v: pct(v, digits)) if percent else (lambda v: num(v, digits))
+    if not (_finite(low) and _finite(high)):
+        return show(value)
+    return f"{show(value)}（{show(low)}～{show(high)}）" if lang == "zh" else f"{show(value)} ({show(low)} to {show(high)})"
+
+
+def p_value(p: Any) -> str:
+    """A p-value as journals print it: three decimals, "<0.001" below that.
+
+    >>> p_value(0.04321), p_value(0.00002), p_value(None)
+    ('0.043', '<0.001', '–')
+    """
+    if not _finite(p):
+        return "–"
+    return "<0.001" if float(p) < 0.001 else f"{float(p):.3f}"
+
+
 class Narrative:
     """The texts of one notebook in one language; calling it shows a paragraph.
 
@@ -156,14 +179,15 @@ class Narrative:
         return list(self._texts)
 
 
-#: ``say("key")`` calls in a notebook's code, found by :func:`used_keys`.
-SAY = re.compile(r"""\bsay\(\s*["']([A-Za-z0-9_.\-]+)["']""")
+#: ``say("key")`` and ``say.text("key")`` calls in a notebook's code, found by :func:`used_keys`.
+SAY = re.compile(r"""\bsay(?:\.text)?\(\s*["']([A-Za-z0-9_.\-]+)["']""")
 
 
 def used_keys(source: str) -> list[str]:
-    """The text keys a notebook's code shows with ``say("key", ...)``.
+    """The text keys a notebook's code shows with ``say("key", ...)`` or uses as a label with
+    ``say.text("key")`` (a table's column name, a figure title).
 
-    >>> used_keys('say("q")\\nsay( "m.x", a=1)')
-    ['q', 'm.x']
+    >>> used_keys('say("q")\\nsay( "m.x", a=1)\\ncols = {"n": say.text("col.n")}')
+    ['q', 'm.x', 'col.n']
     """
     return SAY.findall(source)
