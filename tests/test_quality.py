@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import namedtuple
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,7 @@ from workbench.sample import load_sample
 from workbench.tables import CONDITIONS, TABLES, Tables, TablesError, coerce
 
 MONTHS = ["2025-05", "2025-06", "2025-07"]
+REF_ALERTS = Path(__file__).parent / "reference" / "quality_alerts"
 
 #: Values of required columns the examples do not care about.
 _DEFAULTS = {"sex": "female", "birth_date": "1960-01-01", "lives_alone": False, **dict.fromkeys(CONDITIONS, False),
@@ -240,10 +242,11 @@ def test_referral_wait_days(tiny, tmp_path):
     row = r[(r["indicator"] == "W1") & (r["community"] == "c1")].iloc[0]
     assert row["numerator"] == 16 and row["denominator"] == 3
     assert row["value"] == pytest.approx(16 / 3)
-    # t interval: sd of (0, 2, 14) = sqrt(((16/3)^2 + (10/3)^2 + (26/3)^2) / 2) = 7.5719;
-    # half-width = t(0.975, 2) 4.302653 * 7.5719 / sqrt(3) = 18.8096
-    assert row["ci_low"] == pytest.approx(16 / 3 - 18.8096, abs=1e-3)
-    assert row["ci_high"] == pytest.approx(16 / 3 + 18.8096, abs=1e-3)
+    # log-scale interval (R: tests/reference/quality_alerts/r_mean_wait.csv, "0,2,14"): sd 7.5719,
+    # 16/3 * exp(-+ qt(0.975, 2) * 7.5719 / (16/3 * sqrt(3))) = 0.1568 .. 181.41 (the t interval went to -13.48)
+    ref = pd.read_csv(REF_ALERTS / "r_mean_wait.csv").set_index("waits").loc["0,2,14"]
+    assert row["ci_low"] == pytest.approx(ref["lower"], rel=1e-9)
+    assert row["ci_high"] == pytest.approx(ref["upper"], rel=1e-9)
     # one referral (c2) has no interval
     c2 = r[(r["indicator"] == "W1") & (r["community"] == "c2")].iloc[0]
     assert c2["value"] == 3 and np.isnan(c2["ci_low"])
@@ -375,19 +378,23 @@ def test_result_says_which_policy_versions_the_decisions_were_made_under(tiny):
 # --- status thresholds -------------------------------------------------------------------------
 
 def test_status_at_thresholds():
+    # an alert needs the whole interval beyond the level; an interval touching it is no alert
     above = ("above", 0.15)
-    assert q.status_of(3 / 20, 20, alert=above, min_denominator=5) == "ok"  # exactly 15% is not above
-    assert q.status_of(4 / 20, 20, alert=above, min_denominator=5) == "alert"
+    assert q.status_of(0.3, 20, alert=above, min_denominator=5, ci_low=3 / 20, ci_high=0.5) == "ok"
+    assert q.status_of(0.3, 20, alert=above, min_denominator=5, ci_low=0.151, ci_high=0.5) == "alert"
     below = ("below", 0.8)
-    assert q.status_of(16 / 20, 20, alert=below, min_denominator=5) == "ok"  # exactly 80% is not below
-    assert q.status_of(15 / 20, 20, alert=below, min_denominator=5) == "alert"
-    assert q.status_of(0.0, 4, alert=below, min_denominator=5) == "insufficient"
-    assert q.status_of(0.0, 5, alert=below, min_denominator=5) == "alert"
-    assert q.status_of(np.nan, 0, alert=below, min_denominator=5) == "insufficient"
+    assert q.status_of(0.6, 20, alert=below, min_denominator=5, ci_low=0.4, ci_high=16 / 20) == "ok"
+    assert q.status_of(0.6, 20, alert=below, min_denominator=5, ci_low=0.4, ci_high=0.79) == "alert"
+    assert q.status_of(0.0, 4, alert=below, min_denominator=5, ci_low=0.0, ci_high=0.49) == "insufficient"
+    assert q.status_of(0.0, 5, alert=below, min_denominator=5, ci_low=0.0, ci_high=0.43) == "alert"
+    assert q.status_of(np.nan, 0, alert=below, min_denominator=5, ci_low=np.nan, ci_high=np.nan) == "insufficient"
+    # a value without an interval cannot be judged
+    assert q.status_of(0.1, 9, alert=below, min_denominator=5, ci_low=np.nan, ci_high=np.nan) == "insufficient"
 
 
 def test_dropout_exactly_15_percent_is_ok():
-    # 20 referrals ended in June, 3 dropped out: 15%, not above 15%; a 4th makes 20%: alert
+    # 20 referrals ended in June, 3 dropped out: 15%, not above 15%; a 4th makes 20%, above on the
+    # point but its Wilson interval (8.1-41.6 %) holds 15 %: no alert; 9 of 20 (25.8-65.8 %): alert
     ids = [f"r{i}" for i in range(20)]
     res = frame("residents", {"resident_id": ids, "community": "c1"})
     refs = {"referral_id": [f"F{i}" for i in range(20)], "resident_id": ids, "referred_on": "2025-05-01",
@@ -399,9 +406,12 @@ def test_dropout_exactly_15_percent_is_ok():
         units = q.units(data, "dropout", months=["2025-06"])
         row = q._aggregate(units, "proportion", 0.05).iloc[0]
         ind = q.load_indicators().indicator("C1")
-        return q.status_of(row["value"], row["denominator"], alert=ind.alert, min_denominator=5)
+        return q.status_of(row["value"], row["denominator"], alert=ind.alert, min_denominator=5,
+                           ci_low=row["ci_low"], ci_high=row["ci_high"])
     assert status(refs) == "ok"
     refs["end_reason"][3] = "dropped_out"
+    assert status(refs) == "ok"
+    refs["end_reason"] = ["dropped_out"] * 9 + ["completed"] * 11
     assert status(refs) == "alert"
 
 
@@ -531,14 +541,17 @@ def test_report_on_the_sample(tmp_path, lang, sample):
     assert text.startswith("<!DOCTYPE html>") and "<style>" in text
     # nothing fetched: no script, no link or image from elsewhere (a source may quote an address as text)
     assert "<script" not in text and 'src="http' not in text and "href=" not in text and "url(" not in text
-    # the sample's dropout in June 2025, counted from its referrals table: an alert, listed and highlighted
+    # the sample's dropout in June 2025, counted from its referrals table: 13 of 60 (21.7 %) is above
+    # 15 % on the point, but its Wilson interval (13.1-33.6 %) holds 15 %: not listed as an alert
     r = sample.referrals
     ended = r[r["ended_on"].dt.strftime("%Y-%m") == "2025-06"]
     dropped = int((ended["end_reason"] == "dropped_out").sum())
     assert dropped / len(ended) > 0.15
     alerts = re.search(r'<ul class="alerts">(.*?)</ul>', text, re.S).group(1)
     label = q.load_indicators().indicator("C1").label[lang]
-    assert label in alerts and f"{100 * dropped / len(ended):.1f}%" in alerts
+    assert f"{label} — {'全部社区' if lang == 'zh' else 'all communities'}" not in alerts
+    # T4 for all communities (41.7 %, its interval wholly below 80 %) is listed and highlighted
+    assert q.load_indicators().indicator("T4").label[lang] in alerts and "41.7%" in alerts
     assert '<tr class="alert">' in text
     # every count shown is 0 or >= 5; the small ones are "&lt;5"
     cells = _count_cells(text)

@@ -43,7 +43,8 @@ def test_ratio_and_katz_interval_equal_epitools(case):
 def test_a_ratio_with_no_one_in_a_group_has_no_value():
     row = q._aggregate(_ratio_units(3, 10, 0, 0), "ratio", 0.05).iloc[0]
     assert np.isnan(row["value"]) and row["denominator"] == 0
-    assert q.status_of(row["value"], row["denominator"], alert=("below", 0.8), min_denominator=5) == "insufficient"
+    assert q.status_of(row["value"], row["denominator"], alert=("below", 0.8), min_denominator=5,
+                       ci_low=row["ci_low"], ci_high=row["ci_high"]) == "insufficient"
 
 
 @pytest.mark.parametrize("case", pd.read_csv(REF / "r_rate.csv").to_dict("records"))
@@ -63,18 +64,25 @@ def test_rate_per_1000_person_years_equals_poisson_test(case):
 
 def test_rise_above_compares_with_the_pooled_12_months_before():
     # c1: 12 months of 2 events in 10 person-years (200 per 1,000) then 2025-01: 4 in 10 (400):
-    # 400 > 1.5 x 200 = 300 -> alert; 3 in 10 (300) is exactly 1.5 x: no alert
+    # an alert when the interval's lower limit is above 1.5 x 200 = 300; exactly 300: no alert
     months = [str(p) for p in pd.period_range("2024-01", "2025-01", freq="M")]
     agg = pd.DataFrame({"community": "c1", "period": months, "numerator": [2.0] * 12 + [4.0],
                         "denominator": 10.0})
     ref = q._reference(agg, ["2025-01"], "rate", 1000)
     assert ref[("c1", "2025-01")] == pytest.approx(200.0)
-    assert q.status_of(400.0, 10.0, alert=("rise_above", 0.5), min_denominator=5, reference=200.0) == "alert"
-    assert q.status_of(300.0, 10.0, alert=("rise_above", 0.5), min_denominator=5, reference=200.0) == "ok"
+    assert q.status_of(400.0, 10.0, alert=("rise_above", 0.5), min_denominator=5, ci_low=301.0, ci_high=500.0,
+                       reference=200.0) == "alert"
+    assert q.status_of(400.0, 10.0, alert=("rise_above", 0.5), min_denominator=5, ci_low=300.0, ci_high=500.0,
+                       reference=200.0) == "ok"
+    # 4 events in 10 person-years: exact interval 109-1,024 per 1,000, which holds 300: no alert
+    agg4 = q._aggregate(pd.DataFrame({"community": ["c1"], "period": ["2025-01"], "outcome": [4.0],
+                                      "exposure": [10.0]}), "rate", 0.05, per=1000).iloc[0]
+    assert q.status_of(agg4["value"], 10.0, alert=("rise_above", 0.5), min_denominator=5, ci_low=agg4["ci_low"],
+                       ci_high=agg4["ci_high"], reference=200.0) == "ok"
     # months before with no person-time at all: nothing to compare with, too few to judge
     empty = q._reference(agg.assign(denominator=[0.0] * 12 + [10.0]), ["2025-01"], "rate", 1000)
     assert np.isnan(empty[("c1", "2025-01")])
-    assert q.status_of(400.0, 10.0, alert=("rise_above", 0.5), min_denominator=5,
+    assert q.status_of(400.0, 10.0, alert=("rise_above", 0.5), min_denominator=5, ci_low=301.0, ci_high=500.0,
                        reference=empty[("c1", "2025-01")]) == "insufficient"
 
 

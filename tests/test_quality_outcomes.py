@@ -536,10 +536,11 @@ def test_compute_statuses_of_outcome_indicators(tt, tmp_path):
                                  "    target: 0.7\n    pass_share: 0.7\n"), encoding="utf-8")
     got = q.compute(tt, months=["2025-06", "2025-07"], indicators=path, spc=False)
     e1, x3, x4 = _rows(got, "E1"), _rows(got, "X3"), _rows(got, "X4")
-    # E1 July: c1 1/5 = 0.2 < 0.67 -> alert; c2 1/1: too few to judge (1 < 5), never an alert; all 2/6 alert
+    # E1 July: c1 1/5 = 0.2, Wilson 3.6-62.4 % wholly below 0.67 -> alert; c2 1/1: too few to judge
+    # (1 < 5), never an alert; all 2/6 = 0.33, Wilson 9.7-70.0 % holds 0.67 -> ok (an alert needs the interval)
     assert e1[("c1", "2025-07")] == (1, 5, 0.2, "alert")
     assert e1[("c2", "2025-07")][:2] == (1, 1) and e1[("c2", "2025-07")][3] == "insufficient"
-    assert e1[("all", "2025-07")][3] == "alert"
+    assert e1[("all", "2025-07")][3] == "ok"
     # June: nothing ended -> denominator 0, too few to judge
     assert e1[("all", "2025-06")][1] == 0 and e1[("all", "2025-06")][3] == "insufficient"
     # X3 (report only): every referral came from a screening: c1 0/7 in June is 'ok', never an alert

@@ -16,13 +16,29 @@ from :func:`workbench.outcomes.referral_outcomes`: they are defined once, there.
 - ``proportion`` measures: ``outcome`` is 0/1 (missing = not known, excluded and never 0);
   numerator = units with 1, denominator = units with a known outcome; Wilson interval from
   :func:`workbench.epi.prevalence`.
-- ``mean`` measures (referral wait): ``outcome`` is a number; numerator = its sum, denominator
-  = units, value = mean, t interval (``mean ± t(1-α/2, n-1) · sd / √n``; none for n < 2).
+- ``mean`` measures (referral wait, days): ``outcome`` is a number >= 0; numerator = its sum,
+  denominator = units, value = mean, and a log-scale interval
+  ``mean · exp(± t(1-α/2, n-1) · sd / (mean · √n))`` (none for n < 2; ``[0, 0]`` when every
+  value is 0). Waits are non-negative and right-skewed: the symmetric t interval reached below 0
+  (-0.97 days for waits 17, 14, 3, 0, 25); the interval of ``log(mean)`` by the delta method
+  (``SE(log x̄) ≈ sd / (x̄ √n)``; Casella & Berger 2002, *Statistical Inference* 2nd ed., §5.5.4),
+  taken back, stays above 0 and is longer on the right, as the sampling distribution of a mean of
+  skewed waits is. It is deterministic (a bootstrap BCa interval is not) and keeps the reported
+  value the arithmetic mean (a log-normal / Cox interval would estimate another mean and cannot
+  take a wait of 0). Checked against R: ``tests/reference/quality_alerts/make_reference.R``.
 
 ``status``: ``no_data`` when the measure's source was not collected (satisfaction when the
-``surveys`` table has no rows: nothing is invented), ``insufficient`` when the denominator is
-below the indicator's ``min_denominator``, ``alert`` when the value breaks the alert rule (strict
-``<`` or ``>``), else ``ok``. Rows cover every community (plus ``all``) and every month asked for.
+``surveys`` table has no rows: nothing is invented), ``insufficient`` ("too few to judge") when
+the denominator is below the indicator's ``min_denominator`` or the value has no interval,
+``alert`` when the value's interval (the ``ci_low``, ``ci_high`` reported: Wilson for a
+proportion, exact Poisson for a rate, Katz for a ratio, the log-scale interval above for a mean)
+lies wholly on the wrong side of the alert level, else ``ok`` (:func:`status_of`). Rows cover
+every community (plus ``all``) and every month asked for.
+
+A target meant for the end of the programme's first year (``target_applies: {pro_rata_months:
+12}`` in the YAML: coverage counted over the 12 months to each month-end, with 60 % due in year
+1) is held, in the programme's month ``k`` (month 1: the first screening's month), against the
+straight-line path ``target · min(1, k / 12)``; the alert level likewise (:meth:`Indicator.target_at`).
 
 Some measures take declared *parameters*, written in the indicator beside its target: the
 timeliness and safety measures take ``window_hours``, the response window of the service policy.
@@ -66,7 +82,7 @@ from workbench.tables import Tables
 
 __all__ = ["CATEGORIES", "COLUMNS", "DIRECTIONS", "KINDS", "MEASURES", "PARAMETERS", "PERIODS", "STATUSES", "Indicator",
            "IndicatorSet", "QualityError", "alerts", "compute", "control_chart", "default_months", "load_indicators",
-           "status_of", "units", "window_text"]
+           "rule_for", "status_of", "units", "window_text"]
 
 _FILE = Path(__file__).resolve().with_name("quality_indicators.yaml")
 _IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -80,7 +96,7 @@ STATUSES = ("ok", "alert", "insufficient", "no_data", "not_applicable")
 DIRECTIONS = ("higher_is_better", "lower_is_better")
 _NUMBERS = ["numerator", "denominator", "value", "ci_low", "ci_high"]
 _KEYS = {"id", "category", "measure", "period", "direction", "target", "alert", "setting", "label", "numerator",
-         "denominator", "source", "min_denominator", "per"}
+         "denominator", "source", "min_denominator", "per", "target_applies"}
 _REQUIRED = {"id", "category", "measure", "period", "direction", "alert", "label", "numerator", "denominator", "source"}
 #: Months before a month that a ``rise_above`` alert compares it with.
 RISE_MONTHS = 12
@@ -119,6 +135,28 @@ class Indicator:
     denominator: Mapping[str, str] = field(default_factory=dict)
     #: A rate's multiplier (events per ``per`` person-years); 1 for other kinds.
     per: int = 1
+    #: None: the target and alert level hold every month; a whole number m: they are due at the end
+    #: of the programme's month m and held pro rata before (YAML ``target_applies: {pro_rata_months: m}``).
+    pro_rata_months: int | None = None
+
+    def target_at(self, month: int) -> tuple[float | None, tuple[str, float] | None]:
+        """The target and alert rule that apply in the programme's ``month`` (1 = the month of the
+        first screening): as declared, or ``× min(1, month / pro_rata_months)`` on the pro-rata path
+        (none before month 1).
+
+        >>> ind = load_indicators().indicator("A1")
+        >>> ind.target_at(3), ind.target_at(12), ind.target_at(30)
+        ((0.15, ('below', 0.15)), (0.6, ('below', 0.6)), (0.6, ('below', 0.6)))
+        >>> ind.target_at(0)
+        (None, None)
+        """
+        if self.pro_rata_months is None:
+            return self.target, self.alert
+        if month < 1:  # before the programme's first screening: no target yet
+            return None, None
+        share = min(1.0, max(0, month) / self.pro_rata_months)
+        target = None if self.target is None else round(self.target * share, 12)
+        return target, (self.alert[0], round(self.alert[1] * share, 12))
 
     @property
     def kind(self) -> str:
@@ -213,6 +251,22 @@ def _alert(item: Mapping, kind: str | None, at: str, problems: list[str]) -> tup
     return side, float(level)
 
 
+def _applies(item: Mapping, rule: tuple[str, float] | None, at: str, problems: list[str]) -> int | None:
+    """``target_applies``: ``every_month`` (default) or ``{pro_rata_months: m}`` (due at month m)."""
+    applies = item.get("target_applies", "every_month")
+    if applies == "every_month":
+        return None
+    if not isinstance(applies, Mapping) or set(applies) != {"pro_rata_months"} or _whole(1)(applies["pro_rata_months"]):
+        problems.append(f"{at}.target_applies: must be every_month or {{pro_rata_months: <whole number >= 1>}}, "
+                        f"got {applies!r}")
+    elif rule is None or rule[0] != "below":
+        problems.append(f"{at}.target_applies: a pro-rata path builds up from 0, so it needs an alert "
+                        f"{{below: <level>}}, got {item['alert']!r}")
+    else:
+        return int(applies["pro_rata_months"])
+    return None
+
+
 def _categories(raw: Any, problems: list[str]) -> dict[str, dict[str, str]]:
     if not isinstance(raw, Mapping) or set(raw) != set(CATEGORIES):
         problems.append(f"categories: must give en and zh labels for exactly {list(CATEGORIES)}, got "
@@ -299,6 +353,7 @@ def load_indicators(path: str | Path | IndicatorSet | None = None) -> IndicatorS
             problems.append(f"{at}.per: only a rate takes per, not a {kind}")
         elif _whole(1)(per):
             problems.append(f"{at}.per: {_whole(1)(per)}")
+        pro_rata = _applies(item, rule, at, problems)
         params = _parameters(item, at, problems)
         label = _label(_texts(item["label"], f"{at}.label", problems), params, at, problems)
         numerator = _texts(item["numerator"], f"{at}.numerator", problems)
@@ -313,7 +368,7 @@ def load_indicators(path: str | Path | IndicatorSet | None = None) -> IndicatorS
             out.append(Indicator(item["id"], item["category"], item["measure"],
                                  None if target is None else float(target), rule, label, item["source"].strip(),
                                  mind, params, item["period"], item["direction"], setting, numerator, denominator,
-                                 per))
+                                 per, pro_rata))
     refuse(path, "indicators", problems, QualityError)
     return IndicatorSet(version, source.strip(), tuple(out), path, categories)
 
@@ -321,36 +376,44 @@ def load_indicators(path: str | Path | IndicatorSet | None = None) -> IndicatorS
 # --- computing -----------------------------------------------------------------------------
 
 def status_of(value: float, denominator: float, *, alert: tuple[str, float] | None, min_denominator: float,
-              reference: float | None = None) -> str:
-    """``insufficient`` (denominator < min), ``alert`` (strictly beyond the rule) or ``ok``.
+              ci_low: float, ci_high: float, reference: float | None = None) -> str:
+    """``insufficient`` ("too few to judge"), ``alert`` (the interval wholly beyond the rule) or ``ok``.
 
-    A ``rise_above`` rule compares ``value`` with ``reference`` (the pooled value of the months
-    before): an alert when ``value > (1 + level) × reference``; with no reference the month cannot
-    be judged (``insufficient``). A rule of None (report only) is never an alert.
+    ``insufficient`` when the denominator is below ``min_denominator`` or the value or its
+    interval is missing. An alert needs the whole interval on the wrong side of the level
+    (``below``: ``ci_high < level``; ``above``: ``ci_low > level``): for a proportion's Wilson
+    interval that is the two-sided score test of ``p = level`` rejecting at α (Wilson 1927, JASA
+    22:209; R ``prop.test(x, n, p = level, correct = FALSE)``), i.e. a one-sided test at α/2. One
+    dropout in six (16.7 %, Wilson 3.0-56.4 %) is not "above 15 %"; 30 in 100 (21.9-39.6 %) is.
+    A ``rise_above`` rule compares with ``reference`` (the pooled value of the months before,
+    taken as known): an alert when ``ci_low > (1 + level) × reference``; with no reference the
+    month cannot be judged. A rule of None (report only) is never an alert.
 
-    >>> status_of(0.15, 20, alert=("above", 0.15), min_denominator=5)
+    >>> status_of(1 / 6, 6, alert=("above", 0.15), min_denominator=5, ci_low=0.0300, ci_high=0.5635)
     'ok'
-    >>> status_of(0.16, 20, alert=("above", 0.15), min_denominator=5)
+    >>> status_of(0.3, 100, alert=("above", 0.15), min_denominator=5, ci_low=0.2189, ci_high=0.3958)
     'alert'
-    >>> status_of(0.5, 4, alert=("above", 0.15), min_denominator=5)
+    >>> status_of(0.5, 4, alert=("above", 0.15), min_denominator=5, ci_low=0.15, ci_high=0.85)
     'insufficient'
-    >>> status_of(160.0, 40, alert=("rise_above", 0.5), min_denominator=5, reference=100.0)
+    >>> status_of(160.0, 40, alert=("rise_above", 0.5), min_denominator=5, ci_low=151.0, ci_high=170.0, reference=100.0)
     'alert'
-    >>> status_of(150.0, 40, alert=("rise_above", 0.5), min_denominator=5, reference=100.0)
+    >>> status_of(160.0, 40, alert=("rise_above", 0.5), min_denominator=5, ci_low=140.0, ci_high=180.0, reference=100.0)
     'ok'
     """
     if not denominator >= min_denominator or not np.isfinite(value):
         return "insufficient"
     if alert is None:
         return "ok"
+    if not (np.isfinite(ci_low) and np.isfinite(ci_high)):
+        return "insufficient"
     side, level = alert
-    # round away float noise (3/20 is 0.15000000000000002): a value equal to the level is no alert
-    v = round(float(value), 12)
+    # round away float noise (3/20 is 0.15000000000000002): an interval touching the level is no alert
+    low, high = round(float(ci_low), 12), round(float(ci_high), 12)
     if side == "rise_above":
         if reference is None or not np.isfinite(reference):
             return "insufficient"
-        return "alert" if v > round((1 + level) * float(reference), 12) else "ok"
-    return "alert" if (v < level if side == "below" else v > level) else "ok"
+        return "alert" if low > round((1 + level) * float(reference), 12) else "ok"
+    return "alert" if (high < level if side == "below" else low > level) else "ok"
 
 
 _AGG = ["community", "period", "numerator", "denominator", "value", "ci_low", "ci_high"]
@@ -447,11 +510,23 @@ def _aggregate(units: pd.DataFrame, kind: str, alpha: float, per: int = 1) -> pd
         n, mean = len(x), x.mean()
         low = high = np.nan
         if n >= 2:
-            half = stats.t.ppf(1 - alpha / 2, n - 1) * x.std(ddof=1) / np.sqrt(n)
-            low, high = mean - half, mean + half
+            low, high = _mean_interval(x, alpha)
         rows.append({"community": community, "period": period, "numerator": x.sum(), "denominator": n,
                      "value": mean, "ci_low": low, "ci_high": high})
     return pd.DataFrame(rows, columns=_AGG)
+
+
+def _mean_interval(x: np.ndarray, alpha: float) -> tuple[float, float]:
+    """The log-scale interval of the mean of values >= 0 (see the module's notes), n >= 2.
+
+    >>> [round(v, 4) for v in _mean_interval(np.array([17.0, 14, 3, 0, 25]), 0.05)]
+    [3.9999, 34.8109]
+    """
+    mean = x.mean()
+    if mean == 0:  # every value 0
+        return 0.0, 0.0
+    factor = np.exp(stats.t.ppf(1 - alpha / 2, len(x) - 1) * x.std(ddof=1) / (mean * np.sqrt(len(x))))
+    return float(mean / factor), float(mean * factor)
 
 
 def _ratios(units: pd.DataFrame, alpha: float) -> pd.DataFrame:
@@ -485,6 +560,18 @@ def _ratios(units: pd.DataFrame, alpha: float) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=_AGG)
 
 
+def _first_screening(tables: Tables) -> pd.Timestamp:
+    """The date of the first screening recorded (NaT when none): the programme's month 1."""
+    a = tables["assessments"]
+    return a.loc[(a["purpose"] == "screening").fillna(False).to_numpy(bool), "assessed_on"].min()
+
+
+def _programme_month(period: str, first: pd.Timestamp) -> int:
+    """The programme's month of ``period`` (1: the first screening's month; a large number when
+    nothing was screened, so a pro-rata target applies in full)."""
+    return 10 ** 6 if pd.isna(first) else (pd.Period(period, "M") - pd.Timestamp(first).to_period("M")).n + 1
+
+
 def default_months(tables: Tables) -> list[str]:
     """Every month from the first screening's to the month of the last date recorded (screenings,
     contacts, referrals, events), without gaps: a control chart needs the months in between.
@@ -492,8 +579,7 @@ def default_months(tables: Tables) -> list[str]:
     >>> default_months(Tables())
     []
     """
-    a = tables["assessments"]
-    first = a.loc[(a["purpose"] == "screening").fillna(False).to_numpy(bool), "assessed_on"].min()
+    first = _first_screening(tables)
     dates = [tables["assessments"]["assessed_on"], tables["contacts"]["contact_on"], tables["referrals"]["referred_on"],
              tables["referrals"]["ended_on"], tables["events"]["event_on"]]
     last = max((d.max() for d in dates if len(d) and pd.notna(d.max())), default=pd.NaT)
@@ -591,16 +677,19 @@ def compute(tables: Tables, *, months: str | Sequence[str] | None = None,
         denominator is below the indicator's ``min_denominator`` ("too few to judge"; a month with
         no units has denominator 0), ``no_data`` when the measure's source was not collected (NaN
         counts), ``not_applicable`` for a community row of a programme-level ratio (A4: rural
-        over urban), ``alert`` when the value breaks the alert rule, else ``ok`` (a report-only
-        indicator is never an alert). ``variation`` is the NHS "Making Data Count" reading of that
+        over urban), ``alert`` when the value's interval lies wholly beyond the alert rule
+        (:func:`status_of`), else ``ok`` (a report-only indicator is never an alert). ``target``
+        is the target that applies that month (pro rata before its due month when the indicator
+        declares ``target_applies``). ``variation`` is the NHS "Making Data Count" reading of that
         month on the chart (``common_cause``, ``special_cause_improvement``,
         ``special_cause_concern``; blank when the chart has too few months or the month no
         value), ``rules`` the special-cause rules the month meets (comma-separated). ``attrs``:
         ``alpha``, ``version`` (of the indicators), ``indicators`` (the path of their declarations),
         ``policy_versions`` (the stepped-care policies the tier decisions were made under,
         :attr:`Tables.policy_versions <workbench.tables.Tables.policy_versions>`), ``source``,
-        ``pseudonymised`` and ``read_at`` (of the tables), and ``residents_without_community``
-        (blank in an export that suppressed them: they count in ``all`` only).
+        ``pseudonymised`` and ``read_at`` (of the tables), ``residents_without_community``
+        (blank in an export that suppressed them: they count in ``all`` only) and
+        ``programme_start`` (the first screening's month, ``YYYY-MM``, or None: :func:`rule_for`).
 
     Notes
     -----
@@ -623,9 +712,11 @@ def compute(tables: Tables, *, months: str | Sequence[str] | None = None,
     spec = load_indicators(indicators)
     derived = _Derived(tables)
     communities = sorted(tables["residents"]["community"].dropna().unique()) + ["all"]
+    first = _first_screening(tables)
     grid = pd.MultiIndex.from_product([communities, months], names=["community", "period"]).to_frame(index=False)
     parts = []
     for ind in spec.indicators:
+        applies = {p: ind.target_at(_programme_month(p, first)) for p in months}  # (target, alert) per month
         rise = ind.alert is not None and ind.alert[0] == "rise_above"
         asked = _before(months, RISE_MONTHS) if rise else months
         found = MEASURES[ind.measure].function(derived, months=asked, **ind.parameters)
@@ -647,12 +738,13 @@ def compute(tables: Tables, *, months: str | Sequence[str] | None = None,
                 frame["numerator"] = frame["numerator"].fillna(0)
             frame["status"] = [
                 "not_applicable" if ind.kind == "ratio" and c != "all" else
-                status_of(v, n, alert=ind.alert, min_denominator=ind.min_denominator,
+                status_of(v, n, alert=applies[p][1], min_denominator=ind.min_denominator, ci_low=lo, ci_high=hi,
                           reference=reference.get((c, p)) if rise else None)
-                for c, p, v, n in zip(frame["community"], frame["period"], frame["value"], frame["denominator"])]
+                for c, p, v, n, lo, hi in zip(frame["community"], frame["period"], frame["value"], frame["denominator"],
+                                              frame["ci_low"], frame["ci_high"])]
         frame.insert(0, "indicator", ind.id)
         frame.insert(1, "category", ind.category)
-        frame["target"] = np.nan if ind.target is None else ind.target
+        frame["target"] = [np.nan if applies[p][0] is None else applies[p][0] for p in frame["period"]]
         frame["variation"] = ""
         frame["rules"] = ""
         parts.append(frame[COLUMNS])
@@ -660,7 +752,8 @@ def compute(tables: Tables, *, months: str | Sequence[str] | None = None,
     out.attrs.update(alpha=alpha, version=spec.version, indicators=str(spec.path), policy_versions=tables.policy_versions,
                      source=tables.attrs.get("source"), pseudonymised=bool(tables.attrs.get("pseudonymised")),
                      read_at=tables.attrs.get("read_at"),
-                     residents_without_community=int(tables["residents"]["community"].isna().sum()))
+                     residents_without_community=int(tables["residents"]["community"].isna().sum()),
+                     programme_start=None if pd.isna(first) else str(pd.Timestamp(first).to_period("M")))
     if spc:
         _add_spc(out, spec)
     return out
@@ -739,6 +832,18 @@ def control_chart(result: pd.DataFrame, indicator: str, community: str = "all",
     usable = rows["status"].isin(("ok", "alert")).to_numpy()
     shown = rows.assign(value=rows["value"].where(usable), denominator=rows["denominator"].where(usable, 0))
     return _chart(shown, ind)
+
+
+def rule_for(result: pd.DataFrame, indicator: Indicator, period: str) -> tuple[float | None, tuple[str, float] | None]:
+    """The target and alert rule :func:`compute` applied to ``indicator`` in ``period`` (pro rata
+    early in the programme when declared so; ``result.attrs["programme_start"]``).
+
+    >>> r = compute(Tables(), months="2025-06")
+    >>> rule_for(r, load_indicators().indicator("A1"), "2025-06")  # nothing screened: in full
+    (0.6, ('below', 0.6))
+    """
+    start = result.attrs.get("programme_start")
+    return indicator.target_at(_programme_month(period, pd.NaT if start is None else pd.Timestamp(start)))
 
 
 def alerts(result: pd.DataFrame) -> pd.DataFrame:

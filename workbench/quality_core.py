@@ -516,11 +516,13 @@ def tier3_contacted_within(tables: _Derived, *, months: Sequence[str], window_ho
 
 @_measure("referral_wait_days", "mean")
 def referral_wait_days(tables: _Derived, *, months: Sequence[str]) -> pd.DataFrame:
-    """Days from referral to its first attended contact (referrals never seen are excluded)."""
+    """Days from referral to its first attended contact (referrals never seen are excluded; a
+    contact dated before the referral is a date error: not known, never a negative wait)."""
     r = tables["referrals"]
     c = tables.attended
     first = c.groupby("referral_id")["contact_on"].min()
     wait = (r["referral_id"].map(first) - r["referred_on"]).dt.days
+    wait = wait.where(wait >= 0)
     return _units(r, tables, "referred_on", wait)
 
 

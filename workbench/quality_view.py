@@ -121,11 +121,13 @@ def _share(level: float) -> str:
     return f"{100 * level:g}%"
 
 
-def alert_text(indicator, lang: str) -> str:
-    """The declared alert rule in words (``report only`` when there is none)."""
-    if indicator.alert is None:
+def alert_text(indicator, lang: str, *, alert: tuple[str, float] | None = None) -> str:
+    """The declared alert rule in words (``report only`` when there is none); ``alert``: the rule
+    applied in a month when it differs (a pro-rata target, :func:`workbench.quality.rule_for`)."""
+    rule = indicator.alert if alert is None else alert
+    if rule is None:
         return t("alert_none", lang)
-    side, level = indicator.alert
+    side, level = rule
     if side == "rise_above":
         from workbench import quality
 
@@ -169,15 +171,29 @@ def signal_text(variation: Any, rules: Any, lang: str) -> str:
     return t(key, lang).format(rules=rules_text(rules, lang, sep="; " if lang == "en" else "；"))
 
 
-def alert_line(indicator, *, community: str, value: Any, lang: str) -> str:
-    """One alert in a sentence: the indicator, where, the value and the rule broken.
+_WHOLE_INTERVAL = {"en": "{level:g}% interval {interval}, all of it beyond the level",
+                   "zh": "{level:g}%置信区间 {interval}，整个区间都越过预警线"}
+
+
+def alert_line(indicator, *, community: str, value: Any, lang: str, ci_low: Any = None, ci_high: Any = None,
+               confidence: float = 0.95, alert: tuple[str, float] | None = None) -> str:
+    """One alert in a sentence: the indicator, where, the value and the rule broken; with
+    ``ci_low``/``ci_high``, the interval that lies wholly beyond the level (an alert needs that,
+    :func:`workbench.quality.status_of`); ``alert``: the rule applied that month if not the declared one.
 
     >>> from types import SimpleNamespace as NS
     >>> ind = NS(id="C1", label={"en": "Dropout", "zh": "脱落率"}, kind="proportion", alert=("above", 0.15))
     >>> alert_line(ind, community="c1", value=0.2, lang="en"), alert_line(ind, community="c1", value=0.2, lang="zh")
     ('C1 Dropout — c1: 20.0% (alert above 15.0%).', 'C1 脱落率 — c1：20.0%（高于 15.0% 预警）。')
+    >>> alert_line(ind, community="c1", value=0.3, ci_low=0.219, ci_high=0.396, lang="en")
+    'C1 Dropout — c1: 30.0% (alert above 15.0%; 95% interval 21.9% – 39.6%, all of it beyond the level).'
+    >>> alert_line(ind, community="c1", value=0.3, ci_low=0.219, ci_high=0.396, lang="zh")
+    'C1 脱落率 — c1：30.0%（高于 15.0% 预警；95%置信区间 21.9% – 39.6%，整个区间都越过预警线）。'
     """
-    what, rule = value_text(value, indicator, lang), alert_text(indicator, lang)
+    what, rule = value_text(value, indicator, lang), alert_text(indicator, lang, alert=alert)
+    if not (is_missing(ci_low) or is_missing(ci_high)):
+        rule += ("；" if lang == "zh" else "; ") + _WHOLE_INTERVAL[lang].format(
+            level=100 * confidence, interval=interval_text(ci_low, ci_high, indicator, lang))
     if lang == "zh":
         return f"{title(indicator, lang)} — {community}：{what}（{rule}）。"
     return f"{title(indicator, lang)} — {community}: {what} ({rule})."
@@ -250,10 +266,11 @@ def indicator_table(result: pd.DataFrame, *, month: str, community: str = "all",
                     indicators=None) -> pd.DataFrame:
     """The indicators of ``month`` for ``community`` in words, one row per declared indicator in
     report order (by category): ``category, indicator, numerator, denominator, value, ci, alert,
-    status, variation, rules``. Pass the suppressed result (:func:`workbench.report.suppress_quality`)
+    status, variation, rules`` (``alert``: the rule applied that month, pro rata early in the
+    programme when the indicator declares it). Pass the suppressed result (:func:`workbench.report.suppress_quality`)
     when the table leaves the team: a hidden count reads ``<5``.
     """
-    from workbench.quality import load_indicators
+    from workbench.quality import load_indicators, rule_for
 
     spec = load_indicators(indicators if indicators is not None else result.attrs.get("indicators"))
     min_count = int(result.attrs.get("min_count", 5))
@@ -272,7 +289,7 @@ def indicator_table(result: pd.DataFrame, *, month: str, community: str = "all",
                     if ind.kind == "rate" else count(r["denominator"]),
                     "value": value_text(r["value"], ind, lang),
                     "ci": interval_text(r["ci_low"], r["ci_high"], ind, lang),
-                    "alert": alert_text(ind, lang), "status": status_text(r["status"], ind, lang),
+                    "alert": alert_text(ind, lang, alert=rule_for(result, ind, month)[1]), "status": status_text(r["status"], ind, lang),
                     "variation": variation_text(r.get("variation"), lang) if isinstance(r.get("variation"), str)
                     and r.get("variation") else "—",
                     "rules": rules_text(r.get("rules"), lang)})
