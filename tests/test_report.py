@@ -220,7 +220,9 @@ def test_every_alert_says_whether_it_is_noise_or_a_signal(reports, result, lang)
     for r in alerts.itertuples():
         ind = spec.indicator(r.indicator)
         where = ("All communities" if lang == "en" else "全部社区") if r.community == "all" else r.community
-        line = quality_view.alert_line(ind, community=where, value=r.value, lang=lang)
+        line = quality_view.alert_line(ind, community=where, value=r.value, lang=lang, ci_low=r.ci_low,
+                                       ci_high=r.ci_high, confidence=1 - shown.attrs.get("alpha", 0.05),
+                                       alert=quality.rule_for(shown, ind, r.period)[1])
         lines.add(f"{t('alert_marker', lang)} {line} {quality_view.signal_text(r.variation, r.rules, lang)}")
     assert set(items) == lines
     # the sample's December has at least one alert judged on a chart with limits

@@ -27,7 +27,7 @@ from workbench import quality_view as view
 from workbench.epi import suppress
 from workbench.i18n import t as words
 from workbench.params import FRAME, Instance, Interval, Options, validate_params
-from workbench.quality import CATEGORIES, MONTH, load_indicators
+from workbench.quality import CATEGORIES, MONTH, load_indicators, rule_for
 
 __all__ = ["data_note", "quality_html", "report_months", "suppress_quality", "write_quality_report"]
 
@@ -225,7 +225,10 @@ def quality_html(result: pd.DataFrame, *, month: str, lang: str = "en", min_coun
         for _, row in alerts.iterrows():
             ind = spec.indicator(row["indicator"])
             signal = view.signal_text(row.get("variation"), row.get("rules"), lang)
-            line = view.alert_line(ind, community=name(row["community"]), value=row["value"], lang=lang)
+            line = view.alert_line(ind, community=name(row["community"]), value=row["value"], lang=lang,
+                                   ci_low=row["ci_low"], ci_high=row["ci_high"],
+                                   confidence=1 - shown.attrs.get("alpha", 0.05),
+                                   alert=rule_for(shown, ind, row["period"])[1])
             parts.append(f"<li><span class=\"mark\">{e(words('alert_marker', lang))}</span> {e(line)} "
                          f"<span class=\"signal\">{e(signal)}</span></li>")
         parts.append("</ul>")

@@ -29,7 +29,7 @@ import pandas as pd
 from workbench import quality_view as view
 from workbench.i18n import t
 from workbench.params import FRAME, Optional, Predicate, check, validate_params
-from workbench.quality import CATEGORIES, compute, load_indicators
+from workbench.quality import CATEGORIES, compute, load_indicators, rule_for
 from workbench.report import data_note, report_months, suppress_quality
 from workbench.ui._base import FieldMessage, guarded
 from workbench.ui.explorer import html_table
@@ -382,7 +382,9 @@ class QualityBoard(w.VBox):
             for r in flagged.itertuples():
                 ind = self.spec.indicator(r.indicator)
                 where = self._community(r.community) + ("" if self.month.value != EVERY else f", {r.period}")
-                line = view.alert_line(ind, community=where, value=r.value, lang=lang)
+                line = view.alert_line(ind, community=where, value=r.value, lang=lang, ci_low=r.ci_low,
+                                       ci_high=r.ci_high, confidence=1 - self.result.attrs.get("alpha", 0.05),
+                                       alert=rule_for(self.result, ind, r.period)[1])
                 items.append(f'<li><span class="wb-message">{e(t("alert_marker", lang))}</span> {e(line)} '
                              f'{e(view.signal_text(r.variation, r.rules, lang))}</li>')
             self.alerts.value = f'{heading}<ul class="wb-alerts">{"".join(items)}</ul>'
@@ -411,7 +413,8 @@ class QualityBoard(w.VBox):
                 body.append([view.title(ind, lang), *([self._community(r.community)] if by_community else []),
                              *([r.period] if by_month else []), numerator, denominator,
                              view.value_text(r.value, ind, lang), view.interval_text(r.ci_low, r.ci_high, ind, lang),
-                             view.alert_text(ind, lang), view.status_text(r.status, ind, lang),
+                             view.alert_text(ind, lang, alert=rule_for(self.result, ind, r.period)[1]),
+                             view.status_text(r.status, ind, lang),
                              view.variation_text(r.variation, lang) if isinstance(r.variation, str) and r.variation
                              else "—", view.rules_text(r.rules, lang)])
                 classes.append("wb-alert" if r.status == "alert" else
