@@ -118,8 +118,8 @@ def test_sample_nnt_is_rounded_up_with_altmans_interval(rct):
     r = trial.risk_compare(rct, outcome="remission_12", arm="arm", reference="usual_care")
     assert r.loc[0, "nnt"] == 18 and r.loc[0, "nnt_kind"] == "NNTB" and r.loc[0, "nnt_ci_through_infinity"]
     assert trial.nnt_text(r).item() == "NNTB 18 (95% CI NNTB 5 to infinity to NNTH 10)"
-    assert trial.nnt_text(r, lang="zh").item() == ("多 1 人获益需治疗人数 18（95% 置信区间：多 1 人获益需治疗人数 5 至 无穷大 "
-                                                   "至 多 1 人受害需治疗人数 10）")
+    assert trial.nnt_text(r, lang="zh").item() == "NNTB 18（95% 置信区间 NNTB 5 至 ∞ 至 NNTH 10）"
+    assert "NNTB" in trial.NNT_GLOSSARY["zh"] and "NNTH" in trial.NNT_GLOSSARY["en"]
 
 
 def test_nnt_for_an_undesirable_outcome_swaps_benefit_and_harm():

@@ -45,8 +45,11 @@ def _nnt(rd: float, low: float, high: float, *, desirable: bool) -> dict[str, An
 #: zh and en words of :func:`nnt_text`.
 NNT_WORDS = {"en": {"NNTB": "NNTB", "NNTH": "NNTH", "inf": "infinity", "to": "to", "ci": "{level}% CI",
                     "none": "no difference: NNT infinite"},
-             "zh": {"NNTB": "多 1 人获益需治疗人数", "NNTH": "多 1 人受害需治疗人数", "inf": "无穷大", "to": "至",
+             "zh": {"NNTB": "NNTB", "NNTH": "NNTH", "inf": "∞", "to": "至",
                     "ci": "{level}% 置信区间", "none": "两组无差别，需治疗人数为无穷大"}}
+#: What NNTB and NNTH mean, for a line under a table (the zh text keeps Altman's short names).
+NNT_GLOSSARY = {"en": "NNTB: number needed to treat for one more person to benefit; NNTH: to harm one more person.",
+                "zh": "NNTB：多 1 人获益需治疗的人数；NNTH：多 1 人受害需治疗的人数。"}
 
 
 def _up(v: float) -> str:
@@ -70,7 +73,7 @@ def nnt_text(result: pd.DataFrame, *, lang: str = "en") -> pd.Series:
     >>> nnt_text(r).item()
     'NNTB 10 (95% CI NNTB 4 to infinity to NNTH 12)'
     >>> nnt_text(r, lang="zh").item()
-    '多 1 人获益需治疗人数 10（95% 置信区间：多 1 人获益需治疗人数 4 至 无穷大 至 多 1 人受害需治疗人数 12）'
+    'NNTB 10（95% 置信区间 NNTB 4 至 ∞ 至 NNTH 12）'
     """
     w = NNT_WORDS[lang]
     level = round(100 * (1 - result.attrs.get("alpha", 0.05)), 1)
@@ -90,5 +93,5 @@ def nnt_text(result: pd.DataFrame, *, lang: str = "en") -> pd.Series:
         parts.append(limit(r["nnt_ci_high"], r["nnt_ci_high_kind"]))
         inner = f" {w['to']} ".join(parts)
         head = f"{w[r['nnt_kind']]} {int(r['nnt'])}"
-        out.append(f"{head}（{ci}：{inner}）" if lang == "zh" else f"{head} ({ci} {inner})")
+        out.append(f"{head}（{ci} {inner}）" if lang == "zh" else f"{head} ({ci} {inner})")
     return pd.Series(out, index=result.index, name="nnt_text", dtype=object)

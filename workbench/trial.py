@@ -28,11 +28,11 @@ import pandas as pd
 from scipy import stats
 
 from workbench._errors import RowProblemsError, other_arms
-from workbench._nnt import NNT_WORDS, _nnt, nnt_text
+from workbench._nnt import NNT_GLOSSARY, NNT_WORDS, _nnt, nnt_text
 from workbench.params import ALPHA, COLUMN, FRAME, TABLES, Interval, Predicate, check, validate_params
 
-__all__ = ["NNT_WORDS", "TrialDataError", "ancova", "ancova_sensitivity", "consort", "hedges_g", "mixed_anova",
-           "nnt_text", "risk_compare", "trajectory"]
+__all__ = ["NNT_GLOSSARY", "NNT_WORDS", "TrialDataError", "ancova", "ancova_sensitivity", "consort", "hedges_g",
+           "mixed_anova", "nnt_text", "risk_compare", "trajectory"]
 
 
 class TrialDataError(RowProblemsError):
