@@ -114,3 +114,11 @@ def test_every_cause_in_the_data_needs_a_name():
     assert "cause code without a name" in str(err.value) and "3" in str(err.value)
     with pytest.raises(ValueError, match="causes"):
         survival.competing_summary(HAND, duration="t", event="e", causes={0: "censored"})
+
+
+def test_a_cause_absent_from_one_group_has_incidence_zero_there():
+    d = pd.DataFrame({"t": [1, 2, 3, 4, 5, 6], "e": [1, 2, 0, 1, 3, 0], "g": [1, 1, 1, 2, 2, 2]})
+    out = survival.competing_summary(d, duration="t", event="e", causes=CAUSE_NAMES, group="g").set_index(["group", "cause"])
+    assert out.loc[(2, "death"), "cif"] == 0 and out.loc[(2, "death"), "events"] == 0
+    assert out.loc[(1, "completed"), "cif"] == 0
+    assert out.loc[(1, "dropout"), "cif"] == pytest.approx(1 / 3) and out.loc[(2, "completed"), "cif"] == pytest.approx(2 / 3 * 1 / 2)

@@ -10,15 +10,12 @@ import pytest
 
 from workbench import survival, ui
 from workbench.cohort import endpoints
-from workbench.params import ParameterError
 from workbench.sample import load_sample
 
 REF = Path(__file__).resolve().parent / "reference" / "competing_risks"
 YEAR = 365.25  # the notebook reads every share at 12 months
 CAUSES = {"dropout": {1: "dropout", 2: "died_in_care", 3: "completed"},
           "remission": {1: "remission", 2: "death_first", 3: "care_ended_first"}}
-BUG = ("competing_summary(group=) passes a cause present in the data but absent from one group to "
-       "cumulative_incidence, which refuses it (no death in care in tier 3 by 2025-09-30)")
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +32,7 @@ def notebook_care(tables, censor_date, dropout_days=90):
 
 @pytest.mark.parametrize("endpoint, censor_date", [
     ("dropout", "2026-12-31"), ("remission", "2026-12-31"),
-    pytest.param("dropout", "2025-09-30", marks=pytest.mark.xfail(raises=ParameterError, reason=BUG)),
-    pytest.param("remission", "2025-09-30", marks=pytest.mark.xfail(raises=ParameterError, reason=BUG))])
+    ("dropout", "2025-09-30"), ("remission", "2025-09-30")])
 def test_the_12_month_cumulative_incidence_by_tier_is_r_multistate_survfit(tables, endpoint, censor_date):
     data = notebook_care(tables, censor_date)
     data = data[data["endpoint"] == endpoint]

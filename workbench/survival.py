@@ -425,7 +425,7 @@ def competing_summary(data: pd.DataFrame, *, duration: str, event: str, causes: 
             count = int(((ev == code) & (time <= horizon)).sum())
             row = {"cause": name, "code": code, "n": len(part), "events": count, "crude": count / len(part),
                    "cif": 0.0, "ci_low": np.nan, "ci_high": np.nan}
-            if code in codes:
+            if (ev == code).any():  # a cause absent from this group has incidence 0 here
                 curve = cumulative_incidence(part, duration=duration, event=event, cause=code, alpha=alpha)
                 upto = curve[curve["time"] <= horizon]
                 if len(upto):
