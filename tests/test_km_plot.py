@@ -223,3 +223,25 @@ def test_cif_plot_draws_the_aalen_johansen_curves_and_the_at_risk_table(competin
 def test_cif_plot_curves_stop_at_min_at_risk(competing):
     fig = cif_plot(competing, duration="days", event="cause", causes={1: "Dropout"})
     assert _line(fig.axes[0], "cif:1").get_xdata().max() <= np.sort(competing["days"])[-5] / DAYS_PER_MONTH
+
+
+# --- notebook 03's findings: the axis, rare events, a cause nobody had -----------------------------
+
+def test_the_time_axis_runs_to_the_longest_follow_up_not_the_last_tick(data):
+    fig = km_plot(data, duration="days", event="event", break_by=2)
+    longest = data["days"].max() / DAYS_PER_MONTH
+    ticks, _ = _ticks(fig)
+    assert ticks[-1] < longest  # the last whole tick comes before the end of follow-up ...
+    assert fig.axes[0].get_xlim()[1] >= longest  # ... and the curve is not cut there
+
+
+def test_ylim_zooms_on_rare_events(data):
+    fig = km_plot(data, duration="days", event="event", fun="event", ylim=(0, 0.1))
+    assert fig.axes[0].get_ylim() == (0, 0.1)
+
+
+def test_a_cause_nobody_had_is_drawn_flat_at_zero(competing):
+    fig = cif_plot(competing, duration="days", event="cause", causes={1: "Dropout", 2: "Death", 3: "Completed"},
+                   min_at_risk=1)
+    line = _line(fig.axes[0], "cif:3")
+    assert set(line.get_ydata()) == {0.0}

@@ -47,3 +47,10 @@ def test_a_constant_covariate_is_refused_plainly():
     with pytest.raises(survival.CoxFitError, match="'female' takes one value in every row: there is no effect "
                                                    "to estimate; leave it out"):
         survival.cox(d, duration="t", event="e", covariates=["x0", "female"])
+
+
+def test_the_warning_points_at_the_callers_line():
+    d = cohort(400, 35, 7)
+    with pytest.warns(SparseDataWarning) as caught:
+        survival.cox(d, duration="t", event="e", covariates=[f"x{i}" for i in range(7)])
+    assert caught[0].filename == __file__

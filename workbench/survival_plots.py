@@ -92,16 +92,26 @@ def _stop_day(durations: np.ndarray, min_at_risk: int) -> float:
     return float(np.sort(durations)[len(durations) - min_at_risk])
 
 
+def _no_events(data: pd.DataFrame, duration: str, group: str | None) -> pd.DataFrame:
+    """The cumulative incidence of a cause nobody had: 0 until the last time (no interval)."""
+    parts = [(None, data)] if group is None else list(data.groupby(group, sort=True, observed=True))
+    rows = [{**({} if level is None else {"group": level}), "time": float(part[duration].max()), "cif": 0.0,
+             "ci_low": np.nan, "ci_high": np.nan} for level, part in parts]
+    return pd.DataFrame(rows)
+
+
 def _risk_table(table, grid, per_unit, rows: list[tuple[str, np.ndarray, str]], lang: str, unit: str,
                 min_at_risk: int) -> None:
-    """Fill the number-at-risk axes: one row per group, counts AT the tick positions."""
+    """Fill the number-at-risk axes: one row per group, counts AT the tick positions; the time axis
+    runs to the longest follow-up (the last tick may come before it)."""
     for k, (name, durations, colour) in enumerate(rows):
         for g, n in zip(grid, _n_at_risk(durations, grid * per_unit)):
             table.text(g, len(rows) - 1 - k, f"{n:,}", ha="center", va="center", color=colour, fontsize=8)
     table.set_ylim(-0.5, len(rows) - 0.5)
     table.set_yticks(range(len(rows)), [name for name, _, _ in reversed(rows)])
     table.set_xticks(grid, [f"{g:g}" for g in grid])
-    table.set_xlim(-0.03 * grid[-1], grid[-1] * 1.03)
+    right = max(grid[-1], max((float(np.max(d)) / per_unit for _, d, _ in rows if len(d)), default=grid[-1]))
+    table.set_xlim(-0.03 * right, right * 1.03)
     table.set_xlabel(t("months", lang) if unit == "months" else _UNIT_WORDS[unit][lang])
     note = _WORDS["stops"][lang].format(m=min_at_risk) if min_at_risk > 1 else ""
     note = (f"（{note}）" if lang == "zh" else f" ({note})") if note else ""
@@ -125,7 +135,8 @@ _PLOT_RULES = {"data": Instance("pandas.DataFrame", name="a pandas DataFrame"), 
 def km_plot(data: pd.DataFrame, *, duration: str, event: str, group: str | None = None, lang: str = "en",
             title: str = "", ci: str = "log-log", labels: dict | None = None, ticks: int = 6,
             time_unit: str = "months", break_by: float | None = None, min_at_risk: int = MIN_AT_RISK,
-            fun: str | None = None, kind: str | None = None, ylabel: str | None = None):
+            fun: str | None = None, kind: str | None = None, ylabel: str | None = None,
+            ylim: tuple[float, float] | None = None):
     """Kaplan-Meier curves as survminer draws them.
 
     Confidence bands, censor ticks, median lines, the log-rank p on the plot and the
@@ -163,6 +174,9 @@ def km_plot(data: pd.DataFrame, *, duration: str, event: str, group: str | None 
         ``"cumulative_incidence"`` with ``fun="event"``.
     ylabel : str, optional
         The y-axis label itself (overrides ``kind``).
+    ylim : (float, float), optional
+        The y-axis range (default 0 to 1), e.g. ``(0, 0.1)`` for rare events drawn with
+        ``fun="event"``.
 
     Returns
     -------
@@ -228,7 +242,7 @@ def km_plot(data: pd.DataFrame, *, duration: str, event: str, group: str | None 
                 f"{t('logrank_p', lang)} = {p:.3g}" if p >= 1e-4 else f"{t('logrank_p', lang)} < 0.0001",
                 transform=ax.transAxes)
         ax.legend(frameon=False)
-    ax.set_ylim(0, 1.02)
+    ax.set_ylim(*(ylim if ylim is not None else (0, 1.02)))
     ax.set_ylabel(ylabel if ylabel is not None else CURVE_KINDS[kind][lang])
     ax.set_title(title)
     _risk_table(table, grid, per_unit, rows, lang, time_unit, min_at_risk)
@@ -298,7 +312,7 @@ def cif_plot(data: pd.DataFrame, *, duration: str, event: str, causes: dict, gro
     subsets = {lv: data if lv is None else data[data[group] == lv] for lv in levels}
     stops = {lv: _stop_day(s[duration].to_numpy(float), min_at_risk) for lv, s in subsets.items()}
     curves = {cause: cumulative_incidence(data, duration=duration, event=event, cause=cause, group=group)
-              for cause in causes}
+              if (data[event] == cause).any() else _no_events(data, duration, group) for cause in causes}
     for p, (curve_ax, table) in enumerate(pairs):
         below = None
         for k, cause in enumerate(causes if group is None else [list(causes)[p]]):

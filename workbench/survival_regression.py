@@ -209,6 +209,19 @@ class SparseDataWarning(UserWarning):
     """Too few events for the number of coefficients (:data:`EVENTS_PER_PARAMETER`)."""
 
 
+def _caller_level() -> int:
+    """The ``stacklevel`` that points a warning at the first frame outside the workbench package
+    (the user's cell, not a decorator or a wrapper in here)."""
+    import sys
+    from pathlib import Path
+
+    package = str(Path(__file__).resolve().parent)
+    frame, level = sys._getframe(1), 1
+    while frame is not None and str(Path(frame.f_code.co_filename).resolve()).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def _no_fit(events: float, covariates: pd.DataFrame, *, what: str) -> None:
     """Refuse, by name, fits with nothing to estimate: no events (``what`` names them), or a
     covariate with one value in every row; warn when there are fewer than
@@ -226,7 +239,7 @@ def _no_fit(events: float, covariates: pd.DataFrame, *, what: str) -> None:
                       f"{events / p:.1f} events per coefficient, fewer than {EVENTS_PER_PARAMETER} "
                       f"(Peduzzi 1995). The hazard ratios may be biased away from 1 and their intervals too "
                       f"narrow; fit fewer covariates (at most {int(events // EVENTS_PER_PARAMETER)}) or read "
-                      "the model as exploratory.", SparseDataWarning, stacklevel=3)
+                      "the model as exploratory.", SparseDataWarning, stacklevel=_caller_level())
 
 
 def _fit_design(d, names):
