@@ -323,8 +323,10 @@ def test_what_if_refuses_an_implausible_screen_positive_threshold_naming_value_a
     assert "阈值 25" in str(err.value)
     text = err.value.messages["en"]
     assert "PHQ-9" in text and "25" in text and f"{r['lowest']} to {r['highest']}" in text
-    assert "band 'mild'" in text and "screening_thresholds.yaml" in text
+    assert "the 'Mild' band" in text and "screening_thresholds.yaml" in text
     assert "阈值 25" in err.value.messages["zh"]
+    zh = err.value.messages["zh"]  # wholly Chinese: band labels and the source in zh
+    assert "“轻度”档" in zh and "Validated" not in zh and "band" not in zh
     for ok in (r["lowest"], r["highest"]):   # the ends of the range are accepted
         what_if(tables, policy=derive_policy("default", id="explore", version=str(ok),
                                              thresholds={"screen_positive": {"phq9": ok}}))

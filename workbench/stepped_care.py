@@ -390,9 +390,24 @@ _THRESHOLD_WORDS = {
     "en": ("{name} screen-positive threshold {value} is refused: a plausible one is {low} to {high} "
            "(from the lowest total of {low_from} to the lowest total of {high_from}; totals run "
            "{min} to {max}; declared in {file}: {source})"),
-    "zh": ("{name} 筛查阳性阈值 {value} 不可用：合理范围为 {low} 至 {high}（从 {low_from} 的最低分到 {high_from} 的最低分；"
+    "zh": ("{name} 筛查阳性阈值 {value} 不可用：合理范围为 {low} 至 {high}（从{low_from}的最低分到{high_from}的最低分；"
            "总分范围 {min} 至 {max}；见 {file}：{source}）"),
 }
+
+
+def _one_line(text: str) -> str:
+    """A folded YAML text on one line: no space left after Chinese punctuation."""
+    import re
+
+    return re.sub(r"(?<=[，。；：、（）])\s+", "", " ".join(text.split()))
+
+
+def _bound_words(inst, value, lang: str) -> str:
+    """Where a bound comes from, in ``lang``: a band by its label, or the total itself."""
+    if isinstance(value, dict):
+        label = inst.band_label(value["band"], lang)
+        return f"“{label}”档" if lang == "zh" else f"the '{label}' band"
+    return f" {value} 分" if lang == "zh" else str(value)
 
 
 class ThresholdError(ValueError):
@@ -454,7 +469,16 @@ def check_thresholds(policy: str | Policy, *, lang: str = "en") -> None:
         if r is None:  # nothing declared: the policy's own check (within the totals) is all there is
             continue
         if not r["lowest"] <= value <= r["highest"]:
-            words = dict(name=name, value=value, low=r["lowest"], high=r["highest"], low_from=r["lowest_from"],
-                         high_from=r["highest_from"], min=r["score_min"], max=r["score_max"],
-                         file="workbench/data/screening_thresholds.yaml", source=r["source"])
-            raise ThresholdError({k: _THRESHOLD_WORDS[k].format(**words) for k in ("zh", "en")}, lang=lang)
+            from workbench._declarations import load_yaml
+
+            entry = load_yaml(_THRESHOLDS.read_text(encoding="utf-8"))[inst_id]
+            messages = {}
+            for k in ("zh", "en"):
+                words = dict(name=name, value=value, low=r["lowest"], high=r["highest"],
+                             low_from=_bound_words(inst, entry["lowest"], k),
+                             high_from=_bound_words(inst, entry["highest"], k), min=r["score_min"],
+                             max=r["score_max"], file="workbench/data/screening_thresholds.yaml",
+                             source=_one_line(str(entry.get("source_zh" if k == "zh" else "source",
+                                                            entry["source"]))))
+                messages[k] = _THRESHOLD_WORDS[k].format(**words)
+            raise ThresholdError(messages, lang=lang)
