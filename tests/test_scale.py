@@ -11,6 +11,7 @@ import pytest
 
 import workbench
 from workbench import scale, survival
+from workbench.prevalence import AGE_GROUPS
 
 dd = pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")
@@ -185,6 +186,9 @@ def test_survival_on_written_cohort(client, cohort_folder):
     got = scale.km(cohort_folder, duration="duration", event="event", group="age_group", client=client)
     pd.testing.assert_frame_equal(got.assign(group=got["group"].astype(str)),
                                   expected.assign(group=expected["group"].astype(str)), **TOLERANCE)
+    # the age groups declared once in workbench.prevalence (notebook 01, the explorer), in every partition
+    assert whole["age_group"].cat.categories.tolist() == list(AGE_GROUPS)
+    assert sorted(set(got["group"].astype(str))) == sorted(set(whole["age_group"].astype(str)))
 
 
 def test_logrank_as_survdiff_when_a_group_has_no_expected_events(client):

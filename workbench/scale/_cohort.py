@@ -14,13 +14,15 @@ from workbench.cohort import endpoints
 from workbench.scale._compute import compute
 from workbench.synth import community
 from workbench.params import Interval, sentence, validate_params
+from workbench.prevalence import AGE_GROUPS, age_group
 from workbench.synth.conditions import CONDITIONS
 
 #: Questionnaires answered in a written cohort (the ones the default policy reads).
 INSTRUMENTS = ("phq9", "gad7")
-#: Age groups of the ``age_group`` column: [18, 45), [45, 60), [60, 75), [75, inf).
-AGE_GROUPS = (18, 45, 60, 75)
-_AGE_LABELS = ["18-44", "45-59", "60-74", "75+"]
+#: The ``age_group`` column's type: the groups declared once in :mod:`workbench.prevalence`
+#: (:data:`~workbench.prevalence.AGE_GROUPS`, cut at :data:`~workbench.prevalence.AGE_BREAKS`), as
+#: an ordered categorical with all of them in every partition, so partitions agree on the groups.
+AGE_GROUP_DTYPE = pd.CategoricalDtype(list(AGE_GROUPS), ordered=True)
 _SMALLEST = 100  # the smallest community synth makes
 
 
@@ -51,7 +53,8 @@ def cohort_partition(number: int, *, size: int, seed: int, follow_up_years: int 
     -------
     DataFrame
         One row per resident: ``resident_id`` (``P{number:05d}-R...``, unique over the cohort),
-        ``sex``, ``age``, ``age_group`` (``18-44, 45-59, 60-74, 75+``), ``community_type``,
+        ``sex``, ``age``, ``age_group`` (the groups of :func:`workbench.prevalence.age_group`,
+        ``18-39, 40-49, ... 80+``, as :data:`AGE_GROUP_DTYPE`), ``community_type``,
         ``lives_alone``, the chronic conditions, ``assessed_on``, the PHQ-9 and GAD-7 item
         columns (``Int8``, blank = ``<NA>``), and the endpoint "first crisis or emergency visit"
         from the screening: ``duration`` (days) and ``event`` (1 = crisis or ER visit; 0 =
@@ -62,6 +65,8 @@ def cohort_partition(number: int, *, size: int, seed: int, follow_up_years: int 
     >>> part = cohort_partition(0, size=200, seed=1)
     >>> part.shape, part["resident_id"].iloc[0], sorted(part["event"].unique().tolist())
     ((200, 32), 'P00000-R0000001', [0, 1])
+    >>> part["age_group"].cat.categories.tolist()
+    ['18-39', '40-49', '50-59', '60-69', '70-79', '80+']
     """
     c = community(size, seed=partition_seed(seed, number), instruments=INSTRUMENTS,
                   follow_up_years=follow_up_years)
@@ -69,7 +74,7 @@ def cohort_partition(number: int, *, size: int, seed: int, follow_up_years: int 
     residents = c.residents
     items = [col for col in c.screenings.columns if col.split("_")[0] in INSTRUMENTS]
     frame = residents[["resident_id", "sex", "age"]].copy()
-    frame["age_group"] = pd.cut(residents["age"], [*AGE_GROUPS, np.inf], right=False, labels=_AGE_LABELS)
+    frame["age_group"] = age_group(residents["age"]).astype(AGE_GROUP_DTYPE)
     for col in ("community_type", "lives_alone", *CONDITIONS):
         frame[col] = residents[col]
     screenings = c.screenings.set_index("resident_id")
