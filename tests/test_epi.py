@@ -314,3 +314,21 @@ def test_data_must_be_a_dataframe():
     with pytest.raises(TypeError, match=r"The 'data' parameter of prevalence must be a pandas DataFrame\. "
                                         r"Got \{'y': \[1\]\} instead\."):
         epi.prevalence({"y": [1]}, outcome="y")
+
+
+def test_proportion_ci_from_counts_is_r_prop_test_and_binom_test():
+    import pandas as pd
+
+    from workbench.epi import proportion_ci
+
+    r = pd.read_csv(Path(__file__).resolve().parent / "reference" / "epi" / "r_prevalence.csv")
+    r = r[r["conf_level"] == 0.95]
+    low, high = proportion_ci(r["cases"], r["n"])
+    assert low == pytest.approx(r["wilson_low"].to_numpy(), rel=1e-9)
+    assert high == pytest.approx(r["wilson_high"].to_numpy(), rel=1e-9)
+    low, high = proportion_ci(r["cases"], r["n"], method="exact")
+    assert low == pytest.approx(r["exact_low"].to_numpy(), rel=1e-7)
+    assert high == pytest.approx(r["exact_high"].to_numpy(), rel=1e-7)
+    for events, n in ((3, 2), (-1, 5), (1.5, 4), (1, 0)):
+        with pytest.raises(ValueError, match="whole numbers"):
+            proportion_ci(events, n)

@@ -28,7 +28,7 @@ from workbench._errors import RowProblemsError
 from workbench._declarations import load_yaml
 from workbench.params import ALPHA, COLUMNS, FRAME, Instance, Interval, Options, Predicate, check, validate_params
 
-__all__ = ["EpiDataError", "incidence_rate", "prevalence", "rate_ratio", "standard_population",
+__all__ = ["EpiDataError", "incidence_rate", "prevalence", "proportion_ci", "rate_ratio", "standard_population",
            "standardize", "suppress"]
 
 _STANDARDS = Path(__file__).with_name("data") / "standard_populations.yaml"
@@ -153,6 +153,31 @@ def _poisson_exact(x: np.ndarray, alpha: float):
     low = np.where(x > 0, stats.gamma.ppf(alpha / 2, np.maximum(x, 1)), 0.0)
     high = stats.gamma.ppf(1 - alpha / 2, x + 1)
     return low, high
+
+
+@validate_params({"method": Options("wilson", "exact"), "alpha": ALPHA})
+def proportion_ci(events, n, *, method: str = "wilson", alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    """Confidence limits of a proportion from counts: Wilson (R ``prop.test(x, n, correct =
+    FALSE)``) or exact (``binom.test``), for counts already summed (a Dask result, a report).
+
+    Examples
+    --------
+    >>> low, high = proportion_ci([64, 7], [425, 114])   # R: 0.11972 0.18771; 0.03006 0.12134
+    >>> low.round(5).tolist(), high.round(5).tolist()
+    ([0.11972, 0.03006], [0.18771, 0.12134])
+    >>> proportion_ci(1, 0)
+    Traceback (most recent call last):
+    ...
+    ValueError: proportion_ci: n must be whole numbers > 0 and events whole numbers from 0 to n; got events [1], n [0]
+    """
+    x, m = np.atleast_1d(np.asarray(events, dtype=float)), np.atleast_1d(np.asarray(n, dtype=float))
+    ok = (x.shape == m.shape and np.isfinite(x).all() and np.isfinite(m).all() and (m > 0).all()
+          and (x >= 0).all() and (x <= m).all() and (x == np.round(x)).all() and (m == np.round(m)).all())
+    if not ok:
+        raise ValueError("proportion_ci: n must be whole numbers > 0 and events whole numbers from 0 to n; "
+                         f"got events {x.astype(int).tolist() if np.isfinite(x).all() else x.tolist()}, "
+                         f"n {m.astype(int).tolist() if np.isfinite(m).all() else m.tolist()}")
+    return _wilson(x, m, alpha) if method == "wilson" else _clopper_pearson(x, m, alpha)
 
 
 def _binom_two_sided_p(x: int, n: int, p: float) -> float:
