@@ -83,3 +83,17 @@ def test_no_matching_residents_is_a_message_not_blank_axes(tables):
         screen_positive(tables, instrument="phq9", by="sex", where={"community_type": "no such place"}, lang="zh")
     assert "没有符合条件的居民" in str(err.value) and "community_type = no such place" in str(err.value)
     assert err.value.messages["en"].startswith("No residents match")
+
+
+def test_refusals_read_well_in_each_language():
+    from workbench.prevalence import NoResidentsError, NoScreenPositiveCutOff, screen_positive
+    from workbench.sample import load_sample
+
+    t = load_sample()
+    with pytest.raises(NoScreenPositiveCutOff) as err:
+        screen_positive(t, instrument="k10", by="sex", lang="zh")
+    assert "low" not in err.value.messages["zh"] and "Low distress" in err.value.messages["en"]
+    with pytest.raises(ValueError, match=r"where: \['comunity'\] is not a column here"):
+        screen_positive(t, instrument="phq9", by="sex", where={"comunity": "urban-01"})
+    with pytest.raises(NoResidentsError, match="No resident has a stored PHQ-2 total"):
+        screen_positive(t, instrument="phq2", by="sex")

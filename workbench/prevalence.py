@@ -39,7 +39,11 @@ _WORDS = {
                    "zh": "{name} 没有筛查阳性界值；请选择 {choices}（或查看 {name} 的分级：{bands}）。"},
     "no_residents": {"en": "No residents match these choices ({what}): there is nothing to show. Widen the filters.",
                      "zh": "没有符合条件的居民（{what}），无内容可显示。请放宽筛选条件。"},
-    "not_scored": {"en": "no stored {name} total", "zh": "没有已存储的 {name} 总分"},
+    "not_scored": {"en": "No resident has a stored {name} total in these tables: there is nothing to show. "
+                         "Choose a questionnaire these residents answered.",
+                   "zh": "这些数据中没有任何居民已存储的 {name} 总分，无内容可显示。请选择居民填写过的问卷。"},
+    "bad_where": {"en": "where: {columns} {are} here (choose among {choices})",
+                  "zh": "where：{columns} 不是可用的列（可选：{choices}）"},
 }
 
 
@@ -191,7 +195,7 @@ def screen_positive(tables, *, instrument: str | Sequence[str], by: str | Sequen
     >>> screen_positive(t, instrument="k10", by="sex")
     Traceback (most recent call last):
     ...
-    workbench.prevalence.NoScreenPositiveCutOff: K10 has no screen-positive cut-off; choose GAD-2, GAD-7, PHQ-2, PHQ-8, PHQ-9 (or look at K10's bands: low, moderate, high, very_high).
+    workbench.prevalence.NoScreenPositiveCutOff: K10 has no screen-positive cut-off; choose GAD-2, GAD-7, PHQ-2, PHQ-8, PHQ-9 (or look at K10's bands: Low distress, Moderate distress, High distress, Very high distress).
     """
     from workbench import epi
 
@@ -200,9 +204,10 @@ def screen_positive(tables, *, instrument: str | Sequence[str], by: str | Sequen
     for inst_id in instruments:
         if inst_id not in cuttable:
             name = _short(inst_id) if inst_id in instrument_ids() else str(inst_id)
-            bands = ", ".join(get_instrument(inst_id).band_ids) if inst_id in instrument_ids() else "-"
+            inst = get_instrument(inst_id) if inst_id in instrument_ids() else None
+            bands = {k: ", ".join(inst.band_label(b, k) for b in inst.band_ids) if inst else "-" for k in ("zh", "en")}
             choices = ", ".join(_short(i) for i in cuttable)
-            raise NoScreenPositiveCutOff({k: v.format(name=name, choices=choices, bands=bands)
+            raise NoScreenPositiveCutOff({k: v.format(name=name, choices=choices, bands=bands[k])
                                           for k, v in _WORDS["no_cut_off"].items()}, lang=lang)
     groups = [c for part in (by, strata) for c in ([] if part is None else [part] if isinstance(part, str) else part)]
     unknown = [c for c in groups if c not in GROUPINGS]
@@ -212,6 +217,11 @@ def screen_positive(tables, *, instrument: str | Sequence[str], by: str | Sequen
         raise ValueError("standard: age standardisation within age groups has nothing to adjust; "
                          "group by something else or leave standard out")
     d = _frame(tables, instruments)
+    missing = [c for c in (where or {}) if c not in d.columns]
+    if missing:
+        choices = ", ".join(c for c in d.columns if not c.startswith("_") and not c.endswith("_score"))
+        raise ValueError(_WORDS["bad_where"][lang].format(columns=missing, are="is not a column" if len(missing) == 1 else "are not columns",
+                                                           choices=choices))
     for column, value in (where or {}).items():
         d = d[d[column].isin(value if isinstance(value, (list, tuple, set)) else [value])]
     thresholds = {i: get_instrument(i).screen_positive for i in instruments}
@@ -222,9 +232,10 @@ def screen_positive(tables, *, instrument: str | Sequence[str], by: str | Sequen
     d = d.dropna(subset=groups)
     if not d["_positive"].notna().any():
         filters = "; ".join(f"{c} = {v}" for c, v in (where or {}).items())
-        what = {k: filters or _WORDS["not_scored"][k].format(name="/".join(_short(i) for i in instruments))
-                for k in ("zh", "en")}
-        raise NoResidentsError({k: v.format(what=what[k]) for k, v in _WORDS["no_residents"].items()}, lang=lang)
+        name = "/".join(_short(i) for i in instruments)
+        messages = {k: (_WORDS["no_residents"][k].format(what=filters) if filters
+                        else _WORDS["not_scored"][k].format(name=name)) for k in ("zh", "en")}
+        raise NoResidentsError(messages, lang=lang)
     out = epi.prevalence(d, outcome="_positive", by=groups or None, method=method, alpha=alpha)
     if standard is not None:
         adj = epi.standardize(d, outcome="_positive", age_group="age_group",
