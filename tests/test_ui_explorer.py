@@ -40,7 +40,7 @@ def chosen(frame, *, endpoint, sex="all", community_type="all", age=None):
 def test_the_frame_has_one_row_per_resident_and_endpoint_and_a_cause_specific_event(frame):
     assert not frame.duplicated(["resident_id", "endpoint"]).any()
     crisis = frame[frame["endpoint"] == "crisis_or_er"]
-    # death first (cause 2) is censored for the curves, never counted as the event
+    # death first (cause 2) is never counted as the event (log-rank and Cox: cause-specific hazards)
     assert ((crisis["event"] == 2) & (crisis["event_of_interest"] == 1)).sum() == 0
     assert crisis["event_of_interest"].sum() == (crisis["event"] == 1).sum() > 0
     assert frame.attrs["censor_date"] == CENSOR
@@ -423,3 +423,132 @@ def test_an_empty_subset_is_a_message_with_no_plot(frame, lang):
     ex.choose(sex="male", age=(ex.age_to.max, ex.age_to.max))
     assert ex.figure.value == "" and ex.tables.value == "" and ex.result == {}
     assert ex.message.text and "Traceback" not in ex.message.text
+
+
+# --- issue 20: competing outcomes drawn as cumulative incidence; the fit's sparse-data warning ------
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """The figures the explorer draws, before they become PNG."""
+    from workbench.ui import explorer as module
+
+    figures = []
+    real = module.png_img
+
+    def keep(fig, **kwargs):
+        figures.append(fig)
+        return real(fig, **kwargs)
+
+    monkeypatch.setattr(module, "png_img", keep)
+    return figures
+
+
+def _line(fig, gid):
+    lines = [line for line in fig.axes[0].get_lines() if line.get_gid() == gid]
+    assert len(lines) == 1, gid
+    return lines[0].get_xdata(), lines[0].get_ydata()
+
+
+def test_dropout_is_drawn_as_cumulative_incidence_not_one_minus_kaplan_meier(frame, drawn):
+    from workbench.plots import DAYS_PER_MONTH
+
+    ex = ui.KMExplorer(frame, lang="en", endpoint="dropout", grouping="tier", covariates=["age10"], dpi=30)
+    fig = drawn[0]
+    rows = chosen(frame, endpoint="dropout")
+    crude = {"tier_2": (137, 666), "tier_3": (41, 225)}  # counted as in tests/test_competing_risks.py
+    for tier, (dropped, n) in crude.items():
+        part = rows[rows["tier_group"] == tier]
+        # nobody is still in care at the end of 2026: every first referral has ended
+        assert len(part) == n and (part["event"] == 0).sum() == 0 and (part["event"] == 1).sum() == dropped
+        x, y = _line(fig, f"cif:1:{tier}")
+        curve = survival.cumulative_incidence(part, duration="duration", event="event", cause=1)
+        assert np.allclose(x[1:] * DAYS_PER_MONTH, curve["time"]) and np.allclose(y[1:], curve["cif"], rtol=1e-12)
+        assert y[0] == 0 and y[-1] == pytest.approx(dropped / n, rel=1e-12)  # the crude share, not ~1 as 1 - KM
+    assert fig.axes[0].get_ylabel() == "Cumulative incidence of dropout"
+    assert "not censoring" in ex.notes.text and "Aalen-Johansen" in ex.notes.text
+    # the table reads the curves at the time marked on the plot, with each way of leaving care
+    horizon = ex.result["horizon"]
+    x, _ = _line(fig, "horizon")
+    assert x[0] * DAYS_PER_MONTH == pytest.approx(horizon) and horizon <= rows["duration"].max()
+    summary = ex.result["incidence"].set_index(["group", "cause"])
+    tier2 = rows[rows["tier_group"] == "tier_2"]
+    expected = survival.competing_summary(tier2, duration="duration", event="event", at=horizon,
+                                          causes={1: "Dropout", 2: "Died in care", 3: "Care completed"}).set_index("cause")
+    for cause in ("Dropout", "Died in care", "Care completed"):
+        assert summary.loc[("tier_2", cause), "cif"] == pytest.approx(expected.loc[cause, "cif"], rel=1e-12)
+    c = expected.loc["Dropout"]
+    months = f"{horizon / DAYS_PER_MONTH:.0f}"
+    assert f"by {months} months" in ex.tables.value and "Care completed by" in ex.tables.value
+    assert f"<td>{100 * c.cif:.1f} ({100 * c.ci_low:.1f}–{100 * c.ci_high:.1f})</td>" in ex.tables.value
+    # log-rank and Cox compare cause-specific hazards, and say so
+    assert "cause-specific hazards of dropout" in ex.tables.value
+    assert "Cox model: cause-specific hazard ratios of dropout" in ex.tables.value
+    expected_logrank = survival.logrank(rows, duration="duration", event="event_of_interest", group="tier_group")
+    assert ex.result["logrank"]["p_value"].iloc[0] == pytest.approx(expected_logrank["p_value"].iloc[0], rel=1e-12)
+    drawn.clear()
+    ex.set_language("zh")
+    assert drawn[0].axes[0].get_ylabel() == "脱落的累积发生率"
+    assert "不是截尾" in ex.notes.text and "特定原因风险" in ex.tables.value
+
+
+def test_without_a_grouping_each_way_of_leaving_care_has_its_curve(frame, drawn):
+    ui.KMExplorer(frame, lang="en", endpoint="dropout", grouping="none", covariates=["age10"], dpi=30)
+    rows = chosen(frame, endpoint="dropout")
+    total = 0.0
+    for cause in (1, 2, 3):
+        _, y = _line(drawn[0], f"cif:{cause}")
+        curve = survival.cumulative_incidence(rows, duration="duration", event="event", cause=cause)
+        assert y[-1] == pytest.approx(curve["cif"].iloc[-1], rel=1e-12)
+        total += y[-1]
+    assert total == pytest.approx(1.0)  # everyone left care one way or another
+
+
+@pytest.mark.parametrize("endpoint", ["remission", "crisis_or_er", "cardiovascular"])
+def test_every_endpoint_with_competing_outcomes_draws_the_cumulative_incidence_of_its_event(frame, drawn, endpoint):
+    ex = ui.KMExplorer(frame, lang="en", endpoint=endpoint, grouping="sex", covariates=["age10"], dpi=30)
+    assert ex.message.text == ""
+    rows = chosen(frame, endpoint=endpoint)
+    female = rows[rows["sex"] == "female"]
+    _, y = _line(drawn[0], "cif:1:female")
+    curve = survival.cumulative_incidence(female, duration="duration", event="event", cause=1)
+    assert np.allclose(y[1:], curve["cif"].iloc[:len(y) - 1], rtol=1e-12)
+    assert drawn[0].axes[0].get_ylabel().startswith("Cumulative incidence of")
+    assert "cause-specific" in ex.tables.value and "not censoring" in ex.notes.text
+
+
+def test_death_stays_a_kaplan_meier_curve(frame, drawn):
+    ex = ui.KMExplorer(frame, lang="en", endpoint="death", grouping="sex", covariates=["age10"], dpi=30)
+    rows = chosen(frame, endpoint="death")
+    _, y = _line(drawn[0], "curve:female")
+    km = survival.km(rows[rows["sex"] == "female"], duration="duration", event="event_of_interest")
+    assert y[-1] == pytest.approx(km["survival"].iloc[-1], rel=1e-12)
+    assert ex.result["incidence"] is None and "Residents, events and median time per group" in ex.tables.value
+    assert "cause-specific" not in ex.tables.value and "not censoring" not in ex.notes.text
+
+
+def test_the_fits_sparse_data_warning_does_not_leak_and_the_message_shows_once(frame, caplog):
+    import warnings
+
+    seven = ["age10", "female", "lives_alone", "hypertension", "diabetes", "chd", "stroke"]
+    with warnings.catch_warnings(record=True) as leaked:
+        warnings.simplefilter("error", survival.SparseDataWarning)  # strict: a leaked warning would break the fit
+        ex = ui.KMExplorer(frame, lang="en", endpoint="death", grouping="none", covariates=seven, dpi=30)
+    assert ex.result["cox"] is not None and len(ex.result["cox"].summary) == 7
+    assert ex.message.text.count("Sparse data") == 1 and ex.message.text.count("Peduzzi") == 1
+    assert "Something went wrong" not in ex.message.text
+    assert not [w for w in leaked if issubclass(w.category, survival.SparseDataWarning)]
+    assert not any("events per coefficient" in r.getMessage() or "SparseDataWarning" in (r.exc_text or "")
+                   for r in caplog.records)
+    with warnings.catch_warnings(record=True) as leaked:
+        warnings.simplefilter("always")
+        ex.set_language("zh")
+    assert not [w for w in leaked if issubclass(w.category, survival.SparseDataWarning)]
+    assert ex.message.text.count("数据稀疏") == 1
+
+
+def test_the_words_moved_out_of_the_explorer_are_still_offered_by_it():
+    from workbench.ui import _explorer_text, explorer
+
+    for name in ("sparse_warning", "cox_fit_message", "level_label", "data_note", "html_table"):
+        assert getattr(explorer, name) is getattr(_explorer_text, name) and name in explorer.__all__
+    assert explorer.EVENTS_PER_PARAMETER == survival.EVENTS_PER_PARAMETER == 10

@@ -1,11 +1,17 @@
-"""The cohort explorer's component: choose an endpoint, a grouping and filters, and see
-Kaplan-Meier curves with the number at risk, log-rank tests and Cox hazard ratios.
+"""The cohort explorer's component: choose an endpoint, a grouping and filters, and see the
+curves with the number at risk, log-rank tests and Cox hazard ratios.
+
+Death is drawn as Kaplan-Meier curves. Endpoints with competing outcomes (dropout: died in care,
+care completed; remission: died or care ended first; crisis or ER visit and cardiovascular event:
+died first) are drawn as cumulative incidence (Aalen-Johansen), because a competing outcome is an
+outcome, not censoring; their log-rank tests and Cox models compare cause-specific hazards, and
+their tables say so (issue 20).
 
 The explorer reads one analysis frame (:func:`cohort_frame`, built from the analysis tables when
 the app starts and again when a person presses Refresh) and filters it in memory, so a change of
 a control answers in about a second on the 3000-resident sample. Every statistic comes from
 :mod:`workbench.survival`; this module only chooses rows and columns, and says in words (beside
-the controls) why a choice cannot be estimated.
+the controls) why a choice cannot be estimated. Its words are in :mod:`workbench.ui._explorer_text`.
 """
 
 from __future__ import annotations
@@ -25,9 +31,12 @@ from workbench.params import FRAME, Optional, Options, Predicate, validate_param
 from workbench.plots import png_img
 from workbench.prevalence import AGE_BREAKS
 from workbench.ui._base import FieldMessage, guarded
+from workbench.ui._explorer_text import (COMPETING, EVENTS_PER_PARAMETER, EVENTS_PER_PARAMETER_RELAXED, cox_fit_message,
+                                         data_note, html_table, level_label, say, sparse_warning)
 
-__all__ = ["COVARIATES", "EVENTS_PER_PARAMETER", "GROUPINGS", "KMExplorer", "cohort_frame", "cox_fit_message",
-           "data_note", "html_table", "level_label", "sparse_warning", "warm_up_plots"]
+__all__ = ["COMPETING", "COVARIATES", "EVENTS_PER_PARAMETER", "EVENTS_PER_PARAMETER_RELAXED", "GROUPINGS", "KMExplorer",
+           "cohort_frame", "cox_fit_message", "data_note", "html_table", "level_label", "sparse_warning",
+           "warm_up_plots"]
 
 log = logging.getLogger("workbench.ui")
 
@@ -64,83 +73,6 @@ COVARIATES: dict[str, tuple[str, str | None, Callable[[pd.DataFrame], pd.Series]
 }
 _CONDITIONS = ("hypertension", "diabetes", "chd", "stroke", "copd", "asthma")
 _DAYS_PER_MONTH = 365.25 / 12
-#: Events per Cox parameter below which the explorer warns: 10 (Peduzzi et al. 1995, J Clin
-#: Epidemiol 48:1503, for Cox models; 1996, 49:1373, for logistic models); Vittinghoff &
-#: McCulloch 2007 (Am J Epidemiol 165:710) found 5-9 often acceptable, so the words say so.
-EVENTS_PER_PARAMETER = 10
-EVENTS_PER_PARAMETER_RELAXED = 5
-_WORDS = {
-    "sparse": {"en": "Sparse data: {events} events for {params} Cox parameters ({epv:.1f} per parameter). Below 10 per "
-                     "parameter hazard ratios can be biased and their intervals wrong (Peduzzi et al. 1995); "
-                     "Vittinghoff & McCulloch (2007) found 5 to 9 often acceptable{below}. Adjust for fewer "
-                     "covariates or widen the filters.",
-               "zh": "数据稀疏：{events} 个事件对应 {params} 个 Cox 参数（每个参数 {epv:.1f} 个事件）。每个参数少于 10 个"
-                     "事件时，风险比可能有偏、置信区间可能不准（Peduzzi 等 1995）；Vittinghoff 与 McCulloch（2007）"
-                     "认为 5 至 9 个常可接受{below}。请减少调整变量或放宽筛选条件。"},
-    "below_relaxed": {"en": ", but not fewer than 5", "zh": "，但不应少于 5 个"},
-    "no_events": {"en": "The Cox model cannot be fitted: no events among the residents chosen.",
-                  "zh": "无法拟合 Cox 模型：所选居民中没有发生事件。"},
-    "constant": {"en": "The Cox model cannot be fitted: {names} is the same for everyone chosen, so it has no effect to "
-                       "estimate. Leave it out or widen the filters.",
-                 "zh": "无法拟合 Cox 模型：所选居民的“{names}”都相同，无法估计其作用。请去掉该变量或放宽筛选条件。"},
-    "together": {"en": "The Cox model cannot be fitted: {names} cannot all be estimated together (one repeats the others, "
-                       "or does not vary among those still followed when events happen). Leave one out or widen the "
-                       "filters.",
-                 "zh": "无法拟合 Cox 模型：{names} 不能同时估计（其中一个与其他变量重复，或在发生事件时仍在随访的"
-                       "居民中没有差异）。请去掉一个变量或放宽筛选条件。"},
-    "other": {"en": "The Cox model cannot be fitted: {reason}", "zh": "无法拟合 Cox 模型：{reason}"},
-    "infinite": {"en": "The hazard ratio of {names} is not usable: it may be infinite (among those chosen it separates "
-                       "those with the event from those without). Leave it out or widen the filters.",
-                 "zh": "“{names}”的风险比不可用：可能为无穷大（在所选居民中，它把发生事件与未发生事件的人完全分开）。"
-                       "请去掉该变量或放宽筛选条件。"},
-}
-
-
-def sparse_warning(*, events: int, params: int, lang: str) -> str | None:
-    """The sparse-data warning when there are fewer than :data:`EVENTS_PER_PARAMETER` events
-    per Cox parameter, else None.
-
-    Examples
-    --------
-    >>> print(sparse_warning(events=35, params=7, lang="en"))  # doctest: +ELLIPSIS
-    Sparse data: 35 events for 7 Cox parameters (5.0 per parameter). Below 10 per parameter ...
-    >>> sparse_warning(events=70, params=7, lang="en") is None
-    True
-    """
-    epv = events / params
-    if epv >= EVENTS_PER_PARAMETER:
-        return None
-    below = _WORDS["below_relaxed"][lang] if epv < EVENTS_PER_PARAMETER_RELAXED else ""
-    return _WORDS["sparse"][lang].format(events=events, params=params, epv=epv, below=below)
-
-
-def cox_fit_message(reason: str, labels: dict, lang: str) -> str:
-    """A :class:`~workbench.survival.CoxFitError`'s message for a person, in ``lang``, with the
-    model's column names replaced by the labels shown (``labels``: column -> label).
-
-    Examples
-    --------
-    >>> cox_fit_message("'female' takes one value in every row: there is no effect to estimate; leave it out",
-    ...                 {"female": "Female (vs male)"}, "en")  # doctest: +ELLIPSIS
-    'The Cox model cannot be fitted: Female (vs male) is the same for everyone chosen, ...'
-    """
-    import re
-
-    named = [labels[c] for c in labels if f"'{c}'" in reason]
-    names = "、".join(named) if lang == "zh" else ", ".join(named)
-    if "converged before" in reason and named:  # a CoxConvergenceWarning naming the covariates
-        return _WORDS["infinite"][lang].format(names=names)
-    if reason.startswith("no events"):
-        return _WORDS["no_events"][lang]
-    if "one value in every row" in reason and named:
-        return _WORDS["constant"][lang].format(names=names)
-    if "cannot all be estimated together" in reason and named:
-        return _WORDS["together"][lang].format(names=names)
-    for column, label in labels.items():
-        reason = re.sub(rf"'{re.escape(column)}'", label, reason)
-    return _WORDS["other"][lang].format(reason=reason)
-
-
 def cohort_frame(tables, *, censor_date) -> pd.DataFrame:
     """The explorer's analysis frame: :func:`workbench.cohort.endpoints` of every endpoint with
     the grouping columns the explorer offers.
@@ -155,13 +87,15 @@ def cohort_frame(tables, *, censor_date) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        The columns of ``endpoints`` plus ``event_of_interest`` (1 = the endpoint's event; death
-        first counts as censored), ``tier`` (the tier DECIDED on the resident's first screening,
-        as recorded in ``decisions``: a person's override counts, the policy is not run again;
-        NaN when nobody decided or nothing was scorable), ``overridden`` (the decided tier differs
-        from the suggestion), ``tier_group`` (``tier_1``...), ``disease_category`` (A, B, C, none;
-        from the same decision), ``age_group``, ``chronic`` (``any_chronic`` / ``no_chronic``) and
-        ``living`` (``lives_alone`` / ``with_others``). ``attrs``: those of ``endpoints`` and
+        The columns of ``endpoints`` plus ``event_of_interest`` (1 = the endpoint's event, 0 = any
+        other outcome or censored: the cause-specific event of the log-rank tests and Cox models;
+        the curves of endpoints with competing outcomes use ``event``), ``tier`` (the tier DECIDED
+        on the resident's first screening, as recorded in ``decisions``: a person's override
+        counts, the policy is not run again; NaN when nobody decided or nothing was scorable),
+        ``overridden`` (the decided tier differs from the suggestion), ``tier_group``
+        (``tier_1``...), ``disease_category`` (A, B, C, none; from the same decision),
+        ``age_group``, ``chronic`` (``any_chronic`` / ``no_chronic``) and ``living``
+        (``lives_alone`` / ``with_others``). ``attrs``: those of ``endpoints`` and
         ``policy_versions`` (every policy the tables' decisions were made under) and
         ``read_at`` (when the tables were read from a registry).
 
@@ -198,32 +132,6 @@ def cohort_frame(tables, *, censor_date) -> pd.DataFrame:
     return out
 
 
-def data_note(data: pd.DataFrame, lang: str) -> str:
-    """The sentence above the explorer saying where its data come from, whether they are
-    pseudonymised, which policies the tiers were decided under and the censoring date.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> d = pd.DataFrame()
-    >>> d.attrs.update(source="registry", pseudonymised=True, policy_versions=["default@1.0"], censor_date="2026-12-31")
-    >>> data_note(d, "en")
-    'Data: the registry, pseudonymised; tiers as decided at the first screening (default@1.0); follow-up censored at 2026-12-31.'
-    """
-    attrs = data.attrs
-    censor = attrs.get("censor_date", "")
-    if "source" not in attrs:  # a frame built by hand
-        return t("explorer_data_note", lang).format(date=censor)
-    source = str(attrs.get("source"))
-    known = f"explorer_source_{source}"
-    from workbench.i18n import strings
-
-    words = t(known, lang) if known in strings() else source
-    privacy = t("explorer_pseudonymised" if attrs.get("pseudonymised") else "explorer_not_pseudonymised", lang)
-    policies = ", ".join(attrs.get("policy_versions") or []) or t("explorer_no_decisions", lang)
-    return t("explorer_tables_note", lang).format(source=words, privacy=privacy, policies=policies, date=censor)
-
-
 def warm_up_plots() -> str | None:
     """Choose the CJK font and draw one small figure with Chinese text, so the first plot a
     person asks for does not pay for loading fonts (an app calls this before its page is
@@ -253,56 +161,6 @@ def _age_range(data: pd.DataFrame) -> tuple[int, int]:
     return (int(ages.min()), int(ages.max())) if len(ages) else (0, 120)
 
 
-def level_label(grouping: str, value, lang: str) -> str:
-    """The name of one group (a value of the grouping's column) in ``lang``.
-
-    Examples
-    --------
-    >>> level_label("age_group", "age_60_69", "zh"), level_label("age_group", "age_80_plus", "en")
-    ('60–69岁', '80 and over')
-    >>> level_label("tier", "tier_2", "en"), level_label("disease_category", "B", "en")
-    ('Tier 2 counselling', 'B Metabolic')
-    """
-    if grouping == "age_group":
-        _, lo, hi = str(value).split("_")
-        if lo == "0":
-            return t("age_under", lang).format(hi=int(hi) + 1)
-        if hi == "plus":
-            return t("age_over", lang).format(lo=lo)
-        return t("age_band", lang).format(lo=lo, hi=hi)
-    if grouping == "disease_category":
-        from workbench.policy import load_policy
-
-        names = {code: text[lang] for code, _, text in load_policy("default").disease_categories}
-        return names.get(value, str(value)) if value == "none" else f"{value} {names.get(value, '')}".strip()
-    if grouping == "arm":
-        return t(f"arm_{value}", lang)
-    if grouping in ("sex", "community_type", "tier", "chronic", "lives_alone"):
-        return t(str(value), lang)
-    return str(value)
-
-
-def html_table(*, caption: str, header: Sequence[str], rows: Sequence[Sequence[str]],
-               row_classes: Sequence[str] | None = None) -> str:
-    """An accessible HTML table: a caption, column headers with ``scope="col"`` and the first
-    cell of each row as its header (``scope="row"``). Cells are escaped here.
-
-    Examples
-    --------
-    >>> print(html_table(caption="Tests", header=["Group", "n"], rows=[["a<b", "3"]], row_classes=["wb-alert"]))
-    <table class="wb-table"><caption>Tests</caption><thead><tr><th scope="col">Group</th><th scope="col">n</th></tr></thead><tbody><tr class="wb-alert"><th scope="row">a&lt;b</th><td>3</td></tr></tbody></table>
-    """
-    e = html.escape
-    head = "".join(f'<th scope="col">{e(h)}</th>' for h in header)
-    body = []
-    for k, row in enumerate(rows):
-        css = row_classes[k] if row_classes is not None and row_classes[k] else ""
-        cells = f'<th scope="row">{e(str(row[0]))}</th>' + "".join(f"<td>{e(str(c))}</td>" for c in row[1:])
-        body.append(f'<tr class="{css}">{cells}</tr>' if css else f"<tr>{cells}</tr>")
-    return (f'<table class="wb-table"><caption>{e(caption)}</caption><thead><tr>{head}</tr></thead>'
-            f'<tbody>{"".join(body)}</tbody></table>')
-
-
 def _p(p: float) -> str:
     return "< 0.0001" if p < 1e-4 else f"{p:.3g}"
 
@@ -311,10 +169,9 @@ def _months(value: float) -> str:
     return f"{value:.1f}" if np.isfinite(value) else "∞"
 
 
-
-
 class KMExplorer(w.VBox):
-    """Kaplan-Meier curves, log-rank tests and Cox hazard ratios for chosen rows of a cohort.
+    """Curves, log-rank tests and Cox hazard ratios for chosen rows of a cohort: Kaplan-Meier for
+    death, cumulative incidence (Aalen-Johansen) for endpoints with competing outcomes.
 
     Parameters
     ----------
@@ -340,7 +197,9 @@ class KMExplorer(w.VBox):
     result : dict
         What is shown: ``data`` (the rows analysed), ``n``, ``events``, ``groups`` (per-group
         table), ``logrank`` and ``pairwise`` (DataFrames or None), ``cox`` (a
-        :class:`~workbench.survival.CoxModel` or None) and ``cox_labels``.
+        :class:`~workbench.survival.CoxModel` or None), ``cox_labels``, and for endpoints with
+        competing outcomes ``incidence`` (:func:`workbench.survival.competing_summary` at
+        ``horizon`` days, the time marked on the plot; None for death).
 
     Examples
     --------
@@ -546,7 +405,6 @@ class KMExplorer(w.VBox):
 
     def _refresh(self) -> None:
         from workbench import survival
-        from workbench.plots import km_plot
 
         lang = self.lang
         self.message.clear()
@@ -556,8 +414,9 @@ class KMExplorer(w.VBox):
             return
         data, notes = self.selection()
         endpoint = self.endpoint.value
-        if endpoint in ("crisis_or_er", "cardiovascular"):
-            notes.append(t("competing_note", lang))
+        competing = endpoint in COMPETING
+        if competing:
+            notes.append(COMPETING[endpoint]["why"][lang])
         n, events = len(data), int(data["event_of_interest"].sum())
         if n < self.min_rows:
             self._clear(notes)
@@ -577,29 +436,26 @@ class KMExplorer(w.VBox):
             problems.append(t("one_group", lang).format(group=", ".join(labels.values())))
             column = None
         by = column if column is not None else None
-
-        fig = km_plot(data, group=by, lang=lang, labels=labels, title=t(f"endpoint_{endpoint}", lang), **kw)
-        fig.axes[0].set_ylabel(t(f"km_y_{endpoint}", lang))
         what = t(f"endpoint_{endpoint}", lang) + (f" — {t(GROUPINGS[grouping][0], lang)}" if by else "")
-        figure = png_img(fig, alt=t("km_alt", lang).format(what=what), dpi=self.dpi)
+        phrase = COMPETING[endpoint]["event"][lang] if competing else ""
+        incidence = None
+        if competing:
+            from workbench.ui._explorer_competing import incidence as draw_incidence
 
-        summary = survival.km_summary(data, group=by, **kw)
-        rows = []
-        for r in summary.itertuples():
-            median, low, high = (getattr(r, c) / _DAYS_PER_MONTH for c in ("median", "ci_low", "ci_high"))
-            text = t("not_reached", lang) if not np.isfinite(median) else (
-                f"{median:.1f} ({_months(low)}–{_months(high)})")
-            name = labels[r.group] if by else t("all", lang)
-            rows.append([name, f"{r.n:,}", f"{r.events:,}", text])
-        groups = pd.DataFrame(rows, columns=["group", "n", "events", "median_months"])
-        parts = [html_table(caption=t("per_group", lang),
-                            header=[t("group", lang), t("count", lang), t("events", lang), t("median_months", lang)],
-                            rows=rows)]
+            incidence = draw_incidence(data, endpoint=endpoint, by=by, labels=labels, lang=lang)
+            alt = say("cif_alt", lang, what=what, m=incidence["months"])
+            figure = png_img(incidence["figure"], alt=alt, dpi=self.dpi)
+            rows = [r[:3] for r in incidence["rows"]]
+            parts = [incidence["table"]]
+        else:
+            figure, rows, parts = self._km(data, by, labels, endpoint, what, kw)
+        groups = pd.DataFrame(rows, columns=["group", "n", "events", "median_months"][:len(rows[0])])
         logrank = pairwise = None
         if by:
             logrank = survival.logrank(data, group=by, **kw)
             r = logrank.iloc[0]
-            parts.append(html_table(caption=t("logrank_title", lang),
+            caption = say("logrank_cs", lang, event=phrase) if competing else t("logrank_title", lang)
+            parts.append(html_table(caption=caption,
                                     header=[t("grouping", lang), t("chi_square", lang), t("dof", lang), t("p_value", lang)],
                                     rows=[[t(GROUPINGS[grouping][0], lang), f"{r['statistic']:.2f}", f"{int(r['dof'])}",
                                            _p(r["p_value"])]]))
@@ -610,11 +466,11 @@ class KMExplorer(w.VBox):
             elif len(levels) > 2:
                 pairwise = survival.logrank_pairwise(data, group=by, **kw)
                 parts.append(html_table(
-                    caption=t("pairwise_title", lang),
+                    caption=say("pairwise_cs", lang, event=phrase) if competing else t("pairwise_title", lang),
                     header=[t("groups_compared", lang), t("chi_square", lang), t("p_value", lang), t("p_adjusted", lang)],
                     rows=[[t("versus", lang).format(a=labels[p.group_a], b=labels[p.group_b]), f"{p.statistic:.2f}",
                            _p(p.p_value), _p(p.p_adjusted)] for p in pairwise.itertuples()]))
-        model, cox_labels, cox_html, forest = self._cox(data, by, levels, labels, notes, problems)
+        model, cox_labels, cox_html, forest = self._cox(data, by, levels, labels, notes, problems, phrase)
         parts.append(cox_html)
         # the page changes all at once, not a new plot above the old tables
         self.figure.value, self.tables.value, self.forest.value = figure, "".join(parts), forest
@@ -622,7 +478,29 @@ class KMExplorer(w.VBox):
         if problems:
             self.message.error(" ".join(problems))
         self.result = {"data": data, "n": n, "events": events, "groups": groups, "logrank": logrank,
-                       "pairwise": pairwise, "cox": model, "cox_labels": cox_labels}
+                       "pairwise": pairwise, "cox": model, "cox_labels": cox_labels,
+                       "incidence": None if incidence is None else incidence["summary"],
+                       "horizon": None if incidence is None else incidence["horizon"]}
+
+    def _km(self, data, by, labels, endpoint, what, kw):
+        """Kaplan-Meier curves (an endpoint without competing outcomes: death) and the per-group table."""
+        from workbench import survival
+        from workbench.plots import km_plot
+
+        lang = self.lang
+        fig = km_plot(data, group=by, lang=lang, labels=labels, title=t(f"endpoint_{endpoint}", lang), **kw)
+        fig.axes[0].set_ylabel(t(f"km_y_{endpoint}", lang))
+        figure = png_img(fig, alt=t("km_alt", lang).format(what=what), dpi=self.dpi)
+        rows = []
+        for r in survival.km_summary(data, group=by, **kw).itertuples():
+            median, low, high = (getattr(r, c) / _DAYS_PER_MONTH for c in ("median", "ci_low", "ci_high"))
+            text = t("not_reached", lang) if not np.isfinite(median) else (
+                f"{median:.1f} ({_months(low)}–{_months(high)})")
+            rows.append([labels[r.group] if by else t("all", lang), f"{r.n:,}", f"{r.events:,}", text])
+        table = html_table(caption=t("per_group", lang),
+                           header=[t("group", lang), t("count", lang), t("events", lang), t("median_months", lang)],
+                           rows=rows)
+        return figure, rows, [table]
 
     def design(self, data: pd.DataFrame, by: str | None, levels: list) -> tuple[pd.DataFrame, dict, list[str]]:
         """The Cox model's columns for ``data``: the chosen covariates and one 0/1 column per
@@ -658,8 +536,13 @@ class KMExplorer(w.VBox):
             labels = {c: v for c, v in labels.items() if c not in constant}
         return frame, labels, notes
 
-    def _cox(self, data, by, levels, labels, notes, problems):
+    def _cox(self, data, by, levels, labels, notes, problems, phrase=""):
+        """The Cox model, its table and forest plot (``phrase``: the event of an endpoint with
+        competing outcomes, whose hazard ratios are cause-specific). A
+        :class:`~workbench.survival.SparseDataWarning` of the fit is caught here: the person sees
+        :func:`sparse_warning` once, and nothing reaches the app's output or log."""
         from workbench import survival
+        from workbench.plots import forest_plot
 
         lang = self.lang
         if by:
@@ -672,21 +555,23 @@ class KMExplorer(w.VBox):
         if not cox_labels:
             notes.append(t("cox_nothing", lang))
             return None, {}, "", ""
-        sparse = sparse_warning(events=int(frame["event_of_interest"].sum()), params=len(cox_labels), lang=lang)
-        if sparse:
-            problems.append(sparse)
+        events = int(frame["event_of_interest"].sum())
         x = frame[list(cox_labels)].to_numpy(float)
         if np.linalg.matrix_rank(np.column_stack([np.ones(len(x)), x])) <= x.shape[1]:
             problems.append(t("cox_redundant", lang).format(names=", ".join(cox_labels.values())))
             return None, {}, "", ""
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", survival.CoxConvergenceWarning)
+            warnings.simplefilter("always", survival.SparseDataWarning)  # recorded, even where warnings are errors
             try:
                 model = survival.cox(frame, duration="duration", event="event_of_interest", covariates=list(cox_labels))
             except survival.CoxFitError as err:
                 log.info("Cox model could not be fitted", exc_info=True)
                 problems.append(cox_fit_message(str(err), cox_labels, lang))
                 return None, {}, "", ""
+        sparse = sparse_warning(events=events, params=len(cox_labels), lang=lang)  # the fit's warning, in words
+        if sparse:
+            problems.append(sparse)
         s = model.summary
         warned = [str(c.message) for c in caught if issubclass(c.category, survival.CoxConvergenceWarning)]
         named = [cox_fit_message(w, cox_labels, lang) for w in warned
@@ -697,25 +582,14 @@ class KMExplorer(w.VBox):
             problems.append(t("cox_unstable", lang))
         rows = [[cox_labels[c], f"{r.hr:.2f}", f"{r.hr_ci_low:.2f}–{r.hr_ci_high:.2f}", _p(r.p_value)]
                 for c, r in zip(s.index, s.itertuples())]
-        table = html_table(caption=t("cox_title", lang).format(n=f"{len(frame):,}", events=f"{int(frame['event_of_interest'].sum()):,}"),
+        counts = {"n": f"{len(frame):,}", "events": f"{events:,}"}
+        caption = say("cox_cs", lang, event=phrase, **counts) if phrase else t("cox_title", lang).format(**counts)
+        table = html_table(caption=caption,
                            header=[t("variable", lang), t("hazard_ratio", lang), t("ci95", lang), t("p_value", lang)],
                            rows=rows)
-        import matplotlib.pyplot as plt
-        from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
-
-        fig, ax = plt.subplots(figsize=(6.5, 0.45 * len(s) + 1.2))
-        hr, bounds = s["hr"].to_numpy(float)[::-1], s[["hr_ci_low", "hr_ci_high"]].to_numpy(float)[::-1]
-        y = np.arange(len(s))
-        ax.errorbar(hr, y, xerr=[hr - bounds[:, 0], bounds[:, 1] - hr], fmt="o", color="#1f4e9c", capsize=3)
-        ax.axvline(1, color="grey", lw=0.8, ls="--")
-        ax.set_xscale("log")
-        ax.set_xlabel(t("hazard_ratio", lang))
-        ax.set_yticks(y, [cox_labels[c] for c in s.index[::-1]])
-        low, high = np.nanmin(bounds[np.isfinite(bounds)], initial=1), np.nanmax(bounds[np.isfinite(bounds)], initial=1)
-        ticks = [v for v in (0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20) if low / 2 <= v <= high * 2]
-        ax.xaxis.set_major_locator(FixedLocator(ticks))
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.xaxis.set_minor_formatter(NullFormatter())
-        fig.tight_layout()
-        forest = png_img(fig, alt=t("forest_alt", lang), dpi=self.dpi)
+        ax = forest_plot(s, names=cox_labels, lang=lang)
+        if phrase:
+            ax.set_xlabel(say("forest_cs", lang, event=phrase))
+        ax.figure.tight_layout()
+        forest = png_img(ax.figure, alt=t("forest_alt", lang), dpi=self.dpi)
         return model, cox_labels, table, forest
