@@ -82,3 +82,17 @@ def test_a_hidden_count_is_a_gap_not_zero():
     ax = qp.run_chart([0.2, np.nan, 0.3, 0.25], lang="en")
     assert np.isnan(ax.collections[0].get_offsets()[1][1]) or len(ax.lines[0].get_xdata()) == 3
     plt.close("all")
+
+
+def test_a_unit_at_100_percent_is_not_flagged_unless_its_tail_probability_is_small():
+    from workbench import spc
+
+    # X1 in the sample: 10 of 10 against a centre near 85.7 %: P(10 of 10) = 0.857^10 = 0.21
+    f = spc.funnel([10, 50, 52], [10, 60, 60], labels=["small", "b", "c"])
+    assert f.set_index("label").loc["small", "signal"] == ""
+    assert f.set_index("label").loc["small", "value"] > f.set_index("label").loc["small", "upper_outer"]  # the line
+    # every unit at 100 %: nothing is unusual
+    assert (spc.funnel([20, 30, 40], [20, 30, 40])["signal"] == "").all()
+    # 60 of 60 against a centre of 50 %: P = 0.5^60, far beyond the 99.8 % limit
+    f = spc.funnel([60, 20, 25, 22], [60, 60, 60, 60], labels=list("wxyz")).set_index("label")
+    assert f.loc["w", "signal"] == "above_outer"

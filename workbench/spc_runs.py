@@ -174,9 +174,11 @@ def funnel(numerators, denominators, *, labels=None, levels=(0.95, 0.998)) -> pd
     -------
     DataFrame
         :data:`FUNNEL_COLUMNS`, one row per unit: ``centre`` = Σ numerators / Σ denominators (the
-        overall proportion), the limits at each unit's denominator (:func:`funnel_limits`), and
-        ``signal``: ``above_outer``, ``above_inner``, ``below_inner``, ``below_outer`` (strictly
-        beyond the limit) or ``""``. ``attrs``: ``levels``, ``centre``.
+        overall proportion), the limits at each unit's denominator (:func:`funnel_limits`, for
+        drawing), and ``signal``: ``above_outer``, ``above_inner``, ``below_inner``,
+        ``below_outer`` or ``""``, from the exact one-sided binomial test at the centre
+        (``P(X >= x)`` or ``P(X <= x)`` at most ``(1 - level) / 2``; as R's ``pbinom``). ``attrs``:
+        ``levels``, ``centre``.
 
     Examples
     --------
@@ -201,8 +203,17 @@ def funnel(numerators, denominators, *, labels=None, levels=(0.95, 0.998)) -> pd
         value = np.where(known, num / np.where(known, den, 1), np.nan)
     d = np.where(known, den, 0)
     (lo_in, hi_in), (lo_out, hi_out) = (funnel_limits(d, centre=centre, level=lv) for lv in levels)
-    signal = np.select([value > hi_out, value < lo_out, value > hi_in, value < lo_in],
-                       ["above_outer", "below_outer", "above_inner", "below_inner"], "")
+    # The signal is the exact one-sided binomial test, not "beyond the interpolated line": at a
+    # count equal to the quantile r the interpolated limit lies below r / n although P(X >= r) is
+    # above the tail (10 of 10 against 85.7 % has P = 0.21, yet sits above the 99.8 % line).
+    from scipy import stats
+
+    with np.errstate(invalid="ignore"):
+        upper_p = np.where(known, stats.binom.sf(num - 1, d, centre), np.nan)   # P(X >= x)
+        lower_p = np.where(known, stats.binom.cdf(num, d, centre), np.nan)      # P(X <= x)
+    tail = {lv: (1 - lv) / 2 for lv in levels}
+    signal = np.select([upper_p <= tail[levels[1]], lower_p <= tail[levels[1]], upper_p <= tail[levels[0]],
+                        lower_p <= tail[levels[0]]], ["above_outer", "below_outer", "above_inner", "below_inner"], "")
     out = pd.DataFrame({"label": names, "numerator": num, "denominator": den, "value": value, "centre": centre,
                         "lower_inner": lo_in, "upper_inner": hi_in, "lower_outer": lo_out, "upper_outer": hi_out,
                         "signal": np.where(known, signal, "")})
