@@ -76,6 +76,7 @@ def incidence(data: pd.DataFrame, *, endpoint: str, by: str | None, labels: dict
     >>> out = incidence(d, endpoint="dropout", by=None, labels={}, lang="en")
     >>> out["months"], out["summary"]["cif"].round(3).tolist()  # by day 182.6: 3, 1 and 2 of 8; 2 not yet
     ('6', [0.375, 0.125, 0.25, 0.25])
+    >>> import matplotlib.pyplot as plt; plt.close(out["figure"])
     """
     from workbench import survival
     from workbench.plots import cif_plot
