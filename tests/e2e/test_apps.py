@@ -6,6 +6,7 @@ with every control labelled."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 
 import pandas as pd
@@ -13,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from workbench.i18n import t
+from workbench.ui._explorer_text import _WORDS
 
 COUNSELLOR = "counsellor_li"  # who the session server's apps act as (conftest.COUNSELLOR)
 
@@ -229,7 +231,10 @@ def test_a_screening_saved_with_a_changed_tier_reaches_the_quality_board_and_the
     explorer = open_app("cohort_explorer", lang="en", wait_for=".wb-app", analyst=True)
     explorer.page.get_by_label(t("grouping", "en")).select_option(label=t("screening_tier", "en"))
     explorer.page.wait_for_selector(f".wb-table tbody th:has-text('{t('tier_3', 'en')}')")  # redrawn by tier
-    per_group = f".wb-table:has(caption:has-text('{t('per_group', 'en')}'))"
+    # the per-group table: "... median time per group" for death, "... how follow-up had ended by
+    # m months" for an endpoint with competing outcomes (the default, crisis or ER visit)
+    per_group_caption = os.path.commonprefix([t("per_group", "en"), _WORDS["outcomes_title"]["en"]])
+    per_group = f".wb-table:has(caption:has-text('{per_group_caption}'))"
     tier3 = explorer.page.locator(f"{per_group} tbody tr:has(th:has-text('{t('tier_3', 'en')}'))").first
     before_cohort = _number(tier3.locator("td").first.inner_text())  # the residents of the group
     board = open_app("quality", lang="en", wait_for=".wb-app", analyst=True)
@@ -269,7 +274,7 @@ def test_a_screening_saved_with_a_changed_tier_reaches_the_quality_board_and_the
         ".filter(tb => tb.caption && tb.caption.innerText.includes(caption))"
         ".some(tb => [...tb.querySelectorAll('tbody tr')].some(r => r.querySelector('th').innerText.includes(label) && "
         "parseInt(r.querySelector('td').innerText.replace(/,/g, '')) === before + 1))",
-        arg=[t("per_group", "en"), t("tier_3", "en"), before_cohort])
+        arg=[per_group_caption, t("tier_3", "en"), before_cohort])
     for opened in (app, board, explorer):
         assert opened.problems() == [] and opened.external_requests == []
 
