@@ -139,6 +139,20 @@ def _source(raw: Any, path: str, problems: list[str]) -> None:
         problems.append(f"{path}.source: must be a non-empty citation, got {value!r}")
 
 
+def _per_instrument(raw: Any, key: str, field: str, problems: list[str]) -> dict[str, float]:
+    """``key: {<instrument>: {<field>: number, source: ...}}``: the numbers by instrument, each
+    with its source; every problem named."""
+    out: dict[str, float] = {}
+    section = _get(raw, key, problems)
+    if section is not _MISSING and (not isinstance(section, Mapping) or not section):
+        problems.append(f"{key}: must map instrument ids to {{{field}, source}}, got {section!r}")
+    if isinstance(section, Mapping):
+        for inst in section:
+            out[inst] = _number(raw, f"{key}.{inst}.{field}", problems, lo=0.0, lo_open=True)
+            _source(raw, f"{key}.{inst}", problems)
+    return out
+
+
 def load_thresholds(path: str | Path | None = None) -> Thresholds:
     """Read and validate a thresholds file (default: the shipped ``thresholds.yaml``).
 
@@ -168,22 +182,8 @@ def load_thresholds(path: str | Path | None = None) -> Thresholds:
 
     fraction = dict(lo=0.0, hi=1.0, lo_open=True)
     response = _number(raw, "response.min_fall", p, **fraction)
-    remission: dict[str, float] = {}
-    rem_raw = _get(raw, "remission", p)
-    if rem_raw is not _MISSING and (not isinstance(rem_raw, Mapping) or not rem_raw):
-        p.append(f"remission: must map instrument ids to {{below, source}}, got {rem_raw!r}")
-    if isinstance(rem_raw, Mapping):
-        for inst in rem_raw:
-            remission[inst] = _number(raw, f"remission.{inst}.below", p, lo=0.0, lo_open=True)
-            _source(raw, f"remission.{inst}", p)
-    baseline: dict[str, float] = {}
-    base_raw = _get(raw, "baseline_caseness", p)
-    if base_raw is not _MISSING and (not isinstance(base_raw, Mapping) or not base_raw):
-        p.append(f"baseline_caseness: must map instrument ids to {{at_least, source}}, got {base_raw!r}")
-    if isinstance(base_raw, Mapping):
-        for inst in base_raw:
-            baseline[inst] = _number(raw, f"baseline_caseness.{inst}.at_least", p, lo=0.0, lo_open=True)
-            _source(raw, f"baseline_caseness.{inst}", p)
+    remission = _per_instrument(raw, "remission", "below", p)
+    baseline = _per_instrument(raw, "baseline_caseness", "at_least", p)
     for inst in remission:
         if inst not in baseline:
             p.append(f"remission.{inst}: has no baseline_caseness.{inst}.at_least (remission applies only "
