@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from workbench import quality as q
-from workbench import spc
+from workbench import spc, spc_runs
 from workbench.tables import Tables
 
 from test_quality import make_tiny  # noqa: E402  (the tiny analysis tables)
@@ -158,7 +158,7 @@ def test_run_chart_rules_on_a_hand_made_series():
     # 13 points, sorted 4 4 4 5 6 6 6 7 7 7 8 8 8: median 6. Sides: - 0 - 0 - 0 + + + + + + -.
     # Skipping the points on the median: - - - + + + + + + -: one run of 6 above (a shift), 3 runs
     # in all; 6 above and 4 below give limits (R) 2 .. 8: not too few or too many.
-    r = spc.run_chart_rules([4, 6, 4, 6, 4, 6, 8, 7, 8, 7, 8, 7, 5])
+    r = spc_runs.run_chart_rules([4, 6, 4, 6, 4, 6, 8, 7, 8, 7, 8, 7, 5])
     assert r["median"].iloc[0] == 6
     assert r["side"].tolist() == [-1, 0, -1, 0, -1, 0, 1, 1, 1, 1, 1, 1, -1]
     assert np.flatnonzero(r["shift"]).tolist() == [6, 7, 8, 9, 10, 11]
@@ -167,31 +167,31 @@ def test_run_chart_rules_on_a_hand_made_series():
     assert r.attrs["rules"] == ["shift"]
     # a trend: 1 2 2 3 4 5 rises through 5 distinct values (the repeated 2 is skipped); a missing
     # month is a gap, not a 0, and does not break the trend
-    t = spc.run_chart_rules([9, 1, 2, 2, np.nan, 3, 4, 5, 0, 9, 0, 9])
+    t = spc_runs.run_chart_rules([9, 1, 2, 2, np.nan, 3, 4, 5, 0, 9, 0, 9])
     assert np.flatnonzero(t["trend"]).tolist() == [1, 2, 5, 6, 7]
     # 4 rising points are no trend; 5 points on one side are no shift
-    assert not spc.run_chart_rules([1, 2, 3, 4, 0, 9, 0, 9, 0]).attrs["rules"]
+    assert not spc_runs.run_chart_rules([1, 2, 3, 4, 0, 9, 0, 9, 0]).attrs["rules"]
     # too many runs: alternating 20 points around the median (20 runs; R: 7 .. 15 for 10 and 10)
-    alt = spc.run_chart_rules([1, 3] * 10)
+    alt = spc_runs.run_chart_rules([1, 3] * 10)
     assert (alt.attrs["runs"], alt.attrs["runs_low"], alt.attrs["runs_high"]) == (20, 7, 15)
     assert alt.attrs["rules"] == ["too_many_runs"]
 
 
 @pytest.mark.parametrize("case", pd.read_csv(REF / "r_runs.csv").to_dict("records"))
 def test_runs_limits_equal_r(case):
-    assert spc.runs_limits(case["n1"], case["n2"]) == (case["lower"], case["upper"])
+    assert spc_runs.runs_limits(case["n1"], case["n2"]) == (case["lower"], case["upper"])
 
 
 def test_run_chart_refuses_text():
     with pytest.raises(spc.SPCDataError, match="values"):
-        spc.run_chart_rules([1, "two", 3])
+        spc_runs.run_chart_rules([1, "two", 3])
 
 
 @pytest.mark.parametrize("case", pd.read_csv(REF / "r_funnel.csv").to_dict("records"))
 def test_funnel_limits_equal_r_qbinom(case):
     q_ = case["q"]
     level = 1 - 2 * q_ if q_ < 0.5 else 2 * q_ - 1
-    low, high = spc.funnel_limits([case["n"]], centre=case["p0"], level=round(level, 6))
+    low, high = spc_runs.funnel_limits([case["n"]], centre=case["p0"], level=round(level, 6))
     got = low[0] if q_ < 0.5 else high[0]
     assert got == pytest.approx(float(np.clip(case["limit"], 0, 1)), abs=1e-12)
 
@@ -199,12 +199,12 @@ def test_funnel_limits_equal_r_qbinom(case):
 def test_funnel_names_the_outliers():
     # overall 60 / 230 = 0.2609; c at 35/80 = 0.4375 is above the 99.8 % limit, d at 3/40 = 0.075
     # below the 95 % limit only; an empty unit has no value and no signal
-    f = spc.funnel([10, 12, 35, 3, 0], [50, 60, 80, 40, 0], labels=["a", "b", "c", "d", "e"]).set_index("label")
+    f = spc_runs.funnel([10, 12, 35, 3, 0], [50, 60, 80, 40, 0], labels=["a", "b", "c", "d", "e"]).set_index("label")
     assert f.attrs["centre"] == pytest.approx(60 / 230)
-    lo_in, hi_in = spc.funnel_limits([80, 40], centre=60 / 230, level=0.95)
-    lo_out, hi_out = spc.funnel_limits([80, 40], centre=60 / 230, level=0.998)
+    lo_in, hi_in = spc_runs.funnel_limits([80, 40], centre=60 / 230, level=0.95)
+    lo_out, hi_out = spc_runs.funnel_limits([80, 40], centre=60 / 230, level=0.998)
     assert 0.4375 > hi_out[0] and lo_out[1] <= 0.075 < lo_in[1]
     assert f["signal"].to_dict() == {"a": "", "b": "", "c": "above_outer", "d": "below_inner", "e": ""}
     assert np.isnan(f.loc["e", "value"])
     with pytest.raises(spc.SPCDataError, match="must not exceed"):
-        spc.funnel([5], [4])
+        spc_runs.funnel([5], [4])

@@ -14,7 +14,7 @@ import pytest  # noqa: E402
 
 from workbench import quality as q  # noqa: E402
 from workbench import quality_plots as qp  # noqa: E402
-from workbench import spc  # noqa: E402
+from workbench import spc_runs  # noqa: E402
 from workbench.report import suppress_quality  # noqa: E402
 from workbench.sample import load_sample  # noqa: E402
 
@@ -59,14 +59,14 @@ def test_indicator_charts_from_the_sample(result):
     ax = qp.indicator_run_chart(shown, "C1", lang="en")
     assert ax.get_title().startswith("C1 ")
     rows = shown[(shown["indicator"] == "C1") & (shown["community"] == "all")].sort_values("period")
-    expected = spc.run_chart_rules(pd.to_numeric(rows["value"], errors="coerce").where(
+    expected = spc_runs.run_chart_rules(pd.to_numeric(rows["value"], errors="coerce").where(
         rows["status"].isin(["ok", "alert"])).astype(float).to_numpy())
     assert ax.lines[-2].get_ydata()[0] == pytest.approx(expected["median"].iloc[0])  # median, then the target
     plt.close("all")
     ax = qp.indicator_funnel_plot(result, "C1", month="2025-12", lang="zh")
     communities = result[(result["indicator"] == "C1") & (result["period"] == "2025-12") &
                          (result["community"] != "all") & (result["denominator"] > 0)]
-    f = spc.funnel(communities["numerator"].astype(int).tolist(), communities["denominator"].astype(int).tolist(),
+    f = spc_runs.funnel(communities["numerator"].astype(int).tolist(), communities["denominator"].astype(int).tolist(),
                    labels=communities["community"].tolist())
     assert f.attrs["centre"] == pytest.approx(communities["numerator"].sum() / communities["denominator"].sum())
     named = {t.get_text() for t in ax.texts} & set(f["label"])
@@ -85,14 +85,12 @@ def test_a_hidden_count_is_a_gap_not_zero():
 
 
 def test_a_unit_at_100_percent_is_not_flagged_unless_its_tail_probability_is_small():
-    from workbench import spc
-
     # X1 in the sample: 10 of 10 against a centre near 85.7 %: P(10 of 10) = 0.857^10 = 0.21
-    f = spc.funnel([10, 50, 52], [10, 60, 60], labels=["small", "b", "c"])
+    f = spc_runs.funnel([10, 50, 52], [10, 60, 60], labels=["small", "b", "c"])
     assert f.set_index("label").loc["small", "signal"] == ""
     assert f.set_index("label").loc["small", "value"] > f.set_index("label").loc["small", "upper_outer"]  # the line
     # every unit at 100 %: nothing is unusual
-    assert (spc.funnel([20, 30, 40], [20, 30, 40])["signal"] == "").all()
+    assert (spc_runs.funnel([20, 30, 40], [20, 30, 40])["signal"] == "").all()
     # 60 of 60 against a centre of 50 %: P = 0.5^60, far beyond the 99.8 % limit
-    f = spc.funnel([60, 20, 25, 22], [60, 60, 60, 60], labels=list("wxyz")).set_index("label")
+    f = spc_runs.funnel([60, 20, 25, 22], [60, 60, 60, 60], labels=list("wxyz")).set_index("label")
     assert f.loc["w", "signal"] == "above_outer"

@@ -5,11 +5,11 @@ The numbers are computed in :mod:`workbench.spc` and only drawn here:
 - :func:`run_chart` draws a series with its median and marks the run-chart rules of Perla,
   Provost & Murray 2011 (BMJ Qual Saf 20:46): a shift (6 or more points on one side of the
   median), a trend (5 or more rising or falling), too few or too many runs
-  (:func:`workbench.spc.run_chart_rules`). A run chart needs no limits, so it reads a series too
+  (:func:`workbench.spc_runs.run_chart_rules`). A run chart needs no limits, so it reads a series too
   short for a control chart.
 - :func:`funnel_plot` draws units' proportions (communities) against their denominators, with
   95 % and 99.8 % exact binomial limits around the overall proportion (Spiegelhalter 2005, Stat
-  Med 24:1185; :func:`workbench.spc.funnel`), and names the units outside the limits.
+  Med 24:1185; :func:`workbench.spc_runs.funnel`), and names the units outside the limits.
 - :func:`indicator_run_chart` and :func:`indicator_funnel_plot` take them from
   :func:`workbench.quality.compute`'s result (or the suppressed one,
   :func:`workbench.report.suppress_quality`): months that are too few to judge, hidden or without
@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from workbench import spc
+from workbench import spc_runs
 from workbench.params import FRAME, Instance, Optional, Options, Predicate, validate_params
 
 __all__ = ["WORDS", "funnel_plot", "indicator_funnel_plot", "indicator_run_chart", "run_chart"]
@@ -114,11 +114,11 @@ def run_chart(values, *, labels=None, title: str = "", ylabel: str | None = None
     -------
     matplotlib Axes
         Points in a shift or trend are drawn larger and in colour; the rules met are written beside
-        the chart. The numbers are :func:`workbench.spc.run_chart_rules`'s.
+        the chart. The numbers are :func:`workbench.spc_runs.run_chart_rules`'s.
     """
     _font(lang)
     w = WORDS[lang]
-    rules = spc.run_chart_rules(values, labels=labels)
+    rules = spc_runs.run_chart_rules(values, labels=labels)
     ax = _axes(ax, (8, 3.6))
     x = np.arange(len(rules))
     v = rules["value"].to_numpy(float)
@@ -129,13 +129,13 @@ def run_chart(values, *, labels=None, title: str = "", ylabel: str | None = None
         hit = rules[rule].to_numpy(bool)
         if hit.any():
             ax.scatter(x[hit], v[hit], s=55, facecolors="none", edgecolors=colour, lw=1.6, zorder=4,
-                       label=w[rule].format(n=spc.RUN_SHIFT if rule == "shift" else spc.RUN_TREND))
+                       label=w[rule].format(n=spc_runs.RUN_SHIFT if rule == "shift" else spc_runs.RUN_TREND))
     if seen.any():
         ax.axhline(rules["median"].iloc[0], color="black", lw=1, label=w["median"])
     if target is not None:
         ax.axhline(target, color="#de1b1b", lw=1, ls=":", label=w["target"])
     a = rules.attrs
-    lines = [w[r].format(n=spc.RUN_SHIFT if r == "shift" else spc.RUN_TREND, runs=a["runs"], low=a["runs_low"],
+    lines = [w[r].format(n=spc_runs.RUN_SHIFT if r == "shift" else spc_runs.RUN_TREND, runs=a["runs"], low=a["runs_low"],
                          high=a["runs_high"]) for r in a["rules"]] or [w["no_signal"]]
     if a["useful"] < 10:
         lines.append(w["too_short"])
@@ -170,11 +170,11 @@ def funnel_plot(numerators, denominators, *, labels=None, title: str = "", lang:
     Returns
     -------
     matplotlib Axes
-        The numbers (limits at each unit, its ``signal``) are :func:`workbench.spc.funnel`'s.
+        The numbers (limits at each unit, its ``signal``) are :func:`workbench.spc_runs.funnel`'s.
     """
     _font(lang)
     w = WORDS[lang]
-    f = spc.funnel(numerators, denominators, labels=labels, levels=levels)
+    f = spc_runs.funnel(numerators, denominators, labels=labels, levels=levels)
     ax = _axes(ax, (6.5, 4.2))
     known = ~f["value"].isna().to_numpy()
     n_max = float(f.loc[known, "denominator"].max()) if known.any() else 1.0
@@ -183,7 +183,7 @@ def funnel_plot(numerators, denominators, *, labels=None, title: str = "", lang:
     if np.isfinite(centre):
         ax.axhline(centre, color="black", lw=1, label=w["centre"].format(value=_level(round(centre, 4))))
         for level, style, key in ((levels[0], "--", "inner"), (levels[1], ":", "outer")):
-            low, high = spc.funnel_limits(grid, centre=centre, level=level)
+            low, high = spc_runs.funnel_limits(grid, centre=centre, level=level)
             ax.plot(grid, high, color="#7f7f7f", ls=style, lw=1, label=w[key].format(level=_level(level)))
             ax.plot(grid, low, color="#7f7f7f", ls=style, lw=1)
     out = f[known & (f["signal"] != "")]

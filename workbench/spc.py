@@ -742,17 +742,3 @@ def special_causes(chart: SPCChart, *, direction: str | None = None, target: flo
             assurance = ("consistently_passing" if target > upper else "consistently_failing" if target < lower
                          else "hit_and_miss")
     return Signals(chart, direction, target, out[SIGNAL_COLUMNS], variation, assurance)
-
-
-_RUNS = ("FUNNEL_COLUMNS", "RUN_COLUMNS", "RUN_SHIFT", "RUN_TREND", "RUNS_RISK", "funnel", "funnel_limits",
-         "run_chart_rules", "runs_limits")
-__all__ += list(_RUNS)
-
-
-def __getattr__(name: str):
-    """Run charts and funnel plots live in :mod:`workbench.spc_runs` (imported on first use)."""
-    if name in _RUNS:
-        from workbench import spc_runs
-
-        return getattr(spc_runs, name)
-    raise AttributeError(f"module 'workbench.spc' has no attribute {name!r}")

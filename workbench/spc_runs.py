@@ -1,6 +1,6 @@
 """Run charts and funnel plots (notebook 05, drawn by :mod:`workbench.quality_plots`): the
 run-chart rules of Perla, Provost & Murray (2011) with the exact runs limits, and Spiegelhalter's
-(2005) exact binomial funnel limits. Offered from :mod:`workbench.spc` too.
+(2005) exact binomial funnel limits, on the helpers of :mod:`workbench.spc`.
 """
 
 from __future__ import annotations
