@@ -174,7 +174,7 @@ def derive_policy(base: "str | Path | Policy" = "default", *, id: str, version: 
     ('shanghai_adults@2025.1', {'phq9': 7, 'gad7': 10})
 
     A screen-positive threshold outside its plausible range is refused
-    (:func:`workbench.stepped_care.threshold_range`), as is a total the questionnaire cannot reach.
+    (:func:`workbench.screening_thresholds.threshold_range`), as is a total the questionnaire cannot reach.
     """
     base = load_policy(base)
     raw = read_yaml(base.path, PolicyError)
@@ -185,9 +185,9 @@ def derive_policy(base: "str | Path | Policy" = "default", *, id: str, version: 
                               f"(sets: {sorted(raw['thresholds'])})")
         raw["thresholds"][name].update(values)
     derived = _from_raw(raw, base.path.with_name(f"{id}.yaml"))
-    from workbench.stepped_care import check_thresholds  # plausible screen-positive thresholds (declared)
+    from workbench.screening_thresholds import check  # plausible screen-positive thresholds (declared)
 
-    check_thresholds(derived)
+    check(derived.thresholds)
     return derived
 
 
