@@ -129,7 +129,7 @@ class CoxModel:
         names (``names``, else the workbench's zh/en words), ratios per ``per`` units
         (``{"age": 10}``: ``exp(10 coef)``), plain ticks on a log axis, a line at 1 and
         "HR (95% CI)" beside each row. Returns the axes."""
-        from workbench.plots import forest_plot
+        from workbench._forest import forest_plot
 
         return forest_plot(self.summary, names=names, per=per, lang=lang, title=title, ax=ax)
 
