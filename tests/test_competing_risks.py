@@ -57,7 +57,7 @@ def test_hand_worked_interval_is_r_multistate_survfit():
 def sample_endpoints():
     import runpy
 
-    data = runpy.run_path(str(REF / "make_data.py"))["frames"]()
+    data = runpy.run_path(str(REF / "make_competing_data.py"))["frames"]()
     return data, pd.read_csv(REF / "data_sample_endpoints.csv")
 
 

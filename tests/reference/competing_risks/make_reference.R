@@ -1,6 +1,6 @@
 # Aalen-Johansen cumulative incidence of each way of leaving care, by R's survival package
 # (multi-state survfit: Surv(time, factor(event)) with 0 = censored). Inputs written by
-# make_data.py (the sample's dropout and remission endpoints) and a hand-worked set of 8.
+# make_competing_data.py (the sample's dropout and remission endpoints) and a hand-worked set of 8.
 # Run from the repository root: Rscript tests/reference/competing_risks/make_reference.R
 suppressPackageStartupMessages(library(survival))
 here <- "tests/reference/competing_risks"

@@ -1,7 +1,7 @@
 """Write the inputs of make_reference.R: the sample's dropout and remission endpoints (competing
 outcomes coded by ``workbench.cohort.endpoints``) at two censoring dates, and a hand-worked set.
 
-Run from the repository root: ``.venv/bin/python tests/reference/competing_risks/make_data.py``,
+Run from the repository root: ``.venv/bin/python tests/reference/competing_risks/make_competing_data.py``,
 then ``Rscript tests/reference/competing_risks/make_reference.R``.
 """
 
