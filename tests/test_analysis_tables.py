@@ -52,7 +52,8 @@ def test_the_declarations_are_complete_and_the_dictionary_has_both_languages():
     assert en["description"].str.len().gt(0).all() and zh["description"].str.len().gt(0).all()
     assert set(en["table"]) == set(TABLES) == {"communities", "residents", "assessments", "scores", "decisions",
                                                 "referrals", "contacts", "events", "measurements", "enrolments", "surveys",
-                                                "consents", "smd_register", "smd_followups", "smd_rehab", "literacy"}
+                                                "consents", "smd_register", "smd_followups", "smd_rehab", "literacy",
+                                                "wearable_days", "risk_predictions"}
     for spec in TABLES.values():
         assert set(spec.key) <= set(spec.names)
         for link in spec.links:

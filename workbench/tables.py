@@ -28,7 +28,11 @@ The tables (:func:`dictionary` lists every column in Chinese and English):
   risk-graded follow-ups (the stability suggested by the SMD policy when saved, and as judged by
   staff) and the community rehabilitation ladder;
 - ``referrals``, ``contacts`` (``status``: planned, attended, missed), ``events``,
-  ``enrolments`` (trial arms, cohort studies), ``surveys`` (satisfaction) and ``consents``.
+  ``enrolments`` (trial arms, cohort studies), ``surveys`` (satisfaction), ``literacy`` and ``consents``;
+- ``wearable_days``: a wristband's daily features per resident and local day against the
+  person's own baseline, with the wear state and the alert state (missing wear is its own state,
+  never "clear"); ``risk_predictions``: the risk model's predictions at a screening, stored beside
+  the tier decision (never replacing it), with the band and the top reasons.
 
 Examples
 --------
@@ -70,6 +74,10 @@ EVENT_KINDS = ("er_visit", "crisis", "cardiovascular_event", "hospitalisation", 
                "psychiatric_discharge")
 #: Where a referral came from (``referrals.referral_source``): ``self`` is help sought on one's own.
 REFERRAL_SOURCES = ("screening", "self", "family", "staff", "hospital", "other")
+#: A wristband's wear on a day, its alert state, and a risk prediction's band (issue 17's contract).
+WEAR_STATES = ("worn", "low_wear", "not_worn")
+ALERT_STATES = ("flag", "clear", "low_wear", "no_baseline")
+RISK_BANDS = ("low", "medium", "high")
 
 
 class TablesError(ProblemsError):
@@ -463,8 +471,89 @@ def _declare() -> dict[str, TableSpec]:
             _c("given_on", "date", "Date", "日期"),
             _c("withdrawn_on", "date", "Withdrawn on", "撤回日期", nullable=True),
         ), key=("consent_id",), links=(Link(("resident_id",), "residents", ("resident_id",)),), ids=("consent_id", "resident_id")),
+        *_early_warning_tables(rid),
     ]
     return {s.name: s for s in specs}
+
+
+def _early_warning_tables(rid: Column) -> tuple[TableSpec, ...]:
+    """``wearable_days`` and ``risk_predictions`` (issue 17; /tmp contract of the wearables and the
+    risk model): a wristband's daily features against the person's own baseline, with the alert
+    state, and the stored predictions of the risk model, beside the tier (never replacing it)."""
+    def feature(name, dtype, en, zh, **rules):
+        return _c(name, dtype, f"{en} (blank: its wear requirement not met, never 0)",
+                  f"{zh}（空白：佩戴时长不足，不是0）", nullable=True, **rules)
+
+    def z(name, en, zh):
+        return _c(name, "Float", f"{en}: (value - personal baseline mean) / personal baseline SD (blank: too few "
+                  "baseline days, or the value blank)", f"{zh}：（当日值 - 个人基线均值）/ 个人基线标准差（空白：基线天数"
+                  "不足，或当日值空白）", nullable=True)
+
+    wearable_days = TableSpec("wearable_days", "Wristband features per resident and local day, against the person's "
+                              "own 28-day baseline, with the alert state", "手环每日特征（每位居民每个当地日一行，与本人"
+                              "28天基线比较，含提醒状态）", (
+        rid,
+        _c("day", "date", "Local calendar day (the night of a day ends on its morning)", "当地日期（某日的夜间指该日早晨结束的夜间）"),
+        _c("device_id", "string", "Device (pseudonymised in exports; blank: no data that day)",
+           "设备编号（导出时为假名；空白：当日无数据）", nullable=True),
+        _c("wear_minutes", "Int16", "Minutes of the local day with at least one heart-rate reading",
+           "当日有心率读数的分钟数", low=0, high=1440),
+        _c("night_wear_minutes", "Int16", "Minutes of the night window with at least one heart-rate reading",
+           "夜间时段内有心率读数的分钟数", low=0, high=1440),
+        feature("resting_hr", "Float", "Nocturnal resting heart rate (bpm)", "夜间静息心率（次/分）", low=20, high=250),
+        feature("rmssd", "Float", "Nocturnal heart-rate variability, RMSSD (ms)", "夜间心率变异性RMSSD（毫秒）",
+                low=0, high=1000),
+        feature("steps", "Int32", "Steps in the day", "当日步数", low=0, high=200_000),
+        feature("sleep_minutes", "Int16", "Minutes asleep in the night", "夜间睡眠分钟数", low=0, high=1440),
+        feature("sleep_midpoint", "Float", "Sleep midpoint, hours after local midnight of the day (negative: before "
+                "midnight)", "睡眠中点，距当日当地零点的小时数（负数：零点之前）", low=-24, high=24),
+        feature("sleep_regularity", "Float", "Sleep regularity: SD of the sleep midpoint over the last 7 valid nights "
+                "(minutes)", "睡眠规律性：最近7个有效夜晚睡眠中点的标准差（分钟）", low=0, high=1440),
+        _c("baseline_days", "Int8", "Valid days in the personal baseline window (the 28 days before the day)",
+           "个人基线窗口（该日之前28天）内的有效天数", low=0, high=28),
+        z("rmssd_z", "RMSSD against the personal baseline", "RMSSD相对个人基线"),
+        z("resting_hr_z", "Resting heart rate against the personal baseline", "静息心率相对个人基线"),
+        z("steps_z", "Steps against the personal baseline", "步数相对个人基线"),
+        z("sleep_z", "Sleep minutes against the personal baseline", "睡眠时长相对个人基线"),
+        _c("wear_state", "string", "Wear: worn, low_wear (too little wear time), not_worn",
+           "佩戴：worn（已佩戴）、low_wear（佩戴时长不足）、not_worn（未佩戴）", values=WEAR_STATES),
+        _c("alert_state", "string", "Alert: flag (a person should call), clear, low_wear (too little wear to "
+           "tell: never clear), no_baseline (too few baseline days)", "提醒：flag（需要有人打电话）、clear（无异常）、"
+           "low_wear（佩戴不足，无法判断，不算无异常）、no_baseline（基线天数不足）", values=ALERT_STATES),
+        _c("flag", "bool", "Flagged: alert_state is flag (a flag for a person to act on, not a diagnosis)",
+           "已标记：alert_state为flag（提醒工作人员跟进，不是诊断）"),
+        _c("nights_low", "Int8", "Nights below the rule's limit among the last valid nights (3 in \"3 of the last "
+           "4 nights\")", "最近有效夜晚中低于规则界限的夜晚数（“最近4晚中3晚”中的3）", nullable=True, low=0),
+        _c("nights_valid", "Int8", "Valid nights the rule looked at (4 in \"3 of the last 4 nights\")",
+           "规则检查的有效夜晚数（“最近4晚中3晚”中的4）", nullable=True, low=0),
+        _c("rule", "string", "Alert policy (id@version) and rule, e.g. wearables_default@1.0:rmssd_low",
+           "提醒政策（编号@版本）及规则，如wearables_default@1.0:rmssd_low", nullable=True),
+    ), key=("resident_id", "day"), links=(Link(("resident_id",), "residents", ("resident_id",)),),
+        ids=("resident_id", "device_id"))
+    risk_predictions = TableSpec("risk_predictions", "Predictions of the risk model at a screening, stored beside "
+                                 "the tier (never replacing it)", "风险模型在筛查时的预测（与分级并列保存，不取代分级）", (
+        _id("prediction_id", "Prediction", "预测编号", unique=True),
+        _id("decision_id", "The tier decision of the screening predicted on", "所预测筛查的分级决定"),
+        rid,
+        _c("assessed_on", "date", "Date of the screening (what was known that day)", "筛查日期（仅用当日已知信息）"),
+        _c("model", "string", "Model (id@version), e.g. not_improving_logistic@1.0", "模型（编号@版本），如"
+           "not_improving_logistic@1.0"),
+        _c("data_version", "string", "Version (hash) of the tables the model was trained on", "训练数据版本（哈希）"),
+        _c("outcome", "string", "Outcome predicted, e.g. not_improving_12w (not improving at the week 8-12 review)",
+           "预测的结局，如not_improving_12w（第8-12周复评时未改善）"),
+        _c("risk", "Float", "Predicted probability of the outcome, 0-1 (a flag for a person to act on, never a "
+           "suicide-risk score)", "结局的预测概率，0-1（提醒工作人员跟进，不是自杀风险评分）", low=0, high=1),
+        _c("band", "string", "Risk band: low, medium, high (cut-offs in the model's spec)",
+           "风险分层：low（低）、medium（中）、high（高）（界值见模型说明）", values=RISK_BANDS),
+        *(_c(f"reason_{k}", "string", f"Predictor with the {nth} largest contribution towards higher risk (a name "
+             "from the model's spec; blank: fewer reasons)", f"使风险升高贡献第{k}大的预测因素（模型说明中的名称；"
+             "空白：原因不足）", nullable=True) for k, nth in ((1, "1st"), (2, "2nd"), (3, "3rd"))),
+        _c("predicted_on", "date", "Date of the prediction", "预测日期"),
+        _c("predicted_by", "string", "Who stored it (a staff pseudonym in exports)", "保存人（导出时为工作人员假名）"),
+    ), key=("decision_id", "model"), links=(Link(("decision_id",), "decisions", ("decision_id",)),
+                                        Link(("resident_id",), "residents", ("resident_id",))),
+        ids=("prediction_id", "decision_id", "resident_id"))
+    return wearable_days, risk_predictions
 
 
 class _Specs(Mapping):
@@ -767,11 +856,51 @@ class Tables:
             over = (q["n_correct"] > q["n_asked"]).fillna(False).to_numpy(bool)
             rows.extend(("literacy", i, "n_correct", int(v), f"is more than the questions asked ({int(n)})")
                         for i, v, n in zip(q.index[over], q.loc[over, "n_correct"], q.loc[over, "n_asked"]))
+        rows.extend(self._early_warning_problems())
         m = self._frames["measurements"]
         if len(m):  # blood pressure in pairs, DBP below SBP, BMI and HbA1c (mmol/mol) as computed
             from workbench.measurement_rules import cross_field_problems
 
             rows.extend(("measurements", *p) for p in cross_field_problems(m))
+        return rows
+
+    def _early_warning_problems(self) -> list[tuple]:
+        """A wearable day's ``flag`` is ``alert_state == "flag"`` and its low nights are not more than
+        the valid nights; a prediction is about its decision's resident and screening, dated on or
+        after it, with its reasons in order (no reason after a blank one)."""
+        rows = []
+        wd = self._frames["wearable_days"]
+        if len(wd) and {"flag", "alert_state"} <= set(wd.columns):
+            said = wd["flag"].astype("boolean")
+            wrong = (said != (wd["alert_state"] == "flag").astype("boolean")).fillna(False).to_numpy(bool)
+            rows.extend(("wearable_days", i, "flag", bool(v), f"must be alert_state == 'flag' (alert_state {a})")
+                        for i, v, a in zip(wd.index[wrong], said[wrong], wd.loc[wrong, "alert_state"]))
+        if len(wd) and {"nights_low", "nights_valid"} <= set(wd.columns):
+            over = (wd["nights_low"].astype("Float64") > wd["nights_valid"].astype("Float64")).fillna(False).to_numpy(bool)
+            rows.extend(("wearable_days", i, "nights_low", int(v), f"is more than the valid nights (nights_valid {int(n)})")
+                        for i, v, n in zip(wd.index[over], wd.loc[over, "nights_low"], wd.loc[over, "nights_valid"]))
+        rp = self._frames["risk_predictions"]
+        if not len(rp):
+            return rows
+        if {"predicted_on", "assessed_on"} <= set(rp.columns):
+            early = (rp["predicted_on"] < rp["assessed_on"]).fillna(False).to_numpy(bool)
+            rows.extend(("risk_predictions", i, "predicted_on", f"{v:%Y-%m-%d}", f"is before the screening ({d:%Y-%m-%d})")
+                        for i, v, d in zip(rp.index[early], rp.loc[early, "predicted_on"], rp.loc[early, "assessed_on"]))
+        for k in (2, 3):
+            column, before = f"reason_{k}", f"reason_{k - 1}"
+            if {column, before} <= set(rp.columns):
+                gap = (rp[column].notna() & rp[before].isna()).to_numpy(bool)
+                rows.extend(("risk_predictions", i, column, v, f"is given while {before} is blank (reasons in order)")
+                            for i, v in zip(rp.index[gap], rp.loc[gap, column]))
+        d = self._frames["decisions"]
+        shared = {"decision_id", "resident_id", "assessed_on"}
+        if shared <= set(rp.columns) and shared <= set(d.columns):
+            joined = rp[list(shared)].reset_index().merge(d[list(shared)], on="decision_id", suffixes=("", "_d"))
+            for column in ("resident_id", "assessed_on"):
+                differ = (joined[column] != joined[f"{column}_d"]).fillna(False).to_numpy(bool)
+                bad = joined[differ]
+                rows.extend(("risk_predictions", r["index"], column, r[column],
+                             f"differs from the decision's {column} ({r[f'{column}_d']})") for _, r in bad.iterrows())
         return rows
 
     # what the tables hold ----------------------------------------------------------------------

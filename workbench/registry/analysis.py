@@ -25,8 +25,8 @@ from sqlalchemy.engine import Connection
 from workbench.params import Options, validate_params
 from workbench.registry import audit
 from workbench.registry.schema import (assessments, communities, consents, contacts, enrolments, events,
-                                       literacy, measurements, referrals, residents, smd_followups, smd_register,
-                                       smd_rehab, surveys, tier_assignments)
+                                       literacy, measurements, referrals, residents, risk_predictions, smd_followups,
+                                       smd_register, smd_rehab, surveys, tier_assignments, wearable_days)
 
 __all__ = ["assessment_rows", "decision_rows", "in_random_order", "pseudonymise", "read_frames"]
 
@@ -54,6 +54,11 @@ _SIMPLE = {
     "smd_rehab": (smd_rehab, [c.name for c in smd_rehab.columns if c.name != "recorded_at"]),
     # literacy answers, and who recorded them (a staff pseudonym in exports)
     "literacy": (literacy, [c.name for c in literacy.columns if c.name != "recorded_at"]),
+    # a wristband's days (who stored them stays in the registry) and the risk model's predictions
+    # (who stored each: a staff pseudonym in exports)
+    "wearable_days": (wearable_days, [c.name for c in wearable_days.columns if c.name not in ("recorded_by",
+                                                                                              "recorded_at")]),
+    "risk_predictions": (risk_predictions, [c.name for c in risk_predictions.columns if c.name != "recorded_at"]),
 }
 _DECISION_COLUMNS = ["resident_id", "assessed_on", "suggested_tier", "tier", "rule", "urgent", "needs_review",
                      "psych_status", "disease_category", "service_cell", "service", "next_contact_due", "policy_version",
@@ -150,7 +155,8 @@ def read_frames(conn: Connection, *, allowed=None, source: str = "registry") -> 
     for name in ("assessments", "scores", "decisions", "events", "enrolments", "consents", "measurements"):
         key = f"{name[:-1]}_id" if name != "scores" else "assessment_id"
         frames[name][key] = frames[name][key].astype(str)
-    for name, key in (("smd_followups", "followup_id"), ("smd_rehab", "rehab_id"), ("literacy", "literacy_id")):
+    for name, key in (("smd_followups", "followup_id"), ("smd_rehab", "rehab_id"), ("literacy", "literacy_id"),
+                      ("risk_predictions", "decision_id")):
         frames[name][key] = frames[name][key].astype(str)
     frames["measurements"] = _with_ifcc(frames["measurements"])
     return frames
@@ -217,13 +223,14 @@ _ID_KINDS = {"resident_id": ("P", None), "assessment_id": ("A", "assessment"), "
              "enrolment_id": ("E", "enrolment"), "survey_id": ("S", "survey"), "consent_id": ("K", "consent"),
              "submission_id": ("B", "submission"), "staff": ("U", "staff"), "measurement_id": ("M", "measurement"),
              "followup_id": ("Q", "smd_followup"), "rehab_id": ("L", "smd_rehab"),
-             "literacy_id": ("Y", "literacy")}
+             "literacy_id": ("Y", "literacy"), "device_id": ("W", "device"), "prediction_id": ("X", "prediction")}
 #: Identifying columns besides the declared ids (:attr:`TableSpec.ids`): the app submission an
 #: assessment came from, and the staff user names of the ``*_by`` columns (one pseudonym per user,
 #: the same in every table).
 _MORE_IDS = {"assessments": {"submission_id": "submission_id"}, "decisions": {"decided_by": "staff"},
              "contacts": {"recorded_by": "staff"}, "measurements": {"measured_by": "staff"},
-             **{name: {"recorded_by": "staff"} for name in ("smd_register", "smd_followups", "smd_rehab", "literacy")}}
+             **{name: {"recorded_by": "staff"} for name in ("smd_register", "smd_followups", "smd_rehab", "literacy")},
+             "risk_predictions": {"predicted_by": "staff"}}
 #: Free-text columns (left out unless asked for).
 FREE_TEXT = {"decisions": ("override_reason",)}
 

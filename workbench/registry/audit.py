@@ -59,7 +59,7 @@ _LOCK_KEY = 73510001  # PostgreSQL advisory lock serialising appends to the chai
 #: Every table whose rows the log covers (all but ``audit_log``), in the order :func:`verify` checks them.
 COVERED = ("users", "communities", "residents", "assessments", "tier_assignments", "referrals", "contacts", "events",
            "enrolments", "consents", "surveys", "measurements", "smd_register", "smd_followups", "smd_rehab", "literacy",
-           "caseloads", "access_approvals")
+           "wearable_days", "risk_predictions", "caseloads", "access_approvals")
 #: Generated ids: numbers the database hands out, not part of what a row says (a row is known by
 #: :data:`KEYS` instead).
 _GENERATED = {"assessments": "assessment_id", "tier_assignments": "assignment_id", "events": "event_id",
@@ -86,7 +86,8 @@ KEYS = {"users": ["name"], "communities": ["community"], "residents": ["resident
         "consents": ["resident_id", "purpose", "given_on"], "surveys": ["survey_id"],
         "measurements": ["resident_id", "measured_on", "setting"], "smd_register": ["resident_id"],
         "smd_followups": ["resident_id", "followed_on"], "smd_rehab": ["resident_id", "level", "entered_on"],
-        "literacy": ["resident_id", "asked_on", "questionnaire"], "caseloads": ["user_name", "resident_id"], "access_approvals": ["user_name", "resident_id"]}
+        "literacy": ["resident_id", "asked_on", "questionnaire"], "wearable_days": ["resident_id", "day"],
+        "risk_predictions": ["prediction_id"], "caseloads": ["user_name", "resident_id"], "access_approvals": ["user_name", "resident_id"]}
 #: Tables covered before every table was (their rows were hashed from the first write): the
 #: others' rows written before are sealed by :func:`seal` at the upgrade.
 FIRST_COVERED = ("residents", "assessments")

@@ -27,8 +27,8 @@ from sqlalchemy.engine import Connection
 from workbench.registry import audit
 from workbench.registry.analysis import _clean, _day, assessment_rows, decision_rows, existing_assessments, same_answers
 from workbench.registry.schema import (communities, consents, contacts, enrolments, events, literacy, measurements,
-                                       referrals, residents, smd_followups, smd_register, smd_rehab, surveys,
-                                       tier_assignments)
+                                       referrals, residents, risk_predictions, smd_followups, smd_register, smd_rehab,
+                                       surveys, tier_assignments, wearable_days)
 
 __all__ = ["REQUIRED_IN_REGISTRY", "TablesImport", "blank_resident_facts", "import_tables"]
 
@@ -70,12 +70,16 @@ _TABLES = {
     # literacy answers (ids the registry's own; known by resident, day and questionnaire)
     "literacy": (literacy, ("resident_id", "asked_on", "questionnaire"), "recorded",
                  [c.name for c in literacy.columns if c.name not in ("literacy_id", "recorded_at")]),
+    # a wristband's days (one per resident and day); who stored them is the person importing
+    "wearable_days": (wearable_days, ("resident_id", "day"), "recorded",
+                      [c.name for c in wearable_days.columns if c.name not in ("recorded_by", "recorded_at")]),
 }
 #: a row of each table in words (default: the table's name without its last letter)
-_ONE = {"literacy": "literacy answer set"}
+_ONE = {"literacy": "literacy answer set", "wearable_days": "wristband day"}
 _DATE_COLUMNS = {"referred_on", "ended_on", "contact_on", "event_on", "enrolled_on", "surveyed_on", "given_on",
                  "withdrawn_on", "birth_date", "diagnosed_on", "registered_on", "consent_on", "left_on", "followed_on",
-                 "next_due", "entered_on", "appointment_on", "hospital_seen_on", "asked_on"}
+                 "next_due", "entered_on", "appointment_on", "hospital_seen_on", "asked_on", "day", "assessed_on",
+                 "predicted_on"}
 _CONDITIONS = ("hypertension", "diabetes", "chd", "stroke", "copd", "asthma")
 
 
@@ -236,7 +240,8 @@ def import_tables(conn: Connection, tables, *, by: str, at: dt.datetime, source:
     staff = set(conn.execute(sa.select(users.c.name)).scalars())
     for name, column in (("decisions", "decided_by"), ("contacts", "recorded_by"), ("measurements", "measured_by"),
                          ("smd_register", "recorded_by"), ("smd_followups", "recorded_by"),
-                         ("smd_rehab", "recorded_by"), ("literacy", "recorded_by")):
+                         ("smd_rehab", "recorded_by"), ("literacy", "recorded_by"),
+                         ("risk_predictions", "predicted_by")):
         frame = tables[name]
         unknown = frame[column].notna() & ~frame[column].isin(staff)
         problems.extend((name, frame.iloc[k, 0], column, frame[column].iloc[k], "is not a user of this registry: add "
@@ -284,9 +289,17 @@ def import_tables(conn: Connection, tables, *, by: str, at: dt.datetime, source:
     if new_decisions:
         conn.execute(tier_assignments.insert(), new_decisions)
     for name in ("contacts", "events", "enrolments", "surveys", "consents", "measurements", "smd_register",
-                 "smd_followups", "smd_rehab", "literacy"):
+                 "smd_followups", "smd_rehab", "literacy", "wearable_days"):
         if plain[name]:
             conn.execute(_TABLES[name][0].insert(), plain[name])
+    # predictions: about decisions now stored (their registry ids looked up); refused as a whole
+    # (the transaction rolled back) when one differs from a stored prediction
+    new_predictions, unchanged["risk_predictions"], problems = _predictions(conn, tables, by=by, at=at)
+    if problems:
+        raise TablesError(problems, context=source)
+    if new_predictions:
+        conn.execute(risk_predictions.insert(), new_predictions)
+    plain["risk_predictions"] = new_predictions
     written = {"communities": len(new_communities), "residents": len(new_residents), "assessments": len(new_assessments),
                "decisions": len(new_decisions), **{name: len(v) for name, v in plain.items()}}
     # one entry per row written, with its content hash, in every table
@@ -295,12 +308,64 @@ def import_tables(conn: Connection, tables, *, by: str, at: dt.datetime, source:
     entries += audit.entries_for("assessments", new_assessments, hashes=[r["content_hash"] for r in new_assessments])
     entries += audit.entries_for("tier_assignments", new_decisions)
     for name in ("referrals", "contacts", "events", "enrolments", "surveys", "consents", "measurements",
-                 "smd_register", "smd_followups", "smd_rehab", "literacy"):
+                 "smd_register", "smd_followups", "smd_rehab", "literacy", "wearable_days"):
         entries += audit.entries_for(_TABLES[name][0].name, plain[name])
+    entries += audit.entries_for("risk_predictions", new_predictions)
     entries.append({"action": "import", "target_table": "(analysis tables)",
                     "details": {"source": source, "written": written, "unchanged": unchanged}})
     audit.append(conn, entries, user=by, at=at)
     return TablesImport(written, unchanged)
+
+
+_PREDICTION_COLUMNS = [c.name for c in risk_predictions.columns if c.name != "recorded_at"]
+
+
+def _predictions(conn: Connection, tables, *, by: str, at: dt.datetime) -> tuple[list[dict], int, list[tuple]]:
+    """The rows of ``risk_predictions`` to write, with each ``decision_id`` the registry's id of the
+    same decision (resident, screening, when decided; the decisions are stored by now), how many
+    are stored unchanged, and problems: a prediction stored with other content, or another
+    prediction stored for the same decision and model (append-only: nothing is overwritten)."""
+    rp = tables.risk_predictions
+    if not len(rp):
+        return [], 0, []
+    d = tables.decisions
+    when = {i: (r, _day(a), _utc(t)) for i, r, a, t in zip(d["decision_id"], d["resident_id"], d["assessed_on"],
+                                                             d["decided_at"])}
+    wanted = sorted(set(rp["resident_id"]))
+    ids = {}
+    for start in range(0, len(wanted), 5000):
+        for r in conn.execute(sa.select(tier_assignments.c.assignment_id, tier_assignments.c.resident_id,
+                                        tier_assignments.c.assessed_on, tier_assignments.c.decided_at)
+                              .where(tier_assignments.c.resident_id.in_(wanted[start:start + 5000]))):
+            ids[(r.resident_id, r.assessed_on, _utc(r.decided_at))] = r.assignment_id
+    recs = _records(rp, _PREDICTION_COLUMNS)
+    for rec in recs:
+        rec["decision_id"] = ids[when[rec["decision_id"]]]  # validated links: every decision is stored now
+        if rec["predicted_by"] is None:
+            rec["predicted_by"] = by
+    found = _stored(conn, risk_predictions, ("prediction_id",), _PREDICTION_COLUMNS,
+                    [(r["prediction_id"],) for r in recs])
+    pairs = {(r.decision_id, r.model): r.prediction_id for r in conn.execute(
+        sa.select(risk_predictions.c.decision_id, risk_predictions.c.model, risk_predictions.c.prediction_id)
+        .where(risk_predictions.c.decision_id.in_(sorted({r["decision_id"] for r in recs}))))}
+    new, problems = [], []
+    for rec in recs:
+        old = found.get((rec["prediction_id"],))
+        if old is not None:
+            differs = [c for c in _PREDICTION_COLUMNS if _comparable(old.get(c)) != _comparable(rec[c])]
+            if differs:
+                problems.append(("risk_predictions", rec["prediction_id"], differs[0], rec[differs[0]],
+                                 f"differs from the stored prediction ({old.get(differs[0])!r}); nothing is "
+                                 "overwritten"))
+            continue
+        other = pairs.get((rec["decision_id"], rec["model"]))
+        if other is not None:
+            problems.append(("risk_predictions", rec["prediction_id"], "model", rec["model"],
+                             f"a prediction of this model for this decision is stored already ({other}); a "
+                             "prediction is never replaced (a new model version adds one)"))
+            continue
+        new.append({**rec, "recorded_at": at})
+    return new, len(recs) - len(new) - len(problems), problems
 
 
 def cross_field_problems(tables) -> list[tuple]:

@@ -8,7 +8,7 @@ is the second wall, so that direct SQL cannot go around the API:
 
 - counsellor, doctor: the rows of resident data (assessments, tier decisions, referrals,
   contacts, events, enrolments, consents, surveys, measurements, the SMD register, follow-ups and
-  rehabilitation steps, literacy answers) of residents on their caseload, approved for
+  rehabilitation steps, literacy answers, wristband days, risk predictions) of residents on their caseload, approved for
   them by a second counsellor (until the approval expires), or that they entered themselves; they
   insert only rows entered under their own name; the residents' records (every staff role reads
   the basic record, as :meth:`Registry.residents` shows).
@@ -34,7 +34,9 @@ of the revision running it (a table or column of a later revision is left out un
 revision's migration runs it again: 0006 for ``measurements``, ``residents.ckd``, ``events.days``;
 0007 for ``smd_register``, ``smd_followups``, ``smd_rehab``; 0008 for ``literacy`` and the
 referrals' source and hospital dates: a clinician fills the two hospital dates of a referral they
-may read, and the answers of a survey stored unanswered).
+may read, and the answers of a survey stored unanswered; 0009 for ``wearable_days`` and
+``risk_predictions``: a clinician replaces a wristband day they may read, under their own name;
+predictions are never updated by staff).
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ RESIDENT_TABLES = {"assessments": "entered_by", "tier_assignments": "decided_by"
                    "contacts": "recorded_by", "events": "recorded_by", "enrolments": "recorded_by",
                    "consents": "recorded_by", "surveys": "recorded_by", "measurements": "recorded_by",
                    "smd_register": "recorded_by", "smd_followups": "recorded_by", "smd_rehab": "recorded_by",
-                   "literacy": "recorded_by"}
+                   "literacy": "recorded_by", "wearable_days": "recorded_by", "risk_predictions": "predicted_by"}
 _STAFF = ", ".join(GROUPS.values())
 _CLINICIANS = "workbench_counsellor, workbench_doctor"
 _BASIC = "resident_id, name, phone, sex, birth_date, community, content_hash, created_by, created_at"
@@ -171,13 +173,24 @@ _ANALYST_VIEWS = {
                                "left_on, {id[staff]} AS recorded_by"),
     "literacy": ("literacy", "{id[literacy_id]} AS literacy_id, {id[resident_id]} AS resident_id, asked_on, "
                              "questionnaire, n_asked, n_correct, {id[staff]} AS recorded_by"),
+    "wearable_days": ("wearable_days", "{id[resident_id]} AS resident_id, day, {id[device_id]} AS device_id, "
+                                       "wear_minutes, night_wear_minutes, resting_hr, rmssd, steps, sleep_minutes, "
+                                       "sleep_midpoint, sleep_regularity, baseline_days, rmssd_z, resting_hr_z, "
+                                       "steps_z, sleep_z, wear_state, alert_state, flag, nights_low, nights_valid, "
+                                       "rule"),
+    "risk_predictions": ("risk_predictions", "{id[prediction_id]} AS prediction_id, "
+                                             "{id[decision_id]} AS decision_id, {id[resident_id]} AS resident_id, "
+                                             "assessed_on, model, data_version, outcome, risk, band, reason_1, "
+                                             "reason_2, reason_3, predicted_on, {id[staff]} AS predicted_by"),
 }
 #: the registry column holding each kind of id in a view's table (the decision's id is the
 #: tier assignment's; the staff name is the table's ``*_by`` column)
-_ID_COLUMNS = {"decision_id": "assignment_id", "staff": {"tier_assignments": "decided_by", "contacts": "recorded_by",
+_ID_COLUMNS = {"decision_id": {"tier_assignments": "assignment_id", "risk_predictions": "decision_id"},
+               "staff": {"tier_assignments": "decided_by", "contacts": "recorded_by",
                                                           "measurements": "measured_by", "smd_register": "recorded_by",
                                                           "smd_followups": "recorded_by", "smd_rehab": "recorded_by",
-                                                          "literacy": "recorded_by"}}
+                                                          "literacy": "recorded_by",
+                                                          "risk_predictions": "predicted_by"}}
 
 
 def _kinds() -> dict[str, tuple[str, str | None]]:
@@ -299,7 +312,8 @@ def _statements(schema: dict[str, set[str]]) -> list[str]:
     resident_tables = {t: who for t, who in RESIDENT_TABLES.items() if t in schema}
     more_stored = "".join(f"\n      OR EXISTS (SELECT 1 FROM {t} WHERE resident_id = rid AND {who} <> who)"
                           for t, who in resident_tables.items()
-                          if t in ("measurements", "smd_register", "smd_followups", "smd_rehab", "literacy"))
+                          if t in ("measurements", "smd_register", "smd_followups", "smd_rehab", "literacy",
+                                   "wearable_days", "risk_predictions"))
     # (the others are checked in Python only, as before)
     out = [f"""DO $$ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{group}') THEN
@@ -370,6 +384,13 @@ END $$""" for group in GROUPS.values()]
         out.append(f"GRANT UPDATE (satisfied, rating) ON surveys TO {_CLINICIANS}")
         policy("surveys", "clinician_answers",
                f"FOR UPDATE TO {_CLINICIANS} USING (recorded_by = current_user OR {_MAY_READ}) WITH CHECK (true)")
+    if "wearable_days" in resident_tables:
+        # a wristband day computed again replaces the stored one (an audited update), under the
+        # clinician's own name, for a resident they may read; predictions are append-only
+        out.append(f"GRANT UPDATE ON wearable_days TO {_CLINICIANS}")
+        policy("wearable_days", "clinician_replace", f"FOR UPDATE TO {_CLINICIANS} "
+                                                     f"USING (recorded_by = current_user OR {_MAY_READ}) "
+                                                     "WITH CHECK (recorded_by = current_user)")
     policy("tier_assignments", "social_worker_read", "FOR SELECT TO workbench_social_worker USING (true)")
     policy("caseloads", "clinician_read", f"FOR SELECT TO {_CLINICIANS} "
                                           "USING (user_name = current_user OR assigned_by = current_user)")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-__all__ = ["EVENT_KINDS", "REFERRAL_SOURCES", "ROLES", "metadata"]
+__all__ = ["ALERT_STATES", "EVENT_KINDS", "REFERRAL_SOURCES", "RISK_BANDS", "ROLES", "WEAR_STATES", "metadata"]
 
 metadata = sa.MetaData(naming_convention={
     "ix": "ix_%(column_0_label)s", "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -309,6 +309,92 @@ literacy = sa.Table(
     sa.UniqueConstraint("resident_id", "asked_on", "questionnaire", name="uq_literacy_asked"),
     sa.CheckConstraint("n_asked BETWEEN 1 AND 127", name="n_asked"),
     sa.CheckConstraint("n_correct IS NULL OR (n_correct >= 0 AND n_correct <= n_asked)", name="n_correct"),
+)
+
+#: A wristband's wear on a day, its alert state, a prediction's band (as ``workbench.tables``; migration 0009).
+WEAR_STATES = ("worn", "low_wear", "not_worn")
+ALERT_STATES = ("flag", "clear", "low_wear", "no_baseline")
+RISK_BANDS = ("low", "medium", "high")
+
+
+def _among(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+def _within(column: str, low, high) -> str:
+    return f"{column} IS NULL OR {column} BETWEEN {low} AND {high}"
+
+
+#: A wristband's features per resident and local day (migration 0009; the analysis table
+#: ``wearable_days``): one row per resident and day, replaced as a whole when the day's features
+#: are computed again (an audited update); blank features: their wear requirement not met, never 0.
+wearable_days = sa.Table(
+    "wearable_days", metadata,
+    sa.Column("resident_id", sa.String(64), sa.ForeignKey("residents.resident_id"), primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("device_id", sa.String(64)),
+    sa.Column("wear_minutes", sa.SmallInteger, nullable=False),
+    sa.Column("night_wear_minutes", sa.SmallInteger, nullable=False),
+    sa.Column("resting_hr", sa.Float),
+    sa.Column("rmssd", sa.Float),
+    sa.Column("steps", sa.Integer),
+    sa.Column("sleep_minutes", sa.SmallInteger),
+    sa.Column("sleep_midpoint", sa.Float),
+    sa.Column("sleep_regularity", sa.Float),
+    sa.Column("baseline_days", sa.SmallInteger, nullable=False),
+    sa.Column("rmssd_z", sa.Float),
+    sa.Column("resting_hr_z", sa.Float),
+    sa.Column("steps_z", sa.Float),
+    sa.Column("sleep_z", sa.Float),
+    sa.Column("wear_state", sa.String(12), nullable=False),
+    sa.Column("alert_state", sa.String(12), nullable=False),
+    sa.Column("flag", sa.Boolean, nullable=False),
+    sa.Column("nights_low", sa.SmallInteger),
+    sa.Column("nights_valid", sa.SmallInteger),
+    sa.Column("rule", sa.String(120)),
+    *_who("recorded"),
+    sa.CheckConstraint("wear_minutes BETWEEN 0 AND 1440", name="wear_minutes"),
+    sa.CheckConstraint("night_wear_minutes BETWEEN 0 AND 1440", name="night_wear_minutes"),
+    sa.CheckConstraint(_within("resting_hr", 20, 250), name="resting_hr"),
+    sa.CheckConstraint(_within("rmssd", 0, 1000), name="rmssd"),
+    sa.CheckConstraint(_within("steps", 0, 200000), name="steps"),
+    sa.CheckConstraint(_within("sleep_minutes", 0, 1440), name="sleep_minutes"),
+    sa.CheckConstraint(_within("sleep_midpoint", -24, 24), name="sleep_midpoint"),
+    sa.CheckConstraint(_within("sleep_regularity", 0, 1440), name="sleep_regularity"),
+    sa.CheckConstraint("baseline_days BETWEEN 0 AND 28", name="baseline_days"),
+    sa.CheckConstraint(_among("wear_state", WEAR_STATES), name="wear_state"),
+    sa.CheckConstraint(_among("alert_state", ALERT_STATES), name="alert_state"),
+    sa.CheckConstraint("flag = (alert_state = 'flag')", name="flag"),
+    sa.CheckConstraint("nights_low IS NULL OR nights_low >= 0", name="nights_low"),
+    sa.CheckConstraint("nights_valid IS NULL OR nights_valid BETWEEN 0 AND 127", name="nights_valid"),
+    sa.CheckConstraint("nights_low IS NULL OR nights_valid IS NULL OR nights_low <= nights_valid",
+                       name="nights_low_of_valid"),
+)
+
+#: The risk model's predictions at a screening (migration 0009; the analysis table
+#: ``risk_predictions``), beside the tier decision (never replacing it): append-only, one per
+#: decision and model (id@version): a new model version adds a row.
+risk_predictions = sa.Table(
+    "risk_predictions", metadata,
+    sa.Column("prediction_id", sa.String(64), primary_key=True),
+    sa.Column("decision_id", sa.Integer, sa.ForeignKey("tier_assignments.assignment_id"), nullable=False),
+    sa.Column("resident_id", sa.String(64), sa.ForeignKey("residents.resident_id"), nullable=False),
+    sa.Column("assessed_on", sa.Date, nullable=False),
+    sa.Column("model", sa.String(80), nullable=False),
+    sa.Column("data_version", sa.String(80), nullable=False),
+    sa.Column("outcome", sa.String(60), nullable=False),
+    sa.Column("risk", sa.Float, nullable=False),
+    sa.Column("band", sa.String(10), nullable=False),
+    sa.Column("reason_1", sa.String(80)),
+    sa.Column("reason_2", sa.String(80)),
+    sa.Column("reason_3", sa.String(80)),
+    sa.Column("predicted_on", sa.Date, nullable=False),
+    sa.Column("predicted_by", sa.String(64), sa.ForeignKey("users.name"), nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("decision_id", "model", name="uq_risk_predictions_decision_model"),
+    sa.CheckConstraint("risk >= 0 AND risk <= 1", name="risk"),
+    sa.CheckConstraint(_among("band", RISK_BANDS), name="band"),
+    sa.CheckConstraint("predicted_on >= assessed_on", name="predicted_after_screening"),
 )
 
 

@@ -27,8 +27,8 @@ from workbench.registry.engine import make_engine
 from workbench.registry.imports import CONDITIONS, ImportProblems, validate_residents
 from workbench.registry.schema import (EVENT_KINDS, REFERRAL_SOURCES, ROLES, access_approvals, assessments, caseloads,
                                        communities, consents, contacts, enrolments, events, literacy, measurements,
-                                       referrals, residents, smd_followups, smd_register, smd_rehab, surveys,
-                                       tier_assignments, users)
+                                       referrals, residents, risk_predictions, smd_followups, smd_register, smd_rehab,
+                                       surveys, tier_assignments, users, wearable_days)
 
 __all__ = ["FollowUpData", "ImportResult", "RecordProblems", "Registry", "SavedFollowUp", "SavedScreening",
            "SavedVisit"]
@@ -40,13 +40,17 @@ BASIC_COLUMNS = ["resident_id", "name", "phone", "sex", "birth_date", "community
 
 
 class FollowUpData(NamedTuple):
-    """The tables of one user's follow-up list (:meth:`Registry.follow_up_data`)."""
+    """The tables of one user's follow-up list (:meth:`Registry.follow_up_data`); ``wearables``
+    and ``risk``: each listed resident's latest wristband day and latest risk prediction (the
+    ``wearable_days`` and ``risk_predictions`` columns; None when not read)."""
 
     residents: pd.DataFrame
     decisions: pd.DataFrame
     referrals: pd.DataFrame
     contacts: pd.DataFrame
     scores: pd.DataFrame
+    wearables: pd.DataFrame | None = None
+    risk: pd.DataFrame | None = None
 
 
 class ImportResult(NamedTuple):
@@ -832,6 +836,40 @@ class Registry:
                                     for r, e in zip(rows, audit.entries_for(table, rows))], user=by, at=now)
         return len(rows)
 
+    # --- a wristband's days and the risk model's predictions (workbench.registry.early_warning_store)
+
+    def _save_early_warning(self, kind: str, frame: pd.DataFrame, as_user: str):
+        from workbench.registry import early_warning_store as ews
+
+        ids = frame["resident_id"].dropna().astype(str).str.strip().tolist() if (
+            isinstance(frame, pd.DataFrame) and "resident_id" in frame.columns) else []
+        with self._write() as conn:
+            role = require_role(conn, as_user, {"admin", "counsellor", "doctor"}, f"save {kind}")
+            if role != "admin":
+                _only_permitted(conn, as_user, role, ids, what={"wearable_days": "wristband days",
+                                                                "risk_predictions": "risk predictions"}[kind])
+            save = ews.save_wearable_days if kind == "wearable_days" else ews.save_risk_predictions
+            return save(conn, frame, by=as_user, at=_now())
+
+    def save_wearable_days(self, frame: pd.DataFrame, *, as_user: str):
+        """Store a wristband's daily features (rows of the analysis table ``wearable_days``, e.g.
+        from :func:`workbench.wearables.features.daily_features`), replacing the stored rows of
+        the same resident and day (an audited update; the same content again is left as it is);
+        other days are not touched. All or nothing: every problem is named by row, column, value
+        and rule (:class:`RecordProblems`). Admins, counsellors and doctors (a clinician: residents
+        they may read). Returns :class:`~workbench.registry.early_warning_store.Saved`."""
+        return self._save_early_warning("wearable_days", frame, as_user)
+
+    def save_risk_predictions(self, frame: pd.DataFrame, *, as_user: str):
+        """Store the risk model's predictions (rows of the analysis table ``risk_predictions``),
+        beside the tier decisions they are about (never replacing them). Append-only: one per
+        decision and model (``id@version``): another for the same decision and model is refused,
+        a new model version adds a row; the same prediction again is left as it is.
+        ``predicted_by`` is ``as_user`` (blank: filled in). All or nothing, every problem named
+        (:class:`RecordProblems`); admins, counsellors and doctors (a clinician: residents they
+        may read). Returns :class:`~workbench.registry.early_warning_store.Saved`."""
+        return self._save_early_warning("risk_predictions", frame, as_user)
+
     # --- reads -----------------------------------------------------------------------------
 
     def residents(self, *, as_user: str, health: bool = False) -> pd.DataFrame:
@@ -945,7 +983,11 @@ class Registry:
     def follow_up_data(self, *, as_user: str) -> "FollowUpData":
         """What a follow-up list needs for the residents on ``as_user``'s caseload (admins: every
         resident): the basic record, tier decisions, referrals, contacts and PHQ-9 totals (never
-        item answers). Audited. Pass the result to :func:`workbench.outcomes.follow_up_list`."""
+        item answers), and each one's latest wristband day (its wear and alert state and the
+        numbers behind it) and latest risk prediction (band, risk, reasons, model). Audited. Pass
+        the result to :func:`workbench.outcomes.follow_up_list`."""
+        from workbench.registry.early_warning_store import latest_predictions, latest_wearable_days
+
         with self._write() as conn:
             role = require_role(conn, as_user, {"counsellor", "doctor", "admin"}, "read follow-up lists")
             mine = None if role == "admin" else sa.select(caseloads.c.resident_id).where(
@@ -968,6 +1010,7 @@ class Registry:
                 contacts=read(contacts, ["contact_id", "resident_id", "referral_id", "contact_on", "kind", "status",
                                          "note"]),
                 scores=read(assessments, ["resident_id", "assessed_on", "score"], assessments.c.instrument == "phq9"),
+                wearables=latest_wearable_days(conn, mine), risk=latest_predictions(conn, mine),
             )
             audit.append(conn, [{"action": "read_follow_up", "target_table": "caseloads", "target_key": as_user,
                                  "details": {"residents": len(data.residents)}}], user=as_user, at=_now())
@@ -1025,7 +1068,8 @@ _ABOUT_RESIDENT = ((residents, "created_by"), (assessments, "entered_by"), (tier
                    (referrals, "created_by"), (contacts, "recorded_by"), (events, "recorded_by"),
                    (enrolments, "recorded_by"), (consents, "recorded_by"), (surveys, "recorded_by"),
                    (measurements, "recorded_by"), (smd_register, "recorded_by"), (smd_followups, "recorded_by"),
-                   (smd_rehab, "recorded_by"), (literacy, "recorded_by"))
+                   (smd_rehab, "recorded_by"), (literacy, "recorded_by"), (wearable_days, "recorded_by"),
+                   (risk_predictions, "predicted_by"))
 
 
 def _user_row(conn: Connection, name: str):
