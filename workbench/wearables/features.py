@@ -1,0 +1,714 @@
+"""Daily wearable features per resident and local day, and the personal baseline they are read against.
+
+:func:`daily_features` turns the canonical readings frame (one reading per row: ``resident_id``,
+``device_id``, ``kind``, ``start``, ``end``, ``value``, ``tz``) into one row per resident and local
+calendar day, for every day of the range even without data. :func:`personal_baseline` adds each
+feature's z against the person's own previous 28 days. :func:`wearable_days` does both and applies
+the alert policy (:mod:`workbench.wearables.alerts`): the analysis table ``wearable_days``.
+
+How each feature is computed, and the wear it needs, is data: the ``features:`` key of
+``workbench/data/wearables.yaml`` when it has one, else ``workbench/data/wearable_features.yaml``
+(:func:`load_feature_settings`). The defaults:
+
+- Local day: each reading's ``start`` in its own ``tz`` (wall-clock time; a day with a change to or
+  from summer time has 1380 or 1500 real minutes but at most 1440 wall-clock minutes).
+- ``wear_minutes``: wall-clock minutes of the day with at least one heart-rate reading.
+- The night of day D: 00:00-06:00 local of D (it ends on the morning of D); ``night_wear_minutes``
+  its minutes with a heart-rate reading; the nocturnal features need 240 of them.
+- ``resting_hr``: the mean of the 3 lowest 5-minute mean heart rates of the night (windows with at
+  least 3 readings).
+- ``rmssd``: the mean of the night's ``hrv_rmssd`` windows; without any, computed from the night's
+  ``rr_interval`` readings per 5-minute window (implausible beats dropped, RMSSD =
+  sqrt(mean(diff(RR)^2)), at least 60 beats); at least 6 windows either way.
+- ``steps``: the sum of the day's ``step_count`` readings (by their start), when 06:00-24:00 has
+  at least 600 minutes of wear (Troiano 2008) and the device sent step counts that day.
+- ``sleep_minutes``: the minutes of the sleep episodes ending on D; ``sleep_midpoint`` the midpoint
+  of the longest one, in hours after local midnight of D (negative: before midnight); both need
+  the night's wear. ``sleep_regularity``: the SD (n-1), in minutes, of the midpoints of the last 7
+  valid nights up to D, all within 14 days; blank when D is not a valid night.
+- ``wear_state``: ``worn`` (the night's wear requirement met), ``low_wear`` (some heart-rate
+  reading in the day or the night, not enough), ``not_worn`` (none).
+
+Every feature is blank (NA) when its requirement is not met: never 0, never carried forward.
+
+The work is vectorised: integer keys ``resident code * n_days + day index``, ``np.bincount`` and
+``np.add.reduceat`` over arrays sorted once (readings that come sorted by resident and time are
+not sorted again); local time from one offset table per time zone and UTC minute.
+
+Examples
+--------
+>>> import pandas as pd
+>>> t = pd.date_range("2025-03-01 16:00", periods=600, freq="min", tz="UTC")  # 00:00-10:00 in Shanghai
+>>> readings = pd.DataFrame({"resident_id": "R1", "device_id": "D1", "kind": "heart_rate", "start": t,
+...                          "end": t, "value": 60.0, "tz": "Asia/Shanghai"})
+>>> days = daily_features(readings, end="2025-03-03")
+>>> days[["day", "wear_minutes", "night_wear_minutes", "resting_hr", "steps", "wear_state"]]
+         day  wear_minutes  night_wear_minutes  resting_hr  steps wear_state
+0 2025-03-02           600                 360        60.0   <NA>       worn
+1 2025-03-03             0                   0        <NA>   <NA>   not_worn
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from workbench._declarations import read_yaml, refuse, unknown_keys, whole
+from workbench._errors import RowProblemsError
+from workbench.params import FRAME, Date, Either, Instance, Optional, Options, Predicate, Sequence, validate_params
+
+__all__ = ["BASELINE_COLUMNS", "FEATURE_COLUMNS", "FeatureSettings", "FeatureSettingsError", "KINDS",
+           "WEARABLE_DAYS_COLUMNS", "Z_COLUMNS", "daily_features", "load_feature_settings", "personal_baseline",
+           "wearable_days"]
+
+#: The kinds of reading (the contract's order).
+KINDS = ("heart_rate", "rr_interval", "hrv_rmssd", "step_count", "sleep_episode")
+#: The columns :func:`daily_features` returns.
+FEATURE_COLUMNS = ("resident_id", "day", "device_id", "wear_minutes", "night_wear_minutes", "resting_hr", "rmssd",
+                   "steps", "sleep_minutes", "sleep_midpoint", "sleep_regularity", "wear_state")
+#: Feature -> its z column (:func:`personal_baseline`).
+Z_COLUMNS = {"rmssd": "rmssd_z", "resting_hr": "resting_hr_z", "steps": "steps_z", "sleep_minutes": "sleep_z"}
+#: The columns :func:`personal_baseline` adds.
+BASELINE_COLUMNS = ("baseline_days", *Z_COLUMNS.values())
+#: The analysis table ``wearable_days``, in order.
+WEARABLE_DAYS_COLUMNS = ("resident_id", "day", "device_id", "wear_minutes", "night_wear_minutes", "resting_hr", "rmssd",
+                         "steps", "sleep_minutes", "sleep_midpoint", "sleep_regularity", *BASELINE_COLUMNS,
+                         "wear_state", "alert_state", "flag", "nights_low", "nights_valid", "rule")
+
+DAY_NS = 86_400 * 10**9
+MIN_NS = 60 * 10**9
+_DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+# --- settings ------------------------------------------------------------------------------------
+
+class FeatureSettingsError(ValueError):
+    """The ``features:`` settings break a rule; the message names every key that is wrong."""
+
+
+@dataclass(frozen=True)
+class FeatureSettings:
+    """The validated ``features:`` settings (build them with :func:`load_feature_settings`)."""
+
+    version: str
+    night_start: int
+    night_end: int
+    night_min_wear: int
+    day_start: int
+    day_min_wear: int
+    hr_window: int
+    hr_min_readings: int
+    hr_lowest: int
+    rmssd_min_windows: int
+    rr_window: int
+    rr_min_beats: int
+    rr_range: tuple[float, float]
+    regularity_nights: int
+    regularity_within: int
+
+
+_SPEC = {  # section: {key: (attribute, low, high)}
+    "night": {"start_minute": ("night_start", -720, 720), "end_minute": ("night_end", -720, 1440),
+              "min_wear_minutes": ("night_min_wear", 0, 1440)},
+    "day": {"start_minute": ("day_start", 0, 1439), "min_wear_minutes": ("day_min_wear", 0, 1440)},
+    "resting_hr": {"window_minutes": ("hr_window", 1, 60), "min_readings": ("hr_min_readings", 1, 3600),
+                   "lowest_windows": ("hr_lowest", 1, 288)},
+    "rmssd": {"min_windows": ("rmssd_min_windows", 1, 288), "rr_window_minutes": ("rr_window", 1, 60),
+              "rr_min_beats": ("rr_min_beats", 2, 100_000)},
+    "sleep": {"regularity_nights": ("regularity_nights", 2, 60), "regularity_within_days": ("regularity_within", 2, 366)},
+}
+
+
+def _rr_range() -> tuple[float, float]:
+    path = _DATA / "wearables.yaml"
+    if path.is_file():
+        raw = read_yaml(path, FeatureSettingsError)
+        try:
+            low, high = raw["kinds"]["rr_interval"]["range"]
+            return float(low), float(high)
+        except (KeyError, TypeError, ValueError):
+            pass
+    raise FeatureSettingsError("wearables.yaml: kinds.rr_interval.range (the plausible RR range, ms) is not declared")
+
+
+def load_feature_settings(settings: "str | Path | Mapping | FeatureSettings | None" = None) -> FeatureSettings:
+    """The feature settings: the shipped ones (``None``), a YAML file with a ``features:`` key, a
+    mapping with that key's content, or ``settings`` itself if already loaded.
+
+    Raises
+    ------
+    FeatureSettingsError
+        Naming every key that is wrong.
+
+    Examples
+    --------
+    >>> s = load_feature_settings()
+    >>> s.night_start, s.night_end, s.night_min_wear, s.day_min_wear, s.rr_range
+    (0, 360, 240, 600, (240.0, 3000.0))
+    >>> load_feature_settings({"night": {"start_minute": 0}})
+    Traceback (most recent call last):
+    ...
+    workbench.wearables.features.FeatureSettingsError: feature settings: ...
+    """
+    if isinstance(settings, FeatureSettings):
+        return settings
+    if settings is None:
+        shared = _DATA / "wearables.yaml"
+        raw = read_yaml(shared, FeatureSettingsError) if shared.is_file() else None
+        path = shared if isinstance(raw, Mapping) and "features" in raw else _DATA / "wearable_features.yaml"
+        raw = read_yaml(path, FeatureSettingsError)["features"]
+    elif isinstance(settings, Mapping):
+        path, raw = Path("feature settings"), settings
+    else:
+        path = Path(settings)
+        whole_file = read_yaml(path, FeatureSettingsError)
+        raw = whole_file.get("features") if isinstance(whole_file, Mapping) else None
+    problems: list[str] = []
+    if not isinstance(raw, Mapping):
+        refuse(path, "feature settings", ["features: must be a mapping of the sections " + str(sorted(_SPEC))],
+               FeatureSettingsError)
+    unknown_keys(raw, {"version", "sources", *_SPEC}, "features", problems)
+    sources = raw.get("sources") if isinstance(raw.get("sources"), Mapping) else {}
+    values: dict[str, Any] = {"version": str(raw.get("version", ""))}
+    if not values["version"]:
+        problems.append("features.version: missing")
+    for section, keys in _SPEC.items():
+        entry = raw.get(section)
+        if not isinstance(entry, Mapping):
+            problems.append(f"features.{section}: missing (keys {sorted(keys)}, source)")
+            continue
+        unknown_keys(entry, {*keys, "source", "settings_source"}, f"features.{section}", problems)
+        for key in ("source", "settings_source"):
+            if key in entry and entry[key] not in sources:
+                problems.append(f"features.{section}.{key}: {entry[key]!r} is not a key of sources ({sorted(sources)})")
+        if "source" not in entry:
+            problems.append(f"features.{section}.source: missing")
+        for key, (attribute, low, high) in keys.items():
+            v = entry.get(key)
+            if not whole(v, low) or v > high:
+                problems.append(f"features.{section}.{key}: must be a whole number in [{low}, {high}]; got {v!r}")
+                v = low
+            values[attribute] = v
+    if not problems:
+        night = values["night_end"] - values["night_start"]
+        if not 0 < night <= 1440:
+            problems.append("features.night: end_minute must be after start_minute, at most 24 hours later")
+        elif values["night_min_wear"] > night:
+            problems.append(f"features.night.min_wear_minutes: more than the night's {night} minutes")
+        if values["day_min_wear"] > 1440 - values["day_start"]:
+            problems.append("features.day.min_wear_minutes: more than the daytime minutes")
+        for section, key, attribute in (("resting_hr", "window_minutes", "hr_window"),
+                                        ("rmssd", "rr_window_minutes", "rr_window")):
+            w = values[attribute]
+            if 1440 % w or values["night_start"] % w or night % w:
+                problems.append(f"features.{section}.{key}: {w} must divide 1440, the night's start minute and its "
+                                "length (windows never straddle the night's edges)")
+    refuse(path, "feature settings", problems, FeatureSettingsError)
+    return FeatureSettings(rr_range=_rr_range(), **values)
+
+
+# --- readings -> arrays ------------------------------------------------------------------------
+
+_REQUIRED = ("resident_id", "device_id", "kind", "start", "end", "value", "tz")
+
+
+def _codes(column: pd.Series, *, sort: bool) -> tuple[np.ndarray, np.ndarray]:
+    codes, uniques = pd.factorize(column, sort=sort)
+    return codes.astype(np.int64, copy=False), np.asarray(uniques, dtype=object)
+
+
+def _utc_ns(column: pd.Series, name: str, problems: list) -> np.ndarray | None:
+    dtype = column.dtype
+    if not isinstance(dtype, pd.DatetimeTZDtype):
+        problems.append((0, name, str(dtype), "must be datetime64[ns, UTC] (time-zone aware instants)"))
+        return None
+    values = column.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+    return values.array.asi8 if hasattr(values.array, "asi8") else values.to_numpy().view(np.int64)
+
+
+def _offset_table(tz_names, lo_ns: int, hi_ns: int) -> tuple[np.ndarray, int]:
+    """Seconds east of UTC of each zone at each UTC minute from ``lo_ns`` (transitions fall on whole minutes)."""
+    t0 = lo_ns // MIN_NS
+    minutes = np.arange(t0, hi_ns // MIN_NS + 1, dtype=np.int64)
+    table = np.empty((len(tz_names), len(minutes)), dtype=np.int32)
+    stamps = pd.DatetimeIndex(minutes * MIN_NS, tz="UTC")
+    for k, name in enumerate(tz_names):
+        local = stamps.tz_convert(name).tz_localize(None).asi8
+        table[k] = (local - stamps.asi8) // 10**9
+    return table, int(t0)
+
+
+def _check(readings: pd.DataFrame) -> None:
+    missing = [c for c in _REQUIRED if c not in readings.columns]
+    if missing:
+        raise RowProblemsError([(None, c, None, "column missing from the readings") for c in missing],
+                               context="the wearable readings", table="readings")
+
+
+def _arrays(readings: pd.DataFrame) -> dict[str, Any]:
+    """Codes and instants of every reading; every bad row named at once."""
+    _check(readings)
+    problems: list[tuple] = []
+    rid, residents = _codes(readings["resident_id"], sort=True)
+    for i in np.flatnonzero(rid < 0)[:1000]:
+        problems.append((readings.index[i], "resident_id", None, "must not be blank"))
+    kind, kinds = _codes(readings["kind"], sort=False)
+    bad_kind = [k for k, name in enumerate(kinds) if name not in KINDS]
+    for i in np.flatnonzero(np.isin(kind, bad_kind) | (kind < 0))[:1000]:
+        problems.append((readings.index[i], "kind", readings["kind"].iloc[i], f"must be one of {list(KINDS)}"))
+    kmap = np.array([KINDS.index(n) if n in KINDS else -1 for n in kinds] + [-1], dtype=np.int8)
+    kind = kmap[kind]
+    tzc, tz_names = _codes(readings["tz"], sort=False)
+    from zoneinfo import ZoneInfo
+
+    for k, name in enumerate(tz_names):
+        try:
+            ZoneInfo(str(name))
+        except (ValueError, KeyError, OSError):
+            for i in np.flatnonzero(tzc == k)[:1000]:
+                problems.append((readings.index[i], "tz", name, "must be an IANA time zone (e.g. Asia/Shanghai)"))
+    for i in np.flatnonzero(tzc < 0)[:1000]:
+        problems.append((readings.index[i], "tz", None, "must not be blank"))
+    start, end = _utc_ns(readings["start"], "start", problems), _utc_ns(readings["end"], "end", problems)
+    value = readings["value"].to_numpy(dtype=np.float64, na_value=np.nan)
+    for i in np.flatnonzero(np.isnan(value) & (kind != 4))[:1000]:
+        problems.append((readings.index[i], "value", None, "must not be blank (only a sleep episode has no value)"))
+    if start is not None and end is not None:
+        nat = (start == np.iinfo(np.int64).min) | (end == np.iinfo(np.int64).min)
+        for i in np.flatnonzero(nat)[:1000]:
+            problems.append((readings.index[i], "start", None, "start and end must not be blank"))
+        for i in np.flatnonzero((end < start) & ~nat)[:1000]:
+            problems.append((readings.index[i], "end", readings["end"].iloc[i], "must not be before start"))
+    if problems:
+        raise RowProblemsError(problems, context="the wearable readings", table="readings")
+    return {"rid": rid, "residents": residents, "kind": kind, "tzc": tzc, "tz_names": tz_names,
+            "start": start, "end": end, "value": value}
+
+
+def _sorted_by(key: np.ndarray, *others: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``key`` and ``others`` in the order of ``key`` (not sorted again when already in order)."""
+    if len(key) < 2 or bool(np.all(key[1:] >= key[:-1])):
+        return (key, *others)
+    order = np.argsort(key, kind="stable")
+    return (key[order], *(o[order] for o in others))
+
+
+def _starts(key: np.ndarray) -> np.ndarray:
+    """Positions where a sorted ``key`` begins a new value."""
+    if not len(key):
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+
+
+def _lowest_mean(values: np.ndarray, groups: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per group of a sorted ``groups``: the mean of its ``k`` lowest values (all when fewer)."""
+    first = _starts(groups)
+    sizes = np.diff(np.append(first, len(groups)))
+    member = np.repeat(np.arange(len(first)), sizes)
+    m = values.astype(np.float64, copy=True)
+    total, n = np.zeros(len(first)), np.zeros(len(first))
+    for _ in range(k):
+        low = np.minimum.reduceat(m, first) if len(first) else np.zeros(0)
+        ok = np.isfinite(low)
+        total[ok] += low[ok]
+        n[ok] += 1
+        hit = np.flatnonzero(m == low[member])
+        once = hit[np.concatenate(([True], member[hit][1:] != member[hit][:-1]))] if len(hit) else hit
+        m[once] = np.inf
+    return groups[first], total / np.where(n > 0, n, np.nan)
+
+
+# --- the daily features ----------------------------------------------------------------------
+
+def _day_number(value) -> int:
+    return int(pd.Timestamp(value).normalize().value // DAY_NS)
+
+
+def _int_array(values: np.ndarray, valid: np.ndarray, dtype: str) -> pd.arrays.IntegerArray:
+    out = np.where(valid, np.round(np.where(valid, values, 0)), 0).astype(dtype)
+    return pd.arrays.IntegerArray(out, ~valid)
+
+
+def _float_array(values: np.ndarray, valid: np.ndarray) -> pd.arrays.FloatingArray:
+    valid = valid & np.isfinite(values)
+    return pd.arrays.FloatingArray(np.where(valid, values, 0.0), ~valid)
+
+
+@validate_params({"readings": FRAME, "start": Optional(Date()), "end": Optional(Date()),
+                  "settings": Either(Options(None), Predicate(lambda v: isinstance(v, (str, Path)) and bool(str(v)), "a path"),
+                                     Instance("collections.abc.Mapping", "workbench.wearables.features.FeatureSettings",
+                                              name=""), words="None, a settings file, a mapping or FeatureSettings")})
+def daily_features(readings: pd.DataFrame, *, start=None, end=None,
+                   settings: "str | Path | Mapping | FeatureSettings | None" = None) -> pd.DataFrame:
+    """One row per resident and local day with the day's wear and features.
+
+    Parameters
+    ----------
+    readings : DataFrame
+        The canonical readings (``resident_id``, ``device_id``, ``kind``, ``start``, ``end``,
+        ``value``, ``tz``; ``start``/``end`` time-zone aware). Categorical ``resident_id``,
+        ``kind`` and ``tz`` are fastest.
+    start, end : date, optional
+        The first and last local day (inclusive) of every resident. Default: each resident's
+        first and last reading's day.
+    settings : path, mapping or FeatureSettings, optional
+        The ``features:`` settings (default: the shipped ones, :func:`load_feature_settings`).
+
+    Returns
+    -------
+    DataFrame
+        :data:`FEATURE_COLUMNS`, sorted by ``resident_id`` and ``day``: ``resident_id`` (string),
+        ``day`` (datetime64, the local day), ``device_id`` (the first reading's of the day; blank
+        without data), ``wear_minutes``, ``night_wear_minutes`` (Int16), ``resting_hr``, ``rmssd``
+        (Float64), ``steps`` (Int32), ``sleep_minutes`` (Int16), ``sleep_midpoint`` (Float64,
+        hours), ``sleep_regularity`` (Float64, minutes), ``wear_state``. ``attrs["settings"]`` holds
+        the settings used. Residents without readings in the range have no rows.
+
+    Raises
+    ------
+    RowProblemsError
+        Naming each reading that cannot be used (unknown kind or time zone, a blank value,
+        a naive time, an end before its start); nothing is computed.
+
+    Notes
+    -----
+    The module docstring declares each feature; the numbers are the settings'. A feature is
+    blank (never 0) when its wear requirement is not met or it has no readings.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.date_range("2025-06-01 23:00", periods=420, freq="min", tz="Europe/London")
+    >>> r = pd.DataFrame({"resident_id": "R1", "device_id": "D1", "kind": "heart_rate",
+    ...                   "start": t.tz_convert("UTC"), "end": t.tz_convert("UTC"), "value": 58.0,
+    ...                   "tz": "Europe/London"})
+    >>> daily_features(r)[["day", "wear_minutes", "night_wear_minutes", "resting_hr"]]
+             day  wear_minutes  night_wear_minutes  resting_hr
+    0 2025-06-01            60                   0        <NA>
+    1 2025-06-02           360                 360        58.0
+    """
+    s = load_feature_settings(settings)
+    a = _arrays(readings)
+    n = len(a["rid"])
+    residents = a["residents"]
+    start_day = None if start is None else _day_number(start)
+    end_day = None if end is None else _day_number(end)
+    if n == 0:
+        return _frame(residents[:0], np.zeros(0, np.int64), 0, 1, {}, s)
+    lo = int(a["start"].min())
+    hi = int(max(a["start"].max(), a["end"].max()))
+    table, t0 = _offset_table(a["tz_names"], lo, hi)
+    tzc = a["tzc"]
+
+    def local(utc: np.ndarray, rows) -> np.ndarray:
+        return utc + table[tzc[rows] if rows is not None else tzc, utc // MIN_NS - t0].astype(np.int64) * 10**9
+
+    loc = local(a["start"], None)
+    day = loc // DAY_NS
+    first_day, last_day = int(day.min()), int(day.max())
+    if start_day is not None:
+        first_day = min(first_day, start_day)
+    if end_day is not None:
+        last_day = max(last_day, end_day)
+    d0 = first_day - 1                                     # a day of margin on each side: a night
+    n_days = last_day - d0 + 2                             # may begin the evening before its day
+    n_res = len(residents)
+    n_keys = n_res * n_days
+    span = n_days * 1440
+    rid, kind, value = a["rid"], a["kind"], a["value"]
+    minute = rid * span + (loc - d0 * DAY_NS) // MIN_NS    # resident and local wall-clock minute
+    night_len = s.night_end - s.night_start
+    f: dict[str, np.ndarray] = {}
+
+    # the day each resident's rows run from and to, and the device of each day (its first reading)
+    key_all = minute // 1440
+    first_row = np.full(n_keys, -1, dtype=np.int64)
+    first_row[key_all[::-1]] = np.arange(n - 1, -1, -1)
+    f["first_row"] = first_row
+
+    # heart rate: wear, night wear, resting heart rate
+    hr = np.flatnonzero(kind == 0)
+    mk, hv = _sorted_by(minute[hr], value[hr])
+    new = np.concatenate(([True], mk[1:] != mk[:-1])) if len(mk) else np.zeros(0, bool)
+    worn = mk[new]
+    f["wear"] = np.bincount(worn // 1440, minlength=n_keys)
+    f["day_wear"] = np.bincount(worn[worn % 1440 >= s.day_start] // 1440, minlength=n_keys)
+    shifted = worn - s.night_start
+    f["night_wear"] = np.bincount(shifted[shifted % 1440 < night_len] // 1440, minlength=n_keys)
+    shifted = mk - s.night_start
+    inn = shifted % 1440 < night_len
+    bins, hv_in = shifted[inn] // s.hr_window, hv[inn]
+    first = _starts(bins)
+    counts = np.diff(np.append(first, len(bins)))
+    means = np.add.reduceat(hv_in, first) / counts if len(first) else np.zeros(0)
+    ok = counts >= s.hr_min_readings
+    nights, rhr = _lowest_mean(means[ok], (bins[first] * s.hr_window // 1440)[ok], s.hr_lowest)
+    f["resting_hr"] = np.full(n_keys, np.nan)
+    f["resting_hr"][nights] = rhr
+
+    # RMSSD windows of the night, else RMSSD from RR intervals
+    hv_rows = np.flatnonzero(kind == 2)
+    shifted = minute[hv_rows] - s.night_start
+    inn = shifted % 1440 < night_len
+    key = shifted[inn] // 1440
+    win_n = np.bincount(key, minlength=n_keys)
+    win_sum = np.bincount(key, weights=value[hv_rows][inn], minlength=n_keys)
+    rr = np.flatnonzero(kind == 1)
+    rv = value[rr]
+    rr = rr[(rv >= s.rr_range[0]) & (rv <= s.rr_range[1])]
+    order_key = rid[rr]
+    if len(rr) > 1:
+        dc, du = np.diff(order_key), np.diff(a["start"][rr])
+        if not bool(np.all((dc > 0) | ((dc == 0) & (du >= 0)))):
+            rr = rr[np.lexsort((a["start"][rr], order_key))]
+    shifted = minute[rr] - s.night_start
+    inn = shifted % 1440 < night_len
+    wk, rv = shifted[inn] // s.rr_window, value[rr][inn]
+    first = _starts(wk)
+    beats = np.diff(np.append(first, len(wk)))
+    sq = np.zeros(len(wk))
+    if len(wk) > 1:
+        same = wk[1:] == wk[:-1]
+        sq[1:] = np.where(same, np.diff(rv) ** 2, 0.0)
+    sums = np.add.reduceat(sq, first) if len(first) else np.zeros(0)
+    ok = beats >= s.rr_min_beats
+    w_night = (wk[first] * s.rr_window // 1440)[ok]
+    rr_n = np.bincount(w_night, minlength=n_keys)
+    rr_sum = np.bincount(w_night, weights=np.sqrt(sums[ok] / (beats[ok] - 1)), minlength=n_keys)
+    use_hrv = win_n > 0
+    f["rmssd_windows"] = np.where(use_hrv, win_n, rr_n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f["rmssd"] = np.where(use_hrv, win_sum / win_n, rr_sum / rr_n)
+
+    # steps of the day
+    st = np.flatnonzero(kind == 3)
+    key = minute[st] // 1440
+    f["step_n"] = np.bincount(key, minlength=n_keys)
+    f["steps"] = np.bincount(key, weights=value[st], minlength=n_keys)
+
+    # sleep episodes ending on the day
+    sl = np.flatnonzero(kind == 4)
+    e_utc, s_utc = a["end"][sl], a["start"][sl]
+    e_loc = local(e_utc, sl)
+    mid_loc = local(s_utc + (e_utc - s_utc) // 2, sl)
+    key = rid[sl] * n_days + (e_loc // DAY_NS - d0)
+    dur = (e_utc - s_utc) / MIN_NS
+    f["sleep_n"] = np.bincount(key, minlength=n_keys)
+    f["sleep_minutes"] = np.bincount(key, weights=dur, minlength=n_keys)
+    order = np.lexsort((-dur, key))
+    longest = order[_starts(key[order])]
+    f["sleep_midpoint"] = np.full(n_keys, np.nan)
+    f["sleep_midpoint"][key[longest]] = (mid_loc[longest] - (e_loc[longest] // DAY_NS) * DAY_NS) / (3600 * 10**9)
+
+    # the rows of the range: each resident from start (or the first reading's day) to end (or the last)
+    res_first = np.full(n_res, np.iinfo(np.int64).max)
+    np.minimum.at(res_first, rid, day)
+    res_last = np.full(n_res, np.iinfo(np.int64).min)
+    np.maximum.at(res_last, rid, day)
+    lo_day = np.full(n_res, start_day) if start_day is not None else res_first
+    hi_day = np.full(n_res, end_day) if end_day is not None else res_last
+    grid_day = np.arange(n_days) + d0
+    inside = (grid_day[None, :] >= lo_day[:, None]) & (grid_day[None, :] <= hi_day[:, None])
+    return _frame(residents, np.flatnonzero(inside.ravel()), d0, n_days, f, s, readings=readings)
+
+
+def _regularity(mid: np.ndarray, valid: np.ndarray, n_days: int, s: FeatureSettings) -> np.ndarray:
+    """SD (n-1) in minutes of the midpoints of the last ``regularity_nights`` valid nights up to each
+    valid night, all within ``regularity_within`` days; NaN elsewhere."""
+    out = np.full(len(mid), np.nan)
+    k = s.regularity_nights
+    at = np.flatnonzero(valid)
+    if len(at) < k:
+        return out
+    windows = np.lib.stride_tricks.sliding_window_view(at, k)          # the k valid nights ending at each
+    same = (windows[:, 0] // n_days == windows[:, -1] // n_days) & (windows[:, -1] - windows[:, 0] < s.regularity_within)
+    sd = np.std(mid[windows], axis=1, ddof=1) * 60
+    out[windows[same, -1]] = sd[same]
+    return out
+
+
+def _frame(residents, sel: np.ndarray, d0: int, n_days: int, f: dict, s: FeatureSettings,
+           readings: pd.DataFrame | None = None) -> pd.DataFrame:
+    n_keys = len(residents) * n_days
+    if not f:
+        f = {name: np.zeros(n_keys) for name in ("wear", "night_wear", "day_wear", "step_n", "sleep_n",
+                                                    "rmssd_windows", "steps", "sleep_minutes")}
+        f.update({name: np.full(n_keys, np.nan) for name in ("resting_hr", "rmssd", "sleep_midpoint")})
+        f["first_row"] = np.full(n_keys, -1)
+    night_ok = f["night_wear"] >= s.night_min_wear
+    sleep_ok = night_ok & (f["sleep_n"] > 0)
+    regularity = _regularity(f["sleep_midpoint"], sleep_ok, n_days, s)
+    rows = f["first_row"][sel]
+    device = pd.array(np.full(len(sel), None, dtype=object), dtype="string")
+    has = rows >= 0
+    if readings is not None and has.any():
+        device[has] = readings["device_id"].to_numpy(dtype=object)[rows[has]]
+    wear, night = f["wear"][sel], f["night_wear"][sel]
+    state = np.where(night_ok[sel], "worn", np.where((wear > 0) | (night > 0), "low_wear", "not_worn"))
+    out = pd.DataFrame({
+        "resident_id": pd.array(np.asarray(residents, dtype=object)[sel // n_days], dtype="string"),
+        "day": ((sel % n_days + d0) * DAY_NS).astype("datetime64[ns]"),
+        "device_id": device,
+        "wear_minutes": _int_array(wear, np.ones(len(sel), bool), "int16"),
+        "night_wear_minutes": _int_array(night, np.ones(len(sel), bool), "int16"),
+        "resting_hr": _float_array(f["resting_hr"][sel], night_ok[sel]),
+        "rmssd": _float_array(f["rmssd"][sel], night_ok[sel] & (f["rmssd_windows"][sel] >= s.rmssd_min_windows)),
+        "steps": _int_array(f["steps"][sel], (f["day_wear"][sel] >= s.day_min_wear) & (f["step_n"][sel] > 0), "int32"),
+        "sleep_minutes": _int_array(f["sleep_minutes"][sel], sleep_ok[sel], "int16"),
+        "sleep_midpoint": _float_array(f["sleep_midpoint"][sel], sleep_ok[sel]),
+        "sleep_regularity": _float_array(regularity[sel], sleep_ok[sel]),
+        "wear_state": pd.array(state, dtype="string"),
+    })
+    out.attrs["settings"] = s
+    return out
+
+
+# --- the personal baseline -------------------------------------------------------------------
+
+@validate_params({"days": FRAME, "window": Predicate(lambda v: whole(v, 2) and v <= 127, "an int in [2, 127]"),
+                  "min_days": Predicate(lambda v: whole(v, 2) and v <= 127, "an int in [2, 127]"),
+                  "columns": Sequence(Options(*Z_COLUMNS), min_length=1),
+                  "days_of": Options(*Z_COLUMNS)})
+def personal_baseline(days: pd.DataFrame, *, window: int = 28, min_days: int = 14,
+                      columns: tuple = tuple(Z_COLUMNS), days_of: str = "rmssd") -> pd.DataFrame:
+    """Each feature against the person's own previous ``window`` days.
+
+    Parameters
+    ----------
+    days : DataFrame
+        :func:`daily_features` (``resident_id``, ``day`` and the feature columns; one row per
+        resident and day: a day without a row counts as a day without a valid value).
+    window : int, default 28
+        Days before the day (not including it) the baseline is read from.
+    min_days : int, default 14
+        Fewer valid days in the window: no baseline, the z is blank.
+    columns : list, default all of :data:`Z_COLUMNS`
+        The features to standardise (``rmssd``, ``resting_hr``, ``steps``, ``sleep_minutes``).
+    days_of : str, default "rmssd"
+        The feature whose valid days ``baseline_days`` counts (the alert rule's).
+
+    Returns
+    -------
+    DataFrame
+        ``days`` with ``baseline_days`` (Int8) and the z columns (Float64; those not in
+        ``columns`` blank) set.
+
+    Notes
+    -----
+    Over the valid (non-blank) values among days D-window .. D-1: mean, SD with n-1 in the
+    denominator (the sample SD), z = (value - mean) / SD. Blank when the day's value is blank,
+    when fewer than ``min_days`` days are valid, or when the SD is 0. Computed with cumulative
+    sums over a resident-by-day grid (each resident's values centred first, for precision).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"resident_id": "R1", "day": pd.date_range("2025-01-01", periods=4),
+    ...                   "rmssd": pd.array([30.0, 34.0, None, 20.0], dtype="Float64")})
+    >>> personal_baseline(d, window=3, min_days=2, columns=["rmssd"])[["rmssd", "baseline_days", "rmssd_z"]]
+       rmssd  baseline_days   rmssd_z
+    0   30.0              0      <NA>
+    1   34.0              1      <NA>
+    2   <NA>              2      <NA>
+    3   20.0              2 -4.242641
+    """
+    for c in ("resident_id", "day", *columns, days_of):
+        if c not in days.columns:
+            raise RowProblemsError([(None, c, None, "column missing from the days")], context="the wearable days",
+                                   table="days")
+    out = days.copy()
+    n = len(out)
+    rid, _ = _codes(out["resident_id"], sort=False)
+    dn = out["day"].to_numpy(dtype="datetime64[ns]").view(np.int64) // DAY_NS
+    if n == 0:
+        out["baseline_days"] = pd.array([], dtype="Int8")
+        for c in Z_COLUMNS.values():
+            out[c] = pd.array([], dtype="Float64")
+        return out
+    d0 = int(dn.min())
+    n_days = int(dn.max()) - d0 + 1
+    n_res = int(rid.max()) + 1
+    flat = rid * n_days + (dn - d0)
+    dup = np.flatnonzero(np.bincount(flat, minlength=n_res * n_days)[flat] > 1)
+    if len(dup):
+        raise RowProblemsError([(out.index[i], "day", str(out["day"].iloc[i])[:10], "more than one row of the resident "
+                                 "and day") for i in dup[:1000]], context="the wearable days", table="days")
+    for feature in dict.fromkeys([*columns, days_of]):
+        x = out[feature].to_numpy(dtype=np.float64, na_value=np.nan)
+        valid = np.isfinite(x)
+        grid_n = np.zeros((n_res, n_days + 1))
+        grid_x = np.zeros((n_res, n_days + 1))
+        grid_n[rid[valid], dn[valid] - d0 + 1] = 1.0
+        grid_x[rid[valid], dn[valid] - d0 + 1] = x[valid]
+        count_r = grid_n.sum(axis=1)
+        centre = np.divide(grid_x.sum(axis=1), count_r, out=np.zeros(n_res), where=count_r > 0)
+        grid_x = np.where(grid_n > 0, grid_x - centre[:, None], 0.0)
+        cn, c1, c2 = (np.cumsum(g, axis=1) for g in (grid_n, grid_x, grid_x**2))
+        # window sums over days D-window .. D-1: cumulative to D-1 minus cumulative to D-window-1
+        at = dn - d0                                   # cumulative index of D-1 (column 0 is "before the grid")
+        back = np.maximum(at - window, 0)
+        wn = cn[rid, at] - cn[rid, back]
+        w1 = c1[rid, at] - c1[rid, back]
+        w2 = c2[rid, at] - c2[rid, back]
+        if feature == days_of:
+            out["baseline_days"] = pd.array(np.round(wn).astype(np.int8), dtype="Int8")
+        if feature not in columns:
+            continue
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = w1 / wn
+            var = (w2 - w1 * mean) / (wn - 1)
+            sd = np.sqrt(np.where(var > 0, var, np.nan))
+            z = (x - centre[rid] - mean) / sd
+        ok = valid & (wn >= min_days) & np.isfinite(z)
+        out[Z_COLUMNS[feature]] = _float_array(z, ok)
+    for c in Z_COLUMNS.values():
+        if c not in out.columns:
+            out[c] = pd.array(np.full(n, None), dtype="Float64")
+    return out
+
+
+@validate_params({"readings": FRAME, "start": Optional(Date()), "end": Optional(Date()),
+                  "policy": Either(Predicate(lambda v: isinstance(v, (str, Path)) and bool(str(v)), "a policy name or path"),
+                                   Instance("collections.abc.Mapping", "workbench.wearables.alerts.WearablePolicy",
+                                            name=""), words="a wearable alert policy: a name, a path, a mapping or a "
+                                   "WearablePolicy"),
+                  "settings": Either(Options(None), Predicate(lambda v: isinstance(v, (str, Path)) and bool(str(v)), "a path"),
+                                     Instance("collections.abc.Mapping", "workbench.wearables.features.FeatureSettings",
+                                              name=""), words="None, a settings file, a mapping or FeatureSettings")})
+def wearable_days(readings: pd.DataFrame, *, start=None, end=None, policy="wearables_default",
+                  settings: "str | Path | Mapping | FeatureSettings | None" = None) -> pd.DataFrame:
+    """The analysis table ``wearable_days``: :func:`daily_features`, :func:`personal_baseline` with the
+    policy's window, and :func:`workbench.wearables.alerts.apply_alerts`.
+
+    The baseline of the first days of the range reads the readings before ``start`` when there
+    are any (so pass the 28 days before it for a full baseline); only ``start`` .. ``end`` is returned.
+
+    Returns
+    -------
+    DataFrame
+        :data:`WEARABLE_DAYS_COLUMNS`, one row per resident and day of the range.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.date_range("2025-03-01 16:00", periods=600, freq="min", tz="UTC")
+    >>> r = pd.DataFrame({"resident_id": "R1", "device_id": "D1", "kind": "heart_rate", "start": t,
+    ...                   "end": t, "value": 60.0, "tz": "Asia/Shanghai"})
+    >>> wearable_days(r)[["day", "wear_state", "baseline_days", "alert_state", "flag"]]
+             day wear_state  baseline_days alert_state   flag
+    0 2025-03-02       worn              0    low_wear  False
+    >>> # worn all night, but the band gave no heart-rate variability: too little data to tell
+    """
+    from workbench.wearables.alerts import apply_alerts, load_wearable_policy
+
+    p = load_wearable_policy(policy)
+    days = daily_features(readings, end=end, settings=settings)
+    days = personal_baseline(days, window=p.baseline_window, min_days=p.baseline_min_days)
+    days = apply_alerts(days, policy=p)
+    if start is not None:
+        days = days[days["day"] >= pd.Timestamp(start).normalize()].reset_index(drop=True)
+    return days[list(WEARABLE_DAYS_COLUMNS)]
