@@ -26,9 +26,9 @@ with (``allow_version_mismatch=True`` loads it anyway, with a warning).
     form that does not depend on row order, column order, pandas' dtype of the moment or the
     machine: columns sorted by name; each value written as text (dates ``YYYY-MM-DD``, times
     ISO 8601 in UTC, booleans ``true``/``false``, whole numbers without a decimal point, other
-    numbers as Python's shortest round-trip ``repr``, blank as the empty string); rows sorted as
-    text; each table hashed as its name, its header and its rows, one per line, and the tables
-    hashed in name order. Two exports of the same stored records have the same ``data_version``;
+    numbers as Python's shortest round-trip ``repr``, blank as the empty string); rows sorted by
+    that text, column by column; each table written as a title line and CSV (header, minimal
+    quoting, ``\\n`` line ends), and the tables hashed in name order. Two exports of the same stored records have the same ``data_version``;
     changing one stored score changes it.
 """
 
@@ -73,54 +73,70 @@ class VersionMismatchWarning(UserWarning):
 
 # --- data_version ------------------------------------------------------------------------------
 
-def _text(values: pd.Series, declared: str | None) -> list[str]:
+def _text(values: pd.Series, declared: str | None) -> np.ndarray:
     """Each value of a column as canonical text (see the module docstring); blank -> ''."""
-    kind = declared or ("timestamp" if isinstance(values.dtype, pd.DatetimeTZDtype)
-                        else "date" if pd.api.types.is_datetime64_dtype(values.dtype) else None)
     missing = values.isna().to_numpy(bool)
-    out: list[str]
-    if kind in ("date", "timestamp") or pd.api.types.is_datetime64_any_dtype(values.dtype):
-        when = pd.to_datetime(values, utc=(kind == "timestamp"))
-        if kind == "timestamp":
-            out = [t.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if not m else "" for t, m in zip(when, missing)]
+    dtype = values.dtype
+    if declared in ("date", "timestamp") or pd.api.types.is_datetime64_any_dtype(dtype):
+        tz = declared == "timestamp" or isinstance(dtype, pd.DatetimeTZDtype)
+        when = pd.to_datetime(values, utc=tz)
+        raw = (when.dt.tz_convert("UTC").dt.tz_localize(None) if tz else when).to_numpy("datetime64[us]")
+        ok = ~missing
+        out = np.full(len(raw), "", dtype=object)
+        if tz:
+            out[ok] = np.char.add(np.datetime_as_string(raw[ok], unit="us"), "Z")
         else:
-            out = [t.strftime("%Y-%m-%d") if not m and t == t.normalize() else
-                   (t.isoformat() if not m else "") for t, m in zip(when, missing)]
-        return out
-    if pd.api.types.is_bool_dtype(values.dtype) or kind in ("bool", "boolean"):
-        return ["" if m else ("true" if bool(v) else "false") for v, m in zip(values.to_numpy(object), missing)]
-    out = []
-    for v, m in zip(values.to_numpy(object), missing):
-        if m:
-            out.append("")
-        elif isinstance(v, (bool, np.bool_)):
-            out.append("true" if v else "false")
-        elif isinstance(v, (int, np.integer)):
-            out.append(str(int(v)))
-        elif isinstance(v, (float, np.floating)):
-            f = float(v)
-            out.append(str(int(f)) if f.is_integer() and abs(f) < 2 ** 53 else repr(f))
-        elif isinstance(v, (dt.date, pd.Timestamp)):
-            out.append(pd.Timestamp(v).isoformat())
-        else:
-            out.append(str(v))
+            day = raw.astype("datetime64[D]")
+            midnight = ok & (day == raw)
+            out[midnight] = np.datetime_as_string(day[midnight], unit="D")
+            out[ok & ~midnight] = np.datetime_as_string(raw[ok & ~midnight], unit="us")
+    elif declared in ("bool", "boolean") or pd.api.types.is_bool_dtype(dtype):
+        out = np.where(values.fillna(False).astype(bool).to_numpy(bool), "true", "false").astype(object)
+    elif pd.api.types.is_integer_dtype(dtype):
+        out = values.astype("Int64").astype(str).to_numpy(object)
+    elif pd.api.types.is_float_dtype(dtype):
+        x = values.astype("float64").to_numpy(float, na_value=np.nan)
+        finite = np.isfinite(x)
+        whole = finite & (np.floor(np.where(finite, x, 0)) == x) & (np.abs(np.where(finite, x, 0)) < 2 ** 53)
+        out = np.empty(len(x), dtype=object)
+        out[whole] = x[whole].astype(np.int64).astype(str)
+        out[~whole] = [repr(float(v)) for v in x[~whole]]
+    elif isinstance(dtype, pd.StringDtype):
+        out = values.to_numpy(object, na_value="")
+    else:
+        out = np.array([_one(v) for v in values.to_numpy(object)], dtype=object)
+    out[missing] = ""
     return out
 
 
+def _one(v) -> str:
+    """One value of a column of mixed or text values as canonical text."""
+    if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+        return ""
+    if isinstance(v, (bool, np.bool_)):
+        return "true" if v else "false"
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        f = float(v)
+        return str(int(f)) if f.is_integer() and abs(f) < 2 ** 53 else repr(f)
+    if isinstance(v, (dt.date, pd.Timestamp)):
+        return pd.Timestamp(v).isoformat()
+    return str(v)
+
+
 def _table_block(name: str, frame: pd.DataFrame) -> bytes:
-    """One table's canonical text: name, sorted header, rows sorted as text (CSV-quoted)."""
+    """One table's canonical text: a title line, then CSV (minimal quoting, ``\\n`` line ends) of
+    the columns in name order and the rows sorted by their text, column by column."""
     from workbench.tables import TABLES
 
     declared = {c.name: c.dtype for c in TABLES[name].columns} if name in TABLES else {}
     columns = sorted(map(str, frame.columns))
-    texts = [_text(frame[c], declared.get(c)) for c in columns]
-
-    def quote(s: str) -> str:
-        return '"' + s.replace('"', '""') + '"' if any(ch in s for ch in ',"\n\r') else s
-
-    rows = sorted(",".join(quote(t[i]) for t in texts) for i in range(len(frame)))
-    body = "\n".join([f"# {name} ({len(frame)} rows)", ",".join(map(quote, columns)), *rows]) + "\n"
-    return body.encode("utf-8")
+    text = pd.DataFrame({c: _text(frame[c], declared.get(c)) for c in columns}, columns=columns)
+    if len(columns):
+        text = text.sort_values(columns, kind="stable", ignore_index=True)
+    body = text.to_csv(index=False, lineterminator="\n")
+    return (f"# {name} ({len(frame)} rows)\n" + body).encode("utf-8")
 
 
 def data_version(tables, *, names: Sequence[str] = DATA_TABLES, wearable_days: pd.DataFrame | None = None) -> str:
@@ -426,10 +442,17 @@ def save_model(pipeline, folder: str | Path, *, spec, frame, tables, created, ki
     >>> saved.model, saved.metadata["training"]["n"], saved.metadata["created"]
     ('not_improving_logistic@1.0', 60, '2026-01-05T09:00:00+00:00')
     """
+    metadata = _metadata(pipeline, spec=spec, frame=frame, tables=tables, created=created, kind=kind,
+                         metrics=metrics, wearable_days=wearable_days)
+    return SavedModel(pipeline=pipeline, metadata=metadata, spec=spec).save(folder, overwrite=overwrite)
+
+
+def _metadata(pipeline, *, spec, frame, tables, created, kind=None, metrics=None, wearable_days=None) -> dict:
+    """``model.json`` of a fitted pipeline, but its pickle's hash (:func:`save_model`)."""
     from workbench.risk.reasons import reference_values
 
     kind = kind or _kind_of(pipeline)
-    X = frame.X[spec.names]
+    X = frame.X[spec.names][pd.Series(frame.y).notna().to_numpy(bool)]  # the rows it was fitted on
     spec_bytes = Path(spec.path).read_bytes()
     metadata = {
         "format": FORMAT,
@@ -456,8 +479,7 @@ def save_model(pipeline, folder: str | Path, *, spec, frame, tables, created, ki
         "metrics": _plain(dict(metrics or {})),
         "recalibration": None,
     }
-    folder = Path(folder)
-    return SavedModel(pipeline=pipeline, metadata=metadata, spec=spec).save(folder, overwrite=overwrite)
+    return metadata
 
 
 def _kind_of(pipeline) -> str:
@@ -588,3 +610,10 @@ def _toy():
     pipeline = build("logistic", spec).set_params(model=LogisticRegression(C=1.0))  # no inner CV: fast
     pipeline.fit(X, y.astype(int).to_numpy())
     return SimpleNamespace(X=X, y=y, info=info, pipeline=pipeline, tables=Tables(), spec=spec)
+
+
+def _toy_saved() -> SavedModel:
+    """The :func:`_toy` model as a SavedModel in memory (not written), for the doctests."""
+    toy = _toy()
+    return SavedModel(toy.pipeline, _metadata(toy.pipeline, spec=toy.spec, frame=toy, tables=toy.tables,
+                                              created="2026-01-05T09:00:00Z"), spec=toy.spec)
