@@ -50,23 +50,23 @@ Examples
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
 
-from workbench._declarations import read_yaml, refuse, unknown_keys, whole
+from workbench._declarations import whole
 from workbench._errors import RowProblemsError
 from workbench.params import FRAME, Date, Either, Instance, Optional, Options, Predicate, Sequence, validate_params
+from workbench.wearables._arrays import (DAY_NS, KINDS, MIN_NS, factor_codes, group_starts, lowest_mean, offset_table,
+                                         reading_arrays, sorted_by)
+from workbench.wearables.feature_settings import FeatureSettings, FeatureSettingsError, load_feature_settings
 
 __all__ = ["BASELINE_COLUMNS", "FEATURE_COLUMNS", "FeatureSettings", "FeatureSettingsError", "KINDS",
            "WEARABLE_DAYS_COLUMNS", "Z_COLUMNS", "daily_features", "load_feature_settings", "personal_baseline",
            "wearable_days"]
 
-#: The kinds of reading (the contract's order).
-KINDS = ("heart_rate", "rr_interval", "hrv_rmssd", "step_count", "sleep_episode")
 #: The columns :func:`daily_features` returns.
 FEATURE_COLUMNS = ("resident_id", "day", "device_id", "wear_minutes", "night_wear_minutes", "resting_hr", "rmssd",
                    "steps", "sleep_minutes", "sleep_midpoint", "sleep_regularity", "wear_state")
@@ -79,247 +79,6 @@ WEARABLE_DAYS_COLUMNS = ("resident_id", "day", "device_id", "wear_minutes", "nig
                          "steps", "sleep_minutes", "sleep_midpoint", "sleep_regularity", *BASELINE_COLUMNS,
                          "wear_state", "alert_state", "flag", "nights_low", "nights_valid", "rule")
 
-DAY_NS = 86_400 * 10**9
-MIN_NS = 60 * 10**9
-_DATA = Path(__file__).resolve().parents[1] / "data"
-
-
-# --- settings ------------------------------------------------------------------------------------
-
-class FeatureSettingsError(ValueError):
-    """The ``features:`` settings break a rule; the message names every key that is wrong."""
-
-
-@dataclass(frozen=True)
-class FeatureSettings:
-    """The validated ``features:`` settings (build them with :func:`load_feature_settings`)."""
-
-    version: str
-    night_start: int
-    night_end: int
-    night_min_wear: int
-    day_start: int
-    day_min_wear: int
-    hr_window: int
-    hr_min_readings: int
-    hr_lowest: int
-    rmssd_min_windows: int
-    rr_window: int
-    rr_min_beats: int
-    rr_range: tuple[float, float]
-    regularity_nights: int
-    regularity_within: int
-
-
-_SPEC = {  # section: {key: (attribute, low, high)}
-    "night": {"start_minute": ("night_start", -720, 720), "end_minute": ("night_end", -720, 1440),
-              "min_wear_minutes": ("night_min_wear", 0, 1440)},
-    "day": {"start_minute": ("day_start", 0, 1439), "min_wear_minutes": ("day_min_wear", 0, 1440)},
-    "resting_hr": {"window_minutes": ("hr_window", 1, 60), "min_readings": ("hr_min_readings", 1, 3600),
-                   "lowest_windows": ("hr_lowest", 1, 288)},
-    "rmssd": {"min_windows": ("rmssd_min_windows", 1, 288), "rr_window_minutes": ("rr_window", 1, 60),
-              "rr_min_beats": ("rr_min_beats", 2, 100_000)},
-    "sleep": {"regularity_nights": ("regularity_nights", 2, 60), "regularity_within_days": ("regularity_within", 2, 366)},
-}
-
-
-def _rr_range() -> tuple[float, float]:
-    path = _DATA / "wearables.yaml"
-    if path.is_file():
-        raw = read_yaml(path, FeatureSettingsError)
-        try:
-            low, high = raw["kinds"]["rr_interval"]["range"]
-            return float(low), float(high)
-        except (KeyError, TypeError, ValueError):
-            pass
-    raise FeatureSettingsError("wearables.yaml: kinds.rr_interval.range (the plausible RR range, ms) is not declared")
-
-
-def load_feature_settings(settings: "str | Path | Mapping | FeatureSettings | None" = None) -> FeatureSettings:
-    """The feature settings: the shipped ones (``None``), a YAML file with a ``features:`` key, a
-    mapping with that key's content, or ``settings`` itself if already loaded.
-
-    Raises
-    ------
-    FeatureSettingsError
-        Naming every key that is wrong.
-
-    Examples
-    --------
-    >>> s = load_feature_settings()
-    >>> s.night_start, s.night_end, s.night_min_wear, s.day_min_wear, s.rr_range
-    (0, 360, 240, 600, (240.0, 3000.0))
-    >>> load_feature_settings({"night": {"start_minute": 0}})
-    Traceback (most recent call last):
-    ...
-    workbench.wearables.features.FeatureSettingsError: feature settings: ...
-    """
-    if isinstance(settings, FeatureSettings):
-        return settings
-    if settings is None:
-        shared = _DATA / "wearables.yaml"
-        raw = read_yaml(shared, FeatureSettingsError) if shared.is_file() else None
-        path = shared if isinstance(raw, Mapping) and "features" in raw else _DATA / "wearable_features.yaml"
-        raw = read_yaml(path, FeatureSettingsError)["features"]
-    elif isinstance(settings, Mapping):
-        path, raw = Path("feature settings"), settings
-    else:
-        path = Path(settings)
-        whole_file = read_yaml(path, FeatureSettingsError)
-        raw = whole_file.get("features") if isinstance(whole_file, Mapping) else None
-    problems: list[str] = []
-    if not isinstance(raw, Mapping):
-        refuse(path, "feature settings", ["features: must be a mapping of the sections " + str(sorted(_SPEC))],
-               FeatureSettingsError)
-    unknown_keys(raw, {"version", "sources", *_SPEC}, "features", problems)
-    sources = raw.get("sources") if isinstance(raw.get("sources"), Mapping) else {}
-    values: dict[str, Any] = {"version": str(raw.get("version", ""))}
-    if not values["version"]:
-        problems.append("features.version: missing")
-    for section, keys in _SPEC.items():
-        entry = raw.get(section)
-        if not isinstance(entry, Mapping):
-            problems.append(f"features.{section}: missing (keys {sorted(keys)}, source)")
-            continue
-        unknown_keys(entry, {*keys, "source", "settings_source"}, f"features.{section}", problems)
-        for key in ("source", "settings_source"):
-            if key in entry and entry[key] not in sources:
-                problems.append(f"features.{section}.{key}: {entry[key]!r} is not a key of sources ({sorted(sources)})")
-        if "source" not in entry:
-            problems.append(f"features.{section}.source: missing")
-        for key, (attribute, low, high) in keys.items():
-            v = entry.get(key)
-            if not whole(v, low) or v > high:
-                problems.append(f"features.{section}.{key}: must be a whole number in [{low}, {high}]; got {v!r}")
-                v = low
-            values[attribute] = v
-    if not problems:
-        night = values["night_end"] - values["night_start"]
-        if not 0 < night <= 1440:
-            problems.append("features.night: end_minute must be after start_minute, at most 24 hours later")
-        elif values["night_min_wear"] > night:
-            problems.append(f"features.night.min_wear_minutes: more than the night's {night} minutes")
-        if values["day_min_wear"] > 1440 - values["day_start"]:
-            problems.append("features.day.min_wear_minutes: more than the daytime minutes")
-        for section, key, attribute in (("resting_hr", "window_minutes", "hr_window"),
-                                        ("rmssd", "rr_window_minutes", "rr_window")):
-            w = values[attribute]
-            if 1440 % w or values["night_start"] % w or night % w:
-                problems.append(f"features.{section}.{key}: {w} must divide 1440, the night's start minute and its "
-                                "length (windows never straddle the night's edges)")
-    refuse(path, "feature settings", problems, FeatureSettingsError)
-    return FeatureSettings(rr_range=_rr_range(), **values)
-
-
-# --- readings -> arrays ------------------------------------------------------------------------
-
-_REQUIRED = ("resident_id", "device_id", "kind", "start", "end", "value", "tz")
-
-
-def _codes(column: pd.Series, *, sort: bool) -> tuple[np.ndarray, np.ndarray]:
-    codes, uniques = pd.factorize(column, sort=sort)
-    return codes.astype(np.int64, copy=False), np.asarray(uniques, dtype=object)
-
-
-def _utc_ns(column: pd.Series, name: str, problems: list) -> np.ndarray | None:
-    dtype = column.dtype
-    if not isinstance(dtype, pd.DatetimeTZDtype):
-        problems.append((0, name, str(dtype), "must be datetime64[ns, UTC] (time-zone aware instants)"))
-        return None
-    values = column.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
-    return values.array.asi8 if hasattr(values.array, "asi8") else values.to_numpy().view(np.int64)
-
-
-def _offset_table(tz_names, lo_ns: int, hi_ns: int) -> tuple[np.ndarray, int]:
-    """Seconds east of UTC of each zone at each UTC minute from ``lo_ns`` (transitions fall on whole minutes)."""
-    t0 = lo_ns // MIN_NS
-    minutes = np.arange(t0, hi_ns // MIN_NS + 1, dtype=np.int64)
-    table = np.empty((len(tz_names), len(minutes)), dtype=np.int32)
-    stamps = pd.DatetimeIndex(minutes * MIN_NS, tz="UTC")
-    for k, name in enumerate(tz_names):
-        local = stamps.tz_convert(name).tz_localize(None).asi8
-        table[k] = (local - stamps.asi8) // 10**9
-    return table, int(t0)
-
-
-def _check(readings: pd.DataFrame) -> None:
-    missing = [c for c in _REQUIRED if c not in readings.columns]
-    if missing:
-        raise RowProblemsError([(None, c, None, "column missing from the readings") for c in missing],
-                               context="the wearable readings", table="readings")
-
-
-def _arrays(readings: pd.DataFrame) -> dict[str, Any]:
-    """Codes and instants of every reading; every bad row named at once."""
-    _check(readings)
-    problems: list[tuple] = []
-    rid, residents = _codes(readings["resident_id"], sort=True)
-    for i in np.flatnonzero(rid < 0)[:1000]:
-        problems.append((readings.index[i], "resident_id", None, "must not be blank"))
-    kind, kinds = _codes(readings["kind"], sort=False)
-    bad_kind = [k for k, name in enumerate(kinds) if name not in KINDS]
-    for i in np.flatnonzero(np.isin(kind, bad_kind) | (kind < 0))[:1000]:
-        problems.append((readings.index[i], "kind", readings["kind"].iloc[i], f"must be one of {list(KINDS)}"))
-    kmap = np.array([KINDS.index(n) if n in KINDS else -1 for n in kinds] + [-1], dtype=np.int8)
-    kind = kmap[kind]
-    tzc, tz_names = _codes(readings["tz"], sort=False)
-    from zoneinfo import ZoneInfo
-
-    for k, name in enumerate(tz_names):
-        try:
-            ZoneInfo(str(name))
-        except (ValueError, KeyError, OSError):
-            for i in np.flatnonzero(tzc == k)[:1000]:
-                problems.append((readings.index[i], "tz", name, "must be an IANA time zone (e.g. Asia/Shanghai)"))
-    for i in np.flatnonzero(tzc < 0)[:1000]:
-        problems.append((readings.index[i], "tz", None, "must not be blank"))
-    start, end = _utc_ns(readings["start"], "start", problems), _utc_ns(readings["end"], "end", problems)
-    value = readings["value"].to_numpy(dtype=np.float64, na_value=np.nan)
-    for i in np.flatnonzero(np.isnan(value) & (kind != 4))[:1000]:
-        problems.append((readings.index[i], "value", None, "must not be blank (only a sleep episode has no value)"))
-    if start is not None and end is not None:
-        nat = (start == np.iinfo(np.int64).min) | (end == np.iinfo(np.int64).min)
-        for i in np.flatnonzero(nat)[:1000]:
-            problems.append((readings.index[i], "start", None, "start and end must not be blank"))
-        for i in np.flatnonzero((end < start) & ~nat)[:1000]:
-            problems.append((readings.index[i], "end", readings["end"].iloc[i], "must not be before start"))
-    if problems:
-        raise RowProblemsError(problems, context="the wearable readings", table="readings")
-    return {"rid": rid, "residents": residents, "kind": kind, "tzc": tzc, "tz_names": tz_names,
-            "start": start, "end": end, "value": value}
-
-
-def _sorted_by(key: np.ndarray, *others: np.ndarray) -> tuple[np.ndarray, ...]:
-    """``key`` and ``others`` in the order of ``key`` (not sorted again when already in order)."""
-    if len(key) < 2 or bool(np.all(key[1:] >= key[:-1])):
-        return (key, *others)
-    order = np.argsort(key, kind="stable")
-    return (key[order], *(o[order] for o in others))
-
-
-def _starts(key: np.ndarray) -> np.ndarray:
-    """Positions where a sorted ``key`` begins a new value."""
-    if not len(key):
-        return np.zeros(0, dtype=np.int64)
-    return np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
-
-
-def _lowest_mean(values: np.ndarray, groups: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per group of a sorted ``groups``: the mean of its ``k`` lowest values (all when fewer)."""
-    first = _starts(groups)
-    sizes = np.diff(np.append(first, len(groups)))
-    member = np.repeat(np.arange(len(first)), sizes)
-    m = values.astype(np.float64, copy=True)
-    total, n = np.zeros(len(first)), np.zeros(len(first))
-    for _ in range(k):
-        low = np.minimum.reduceat(m, first) if len(first) else np.zeros(0)
-        ok = np.isfinite(low)
-        total[ok] += low[ok]
-        n[ok] += 1
-        hit = np.flatnonzero(m == low[member])
-        once = hit[np.concatenate(([True], member[hit][1:] != member[hit][:-1]))] if len(hit) else hit
-        m[once] = np.inf
-    return groups[first], total / np.where(n > 0, n, np.nan)
 
 
 # --- the daily features ----------------------------------------------------------------------
@@ -391,8 +150,14 @@ def daily_features(readings: pd.DataFrame, *, start=None, end=None,
     0 2025-06-01            60                   0        <NA>
     1 2025-06-02           360                 360        58.0
     """
+    return _features(readings, start=start, end=end, settings=settings, before=False)
+
+
+def _features(readings: pd.DataFrame, *, start, end, settings, before: bool) -> pd.DataFrame:
+    """:func:`daily_features`; ``before``: each resident's rows begin at the earlier of ``start`` and
+    the first reading's day (the baseline of the first days of the range reads the days before it)."""
     s = load_feature_settings(settings)
-    a = _arrays(readings)
+    a = reading_arrays(readings)
     n = len(a["rid"])
     residents = a["residents"]
     start_day = None if start is None else _day_number(start)
@@ -401,7 +166,7 @@ def daily_features(readings: pd.DataFrame, *, start=None, end=None,
         return _frame(residents[:0], np.zeros(0, np.int64), 0, 1, {}, s)
     lo = int(a["start"].min())
     hi = int(max(a["start"].max(), a["end"].max()))
-    table, t0 = _offset_table(a["tz_names"], lo, hi)
+    table, t0 = offset_table(a["tz_names"], lo, hi)
     tzc = a["tzc"]
 
     def local(utc: np.ndarray, rows) -> np.ndarray:
@@ -432,7 +197,7 @@ def daily_features(readings: pd.DataFrame, *, start=None, end=None,
 
     # heart rate: wear, night wear, resting heart rate
     hr = np.flatnonzero(kind == 0)
-    mk, hv = _sorted_by(minute[hr], value[hr])
+    mk, hv = sorted_by(minute[hr], value[hr])
     new = np.concatenate(([True], mk[1:] != mk[:-1])) if len(mk) else np.zeros(0, bool)
     worn = mk[new]
     f["wear"] = np.bincount(worn // 1440, minlength=n_keys)
@@ -442,11 +207,11 @@ def daily_features(readings: pd.DataFrame, *, start=None, end=None,
     shifted = mk - s.night_start
     inn = shifted % 1440 < night_len
     bins, hv_in = shifted[inn] // s.hr_window, hv[inn]
-    first = _starts(bins)
+    first = group_starts(bins)
     counts = np.diff(np.append(first, len(bins)))
     means = np.add.reduceat(hv_in, first) / counts if len(first) else np.zeros(0)
     ok = counts >= s.hr_min_readings
-    nights, rhr = _lowest_mean(means[ok], (bins[first] * s.hr_window // 1440)[ok], s.hr_lowest)
+    nights, rhr = lowest_mean(means[ok], (bins[first] * s.hr_window // 1440)[ok], s.hr_lowest)
     f["resting_hr"] = np.full(n_keys, np.nan)
     f["resting_hr"][nights] = rhr
 
@@ -468,7 +233,7 @@ def daily_features(readings: pd.DataFrame, *, start=None, end=None,
     shifted = minute[rr] - s.night_start
     inn = shifted % 1440 < night_len
     wk, rv = shifted[inn] // s.rr_window, value[rr][inn]
-    first = _starts(wk)
+    first = group_starts(wk)
     beats = np.diff(np.append(first, len(wk)))
     sq = np.zeros(len(wk))
     if len(wk) > 1:
@@ -500,7 +265,7 @@ def daily_features(readings: pd.DataFrame, *, start=None, end=None,
     f["sleep_n"] = np.bincount(key, minlength=n_keys)
     f["sleep_minutes"] = np.bincount(key, weights=dur, minlength=n_keys)
     order = np.lexsort((-dur, key))
-    longest = order[_starts(key[order])]
+    longest = order[group_starts(key[order])]
     f["sleep_midpoint"] = np.full(n_keys, np.nan)
     f["sleep_midpoint"][key[longest]] = (mid_loc[longest] - (e_loc[longest] // DAY_NS) * DAY_NS) / (3600 * 10**9)
 
@@ -510,6 +275,8 @@ def daily_features(readings: pd.DataFrame, *, start=None, end=None,
     res_last = np.full(n_res, np.iinfo(np.int64).min)
     np.maximum.at(res_last, rid, day)
     lo_day = np.full(n_res, start_day) if start_day is not None else res_first
+    if before:
+        lo_day = np.minimum(lo_day, res_first)
     hi_day = np.full(n_res, end_day) if end_day is not None else res_last
     grid_day = np.arange(n_days) + d0
     inside = (grid_day[None, :] >= lo_day[:, None]) & (grid_day[None, :] <= hi_day[:, None])
@@ -622,7 +389,7 @@ def personal_baseline(days: pd.DataFrame, *, window: int = 28, min_days: int = 1
                                    table="days")
     out = days.copy()
     n = len(out)
-    rid, _ = _codes(out["resident_id"], sort=False)
+    rid, _ = factor_codes(out["resident_id"], sort=False)
     dn = out["day"].to_numpy(dtype="datetime64[ns]").view(np.int64) // DAY_NS
     if n == 0:
         out["baseline_days"] = pd.array([], dtype="Int8")
@@ -706,7 +473,7 @@ def wearable_days(readings: pd.DataFrame, *, start=None, end=None, policy="weara
     from workbench.wearables.alerts import apply_alerts, load_wearable_policy
 
     p = load_wearable_policy(policy)
-    days = daily_features(readings, end=end, settings=settings)
+    days = _features(readings, start=start, end=end, settings=settings, before=True)
     days = personal_baseline(days, window=p.baseline_window, min_days=p.baseline_min_days)
     days = apply_alerts(days, policy=p)
     if start is not None:

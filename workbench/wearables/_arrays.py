@@ -1,0 +1,125 @@
+"""The readings frame as integer arrays: codes, UTC and local instants, sorting and grouping helpers
+(the vectorised core of :mod:`workbench.wearables.features`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from workbench._errors import RowProblemsError
+
+KINDS = ("heart_rate", "rr_interval", "hrv_rmssd", "step_count", "sleep_episode")
+DAY_NS = 86_400 * 10**9
+MIN_NS = 60 * 10**9
+
+# --- readings -> arrays ------------------------------------------------------------------------
+
+_REQUIRED = ("resident_id", "device_id", "kind", "start", "end", "value", "tz")
+
+
+def factor_codes(column: pd.Series, *, sort: bool) -> tuple[np.ndarray, np.ndarray]:
+    codes, uniques = pd.factorize(column, sort=sort)
+    return codes.astype(np.int64, copy=False), np.asarray(uniques, dtype=object)
+
+
+def _utc_ns(column: pd.Series, name: str, problems: list) -> np.ndarray | None:
+    dtype = column.dtype
+    if not isinstance(dtype, pd.DatetimeTZDtype):
+        problems.append((0, name, str(dtype), "must be datetime64[ns, UTC] (time-zone aware instants)"))
+        return None
+    values = column.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+    return values.array.asi8 if hasattr(values.array, "asi8") else values.to_numpy().view(np.int64)
+
+
+def offset_table(tz_names, lo_ns: int, hi_ns: int) -> tuple[np.ndarray, int]:
+    """Seconds east of UTC of each zone at each UTC minute from ``lo_ns`` (transitions fall on whole minutes)."""
+    t0 = lo_ns // MIN_NS
+    minutes = np.arange(t0, hi_ns // MIN_NS + 1, dtype=np.int64)
+    table = np.empty((len(tz_names), len(minutes)), dtype=np.int32)
+    stamps = pd.DatetimeIndex(minutes * MIN_NS, tz="UTC")
+    for k, name in enumerate(tz_names):
+        local = stamps.tz_convert(name).tz_localize(None).asi8
+        table[k] = (local - stamps.asi8) // 10**9
+    return table, int(t0)
+
+
+def _check(readings: pd.DataFrame) -> None:
+    missing = [c for c in _REQUIRED if c not in readings.columns]
+    if missing:
+        raise RowProblemsError([(None, c, None, "column missing from the readings") for c in missing],
+                               context="the wearable readings", table="readings")
+
+
+def reading_arrays(readings: pd.DataFrame) -> dict[str, Any]:
+    """Codes and instants of every reading; every bad row named at once."""
+    _check(readings)
+    problems: list[tuple] = []
+    rid, residents = factor_codes(readings["resident_id"], sort=True)
+    for i in np.flatnonzero(rid < 0)[:1000]:
+        problems.append((readings.index[i], "resident_id", None, "must not be blank"))
+    kind, kinds = factor_codes(readings["kind"], sort=False)
+    bad_kind = [k for k, name in enumerate(kinds) if name not in KINDS]
+    for i in np.flatnonzero(np.isin(kind, bad_kind) | (kind < 0))[:1000]:
+        problems.append((readings.index[i], "kind", readings["kind"].iloc[i], f"must be one of {list(KINDS)}"))
+    kmap = np.array([KINDS.index(n) if n in KINDS else -1 for n in kinds] + [-1], dtype=np.int8)
+    kind = kmap[kind]
+    tzc, tz_names = factor_codes(readings["tz"], sort=False)
+    from zoneinfo import ZoneInfo
+
+    for k, name in enumerate(tz_names):
+        try:
+            ZoneInfo(str(name))
+        except (ValueError, KeyError, OSError):
+            for i in np.flatnonzero(tzc == k)[:1000]:
+                problems.append((readings.index[i], "tz", name, "must be an IANA time zone (e.g. Asia/Shanghai)"))
+    for i in np.flatnonzero(tzc < 0)[:1000]:
+        problems.append((readings.index[i], "tz", None, "must not be blank"))
+    start, end = _utc_ns(readings["start"], "start", problems), _utc_ns(readings["end"], "end", problems)
+    value = readings["value"].to_numpy(dtype=np.float64, na_value=np.nan)
+    for i in np.flatnonzero(np.isnan(value) & (kind != 4))[:1000]:
+        problems.append((readings.index[i], "value", None, "must not be blank (only a sleep episode has no value)"))
+    if start is not None and end is not None:
+        nat = (start == np.iinfo(np.int64).min) | (end == np.iinfo(np.int64).min)
+        for i in np.flatnonzero(nat)[:1000]:
+            problems.append((readings.index[i], "start", None, "start and end must not be blank"))
+        for i in np.flatnonzero((end < start) & ~nat)[:1000]:
+            problems.append((readings.index[i], "end", readings["end"].iloc[i], "must not be before start"))
+    if problems:
+        raise RowProblemsError(problems, context="the wearable readings", table="readings")
+    return {"rid": rid, "residents": residents, "kind": kind, "tzc": tzc, "tz_names": tz_names,
+            "start": start, "end": end, "value": value}
+
+
+def sorted_by(key: np.ndarray, *others: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``key`` and ``others`` in the order of ``key`` (not sorted again when already in order)."""
+    if len(key) < 2 or bool(np.all(key[1:] >= key[:-1])):
+        return (key, *others)
+    order = np.argsort(key, kind="stable")
+    return (key[order], *(o[order] for o in others))
+
+
+def group_starts(key: np.ndarray) -> np.ndarray:
+    """Positions where a sorted ``key`` begins a new value."""
+    if not len(key):
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+
+
+def lowest_mean(values: np.ndarray, groups: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per group of a sorted ``groups``: the mean of its ``k`` lowest values (all when fewer)."""
+    first = group_starts(groups)
+    sizes = np.diff(np.append(first, len(groups)))
+    member = np.repeat(np.arange(len(first)), sizes)
+    m = values.astype(np.float64, copy=True)
+    total, n = np.zeros(len(first)), np.zeros(len(first))
+    for _ in range(k):
+        low = np.minimum.reduceat(m, first) if len(first) else np.zeros(0)
+        ok = np.isfinite(low)
+        total[ok] += low[ok]
+        n[ok] += 1
+        hit = np.flatnonzero(m == low[member])
+        once = hit[np.concatenate(([True], member[hit][1:] != member[hit][:-1]))] if len(hit) else hit
+        m[once] = np.inf
+    return groups[first], total / np.where(n > 0, n, np.nan)
