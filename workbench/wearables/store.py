@@ -1,0 +1,398 @@
+"""Raw wearable readings in partitioned Parquet, outside the registry: written a batch at a time,
+all or nothing, and read back by the partitions a question needs.
+
+Layout under ``root``::
+
+    kind=heart_rate/month=2025-03/<batch>-<hash>.parquet   one file per batch, kind and month
+    rejected/<batch>-<hash>.parquet                        the readings a batch refused, with their rules
+    _batches/<batch>.json                                  a batch's manifest: written last, it commits the batch
+
+- ``month`` is the month of the reading's **local** day (its ``start`` in its own ``tz``).
+- Columns of a readings file: ``resident_id``, ``device_id``, ``tz`` dictionary-encoded strings;
+  ``start``, ``end`` int64 UTC timestamps (nanoseconds, exact); ``value`` float32 when every value
+  of the file survives float32 exactly (heart rate, RR, steps: whole numbers and halves), else
+  float64 (so a read gives back exactly what was written). ``kind`` and ``month`` are the folders.
+- **All or nothing**: a batch is written to ``_tmp/`` first, its files then moved into their
+  folders, and its manifest written last (write-then-rename, atomic). Readers read only files a
+  manifest lists, so a batch is seen whole or not at all; a failure removes what the batch wrote.
+- **Re-ingest**: a batch id is the readings' content hash unless given. Writing a batch id already
+  stored with the same content does nothing (``status: "unchanged"``); with other content it is
+  **refused** (:class:`FileExistsError`): a stored batch is never silently replaced.
+- A batch whose readings were refused by the rules (an :class:`~workbench.wearables.ingest.IngestResult`
+  with problems, or a frame :func:`~workbench.wearables.ingest.check_readings` refuses) is refused
+  whole, unless ``keep_rejected=True``: then the good readings are stored and the refused ones go to
+  ``rejected/`` with their rules, so nothing is lost.
+
+Examples
+--------
+>>> import tempfile
+>>> import pandas as pd
+>>> readings = pd.DataFrame({"resident_id": ["R1"], "device_id": ["D1"], "kind": ["heart_rate"],
+...                          "start": pd.to_datetime(["2025-03-01 00:00"], utc=True),
+...                          "end": pd.to_datetime(["2025-03-01 00:00"], utc=True), "value": [61.0],
+...                          "tz": ["Asia/Shanghai"]})
+>>> root = tempfile.mkdtemp()
+>>> summary = write_readings(readings, root, batch_id="b1", as_of="2025-03-02")
+>>> summary["status"], summary["rows"], [f.split("/")[:2] for f in summary["files"]]
+('written', 1, [['kind=heart_rate', 'month=2025-03']])
+>>> read_readings(root, kinds=["heart_rate"])[["resident_id", "start", "value", "tz"]]
+  resident_id                     start  value             tz
+0          R1 2025-03-01 00:00:00+00:00   61.0  Asia/Shanghai
+>>> write_readings(readings, root, batch_id="b1", as_of="2025-03-02")["status"]
+'unchanged'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from workbench.params import Instance, NonEmptyStr, Optional, Options, Predicate, Sequence, validate_params
+from workbench.wearables._checks import KINDS, READING_COLUMNS, REJECTED_COLUMNS, canonical
+from workbench.wearables.ingest import IngestResult, check_readings
+
+__all__ = ["FILE_SCHEMA", "dask_readings", "read_readings", "read_rejected", "readings_files", "stored_batches",
+           "write_readings"]
+
+#: The columns of a readings file (``value`` may be float32 in a file: read back as float64).
+FILE_SCHEMA = pa.schema([("resident_id", pa.dictionary(pa.int32(), pa.string())),
+                         ("device_id", pa.dictionary(pa.int32(), pa.string())),
+                         ("start", pa.timestamp("ns", tz="UTC")), ("end", pa.timestamp("ns", tz="UTC")),
+                         ("value", pa.float64()), ("tz", pa.dictionary(pa.int32(), pa.string()))])
+_PARTITIONS = pa.schema([("kind", pa.string()), ("month", pa.string())])
+_DATASET = pa.schema([*FILE_SCHEMA, *_PARTITIONS])
+_BATCH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+#: Local days reach at most 14 hours either side of UTC (UTC+14, UTC-12).
+_LOCAL_REACH = pd.Timedelta(hours=14)
+
+
+def _when(value) -> pd.Timestamp:
+    t = pd.Timestamp(value)
+    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+
+
+_INSTANT = Optional(Predicate(lambda v: not pd.isna(_when(v)), "an instant (pandas.Timestamp, datetime or ISO text)"))
+_ROOT = Instance(str, os.PathLike, name="a folder (str or pathlib.Path)")
+_KINDS = Optional(Sequence(Options(*KINDS), min_length=1))
+_RESIDENTS = Optional(Sequence(NonEmptyStr(), min_length=1))
+
+
+# --- writing ---------------------------------------------------------------------------------------
+
+def _content_hash(readings: pd.DataFrame, rejected: pd.DataFrame | None) -> str:
+    digest = hashlib.sha256()
+    digest.update(pd.util.hash_pandas_object(readings.astype({"kind": "string"}), index=False).to_numpy().tobytes())
+    if rejected is not None and len(rejected):
+        digest.update(pd.util.hash_pandas_object(rejected.astype("string"), index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _local_months(readings: pd.DataFrame) -> pd.Series:
+    """``YYYY-MM`` of each reading's local day (its start in its own zone)."""
+    out = pd.Series("", index=readings.index, dtype=object)
+    for name in readings["tz"].unique():
+        at = (readings["tz"] == name).to_numpy()
+        out.loc[at] = readings.loc[at, "start"].dt.tz_convert(name).dt.strftime("%Y-%m").to_numpy()
+    return out
+
+
+def _table(part: pd.DataFrame) -> pa.Table:
+    values = part["value"].to_numpy(dtype="float64")
+    exact = np.array_equal(values.astype("float32").astype("float64"), values, equal_nan=True)
+    return pa.table({
+        "resident_id": pa.array(part["resident_id"].astype(object).to_numpy(), pa.string()).dictionary_encode(),
+        "device_id": pa.array(part["device_id"].astype(object).to_numpy(), pa.string()).dictionary_encode(),
+        "start": pa.array(part["start"], pa.timestamp("ns", tz="UTC")),
+        "end": pa.array(part["end"], pa.timestamp("ns", tz="UTC")),
+        "value": pa.array(values.astype("float32") if exact else values),
+        "tz": pa.array(part["tz"].astype(object).to_numpy(), pa.string()).dictionary_encode()})
+
+
+def _manifest(root: Path, batch_id: str) -> dict | None:
+    path = root / "_batches" / f"{batch_id}.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def stored_batches(root) -> pd.DataFrame:
+    """The batches committed under ``root``: ``batch_id, rows, rejected_rows, files, written_at``.
+
+    >>> import tempfile
+    >>> stored_batches(tempfile.mkdtemp()).columns.tolist()
+    ['batch_id', 'rows', 'rejected_rows', 'files', 'written_at']
+    """
+    folder = Path(root) / "_batches"
+    rows = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))] if folder.exists() else []
+    return pd.DataFrame([{"batch_id": m["batch_id"], "rows": m["rows"], "rejected_rows": m["rejected_rows"],
+                          "files": len(m["files"]), "written_at": m["written_at"]} for m in rows],
+                        columns=["batch_id", "rows", "rejected_rows", "files", "written_at"])
+
+
+@validate_params({"root": _ROOT, "batch_id": Optional(Predicate(lambda v: isinstance(v, str) and bool(_BATCH.match(v)),
+                                                                "a batch id of letters, digits, '.', '_' or '-'")),
+                  "rejected": Optional(Instance(pd.DataFrame, name="a pandas DataFrame")),
+                  "keep_rejected": Options(True, False), "as_of": _INSTANT})
+def write_readings(readings, root, *, batch_id: str | None = None, rejected: pd.DataFrame | None = None,
+                   keep_rejected: bool = False, as_of=None) -> dict[str, Any]:
+    """Store a batch of readings (all or nothing).
+
+    Parameters
+    ----------
+    readings : IngestResult or DataFrame
+        What a reader returned, or a frame in the contract's shape (then checked with
+        :func:`~workbench.wearables.ingest.check_readings`).
+    root : str or Path
+        The store's folder (created if absent).
+    batch_id : str, optional
+        The batch's name (letters, digits, ``.``, ``_``, ``-``); default: ``b-`` and the first 16
+        hex digits of the content hash, so the same readings are the same batch.
+    rejected : DataFrame, optional
+        Refused readings to keep with the batch (:data:`~workbench.wearables.ingest.REJECTED_COLUMNS`);
+        default: those of the IngestResult or of the check.
+    keep_rejected : bool, default False
+        False: a batch with refused readings is refused whole (:class:`ReadingProblemsError`, nothing
+        written). True: the good readings are stored and the refused ones kept in ``rejected/``.
+    as_of : instant, optional
+        For the check of a frame: readings after it are from the future (default: now).
+
+    Returns
+    -------
+    dict
+        ``batch_id``, ``status`` ("written" or "unchanged"), ``rows``, ``rejected_rows``, ``files``
+        (paths relative to ``root``), ``content_hash``.
+    """
+    if not isinstance(readings, (IngestResult, pd.DataFrame)):
+        raise TypeError(f"readings must be an IngestResult or a DataFrame. Got {type(readings).__name__} instead.")
+    result = readings if isinstance(readings, IngestResult) else check_readings(readings, as_of=as_of)
+    if not keep_rejected:
+        result.raise_if_problems()
+    good = canonical(result.readings)
+    refused = result.rejected if rejected is None else rejected[list(REJECTED_COLUMNS)]
+    refused = refused.astype({c: "string" for c in REJECTED_COLUMNS if c != "row"}).astype({"row": "Int64"})
+    content = _content_hash(good, refused)
+    batch_id = batch_id or f"b-{content[:16]}"
+    root = Path(root)
+    known = _manifest(root, batch_id)
+    if known is not None:
+        if known["content_hash"] != content:
+            raise FileExistsError(f"The batch {batch_id!r} is already stored in {root} with other readings; a stored "
+                                  "batch is never replaced: give the new readings another batch_id.")
+        return {**{k: known[k] for k in ("batch_id", "rows", "rejected_rows", "files", "content_hash")},
+                "status": "unchanged"}
+    stem = f"{batch_id}-{content[:8]}"
+    temporary = root / "_tmp" / f"{stem}-{uuid.uuid4().hex[:8]}"
+    moved: list[Path] = []
+    made: list[Path] = []
+    try:
+        files = []
+        if len(good):
+            months = _local_months(good)
+            for (kind, month), part in good.groupby([good["kind"].astype(str), months], sort=True):
+                relative = Path(f"kind={kind}") / f"month={month}" / f"{stem}.parquet"
+                (temporary / relative).parent.mkdir(parents=True, exist_ok=True)
+                pq.write_table(_table(part), temporary / relative, compression="zstd")
+                files.append(relative)
+        rejected_file = None
+        if len(refused):
+            rejected_file = Path("rejected") / f"{stem}.parquet"
+            (temporary / rejected_file).parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(pa.Table.from_pandas(refused, preserve_index=False), temporary / rejected_file,
+                           compression="zstd")
+        for relative in [*files, *([rejected_file] if rejected_file else [])]:
+            for folder in reversed((root / relative).parents):
+                if folder != root and root in folder.parents and not folder.exists():
+                    folder.mkdir()
+                    made.append(folder)
+            os.replace(temporary / relative, root / relative)
+            moved.append(root / relative)
+        manifest = {"format": 1, "batch_id": batch_id, "content_hash": content, "rows": int(len(good)),
+                    "rejected_rows": int(len(refused)), "files": [p.as_posix() for p in files],
+                    "rejected": rejected_file.as_posix() if rejected_file else None,
+                    "kinds": {str(k): int(v) for k, v in good["kind"].value_counts(sort=False).items() if v},
+                    "written_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+        batches = root / "_batches"
+        batches.mkdir(parents=True, exist_ok=True)
+        pending = batches / f".{batch_id}.json.{uuid.uuid4().hex[:8]}"
+        pending.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+        os.replace(pending, batches / f"{batch_id}.json")  # the commit
+    except BaseException:
+        for path in moved:
+            path.unlink(missing_ok=True)
+        for folder in reversed(made):
+            if folder.exists() and not any(folder.iterdir()):
+                folder.rmdir()
+        raise
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+        for leftover in (root / "_tmp", root / "_batches"):
+            if leftover.exists() and not any(leftover.iterdir()):
+                leftover.rmdir()
+    return {k: manifest[k] for k in ("batch_id", "rows", "rejected_rows", "files", "content_hash")} | {"status": "written"}
+
+
+# --- reading ---------------------------------------------------------------------------------------
+
+def _committed(root: Path) -> list[str]:
+    folder = root / "_batches"
+    if not folder.exists():
+        return []
+    return sorted(f for p in folder.glob("*.json") for f in json.loads(p.read_text(encoding="utf-8"))["files"])
+
+
+def _months(start, end) -> list[str] | None:
+    """The local months a reading starting in [start, end) can be filed under (None: any)."""
+    if start is None and end is None:
+        return None
+    low = (_when(start) - _LOCAL_REACH) if start is not None else None
+    high = (_when(end) + _LOCAL_REACH) if end is not None else None
+    if low is None or high is None:
+        return None
+    if high <= low:
+        return []
+    return [str(p) for p in pd.period_range(low.tz_localize(None).to_period("M"), high.tz_localize(None).to_period("M"),
+                                            freq="M")]
+
+
+def _partition_filter(kinds, months):
+    expr = None
+    if kinds is not None:
+        expr = pc.field("kind").isin(list(kinds))
+    if months is not None:
+        m = pc.field("month").isin(months)
+        expr = m if expr is None else expr & m
+    return expr
+
+
+def _row_filter(residents, start, end):
+    expr = None
+    parts = []
+    if residents is not None:
+        parts.append(pc.field("resident_id").isin(list(residents)))
+    if start is not None:
+        parts.append(pc.field("start") >= pa.scalar(_when(start), pa.timestamp("ns", tz="UTC")))
+    if end is not None:
+        parts.append(pc.field("start") < pa.scalar(_when(end), pa.timestamp("ns", tz="UTC")))
+    for p in parts:
+        expr = p if expr is None else expr & p
+    return expr
+
+
+def readings_files(root, *, start=None, end=None, kinds=None) -> list[str]:
+    """The committed files a read of ``kinds`` starting in [``start``, ``end``) opens (paths
+    relative to ``root``): the partitions are pruned by kind and local month before any file is
+    opened.
+
+    >>> import tempfile
+    >>> readings_files(tempfile.mkdtemp(), kinds=["heart_rate"])
+    []
+    """
+    root = Path(root)
+    committed = _committed(root)
+    if not committed:
+        return []
+    dataset = ds.dataset([str(root / f) for f in committed], schema=_DATASET, format="parquet",
+                         partitioning=ds.partitioning(_PARTITIONS, flavor="hive"), partition_base_dir=str(root))
+    expr = _partition_filter(kinds, _months(start, end))
+    fragments = dataset.get_fragments(filter=expr) if expr is not None else dataset.get_fragments()
+    return sorted(Path(f.path).relative_to(root).as_posix() for f in fragments)
+
+
+def _frame(table: pa.Table) -> pd.DataFrame:
+    frame = table.to_pandas()
+    frame["kind"] = frame["kind"].astype(str)
+    return canonical(frame[list(READING_COLUMNS)])
+
+
+_READ_PARAMS = {"root": _ROOT, "residents": _RESIDENTS, "start": _INSTANT, "end": _INSTANT, "kinds": _KINDS}
+
+
+@validate_params(_READ_PARAMS)
+def read_readings(root, *, residents: list[str] | None = None, start=None, end=None,
+                  kinds: list[str] | None = None) -> pd.DataFrame:
+    """The stored readings in the contract's frame, reading only the partitions needed.
+
+    Parameters
+    ----------
+    root : str or Path
+        The store's folder.
+    residents : list of str, optional
+        Only these residents (default: all).
+    start, end : instant, optional
+        Only readings whose ``start`` is in [start, end) (naive: UTC). A sleep episode that began
+        before ``start`` is not included.
+    kinds : list of str, optional
+        Only these kinds (default: all).
+
+    Returns
+    -------
+    DataFrame
+        ``resident_id, device_id, kind, start, end, value, tz``, sorted by resident, device, kind,
+        start; empty (with those columns) when nothing matches.
+    """
+    root = Path(root)
+    files = readings_files(root, start=start, end=end, kinds=kinds)
+    if not files:
+        return canonical(pd.DataFrame({c: [] for c in READING_COLUMNS}))
+    dataset = ds.dataset([str(root / f) for f in files], schema=_DATASET, format="parquet",
+                         partitioning=ds.partitioning(_PARTITIONS, flavor="hive"), partition_base_dir=str(root))
+    return _frame(dataset.to_table(filter=_row_filter(residents, start, end)))
+
+
+def _read_one(path: str, root: str, residents, start, end) -> pd.DataFrame:
+    dataset = ds.dataset([path], schema=_DATASET, format="parquet",
+                         partitioning=ds.partitioning(_PARTITIONS, flavor="hive"), partition_base_dir=root)
+    return _frame(dataset.to_table(filter=_row_filter(residents, start, end)))
+
+
+@validate_params(_READ_PARAMS)
+def dask_readings(root, *, residents: list[str] | None = None, start=None, end=None, kinds: list[str] | None = None):
+    """The same readings as :func:`read_readings`, as a Dask dataframe with one partition per
+    stored file (for cohorts past one machine): only the files of the needed partitions are
+    listed, each read with the same row filter. Partitions are not sorted across files.
+
+    >>> import tempfile
+    >>> dask_readings(tempfile.mkdtemp()).compute().columns.tolist()
+    ['resident_id', 'device_id', 'kind', 'start', 'end', 'value', 'tz']
+    """
+    import dask.dataframe as dd
+
+    root = Path(root)
+    files = [str(root / f) for f in readings_files(root, start=start, end=end, kinds=kinds)]
+    meta = canonical(pd.DataFrame({c: [] for c in READING_COLUMNS}))
+    if not files:
+        return dd.from_pandas(meta, npartitions=1)
+    return dd.from_map(_read_one, files, root=str(root), residents=residents, start=start, end=end, meta=meta)
+
+
+def read_rejected(root) -> pd.DataFrame:
+    """Every refused reading kept in ``root``'s ``rejected/`` folder, with its batch.
+
+    >>> import tempfile
+    >>> read_rejected(tempfile.mkdtemp()).columns.tolist()[:3]
+    ['batch_id', 'source', 'row']
+    """
+    root = Path(root)
+    folder = root / "_batches"
+    frames = []
+    for p in sorted(folder.glob("*.json")) if folder.exists() else []:
+        m = json.loads(p.read_text(encoding="utf-8"))
+        if m.get("rejected"):
+            frame = pq.read_table(root / m["rejected"]).to_pandas()
+            frames.append(frame.assign(batch_id=m["batch_id"]))
+    columns = ["batch_id", *REJECTED_COLUMNS]
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype="string") for c in columns})
+    return pd.concat(frames, ignore_index=True)[columns]
