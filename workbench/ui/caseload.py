@@ -57,9 +57,14 @@ def _day(value) -> str:
     return "" if pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m-%d")
 
 
-def caseload_table_html(listed: pd.DataFrame, *, lang: str, caption: str) -> str:
+def caseload_table_html(listed: pd.DataFrame, *, lang: str, caption: str, wearables: pd.DataFrame | None = None,
+                        risk: pd.DataFrame | None = None, on=None) -> str:
     """The follow-up list as an accessible HTML table; rows needing action today are marked in
-    words (not by colour alone) and highlighted.
+    words (not by colour alone) and highlighted. Beside the tier: the risk band of the latest
+    prediction on or before ``on`` with its top reasons (``risk``: ``risk_predictions`` rows), and
+    the wristband's latest day with its state and a flag's reason (``wearables``:
+    ``wearable_days`` rows; blank for a resident without a device); see
+    :mod:`workbench.ui._early_warning_text`.
 
     Examples
     --------
@@ -72,8 +77,14 @@ def caseload_table_html(listed: pd.DataFrame, *, lang: str, caption: str) -> str
     >>> '<tr class="wb-alert">' in out and "⚠ Urgent; Due today" in out
     True
     """
-    heads = ["resident", "name", "tier", "status", "next_contact", "last_contact", "week", "phq9_latest"]
-    head = "".join(f'<th scope="col">{html.escape(t("col_" + h, lang))}</th>' for h in heads)
+    from workbench.ui._early_warning_text import early_warning_cells, word
+
+    heads = ["resident", "name", "tier", "risk_band", "wearable", "status", "next_contact", "last_contact", "week",
+             "phq9_latest"]
+    label = {h: word("col_" + h, lang) if h in ("risk_band", "wearable") else t("col_" + h, lang) for h in heads}
+    head = "".join(f'<th scope="col">{html.escape(label[h])}</th>' for h in heads)
+    early = early_warning_cells(listed["resident_id"].tolist() if len(listed) else [], wearables=wearables, risk=risk,
+                                lang=lang, on=on)
     body = []
     for _, r in listed.iterrows():
         alert = bool(r["urgent"] or r["overdue"] or r["due_today"])
@@ -81,11 +92,15 @@ def caseload_table_html(listed: pd.DataFrame, *, lang: str, caption: str) -> str
         if latest and not pd.isna(r.get("baseline_phq9")):
             latest = f"{r['baseline_phq9']:g} → {latest}"
         tier = "" if pd.isna(r["tier"]) else t(f"tier_{int(r['tier'])}", lang)
-        cells = [r["resident_id"], r.get("name") or "", tier, _status_words(r, lang), _day(r.get("next_contact_due")),
-                 _day(r.get("last_contact_on")), "" if pd.isna(r.get("week")) else str(int(r["week"])), latest]
-        first = f'<th scope="row">{html.escape(str(cells[0]))}</th>'
-        rest = "".join(f'<td class="wb-nowrap">{html.escape(str(c))}</td>' if k in (4, 5) else f"<td>{html.escape(str(c))}</td>"
-                       for k, c in enumerate(cells[1:], start=1))
+        wear_html, risk_html = early.get(r["resident_id"], ("", ""))
+        # (text, HTML already made, no wrapping) per column after the resident
+        cells = [(r.get("name") or "", None, False), (tier, None, False), (None, risk_html, False),
+                 (None, wear_html, False), (_status_words(r, lang), None, False),
+                 (_day(r.get("next_contact_due")), None, True), (_day(r.get("last_contact_on")), None, True),
+                 ("" if pd.isna(r.get("week")) else str(int(r["week"])), None, False), (latest, None, False)]
+        first = f'<th scope="row">{html.escape(str(r["resident_id"]))}</th>'
+        rest = "".join(("<td class=\"wb-nowrap\">" if nowrap else "<td>")
+                       + (made if made is not None else html.escape(str(text))) + "</td>" for text, made, nowrap in cells)
         body.append(f'<tr class="wb-alert">{first}{rest}</tr>' if alert else f"<tr>{first}{rest}</tr>")
     if not body:
         body.append(f'<tr><td colspan="{len(heads)}">{html.escape(t("nobody_listed", lang))}</td></tr>')
@@ -310,7 +325,9 @@ class CaseloadView(w.VBox):
         shown = self.rows()
         day = self.on.value.isoformat() if self.on.value else ""
         self.table.value = caseload_table_html(shown, lang=lang, caption=t("list_caption", lang).format(
-            view=t("view_" + self.view.value, lang), day=day, n=len(shown)))
+            view=t("view_" + self.view.value, lang), day=day, n=len(shown)),
+            wearables=None if self.data is None else self.data.wearables,
+            risk=None if self.data is None else self.data.risk, on=self.on.value)
         chosen = self.who.value
         options = [("", None)] + [(f"{r.resident_id} {r.name or ''}".strip(), r.resident_id) for r in shown.itertuples()]
         self.who.options = options
