@@ -196,6 +196,7 @@ def write_readings(readings, root, *, batch_id: str | None = None, rejected: pd.
     temporary = root / "_tmp" / f"{stem}-{uuid.uuid4().hex[:8]}"
     moved: list[Path] = []
     made: list[Path] = []
+    pending: Path | None = None
     try:
         files = []
         if len(good):
@@ -229,6 +230,8 @@ def write_readings(readings, root, *, batch_id: str | None = None, rejected: pd.
         pending.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
         os.replace(pending, batches / f"{batch_id}.json")  # the commit
     except BaseException:
+        if pending is not None:
+            pending.unlink(missing_ok=True)
         for path in moved:
             path.unlink(missing_ok=True)
         for folder in reversed(made):
