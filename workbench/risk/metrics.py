@@ -334,7 +334,9 @@ def val_prob(p: Any, y: Any) -> pd.Series:
 
     Notes
     -----
-    As rms computes them: ``d_chisq`` = null deviance - deviance of the predictions as they are
+    As rms computes them: ``c`` and ``dxy`` from the risks binned in steps of 1/5000 (as
+    ``lrm.fit`` counts concordance; :func:`c_statistic` is exact and may differ in the 4th
+    digit); ``d_chisq`` = null deviance - deviance of the predictions as they are
     (intercept 0, slope 1 on ``logit(p)``); ``r2`` Nagelkerke's on that; ``d = (d_chisq - 1)/n``;
     ``u_chisq`` = deviance of the predictions - deviance of the logistic recalibration
     ``y ~ logit(p)``, ``u = (u_chisq - 2)/n``, ``q = d - u``; ``intercept`` and ``slope`` of the
@@ -378,7 +380,7 @@ def val_prob(p: Any, y: Any) -> pd.Series:
     l_fixed = float(-2 * np.sum(yk * lk - np.logaddexp(0, lk)))
     lr = l0 - l_fixed
     r2 = (1 - np.exp(-lr / nk)) / (1 - np.exp(-l0 / nk))
-    auc, _ = _delong(yk, lk)
+    auc, _ = _delong(yk, np.floor(ps[ok] * 5000))  # lrm.fit's C: risks binned in 1/5000ths
     b, dev_recal = _lrm_fit(lk, yk)
     d = (lr - 1) / nk
     u_chisq = l01 - dev_recal
