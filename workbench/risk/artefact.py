@@ -35,7 +35,6 @@ with (``allow_version_mismatch=True`` loads it anyway, with a warning).
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import json
 import platform
@@ -379,8 +378,10 @@ def _plain(value):
 
 # --- save and load -------------------------------------------------------------------------------
 
-def _training(frame) -> dict[str, Any]:
-    """n, events and the first and last screening day of the rows with a known outcome."""
+def _training(frame, tables=None) -> dict[str, Any]:
+    """n, events and the first and last screening day of the rows with a known outcome; where
+    the tables came from (``source``: sample, synth, registry, export) and how many of those rows
+    had no wearable data."""
     y = pd.Series(frame.y)
     known = y.notna().to_numpy(bool)
     info = getattr(frame, "info", None)
@@ -389,7 +390,12 @@ def _training(frame) -> dict[str, Any]:
         days = pd.to_datetime(info["assessed_on"]).to_numpy()[known]
     first = _plain(pd.Timestamp(days.min())) if days is not None and len(days) else None
     last = _plain(pd.Timestamp(days.max())) if days is not None and len(days) else None
-    return {"n": int(known.sum()), "events": int(y[known].astype(float).sum()), "first": first, "last": last}
+    no_wear = None
+    if "no_wearable_data" in frame.X.columns:
+        no_wear = int((frame.X["no_wearable_data"].to_numpy(float)[known] == 1).sum())
+    source = getattr(tables, "attrs", {}).get("source") if tables is not None else None
+    return {"n": int(known.sum()), "events": int(y[known].astype(float).sum()), "first": first, "last": last,
+            "source": source, "no_wearable_rows": no_wear}
 
 
 def save_model(pipeline, folder: str | Path, *, spec, frame, tables, created, kind: str | None = None,
@@ -434,8 +440,9 @@ def save_model(pipeline, folder: str | Path, *, spec, frame, tables, created, ki
     Examples
     --------
     >>> import tempfile
+    >>> from workbench.risk import _toy
     >>> from workbench.risk.spec import load_spec
-    >>> toy, spec = _toy(), load_spec()
+    >>> toy, spec = _toy.toy(), load_spec()
     >>> folder = save_model(toy.pipeline, tempfile.mkdtemp(), spec=spec, frame=toy, tables=toy.tables,
     ...                     created="2026-01-05T09:00:00Z")
     >>> saved = load_model(folder)
@@ -469,7 +476,7 @@ def _metadata(pipeline, *, spec, frame, tables, created, kind=None, metrics=None
                     "en": spec.outcome.text["en"], "zh": spec.outcome.text["zh"]},
         "predictors": spec.names,
         "bands": {"medium_from": spec.medium_from, "high_from": spec.high_from},
-        "training": _training(frame),
+        "training": _training(frame, tables),
         "data_version": data_version(tables, wearable_days=wearable_days),
         "data_tables": sorted([*DATA_TABLES, *(["wearable_days"] if wearable_days is not None else [])]),
         "versions": package_versions(),
@@ -519,8 +526,9 @@ def load_model(folder: str | Path, *, allow_version_mismatch: bool = False) -> S
     Examples
     --------
     >>> import tempfile
+    >>> from workbench.risk import _toy
     >>> from workbench.risk.spec import load_spec
-    >>> toy = _toy()
+    >>> toy = _toy.toy()
     >>> folder = save_model(toy.pipeline, tempfile.mkdtemp(), spec=load_spec(), frame=toy, tables=toy.tables,
     ...                     created="2026-01-05T09:00:00Z")
     >>> with open(folder / "model.joblib", "ab") as f:
@@ -577,43 +585,3 @@ def load_model(folder: str | Path, *, allow_version_mismatch: bool = False) -> S
         pipeline = joblib.load(pickle_path)
     return SavedModel(pipeline=pipeline, metadata=metadata, folder=folder, spec=spec)
 
-
-@functools.lru_cache(maxsize=1)
-def _toy():
-    """A tiny fitted logistic model of the shipped spec on 60 made-up rows, for the doctests:
-    ``X``, ``y``, ``info``, ``pipeline``, ``tables`` (empty), ``spec``. Not data about anyone."""
-    from types import SimpleNamespace
-
-    from workbench.risk.models import build
-    from workbench.risk.spec import load_spec
-    from workbench.tables import Tables
-
-    spec = load_spec()
-    rng = np.random.default_rng(7)
-    n = 60
-    X = pd.DataFrame(index=pd.Index([f"D{k:07d}" for k in range(n)], name="decision_id"))
-    for p in spec.predictors:
-        if p.kind == "category":
-            X[p.name] = rng.choice(np.array(["urban", "rural", None], dtype=object), n)
-        elif p.source == "wearable":
-            X[p.name] = 1.0 if "indicator" in p.options else np.nan
-        elif p.kind == "binary":
-            X[p.name] = rng.integers(0, 2, n).astype(float)
-        else:
-            X[p.name] = np.round(rng.normal(10, 4, n), 0)
-    X.loc[X.index[::7], "last_hba1c"] = np.nan
-    y = pd.Series((X["phq9_total"] + rng.normal(0, 3, n) > 11).astype(int), index=X.index, dtype="Int8")
-    info = pd.DataFrame({"assessed_on": pd.date_range("2025-01-01", periods=n, freq="3D"),
-                         "resident_id": [f"R{k:07d}" for k in range(n)]}, index=X.index)
-    from sklearn.linear_model import LogisticRegression
-
-    pipeline = build("logistic", spec).set_params(model=LogisticRegression(C=1.0))  # no inner CV: fast
-    pipeline.fit(X, y.astype(int).to_numpy())
-    return SimpleNamespace(X=X, y=y, info=info, pipeline=pipeline, tables=Tables(), spec=spec)
-
-
-def _toy_saved() -> SavedModel:
-    """The :func:`_toy` model as a SavedModel in memory (not written), for the doctests."""
-    toy = _toy()
-    return SavedModel(toy.pipeline, _metadata(toy.pipeline, spec=toy.spec, frame=toy, tables=toy.tables,
-                                              created="2026-01-05T09:00:00Z"), spec=toy.spec)

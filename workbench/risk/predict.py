@@ -19,14 +19,8 @@ later referrals.
 
 Examples
 --------
->>> from workbench.sample import load_sample
->>> from workbench.risk.artefact import _toy_saved
->>> local = recalibrate(_toy_saved(), load_sample(), site="district_b", created="2026-02-01")
->>> local.model
-'not_improving_logistic@1.0-recal-district_b'
->>> out = predict(load_sample(), local, on="2026-02-02", by="counsellor_1")
->>> out[["model", "band"]].iloc[0].tolist()
-['not_improving_logistic@1.0-recal-district_b', 'low']
+>>> PREDICTION_COLUMNS[:4], PREDICTION_COLUMNS[-2:]
+(['prediction_id', 'decision_id', 'resident_id', 'assessed_on'], ['predicted_on', 'predicted_by'])
 """
 
 from __future__ import annotations
@@ -109,8 +103,9 @@ def predict(tables, saved_model: SavedModel, *, on, by: str, wearable_days: pd.D
     --------
     >>> import tempfile
     >>> from workbench.sample import load_sample
-    >>> from workbench.risk.artefact import _toy, load_model, save_model
-    >>> toy = _toy()
+    >>> from workbench.risk import _toy
+    >>> from workbench.risk.artefact import load_model, save_model
+    >>> toy = _toy.toy()
     >>> folder = save_model(toy.pipeline, tempfile.mkdtemp(), spec=toy.spec, frame=toy, tables=toy.tables,
     ...                     created="2026-01-05T09:00:00Z")
     >>> out = predict(load_sample(), load_model(folder), on="2026-01-06", by="counsellor_1")
@@ -265,8 +260,8 @@ def recalibrate(saved_model: SavedModel, tables, *, site: str, created, method: 
     Examples
     --------
     >>> from workbench.sample import load_sample
-    >>> from workbench.risk.artefact import _toy_saved
-    >>> base = _toy_saved()
+    >>> from workbench.risk._toy import toy_saved
+    >>> base = toy_saved()
     >>> new = recalibrate(base, load_sample(), site="district_b", created="2026-02-01")
     >>> new.model
     'not_improving_logistic@1.0-recal-district_b'

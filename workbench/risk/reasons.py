@@ -27,8 +27,8 @@ base model times its slope (the intercept moves everybody alike).
 
 Examples
 --------
->>> from workbench.risk.artefact import _toy
->>> toy = _toy()
+>>> from workbench.risk import _toy
+>>> toy = _toy.toy()
 >>> r = top_reasons(toy.pipeline, toy.X.head(3), reference=toy.X)
 >>> r.columns[:3].tolist()
 ['reason_1', 'contribution_1', 'value_1']
@@ -109,8 +109,8 @@ def reference_values(pipeline, X: pd.DataFrame) -> dict[str, Any]:
     predictor's median, or most common value for a non-number or a yes/no; None when all blank),
     and for a logistic pipeline ``prepared_mean`` (the training mean of each prepared column).
 
-    >>> from workbench.risk.artefact import _toy
-    >>> toy = _toy()
+    >>> from workbench.risk import _toy
+    >>> toy = _toy.toy()
     >>> ref = reference_values(toy.pipeline, toy.X)
     >>> sorted(ref), len(ref["prepared_mean"]) >= len(ref["predictors"])
     (['predictors', 'prepared_mean', 'typical'], True)
@@ -166,8 +166,9 @@ def contributions(model, X: pd.DataFrame, *, reference: pd.DataFrame | Mapping |
 
     Examples
     --------
-    >>> from workbench.risk.artefact import _toy, log_odds
-    >>> toy = _toy()
+    >>> from workbench.risk import _toy
+    >>> from workbench.risk.artefact import log_odds
+    >>> toy = _toy.toy()
     >>> c = contributions(toy.pipeline, toy.X, reference=toy.X)
     >>> c.attrs["method"], bool(np.allclose(c.attrs["baseline"] + c.sum(axis=1), log_odds(toy.pipeline, toy.X)))
     ('exact_log_odds', True)
@@ -262,8 +263,8 @@ def top_reasons(model, X: pd.DataFrame, *, n: int = 3, reference: pd.DataFrame |
 
     Examples
     --------
-    >>> from workbench.risk.artefact import _toy
-    >>> toy = _toy()
+    >>> from workbench.risk import _toy
+    >>> toy = _toy.toy()
     >>> r = top_reasons(toy.pipeline, toy.X.head(2), n=2, reference=toy.X)
     >>> r.columns.tolist()
     ['reason_1', 'contribution_1', 'value_1', 'reason_2', 'contribution_2', 'value_2']
