@@ -62,6 +62,9 @@ def test_reproducible_with_the_seed_and_different_with_another():
     a = device_streams(people(2), seed=5, **args)
     b = device_streams(people(2), seed=5, **args)
     pd.testing.assert_frame_equal(a, b)
+    fast = device_arrays(people(2), seed=5, **args).to_readings(strings=False)      # categoricals, same values
+    assert isinstance(fast["resident_id"].dtype, pd.CategoricalDtype)
+    pd.testing.assert_frame_equal(fast.astype({"resident_id": "string", "device_id": "string", "tz": "string"}), a)
     c = device_streams(people(2), seed=6, **args)
     assert len(a) != len(c) or not np.array_equal(a["value"].to_numpy(), c["value"].to_numpy(), equal_nan=True)
 
