@@ -120,8 +120,10 @@ def zones() -> frozenset[str]:
 
 def blank(text: pd.Series) -> pd.Series:
     """Cells as stripped text; blanks and the usual spreadsheet blanks (NA, N/A, #N/A, -) as NA."""
-    out = text.astype("string").str.strip()
-    return out.mask(out.str.lower().isin(BLANKS))
+    codes, uniques = pd.factorize(text.astype("string"), use_na_sentinel=True)
+    clean = pd.Series(uniques, dtype="string").str.strip()  # once per distinct cell: ids and zones repeat
+    clean = clean.mask(clean.str.lower().isin(BLANKS))
+    return pd.Series(clean.array.take(codes, allow_fill=True), index=text.index)
 
 
 # --- times -----------------------------------------------------------------------------------------
@@ -279,7 +281,9 @@ def run(work: pd.DataFrame, *, as_of: pd.Timestamp, no_offset: str = "utc", seri
     tz = text["tz"] if text["tz"] is not None else work["tz"].astype("string")
     flag(resident.isna(), "resident_id", "resident_missing")
     flag(device.isna(), "device_id", "device_missing")
-    known_kind = kind.isin(KINDS).fillna(False).astype(bool)
+    codes = pd.Series(pd.Categorical(kind.astype(object), categories=list(KINDS)).codes, index=work.index)
+    is_kind = {k: codes == i for i, k in enumerate(KINDS)}
+    known_kind = codes >= 0
     flag(~known_kind, "kind", "bad_kind", kinds=", ".join(KINDS))
     flag(tz.notna() & ~tz.isin(zones()).fillna(False).astype(bool), "tz", "bad_tz")
 
@@ -302,8 +306,9 @@ def run(work: pd.DataFrame, *, as_of: pd.Timestamp, no_offset: str = "utc", seri
                 flag(t.isna(), "start", "time_missing", what="start")
         times[name] = t.astype("datetime64[ns, UTC]")
     start, end = times["start"], times["end"]
-    derived = offsets["start"].map(zone_of_offset).astype("string")
-    tz = tz.fillna(derived)
+    needs = tz.isna() & offsets["start"].notna()
+    if needs.any():
+        tz = tz.fillna(offsets["start"].where(needs).map(zone_of_offset).astype("string"))
     flag(tz.isna(), "tz", "tz_missing")
     for name in ("start", "end"):
         off = offsets[name]
@@ -314,9 +319,8 @@ def run(work: pd.DataFrame, *, as_of: pd.Timestamp, no_offset: str = "utc", seri
                 "offset": offset_text(o.iloc[i]), "tz": tz.iloc[i], "tz_offset": offset_text(a.iloc[i])})
     if "duration_s" in work:
         end = end.fillna(start + pd.to_timedelta(work["duration_s"], unit="s"))
-    timing = kind.map({k: kinds[k]["timing"] for k in KINDS}).astype("string")
-    point = (timing == "point").fillna(False).astype(bool)
-    interval = (timing == "interval").fillna(False).astype(bool)
+    point = codes.isin([i for i, k in enumerate(KINDS) if kinds[k]["timing"] == "point"])
+    interval = codes.isin([i for i, k in enumerate(KINDS) if kinds[k]["timing"] == "interval"])
     flag(point & end.notna() & start.notna() & (end != start), "end", "point_end",
          words=lambda i: {"start": when(start.iloc[i]), "kind": kind.iloc[i]})
     end = end.where(~point | end.notna(), start)
@@ -328,7 +332,7 @@ def run(work: pd.DataFrame, *, as_of: pd.Timestamp, no_offset: str = "utc", seri
         low, high = kinds[k].get("window_seconds", [None, None])
         if low is None:
             continue
-        out = (kind == k).fillna(False).astype(bool) & seconds.notna() & (seconds >= 0) & \
+        out = is_kind[k] & seconds.notna() & (seconds >= 0) & \
             ((seconds < low) | (seconds > high))
         flag(out, "end", "window", words=lambda i: {"length": duration_text(seconds.iloc[i])},
              kind=k, low=duration_text(low), high=duration_text(high))
@@ -343,7 +347,7 @@ def run(work: pd.DataFrame, *, as_of: pd.Timestamp, no_offset: str = "utc", seri
     else:
         value = value_col.astype("float64")
         value_blank = value.isna()
-    sleep = (kind == "sleep_episode").fillna(False).astype(bool)
+    sleep = is_kind["sleep_episode"]
     flag(sleep & ~value_blank, "value", "sleep_value")
     flag(known_kind & ~sleep & value_blank, "value", "value_missing")
     unit = text["unit"]
@@ -355,7 +359,7 @@ def run(work: pd.DataFrame, *, as_of: pd.Timestamp, no_offset: str = "utc", seri
             declared = {str(u).lower(): float(f) for u, f in (kinds[k].get("units") or {}).items()}
             if not declared:
                 continue
-            at = (kind == k).fillna(False).astype(bool)
+            at = is_kind[k]
             listed = ", ".join(kinds[k]["units"])
             flag(at & unit.isna(), "unit", "unit_missing", kind=k, units=listed)
             known = lowered.isin(declared).fillna(False).astype(bool)
@@ -368,7 +372,7 @@ def run(work: pd.DataFrame, *, as_of: pd.Timestamp, no_offset: str = "utc", seri
         spec = kinds[k]
         if "range" not in spec:
             continue
-        at = (kind == k).fillna(False).astype(bool) & checked.notna()
+        at = is_kind[k] & checked.notna()
         low, high = spec["range"]
         if spec.get("range_per") == "minute":
             flag(at & (value < 0), "value", "negative", kind=k)

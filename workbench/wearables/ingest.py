@@ -243,7 +243,7 @@ def _omh_row(source: str, row: int, point: Any, args: dict) -> tuple[dict | None
         where["start"], where["end"] = base + "start_date_time", base + "end_date_time"
         seconds = _seconds(interval.get("duration"))
         if start is None and end is not None and seconds is not None:
-            start = _text(pd.Timestamp(end) - pd.Timedelta(seconds=seconds)) if _parses(end) else end
+            start = (pd.Timestamp(end) - pd.Timedelta(seconds=seconds)).isoformat() if _parses(end) else end
         elif end is None and seconds is not None:
             duration, where["end"] = seconds, base + "duration"
     field = spec["field"]

@@ -103,11 +103,14 @@ def _content_hash(readings: pd.DataFrame, rejected: pd.DataFrame | None) -> str:
 
 def _local_months(readings: pd.DataFrame) -> pd.Series:
     """``YYYY-MM`` of each reading's local day (its start in its own zone)."""
-    out = pd.Series("", index=readings.index, dtype=object)
-    for name in readings["tz"].unique():
-        at = (readings["tz"] == name).to_numpy()
-        out.loc[at] = readings.loc[at, "start"].dt.tz_convert(name).dt.strftime("%Y-%m").to_numpy()
-    return out
+    number = np.zeros(len(readings), dtype="int64")
+    codes, zones = pd.factorize(readings["tz"])
+    for i, name in enumerate(zones):
+        at = codes == i
+        local = pd.DatetimeIndex(readings["start"].to_numpy(dtype="datetime64[ns]")[at]).tz_localize("UTC").tz_convert(name)
+        number[at] = local.year * 100 + local.month
+    return pd.Series(pd.Categorical(number).rename_categories(lambda m: f"{m // 100:04d}-{m % 100:02d}"),
+                     index=readings.index).astype(str)
 
 
 def _table(part: pd.DataFrame) -> pa.Table:
