@@ -157,10 +157,11 @@ def test_defaults_fill_blank_cells_and_absent_columns():
 def test_a_gbk_csv_from_a_chinese_excel(tmp_path):
     path = tmp_path / "导出.csv"
     text = ("resident_id,device_id,kind,start,end,value,unit,tz\n"
-            "R1,D1,step_count,2025/3/1 9:00,2025/3/1 9:01,80,步,Asia/Shanghai\n")
+            "R1,D1,step_count,2025/3/1 9:00,2025年3月1日 9:01,80,步,Asia/Shanghai\n")
     path.write_bytes(text.encode("gb18030"))
     r = read_csv(path, as_of=AS_OF).raise_if_problems()
     assert r.readings["value"].tolist() == [80.0] and r.source == "导出.csv"
+    assert r.readings[["start", "end"]].iloc[0].tolist() == [_utc("2025-03-01 01:00"), _utc("2025-03-01 01:01")]
 
 
 def test_local_times_the_clock_change_skips_or_repeats_are_refused():

@@ -161,7 +161,9 @@ def zone_of_offset(minutes: float) -> str | None:
 def parse_times(text: pd.Series, tz: pd.Series, *, no_offset: str, serials: bool = False):
     """Times as written (``text``, NA for blank) to UTC instants.
 
-    A time with an offset (``Z``, ``+08:00``) is that instant. A time without one is, with
+    Written year first: ``2025-03-01T08:00:00+08:00``, ``2025-03-01 08:00``, ``2025/3/1 8:00``,
+    ``2025年3月1日 8:00`` (a Chinese Excel's date cells as text). A time with an offset (``Z``,
+    ``+08:00``) is that instant. A time without one is, with
     ``no_offset="utc"``, UTC (Open mHealth date-time-1.0) or, with ``no_offset="local"``, the wall
     clock of the row's ``tz`` (a CSV export). ``serials``: also read Excel serial day numbers as
     local times. Returns ``(utc, offset_minutes, bad, gap)``: ``bad`` marks text that is not a
@@ -169,6 +171,7 @@ def parse_times(text: pd.Series, tz: pd.Series, *, no_offset: str, serials: bool
     zone is missing or unknown stays NaT without either mark (the zone is the problem).
     """
     index = text.index
+    text = text.str.replace(r"^(\d{4})年(\d{1,2})月(\d{1,2})日\s*", r"\1-\2-\3 ", regex=True).str.strip()
     parts = text.str.extract(_TIME)
     serial = text.str.fullmatch(_SERIAL.pattern).fillna(False).astype(bool) if serials else \
         pd.Series(False, index=index)

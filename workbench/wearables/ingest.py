@@ -374,8 +374,8 @@ def read_csv(path_or_frame, *, resident_id: str | None = None, device_id: str | 
         The file (UTF-8 with or without a BOM, or GBK/GB18030), or its rows as a frame. Columns
         (any case, spaces around, ``Start`` = ``start``): ``resident_id, device_id, kind, start,
         end, value, unit, tz``. ``start``/``end``: year first, with an offset (``+08:00``, ``Z``)
-        or a local time in ``tz`` (``2025-03-01 08:00``, ``2025/3/1 8:00``, an Excel serial day
-        number such as ``45717.3333``); day-first and month-first dates are refused (ambiguous).
+        or a local time in ``tz`` (``2025-03-01 08:00``, ``2025/3/1 8:00``, ``2025年3月1日 8:00``,
+        an Excel serial day number such as ``45717.3333``); day-first and month-first dates are refused (ambiguous).
         ``value`` and ``unit`` are blank for a sleep episode; ``end`` blank for a point reading.
     resident_id, device_id, tz : str, optional
         For rows whose cell is blank, or a file without that column.

@@ -17,7 +17,9 @@ Layout under ``root``::
   manifest lists, so a batch is seen whole or not at all; a failure removes what the batch wrote.
 - **Re-ingest**: a batch id is the readings' content hash unless given. Writing a batch id already
   stored with the same content does nothing (``status: "unchanged"``); with other content it is
-  **refused** (:class:`FileExistsError`): a stored batch is never silently replaced.
+  **refused** (:class:`FileExistsError`): a stored batch is never silently replaced. (Two
+  processes writing the same new batch id at the same moment are not guarded against: the last
+  manifest wins, and both wrote the same file names only if the content was the same.)
 - A batch whose readings were refused by the rules (an :class:`~workbench.wearables.ingest.IngestResult`
   with problems, or a frame :func:`~workbench.wearables.ingest.check_readings` refuses) is refused
   whole, unless ``keep_rejected=True``: then the good readings are stored and the refused ones go to
