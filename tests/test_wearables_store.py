@@ -106,6 +106,9 @@ def test_partitions_by_kind_and_local_month_and_reads_open_only_those_needed(tmp
     # a window at the end of a UTC month reaches the next local month's files
     late = read_readings(tmp_path, start="2025-03-31 18:00", end="2025-04-01")
     assert late["start"].tolist() == [pd.Timestamp("2025-03-31 20:00", tz="UTC")]
+    # one-sided windows prune too
+    assert {f.split("/")[1] for f in readings_files(tmp_path, start="2025-04-02")} == {"month=2025-04"}
+    assert {f.split("/")[1] for f in readings_files(tmp_path, end="2025-02-20")} == {"month=2025-02"}
 
 
 def test_filters_residents_kinds_and_times(tmp_path):

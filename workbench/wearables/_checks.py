@@ -103,6 +103,20 @@ def facts() -> dict[str, Any]:
     return load_yaml((Path(__file__).parents[1] / "data" / "wearables.yaml").read_text(encoding="utf-8"))
 
 
+def is_instant(value: Any) -> bool:
+    """Whether ``value`` is a point in time: a Timestamp, a datetime or date, ISO text (not a number).
+
+    >>> is_instant("2025-03-01T08:00+08:00"), is_instant("soon"), is_instant(20250301), is_instant(None)
+    (True, False, False, False)
+    """
+    if value is None or isinstance(value, (bool, int, float, np.number)):
+        return False
+    try:
+        return not pd.isna(pd.Timestamp(value))
+    except (TypeError, ValueError, OverflowError):
+        return False
+
+
 def problem(source, row, column, value, key: str, action: str = "rejected", **words) -> dict:
     """One problem record (:data:`PROBLEM_COLUMNS`) for rule ``key`` with its words filled in."""
     if "what" in words:

@@ -79,7 +79,7 @@ from workbench._errors import RowProblemsError
 from workbench.params import Either, Instance, NonEmptyStr, Optional, Predicate, validate_params
 from workbench.problems import ProblemsError
 from workbench.wearables._checks import (KINDS, PROBLEM_COLUMNS, READING_COLUMNS, REJECTED_COLUMNS, RULES, blank,
-                                         canonical, facts, problem, run)
+                                         canonical, facts, is_instant, problem, run)
 
 __all__ = ["CSV_COLUMNS", "KINDS", "PROBLEM_COLUMNS", "READING_COLUMNS", "REJECTED_COLUMNS", "RULES", "IngestResult",
            "ReadingProblemsError", "check_readings", "read_csv", "read_omh_json"]
@@ -144,8 +144,7 @@ class IngestResult:
                 f"{f', {kept} duplicates kept once' if kept else ''})")
 
 
-_AS_OF = Optional(Predicate(lambda v: isinstance(v, (str, pd.Timestamp)) or hasattr(v, "year")
-                            and not pd.isna(pd.Timestamp(v)), "an instant (pandas.Timestamp, datetime or ISO text)"))
+_AS_OF = Optional(Predicate(is_instant, "an instant (pandas.Timestamp, datetime or ISO text)"))
 _ID = Optional(NonEmptyStr())
 _TZ = Optional(Predicate(lambda v: isinstance(v, str) and v in _zones(), "an IANA time zone name (e.g. 'Asia/Shanghai')"))
 _SOURCE = Optional(NonEmptyStr())

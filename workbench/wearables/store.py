@@ -64,7 +64,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from workbench.params import Instance, NonEmptyStr, Optional, Options, Predicate, Sequence, validate_params
-from workbench.wearables._checks import KINDS, READING_COLUMNS, REJECTED_COLUMNS, canonical
+from workbench.wearables._checks import KINDS, READING_COLUMNS, REJECTED_COLUMNS, canonical, is_instant
 from workbench.wearables.ingest import IngestResult, check_readings
 
 __all__ = ["FILE_SCHEMA", "dask_readings", "read_readings", "read_rejected", "readings_files", "stored_batches",
@@ -87,7 +87,7 @@ def _when(value) -> pd.Timestamp:
     return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
 
 
-_INSTANT = Optional(Predicate(lambda v: not pd.isna(_when(v)), "an instant (pandas.Timestamp, datetime or ISO text)"))
+_INSTANT = Optional(Predicate(is_instant, "an instant (pandas.Timestamp, datetime or ISO text)"))
 _ROOT = Instance(str, os.PathLike, name="a folder (str or pathlib.Path)")
 _KINDS = Optional(Sequence(Options(*KINDS), min_length=1))
 _RESIDENTS = Optional(Sequence(NonEmptyStr(), min_length=1))
@@ -260,27 +260,19 @@ def _committed(root: Path) -> list[str]:
     return sorted(f for p in folder.glob("*.json") for f in json.loads(p.read_text(encoding="utf-8"))["files"])
 
 
-def _months(start, end) -> list[str] | None:
-    """The local months a reading starting in [start, end) can be filed under (None: any)."""
-    if start is None and end is None:
-        return None
-    low = (_when(start) - _LOCAL_REACH) if start is not None else None
-    high = (_when(end) + _LOCAL_REACH) if end is not None else None
-    if low is None or high is None:
-        return None
-    if high <= low:
-        return []
-    return [str(p) for p in pd.period_range(low.tz_localize(None).to_period("M"), high.tz_localize(None).to_period("M"),
-                                            freq="M")]
-
-
-def _partition_filter(kinds, months):
-    expr = None
+def _partition_filter(kinds, start, end):
+    """The partitions a read of ``kinds`` starting in [start, end) needs: a reading's local month
+    lies within 14 hours of its UTC start, and ``YYYY-MM`` text sorts as the months do."""
+    parts = []
     if kinds is not None:
-        expr = pc.field("kind").isin(list(kinds))
-    if months is not None:
-        m = pc.field("month").isin(months)
-        expr = m if expr is None else expr & m
+        parts.append(pc.field("kind").isin(list(kinds)))
+    if start is not None:
+        parts.append(pc.field("month") >= (_when(start) - _LOCAL_REACH).strftime("%Y-%m"))
+    if end is not None:
+        parts.append(pc.field("month") <= (_when(end) + _LOCAL_REACH).strftime("%Y-%m"))
+    expr = None
+    for p in parts:
+        expr = p if expr is None else expr & p
     return expr
 
 
@@ -313,7 +305,7 @@ def readings_files(root, *, start=None, end=None, kinds=None) -> list[str]:
         return []
     dataset = ds.dataset([str(root / f) for f in committed], schema=_DATASET, format="parquet",
                          partitioning=ds.partitioning(_PARTITIONS, flavor="hive"), partition_base_dir=str(root))
-    expr = _partition_filter(kinds, _months(start, end))
+    expr = _partition_filter(kinds, start, end)
     fragments = dataset.get_fragments(filter=expr) if expr is not None else dataset.get_fragments()
     return sorted(Path(f.path).relative_to(root).as_posix() for f in fragments)
 
@@ -369,7 +361,8 @@ def _read_one(path: str, root: str, residents, start, end) -> pd.DataFrame:
 def dask_readings(root, *, residents: list[str] | None = None, start=None, end=None, kinds: list[str] | None = None):
     """The same readings as :func:`read_readings`, as a Dask dataframe with one partition per
     stored file (for cohorts past one machine): only the files of the needed partitions are
-    listed, each read with the same row filter. Partitions are not sorted across files.
+    listed, each read with the same row filter. Partitions are not sorted across files, and Dask
+    keeps text columns as ``string[pyarrow]`` (its ``dataframe.convert-string`` setting).
 
     >>> import tempfile
     >>> dask_readings(tempfile.mkdtemp()).compute().columns.tolist()
