@@ -246,6 +246,20 @@ def _every_table(reg: Registry) -> None:
                           by="carol", outcome="unstable", reason="guardian reports threats at night")
     reg.set_rehab_level("R0000006", 1, on="2025-02-01", by="admin")
     reg.set_rehab_level("R0000006", 2, on="2025-04-01", by="admin")
+    # a wristband day saved, then computed again (an update), and a risk prediction of the screening above
+    day = {"resident_id": "R0000001", "day": "2025-06-01", "device_id": "dev-1", "wear_minutes": 1300,
+           "night_wear_minutes": 420, "rmssd": 31.5, "baseline_days": 20, "wear_state": "worn", "alert_state": "clear",
+           "flag": False, "nights_low": 0, "nights_valid": 4, "rule": "wearables_default@1.0:rmssd_low",
+           **dict.fromkeys(("resting_hr", "steps", "sleep_minutes", "sleep_midpoint", "sleep_regularity", "rmssd_z",
+                            "resting_hr_z", "steps_z", "sleep_z"))}
+    reg.save_wearable_days(pd.DataFrame([day]), as_user="admin")
+    assert reg.save_wearable_days(pd.DataFrame([{**day, "alert_state": "flag", "flag": True, "nights_low": 3}]),
+                                  as_user="carol").replaced == 1
+    reg.save_risk_predictions(pd.DataFrame([{
+        "prediction_id": "PRED1", "decision_id": saved.decision["decision_id"].iloc[0], "resident_id": "R0000005",
+        "assessed_on": "2025-06-01", "model": "not_improving_logistic@1.0", "data_version": "sha256:0",
+        "outcome": "not_improving_12w", "risk": 0.31, "band": "high", "reason_1": "phq9_total", "reason_2": None,
+        "reason_3": None, "predicted_on": "2025-06-02"}]), as_user="admin")
 
 
 @pytest.fixture
@@ -275,6 +289,8 @@ TAMPER = {
                       {"followed_on": "2020-01-01", "submission_id": "smd-2"}),
     "smd_rehab": ("level = 1", "left_on = '2025-09-01'", {"entered_on": "2020-01-01"}),
     "literacy": ("questionnaire = 'mhl-8 v1'", "n_correct = 6", {"asked_on": "2020-01-01"}),
+    "wearable_days": ("resident_id = 'R0000001'", "rmssd = 12.5", {"day": "2020-01-01"}),
+    "risk_predictions": ("prediction_id = 'PRED1'", "risk = 0.01", {"prediction_id": "P-FORGED", "model": "forged@1"}),
     "caseloads": ("resident_id = 'R0000002'", "assigned_by = 'dave'", {"resident_id": "R0000009"}),
     "access_approvals": ("resident_id = 'R0000003'", "expires_at = '2099-01-01 00:00:00.000000'",
                          {"resident_id": "R0000004"}),
