@@ -20,28 +20,40 @@ _REQUIRED = ("resident_id", "device_id", "kind", "start", "end", "value", "tz")
 
 
 def factor_codes(column: pd.Series, *, sort: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes (-1: blank) and the values they stand for; a categorical column's own codes,
+    so a large readings frame is not hashed again (categories without rows may stay)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy()
+        categories = np.asarray(column.cat.categories, dtype=object)
+        order = np.argsort(categories.astype(str), kind="stable") if sort else np.arange(len(categories))
+        if np.array_equal(order, np.arange(len(categories))):
+            return codes.astype(np.int64), categories
+        lookup = np.full(len(categories) + 1, -1, dtype=np.int64)
+        lookup[order] = np.arange(len(order))
+        return lookup[codes], categories[order]
     codes, uniques = pd.factorize(column, sort=sort)
     return codes.astype(np.int64, copy=False), np.asarray(uniques, dtype=object)
 
 
 def _utc_ns(column: pd.Series, name: str, problems: list) -> np.ndarray | None:
-    dtype = column.dtype
-    if not isinstance(dtype, pd.DatetimeTZDtype):
-        problems.append((0, name, str(dtype), "must be datetime64[ns, UTC] (time-zone aware instants)"))
+    """Nanoseconds since 1970 UTC of a time-zone aware column (a view when it already is ns)."""
+    if not isinstance(column.dtype, pd.DatetimeTZDtype):
+        problems.append((0, name, str(column.dtype), "must be datetime64[ns, UTC] (time-zone aware instants)"))
         return None
-    values = column.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
-    return values.array.asi8 if hasattr(values.array, "asi8") else values.to_numpy().view(np.int64)
+    values = column.array
+    return (values if values.unit == "ns" else values.as_unit("ns")).asi8
 
 
 def offset_table(tz_names, lo_ns: int, hi_ns: int) -> tuple[np.ndarray, int]:
-    """Seconds east of UTC of each zone at each UTC minute from ``lo_ns`` (transitions fall on whole minutes)."""
+    """Minutes east of UTC of each zone at each UTC minute from ``lo_ns`` (zones change offset on
+    whole minutes; a zone's historical offset in seconds is floored to the minute)."""
     t0 = lo_ns // MIN_NS
     minutes = np.arange(t0, hi_ns // MIN_NS + 1, dtype=np.int64)
     table = np.empty((len(tz_names), len(minutes)), dtype=np.int32)
     stamps = pd.DatetimeIndex(minutes * MIN_NS, tz="UTC")
     for k, name in enumerate(tz_names):
-        local = stamps.tz_convert(name).tz_localize(None).asi8
-        table[k] = (local - stamps.asi8) // 10**9
+        local = stamps.tz_convert(str(name)).tz_localize(None).asi8
+        table[k] = (local - stamps.asi8) // MIN_NS
     return table, int(t0)
 
 
@@ -60,11 +72,10 @@ def reading_arrays(readings: pd.DataFrame) -> dict[str, Any]:
     for i in np.flatnonzero(rid < 0)[:1000]:
         problems.append((readings.index[i], "resident_id", None, "must not be blank"))
     kind, kinds = factor_codes(readings["kind"], sort=False)
-    bad_kind = [k for k, name in enumerate(kinds) if name not in KINDS]
-    for i in np.flatnonzero(np.isin(kind, bad_kind) | (kind < 0))[:1000]:
-        problems.append((readings.index[i], "kind", readings["kind"].iloc[i], f"must be one of {list(KINDS)}"))
     kmap = np.array([KINDS.index(n) if n in KINDS else -1 for n in kinds] + [-1], dtype=np.int8)
-    kind = kmap[kind]
+    kind = kmap[kind]                                      # the contract's codes; -1: unknown or blank
+    for i in np.flatnonzero(kind < 0)[:1000]:
+        problems.append((readings.index[i], "kind", readings["kind"].iloc[i], f"must be one of {list(KINDS)}"))
     tzc, tz_names = factor_codes(readings["tz"], sort=False)
     from zoneinfo import ZoneInfo
 
@@ -72,6 +83,7 @@ def reading_arrays(readings: pd.DataFrame) -> dict[str, Any]:
         try:
             ZoneInfo(str(name))
         except (ValueError, KeyError, OSError):
+            tz_names[k] = "UTC"                            # a category without rows is not looked up
             for i in np.flatnonzero(tzc == k)[:1000]:
                 problems.append((readings.index[i], "tz", name, "must be an IANA time zone (e.g. Asia/Shanghai)"))
     for i in np.flatnonzero(tzc < 0)[:1000]:
@@ -92,12 +104,21 @@ def reading_arrays(readings: pd.DataFrame) -> dict[str, Any]:
             "start": start, "end": end, "value": value}
 
 
-def sorted_by(key: np.ndarray, *others: np.ndarray) -> tuple[np.ndarray, ...]:
-    """``key`` and ``others`` in the order of ``key`` (not sorted again when already in order)."""
+def sorted_by(key: np.ndarray, *others: np.ndarray) -> tuple:
+    """``key`` and ``others`` in the order of ``key``, and the order (None: already in order, not
+    sorted again; readings usually come sorted by resident and time)."""
     if len(key) < 2 or bool(np.all(key[1:] >= key[:-1])):
-        return (key, *others)
+        return (key, *others, None)
     order = np.argsort(key, kind="stable")
-    return (key[order], *(o[order] for o in others))
+    return (key[order], *(o[order] for o in others), order)
+
+
+def kind_rows(kind: np.ndarray, code: int) -> "slice | np.ndarray":
+    """The rows of one kind: a slice when they are together (no copy), else their positions."""
+    rows = np.flatnonzero(kind == code)
+    if len(rows) and rows[-1] - rows[0] + 1 == len(rows):
+        return slice(int(rows[0]), int(rows[-1]) + 1)
+    return rows
 
 
 def group_starts(key: np.ndarray) -> np.ndarray:

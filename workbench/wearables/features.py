@@ -59,8 +59,8 @@ import pandas as pd
 from workbench._declarations import whole
 from workbench._errors import RowProblemsError
 from workbench.params import FRAME, Date, Either, Instance, Optional, Options, Predicate, Sequence, validate_params
-from workbench.wearables._arrays import (DAY_NS, KINDS, MIN_NS, factor_codes, group_starts, lowest_mean, offset_table,
-                                         reading_arrays, sorted_by)
+from workbench.wearables._arrays import (DAY_NS, KINDS, MIN_NS, factor_codes, group_starts, kind_rows, lowest_mean,
+                                         offset_table, reading_arrays, sorted_by)
 from workbench.wearables.feature_settings import FeatureSettings, FeatureSettingsError, load_feature_settings
 
 __all__ = ["BASELINE_COLUMNS", "FEATURE_COLUMNS", "FeatureSettings", "FeatureSettingsError", "KINDS",
@@ -164,17 +164,20 @@ def _features(readings: pd.DataFrame, *, start, end, settings, before: bool) -> 
     end_day = None if end is None else _day_number(end)
     if n == 0:
         return _frame(residents[:0], np.zeros(0, np.int64), 0, 1, {}, s)
-    lo = int(a["start"].min())
-    hi = int(max(a["start"].max(), a["end"].max()))
-    table, t0 = offset_table(a["tz_names"], lo, hi)
-    tzc = a["tzc"]
+    rid, kind, value, tzc = a["rid"], a["kind"], a["value"], a["tzc"]
+    utc_min = a["start"] // MIN_NS
+    lo, hi = int(utc_min.min()), int(max(utc_min.max(), a["end"].max() // MIN_NS))
+    table, t0 = offset_table(a["tz_names"], lo * MIN_NS, hi * MIN_NS)
+    constant = len(a["tz_names"]) == 1 and bool(np.all(table[0] == table[0, 0]))
 
-    def local(utc: np.ndarray, rows) -> np.ndarray:
-        return utc + table[tzc[rows] if rows is not None else tzc, utc // MIN_NS - t0].astype(np.int64) * 10**9
+    def local_min(utc_minutes: np.ndarray, rows) -> np.ndarray:
+        """Local wall-clock minutes since 1970 (one lookup per time zone and UTC minute)."""
+        if constant:
+            return utc_minutes + int(table[0, 0])
+        return utc_minutes + table[tzc if rows is None else tzc[rows], utc_minutes - t0]
 
-    loc = local(a["start"], None)
-    day = loc // DAY_NS
-    first_day, last_day = int(day.min()), int(day.max())
+    lm = local_min(utc_min, None)
+    first_day, last_day = int(lm.min()) // 1440, int(lm.max()) // 1440
     if start_day is not None:
         first_day = min(first_day, start_day)
     if end_day is not None:
@@ -184,29 +187,36 @@ def _features(readings: pd.DataFrame, *, start, end, settings, before: bool) -> 
     n_res = len(residents)
     n_keys = n_res * n_days
     span = n_days * 1440
-    rid, kind, value = a["rid"], a["kind"], a["value"]
-    minute = rid * span + (loc - d0 * DAY_NS) // MIN_NS    # resident and local wall-clock minute
+    minute = lm - d0 * 1440 + rid * span                   # resident and local wall-clock minute, one key
+    del lm, utc_min
+    base = np.arange(n_keys + 1, dtype=np.int64) * 1440    # day key k runs over minutes [base[k], base[k + 1])
     night_len = s.night_end - s.night_start
     f: dict[str, np.ndarray] = {}
+    first_row = np.full(n_keys, -1, dtype=np.int64)        # the row of each day's first reading (its device)
 
-    # the day each resident's rows run from and to, and the device of each day (its first reading)
-    key_all = minute // 1440
-    first_row = np.full(n_keys, -1, dtype=np.int64)
-    first_row[key_all[::-1]] = np.arange(n - 1, -1, -1)
-    f["first_row"] = first_row
+    # heart rate, sorted by minute: wear, night wear and the night's readings, by binary search
+    hr = kind_rows(kind, 0)
+    mk, hv, order = sorted_by(minute[hr], value[hr])
+    new = np.empty(len(mk), bool)
+    new[:1] = True
+    np.not_equal(mk[1:], mk[:-1], out=new[1:])
+    distinct = np.concatenate(([0], np.cumsum(new)))       # distinct minutes before each position
 
-    # heart rate: wear, night wear, resting heart rate
-    hr = np.flatnonzero(kind == 0)
-    mk, hv = sorted_by(minute[hr], value[hr])
-    new = np.concatenate(([True], mk[1:] != mk[:-1])) if len(mk) else np.zeros(0, bool)
-    worn = mk[new]
-    f["wear"] = np.bincount(worn // 1440, minlength=n_keys)
-    f["day_wear"] = np.bincount(worn[worn % 1440 >= s.day_start] // 1440, minlength=n_keys)
-    shifted = worn - s.night_start
-    f["night_wear"] = np.bincount(shifted[shifted % 1440 < night_len] // 1440, minlength=n_keys)
-    shifted = mk - s.night_start
-    inn = shifted % 1440 < night_len
-    bins, hv_in = shifted[inn] // s.hr_window, hv[inn]
+    def count(lo_min, hi_min):
+        return distinct[np.searchsorted(mk, hi_min)] - distinct[np.searchsorted(mk, lo_min)]
+
+    at = np.searchsorted(mk, base)
+    f["wear"] = distinct[at[1:]] - distinct[at[:-1]]
+    f["day_wear"] = count(base[:-1] + s.day_start, base[1:])
+    night_lo, night_hi = base[:-1] + s.night_start, base[:-1] + s.night_end
+    f["night_wear"] = count(night_lo, night_hi)
+    has = f["wear"] > 0
+    first_row[has] = _original(hr, order, at[:-1][has])
+    edges = np.zeros(len(mk) + 1, dtype=np.int8)           # +1 where a night begins, -1 where it ends
+    np.add.at(edges, np.searchsorted(mk, night_lo), 1)
+    np.add.at(edges, np.searchsorted(mk, night_hi), -1)
+    inn = np.cumsum(edges[:-1], dtype=np.int8) > 0
+    bins, hv_in = (mk[inn] - s.night_start) // s.hr_window, hv[inn]
     first = group_starts(bins)
     counts = np.diff(np.append(first, len(bins)))
     means = np.add.reduceat(hv_in, first) / counts if len(first) else np.zeros(0)
@@ -214,14 +224,15 @@ def _features(readings: pd.DataFrame, *, start, end, settings, before: bool) -> 
     nights, rhr = lowest_mean(means[ok], (bins[first] * s.hr_window // 1440)[ok], s.hr_lowest)
     f["resting_hr"] = np.full(n_keys, np.nan)
     f["resting_hr"][nights] = rhr
+    del hv, new, edges, inn
 
-    # RMSSD windows of the night, else RMSSD from RR intervals
-    hv_rows = np.flatnonzero(kind == 2)
-    shifted = minute[hv_rows] - s.night_start
+    # RMSSD windows of the night (by their start), else RMSSD from RR intervals
+    rows = kind_rows(kind, 2)
+    shifted = minute[rows] - s.night_start
     inn = shifted % 1440 < night_len
     key = shifted[inn] // 1440
     win_n = np.bincount(key, minlength=n_keys)
-    win_sum = np.bincount(key, weights=value[hv_rows][inn], minlength=n_keys)
+    win_sum = np.bincount(key, weights=value[rows][inn], minlength=n_keys)
     rr = np.flatnonzero(kind == 1)
     rv = value[rr]
     rr = rr[(rv >= s.rr_range[0]) & (rv <= s.rr_range[1])]
@@ -249,38 +260,53 @@ def _features(readings: pd.DataFrame, *, start, end, settings, before: bool) -> 
     with np.errstate(invalid="ignore", divide="ignore"):
         f["rmssd"] = np.where(use_hrv, win_sum / win_n, rr_sum / rr_n)
 
-    # steps of the day
-    st = np.flatnonzero(kind == 3)
-    key = minute[st] // 1440
-    f["step_n"] = np.bincount(key, minlength=n_keys)
-    f["steps"] = np.bincount(key, weights=value[st], minlength=n_keys)
+    # steps of the day (by their start), sorted by minute: sums by binary search
+    st = kind_rows(kind, 3)
+    sk, sv, order = sorted_by(minute[st], value[st])
+    at = np.searchsorted(sk, base)
+    total = np.concatenate(([0.0], np.cumsum(sv)))
+    f["step_n"] = np.diff(at)
+    f["steps"] = total[at[1:]] - total[at[:-1]]
+    fill = (first_row < 0) & (f["step_n"] > 0)
+    first_row[fill] = _original(st, order, at[:-1][fill])
+    del sk, sv, total
 
     # sleep episodes ending on the day
     sl = np.flatnonzero(kind == 4)
     e_utc, s_utc = a["end"][sl], a["start"][sl]
-    e_loc = local(e_utc, sl)
-    mid_loc = local(s_utc + (e_utc - s_utc) // 2, sl)
-    key = rid[sl] * n_days + (e_loc // DAY_NS - d0)
+    e_min = local_min(e_utc // MIN_NS, sl)
+    key = rid[sl] * n_days + (e_min // 1440 - d0)
+    mid = s_utc + (e_utc - s_utc) // 2
+    mid_min = local_min(mid // MIN_NS, sl) + (mid % MIN_NS) / MIN_NS          # local minutes, with seconds
     dur = (e_utc - s_utc) / MIN_NS
     f["sleep_n"] = np.bincount(key, minlength=n_keys)
     f["sleep_minutes"] = np.bincount(key, weights=dur, minlength=n_keys)
     order = np.lexsort((-dur, key))
     longest = order[group_starts(key[order])]
     f["sleep_midpoint"] = np.full(n_keys, np.nan)
-    f["sleep_midpoint"][key[longest]] = (mid_loc[longest] - (e_loc[longest] // DAY_NS) * DAY_NS) / (3600 * 10**9)
+    f["sleep_midpoint"][key[longest]] = (mid_min[longest] - (e_min[longest] // 1440) * 1440) / 60
+    f["first_row"] = first_row
 
-    # the rows of the range: each resident from start (or the first reading's day) to end (or the last)
-    res_first = np.full(n_res, np.iinfo(np.int64).max)
-    np.minimum.at(res_first, rid, day)
-    res_last = np.full(n_res, np.iinfo(np.int64).min)
-    np.maximum.at(res_last, rid, day)
+    # the rows of the range: each resident from start (or the first day with data) to end (or the last)
+    data = (f["wear"] + f["step_n"] + win_n + rr_n + f["sleep_n"]).reshape(n_res, n_days) > 0
+    if len(sl):
+        data.ravel()[rid[sl] * n_days + (local_min(s_utc // MIN_NS, sl) // 1440 - d0)] = True
+    grid_day = np.arange(n_days) + d0
+    any_data = data.any(axis=1)
+    res_first = np.where(any_data, grid_day[np.argmax(data, axis=1)], np.iinfo(np.int64).max)
+    res_last = np.where(any_data, grid_day[n_days - 1 - np.argmax(data[:, ::-1], axis=1)], np.iinfo(np.int64).min)
     lo_day = np.full(n_res, start_day) if start_day is not None else res_first
     if before:
         lo_day = np.minimum(lo_day, res_first)
     hi_day = np.full(n_res, end_day) if end_day is not None else res_last
-    grid_day = np.arange(n_days) + d0
-    inside = (grid_day[None, :] >= lo_day[:, None]) & (grid_day[None, :] <= hi_day[:, None])
+    inside = (grid_day[None, :] >= lo_day[:, None]) & (grid_day[None, :] <= hi_day[:, None]) & any_data[:, None]
     return _frame(residents, np.flatnonzero(inside.ravel()), d0, n_days, f, s, readings=readings)
+
+
+def _original(rows, order, positions: np.ndarray) -> np.ndarray:
+    """Row numbers in the readings of ``positions`` of a kind's sorted arrays."""
+    positions = positions if order is None else order[positions]
+    return positions + rows.start if isinstance(rows, slice) else rows[positions]
 
 
 def _regularity(mid: np.ndarray, valid: np.ndarray, n_days: int, s: FeatureSettings) -> np.ndarray:
@@ -313,7 +339,7 @@ def _frame(residents, sel: np.ndarray, d0: int, n_days: int, f: dict, s: Feature
     device = pd.array(np.full(len(sel), None, dtype=object), dtype="string")
     has = rows >= 0
     if readings is not None and has.any():
-        device[has] = readings["device_id"].to_numpy(dtype=object)[rows[has]]
+        device[has] = np.asarray(readings["device_id"].array.take(rows[has]), dtype=object)
     wear, night = f["wear"][sel], f["night_wear"][sel]
     state = np.where(night_ok[sel], "worn", np.where((wear > 0) | (night > 0), "low_wear", "not_worn"))
     out = pd.DataFrame({
