@@ -27,12 +27,8 @@ again. Rules:
 
 Examples
 --------
->>> from workbench.sample import load_sample
->>> f = model_frame(load_sample())
->>> f.X.shape[1] == len(f.spec.names), f.y.dtype.name, f.X.index.name
-(True, 'Int8', 'decision_id')
->>> int(f.y.notna().sum()) > 500, bool(f.X["no_wearable_data"].eq(1).all())
-(True, True)
+>>> INFO_COLUMNS[:3]
+['referral_id', 'resident_id', 'assessed_on']
 """
 
 from __future__ import annotations
@@ -290,6 +286,8 @@ def model_frame(tables, *, spec: "str | Path | ModelSpec" = "not_improving",
     --------
     >>> from workbench.sample import load_sample
     >>> f = model_frame(load_sample())
+    >>> f.X.shape[1] == len(f.spec.names), f.y.dtype.name, f.X.index.name, bool(f.X["no_wearable_data"].eq(1).all())
+    (True, 'Int8', 'decision_id', True)
     >>> f.exclusions.set_index("step").loc[["population", "denominator"], "n"].tolist() == [
     ...     len(f.X), int(f.y.notna().sum())]
     True

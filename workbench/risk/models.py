@@ -117,11 +117,16 @@ def fit(frame, *, kind: str, spec: "str | Path | ModelSpec | None" = None) -> Pi
 
     Examples
     --------
-    >>> from workbench.sample import load_sample
-    >>> from workbench.risk.dataset import model_frame
-    >>> f = model_frame(load_sample())
-    >>> p = fit(f, kind="boosting")
-    >>> risk = p.predict_proba(f.X)[:, 1]
+    Made-up rows (not data about anyone), to show the call:
+
+    >>> import pandas as pd
+    >>> from workbench.risk.dataset import ModelFrame
+    >>> from workbench.risk.spec import load_spec
+    >>> spec, rng = load_spec(), np.random.default_rng(0)
+    >>> X = pd.DataFrame({n: rng.normal(10, 3, 80) for n in spec.names}).assign(community_type="urban")
+    >>> y = pd.Series(rng.integers(0, 2, 80), dtype="Int8")
+    >>> p = fit(ModelFrame(X, y, None, None, spec), kind="boosting")
+    >>> risk = p.predict_proba(X)[:, 1]
     >>> bool(((risk > 0) & (risk < 1)).all())
     True
     """

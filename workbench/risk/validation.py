@@ -63,11 +63,14 @@ def _known(frame: ModelFrame) -> ModelFrame:
 def default_cut(frame: ModelFrame) -> pd.Timestamp:
     """The screening date at 2/3 of the rows with a known outcome, in date order.
 
-    >>> from workbench.sample import load_sample
-    >>> default_cut(model_frame(load_sample())).year
-    2025
+    >>> days = pd.Series(pd.date_range("2025-01-01", periods=9, freq="MS"))
+    >>> f = ModelFrame(None, pd.Series([0, 1] * 4 + [pd.NA], dtype="Int8"), pd.DataFrame({"assessed_on": days}),
+    ...                None, None)
+    >>> default_cut(f).date()  # 8 known outcomes: the 6th date (position floor(2 * 8 / 3) = 5)
+    datetime.date(2025, 6, 1)
     """
-    days = np.sort(_known(frame).info["assessed_on"].to_numpy("datetime64[ns]"))
+    known = frame.y.notna().to_numpy(bool)
+    days = np.sort(frame.info["assessed_on"].to_numpy("datetime64[ns]")[known])
     if len(days) == 0:
         raise ValueError("No row has a known outcome: nothing to split.")
     return pd.Timestamp(days[int(np.floor(2 * len(days) / 3))])
