@@ -449,6 +449,9 @@ def save_model(pipeline, folder: str | Path, *, spec, frame, tables, created, ki
     >>> saved.model, saved.metadata["training"]["n"], saved.metadata["created"]
     ('not_improving_logistic@1.0', 60, '2026-01-05T09:00:00+00:00')
     """
+    folder = Path(folder)
+    if not overwrite and ((folder / PICKLE).exists() or (folder / METADATA).exists()):
+        raise FileExistsError(f"{folder / METADATA}: a saved model is already there; pass overwrite=True to replace it.")
     metadata = _metadata(pipeline, spec=spec, frame=frame, tables=tables, created=created, kind=kind,
                          metrics=metrics, wearable_days=wearable_days)
     return SavedModel(pipeline=pipeline, metadata=metadata, spec=spec).save(folder, overwrite=overwrite)
