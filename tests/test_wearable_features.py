@@ -355,3 +355,20 @@ def test_wearable_days_has_the_contracts_columns_and_dtypes():
 
     for column in d.columns:
         assert str(d[column].dtype) == DTYPES[dtypes[column]], column
+
+
+def test_categorical_interleaved_and_shuffled_input_gives_the_same_days():
+    frames = []
+    for rid, tz, hr in (("B", SH, 62.0), ("A", "Europe/London", 58.0)):
+        frames += [stream("heart_rate", "2025-03-02 00:00", 1200, hr, rid=rid, tz=tz),
+                   stream("step_count", "2025-03-02 06:00", 600, 2, rid=rid, tz=tz, length="1min"),
+                   stream("hrv_rmssd", "2025-03-02 00:00", 8, 35, rid=rid, tz=tz, freq="5min", length="5min"),
+                   sleep("2025-03-01 23:00", "2025-03-02 06:00", rid=rid, tz=tz)]
+    plain = rows(*frames)
+    mixed = plain.sample(frac=1, random_state=7).reset_index(drop=True)
+    for column, categories in (("resident_id", ["B", "A", "Z"]), ("kind", None), ("tz", None), ("device_id", None)):
+        mixed[column] = pd.Categorical(mixed[column], categories=categories)
+    a, b = daily_features(plain), daily_features(mixed)
+    pd.testing.assert_frame_equal(a, b)
+    assert a["resident_id"].unique().tolist() == ["A", "B"]        # sorted; a category without rows has none
+    assert on(a, "2025-03-02", "A")["steps"] == 1200 and on(a, "2025-03-02", "B")["resting_hr"] == 62.0

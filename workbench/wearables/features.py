@@ -31,9 +31,14 @@ How each feature is computed, and the wear it needs, is data: the ``features:`` 
 
 Every feature is blank (NA) when its requirement is not met: never 0, never carried forward.
 
-The work is vectorised: integer keys ``resident code * n_days + day index``, ``np.bincount`` and
-``np.add.reduceat`` over arrays sorted once (readings that come sorted by resident and time are
-not sorted again); local time from one offset table per time zone and UTC minute.
+The work is vectorised: integer keys ``resident code * n_days + day index`` and
+``resident code * n_days * 1440 + local minute``; heart rate and steps sorted by that key once
+(readings that come sorted by resident and time are not sorted again), then binary searches at
+each day's and night's edges, ``np.add.reduceat`` over the night's 5-minute windows and
+``np.bincount`` elsewhere; local time from one offset per time zone and UTC minute. About 60 ns
+of CPU per reading and 4 us per resident-day (categorical ``resident_id``, ``kind``, ``tz``;
+plain strings are hashed first, about 3 times slower). The personal baseline and the alerts work
+on a resident-by-day grid with cumulative sums.
 
 Examples
 --------
@@ -113,7 +118,8 @@ def daily_features(readings: pd.DataFrame, *, start=None, end=None,
         ``kind`` and ``tz`` are fastest.
     start, end : date, optional
         The first and last local day (inclusive) of every resident. Default: each resident's
-        first and last reading's day.
+        first and last day with data (a heart-rate minute, a step count, a night's RMSSD window or
+        RR beat, a sleep episode's start or end).
     settings : path, mapping or FeatureSettings, optional
         The ``features:`` settings (default: the shipped ones, :func:`load_feature_settings`).
 
@@ -121,8 +127,8 @@ def daily_features(readings: pd.DataFrame, *, start=None, end=None,
     -------
     DataFrame
         :data:`FEATURE_COLUMNS`, sorted by ``resident_id`` and ``day``: ``resident_id`` (string),
-        ``day`` (datetime64, the local day), ``device_id`` (the first reading's of the day; blank
-        without data), ``wear_minutes``, ``night_wear_minutes`` (Int16), ``resting_hr``, ``rmssd``
+        ``day`` (datetime64, the local day), ``device_id`` (of the day's first heart-rate reading,
+        else of its first step count; blank without either), ``wear_minutes``, ``night_wear_minutes`` (Int16), ``resting_hr``, ``rmssd``
         (Float64), ``steps`` (Int32), ``sleep_minutes`` (Int16), ``sleep_midpoint`` (Float64,
         hours), ``sleep_regularity`` (Float64, minutes), ``wear_state``. ``attrs["settings"]`` holds
         the settings used. Residents without readings in the range have no rows.
