@@ -38,7 +38,7 @@ WORDS: dict[str, dict[str, str]] = {
         "title": "Model card: {name} ({model})",
         "use": "Intended use and users",
         "use_text": ("**Users:** the counsellors and family doctors of the programme, deciding where to spend their "
-                     "limited time among residents already referred to tier 2 or 3.\n\n"
+                     "limited time among residents already referred to tier {tiers}.\n\n"
                      "**Use:** a prompt to look again at a resident (a phone call, an earlier review, a word with "
                      "the supervising psychiatrist), shown beside the tier with its top reasons. It is not a "
                      "decision: the tier decided by a person stays, and nobody's care is reduced, delayed or "
@@ -84,7 +84,7 @@ WORDS: dict[str, dict[str, str]] = {
                         "{no_review} of {population} referrals had none and {no_baseline} had no baseline PHQ-9; "
                         "they are outside the denominator, and if those who miss their review differ, the risk is "
                         "biased for them.\n"
-                        "- Wristband data: {no_wear} of the {n} training referrals had none in the 28 days "
+                        "- Wristband data: {no_wear} of the {n} training referrals had none in the {days} days "
                         "before screening; the wearable predictors say little, and the model is not validated for "
                         "residents who have them.\n"
                         "- The outcome is not improving with the care given: a high risk says \"look again\", not "
@@ -129,7 +129,7 @@ WORDS: dict[str, dict[str, str]] = {
     "zh": {
         "title": "模型说明卡：{name}（{model}）",
         "use": "用途和使用者",
-        "use_text": ("**使用者：** 项目的心理咨询师和家庭医生，用于在已转介到第2级或第3级的居民中分配有限的时间和精力。\n\n"
+        "use_text": ("**使用者：** 项目的心理咨询师和家庭医生，用于在已转介到第{tiers}级的居民中分配有限的时间和精力。\n\n"
                      "**用途：** 提示工作人员再看一看这位居民（打个电话、提前复评、请督导精神科医生看看），与分级并列显示，"
                      "并列出主要原因。它不是决定：人做出的分级保持不变，也不会因为风险低而减少、推迟或拒绝任何人的服务。\n\n"
                      "**绝不：** {never}\n\n"
@@ -162,7 +162,7 @@ WORDS: dict[str, dict[str, str]] = {
         "limits_text": ("- 数据为{source}：只有{n}例转介、{events}例事件，置信区间较宽，亚组人数少。\n"
                         "- 只有在第{from_week}-{to_week}周存有PHQ-9的转介才知道结局：{population}例转介中{no_review}例没有，"
                         "{no_baseline}例没有基线PHQ-9，它们不计入分母；如果错过复评的人与其他人不同，对他们的风险估计会有偏差。\n"
-                        "- 手环数据：{n}例训练转介中有{no_wear}例在筛查前28天没有手环数据；手环相关预测因子作用很小，"
+                        "- 手环数据：{n}例训练转介中有{no_wear}例在筛查前{days}天没有手环数据；手环相关预测因子作用很小，"
                         "对有手环的居民模型尚未验证。\n"
                         "- 结局是\"在现有服务下未见好转\"：风险高的意思是\"再看一看\"，不是\"这种服务会失败\"，也不是\"这个人有危险\"。\n"
                         "- 分档切点（{medium_from}和{high_from}）是项目设置：{how}"),
@@ -310,7 +310,8 @@ def model_card(saved_model, report, *, lang: str = "en") -> str:
     t = m["training"]
     out = [f"# {w['title'].format(name=spec.name[lang], model=m['model'])}", ""]
 
-    out += [f"## {w['use']}", "", w["use_text"].format(never=spec.never[lang] + " " + w["nice"],
+    tiers = (" or " if lang == "en" else "或第").join(str(t) for t in spec.tiers)
+    out += [f"## {w['use']}", "", w["use_text"].format(never=spec.never[lang] + " " + w["nice"], tiers=tiers,
                                                        population=spec.population[lang]), ""]
 
     source = w["synthetic"] if t.get("source") in ("synth", "sample") else _SOURCE[lang].get(t.get("source"), "–")
@@ -364,6 +365,7 @@ def model_card(saved_model, report, *, lang: str = "en") -> str:
         source=source, n=t["n"], events=t["events"], from_week=o["weeks"][0], to_week=o["weeks"][1],
         no_review=int(steps.get("no_review_in_window", 0)), no_baseline=int(steps.get("no_baseline", 0)),
         population=int(steps.get("population", 0)), no_wear="–" if no_wear is None else no_wear,
+        days=next((p.options.get("days") for p in spec.predictors if p.options.get("indicator") == "no_data"), "–"),
         medium_from=m["bands"]["medium_from"], high_from=m["bands"]["high_from"], how=spec.how_to_choose[lang]), ""]
 
     folder = saved_model.folder.as_posix() if saved_model.folder is not None else "<model folder>"
