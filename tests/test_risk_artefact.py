@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from workbench.params import ParameterError
 from workbench.risk.artefact import (DATA_TABLES, METADATA_KEYS, ModelFileError, SavedModel, VersionMismatchWarning,
                                      _table_block, data_version, load_model, package_versions, save_model)
 from workbench.risk.dataset import model_frame
@@ -95,6 +96,8 @@ def test_created_is_an_argument(sample, fitted, tmp_path):
     tables, frame = sample
     with pytest.raises(TypeError):
         save_model(fitted["logistic"], tmp_path / "m", spec=frame.spec, frame=frame, tables=tables)
+    with pytest.raises(ParameterError, match="The 'created' parameter of save_model must be a date"):
+        save_model(fitted["logistic"], tmp_path / "m", spec=frame.spec, frame=frame, tables=tables, created="soon")
 
 
 def test_an_existing_model_is_not_replaced_unless_asked(saved, sample, fitted):

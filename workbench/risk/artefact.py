@@ -346,14 +346,14 @@ class SavedModel:
                 f"{t['events']} events, {t['first']} to {t['last']}; data {m['data_version']}")
 
 
-def _iso(value) -> str:
-    if isinstance(value, str):
-        value = pd.Timestamp(value)
-    if isinstance(value, dt.datetime) or isinstance(value, pd.Timestamp):
-        ts = pd.Timestamp(value)
-        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-        return ts.isoformat()
-    raise TypeError(f"The 'created' parameter of save_model must be a datetime or ISO text. Got {value!r} instead.")
+def _iso(value, *, function: str = "save_model") -> str:
+    """``created`` as ISO 8601 text in UTC (a time without a zone is taken as UTC)."""
+    from workbench.params import Date, check
+
+    check(function, "created", value, Date())
+    ts = pd.Timestamp(value)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return ts.isoformat()
 
 
 def _plain(value):

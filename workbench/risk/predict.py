@@ -294,7 +294,7 @@ def recalibrate(saved_model: SavedModel, tables, *, site: str, created, method: 
         **saved_model.metadata,
         "model": f"{model_id}@{version}", "version": version,
         "data_version": data_version(tables, wearable_days=wearable_days),
-        "created": _iso(created), "pickle": None,
+        "created": _iso(created, function="recalibrate"), "pickle": None,
         "recalibration": {
             "method": method, "site": site, "intercept": a, "slope": b, "n": int(known.sum()), "events": int(y.sum()),
             "first": days.min().date().isoformat() if len(days) else None,
