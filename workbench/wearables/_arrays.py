@@ -105,10 +105,17 @@ def reading_arrays(readings: pd.DataFrame) -> dict[str, Any]:
 
 
 def sorted_by(key: np.ndarray, *others: np.ndarray) -> tuple:
-    """``key`` and ``others`` in the order of ``key``, and the order (None: already in order, not
-    sorted again; readings usually come sorted by resident and time)."""
-    if len(key) < 2 or bool(np.all(key[1:] >= key[:-1])):
+    """``key`` and ``others`` in the order of ``key`` (stable), and the order (None: already in
+    order, not sorted again; readings usually come sorted by resident and time). A key below 2**31
+    is sorted packed with its position in one int64 (``np.sort`` is several times faster than
+    ``np.argsort``)."""
+    if len(key) < 2 or not np.count_nonzero(key[1:] < key[:-1]):
         return (key, *others, None)
+    if key.min() >= 0 and key.max() < 2**31 and len(key) < 2**32:
+        packed = (key << 32) | np.arange(len(key), dtype=np.int64)
+        packed.sort()
+        order = packed & 0xFFFFFFFF
+        return (packed >> 32, *(o[order] for o in others), order)
     order = np.argsort(key, kind="stable")
     return (key[order], *(o[order] for o in others), order)
 
