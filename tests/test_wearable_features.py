@@ -372,3 +372,15 @@ def test_categorical_interleaved_and_shuffled_input_gives_the_same_days():
     pd.testing.assert_frame_equal(a, b)
     assert a["resident_id"].unique().tolist() == ["A", "B"]        # sorted; a category without rows has none
     assert on(a, "2025-03-02", "A")["steps"] == 1200 and on(a, "2025-03-02", "B")["resting_hr"] == 62.0
+
+
+def test_readings_years_apart_are_converted_zone_by_zone_with_the_same_result(monkeypatch):
+    import workbench.wearables.features as features
+
+    r = rows(stream("heart_rate", "2025-03-30 00:00", 300, 60, tz="Europe/London", rid="L"),
+             stream("heart_rate", "2025-03-02 00:00", 300, 61, rid="S"))
+    expected = daily_features(r)
+    monkeypatch.setattr(features, "_TABLE_MINUTES", 10)
+    got = daily_features(r)
+    pd.testing.assert_frame_equal(expected, got)
+    assert on(got, "2025-03-30", "L")["night_wear_minutes"] == 300

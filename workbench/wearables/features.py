@@ -88,6 +88,11 @@ WEARABLE_DAYS_COLUMNS = ("resident_id", "day", "device_id", "wear_minutes", "nig
 
 # --- the daily features ----------------------------------------------------------------------
 
+#: Readings spanning more UTC minutes than this (about 4 years) are converted to local time zone by
+#: zone instead of through a table of offsets.
+_TABLE_MINUTES = 2_100_000
+
+
 def _day_number(value) -> int:
     return int(pd.Timestamp(value).normalize().value // DAY_NS)
 
@@ -173,14 +178,24 @@ def _features(readings: pd.DataFrame, *, start, end, settings, before: bool) -> 
     rid, kind, value, tzc = a["rid"], a["kind"], a["value"], a["tzc"]
     utc_min = a["start"] // MIN_NS
     lo, hi = int(utc_min.min()), int(max(utc_min.max(), a["end"].max() // MIN_NS))
-    table, t0 = offset_table(a["tz_names"], lo * MIN_NS, hi * MIN_NS)
-    constant = len(a["tz_names"]) == 1 and bool(np.all(table[0] == table[0, 0]))
+    tz_names = a["tz_names"]
+    if hi - lo <= _TABLE_MINUTES:
+        table, t0 = offset_table(tz_names, lo * MIN_NS, hi * MIN_NS)
+        constant = len(tz_names) == 1 and bool(np.all(table[0] == table[0, 0]))
 
     def local_min(utc_minutes: np.ndarray, rows) -> np.ndarray:
         """Local wall-clock minutes since 1970 (one lookup per time zone and UTC minute)."""
+        codes = tzc if rows is None else tzc[rows]
+        if hi - lo > _TABLE_MINUTES:                       # years of readings: convert zone by zone
+            out = np.empty_like(utc_minutes)
+            for k, name in enumerate(tz_names):
+                at = codes == k
+                stamps = pd.DatetimeIndex(utc_minutes[at] * MIN_NS, tz="UTC")
+                out[at] = stamps.tz_convert(str(name)).tz_localize(None).asi8 // MIN_NS
+            return out
         if constant:
             return utc_minutes + int(table[0, 0])
-        return utc_minutes + table[tzc if rows is None else tzc[rows], utc_minutes - t0]
+        return utc_minutes + table[codes, utc_minutes - t0]
 
     lm = local_min(utc_min, None)
     first_day, last_day = int(lm.min()) // 1440, int(lm.max()) // 1440
