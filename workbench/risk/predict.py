@@ -118,8 +118,7 @@ def predict(tables, saved_model: SavedModel, *, on, by: str, wearable_days: pd.D
     if not isinstance(saved_model, SavedModel):
         raise TypeError(f"saved_model must be a SavedModel (workbench.risk.artefact.load_model). "
                         f"Got {type(saved_model).__name__} instead.")
-    spec = saved_model.spec
-    frame = model_frame(tables, spec=spec, wearable_days=wearable_days)
+    frame = model_frame(tables, spec=_spec_of(saved_model), wearable_days=wearable_days)
     X = frame.X[saved_model.predictors]
     risk = saved_model.predict_risk(X) if len(X) else np.zeros(0)
     reasons = top_reasons(saved_model, X, n=3) if len(X) else None
@@ -146,6 +145,20 @@ def predict(tables, saved_model: SavedModel, *, on, by: str, wearable_days: pd.D
     out = out.sort_values("decision_id", kind="stable", ignore_index=True)
     out.attrs.update(model=model, reasons_method=reasons.attrs["method"] if reasons is not None else None)
     return out
+
+
+def _spec_of(saved_model: SavedModel):
+    """The model's own spec (loaded with it), else the shipped spec of its id when of the same version."""
+    if saved_model.spec is not None:
+        return saved_model.spec
+    from workbench.risk.spec import load_spec
+
+    spec = load_spec(saved_model.metadata["spec"]["id"])
+    if spec.version != saved_model.metadata["spec"]["version"]:
+        raise ValueError(f"The model {saved_model.model} was built with spec version "
+                         f"{saved_model.metadata['spec']['version']}, the shipped one is {spec.version}: load the model "
+                         "with load_model (its spec is kept beside it).")
+    return spec
 
 
 def _bands(risk: np.ndarray, bands: dict[str, float]) -> pd.Series:
@@ -274,7 +287,7 @@ def recalibrate(saved_model: SavedModel, tables, *, site: str, created, method: 
     if not _SITE.match(site):
         raise ValueError(f"site must be letters, digits, '_' or '-' (it becomes part of the version). "
                          f"Got {site!r} instead.")
-    frame = model_frame(tables, spec=saved_model.spec, wearable_days=wearable_days)
+    frame = model_frame(tables, spec=_spec_of(saved_model), wearable_days=wearable_days)
     known = frame.y.notna().to_numpy(bool)
     X, y = frame.X[known][saved_model.predictors], frame.y[known].astype(int).to_numpy()
     lp = saved_model.log_odds(X)
