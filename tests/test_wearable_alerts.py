@@ -210,3 +210,12 @@ def test_the_reason_shows_the_stored_numbers():
     assert "9 valid nights in the last 28 days, at least 14" in alert_reason(last(apply_alerts(frame)), lang="en")
     with pytest.raises(ValueError, match="site_a@2.0"):
         alert_reason({**row.to_dict(), "rule": "site_a@2.0:rmssd_low"}, lang="en")
+
+
+def test_two_rows_of_one_resident_and_day_are_refused():
+    from workbench._errors import RowProblemsError
+
+    frame = days([0.0, 0.0, 0.0])
+    frame = pd.concat([frame, frame.iloc[[1]]], ignore_index=True)
+    with pytest.raises(RowProblemsError, match="more than one row"):
+        apply_alerts(frame)

@@ -346,6 +346,11 @@ def apply_alerts(days: pd.DataFrame, *, policy: "str | Path | Mapping | Wearable
     d0 = int(dn.min()) if n else 0
     at = dn - d0
     shape = (int(rid.max()) + 1 if n else 0, int(at.max()) + 1 if n else 0)
+    flat = rid * max(shape[1], 1) + at
+    dup = np.flatnonzero(np.bincount(flat, minlength=shape[0] * shape[1])[flat] > 1) if n else []
+    if len(dup):
+        raise RowProblemsError([(out.index[i], "day", str(out["day"].iloc[i])[:10], "more than one row of the "
+                                 "resident and day") for i in dup[:1000]], context="the wearable days", table="days")
     state = np.full(n, "clear", dtype=object)
     low_out = np.zeros(n, np.int64)
     valid_out = np.zeros(n, np.int64)
