@@ -477,9 +477,11 @@ def _declare() -> dict[str, TableSpec]:
 
 
 def _early_warning_tables(rid: Column) -> tuple[TableSpec, ...]:
-    """``wearable_days`` and ``risk_predictions`` (issue 17; /tmp contract of the wearables and the
-    risk model): a wristband's daily features against the person's own baseline, with the alert
-    state, and the stored predictions of the risk model, beside the tier (never replacing it)."""
+    """``wearable_days`` and ``risk_predictions`` (issue 17, as its shared contract names them): a
+    wristband's daily features against the person's own baseline, with the alert state, and the
+    stored predictions of the risk model, beside the tier (never replacing it). Plausible ranges
+    of the features are data-quality bounds, as wide as ``data/wearables.yaml``'s readings allow
+    (resting heart rate 20-250 bpm; steps up to 200,000 a day)."""
     def feature(name, dtype, en, zh, **rules):
         return _c(name, dtype, f"{en} (blank: its wear requirement not met, never 0)",
                   f"{zh}（空白：佩戴时长不足，不是0）", nullable=True, **rules)
