@@ -240,3 +240,41 @@ def test_validate_returns_every_table(tables, frame):
     assert set(r.subgroups["by"]) == {"sex", "age_group", "community_type"}
     assert len(r.decision_curve) == 2 * 2 * 3
     assert r.cut == default_cut(frame) and "Validation of not_improving@1.0" in r._repr_html_()
+
+
+def test_fitting_is_single_threaded_and_gives_the_same_model(frame, monkeypatch):
+    """Fitting runs with one BLAS/OpenMP thread (two threads waiting for each other made validate
+    on the sample 3x slower on this shared machine); the model is the same as before."""
+    from threadpoolctl import threadpool_info
+
+    import workbench.risk.models as models
+
+    seen = []
+    original = models.build
+
+    def spying_build(kind, spec):
+        pipe = original(kind, spec)
+        model_fit = pipe.named_steps["model"].fit
+
+        def fit_and_look(*args, **kwargs):
+            seen.append(max(d["num_threads"] for d in threadpool_info()))
+            return model_fit(*args, **kwargs)
+
+        pipe.named_steps["model"].fit = fit_and_look
+        return pipe
+
+    monkeypatch.setattr(models, "build", spying_build)
+    fit(frame, kind="boosting")
+    assert seen == [1]
+
+
+def test_no_warning_when_fitting_and_validating_the_sample(tables, frame):
+    """Constant predictors in the sample (prior_* all 0, wearable means all blank) give no
+    scikit-learn warning (StandardScaler on a constant column is fine)."""
+    import warnings
+
+    assert (frame.X["prior_crises"] == 0).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit(frame, kind="logistic")
+        validate(tables, frame=frame, thresholds=[0.15, 0.25])

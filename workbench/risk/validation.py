@@ -37,7 +37,7 @@ import pandas as pd
 from workbench.params import Options, Predicate, validate_params
 from workbench.risk.dataset import ModelFrame, model_frame
 from workbench.risk.metrics import c_statistic, calibration, calibration_curve, net_benefit, val_prob
-from workbench.risk.models import KINDS, fit
+from workbench.risk.models import KINDS, fit, single_threaded
 from workbench.risk.spec import ModelSpec, _as_spec
 
 __all__ = ["GROUPINGS", "SUBGROUP_RULE", "ValidationReport", "community_predictions", "default_cut",
@@ -91,7 +91,9 @@ def _fit_predict(frame: ModelFrame, train: np.ndarray, test: np.ndarray, *, kind
     y = sub.y.astype(int).to_numpy()
     if y.min() == y.max():
         raise ValueError(f"The training rows hold only one outcome ({y[0]}): the {kind} model cannot be fitted.")
-    return fit(sub, kind=kind).predict_proba(frame.X.iloc[test])[:, 1]
+    model = fit(sub, kind=kind)
+    with single_threaded():
+        return model.predict_proba(frame.X.iloc[test])[:, 1]
 
 
 @validate_params({"kind": Options(*KINDS)})
