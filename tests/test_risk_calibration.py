@@ -96,3 +96,49 @@ def test_net_benefit_equals_the_formula_in_r(ds):
     assert ours["strategy"].tolist() == r["strategy"].tolist()
     assert ours["tp"].tolist() == r["tp"].tolist() and ours["fp"].tolist() == r["fp"].tolist()
     np.testing.assert_allclose(ours["net_benefit"], r["net_benefit"], rtol=1e-10, atol=1e-12)
+
+
+# --- what cannot be estimated is blank with its reason, never an exception -------------------
+
+SEPARATED = ([0, 0, 0, 1, 1, 1], [0.1, 0.2, 0.3, 0.6, 0.7, 0.8])
+
+
+@pytest.mark.parametrize("y, p, why", [
+    (*SEPARATED, "perfectly separated"),
+    ([1, 1, 0, 0], [0.1, 0.2, 0.6, 0.7], "perfectly separated"),  # the reverse
+    ([0, 0, 1, 1], [0.1, 0.5, 0.5, 0.8], "perfectly separated"),  # quasi-complete: tied at the boundary
+    ([0, 1], [0.2, 0.3], "perfectly separated"),  # n tiny
+    ([0, 1, 0, 1], [0.3] * 4, "every predicted risk is the same"),
+])
+def test_calibration_slope_cannot_be_estimated(y, p, why):
+    c = calibration(y, p).iloc[0]
+    assert np.isnan(c["slope"]) and np.isnan(c["slope_lower"]) and np.isnan(c["slope_upper"])
+    assert np.isfinite(c["citl"])  # calibration-in-the-large is finite whenever there are events and non-events
+    assert c["note_en"].startswith("cannot be estimated") and why in c["note_en"]
+    assert c["note_zh"].startswith("无法估计")
+
+
+@pytest.mark.parametrize("y, p", [([0, 0, 0], [0.1, 0.2, 0.3]), ([1, 1, 1], [0.1, 0.2, 0.3]), ([1], [0.3]),
+                                  ([], [])])
+def test_one_outcome_only_is_blank_with_its_reason(y, p):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        c = calibration(y, p).iloc[0]
+        v = val_prob(p, y)
+        a = c_statistic(y, p)
+    assert c[["citl", "slope"]].isna().all() and "cannot be estimated" in c["note_en"]
+    assert v.drop("brier").isna().all() and "cannot be estimated" in v.attrs["note_en"]
+    assert v.attrs["note_zh"].startswith("无法估计")
+    assert a[["auc", "se", "lower", "upper"]].isna().all(axis=None) and "cannot be estimated" in a.attrs["note_en"]
+
+
+def test_val_prob_on_separated_data_blanks_the_recalibration_only():
+    y, p = SEPARATED
+    v = val_prob(p, y)
+    assert v[["intercept", "slope", "u", "u_chisq", "u_p", "q"]].isna().all()
+    assert v["c"] == 1 and np.isfinite(v[["brier", "r2", "d", "emax", "s_z"]]).all()
+    assert "perfectly separated" in v.attrs["note_en"]
+    # estimable data: no note
+    assert calibration(*_data("hand")).iloc[0]["note_en"] is None and val_prob(*_data("hand")[::-1]).attrs["note_en"] is None

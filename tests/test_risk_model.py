@@ -278,3 +278,23 @@ def test_no_warning_when_fitting_and_validating_the_sample(tables, frame):
         warnings.simplefilter("error")
         fit(frame, kind="logistic")
         validate(tables, frame=frame, thresholds=[0.15, 0.25])
+
+
+def test_a_subgroup_the_risk_separates_perfectly_says_it_cannot_be_estimated():
+    pr = _predictions(5)
+    rural = np.arange(len(pr)) < 60  # 60 people: 20 events, all with higher risks than the 40 others
+    pr.loc[rural, "community_type"] = "rural"
+    pr.loc[rural, "y"] = np.r_[np.ones(20, int), np.zeros(40, int)]
+    pr.loc[rural, "p"] = np.r_[np.linspace(0.45, 0.75, 20), np.linspace(0.05, 0.35, 40)]
+    tiny = np.arange(len(pr)) >= len(pr) - 4  # 4 people, separated and few
+    pr.loc[tiny, "community_type"] = "ageing"
+    pr.loc[tiny, ["y", "p"]] = [[0, 0.1], [0, 0.2], [1, 0.6], [1, 0.7]]
+    s = subgroups(pr).set_index(["by", "group"])
+    r = s.loc[("community_type", "rural")]
+    assert r["verdict"] == "cannot_estimate" and np.isnan(r["slope"]) and r["auc"] == 1
+    assert "cannot be estimated: the outcome is perfectly separated" in r["statement_en"]
+    assert "无法估计" in r["statement_zh"] and "农村社区" in r["statement_zh"]
+    t = s.loc[("community_type", "ageing")]
+    assert t["verdict"] == "too_few" and "too few to judge" in t["statement_en"]
+    assert "perfectly separated" in t["statement_en"] and "人数太少，无法判断" in t["statement_zh"]
+    assert s["statement_en"].str.len().gt(0).all() and s["statement_zh"].str.len().gt(0).all()

@@ -44,12 +44,44 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["RMS_NAMES", "c_statistic", "calibration", "calibration_curve", "lowess", "net_benefit", "val_prob"]
+__all__ = ["NOT_ESTIMABLE", "RMS_NAMES", "c_statistic", "calibration", "calibration_curve", "lowess", "net_benefit", "val_prob"]
 
 #: The statistics of rms::val.prob, in its order: our name -> rms's name.
 RMS_NAMES = {"dxy": "Dxy", "c": "C (ROC)", "r2": "R2", "d": "D", "d_chisq": "D:Chi-sq", "d_p": "D:p", "u": "U",
              "u_chisq": "U:Chi-sq", "u_p": "U:p", "q": "Q", "brier": "Brier", "intercept": "Intercept",
              "slope": "Slope", "emax": "Emax", "e90": "E90", "eavg": "Eavg", "s_z": "S:z", "s_p": "S:p"}
+
+
+#: Why a statistic is blank (NA): the reason in each language, shown with it, never silence.
+NOT_ESTIMABLE = {
+    "empty": ("cannot be estimated: nobody has both an outcome and a predicted risk",
+              "无法估计：没有人同时有结局和预测风险"),
+    "one_class": ("cannot be estimated: everyone has the same outcome (no events, or no non-events)",
+                  "无法估计：所有人结局相同（没有人发生，或没有人未发生）"),
+    "same_risk": ("cannot be estimated: every predicted risk is the same", "无法估计：所有人的预测风险都相同"),
+    "separated": ("cannot be estimated: the outcome is perfectly separated (every event has a higher predicted "
+                  "risk than every non-event, or the reverse)",
+                  "无法估计：结局被预测风险完全分开（所有发生者的预测风险都高于未发生者，或反之）"),
+    "no_convergence": ("cannot be estimated: the logistic fit did not converge", "无法估计：逻辑回归拟合不收敛"),
+}
+
+
+def _slope_problem(y: np.ndarray, x: np.ndarray) -> str | None:
+    """Why ``glm(y ~ x, binomial)`` has no finite slope (a key of :data:`NOT_ESTIMABLE`), or None.
+
+    One outcome only, one value of ``x`` only, or (quasi-)complete separation: the largest ``x``
+    of one outcome is at most the smallest ``x`` of the other (the likelihood then rises forever
+    as the slope grows; R's glm stops with a huge slope and a warning)."""
+    if len(y) == 0:
+        return "empty"
+    if y.min() == y.max():
+        return "one_class"
+    if x.min() == x.max():
+        return "same_risk"
+    x1, x0 = x[y == 1], x[y == 0]
+    if x0.max() <= x1.min() or x1.max() <= x0.min():
+        return "separated"
+    return None
 
 
 def _pairs(y: Any, p: Any) -> tuple[np.ndarray, np.ndarray, int]:
@@ -88,8 +120,9 @@ def c_statistic(y: Any, p: Any, *, alpha: float = 0.05) -> pd.DataFrame:
     -------
     DataFrame
         One row: ``n, events, auc, se, lower, upper`` (``attrs``: ``alpha``, ``method``,
-        ``dropped``). Fewer than 2 events or non-events: ``auc`` blank where undefined and
-        ``se``/limits blank.
+        ``dropped``, ``note_en``, ``note_zh``). No events or no non-events: ``auc``, ``se`` and
+        limits blank (NA, never a crash), ``attrs["note_en"]`` says why (:data:`NOT_ESTIMABLE`);
+        one event or one non-event: ``se`` and limits blank.
 
     Notes
     -----
@@ -101,6 +134,8 @@ def c_statistic(y: Any, p: Any, *, alpha: float = 0.05) -> pd.DataFrame:
     --------
     >>> c_statistic([0, 1, 0, 1], [0.2, 0.9, 0.6, 0.4]).round(4).iloc[0].tolist()
     [4.0, 2.0, 0.75, 0.3536, 0.057, 1.0]
+    >>> c_statistic([0, 0, 0], [0.2, 0.3, 0.4]).attrs["note_en"]
+    'cannot be estimated: everyone has the same outcome (no events, or no non-events)'
     """
     ys, ps, dropped = _pairs(y, p)
     m, n = int(ys.sum()), int(len(ys) - ys.sum())
@@ -111,7 +146,9 @@ def c_statistic(y: Any, p: Any, *, alpha: float = 0.05) -> pd.DataFrame:
     z = stats.norm.ppf(1 - alpha / 2)
     lo, hi = (max(0.0, auc - z * se), min(1.0, auc + z * se)) if se == se else (np.nan, np.nan)
     out = pd.DataFrame({"n": [len(ys)], "events": [m], "auc": [auc], "se": [se], "lower": [lo], "upper": [hi]})
-    out.attrs.update(alpha=alpha, method="DeLong 1988", dropped=dropped)
+    note = None if m and n else NOT_ESTIMABLE["empty" if not len(ys) else "one_class"]
+    out.attrs.update(alpha=alpha, method="DeLong 1988", dropped=dropped, note_en=note and note[0],
+                     note_zh=note and note[1])
     return out
 
 
@@ -138,6 +175,18 @@ def _logistic(x: np.ndarray | None, y: np.ndarray, offset: np.ndarray, *, init: 
     mu = 1 / (1 + np.exp(-eta))
     info = design.T @ (design * (mu * (1 - mu))[:, None])
     return beta, np.linalg.inv(info), float(-2 * np.sum(y * eta - np.logaddexp(0, eta)))
+
+
+def _fit_or_none(x: np.ndarray | None, y: np.ndarray, offset: np.ndarray) -> tuple | None:
+    """:func:`_logistic`, or None when it fails (singular information, non-finite estimates)."""
+    try:
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            b, cov, dev = _logistic(x, y, offset)
+    except np.linalg.LinAlgError:
+        return None
+    if not (np.all(np.isfinite(b)) and np.all(np.isfinite(np.diag(cov))) and np.all(np.diag(cov) > 0)):
+        return None
+    return b, cov, dev
 
 
 def _lrm_fit(x: np.ndarray, y: np.ndarray, *, eps: float = 0.025, maxit: int = 12) -> tuple[np.ndarray, float]:
@@ -175,17 +224,24 @@ def calibration(y: Any, p: Any, *, alpha: float = 0.05) -> pd.DataFrame:
     -------
     DataFrame
         One row: ``n, events, observed, mean_predicted, citl, citl_lower, citl_upper, slope,
-        slope_lower, slope_upper``. ``citl`` is the intercept of ``glm(y ~ 1, offset = logit(p),
-        binomial)`` (0 = right on average; > 0 = risks too low), ``slope`` the coefficient of
-        ``glm(y ~ logit(p), binomial)`` (1 = right spread; < 1 = too extreme). Blank (NaN)
-        when there are no events or no non-events; risks of exactly 0 or 1 are left out of the
-        two models (as rms does).
+        slope_lower, slope_upper, note_en, note_zh``. ``citl`` is the intercept of ``glm(y ~ 1,
+        offset = logit(p), binomial)`` (0 = right on average; > 0 = risks too low), ``slope``
+        the coefficient of ``glm(y ~ logit(p), binomial)`` (1 = right spread; < 1 = too
+        extreme). Risks of exactly 0 or 1 are left out of the two models (as rms does).
+        A figure that cannot be estimated is blank (NaN, never an exception) and ``note_en`` /
+        ``note_zh`` say why (:data:`NOT_ESTIMABLE`; blank when everything is estimated): no
+        events or no non-events (both blank); every risk the same, or the outcome perfectly
+        separated by the risk (the slope would be infinite: slope blank, calibration-in-the-large
+        kept, it is finite whenever there are events and non-events).
 
     Examples
     --------
     >>> c = calibration([0, 0, 1, 1, 0, 1, 0, 0], [0.1, 0.4, 0.35, 0.8, 0.2, 0.6, 0.3, 0.5])
     >>> c[["observed", "mean_predicted"]].round(4).iloc[0].tolist()
     [0.375, 0.4062]
+    >>> s = calibration([0, 0, 1, 1], [0.1, 0.2, 0.6, 0.7])  # separated: every event above every non-event
+    >>> bool(pd.isna(s["slope"].item())), s["note_en"].item()[:39]
+    (True, 'cannot be estimated: the outcome is perf')
     """
     ys, ps, dropped = _pairs(y, p)
     row: dict[str, float] = {"n": len(ys), "events": int(ys.sum()), "observed": ys.mean() if len(ys) else np.nan,
@@ -196,13 +252,23 @@ def calibration(y: Any, p: Any, *, alpha: float = 0.05) -> pd.DataFrame:
     yk, lk = ys[ok], lg[ok]
     names = ("citl", "citl_lower", "citl_upper", "slope", "slope_lower", "slope_upper")
     row.update(dict.fromkeys(names, np.nan))
-    if 0 < yk.sum() < len(yk):
-        b, cov, _ = _logistic(None, yk, lk)
-        se = np.sqrt(cov[0, 0])
-        row.update(citl=b[0], citl_lower=b[0] - z * se, citl_upper=b[0] + z * se)
-        b, cov, _ = _logistic(lk, yk, np.zeros(len(yk)))
-        se = np.sqrt(cov[1, 1])
-        row.update(slope=b[1], slope_lower=b[1] - z * se, slope_upper=b[1] + z * se)
+    problem = _slope_problem(yk, lk)
+    if problem not in ("empty", "one_class"):
+        fitted = _fit_or_none(None, yk, lk)
+        if fitted is None:
+            problem = "no_convergence"
+        else:
+            b, se = fitted[0][0], np.sqrt(fitted[1][0, 0])
+            row.update(citl=b, citl_lower=b - z * se, citl_upper=b + z * se)
+    if problem is None:
+        fitted = _fit_or_none(lk, yk, np.zeros(len(yk)))
+        if fitted is None:
+            problem = "no_convergence"
+        else:
+            b, se = fitted[0][1], np.sqrt(fitted[1][1, 1])
+            row.update(slope=b, slope_lower=b - z * se, slope_upper=b + z * se)
+    note = NOT_ESTIMABLE[problem] if problem else (None, None)
+    row.update(note_en=note[0], note_zh=note[1])
     out = pd.DataFrame([row])
     out["n"], out["events"] = out["n"].astype(int), out["events"].astype(int)
     out.attrs.update(alpha=alpha, dropped=dropped)
@@ -347,14 +413,28 @@ def val_prob(p: Any, y: Any) -> pd.Series:
     below 0.025, then one more Newton step), so in small samples ``intercept`` and ``slope``
     differ from the full maximum (:func:`calibration`'s slope) in the 4th digit, as rms's do.
 
+    Blank (NaN, never an exception) where a statistic cannot be estimated, with the reason in
+    ``attrs["note_en"]`` and ``attrs["note_zh"]`` (:data:`NOT_ESTIMABLE`): no events or no
+    non-events (or nobody): every statistic but ``brier``; the outcome perfectly separated by the
+    risk: the recalibration (``intercept``, ``slope``) and what is computed from it (``u``,
+    ``u_chisq``, ``u_p``, ``q``).
+
     Examples
     --------
     >>> v = val_prob([0.1, 0.4, 0.35, 0.8, 0.2, 0.6], [0, 0, 1, 1, 0, 1])
     >>> round(float(v["c"]), 4), round(float(v["brier"]), 5), round(float(v["slope"]), 4)
     (0.8889, 0.13875, 3.0557)
+    >>> val_prob([0.1, 0.2, 0.3], [0, 0, 0]).attrs["note_en"][:40]
+    'cannot be estimated: everyone has the sa'
     """
     ys, ps, _ = _pairs(y, p)
     n = len(ys)
+    if n == 0 or ys.min() == ys.max():
+        out = pd.Series(np.nan, index=list(RMS_NAMES), dtype=float)
+        out["brier"] = np.mean((ps - ys) ** 2) if n else np.nan
+        note = NOT_ESTIMABLE["empty" if n == 0 else "one_class"]
+        out.attrs.update(note_en=note[0], note_zh=note[1])
+        return out
     lg = _logit(ps)
     spi_num = np.sum((ys - ps) * (1 - 2 * ps))
     s_z = spi_num / np.sqrt(np.sum((1 - 2 * ps) ** 2 * ps * (1 - ps)))
@@ -371,7 +451,9 @@ def val_prob(p: Any, y: Any) -> pd.Series:
         e = abs(ps[0] - pbar)
         values = [0, 0.5, 0, d, 0, 1, u, u_chisq, 1 - stats.chi2.cdf(u_chisq, 1), d - u, np.mean((ys - ps[0]) ** 2),
                   intc, 0, 0, e, e, s_z, s_p]
-        return pd.Series(values, index=list(RMS_NAMES), dtype=float)
+        out = pd.Series(values, index=list(RMS_NAMES), dtype=float)
+        out.attrs.update(note_en=None, note_zh=None)
+        return out
     ok = np.isfinite(lg)
     yk, lk = ys[ok], lg[ok]
     nk = len(yk)
@@ -381,14 +463,26 @@ def val_prob(p: Any, y: Any) -> pd.Series:
     lr = l0 - l_fixed
     r2 = (1 - np.exp(-lr / nk)) / (1 - np.exp(-l0 / nk))
     auc, _ = _delong(yk, np.floor(ps[ok] * 5000))  # lrm.fit's C: risks binned in 1/5000ths
-    b, dev_recal = _lrm_fit(lk, yk)
+    problem = _slope_problem(yk, lk)
+    b, dev_recal = np.full(2, np.nan), np.nan
+    if problem is None:
+        try:
+            with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+                b, dev_recal = _lrm_fit(lk, yk)
+        except np.linalg.LinAlgError:
+            problem = "no_convergence"
+        if not np.all(np.isfinite(b)):
+            problem, b, dev_recal = "no_convergence", np.full(2, np.nan), np.nan
     d = (lr - 1) / nk
     u_chisq = l01 - dev_recal
     u = (u_chisq - 2) / nk
     er = np.abs(ps - _smooth_at(ps, ys))
     values = [2 * (auc - 0.5), auc, r2, d, lr, 1 - stats.chi2.cdf(lr, 1), u, u_chisq, 1 - stats.chi2.cdf(u_chisq, 2),
               d - u, np.mean((ps - ys) ** 2), b[0], b[1], er.max(), np.quantile(er, 0.9), er.mean(), s_z, s_p]
-    return pd.Series(values, index=list(RMS_NAMES), dtype=float)
+    out = pd.Series(values, index=list(RMS_NAMES), dtype=float)
+    note = NOT_ESTIMABLE[problem] if problem else (None, None)
+    out.attrs.update(note_en=note[0], note_zh=note[1])
+    return out
 
 
 def net_benefit(y: Any, p: Any, *, thresholds: Sequence[float] | None = None) -> pd.DataFrame:

@@ -17,7 +17,10 @@ decision curve, and the same figures by sex, age group and community type, each 
 plain statement in Chinese and English (:data:`SUBGROUP_RULE`): "worse" when its AUC interval
 lies entirely below the overall AUC, or its calibration slope is below 0.8, or its
 calibration-in-the-large is beyond +-0.2; "too few to judge" under 10 events (or non-events);
-otherwise "not worse by this rule". Nothing is left silent.
+"cannot be estimated" (verdict ``cannot_estimate``) when a calibration figure of the group is
+blank (the outcome perfectly separated by the risk, or every risk the same: the reason from
+:data:`workbench.risk.metrics.NOT_ESTIMABLE` is in the statement and in ``note_en``/``note_zh``);
+otherwise "not worse by this rule". Nothing is left silent and no group raises an exception.
 
 Examples
 --------
@@ -156,7 +159,8 @@ def _figures(y: pd.Series, p: pd.Series) -> dict[str, Any]:
     return {"n": int(c["n"]), "events": int(c["events"]), "auc": c["auc"], "auc_lower": c["lower"],
             "auc_upper": c["upper"], "citl": k["citl"], "citl_lower": k["citl_lower"], "citl_upper": k["citl_upper"],
             "slope": k["slope"], "slope_lower": k["slope_lower"], "slope_upper": k["slope_upper"],
-            "observed": k["observed"], "mean_predicted": k["mean_predicted"]}
+            "observed": k["observed"], "mean_predicted": k["mean_predicted"], "note_en": k["note_en"],
+            "note_zh": k["note_zh"]}
 
 
 def performance(predictions: pd.DataFrame, *, by: Sequence[str] = ("kind", "scheme")) -> pd.DataFrame:
@@ -166,8 +170,9 @@ def performance(predictions: pd.DataFrame, *, by: Sequence[str] = ("kind", "sche
     -------
     DataFrame
         ``by`` columns, then ``n, events, auc, auc_lower, auc_upper, citl, citl_lower, citl_upper,
-        slope, slope_lower, slope_upper, observed, mean_predicted``, then the rms::val.prob
-        statistics ``brier, r2, emax, e90, eavg, intercept_rms, slope_rms``.
+        slope, slope_lower, slope_upper, observed, mean_predicted, note_en, note_zh`` (why a
+        calibration figure is blank; blank otherwise), then the rms::val.prob statistics ``brier,
+        r2, emax, e90, eavg, intercept_rms, slope_rms``.
 
     Examples
     --------
@@ -204,11 +209,13 @@ def _statement(row: dict, overall_auc: float) -> tuple[str, str, str]:
     where_zh = f"{_KIND_ZH.get(row['kind'], row['kind'])}，{_SCHEME_ZH.get(row['scheme'], row['scheme'])}"
     rule = SUBGROUP_RULE
     few = min(row["events"], row["n"] - row["events"]) < rule["min_events"]
+    note_en, note_zh = row.get("note_en"), row.get("note_zh")
     if few:
         return ("too_few", f"{who_en.capitalize()} ({where_en}): too few to judge ({row['events']} events among "
-                f"{row['n']}; at least {rule['min_events']} events and non-events are needed).",
+                f"{row['n']}; at least {rule['min_events']} events and non-events are needed)."
+                + (f" Calibration {note_en}." if note_en else ""),
                 f"{who_zh}（{where_zh}）：人数太少，无法判断（{row['n']}人中{row['events']}例事件；"
-                f"事件和非事件各需至少{rule['min_events']}例）。")
+                f"事件和非事件各需至少{rule['min_events']}例）。" + (f"校准{note_zh}。" if note_zh else ""))
     reasons_en, reasons_zh = [], []
     if row["auc_upper"] < overall_auc:
         reasons_en.append(f"C statistic {row['auc']:.2f} ({row['auc_lower']:.2f}-{row['auc_upper']:.2f}) entirely "
@@ -227,8 +234,15 @@ def _statement(row: dict, overall_auc: float) -> tuple[str, str, str]:
                           f"实际{row['observed']:.0%}，平均预测{row['mean_predicted']:.0%}）")
     if reasons_en:
         return ("worse", f"{who_en.capitalize()} ({where_en}): the model is WORSE for this group: "
-                + "; ".join(reasons_en) + ".",
-                f"{who_zh}（{where_zh}）：模型对这一人群表现较差：" + "；".join(reasons_zh) + "。")
+                + "; ".join(reasons_en) + "." + (f" Calibration {note_en}." if note_en else ""),
+                f"{who_zh}（{where_zh}）：模型对这一人群表现较差：" + "；".join(reasons_zh) + "。"
+                + (f"校准{note_zh}。" if note_zh else ""))
+    if note_en or not all(np.isfinite(row[k]) for k in ("auc", "slope", "citl")):
+        note_en = note_en or "cannot be estimated"
+        note_zh = note_zh or "无法估计"
+        return ("cannot_estimate", f"{who_en.capitalize()} ({where_en}): calibration {note_en}; whether the model "
+                f"is worse for this group cannot be judged (C statistic {row['auc']:.2f}).",
+                f"{who_zh}（{where_zh}）：校准{note_zh}；无法判断模型对这一人群是否较差（C统计量{row['auc']:.2f}）。")
     return ("not_worse", f"{who_en.capitalize()} ({where_en}): not worse than overall by the declared rule "
             f"(C statistic {row['auc']:.2f}, slope {row['slope']:.2f}, calibration-in-the-large {row['citl']:+.2f}).",
             f"{who_zh}（{where_zh}）：按预先规定的标准，不比总体差（C统计量{row['auc']:.2f}，校准斜率"
@@ -243,8 +257,10 @@ def subgroups(predictions: pd.DataFrame, *, groupings: Sequence[str] = GROUPINGS
     DataFrame
         ``kind, scheme, by, group`` and the :func:`performance` figures (``n, events, auc,
         auc_lower, auc_upper, citl ..., slope ..., observed, mean_predicted``), then
-        ``overall_auc``, ``verdict`` ("worse", "not_worse", "too_few"), ``statement_en``,
-        ``statement_zh``. A blank group (e.g. an unknown age) is its own row, "unknown".
+        ``note_en, note_zh``, ``overall_auc``, ``verdict`` ("worse", "not_worse", "too_few",
+        "cannot_estimate"), ``statement_en``, ``statement_zh``. A blank group (e.g. an unknown
+        age) is its own row, "unknown". A group whose calibration cannot be estimated (the
+        outcome perfectly separated, one outcome only) gets blank figures and says why.
     """
     rows = []
     for (kind, scheme), g in predictions.groupby(["kind", "scheme"], sort=False):
@@ -297,7 +313,7 @@ class ValidationReport:
                              "slope": p["slope"].round(3), "emax": p["emax"].round(3)})
 
     def worse(self, lang: str = "en") -> list[str]:
-        """The statements of the subgroups the rule calls worse or too few to judge."""
+        """The statements of the subgroups the rule calls worse, too few to judge or not estimable."""
         s = self.subgroups
         return s.loc[s["verdict"] != "not_worse", f"statement_{lang}"].tolist()
 
