@@ -1,6 +1,7 @@
 """A person's top reasons (workbench.risk.reasons): exact log-odds contributions of a logistic
 model checked by hand, one-hot groups and missing-indicators summed back to their predictor, and
-only predictors that raise the risk are ever reasons."""
+only predictors that raise the risk are ever reasons; a yes/no predictor only when the person has
+it, a blank (not recorded) value never."""
 
 from __future__ import annotations
 
@@ -65,9 +66,11 @@ def test_logistic_contributions_by_hand():
     assert r.loc["P1", ["contribution_1", "contribution_2"]].tolist() == pytest.approx([1.0, 0.8])
     assert r.loc["P1", ["value_1", "value_2"]].tolist() == ["1", "4"]
     assert pd.isna(r.loc["P1", "reason_3"]) and pd.isna(r.loc["P1", "contribution_3"])  # c lowers it: not a reason
-    assert r.loc["P2", ["reason_1", "reason_2"]].tolist() == ["a", "c"] and pd.isna(r.loc["P2", "reason_3"])
-    assert pd.isna(r.loc["P2", "value_1"])  # a blank value stays blank (its being missing is the reason)
-    assert r.loc["P2", "contribution_1"] == pytest.approx(0.6)
+    # P2: a (blank) raises the log-odds by 0.6 through its missing-indicator, but "not recorded" is
+    # never a reason: only c
+    assert r.loc["P2", "reason_1"] == "c" and pd.isna(r.loc["P2", "reason_2"])
+    assert r.loc["P2", "contribution_1"] == pytest.approx(0.15) and r.loc["P2", "value_1"] == "x"
+    assert c.loc["P2", "a"] == pytest.approx(0.6)  # the contribution itself stays exact
     assert r.loc["P3", "reason_1"] == "c" and pd.isna(r.loc["P3", "reason_2"])  # b 0 raises nothing
 
 
@@ -133,7 +136,11 @@ def test_reasons_only_raise_the_risk_largest_first(sample_models, kind):
             name = r[f"reason_{k}"].iloc[i]
             assert r[f"contribution_{k}"].iloc[i] == pytest.approx(c[name].iloc[i])
     values = c.to_numpy()
-    for i in range(len(X)):  # reason_1 is the largest contribution, when one is positive
+    binary = frame.spec.of_kind("binary")
+    not_yes = X[binary].ne(1).reindex(columns=X.columns, fill_value=False)
+    shown = X.notna().to_numpy() & ~not_yes.to_numpy(bool)
+    values = np.where(shown, values, -np.inf)  # blanks and yes/no predictors the person has not: never reasons
+    for i in range(len(X)):  # reason_1 is the largest contribution that may be a reason, when one is positive
         if values[i].max() > 1e-12:
             assert r["contribution_1"].iloc[i] == pytest.approx(values[i].max())
         else:
@@ -164,3 +171,36 @@ def test_a_saved_model_carries_its_reference():
     toy = _toy.toy()
     with_ref = top_reasons(toy.pipeline, toy.X, reference=toy.X)
     pd.testing.assert_frame_equal(top_reasons(saved, toy.X), with_ref)
+
+
+@pytest.mark.parametrize("kind", ["logistic", "boosting"])
+def test_a_yes_no_predictor_is_a_reason_only_when_the_person_has_it_and_a_blank_never(sample_models, kind):
+    frame, known, models = sample_models
+    X = frame.X
+    binary = frame.spec.of_kind("binary")
+    c = contributions(models[kind], X, reference=frame.X[known])
+    # the rule matters on the sample: not having a condition does raise some people's log-odds
+    # (a blank raising it is checked by hand in test_logistic_contributions_by_hand)
+    assert any(((X[b] == 0) & (c[b] > 1e-12)).any() for b in binary)
+    for given in (binary, None):  # the spec's yes/no predictors, or inferred (0/1 columns) for a bare pipeline
+        r = top_reasons(models[kind], X, reference=frame.X[known], binary=given)
+        for k in (1, 2, 3):
+            named = r[f"reason_{k}"].notna().to_numpy()
+            assert r.loc[named, f"value_{k}"].notna().all()  # a blank value is never a reason
+            for i in np.flatnonzero(named):
+                name = r[f"reason_{k}"].iloc[i]
+                assert pd.notna(X[name].iloc[i])
+                if name in binary:
+                    assert X[name].iloc[i] == 1 and r[f"value_{k}"].iloc[i] == "1"
+
+
+def test_a_saved_model_takes_its_yes_no_predictors_from_its_spec():
+    saved, toy = _toy.toy_saved(), _toy.toy()
+    X = toy.X.copy()
+    X["stroke"] = 0.0  # nobody has had a stroke
+    X["lives_alone"] = np.nan  # nobody's living situation recorded
+    r = top_reasons(saved, X)
+    reasons = set(r[["reason_1", "reason_2", "reason_3"]].stack().dropna())
+    assert "stroke" not in reasons and "lives_alone" not in reasons
+    with pytest.raises(ValueError, match="not predictors"):
+        top_reasons(saved, X, binary=["strokes"])

@@ -1,8 +1,18 @@
 """Why the model put a person's risk up: the predictors that pushed it up most, for a counsellor.
 
 :func:`contributions` gives each predictor's contribution to a person's predicted log-odds;
-:func:`top_reasons` keeps the ``n`` largest of those that raise the risk (a predictor that lowers
-the risk is never a reason), with the person's value.
+:func:`top_reasons` keeps the ``n`` largest of those that raise the risk, with the person's value.
+What a counsellor is shown as a reason is something the person HAS that raises the estimate:
+
+- a predictor that lowers the risk is never a reason;
+- a yes/no predictor (a condition, lives alone, "no wristband data") is a reason only when the
+  person has it (value 1 / True): "no stroke" or "stroke = 0" is never a reason for a higher risk,
+  even when, compared with the average person, not having it moves the log-odds up;
+- a blank (not recorded) value is never a reason: "not recorded" is not a cause, even though the
+  model's missing-indicator may move the estimate.
+
+:func:`contributions` stays exact (every predictor, whatever its value); only :func:`top_reasons`
+applies these rules.
 
 Two methods, named in ``attrs["method"]``:
 
@@ -236,7 +246,46 @@ def _shown(value) -> Any:
     return str(value)
 
 
-def top_reasons(model, X: pd.DataFrame, *, n: int = 3, reference: pd.DataFrame | Mapping | None = None) -> pd.DataFrame:
+def _binary_names(model, X: pd.DataFrame, binary) -> set[str]:
+    """The yes/no predictors: given, or the saved model's spec, or (a bare pipeline) inferred."""
+    if binary is not None:
+        if isinstance(binary, str):
+            raise ValueError(f"binary must be a list of predictor names. Got the string {binary!r} instead.")
+        unknown = [b for b in binary if b not in X.columns]
+        if unknown:
+            raise ValueError(f"binary names {unknown} that are not predictors (columns of X).")
+        return set(binary)
+    from workbench.risk.artefact import SavedModel
+
+    spec = model.spec if isinstance(model, SavedModel) else None
+    if spec is not None:
+        return set(spec.of_kind("binary"))
+    out = set()
+    for c in X.columns:  # a bare pipeline: a boolean column, or numbers that are only 0 and 1
+        v = X[c].dropna()
+        if pd.api.types.is_bool_dtype(v.dtype) or (
+                pd.api.types.is_numeric_dtype(v.dtype) and len(v) and v.astype(float).isin((0.0, 1.0)).all()):
+            out.add(str(c))
+    return out
+
+
+def _may_be_reason(X: pd.DataFrame, names: np.ndarray, binary: set[str]) -> np.ndarray:
+    """Per person and predictor: a value is recorded and, for a yes/no predictor, it is yes."""
+    ok = np.empty((len(X), len(names)), dtype=bool)
+    for j, name in enumerate(names):
+        col = X[name]
+        ok[:, j] = col.notna().to_numpy(bool)
+        if name in binary:
+            if pd.api.types.is_bool_dtype(col.dtype):
+                yes = col.astype("boolean").fillna(False).to_numpy(bool)
+            else:
+                yes = (pd.to_numeric(col.astype(object), errors="coerce") == 1).fillna(False).to_numpy(bool)
+            ok[:, j] &= yes
+    return ok
+
+
+def top_reasons(model, X: pd.DataFrame, *, n: int = 3, reference: pd.DataFrame | Mapping | None = None,
+                binary: "list[str] | None" = None) -> pd.DataFrame:
     """The ``n`` predictors that raise each person's risk most, with the contribution and the value.
 
     Parameters
@@ -249,17 +298,22 @@ def top_reasons(model, X: pd.DataFrame, *, n: int = 3, reference: pd.DataFrame |
         How many reasons at most (default 3).
     reference : DataFrame or mapping, optional
         The training predictors, for a bare pipeline (a saved model carries them).
+    binary : list of str, optional
+        The yes/no predictors. Default: the saved model's spec (``kind: binary``); for a bare
+        pipeline, the columns of ``X`` that are boolean or hold only 0 and 1.
 
     Returns
     -------
     DataFrame
         Indexed like ``X``: ``reason_1, contribution_1, value_1, ... reason_n, contribution_n,
         value_n``. ``reason_k`` (string) is a predictor name of the spec, ``contribution_k``
-        (Float64) its contribution to the log-odds (> 0: only predictors that raise the risk are
-        reasons, largest first; ties in the spec's order), ``value_k`` (string) the person's value
-        (numbers to 4 significant figures, yes/no as 1/0; blank when the value is blank). A
-        person with fewer than ``k`` predictors raising the risk has ``reason_k`` and the rest
-        blank. ``attrs["method"]``: see the module docstring (``one_at_a_time`` is approximate).
+        (Float64) its contribution to the log-odds, ``value_k`` (string) the person's value
+        (numbers to 4 significant figures, yes as 1). A predictor is a reason only when its
+        contribution is > 0 (it raises the risk), its value is recorded (a blank is never a
+        reason) and, for a yes/no predictor, the person has it (value 1): largest first, ties in
+        the spec's order. A person with fewer than ``k`` such predictors has ``reason_k`` and the
+        rest blank. ``attrs["method"]``: see the module docstring (``one_at_a_time`` is
+        approximate).
 
     Examples
     --------
@@ -276,13 +330,15 @@ def top_reasons(model, X: pd.DataFrame, *, n: int = 3, reference: pd.DataFrame |
     c = contributions(model, X, reference=reference)
     names = np.asarray(c.columns, dtype=object)
     values = c.to_numpy(float)
-    order = np.argsort(-values, axis=1, kind="stable")  # largest first; ties keep the spec's order
+    eligible = (values > 1e-12) & _may_be_reason(X, names, _binary_names(model, X, binary))
+    ranked = np.where(eligible, values, -np.inf)
+    order = np.argsort(-ranked, axis=1, kind="stable")  # largest first; ties keep the spec's order
     out: dict[str, Any] = {}
     for k in range(n):
         if k < values.shape[1]:
             at = order[:, k]
             v = values[np.arange(len(c)), at]
-            up = v > 1e-12
+            up = eligible[np.arange(len(c)), at]
             reason = np.where(up, names[at], None)
             value = [_shown(X.iloc[i][names[at[i]]]) if up[i] else pd.NA for i in range(len(c))]
         else:
