@@ -14,6 +14,9 @@
     workbench users deactivate NAME | users activate NAME | users set-login NAME LOGIN
     workbench serve [--port N] | sample [--out FOLDER]
     workbench report quality --month YYYY-MM --out FILE [--lang en|zh] [--data FOLDER]
+    workbench wearables ingest FILE... --store DIR | features --store DIR --from DAY --through DAY
+    workbench risk fit --model DIR --created DAY | card --model DIR --out FILE | predict --model DIR --on DAY
+    (the early-warning commands: workbench/cli_early_warning.py)
 
 ``report`` reads the analysis tables of ``--data`` (a folder written by ``workbench export``, or
 ``data_samples`` for the sample), else of the registry as ``--user`` may see them (pseudonymised).
@@ -114,6 +117,9 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--lang", choices=["en", "zh"], default="en")
     rep.add_argument("--data", default=None, help="a folder of analysis tables (an export, or data_samples for the "
                                                  "sample); default: the registry, as --user may see it")
+    from workbench.cli_early_warning import add_parsers
+
+    add_parsers(sub, add)
     sub.add_parser("serve", help="serve JupyterLab and the Voila staff apps on 127.0.0.1", add_help=False)
     sub.add_parser("sample", help="regenerate the sample community (python -m workbench.sample)", add_help=False)
     return parser
@@ -176,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognised arguments: {' '.join(rest)}")
     if args.command == "report":
         return _report(args)
+    if args.command in ("wearables", "risk"):
+        return _early_warning(args)
 
     from workbench.problems import ProblemsError
     from workbench.registry.access import AccessDenied
@@ -304,6 +312,19 @@ def _refused(err: Exception) -> int:
 
     print(str(err) if isinstance(err, ProblemsError) else f"workbench: {err}", file=sys.stderr)
     return 1
+
+
+def _early_warning(args) -> int:
+    """``workbench wearables ...`` / ``workbench risk ...`` (:mod:`workbench.cli_early_warning`)."""
+    from workbench.cli_early_warning import run
+    from workbench.problems import ProblemsError
+    from workbench.registry.access import AccessDenied
+    from workbench.registry.store import Registry
+
+    try:
+        return run(args, lambda: Registry(args.db), _need_user)
+    except (ProblemsError, AccessDenied, FileExistsError, FileNotFoundError, ValueError) as err:
+        return _refused(err)
 
 
 def _report(args) -> int:
