@@ -23,7 +23,6 @@ and model beside the tier (``risk_predictions``), skipping decisions the model a
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 import pandas as pd
