@@ -14,7 +14,7 @@ from workbench.wearables.alerts import (ALERT_STATES, WearablePolicyError, alert
 from workbench.wearables.features import wearable_days
 
 POLICY_FILE = "workbench/policies/wearables_default.yaml"
-RULE = "wearables_default@1.0:rmssd_low"
+RULE = "wearables_default@1.1:rmssd_low"
 
 
 def days(z, *, wear=None, rid="R1", rhr_z=None, steps_z=None, first="2025-01-01"):
@@ -101,7 +101,7 @@ def test_the_second_rule_resting_hr_up_and_steps_down_on_two_of_three_days():
     frame = days([0.0] * 5, rhr_z=[0.0, 0.0, 2.5, 0.0, 2.1], steps_z=[0.0, 0.0, -1.5, 0.0, -1.0])
     row = last(apply_alerts(frame))
     assert (row["alert_state"], row["rule"], row["nights_low"], row["nights_valid"]) == \
-        ("flag", "wearables_default@1.0:resting_hr_high_low_steps", 2, 3)
+        ("flag", "wearables_default@1.1:resting_hr_high_low_steps", 2, 3)
     # resting HR up but steps as usual: not this rule, and the first rule decides: clear
     frame = days([0.0] * 5, rhr_z=[0.0, 0.0, 2.5, 0.0, 2.1], steps_z=[0.0, 0.0, -1.5, 0.0, 0.5])
     row = last(apply_alerts(frame))
@@ -131,27 +131,30 @@ def _stream(values, *, wear=None, first="2025-01-01"):
 
 
 def test_no_baseline_before_fourteen_valid_nights_then_clear_then_a_flag_from_readings():
-    base = [40.0, 44.0] * 7                       # 14 nights: mean 42, SD sqrt(14 * 4 / 13)
+    # the baseline of night k: nights k-35 .. k-8 (28 days ending 7 days before it; policy 1.1)
+    base = [40.0, 44.0] * 7 + [42.0] * 7          # nights 0-20; nights 0-13: mean 42, SD sqrt(14 * 4 / 13)
     out = wearable_days(_stream(base + [42.0, 30.0, 41.0, 31.0, 32.0]))
-    assert (out["alert_state"].iloc[:14] == "no_baseline").all()
-    assert out["baseline_days"].tolist()[:16] == list(range(15)) + [15]
-    # night 15 has its baseline, but 3 of its last 4 nights had none and could have been low
-    assert out["alert_state"].iloc[14] == "no_baseline" and out["rmssd_z"].iloc[14] == pytest.approx(0.0)
-    assert out["alert_state"].iloc[16] == "clear" and out["nights_low"].iloc[16] == 1
-    # 30, 41, 31, 32 against the baseline of the 28 days before each (the low nights join it)
+    assert (out["alert_state"].iloc[:21] == "no_baseline").all()
+    assert out["baseline_days"].tolist()[:23] == [0] * 8 + list(range(1, 16))
+    # night 21 has its baseline (nights 0-13), but 3 of its last 4 nights had none and could have been low
+    assert out["alert_state"].iloc[21] == "no_baseline" and out["rmssd_z"].iloc[21] == pytest.approx(0.0)
+    assert out["alert_state"].iloc[23] == "clear" and out["nights_low"].iloc[23] == 1
+    # 30, 41, 31, 32: the low nights are not in their own baseline (nights 0-17 at most)
     assert out["alert_state"].iloc[-1] == "flag" and out["nights_low"].iloc[-1] == 3
     assert out["rule"].iloc[-1] == RULE
-    # night 16: 15 baseline nights (40, 44 seven times each, and 42): mean 42, SD sqrt(14 * 2^2 / 14) = 2
-    assert out["rmssd_z"].iloc[15] == pytest.approx((30 - 42) / 2)
+    # night 22: 15 baseline nights (40, 44 seven times each, and 42): mean 42, SD sqrt(14 * 2^2 / 14) = 2
+    assert out["rmssd_z"].iloc[22] == pytest.approx((30 - 42) / 2)
+    # night 25: 18 baseline nights (40, 44 seven times each, 42 four times): SD sqrt(56 / 17)
+    assert out["rmssd_z"].iloc[25] == pytest.approx((32 - 42) / np.sqrt(56 / 17))
 
 
 def test_a_low_wear_night_from_readings_is_not_counted():
-    base = [40.0, 44.0] * 7
-    wear = [360] * 14 + [360, 360, 200, 360, 360]
+    base = [40.0, 44.0] * 7 + [42.0] * 7          # 21 nights: night 21 on has a baseline (gap 7)
+    wear = [360] * 21 + [360, 360, 200, 360, 360]
     out = wearable_days(_stream(base + [30.0, 31.0, 42.0, 30.0, 42.0], wear=wear))
-    assert out["wear_state"].iloc[16] == "low_wear" and out["alert_state"].iloc[16] == "low_wear"
-    assert pd.isna(out["rmssd"].iloc[16])
-    row = out.iloc[17]                            # 30, 31, (unworn), 30: 3 low of 3 valid
+    assert out["wear_state"].iloc[23] == "low_wear" and out["alert_state"].iloc[23] == "low_wear"
+    assert pd.isna(out["rmssd"].iloc[23])
+    row = out.iloc[24]                            # 30, 31, (unworn), 30: 3 low of 3 valid
     assert (row["alert_state"], row["nights_low"], row["nights_valid"]) == ("flag", 3, 3)
 
 
@@ -179,6 +182,8 @@ def test_a_broken_policy_is_refused_naming_every_key(tmp_path):
     raw["rules"][0]["when"][0]["column"] = "mood_z"
     raw["rules"][1]["reason"]["zh"] = "{nights_low}晚{unknown_number}"
     raw["baseline"]["min_days"] = 40
+    raw["baseline"]["gap_days"] = -1
+    raw["baseline"]["centre"] = "average"
     raw["colour"] = "red"
     path = tmp_path / "broken.yaml"
     path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
@@ -186,7 +191,7 @@ def test_a_broken_policy_is_refused_naming_every_key(tmp_path):
         load_wearable_policy(path)
     text = str(err.value)
     for key in ("rules.rmssd_low.min_nights", "rules.rmssd_low.when[0].column", "rules.resting_hr_high_low_steps.reason.zh",
-                "baseline.min_days", "policy.colour"):
+                "baseline.min_days", "baseline.gap_days", "baseline.centre", "policy.colour"):
         assert key in text, key
 
 
@@ -199,7 +204,7 @@ def test_the_shipped_policy_says_it_is_not_a_diagnosis():
 def test_the_reason_shows_the_stored_numbers():
     row = last(apply_alerts(days([0.0, 0.0, -2.5, 0.3, -2.0, -3.14])))
     zh, en = alert_reason(row, lang="zh"), alert_reason(row, lang="en")
-    assert zh.startswith("夜间心率变异性（RMSSD）最近4晚中有3晚低于本人近28天基线2个标准差以上（昨夜RMSSD 40.0毫秒，z = -3.1")
+    assert zh.startswith("夜间心率变异性（RMSSD）最近4晚中有3晚低于本人基线（7天以前的28天）2个标准差以上（昨夜RMSSD 40.0毫秒，z = -3.1")
     assert zh.endswith("不是诊断。")
     assert "3 of the last 4 nights" in en and "z = -3.1" in en and en.endswith("not a diagnosis.")
     low = last(apply_alerts(days([0.0, 0.0, 0.0, 0.0], wear=[300, 300, 300, 100])))
@@ -207,7 +212,7 @@ def test_the_reason_shows_the_stored_numbers():
     frame = days([0.0, 0.0, 0.0, 0.0])
     frame["baseline_days"] = 9
     frame.loc[3, "rmssd_z"] = pd.NA
-    assert "9 valid nights in the last 28 days, at least 14" in alert_reason(last(apply_alerts(frame)), lang="en")
+    assert "9 valid nights in the 28 days before the last 7, at least 14" in alert_reason(last(apply_alerts(frame)), lang="en")
     with pytest.raises(ValueError, match="site_a@2.0"):
         alert_reason({**row.to_dict(), "rule": "site_a@2.0:rmssd_low"}, lang="en")
 

@@ -335,6 +335,34 @@ def test_too_few_baseline_days_blank_and_missing_rows_are_not_valid_days():
     assert personal_baseline(sparse, columns=["rmssd"]).iloc[-1]["baseline_days"] == 14
 
 
+def test_a_gap_keeps_the_last_nights_out_of_their_own_baseline():
+    # 14 days of 40/50, then 3 low days 30, 20, 10; gap 2: the baseline of the last day (day 16) is
+    # days -14 .. 13 (28 days ending 2 days before it): the 14 days of 40/50, no low day in it
+    values = [40.0, 50.0] * 7 + [30.0, 20.0, 10.0]
+    window = [40.0, 50.0] * 7
+    out = personal_baseline(_days(values), columns=["rmssd"], gap_days=2)
+    assert out["baseline_days"].tolist() == [0, 0, 0] + list(range(1, 15))
+    assert out.iloc[-1]["rmssd_z"] == pytest.approx((10 - np.mean(window)) / np.std(window, ddof=1))
+    assert out["rmssd_z"].iloc[:16].isna().all()         # day 15: 13 days in its baseline
+    # without a gap the low days join the baseline of the last one
+    assert personal_baseline(_days(values), columns=["rmssd"]).iloc[-1]["baseline_days"] == 16
+
+
+def test_the_robust_baseline_is_the_median_and_1_4826_mad():
+    # 15 days, five each of 40, 44 and 50: median 44; |deviations| five each of 4, 0, 6: MAD 4
+    values = [40.0, 50.0, 44.0] * 5 + [35.0]
+    out = personal_baseline(_days(values), columns=["rmssd"], centre="median")
+    assert out.iloc[-1]["rmssd_z"] == pytest.approx((35 - 44) / (1.4826 * 4))
+    assert out.iloc[-1]["baseline_days"] == 15
+    # one 44 becomes 1000 (sorted: 40 x5, 44 x4, 50 x5, 1000): the median and MAD stay 44 and 4
+    values[14] = 1000.0
+    out = personal_baseline(_days(values), columns=["rmssd"], centre="median")
+    assert out.iloc[-1]["rmssd_z"] == pytest.approx((35 - 44) / (1.4826 * 4))
+    assert personal_baseline(_days(values), columns=["rmssd"]).iloc[-1]["rmssd_z"] > -1    # the mean and SD move
+    # a MAD of 0 gives no z, as an SD of 0 does
+    assert pd.isna(personal_baseline(_days([60.0] * 14 + [70.0]), columns=["rmssd"], centre="median").iloc[-1]["rmssd_z"])
+
+
 def test_each_resident_has_their_own_baseline_and_a_zero_sd_gives_no_z():
     a = _days([40.0, 50.0] * 7 + [30.0], rid="A")
     b = _days([60.0] * 14 + [70.0], rid="B")

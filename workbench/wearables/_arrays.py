@@ -151,3 +151,22 @@ def lowest_mean(values: np.ndarray, groups: np.ndarray, k: int) -> tuple[np.ndar
         once = hit[np.concatenate(([True], member[hit][1:] != member[hit][:-1]))] if len(hit) else hit
         m[once] = np.inf
     return groups[first], total / np.where(n > 0, n, np.nan)
+
+
+def window_median_mad(grid: np.ndarray, window: int, *, block: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """Per row and column ``q`` of a (rows, days) ``grid`` (NaN: no value): the median and the
+    median absolute deviation of the non-NaN values of columns ``q - window .. q - 1`` (NaN when
+    none), computed ``block`` rows at a time to bound memory."""
+    import warnings
+
+    rows, days = grid.shape
+    med, mad = np.full((rows, days), np.nan), np.full((rows, days), np.nan)
+    for r0 in range(0, rows, block):
+        padded = np.concatenate((np.full((min(block, rows - r0), window), np.nan), grid[r0:r0 + block]), axis=1)
+        view = np.lib.stride_tricks.sliding_window_view(padded, window, axis=1)[:, :days]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)       # a window without values: NaN
+            m = np.nanmedian(view, axis=2)
+            med[r0:r0 + block] = m
+            mad[r0:r0 + block] = np.nanmedian(np.abs(view - m[..., None]), axis=2)
+    return med, mad

@@ -22,8 +22,8 @@ else the first). A day without a row in ``days`` is a night without wear.
 Examples
 --------
 >>> p = load_wearable_policy("wearables_default")
->>> p.version, [r.id for r in p.rules], p.baseline_window, p.baseline_min_days
-('wearables_default@1.0', ['rmssd_low', 'resting_hr_high_low_steps'], 28, 14)
+>>> p.version, [r.id for r in p.rules], p.baseline_window, p.baseline_min_days, p.baseline_gap_days
+('wearables_default@1.1', ['rmssd_low', 'resting_hr_high_low_steps'], 28, 14, 7)
 >>> p.rules[0].description["zh"]
 '最近4晚中至少3晚夜间心率变异性（RMSSD）比本人基线低2个标准差以上'
 """
@@ -53,7 +53,7 @@ WEAR_STATES = ("worn", "low_wear", "not_worn")
 _FEATURE_OF = {z: f for f, z in Z_COLUMNS.items()}
 _TOP_KEYS = {"id", "version", "description", "source", "sources", "statement", "baseline", "rules", "states"}
 #: The numbers a reason or state text may show (from the row, the rule and the policy).
-PLACEHOLDERS = ("nights", "min_nights", "nights_low", "nights_valid", "threshold", "window", "min_days",
+PLACEHOLDERS = ("nights", "min_nights", "nights_low", "nights_valid", "threshold", "window", "gap_days", "min_days",
                 "baseline_days", "night_wear_minutes", "min_wear_minutes", "rmssd", "rmssd_z", "resting_hr",
                 "resting_hr_z", "steps", "steps_z", "sleep_minutes", "sleep_z")
 
@@ -91,6 +91,8 @@ class WearablePolicy:
     rules: tuple[AlertRule, ...]
     states: Mapping[str, Mapping[str, str]]
     path: Path | None
+    baseline_gap_days: int = 0
+    baseline_centre: str = "mean"
 
     @property
     def version(self) -> str:
@@ -186,11 +188,20 @@ def _build(raw: Any, path: Path | None, problems: list[str]) -> WearablePolicy |
         return str(entry["source"])
 
     baseline = raw.get("baseline")
-    window = min_days = 0
+    window = min_days = gap = 0
+    centre = "mean"
     if not isinstance(baseline, Mapping):
-        problems.append("baseline: must be {window_days, min_days, source}")
+        problems.append("baseline: must be {window_days, min_days, gap_days, centre, source}")
     else:
-        unknown_keys(baseline, {"window_days", "min_days", "source"}, "baseline", problems)
+        unknown_keys(baseline, {"window_days", "min_days", "gap_days", "centre", "source"}, "baseline", problems)
+        gap, centre = baseline.get("gap_days", 0), baseline.get("centre", "mean")
+        if not whole(gap, 0) or gap > 60:
+            problems.append(f"baseline.gap_days: must be a whole number in [0, 60]; got {gap!r}")
+            gap = 0
+        if centre not in ("mean", "median"):
+            problems.append(f"baseline.centre: must be mean (mean and SD) or median (median and 1.4826 * MAD); "
+                            f"got {centre!r}")
+            centre = "mean"
         window, min_days = baseline.get("window_days"), baseline.get("min_days")
         if not whole(window, 2) or window > 127:
             problems.append(f"baseline.window_days: must be a whole number in [2, 127]; got {window!r}")
@@ -257,7 +268,7 @@ def _build(raw: Any, path: Path | None, problems: list[str]) -> WearablePolicy |
     if problems:
         return None
     return WearablePolicy(pid, version.strip(), description, source.strip(), dict(sources), statement, window, min_days,
-                          tuple(rules), out_states, path)
+                          tuple(rules), out_states, path, gap, centre)
 
 
 # --- applying the policy -------------------------------------------------------------------
@@ -418,11 +429,11 @@ def alert_reason(row: "pd.Series | Mapping", *, lang: str,
 
     Examples
     --------
-    >>> row = {"alert_state": "flag", "rule": "wearables_default@1.0:rmssd_low", "nights_low": 3,
+    >>> row = {"alert_state": "flag", "rule": "wearables_default@1.1:rmssd_low", "nights_low": 3,
     ...        "nights_valid": 4, "rmssd": 21.34, "rmssd_z": -2.41, "baseline_days": 26,
     ...        "night_wear_minutes": 350}
     >>> print(alert_reason(row, lang="zh"))
-    夜间心率变异性（RMSSD）最近4晚中有3晚低于本人近28天基线2个标准差以上（昨夜RMSSD 21.3毫秒，z = -2.4；佩戴足够的夜晚4晚）。这是提醒工作人员打电话问候的提示，不是诊断。
+    夜间心率变异性（RMSSD）最近4晚中有3晚低于本人基线（7天以前的28天）2个标准差以上（昨夜RMSSD 21.3毫秒，z = -2.4；佩戴足够的夜晚4晚）。这是提醒工作人员打电话问候的提示，不是诊断。
     """
     p = load_wearable_policy(policy)
     rule_text = str(row["rule"])
@@ -436,7 +447,7 @@ def alert_reason(row: "pd.Series | Mapping", *, lang: str,
         raise ValueError(f"alert_state must be one of {list(ALERT_STATES)}. Got {state!r} instead.")
     get = row.get if hasattr(row, "get") else (lambda k, d=None: row[k] if k in row else d)
     values = {"nights": r.nights, "min_nights": r.min_nights, "threshold": f"{abs(r.when[0][2]):g}",
-              "window": p.baseline_window, "min_days": p.baseline_min_days, "min_wear_minutes": s.night_min_wear}
+              "window": p.baseline_window, "gap_days": p.baseline_gap_days, "min_days": p.baseline_min_days, "min_wear_minutes": s.night_min_wear}
     for name in ("nights_low", "nights_valid", "baseline_days", "night_wear_minutes", "steps", "sleep_minutes"):
         values[name] = _shown(get(name), 0)
     for name in ("rmssd", "resting_hr", "rmssd_z", "resting_hr_z", "steps_z", "sleep_z"):

@@ -65,7 +65,7 @@ from workbench._declarations import whole
 from workbench._errors import RowProblemsError
 from workbench.params import FRAME, Date, Either, Instance, Optional, Options, Predicate, Sequence, validate_params
 from workbench.wearables._arrays import (DAY_NS, KINDS, MIN_NS, factor_codes, group_starts, kind_rows, lowest_mean,
-                                         offset_table, reading_arrays, sorted_by)
+                                         offset_table, reading_arrays, sorted_by, window_median_mad)
 from workbench.wearables.feature_settings import FeatureSettings, FeatureSettingsError, load_feature_settings
 
 __all__ = ["BASELINE_COLUMNS", "FEATURE_COLUMNS", "FeatureSettings", "FeatureSettingsError", "KINDS",
@@ -386,9 +386,12 @@ def _frame(residents, sel: np.ndarray, d0: int, n_days: int, f: dict, s: Feature
 @validate_params({"days": FRAME, "window": Predicate(lambda v: whole(v, 2) and v <= 127, "an int in [2, 127]"),
                   "min_days": Predicate(lambda v: whole(v, 2) and v <= 127, "an int in [2, 127]"),
                   "columns": Sequence(Options(*Z_COLUMNS), min_length=1),
-                  "days_of": Options(*Z_COLUMNS)})
+                  "days_of": Options(*Z_COLUMNS),
+                  "gap_days": Predicate(lambda v: whole(v, 0) and v <= 60, "an int in [0, 60]"),
+                  "centre": Options("mean", "median")})
 def personal_baseline(days: pd.DataFrame, *, window: int = 28, min_days: int = 14,
-                      columns: tuple = tuple(Z_COLUMNS), days_of: str = "rmssd") -> pd.DataFrame:
+                      columns: tuple = tuple(Z_COLUMNS), days_of: str = "rmssd", gap_days: int = 0,
+                      centre: str = "mean") -> pd.DataFrame:
     """Each feature against the person's own previous ``window`` days.
 
     Parameters
@@ -397,13 +400,23 @@ def personal_baseline(days: pd.DataFrame, *, window: int = 28, min_days: int = 1
         :func:`daily_features` (``resident_id``, ``day`` and the feature columns; one row per
         resident and day: a day without a row counts as a day without a valid value).
     window : int, default 28
-        Days before the day (not including it) the baseline is read from.
+        Days the baseline is read from: the ``window`` days ending ``gap_days`` days before the day.
     min_days : int, default 14
         Fewer valid days in the window: no baseline, the z is blank.
     columns : list, default all of :data:`Z_COLUMNS`
         The features to standardise (``rmssd``, ``resting_hr``, ``steps``, ``sleep_minutes``).
     days_of : str, default "rmssd"
         The feature whose valid days ``baseline_days`` counts (the alert rule's).
+    gap_days : int, default 0
+        Days left out between the baseline window and the day: the baseline of day D is days
+        D-gap_days-window .. D-gap_days-1, so the nights of an episode under way (up to
+        ``gap_days`` of them before D) do not pull their own baseline down. 0: the ``window`` days
+        right before D. The shipped policy's ``baseline.gap_days``.
+    centre : {"mean", "median"}, default "mean"
+        ``mean``: z = (value - mean) / SD (n-1). ``median``: the robust z = (value - median) /
+        (1.4826 * MAD), MAD the median absolute deviation from the median (1.4826 makes it the
+        SD of a normal distribution), so a few outlying baseline nights barely move it. The
+        shipped policy's ``baseline.centre``.
 
     Returns
     -------
@@ -413,7 +426,7 @@ def personal_baseline(days: pd.DataFrame, *, window: int = 28, min_days: int = 1
 
     Notes
     -----
-    Over the valid (non-blank) values among days D-window .. D-1: mean, SD with n-1 in the
+    Over the valid (non-blank) values among days D-gap_days-window .. D-gap_days-1: mean, SD with n-1 in the
     denominator (the sample SD), z = (value - mean) / SD. Blank when the day's value is blank,
     when fewer than ``min_days`` days are valid, or when the SD is 0. Computed with cumulative
     sums over a resident-by-day grid (each resident's values centred first, for precision).
@@ -459,11 +472,11 @@ def personal_baseline(days: pd.DataFrame, *, window: int = 28, min_days: int = 1
         grid_n[rid[valid], dn[valid] - d0 + 1] = 1.0
         grid_x[rid[valid], dn[valid] - d0 + 1] = x[valid]
         count_r = grid_n.sum(axis=1)
-        centre = np.divide(grid_x.sum(axis=1), count_r, out=np.zeros(n_res), where=count_r > 0)
-        grid_x = np.where(grid_n > 0, grid_x - centre[:, None], 0.0)
+        shift = np.divide(grid_x.sum(axis=1), count_r, out=np.zeros(n_res), where=count_r > 0)
+        grid_x = np.where(grid_n > 0, grid_x - shift[:, None], 0.0)
         cn, c1, c2 = (np.cumsum(g, axis=1) for g in (grid_n, grid_x, grid_x**2))
         # window sums over days D-window .. D-1: cumulative to D-1 minus cumulative to D-window-1
-        at = dn - d0                                   # cumulative index of D-1 (column 0 is "before the grid")
+        at = np.maximum(dn - d0 - gap_days, 0)         # cumulative index of D-gap-1 (column 0: before the grid)
         back = np.maximum(at - window, 0)
         wn = cn[rid, at] - cn[rid, back]
         w1 = c1[rid, at] - c1[rid, back]
@@ -476,7 +489,15 @@ def personal_baseline(days: pd.DataFrame, *, window: int = 28, min_days: int = 1
             mean = w1 / wn
             var = (w2 - w1 * mean) / (wn - 1)
             sd = np.sqrt(np.where(var > 0, var, np.nan))
-            z = (x - centre[rid] - mean) / sd
+            z = (x - shift[rid] - mean) / sd
+        if centre == "median":
+            grid = np.where(grid_n[:, 1:] > 0, grid_x[:, 1:], np.nan)
+            med, mad = window_median_mad(grid, window)
+            q = dn - d0 - gap_days                     # the grid column after the window's last day
+            inside = q >= 0
+            qc = np.where(inside, q, 0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                z = np.where(inside, (x - shift[rid] - med[rid, qc]) / (1.4826 * mad[rid, qc]), np.nan)
         ok = valid & (wn >= min_days) & np.isfinite(z)
         out[Z_COLUMNS[feature]] = _float_array(z, ok)
     for c in Z_COLUMNS.values():
@@ -496,10 +517,10 @@ def personal_baseline(days: pd.DataFrame, *, window: int = 28, min_days: int = 1
 def wearable_days(readings: pd.DataFrame, *, start=None, end=None, policy="wearables_default",
                   settings: "str | Path | Mapping | FeatureSettings | None" = None) -> pd.DataFrame:
     """The analysis table ``wearable_days``: :func:`daily_features`, :func:`personal_baseline` with the
-    policy's window, and :func:`workbench.wearables.alerts.apply_alerts`.
+    policy's window, gap and centre, and :func:`workbench.wearables.alerts.apply_alerts`.
 
     The baseline of the first days of the range reads the readings before ``start`` when there
-    are any (so pass the 28 days before it for a full baseline); only ``start`` .. ``end`` is returned.
+    are any (so pass the policy's window + gap days before it, 35 by default, for a full baseline); only ``start`` .. ``end`` is returned.
 
     Returns
     -------
@@ -521,7 +542,8 @@ def wearable_days(readings: pd.DataFrame, *, start=None, end=None, policy="weara
 
     p = load_wearable_policy(policy)
     days = _features(readings, start=start, end=end, settings=settings, before=True)
-    days = personal_baseline(days, window=p.baseline_window, min_days=p.baseline_min_days)
+    days = personal_baseline(days, window=p.baseline_window, min_days=p.baseline_min_days,
+                             gap_days=p.baseline_gap_days, centre=p.baseline_centre)
     days = apply_alerts(days, policy=p)
     if start is not None:
         days = days[days["day"] >= pd.Timestamp(start).normalize()].reset_index(drop=True)
