@@ -73,9 +73,14 @@ def test_data_outcome_and_predictors_from_the_metadata(model, report, lang):
         assert _rows(data, step) == [[step, str(n)]]
     outcome = _section(card, lang, "outcome")
     o = model.metadata["outcome"]
-    assert o["id"] in outcome and o[lang] in outcome and o["source"] in outcome
+    assert o["id"] in outcome and o[lang] in outcome and model.spec.outcome.source_text[lang] in outcome
+    assert model.spec.outcome.source_text["en"] == o["source"]
     assert f"{o['weeks'][0]}-{o['weeks'][1]}" in outcome and o["thresholds_version"] in outcome
     predictors = _section(card, lang, "predictors")
+    for e in model.spec.excluded:  # what is deliberately left out, and why, in the card's language
+        assert e["what"][lang] in predictors and e["why"][lang] in predictors
+        if lang == "zh":
+            assert e["what"]["en"] not in predictors and e["why"]["en"] not in predictors
     for name in model.predictors:
         assert len(_rows(predictors, name)) == 1
         assert model.spec.label(name, lang) in _rows(predictors, name)[0]

@@ -66,6 +66,28 @@ def test_a_bad_spec_names_every_broken_key(tmp_path):
         assert key in message, key
 
 
+def test_every_shown_text_needs_both_languages(tmp_path):
+    good = load_spec().path.read_text(encoding="utf-8")
+    s = load_spec()
+    assert all(set(e) == {"what", "why"} and all(e[k]["zh"] and e[k]["en"] for k in e) for e in s.excluded)
+    assert s.outcome.source_text["zh"] and s.outcome.source == s.outcome.source_text["en"]
+    zh_why = s.excluded[0]["why"]["zh"]
+    bad = (good.replace(f'      zh: "{zh_why}"\n', "")
+           .replace("{name: copd, kind: binary, from: resident, column: copd, en: \"COPD\", zh: \"慢阻肺\"}",
+                    "{name: copd, kind: binary, from: resident, column: copd, en: \"COPD\"}"))
+    zh_source = s.outcome.source_text["zh"]
+    bad = bad.replace(f'    zh: "{zh_source}"\n', "")
+    assert bad.count("\n") == good.count("\n") - 2
+    with pytest.raises(SpecError) as err:
+        load_spec(_write(tmp_path, bad))
+    message = str(err.value)
+    for key in ("excluded[0].why.zh", "outcome.source.zh", "predictors[14] (copd).zh"):
+        assert key in message, key
+    old_style = good.replace("excluded:\n", "excluded:\n  - {what: \"x\", why: \"y\"}\n", 1)
+    with pytest.raises(SpecError, match=r"excluded\[0\].what.en"):
+        load_spec(_write(tmp_path, old_style))
+
+
 # --- the frame -------------------------------------------------------------------------------
 
 def test_the_frame_on_the_sample(frame):

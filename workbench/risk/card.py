@@ -144,7 +144,7 @@ WORDS: dict[str, dict[str, str]] = {
                          "{fall:.0%}。来源：{source}"),
         "predictors": "预测因子",
         "predictors_text": "共{k}个预测因子，都是筛查当天已知的信息：",
-        "excluded": "有意不作为预测因子的信息（原文为英文）：",
+        "excluded": "有意不作为预测因子的信息：",
         "performance": "模型表现",
         "performance_text": ("均为样本外验证：**按时间验证**（用{cut}之前的筛查建模，检验该日及以后的筛查）和**留一社区验证**"
                              "（每个社区都用其他社区建立的模型来预测）。C统计量及其95%置信区间（DeLong法）；校准截距"
@@ -325,15 +325,15 @@ def model_card(saved_model, report, *, lang: str = "en") -> str:
     out += [f"## {w['outcome']}", "", w["outcome_text"].format(
         id=o["id"], text=o[lang], definition=o["definition"], thresholds_version=o["thresholds_version"],
         from_week=o["weeks"][0], to_week=o["weeks"][1], below=o["phq9_below"], fall=o["min_fall"],
-        source=o["source"]), ""]
+        source=spec.outcome.source_text.get(lang) or o["source"]), ""]
 
     pt = spec.predictors_table(lang)
     out += [f"## {w['predictors']}", "", w["predictors_text"].format(k=len(m["predictors"])), "",
             _table(pd.DataFrame({w["col_name"]: pt["name"], w["col_label"]: pt["label"],
                                  w["col_kind"]: pt["kind"].map(_KIND[lang]), w["col_source"]: pt["details"]})), "",
             w["excluded"], "",
-            _table(pd.DataFrame({w["col_what"]: [e["what"] for e in spec.excluded],
-                                 w["col_why"]: [e["why"] for e in spec.excluded]})), ""]
+            _table(pd.DataFrame({w["col_what"]: [e["what"][lang] for e in spec.excluded],
+                                 w["col_why"]: [e["why"][lang] for e in spec.excluded]})), ""]
 
     rows = pd.DataFrame({
         w["col_scheme"]: perf["scheme"].map(lambda s: w.get(s, s)), w["col_n"]: perf["n"],

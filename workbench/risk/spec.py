@@ -47,7 +47,8 @@ class SpecError(ValueError):
 
 @dataclass(frozen=True)
 class Outcome:
-    """The outcome: its id, instrument, the thresholds read from ``thresholds.yaml`` and texts."""
+    """The outcome: its id, instrument, the thresholds read from ``thresholds.yaml`` and texts
+    (``text['en'|'zh']``; ``source`` the citation in English, ``source_text['en'|'zh']`` in both)."""
 
     id: str
     instrument: str
@@ -60,6 +61,7 @@ class Outcome:
     thresholds_version: str
     source: str
     text: Mapping[str, str]
+    source_text: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,10 @@ class Predictor:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A validated model spec (build it with :func:`load_spec`)."""
+    """A validated model spec (build it with :func:`load_spec`). Every text shown to people is
+    a mapping with a non-empty ``en`` and ``zh`` (``name``, ``population``, ``how_to_choose``,
+    ``never``, the outcome's text and source, each predictor's label, and each ``excluded``
+    entry's ``what`` and ``why``: ``spec.excluded[0]["why"]["zh"]``)."""
 
     id: str
     version: str
@@ -85,7 +90,7 @@ class ModelSpec:
     tiers: tuple[int, ...]
     population: Mapping[str, str]
     predictors: tuple[Predictor, ...]
-    excluded: tuple[Mapping[str, str], ...]
+    excluded: tuple[Mapping[str, Mapping[str, str]], ...]
     medium_from: float
     high_from: float
     how_to_choose: Mapping[str, str]
@@ -283,11 +288,11 @@ def load_spec(name_or_path: str | Path = "not_improving") -> ModelSpec:
         p.append(f"outcome.instrument: must be 'phq9' (the MHIP definition reads PHQ-9), got {o.get('instrument')!r}")
     if o.get("last_in_window") is not True:
         p.append(f"outcome.last_in_window: must be true (the last PHQ-9 of the window), got {o.get('last_in_window')!r}")
-    if not isinstance(o.get("source"), str) or not o.get("source", "").strip():
-        p.append(f"outcome.source: must be a non-empty citation, got {o.get('source')!r}")
+    source = _text(o.get("source"), "outcome.source", p)  # the citation, in en and zh
     numbers = _thresholds(o.get("definition"), o.get("window"), p)
     outcome = Outcome(id=str(o.get("id")), instrument=str(o.get("instrument")), definition=str(o.get("definition")),
-                      window=str(o.get("window")), source=str(o.get("source")), text=_text(o, "outcome", p), **numbers)
+                      window=str(o.get("window")), source=source["en"], text=_text(o, "outcome", p),
+                      source_text=source, **numbers)
 
     pop = raw.get("population") if isinstance(raw.get("population"), Mapping) else {}
     if pop.get("referred_at") != "screening":
@@ -312,11 +317,14 @@ def load_spec(name_or_path: str | Path = "not_improving") -> ModelSpec:
         if "item" in q.name or "self_harm" in q.name:
             p.append(f"predictors ({q.name}): item answers and the self-harm flag are never predictors")
 
-    excluded = raw.get("excluded", [])
-    if not isinstance(excluded, list) or any(not isinstance(e, Mapping) or not {"what", "why"} <= set(e)
-                                             for e in excluded):
-        p.append("excluded: must be a list of {what, why}")
-        excluded = []
+    excluded = []
+    if not isinstance(raw.get("excluded", []), list):
+        p.append(f"excluded: must be a list of {{what: {{en, zh}}, why: {{en, zh}}}}, got {raw.get('excluded')!r}")
+    for i, e in enumerate(raw.get("excluded", []) if isinstance(raw.get("excluded", []), list) else []):
+        if not isinstance(e, Mapping) or set(e) != {"what", "why"}:
+            p.append(f"excluded[{i}]: must be a mapping with exactly what and why (each with en and zh), got {e!r}")
+            continue
+        excluded.append({k: _text(e[k], f"excluded[{i}].{k}", p) for k in ("what", "why")})
 
     bands = raw.get("bands") if isinstance(raw.get("bands"), Mapping) else {}
     if not bands:
@@ -335,7 +343,7 @@ def load_spec(name_or_path: str | Path = "not_improving") -> ModelSpec:
     if p:
         raise SpecError(f"{path.name}: {len(p)} problem(s) in the model spec:\n" + "\n".join(f"- {x}" for x in p))
     return ModelSpec(id=spec_id, version=version, name=name, outcome=outcome, tiers=tuple(int(t) for t in tiers),
-                     population=population, predictors=tuple(predictors), excluded=tuple(dict(e) for e in excluded),
+                     population=population, predictors=tuple(predictors), excluded=tuple(excluded),
                      medium_from=medium, high_from=high, how_to_choose=how, never=never, path=path)
 
 
