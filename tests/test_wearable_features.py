@@ -12,10 +12,23 @@ import pandas as pd
 import pytest
 
 from workbench._errors import RowProblemsError
-from workbench.wearables.features import (FEATURE_COLUMNS, WEARABLE_DAYS_COLUMNS, FeatureSettingsError, daily_features,
-                                          load_feature_settings, personal_baseline, wearable_days)
+from workbench.wearables.epochs import daily_features_from_epochs, epochs
+from workbench.wearables.features import FEATURE_COLUMNS, WEARABLE_DAYS_COLUMNS, FeatureSettingsError
+from workbench.wearables.features import daily_features as long_form_features
+from workbench.wearables.features import load_feature_settings, personal_baseline, wearable_days
 
 SH = "Asia/Shanghai"
+
+
+def daily_features(readings, **kwargs):
+    """``daily_features`` on the readings, checked equal to ``daily_features_from_epochs(epochs(readings))``
+    (every hand-made stream of this module goes through both paths)."""
+    expected = long_form_features(readings, **kwargs)
+    settings = load_feature_settings(kwargs.get("settings"))
+    if settings.rr_window == 5 and settings.night_start % 5 == 0 and settings.night_end % 5 == 0:
+        got = daily_features_from_epochs(epochs(readings), **kwargs)
+        pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-9)
+    return expected
 
 
 def stream(kind, local_start, n, value, *, rid="R1", tz=SH, freq="min", length=None, device="D1"):

@@ -320,6 +320,12 @@ class DeviceArrays:
         """Grid minute 0 in UTC, nanoseconds since the epoch."""
         return int((self.grid_start_local - pd.Timedelta(minutes=self.utc_offset_minutes)).value)
 
+    def to_epochs(self):
+        """The minute epochs of the same data (:func:`workbench.wearables._synth_epochs.device_epochs`)."""
+        from workbench.wearables._synth_epochs import device_epochs
+
+        return device_epochs(self)
+
     def to_readings(self, *, strings: bool = True) -> pd.DataFrame:
         """The canonical readings frame (:data:`READING_COLUMNS`), rows by resident, kind and start.
 

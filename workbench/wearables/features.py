@@ -312,6 +312,14 @@ def _features(readings: pd.DataFrame, *, start, end, settings, before: bool) -> 
     data = (f["wear"] + f["step_n"] + win_n + rr_n + f["sleep_n"]).reshape(n_res, n_days) > 0
     if len(sl):
         data.ravel()[rid[sl] * n_days + (local_min(s_utc // MIN_NS, sl) // 1440 - d0)] = True
+    return _frame(residents, _rows_in_range(data, d0, start_day, end_day, before), d0, n_days, f, s, readings=readings)
+
+
+def _rows_in_range(data: np.ndarray, d0: int, start_day, end_day, before: bool) -> np.ndarray:
+    """Grid keys of the rows to return: each resident (a row of the (residents, days) ``data``:
+    a day with data) from ``start_day`` (or the first day with data; with ``before`` the earlier of
+    the two) to ``end_day`` (or the last day with data); residents without data have none."""
+    n_res, n_days = data.shape
     grid_day = np.arange(n_days) + d0
     any_data = data.any(axis=1)
     res_first = np.where(any_data, grid_day[np.argmax(data, axis=1)], np.iinfo(np.int64).max)
@@ -321,7 +329,7 @@ def _features(readings: pd.DataFrame, *, start, end, settings, before: bool) -> 
         lo_day = np.minimum(lo_day, res_first)
     hi_day = np.full(n_res, end_day) if end_day is not None else res_last
     inside = (grid_day[None, :] >= lo_day[:, None]) & (grid_day[None, :] <= hi_day[:, None]) & any_data[:, None]
-    return _frame(residents, np.flatnonzero(inside.ravel()), d0, n_days, f, s, readings=readings)
+    return np.flatnonzero(inside.ravel())
 
 
 def _original(rows, order, positions: np.ndarray) -> np.ndarray:
