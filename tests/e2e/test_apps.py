@@ -447,3 +447,48 @@ def test_an_smd_follow_up_with_grade_3_raises_the_banner_and_is_found_in_the_reg
     # the list is read again: the patient is now to refer, at grade 3
     page.wait_for_selector(f".wb-smd tr.wb-alert:has-text('{rid}'):has-text('{t('smd_refer_now', lang)}')")
     assert app.problems() == [] and app.external_requests == []
+
+
+def test_the_caseload_shows_the_wristband_flag_and_the_risk_band_beside_the_tier(server, open_app):
+    """Issue 17: a resident on counsellor Li's list with a flagged wristband night today and a
+    stored risk prediction: the list shows the flag with its reason and the band with its top
+    reasons beside the tier, and says it is not a suicide-risk score."""
+    from workbench.registry.store import Registry
+    from workbench.ui._early_warning_text import word
+
+    rid = unscreened_resident(server)
+    today = dt.date.today()
+    registry = Registry(server.registry_url)
+    try:
+        answers = pd.DataFrame([{"resident_id": rid, "assessed_on": today.isoformat(), "submission_id": f"e2e-ew-{rid}",
+                                 **{f"phq9_{n}": 2 for n in range(1, 9)}, "phq9_9": 0}])
+        assert registry.save_screening(answers, by=COUNSELLOR).written
+        registry.assign_caseload(COUNSELLOR, [rid], by="admin")
+        decision = registry.analysis_tables(as_user="admin").decisions
+        decision = decision[(decision["resident_id"] == rid) & (pd.to_datetime(decision["assessed_on"]).dt.date == today)]
+        day = {"resident_id": rid, "day": today, "device_id": "band-e2e", "wear_minutes": 1300, "night_wear_minutes": 350,
+               "resting_hr": 71.0, "rmssd": 12.5, "steps": 2100, "sleep_minutes": 380, "sleep_midpoint": 3.5,
+               "sleep_regularity": 40.0, "baseline_days": 26, "rmssd_z": -2.6, "resting_hr_z": 1.1, "steps_z": -0.8,
+               "sleep_z": -0.4, "wear_state": "worn", "alert_state": "flag", "flag": True, "nights_low": 3,
+               "nights_valid": 4, "rule": "wearables_default@1.1:rmssd_low"}
+        registry.save_wearable_days(pd.DataFrame([day]), as_user="admin")
+        prediction = {"prediction_id": f"RPE2E{rid}", "decision_id": decision["decision_id"].iloc[0], "resident_id": rid,
+                      "assessed_on": today, "model": "not_improving_logistic@1.0", "data_version": "sha256:e2e",
+                      "outcome": "not_improving_12w", "risk": 0.41, "band": "high", "reason_1": "phq9_total",
+                      "reason_2": "lives_alone", "reason_3": None, "predicted_on": today, "predicted_by": "admin"}
+        registry.save_risk_predictions(pd.DataFrame([prediction]), as_user="admin")
+    finally:
+        registry.engine.dispose()
+
+    for lang in ("zh", "en"):
+        app = open_app("caseload", lang=lang, wait_for=".wb-app")
+        page = app.page
+        row = page.locator(f"tr:has-text('{rid}')").first
+        row.wait_for()
+        text = row.inner_text()
+        assert word("wear_flag", lang) in text and word("band_high", lang) in text and "41%" in text
+        titles = " ".join(filter(None, (el.get_attribute("title") for el in row.locator("[title]").all())))
+        shown = text + " " + titles
+        assert ("筛查时PHQ-9总分" if lang == "zh" else "PHQ-9 total at screening") in shown
+        assert ("不是自杀风险评分" if lang == "zh" else "not a suicide-risk score") in shown
+        assert app.problems() == [] and app.external_requests == []
