@@ -102,8 +102,17 @@ def _ingest(args) -> int:
             result.raise_if_problems()
         written = write_readings(result, args.store, batch_id=args.batch_id if len(args.files) == 1 else None,
                                  keep_rejected=args.keep_rejected)
-        print(f"{path.name}: {written['rows']:,} reading(s) {written['status']}, {written['rejected_rows']:,} refused "
-              f"and kept under rejected/ (batch {written['batch_id']})")
+        if written["status"] == "unchanged":
+            print(f"{path.name}: batch {written['batch_id']} is stored already with these readings: unchanged "
+                  f"({written['rows']:,} reading(s) written then, {written['already_stored']:,} already stored, "
+                  f"{written['rejected_rows']:,} refused)")
+        else:
+            print(f"{path.name}: {written['rows']:,} reading(s) written, {written['rejected_rows']:,} refused and kept "
+                  f"under rejected/, {written['already_stored']:,} already stored by earlier batches and not written "
+                  f"again (batch {written['batch_id']})")
+        conflicts = written["problems"]  # readings that contradict stored ones (kept under rejected/)
+        if len(conflicts):
+            refused = pd.concat([refused, conflicts], ignore_index=True) if len(refused) else conflicts
         if len(refused):
             print(refused.to_string(index=False), file=sys.stderr)
             status = 3

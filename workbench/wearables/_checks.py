@@ -88,6 +88,10 @@ RULES: dict[str, tuple[str, str]] = {
                  "readings, neither kept", "与第 {other} 行设备、类型和开始时间相同但{what_zh}不同：读数矛盾，两条都不保留"),
     "overlap": ("overlaps the sleep episode of row {other} of the same device: neither kept",
                 "与同一设备第 {other} 行的睡眠时段重叠：两条都不保留"),
+    "stored_conflict": ("conflicts with the reading stored in batch {batch} (same device, kind and start; stored "
+                        "{stored})", "与批次 {batch} 中已存的读数矛盾（设备、类型和开始时间相同；已存的{stored_zh}）"),
+    "stored_overlap": ("overlaps the sleep episode {stored} of the same device: conflicts with the reading stored in "
+                       "batch {batch}", "与同一设备已存的睡眠时段 {stored} 重叠：与批次 {batch} 中已存的读数矛盾"),
     "algorithm": ("is not RMSSD: only RMSSD heart-rate variability is accepted", "不是 RMSSD：只接收 RMSSD 心率变异性"),
     "bad_column": ("is not a column of a wearable readings file{hint}: columns are {columns}",
                    "不是可穿戴设备读数文件的列{hint}：可用列为 {columns}"),
@@ -460,15 +464,16 @@ def run(work: pd.DataFrame, *, as_of: pd.Timestamp, no_offset: str = "utc", seri
         for pos, other in partners.items():
             flag([pos], "start", "overlap", other=frame.at[other, "row"])
 
-    kept = frame[~bad & keep].drop(columns="row")
-    readings = canonical(kept)
+    kept = frame[~bad & keep]
+    readings = canonical(kept, extra=("row",))  # each reading's row: the store names a later conflict by it
     problems = _problems_table(found, work, given, where, file_problems)
     rejected = _rejected_table(np.flatnonzero(bad), problems, work, given, file_problems)
     return readings, problems, rejected
 
 
-def canonical(frame: pd.DataFrame) -> pd.DataFrame:
-    """The contract's readings frame (typed, in column order, sorted by resident, device, kind, start)."""
+def canonical(frame: pd.DataFrame, *, extra: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The contract's readings frame (typed, in column order, sorted by resident, device, kind,
+    start), followed by the ``extra`` columns of ``frame`` as they are."""
     out = pd.DataFrame({
         "resident_id": frame["resident_id"].astype("string"),
         "device_id": frame["device_id"].astype("string"),
@@ -477,6 +482,8 @@ def canonical(frame: pd.DataFrame) -> pd.DataFrame:
         "end": pd.to_datetime(frame["end"], utc=True).astype("datetime64[ns, UTC]"),
         "value": frame["value"].astype("float64"),
         "tz": frame["tz"].astype("string")})
+    for column in extra:
+        out[column] = frame[column].to_numpy()
     return out.sort_values(["resident_id", "device_id", "kind", "start"], kind="stable").reset_index(drop=True)
 
 

@@ -18,7 +18,9 @@ their rules). By default both come back: nothing is raised, so a person sees eve
 file at once; :meth:`IngestResult.raise_if_problems` refuses the whole batch instead, and
 :func:`workbench.wearables.store.write_readings` refuses a batch with rejected readings unless told
 ``keep_rejected=True`` (then they are kept in the store's ``rejected/`` folder with their rules:
-nothing is lost).
+nothing is lost). The store also compares a batch with the readings stored before it: a reading
+stored already is not written again, one that conflicts with a stored reading is refused
+(:attr:`IngestResult.rows` lets it name the reading's row).
 
 The rules (texts in English and Chinese; numbers from ``wearables.yaml``):
 
@@ -73,6 +75,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from workbench._errors import RowProblemsError
@@ -114,12 +117,17 @@ class IngestResult:
         (:data:`REJECTED_COLUMNS`), and the file problems.
     source : str
         Where the readings came from (the file name, or ``data``).
+    rows : ndarray of int, optional
+        The row of each kept reading (aligned with ``readings``), so that a reading refused later
+        (by :func:`~workbench.wearables.store.write_readings`: it conflicts with a stored one) is
+        named by its row. None: the readings are numbered from 1 in their order.
     """
 
     readings: pd.DataFrame
     problems: pd.DataFrame
     rejected: pd.DataFrame
     source: str = "data"
+    rows: np.ndarray | None = None
 
     @property
     def refused(self) -> pd.DataFrame:
@@ -164,7 +172,8 @@ def _instant(as_of) -> pd.Timestamp:
 
 
 def _result(readings, problems, rejected, source) -> IngestResult:
-    return IngestResult(readings=readings, problems=problems, rejected=rejected, source=source)
+    rows = readings.pop("row").to_numpy(dtype="int64") if "row" in readings else None
+    return IngestResult(readings=readings, problems=problems, rejected=rejected, source=source, rows=rows)
 
 
 # --- Open mHealth ----------------------------------------------------------------------------------

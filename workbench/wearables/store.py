@@ -20,10 +20,22 @@ Layout under ``root``::
   **refused** (:class:`FileExistsError`): a stored batch is never silently replaced. (Two
   processes writing the same new batch id at the same moment are not guarded against: the last
   manifest wins, and both wrote the same file names only if the content was the same.)
+- **Each reading once** (overlapping exports from a phone app are common): before writing, the
+  stored readings of the batch's devices are looked up, in the partitions of its kinds and local
+  months only (:mod:`workbench.wearables._stored`). A reading identical to a stored one (resident,
+  device, kind, start, end, zone, and value as float32 holds it) is **already stored**: counted
+  (``already_stored``), not written again; a batch whose every reading is stored already writes no
+  readings file (``status: "already_stored"``; its manifest records it). A reading with the device,
+  kind and start of a stored one but another value, end, resident or zone, or a sleep episode that
+  overlaps a stored episode of its device, **conflicts** with it: a problem naming the row, column,
+  value and the batch that stored the other ("conflicts with the reading stored in batch 'a'").
+  Two processes writing overlapping batches at the same moment are not guarded against.
+  :func:`read_readings` also drops exact duplicates (a store written before this check may hold an
+  overlapping upload twice).
 - A batch whose readings were refused by the rules (an :class:`~workbench.wearables.ingest.IngestResult`
-  with problems, or a frame :func:`~workbench.wearables.ingest.check_readings` refuses) is refused
-  whole, unless ``keep_rejected=True``: then the good readings are stored and the refused ones go to
-  ``rejected/`` with their rules, so nothing is lost.
+  with problems, or a frame :func:`~workbench.wearables.ingest.check_readings` refuses) or conflict
+  with stored readings is refused whole, unless ``keep_rejected=True``: then the good readings are
+  stored and the refused ones go to ``rejected/`` with their rules, so nothing is lost.
 
 Examples
 --------
@@ -42,6 +54,9 @@ Examples
 0          R1 2025-03-01 00:00:00+00:00   61.0  Asia/Shanghai
 >>> write_readings(readings, root, batch_id="b1", as_of="2025-03-02")["status"]
 'unchanged'
+>>> again = write_readings(readings, root, batch_id="b2", as_of="2025-03-02")  # an overlapping export
+>>> again["status"], again["rows"], again["already_stored"], again["files"]
+('already_stored', 0, 1, [])
 """
 
 from __future__ import annotations
@@ -64,8 +79,10 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from workbench.params import Instance, NonEmptyStr, Optional, Options, Predicate, Sequence, validate_params
-from workbench.wearables._checks import KINDS, READING_COLUMNS, REJECTED_COLUMNS, canonical, is_instant
-from workbench.wearables.ingest import IngestResult, check_readings
+from workbench.wearables._checks import KINDS, PROBLEM_COLUMNS, READING_COLUMNS, REJECTED_COLUMNS, canonical, is_instant
+from workbench.wearables._stored import LOCAL_REACH as _LOCAL_REACH
+from workbench.wearables._stored import against_store, conflict_rejected
+from workbench.wearables.ingest import IngestResult, ReadingProblemsError, check_readings
 
 __all__ = ["FILE_SCHEMA", "dask_readings", "read_readings", "read_rejected", "readings_files", "stored_batches",
            "write_readings"]
@@ -78,8 +95,6 @@ FILE_SCHEMA = pa.schema([("resident_id", pa.dictionary(pa.int32(), pa.string()))
 _PARTITIONS = pa.schema([("kind", pa.string()), ("month", pa.string())])
 _DATASET = pa.schema([*FILE_SCHEMA, *_PARTITIONS])
 _BATCH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-#: Local days reach at most 14 hours either side of UTC (UTC+14, UTC-12).
-_LOCAL_REACH = pd.Timedelta(hours=14)
 
 
 def _when(value) -> pd.Timestamp:
@@ -132,18 +147,35 @@ def _manifest(root: Path, batch_id: str) -> dict | None:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
 
+def _manifests(root: Path) -> list[dict]:
+    folder = root / "_batches"
+    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))] if folder.exists() else []
+
+
 def stored_batches(root) -> pd.DataFrame:
-    """The batches committed under ``root``: ``batch_id, rows, rejected_rows, files, written_at``.
+    """The batches committed under ``root``: ``batch_id, rows, already_stored, rejected_rows,
+    files, written_at`` (``rows``: the readings the batch wrote; ``already_stored``: its readings
+    another batch had stored already, not written again; 0 for batches written before that count).
 
     >>> import tempfile
     >>> stored_batches(tempfile.mkdtemp()).columns.tolist()
-    ['batch_id', 'rows', 'rejected_rows', 'files', 'written_at']
+    ['batch_id', 'rows', 'already_stored', 'rejected_rows', 'files', 'written_at']
     """
-    folder = Path(root) / "_batches"
-    rows = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))] if folder.exists() else []
-    return pd.DataFrame([{"batch_id": m["batch_id"], "rows": m["rows"], "rejected_rows": m["rejected_rows"],
-                          "files": len(m["files"]), "written_at": m["written_at"]} for m in rows],
-                        columns=["batch_id", "rows", "rejected_rows", "files", "written_at"])
+    columns = ["batch_id", "rows", "already_stored", "rejected_rows", "files", "written_at"]
+    return pd.DataFrame([{"batch_id": m["batch_id"], "rows": m["rows"], "already_stored": m.get("already_stored", 0),
+                          "rejected_rows": m["rejected_rows"], "files": len(m["files"]),
+                          "written_at": m["written_at"]} for m in _manifests(Path(root))], columns=columns)
+
+
+_SUMMARY = ("batch_id", "rows", "already_stored", "rejected_rows", "files", "content_hash")
+
+
+def _with_rows(result: IngestResult) -> tuple[pd.DataFrame, np.ndarray]:
+    """The readings in the contract's frame and the row of each (numbered from 1 when not known)."""
+    n = len(result.readings)
+    rows = result.rows if result.rows is not None and len(result.rows) == n else np.arange(1, n + 1)
+    good = canonical(result.readings.reset_index(drop=True).assign(_row=np.asarray(rows)), extra=("_row",))
+    return good.drop(columns="_row"), good["_row"].to_numpy(dtype="int64")
 
 
 @validate_params({"root": _ROOT, "batch_id": Optional(Predicate(lambda v: isinstance(v, str) and bool(_BATCH.match(v)),
@@ -152,7 +184,7 @@ def stored_batches(root) -> pd.DataFrame:
                   "keep_rejected": Options(True, False), "as_of": _INSTANT})
 def write_readings(readings, root, *, batch_id: str | None = None, rejected: pd.DataFrame | None = None,
                    keep_rejected: bool = False, as_of=None) -> dict[str, Any]:
-    """Store a batch of readings (all or nothing).
+    """Store a batch of readings (all or nothing), each reading once.
 
     Parameters
     ----------
@@ -168,35 +200,65 @@ def write_readings(readings, root, *, batch_id: str | None = None, rejected: pd.
         Refused readings to keep with the batch (:data:`~workbench.wearables.ingest.REJECTED_COLUMNS`);
         default: those of the IngestResult or of the check.
     keep_rejected : bool, default False
-        False: a batch with refused readings is refused whole (:class:`ReadingProblemsError`, nothing
-        written). True: the good readings are stored and the refused ones kept in ``rejected/``.
+        False: a batch with refused readings (by the rules, or conflicting with stored readings) is
+        refused whole (:class:`ReadingProblemsError`, nothing written). True: the good readings are
+        stored and the refused ones kept in ``rejected/`` with their rules.
     as_of : instant, optional
         For the check of a frame: readings after it are from the future (default: now).
 
     Returns
     -------
     dict
-        ``batch_id``, ``status`` ("written" or "unchanged"), ``rows``, ``rejected_rows``, ``files``
-        (paths relative to ``root``), ``content_hash``.
+        ``batch_id``; ``status``: "written", "already_stored" (every reading was stored already by
+        other batches: no readings file written, only the batch's manifest and its refused
+        readings) or "unchanged" (this batch id was stored with this content: nothing done);
+        ``rows`` (readings written), ``already_stored`` (identical readings other batches had
+        stored, not written again), ``rejected_rows``, ``files`` (paths relative to ``root``),
+        ``content_hash``; ``problems``: the readings refused for a conflict with the store
+        (``source, row, column, value, rule, rule_zh, action``; empty for "unchanged").
+
+    Notes
+    -----
+    Before writing, the stored readings of the batch's devices are looked up in the partitions the
+    batch touches (its kinds; the local months within 14 hours of its readings' starts, and for
+    sleep episodes of the stored episodes they could overlap), never the whole store. A reading
+    with the same resident, device, kind, start, end, value (compared as float32, the precision a
+    file may hold) and zone as a stored one is **already stored**: counted, not written again. One
+    with the same device, kind and start but another value, end, resident or zone, and a sleep
+    episode overlapping a stored episode of its device, **conflicts** with the stored reading: a
+    problem naming its row, column, value and the batch that stored the other (the zone counts: it
+    decides the reading's local day).
     """
     if not isinstance(readings, (IngestResult, pd.DataFrame)):
         raise TypeError(f"readings must be an IngestResult or a DataFrame. Got {type(readings).__name__} instead.")
     result = readings if isinstance(readings, IngestResult) else check_readings(readings, as_of=as_of)
-    if not keep_rejected:
-        result.raise_if_problems()
-    good = canonical(result.readings)
+    good, rows = _with_rows(result)
     refused = result.rejected if rejected is None else rejected[list(REJECTED_COLUMNS)]
     refused = refused.astype({c: "string" for c in REJECTED_COLUMNS if c != "row"}).astype({"row": "Int64"})
     content = _content_hash(good, refused)
     batch_id = batch_id or f"b-{content[:16]}"
     root = Path(root)
-    known = _manifest(root, batch_id)
-    if known is not None:
-        if known["content_hash"] != content:
-            raise FileExistsError(f"The batch {batch_id!r} is already stored in {root} with other readings; a stored "
-                                  "batch is never replaced: give the new readings another batch_id.")
-        return {**{k: known[k] for k in ("batch_id", "rows", "rejected_rows", "files", "content_hash")},
-                "status": "unchanged"}
+    refused_by_rules = result.refused
+    if keep_rejected or not len(refused_by_rules):
+        known = _manifest(root, batch_id)
+        if known is not None:
+            if known["content_hash"] != content:
+                raise FileExistsError(f"The batch {batch_id!r} is already stored in {root} with other readings; a "
+                                      "stored batch is never replaced: give the new readings another batch_id.")
+            return {**{k: known.get(k, 0) for k in _SUMMARY}, "status": "unchanged",
+                    "problems": pd.DataFrame(columns=list(PROBLEM_COLUMNS))}
+    committed = [(str(root / f), f, m["batch_id"]) for m in _manifests(root) for f in m["files"]]
+    already, conflicts = against_store(committed, good, rows, source=result.source, schema=FILE_SCHEMA)
+    if not keep_rejected and (len(refused_by_rules) or len(conflicts)):
+        listed = [(p["source"], None if pd.isna(p["row"]) else int(p["row"]), p["column"], p["value"], p["rule"])
+                  for p in [*refused_by_rules.to_dict("records"), *conflicts.to_dict("records")]]
+        listed.sort(key=lambda p: -1 if p[1] is None else p[1])
+        raise ReadingProblemsError(listed, context=f"wearable readings from {result.source} for batch {batch_id!r}")
+    if len(conflicts):
+        refused = pd.concat([refused, conflict_rejected(good, rows, conflicts, result.source)], ignore_index=True)
+    keep = ~already
+    keep[conflicts["pos"].to_numpy(dtype="int64")] = False
+    new = good[keep]
     stem = f"{batch_id}-{content[:8]}"
     temporary = root / "_tmp" / f"{stem}-{uuid.uuid4().hex[:8]}"
     moved: list[Path] = []
@@ -204,9 +266,9 @@ def write_readings(readings, root, *, batch_id: str | None = None, rejected: pd.
     pending: Path | None = None
     try:
         files = []
-        if len(good):
-            months = _local_months(good)
-            for (kind, month), part in good.groupby([good["kind"].astype(str), months], sort=True):
+        if len(new):
+            months = _local_months(new)
+            for (kind, month), part in new.groupby([new["kind"].astype(str), months], sort=True):
                 relative = Path(f"kind={kind}") / f"month={month}" / f"{stem}.parquet"
                 (temporary / relative).parent.mkdir(parents=True, exist_ok=True)
                 pq.write_table(_table(part), temporary / relative, compression="zstd")
@@ -224,10 +286,11 @@ def write_readings(readings, root, *, batch_id: str | None = None, rejected: pd.
                     made.append(folder)
             os.replace(temporary / relative, root / relative)
             moved.append(root / relative)
-        manifest = {"format": 1, "batch_id": batch_id, "content_hash": content, "rows": int(len(good)),
-                    "rejected_rows": int(len(refused)), "files": [p.as_posix() for p in files],
+        manifest = {"format": 1, "batch_id": batch_id, "content_hash": content, "rows": int(len(new)),
+                    "already_stored": int(already.sum()), "rejected_rows": int(len(refused)),
+                    "files": [p.as_posix() for p in files],
                     "rejected": rejected_file.as_posix() if rejected_file else None,
-                    "kinds": {str(k): int(v) for k, v in good["kind"].value_counts(sort=False).items() if v},
+                    "kinds": {str(k): int(v) for k, v in new["kind"].value_counts(sort=False).items() if v},
                     "written_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
         batches = root / "_batches"
         batches.mkdir(parents=True, exist_ok=True)
@@ -248,16 +311,14 @@ def write_readings(readings, root, *, batch_id: str | None = None, rejected: pd.
         for leftover in (root / "_tmp", root / "_batches"):
             if leftover.exists() and not any(leftover.iterdir()):
                 leftover.rmdir()
-    return {k: manifest[k] for k in ("batch_id", "rows", "rejected_rows", "files", "content_hash")} | {"status": "written"}
+    status = "already_stored" if not len(new) and already.any() else "written"
+    return {k: manifest[k] for k in _SUMMARY} | {"status": status, "problems": conflicts.drop(columns="pos")}
 
 
 # --- reading ---------------------------------------------------------------------------------------
 
 def _committed(root: Path) -> list[str]:
-    folder = root / "_batches"
-    if not folder.exists():
-        return []
-    return sorted(f for p in folder.glob("*.json") for f in json.loads(p.read_text(encoding="utf-8"))["files"])
+    return sorted(f for m in _manifests(root) for f in m["files"])
 
 
 def _partition_filter(kinds, start, end):
@@ -316,6 +377,24 @@ def _frame(table: pa.Table) -> pd.DataFrame:
     return canonical(frame[list(READING_COLUMNS)])
 
 
+def _without_repeats(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (sorted by resident, device, kind, start) with exact duplicates (every column
+    equal) kept once. Only runs of rows sharing resident, device, kind and start are compared."""
+    if len(frame) < 2:
+        return frame
+    same = np.ones(len(frame) - 1, dtype=bool)
+    for column in (frame["kind"].cat.codes, frame["start"], frame["device_id"], frame["resident_id"]):
+        values = column.to_numpy()
+        same &= values[1:] == values[:-1]
+    if not same.any():
+        return frame
+    involved = np.zeros(len(frame), dtype=bool)
+    involved[1:] |= same
+    involved[:-1] |= same
+    runs = frame[involved]
+    return frame.drop(index=runs.index[runs.duplicated(keep="first")]).reset_index(drop=True)
+
+
 _READ_PARAMS = {"root": _ROOT, "residents": _RESIDENTS, "start": _INSTANT, "end": _INSTANT, "kinds": _KINDS}
 
 
@@ -341,6 +420,13 @@ def read_readings(root, *, residents: list[str] | None = None, start=None, end=N
     DataFrame
         ``resident_id, device_id, kind, start, end, value, tz``, sorted by resident, device, kind,
         start; empty (with those columns) when nothing matches.
+
+    Notes
+    -----
+    A reading is returned once even if the store holds it twice: exact duplicates (every column
+    equal) are dropped, one kept. :func:`write_readings` never stores a reading again, but a store
+    written before it looked up stored readings may hold an overlapping upload twice.
+    (:func:`dask_readings` reads file by file and does not drop duplicates across files.)
     """
     root = Path(root)
     files = readings_files(root, start=start, end=end, kinds=kinds)
@@ -348,7 +434,7 @@ def read_readings(root, *, residents: list[str] | None = None, start=None, end=N
         return canonical(pd.DataFrame({c: [] for c in READING_COLUMNS}))
     dataset = ds.dataset([str(root / f) for f in files], schema=_DATASET, format="parquet",
                          partitioning=ds.partitioning(_PARTITIONS, flavor="hive"), partition_base_dir=str(root))
-    return _frame(dataset.to_table(filter=_row_filter(residents, start, end)))
+    return _without_repeats(_frame(dataset.to_table(filter=_row_filter(residents, start, end))))
 
 
 def _read_one(path: str, root: str, residents, start, end) -> pd.DataFrame:
