@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 
 from workbench.scale._wearables import bucket_of, wearable_days as dask_wearable_days, write_buckets
+from workbench.scale._wearables import wearable_days_from_epoch_buckets
+from workbench.wearables.epochs import epochs, write_epochs
 from workbench.synth.wearables import device_arrays
 from workbench.wearables.features import wearable_days
 
@@ -32,6 +34,19 @@ def test_the_dask_path_equals_the_in_memory_path(readings, tmp_path):
     expected = expected.sort_values(["resident_id", "day"], ignore_index=True)
     pd.testing.assert_frame_equal(got, expected)
     assert got["flag"].any()                                          # the comparison covers flagged days
+
+
+def test_the_dask_path_over_epoch_buckets_equals_the_in_memory_path(readings, tmp_path):
+    e = epochs(readings)
+    half = np.isin(e.resident_id, [f"R{i:03d}" for i in range(6)])
+    write_epochs(e.take(half), tmp_path, buckets=4, part=0)
+    write_epochs(e.take(~half), tmp_path, buckets=4, part=1)
+    expected = wearable_days(readings, start="2025-01-01", end="2025-02-28")
+    got = wearable_days_from_epoch_buckets(tmp_path, start="2025-01-01", end="2025-02-28")
+    pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-9)
+    assert got["flag"].any()
+    with pytest.raises(FileNotFoundError, match="write_epochs"):
+        wearable_days_from_epoch_buckets(tmp_path / "none")
 
 
 def test_buckets_are_stable_and_keep_residents_whole():

@@ -109,3 +109,18 @@ def test_settings_the_slots_cannot_hold_are_refused():
         daily_features_from_epochs(Epochs.empty(0), settings=replace(raw, rr_window=10))
     with pytest.raises(ValueError, match="night.start_minute = -2"):
         daily_features_from_epochs(Epochs.empty(0), settings=replace(raw, night_start=-2))
+
+
+def test_binning_a_few_residents_at_a_time_gives_the_same_epochs(generated, monkeypatch):
+    import workbench.wearables.epochs as module
+
+    in_order = generated.to_readings()                                   # by resident: slices of the readings
+    shuffled = in_order.sample(frac=1, random_state=3).reset_index(drop=True)
+    whole = epochs(in_order)
+    monkeypatch.setattr(module, "_GRID_CELLS", 1440 * 60 * 3)          # 3 residents' 58 days at a time
+    for readings in (in_order, shuffled):
+        parts = epochs(readings)
+        assert len(parts) == len(whole)
+        for name in ("resident_id", "day", "device_id", "tz", "hr", "hr_n", "steps", "asleep", "rmssd_n",
+                     "sleep_n", "sleep_midpoint"):
+            np.testing.assert_array_equal(getattr(parts, name), getattr(whole, name), err_msg=name)

@@ -15,6 +15,11 @@ the bucketed layout. Each bucket is read and computed in one task (``dask.delaye
 shuffled. Memory per task: one bucket's readings (about 30 bytes per reading, 2 readings per worn
 minute: roughly 2.6 MB per resident-day of minute data), so choose ``buckets`` to keep a bucket
 within a worker's memory.
+
+Minute epochs (:mod:`workbench.wearables.epochs`, about 18 kB per resident-day in memory and much
+less as Parquet) are the faster input: :func:`workbench.wearables.epochs.write_epochs` writes them
+in the same ``bucket=NNNN`` layout and :func:`wearable_days_from_epoch_buckets` computes each bucket
+with :func:`workbench.wearables.epochs.wearable_days_from_epochs`.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import pandas as pd
 
 from workbench.params import FRAME, Instance, Interval, Optional, Predicate, validate_params
 
-__all__ = ["bucket_of", "wearable_days", "write_buckets"]
+__all__ = ["bucket_of", "wearable_days", "wearable_days_from_epoch_buckets", "write_buckets"]
 
 _FOLDER = Predicate(lambda v: isinstance(v, (str, os.PathLike)) and bool(str(v)), "a folder path")
 
@@ -146,4 +151,52 @@ def wearable_days(folder: str | os.PathLike, *, start=None, end=None, policy: An
         return pd.DataFrame(columns=list(WEARABLE_DAYS_COLUMNS))
     out = pd.concat(parts, ignore_index=True)
     out["resident_id"] = out["resident_id"].astype("string")
+    return out.sort_values(["resident_id", "day"], kind="stable", ignore_index=True)
+
+
+def _epoch_bucket_days(folder: str, start, end, policy) -> pd.DataFrame:
+    from workbench.wearables.epochs import read_epochs, wearable_days_from_epochs
+
+    return wearable_days_from_epochs(read_epochs(folder), start=start, end=end, policy=policy)
+
+
+@validate_params({"folder": _FOLDER, "client": Optional(Instance("distributed.Client", name="a distributed.Client"))})
+def wearable_days_from_epoch_buckets(folder: str | os.PathLike, *, start=None, end=None,
+                                     policy: Any = "wearables_default", client=None) -> pd.DataFrame:
+    """The analysis table ``wearable_days`` from minute epochs written by
+    :func:`workbench.wearables.epochs.write_epochs`, bucket by bucket on Dask (whole residents per
+    bucket: equal to :func:`workbench.wearables.epochs.wearable_days_from_epochs` on all of them).
+
+    Parameters are those of :func:`wearable_days`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from workbench.synth.wearables import device_arrays
+    >>> from workbench.wearables.epochs import write_epochs
+    >>> e = device_arrays(pd.DataFrame({"resident_id": ["R1", "R2"], "age": [70, 80]}),
+    ...                   start="2025-03-01", end="2025-03-02", seed=3).to_epochs()
+    >>> folder = tempfile.mkdtemp()
+    >>> _ = write_epochs(e, folder, buckets=2)
+    >>> wearable_days_from_epoch_buckets(folder, start="2025-03-01", end="2025-03-02")[["resident_id", "wear_state"]]
+      resident_id wear_state
+    0          R1       worn
+    1          R1       worn
+    2          R2       worn
+    3          R2       worn
+    """
+    import dask
+
+    folder = Path(folder)
+    buckets = sorted(p for p in folder.glob("bucket=*") if p.is_dir())
+    if not buckets:
+        raise FileNotFoundError(f"No bucket=NNNN folders of epochs in {folder} (write them with write_epochs).")
+    tasks = [dask.delayed(_epoch_bucket_days)(str(b), start, end, policy) for b in buckets]
+    parts = client.compute(tasks, sync=True) if client is not None else dask.compute(*tasks, scheduler="threads")
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        from workbench.wearables.features import WEARABLE_DAYS_COLUMNS
+
+        return pd.DataFrame(columns=list(WEARABLE_DAYS_COLUMNS))
+    out = pd.concat(parts, ignore_index=True)
     return out.sort_values(["resident_id", "day"], kind="stable", ignore_index=True)

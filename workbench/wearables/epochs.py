@@ -184,90 +184,137 @@ def epochs(readings: pd.DataFrame) -> Epochs:
     ([64.0, nan], [3, 0], ['D1'])
     """
     a = reading_arrays(readings)
-    n = len(a["rid"])
-    if n == 0:
+    if len(a["rid"]) == 0:
         return Epochs.empty(0)
-    rid, kind, value, tzc = a["rid"], a["kind"], a["value"], a["tzc"]
-    lm = _local_minutes(a["start"] // MIN_NS, tzc, a["tz_names"])
-    sl = np.flatnonzero(kind == 4)
-    s_utc, e_utc = a["start"][sl], a["end"][sl]
-    e_min = _local_minutes(e_utc // MIN_NS, tzc[sl], a["tz_names"])
+    lm = _local_minutes(a["start"] // MIN_NS, a["tzc"], a["tz_names"])
+    sl = np.flatnonzero(a["kind"] == 4)
+    e_min = _local_minutes(a["end"][sl] // MIN_NS, a["tzc"][sl], a["tz_names"])
     d0 = int(min(lm.min(), e_min.min() if len(sl) else lm.min())) // DAY
     n_days = int(max(lm.max(), e_min.max() if len(sl) else lm.max())) // DAY - d0 + 1
-    day_key = rid * n_days + (lm // DAY - d0)
-    end_key = rid[sl] * n_days + (e_min // DAY - d0)
-    present = np.zeros(len(a["residents"]) * n_days, bool)
-    present[day_key] = True
-    present[end_key] = True
-    keys = np.flatnonzero(present)
-    row_of = np.cumsum(present) - 1
-    rows = len(keys)
-    out = Epochs.empty(rows)
-    out.resident_id[:] = np.asarray(a["residents"], dtype=object)[keys // n_days]
-    out.day[:] = keys % n_days + d0
-    out.tz[row_of[day_key]] = np.asarray(a["tz_names"], dtype=object)[tzc]
-    row = row_of[day_key]
-    col = lm % DAY
-    device_row = np.full(rows, -1, np.int64)
-    for code in (0, 3):                                    # heart rate, then steps: per minute, and the first
+    a["m"] = lm - d0 * DAY                                 # local minutes since midnight of day d0
+    del lm
+    n_res = len(a["residents"])
+    per_block = max(1, _GRID_CELLS // (n_days * DAY))
+    devices = readings["device_id"].array
+    if per_block >= n_res:
+        return _block(a, sl, e_min - d0 * DAY, 0, n_res, n_days, d0, devices)
+    parts = []
+    in_order = not np.count_nonzero(a["rid"][1:] < a["rid"][:-1])
+    for lo in range(0, n_res, per_block):                 # a grid of at most _GRID_CELLS minutes at a time
+        hi = min(lo + per_block, n_res)
+        if in_order:                                       # readings by resident: a slice, no copy
+            take = np.arange(*np.searchsorted(a["rid"], [lo, hi]))
+            pick = slice(int(take[0]), int(take[-1]) + 1) if len(take) else slice(0, 0)
+        else:
+            take = pick = np.flatnonzero((a["rid"] >= lo) & (a["rid"] < hi))
+        sub = {k: (v[pick] if isinstance(v, np.ndarray) and len(v) == len(a["rid"]) else v) for k, v in a.items()}
+        sub["index"] = take
+        in_sl = (a["rid"][sl] >= lo) & (a["rid"][sl] < hi)
+        parts.append(_block(sub, np.searchsorted(take, sl[in_sl]), e_min[in_sl] - d0 * DAY, lo, hi, n_days, d0, devices))
+    return Epochs.concat(parts)
+
+
+#: The most resident-day minutes binned at once (32 MB per float64 array: small enough for the
+#: allocator to reuse memory from block to block instead of asking the system for new pages).
+_GRID_CELLS = 2**22
+
+
+def _block(a: dict, sl: np.ndarray, e_m: np.ndarray, lo: int, hi: int, n_days: int, d0: int, devices) -> Epochs:
+    """Epochs of residents ``lo .. hi - 1``: every reading binned on a dense (resident, day, minute)
+    grid with one multiply-add per reading (no division), then the days with a reading kept."""
+    rid, kind, value, m = a["rid"] - lo, a["kind"], a["value"], a["m"]
+    grid = (hi - lo) * n_days                              # grid rows: resident-days
+    key = rid * (n_days * DAY) + m                         # grid row * 1440 + minute
+    mats, first = {}, {}
+    for code, name in ((0, "hr"), (3, "steps")):
         at = np.flatnonzero(kind == code)
-        flat = row[at] * DAY + col[at]
-        cnt = np.bincount(flat, minlength=rows * DAY).reshape(rows, DAY)
-        tot = np.bincount(flat, weights=value[at], minlength=rows * DAY).reshape(rows, DAY)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            if code == 0:
-                out.hr_n[:] = np.minimum(cnt, np.iinfo(np.uint16).max)
-                out.hr[:] = np.where(cnt > 0, tot / cnt, np.nan)
-            else:
-                out.steps[:] = np.where(cnt > 0, tot, np.nan)
-        ordered = sorted_by(flat)
-        fk, order = ordered[0], ordered[-1]
-        first = group_starts(fk // DAY)
-        who, pos = fk[first] // DAY, first if order is None else order[first]
-        fill = device_row[who] < 0
-        device_row[who[fill]] = at[pos[fill]]
-    has = device_row >= 0
-    out.device_id[has] = np.asarray(readings["device_id"].array.take(device_row[has]), dtype=object)
-    slot = row * SLOTS + col // SLOT_MINUTES
+        k = key[at]
+        ordered = sorted_by(k)
+        first[name] = (at, ordered[0], ordered[-1])
+        if ordered[-1] is None and not np.count_nonzero(k[1:] == k[:-1]):      # one reading a minute, in order:
+            n_, sum_ = np.zeros(grid * DAY, np.uint16), np.zeros(grid * DAY, np.float32)     # no sums needed
+            n_[k] = 1
+            sum_[k] = value[at]
+        else:
+            n_ = np.bincount(k, minlength=grid * DAY)
+            sum_ = np.bincount(k, weights=value[at], minlength=grid * DAY)
+        mats[name + "_n"], mats[name] = n_.reshape(grid, DAY), sum_.reshape(grid, DAY)
+    slots = {}
     at = np.flatnonzero(kind == 2)
-    out.rmssd_n[:] = np.bincount(slot[at], minlength=rows * SLOTS).reshape(rows, SLOTS)
-    out.rmssd_sum[:] = np.bincount(slot[at], weights=value[at], minlength=rows * SLOTS).reshape(rows, SLOTS)
-    _rr(out, a, slot, rows)
-    _sleep(out, a, sl, s_utc, e_utc, e_min, row_of, rid, n_days, d0, lm)
+    sk = key[at] // SLOT_MINUTES
+    slots["rmssd_n"] = np.bincount(sk, minlength=grid * SLOTS).reshape(grid, SLOTS)
+    slots["rmssd_sum"] = np.bincount(sk, weights=value[at], minlength=grid * SLOTS).reshape(grid, SLOTS)
+    slots["rr_beats"], slots["rr_sq"] = _rr(a, key, grid)
+    s_key = rid[sl] * (n_days * DAY) + m[sl]
+    e_key = rid[sl] * (n_days * DAY) + e_m
+    present = ((mats["hr_n"] > 0).any(axis=1) | (mats["steps_n"] > 0).any(axis=1) | (slots["rmssd_n"] > 0).any(axis=1)
+               | (slots["rr_beats"] > 0).any(axis=1))
+    present[s_key // DAY] = True
+    present[e_key // DAY] = True
+    keep = np.flatnonzero(present)
+    out = Epochs.empty(len(keep))
+    out.resident_id[:] = np.asarray(a["residents"], dtype=object)[lo + keep // n_days]
+    out.day[:] = keep % n_days + d0
+    hr_n = mats["hr_n"][keep]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out.hr[:] = np.where(hr_n > 0, mats["hr"][keep] / hr_n, np.nan)
+    out.hr_n[:] = np.minimum(hr_n, np.iinfo(np.uint16).max)
+    out.steps[:] = np.where(mats["steps_n"][keep] > 0, mats["steps"][keep], np.nan)
+    for name, values in slots.items():
+        getattr(out, name)[:] = values[keep]
+    device = np.full(len(keep), -1, np.int64)              # the day's first heart-rate reading, else step count
+    for name in ("hr", "steps"):
+        at, sorted_key, order = first[name]
+        has = (mats[name + "_n"][keep] > 0)
+        need = np.flatnonzero(has.any(axis=1) & (device < 0))
+        pos = np.searchsorted(sorted_key, keep[need] * DAY + np.argmax(has[need], axis=1))
+        device[need] = at[pos if order is None else order[pos]]
+    index = a.get("index")
+    rows = device if index is None else np.where(device >= 0, index[np.maximum(device, 0)], -1)
+    out.device_id[device >= 0] = np.asarray(devices.take(rows[device >= 0]), dtype=object)
+    names = np.asarray(a["tz_names"], dtype=object)
+    if len(names) == 1:
+        out.tz[:] = names[0]
+    else:                                                  # the zone of one of the day's readings
+        zone = np.full(grid, -1, np.int64)
+        zone[key // DAY] = a["tzc"]
+        zone[s_key // DAY] = a["tzc"][sl]
+        out.tz[:] = names[zone[keep]]
+    if len(sl):
+        _sleep(out, a, sl, s_key, e_key, keep, grid)
     return out
 
 
-def _rr(out: Epochs, a: dict, slot: np.ndarray, rows: int) -> None:
-    """RR beats: per slot, the sum of squared successive differences (in time order) and the beats."""
+def _rr(a: dict, key: np.ndarray, grid: int) -> tuple[np.ndarray, np.ndarray]:
+    """RR beats: per slot, the beats and the sum of squared successive differences (in time order)."""
     from workbench.wearables.feature_settings import _rr_range
 
     low, high = _rr_range()
     rr = np.flatnonzero(a["kind"] == 1)
     rv = a["value"][rr]
     rr = rr[(rv >= low) & (rv <= high)]
-    if not len(rr):
-        return
-    rr = rr[np.lexsort((a["start"][rr], slot[rr]))]
-    k, v = slot[rr], a["value"][rr]
+    slot = key[rr] // SLOT_MINUTES
+    order = np.lexsort((a["start"][rr], slot))
+    k, v = slot[order], a["value"][rr][order]
     sq = np.zeros(len(rr))
-    sq[1:] = np.where(k[1:] == k[:-1], np.diff(v) ** 2, 0.0)
-    out.rr_beats[:] = np.bincount(k, minlength=rows * SLOTS).reshape(rows, SLOTS)
-    out.rr_sq[:] = np.bincount(k, weights=sq, minlength=rows * SLOTS).reshape(rows, SLOTS)
+    if len(rr) > 1:
+        sq[1:] = np.where(k[1:] == k[:-1], np.diff(v) ** 2, 0.0)
+    return (np.bincount(k, minlength=grid * SLOTS).reshape(grid, SLOTS),
+            np.bincount(k, weights=sq, minlength=grid * SLOTS).reshape(grid, SLOTS))
 
 
-def _sleep(out: Epochs, a: dict, sl, s_utc, e_utc, e_min, row_of, rid, n_days, d0, lm) -> None:
+def _sleep(out: Epochs, a: dict, sl, s_key, e_key, keep, grid) -> None:
     """Sleep episodes: the minutes asleep, and per day those ending on it (count, minutes, midpoint)."""
-    if not len(sl):
-        return
-    rows = len(out)
-    s_min = lm[sl]
-    start_row = row_of[rid[sl] * n_days + (s_min // DAY - d0)]
-    end_row = row_of[rid[sl] * n_days + (e_min // DAY - d0)]
-    edges = np.zeros(rows * DAY + 1, np.int32)             # rows of a resident are consecutive days
-    np.add.at(edges, start_row * DAY + s_min % DAY, 1)
-    np.add.at(edges, end_row * DAY + e_min % DAY, -1)
-    out.asleep[:] = (np.cumsum(edges[:-1]) > 0).reshape(rows, DAY)
+    edges = np.zeros(grid * DAY + 1, np.int32)
+    np.add.at(edges, s_key, 1)
+    np.add.at(edges, e_key, -1)
+    out.asleep[:] = (np.cumsum(edges[:-1], dtype=np.int32) > 0).reshape(grid, DAY)[keep]
+    row_of = np.full(grid, -1, np.int64)
+    row_of[keep] = np.arange(len(keep))
+    start_row, end_row = row_of[s_key // DAY], row_of[e_key // DAY]
+    rows = len(keep)
     out.sleep_starts[:] = np.bincount(start_row, minlength=rows)
+    s_utc, e_utc = a["start"][sl], a["end"][sl]
     mid = s_utc + (e_utc - s_utc) // 2
     mid_min = _local_minutes(mid // MIN_NS, a["tzc"][sl], a["tz_names"]) + (mid % MIN_NS) / MIN_NS
     dur = (e_utc - s_utc) / MIN_NS
@@ -275,7 +322,8 @@ def _sleep(out: Epochs, a: dict, sl, s_utc, e_utc, e_min, row_of, rid, n_days, d
     out.sleep_minutes[:] = np.bincount(end_row, weights=dur, minlength=rows)
     order = np.lexsort((-dur, end_row))
     longest = order[group_starts(end_row[order])]
-    out.sleep_midpoint[end_row[longest]] = (mid_min[longest] - (e_min[longest] // DAY) * DAY) / 60
+    end_local = _local_minutes(e_utc[longest] // MIN_NS, a["tzc"][sl][longest], a["tz_names"])
+    out.sleep_midpoint[end_row[longest]] = (mid_min[longest] - (end_local // DAY) * DAY) / 60
 
 
 # --- epochs -> daily features -------------------------------------------------------------------
@@ -382,7 +430,7 @@ def _features_from_epochs(e: Epochs, *, start, end, settings, before: bool, chun
                   "end": Optional(Date()), "settings": _SETTINGS, "chunk": Interval(int, 1, None)})
 def daily_features_from_epochs(epochs: Epochs, *, start=None, end=None,
                                settings: "str | Path | Mapping | FeatureSettings | None" = None,
-                               chunk: int = 4096) -> pd.DataFrame:
+                               chunk: int = 1024) -> pd.DataFrame:
     """The daily features (:func:`~workbench.wearables.features.daily_features`) from minute epochs.
 
     Parameters
@@ -391,7 +439,7 @@ def daily_features_from_epochs(epochs: Epochs, *, start=None, end=None,
     start, end, settings
         As :func:`~workbench.wearables.features.daily_features` (the range's default: each
         resident's first and last day with data).
-    chunk : int, default 4096
+    chunk : int, default 1024
         Days computed at a time (memory: about 40 kB a day).
 
     Returns
@@ -423,7 +471,7 @@ def daily_features_from_epochs(epochs: Epochs, *, start=None, end=None,
                   "end": Optional(Date()), "settings": _SETTINGS, "chunk": Interval(int, 1, None)})
 def wearable_days_from_epochs(epochs: Epochs, *, start=None, end=None, policy="wearables_default",
                               settings: "str | Path | Mapping | FeatureSettings | None" = None,
-                              chunk: int = 4096) -> pd.DataFrame:
+                              chunk: int = 1024) -> pd.DataFrame:
     """The analysis table ``wearable_days`` from minute epochs (as
     :func:`~workbench.wearables.features.wearable_days` from readings: the baseline of the first days
     reads the epochs before ``start``).
