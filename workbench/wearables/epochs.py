@@ -170,8 +170,8 @@ def epochs(readings: pd.DataFrame) -> Epochs:
     Returns
     -------
     Epochs
-        Rows sorted by ``resident_id`` and ``day``. A day has a row when a reading starts on it (a
-        sleep episode: starts or ends on it).
+        Rows sorted by ``resident_id`` and ``day``. A day has a row when a heart-rate, step,
+        RMSSD or plausible RR reading starts on it, or a sleep episode starts or ends on it.
 
     Examples
     --------
