@@ -24,13 +24,15 @@ Examples
 
 from __future__ import annotations
 
+import string
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from workbench.wearables._checks import _WHAT_ZH, KINDS, PROBLEM_COLUMNS, REJECTED_COLUMNS, facts, problem, when
+from workbench.wearables._checks import _WHAT_ZH, KINDS, PROBLEM_COLUMNS, REJECTED_COLUMNS, RULES, facts, problem, when
 
 __all__ = ["LOCAL_REACH", "against_store", "conflict_rejected", "partitions"]
 
@@ -133,18 +135,7 @@ def against_store(committed: list[tuple[str, str, str]], good: pd.DataFrame, row
     _, first = np.unique(pos[clash], return_index=True)
     k = clash[first]  # one stored reading each conflicting reading is named against
     if len(k):
-        p, q = pos[k], o[k]
-        mine = {"value": _texts(new["value"][p]), "end": _iso(new["end"][p]),
-                "resident_id": good["resident_id"].to_numpy(dtype=object)[p], "tz": good["tz"].to_numpy(dtype=object)[p]}
-        theirs = {"value": _texts(old["value"][q]), "end": [when(t) for t in pd.to_datetime(old["end"][q], utc=True)],
-                  "resident_id": table["resident_id"].take(q).to_pylist(), "tz": table["tz"].take(q).to_pylist()}
-        values = {"value": new["value"][p].tolist(), **{c: mine[c] for c in ("end", "resident_id", "tz")}}
-        for i in range(len(k)):
-            differs = [c for c in ("value", "end", "resident_id", "tz") if not same[c][k[i]]]
-            found.append({**problem(source, int(rows[p[i]]), differs[0], values[differs[0]][i], "stored_conflict",
-                                    batch=repr(batch[q[i]]), stored=", ".join(f"{c} {theirs[c][i]}" for c in differs),
-                                    stored_zh="、".join(f"{_WHAT_ZH.get(c, c)}为 {theirs[c][i]}" for c in differs)),
-                          "pos": int(p[i])})
+        found.append(_conflicts(good, rows, source, table, batch, new, old, same, k, pos[k], o[k]))
     # a sleep episode without a stored one of the same start that overlaps a stored episode
     sleep = KINDS.index("sleep_episode")
     matched = np.zeros(n, dtype=bool)
@@ -165,8 +156,58 @@ def against_store(committed: list[tuple[str, str, str]], good: pd.DataFrame, row
                 episode = f"{when(pd.Timestamp(old['start'][q], tz='UTC'))} to {when(pd.Timestamp(old['end'][q], tz='UTC'))}"
                 found.append({**problem(source, int(rows[p]), "start", _iso(new["start"][[p]])[0],
                                         "stored_overlap", batch=repr(batch[q]), stored=episode), "pos": int(p)})
-    problems = pd.DataFrame(found, columns=[*PROBLEM_COLUMNS, "pos"]).sort_values("pos", kind="stable")
+    parts = [f for f in found if isinstance(f, pd.DataFrame)]
+    parts.append(pd.DataFrame([f for f in found if isinstance(f, dict)], columns=[*PROBLEM_COLUMNS, "pos"]))
+    problems = pd.concat([f for f in parts if len(f)] or [empty], ignore_index=True).sort_values("pos", kind="stable")
     return already, problems.astype({"row": "Int64"}).reset_index(drop=True)
+
+
+def _fill(key: str, n: int, **words) -> tuple[pd.Series, pd.Series]:
+    """Rule ``key``'s English and Chinese texts for ``n`` readings at once (``words``: a text or a
+    Series of texts per placeholder)."""
+    def one(template: str) -> pd.Series:
+        out = pd.Series([""] * n, dtype=object)
+        for literal, field, _, _ in string.Formatter().parse(template):
+            out = out + literal
+            if field:
+                out = out + words[field]
+        return out
+    en, zh = RULES[key]
+    return one(en), one(zh)
+
+
+def _conflicts(good, rows, source, table, batch, new, old, same, k, p, q) -> pd.DataFrame:
+    """The problems of the readings at ``p`` that conflict with the stored readings at ``q``, built
+    a column at a time (a re-export with every value changed conflicts a million times)."""
+    order = ("value", "end", "resident_id", "tz")
+    differ = np.column_stack([~same[c][k] for c in order])
+    patterns, which = np.unique(differ, axis=0, return_inverse=True)
+    frames = []
+    for j, pattern in enumerate(patterns):
+        at = np.flatnonzero(np.ravel(which) == j)
+        pp, qq = p[at], q[at]
+        columns = [c for c, d in zip(order, pattern) if d]
+        theirs = {"value": lambda: pd.Series(_texts(old["value"][qq]), dtype=object),
+                  "end": lambda: pd.Series(pd.to_datetime(old["end"][qq], utc=True).strftime("%Y-%m-%d %H:%M:%S UTC"),
+                                           dtype=object),
+                  "resident_id": lambda: pd.Series(table["resident_id"].take(qq).to_pylist(), dtype=object),
+                  "tz": lambda: pd.Series(table["tz"].take(qq).to_pylist(), dtype=object)}
+        shown = {c: theirs[c]() for c in columns}
+        stored = stored_zh = None
+        for c in columns:
+            stored = (c + " " + shown[c]) if stored is None else stored + ", " + c + " " + shown[c]
+            zh = _WHAT_ZH.get(c, c) + "为 " + shown[c]
+            stored_zh = zh if stored_zh is None else stored_zh + "、" + zh
+        first = columns[0]
+        value = {"value": lambda: new["value"][pp].tolist(), "end": lambda: _iso(new["end"][pp]),
+                 "resident_id": lambda: good["resident_id"].to_numpy(dtype=object)[pp].tolist(),
+                 "tz": lambda: good["tz"].to_numpy(dtype=object)[pp].tolist()}[first]()
+        rule, rule_zh = _fill("stored_conflict", len(at), batch=pd.Series(batch[qq]).map(repr), stored=stored,
+                              stored_zh=stored_zh)
+        frames.append(pd.DataFrame({"source": source, "row": rows[pp], "column": first, "value": value,
+                                    "rule": rule.to_numpy(), "rule_zh": rule_zh.to_numpy(), "action": "rejected",
+                                    "pos": pp}))
+    return pd.concat(frames, ignore_index=True)
 
 
 def _texts(values: np.ndarray) -> list:

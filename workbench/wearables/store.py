@@ -250,9 +250,11 @@ def write_readings(readings, root, *, batch_id: str | None = None, rejected: pd.
     committed = [(str(root / f), f, m["batch_id"]) for m in _manifests(root) for f in m["files"]]
     already, conflicts = against_store(committed, good, rows, source=result.source, schema=FILE_SCHEMA)
     if not keep_rejected and (len(refused_by_rules) or len(conflicts)):
-        listed = [(p["source"], None if pd.isna(p["row"]) else int(p["row"]), p["column"], p["value"], p["rule"])
-                  for p in [*refused_by_rules.to_dict("records"), *conflicts.to_dict("records")]]
-        listed.sort(key=lambda p: -1 if p[1] is None else p[1])
+        both = [f for f in (refused_by_rules, conflicts) if len(f)]
+        both = pd.concat([f[["source", "row", "column", "value", "rule"]].astype({"row": "Int64"}) for f in both],
+                         ignore_index=True).sort_values("row", kind="stable", na_position="first")
+        listed = list(zip(both["source"], [None if pd.isna(r) else int(r) for r in both["row"]], both["column"],
+                          both["value"], both["rule"]))
         raise ReadingProblemsError(listed, context=f"wearable readings from {result.source} for batch {batch_id!r}")
     if len(conflicts):
         refused = pd.concat([refused, conflict_rejected(good, rows, conflicts, result.source)], ignore_index=True)
@@ -383,8 +385,8 @@ def _without_repeats(frame: pd.DataFrame) -> pd.DataFrame:
     if len(frame) < 2:
         return frame
     same = np.ones(len(frame) - 1, dtype=bool)
-    for column in (frame["kind"].cat.codes, frame["start"], frame["device_id"], frame["resident_id"]):
-        values = column.to_numpy()
+    for values in (frame["kind"].cat.codes.to_numpy(), frame["start"].to_numpy(dtype="datetime64[ns]"),
+                   frame["device_id"].to_numpy(dtype=object), frame["resident_id"].to_numpy(dtype=object)):
         same &= values[1:] == values[:-1]
     if not same.any():
         return frame
