@@ -450,7 +450,9 @@ def dask_readings(root, *, residents: list[str] | None = None, start=None, end=N
     """The same readings as :func:`read_readings`, as a Dask dataframe with one partition per
     stored file (for cohorts past one machine): only the files of the needed partitions are
     listed, each read with the same row filter. Partitions are not sorted across files, and Dask
-    keeps text columns as ``string[pyarrow]`` (its ``dataframe.convert-string`` setting).
+    keeps text columns as ``string[pyarrow]`` (its ``dataframe.convert-string`` setting). Unlike
+    :func:`read_readings`, exact duplicates across files (a store written before
+    :func:`write_readings` looked up stored readings) are not dropped: ``.drop_duplicates()`` them.
 
     >>> import tempfile
     >>> dask_readings(tempfile.mkdtemp()).compute().columns.tolist()
