@@ -63,7 +63,7 @@ def test_round_trip_gives_identical_predictions(sample, fitted, tmp_path, kind):
     assert isinstance(model, SavedModel)
     before = fitted[kind].predict_proba(frame.X)[:, 1]
     assert np.array_equal(model.predict_risk(frame.X), before)  # identical, not only close
-    assert model.model == f"not_improving_{kind}@1.0" and model.kind == kind
+    assert model.model == f"not_improving_{kind}@1.1" and model.kind == kind
 
 
 def test_the_metadata(saved, sample):
@@ -140,7 +140,7 @@ def test_missing_or_foreign_metadata_is_refused(saved, tmp_path):
         load_model(tmp_path / "nothing")
     meta = json.loads((saved / "model.json").read_text(encoding="utf-8"))
     (saved / "model.json").write_text(json.dumps({**meta, "format": "something-else"}), encoding="utf-8")
-    with pytest.raises(ModelFileError, match="its format must be 'workbench-risk-model@1'"):
+    with pytest.raises(ModelFileError, match="its format must be 'workbench-risk-model@2'"):
         load_model(saved)
 
 

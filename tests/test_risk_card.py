@@ -148,7 +148,7 @@ def test_limits_recalibration_and_versions(model, report, lang):
         f"{model.metadata['training']['n']}例训练转介中有{no_wear}例" in limits
     assert model.spec.how_to_choose[lang] in limits
     how = _section(card, lang, "recalibrate")
-    assert "recalibrate(model, site_tables" in how and 'method="intercept"' in how and "1.0-recal-<" in how
+    assert "recalibrate(model, site_tables" in how and 'method="intercept"' in how and "1.1-recal-<" in how
     versions = _section(card, lang, "versions")
     for package, version in model.metadata["versions"].items():
         assert _rows(versions, package) == [[package, version]]
@@ -164,7 +164,7 @@ def test_a_recalibrated_models_card_says_so(model, report):
     how = _section(card, "en", "recalibrate")
     assert "method intercept at site east" in how and f"intercept {r['intercept']:.3f}, slope 1.000" in how
     assert f"{r['n']} referrals ({r['events']} events)" in how
-    assert _rows(_section(card, "en", "versions"), "model") == [["model", "not_improving_logistic@1.0-recal-east"]]
+    assert _rows(_section(card, "en", "versions"), "model") == [["model", "not_improving_logistic@1.1-recal-east"]]
     zh = model_card(local, report, lang="zh")
     assert "本模型本身是重新校准过的" in _section(zh, "zh", "recalibrate")
 

@@ -261,7 +261,7 @@ def test_validate_returns_every_table(tables, frame):
         assert r.performance[col].notna().all(), col
     assert set(r.subgroups["by"]) == {"sex", "age_group", "community_type"}
     assert len(r.decision_curve) == 2 * 2 * 3
-    assert r.cut == default_cut(frame) and "Validation of not_improving@1.0" in r._repr_html_()
+    assert r.cut == default_cut(frame) and "Validation of not_improving@1.1" in r._repr_html_()
 
 
 def test_fitting_is_single_threaded_and_gives_the_same_model(frame, monkeypatch):
@@ -274,8 +274,8 @@ def test_fitting_is_single_threaded_and_gives_the_same_model(frame, monkeypatch)
     seen = []
     original = models.build
 
-    def spying_build(kind, spec):
-        pipe = original(kind, spec)
+    def spying_build(kind, spec, **kwargs):
+        pipe = original(kind, spec, **kwargs)
         model_fit = pipe.named_steps["model"].fit
 
         def fit_and_look(*args, **kwargs):

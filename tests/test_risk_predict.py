@@ -72,7 +72,7 @@ def test_the_contract_shape(predictions, sample, saved):
     assert out["decision_id"].tolist() == sorted(frame.X.index)
     assert out["prediction_id"].is_unique and out["prediction_id"].notna().all()
     assert out["prediction_id"].tolist() == [prediction_id(d, saved.model) for d in out["decision_id"]]
-    assert set(out["model"]) == {"not_improving_logistic@1.0"} and set(out["outcome"]) == {"not_improving_12w"}
+    assert set(out["model"]) == {"not_improving_logistic@1.1"} and set(out["outcome"]) == {"not_improving_12w"}
     assert set(out["data_version"]) == {saved.data_version}
     assert set(out["predicted_on"]) == {pd.Timestamp("2026-12-02")} and set(out["predicted_by"]) == {"counsellor_07"}
     info = frame.info.loc[out["decision_id"]]
@@ -198,7 +198,7 @@ def test_recalibration_moves_the_risks_to_the_site_and_keeps_the_ranking(sample,
     assert roc_auc_score(y, after) == roc_auc_score(y, before)
     assert np.array_equal(np.argsort(after, kind="stable"), np.argsort(before, kind="stable"))
     # a new version with its own metadata; the base model untouched
-    assert local.model == "not_improving_logistic@1.0-recal-home_district"
+    assert local.model == "not_improving_logistic@1.1-recal-home_district"
     r = local.metadata["recalibration"]
     assert (r["method"], r["site"], r["n"], r["events"]) == (method, "home_district", 748, 138)
     assert r["observed_rate"] == pytest.approx(138 / 748) and r["mean_risk_after"] == pytest.approx(138 / 748)
@@ -218,13 +218,13 @@ def test_a_recalibrated_model_saves_loads_and_predicts(sample, shifted, tmp_path
     assert loaded.model == local.model and loaded.metadata["recalibration"] == local.metadata["recalibration"]
     assert np.array_equal(loaded.predict_risk(frame.X), local.predict_risk(frame.X))
     out = predict(tables, loaded, on="2026-12-06", by="c1")
-    assert set(out["model"]) == {"not_improving_logistic@1.0-recal-b2"}
+    assert set(out["model"]) == {"not_improving_logistic@1.1-recal-b2"}
     assert out["prediction_id"].tolist() != predict(tables, shifted, on="2026-12-06", by="c1")["prediction_id"].tolist()
     # recalibrating the intercept again on the same data changes nothing more (0 on top)
     twice = recalibrate(loaded, tables, site="b3", method="intercept", created="2026-12-07")
     assert twice.pipeline.base is loaded.pipeline.base  # composed with the first, not wrapped twice
     assert np.allclose(twice.predict_risk(frame.X), loaded.predict_risk(frame.X), atol=1e-8)
-    assert twice.model == "not_improving_logistic@1.0-recal-b2-recal-b3"
+    assert twice.model == "not_improving_logistic@1.1-recal-b2-recal-b3"
 
 
 def test_recalibrate_refuses_bad_arguments(sample, shifted):

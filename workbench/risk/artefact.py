@@ -4,7 +4,10 @@ A saved model is a folder with two files:
 
 - ``model.joblib``: the fitted scikit-learn pipeline (``joblib.dump``);
 - ``model.json``: what the pipeline is and where it came from (:data:`METADATA_KEYS`): the model
-  ``id@version``, its outcome and predictors, the training period, rows and events, the
+  ``id@version``, its outcome, the predictors it was fitted with (``predictors``) and those the
+  spec's ``min_observed`` rule left out of the fit, with their counts and reason
+  (``predictors_left_out``, from ``pipeline.left_out_``: :func:`workbench.risk.models.fit`), the
+  training period, rows and events, the
   ``data_version`` of the analysis tables it was trained on (:func:`data_version`), the versions
   of Python, scikit-learn, NumPy, pandas, joblib and the workbench, the time it was created (an
   argument: nothing here reads the clock), the SHA-256 of ``model.joblib``, and the training
@@ -51,14 +54,17 @@ __all__ = ["DATA_TABLES", "METADATA_KEYS", "ModelFileError", "Recalibrated", "Sa
 
 #: The analysis tables a model frame is built from (the spec's predictors and outcome read these).
 DATA_TABLES = ("assessments", "communities", "decisions", "events", "measurements", "referrals", "residents", "scores")
+#: The keys of each entry of ``predictors_left_out``.
+LEFT_OUT_KEYS = ("name", "source", "rows", "events", "non_events", "min_rows", "min_events", "reason")
 PICKLE = "model.joblib"
 METADATA = "model.json"
 SPEC = "spec.yaml"
-#: The format of ``model.json`` (raised when its keys change).
-FORMAT = "workbench-risk-model@1"
+#: The format of ``model.json`` (raised when its keys change; 2: ``predictors_left_out``, and
+#: ``predictors`` are those the pipeline was fitted with).
+FORMAT = "workbench-risk-model@2"
 #: The keys of ``model.json``.
-METADATA_KEYS = ("format", "model", "model_id", "version", "kind", "spec", "outcome", "predictors", "bands",
-                 "training", "data_version", "data_tables", "versions", "created", "pickle", "reference",
+METADATA_KEYS = ("format", "model", "model_id", "version", "kind", "spec", "outcome", "predictors",
+                 "predictors_left_out", "bands", "training", "data_version", "data_tables", "versions", "created", "pickle", "reference",
                  "metrics", "recalibration")
 
 
@@ -281,7 +287,7 @@ class SavedModel:
 
     @property
     def model(self) -> str:
-        """``id@version``, e.g. ``not_improving_logistic@1.0``."""
+        """``id@version``, e.g. ``not_improving_logistic@1.1``."""
         return self.metadata["model"]
 
     @property
@@ -308,13 +314,27 @@ class SavedModel:
     def bands(self) -> dict[str, float]:
         return dict(self.metadata["bands"])
 
+    @property
+    def left_out(self) -> pd.DataFrame:
+        """The predictors of the spec left out of the fit, with their counts and reason
+        (``metadata["predictors_left_out"]``: ``name, source, rows, events, non_events, min_rows,
+        min_events, reason``)."""
+        return pd.DataFrame(self.metadata.get("predictors_left_out") or [], columns=LEFT_OUT_KEYS)
+
     def predict_risk(self, X: pd.DataFrame) -> np.ndarray:
-        """The predicted risk (probability of the outcome) of each row of ``X``."""
-        return np.asarray(self.pipeline.predict_proba(X[self.predictors]))[:, 1]
+        """The predicted risk (probability of the outcome) of each row of ``X``, read from exactly the
+        predictors the model was fitted with (``predictors``; other columns of ``X`` are not read)."""
+        from workbench.risk.models import single_threaded
+
+        with single_threaded():
+            return np.asarray(self.pipeline.predict_proba(X[self.predictors]))[:, 1]
 
     def log_odds(self, X: pd.DataFrame) -> np.ndarray:
         """The predicted log-odds of each row of ``X`` (the linear predictor of a logistic model)."""
-        return log_odds(self.pipeline, X[self.predictors])
+        from workbench.risk.models import single_threaded
+
+        with single_threaded():
+            return log_odds(self.pipeline, X[self.predictors])
 
     def save(self, folder: str | Path, *, overwrite: bool = False) -> Path:
         """Write ``model.joblib`` and ``model.json`` into ``folder`` (created); the pickle's
@@ -447,7 +467,7 @@ def save_model(pipeline, folder: str | Path, *, spec, frame, tables, created, ki
     ...                     created="2026-01-05T09:00:00Z")
     >>> saved = load_model(folder)
     >>> saved.model, saved.metadata["training"]["n"], saved.metadata["created"]
-    ('not_improving_logistic@1.0', 60, '2026-01-05T09:00:00+00:00')
+    ('not_improving_logistic@1.1', 60, '2026-01-05T09:00:00+00:00')
     """
     folder = Path(folder)
     if not overwrite and ((folder / PICKLE).exists() or (folder / METADATA).exists()):
@@ -461,8 +481,13 @@ def _metadata(pipeline, *, spec, frame, tables, created, kind=None, metrics=None
     """``model.json`` of a fitted pipeline, but its pickle's hash (:func:`save_model`)."""
     from workbench.risk.reasons import reference_values
 
+    from workbench.risk.models import fitted_predictors
+
     kind = kind or _kind_of(pipeline)
-    X = frame.X[spec.names][pd.Series(frame.y).notna().to_numpy(bool)]  # the rows it was fitted on
+    predictors = fitted_predictors(pipeline)
+    X = frame.X[predictors][pd.Series(frame.y).notna().to_numpy(bool)]  # the rows and columns it was fitted on
+    left = getattr(pipeline, "left_out_", None)
+    left_out = [] if left is None else _plain([{k: r[k] for k in LEFT_OUT_KEYS} for r in left.to_dict("records")])
     spec_bytes = Path(spec.path).read_bytes()
     metadata = {
         "format": FORMAT,
@@ -477,7 +502,8 @@ def _metadata(pipeline, *, spec, frame, tables, created, kind=None, metrics=None
                     "phq9_below": spec.outcome.phq9_below, "min_fall": spec.outcome.min_fall,
                     "thresholds_version": spec.outcome.thresholds_version, "source": spec.outcome.source,
                     "en": spec.outcome.text["en"], "zh": spec.outcome.text["zh"]},
-        "predictors": spec.names,
+        "predictors": predictors,
+        "predictors_left_out": left_out,
         "bands": {"medium_from": spec.medium_from, "high_from": spec.high_from},
         "training": _training(frame, tables),
         "data_version": data_version(tables, wearable_days=wearable_days),
@@ -586,5 +612,11 @@ def load_model(folder: str | Path, *, allow_version_mismatch: bool = False) -> S
             warnings.simplefilter("ignore", category=getattr(sklearn.exceptions, "InconsistentVersionWarning",
                                                              UserWarning))
         pipeline = joblib.load(pickle_path)
+    from workbench.risk.models import fitted_predictors
+
+    fitted = fitted_predictors(pipeline)
+    if fitted != list(metadata["predictors"]) or not set(fitted) <= set(spec.names):
+        raise ModelFileError(f"{meta_path}: its predictors {metadata['predictors']} are not those the model in "
+                             f"{PICKLE} was fitted with {fitted} (all among the spec's); it is not loaded.")
     return SavedModel(pipeline=pipeline, metadata=metadata, folder=folder, spec=spec)
 

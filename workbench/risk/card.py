@@ -14,7 +14,7 @@ Examples
 >>> from workbench.risk._toy import toy_report, toy_saved
 >>> card = model_card(toy_saved(), toy_report(), lang="en")
 >>> card.splitlines()[0]
-'# Model card: Not improving at the week 8-12 review (not_improving_logistic@1.0)'
+'# Model card: Not improving at the week 8-12 review (not_improving_logistic@1.1)'
 >>> [line[3:] for line in card.splitlines() if line.startswith("## ")][:3]
 ['Intended use and users', 'Data', 'Outcome']
 """
@@ -59,6 +59,21 @@ WORDS: dict[str, dict[str, str]] = {
         "predictors": "Predictors",
         "predictors_text": "{k} predictors, each known on the screening day:",
         "excluded": "Deliberately not predictors:",
+        "left_out_text": ("Left out of this fit by the spec's rule (`min_observed`: at least {rows} training referrals "
+                          "with the predictor recorded, and at least {events} not improving and {events} improving "
+                          "among them): {why} Source: {source}"),
+        "col_rows": "recorded for", "col_yes": "not improving", "col_no": "improving", "col_reason": "why left out",
+        "wear_limit": ("- Wristband data: {no_wear} of the {n} training referrals had none in the {days} days "
+                       "before screening; the wearable predictors say little, and the model is not validated for "
+                       "residents who have them.\n"),
+        "left_family": ("- {what} predictors were left out: observed for {rows} referrals ({yes} not improving, "
+                        "{no} improving; the rule needs {min_rows} referrals and {min_events} of each). The risk "
+                        "does not use them.\n"),
+        "left_one": ("- {what} was left out: observed for {rows} referrals ({yes} not improving, {no} improving; "
+                     "the rule needs {min_rows} referrals and {min_events} of each). The risk does not use it.\n"),
+        "left_validation": ("In validation every fit applied the same rule to its own training referrals and left out: "
+                            "{items}."),
+        "left_fits": "{name} ({k} of {of} fits)",
         "performance": "Performance",
         "performance_text": ("Out-of-sample: **temporal** (fitted on screenings before {cut}, tested on those from "
                              "it) and **leave one community out** (each community predicted by a model fitted on "
@@ -84,9 +99,7 @@ WORDS: dict[str, dict[str, str]] = {
                         "{no_review} of {population} referrals had none and {no_baseline} had no baseline PHQ-9; "
                         "they are outside the denominator, and if those who miss their review differ, the risk is "
                         "biased for them.\n"
-                        "- Wristband data: {no_wear} of the {n} training referrals had none in the {days} days "
-                        "before screening; the wearable predictors say little, and the model is not validated for "
-                        "residents who have them.\n"
+                        "{wear}"
                         "- The outcome is not improving with the care given: a high risk says \"look again\", not "
                         "\"this care will fail\" or \"this person is in danger\".\n"
                         "- The bands' cut-offs ({medium_from} and {high_from}) are programme settings: {how}"),
@@ -145,6 +158,17 @@ WORDS: dict[str, dict[str, str]] = {
         "predictors": "预测因子",
         "predictors_text": "共{k}个预测因子，都是筛查当天已知的信息：",
         "excluded": "有意不作为预测因子的信息：",
+        "left_out_text": ("按模型说明中的规则（`min_observed`：训练用的转介中至少{rows}例有该项记录，且其中未见好转和好转的"
+                          "各至少{events}例），以下预测因子未纳入这次建模：{why}来源：{source}"),
+        "col_rows": "有记录的转介数", "col_yes": "未见好转", "col_no": "好转", "col_reason": "未纳入的原因",
+        "wear_limit": ("- 手环数据：{n}例训练转介中有{no_wear}例在筛查前{days}天没有手环数据；手环相关预测因子作用很小，"
+                       "对有手环的居民模型尚未验证。\n"),
+        "left_family": ("- {what}相关预测因子未纳入模型：只有{rows}例转介有记录（未见好转{yes}例，好转{no}例；规则要求至少"
+                        "{min_rows}例转介，两种结局各至少{min_events}例）。风险估计不使用这些信息。\n"),
+        "left_one": ("- {what}未纳入模型：只有{rows}例转介有记录（未见好转{yes}例，好转{no}例；规则要求至少{min_rows}例转介，"
+                     "两种结局各至少{min_events}例）。风险估计不使用这项信息。\n"),
+        "left_validation": "验证时，每次建模都在自己的训练转介中按同一规则判断，未纳入的有：{items}。",
+        "left_fits": "{name}（{of}次建模中{k}次）",
         "performance": "模型表现",
         "performance_text": ("均为样本外验证：**按时间验证**（用{cut}之前的筛查建模，检验该日及以后的筛查）和**留一社区验证**"
                              "（每个社区都用其他社区建立的模型来预测）。C统计量及其95%置信区间（DeLong法）；校准截距"
@@ -162,8 +186,7 @@ WORDS: dict[str, dict[str, str]] = {
         "limits_text": ("- 数据为{source}：只有{n}例转介、{events}例事件，置信区间较宽，亚组人数少。\n"
                         "- 只有在第{from_week}-{to_week}周存有PHQ-9的转介才知道结局：{population}例转介中{no_review}例没有，"
                         "{no_baseline}例没有基线PHQ-9，它们不计入分母；如果错过复评的人与其他人不同，对他们的风险估计会有偏差。\n"
-                        "- 手环数据：{n}例训练转介中有{no_wear}例在筛查前{days}天没有手环数据；手环相关预测因子作用很小，"
-                        "对有手环的居民模型尚未验证。\n"
+                        "{wear}"
                         "- 结局是\"在现有服务下未见好转\"：风险高的意思是\"再看一看\"，不是\"这种服务会失败\"，也不是\"这个人有危险\"。\n"
                         "- 分档切点（{medium_from}和{high_from}）是项目设置：{how}"),
         "recalibrate": "在新站点如何重新校准",
@@ -205,6 +228,8 @@ _KIND = {"en": {"numeric": "number", "binary": "yes/no", "category": "category"}
          "zh": {"numeric": "数值", "binary": "是/否", "category": "分类"}}
 _GROUP = {"en": {}, "zh": {"female": "女", "male": "男", "urban": "城市", "rural": "农村", "ageing": "老龄化",
                           "unknown": "未知"}}
+#: Predictors read from one source with a ``no_data`` indicator form a family (shown as one line).
+_FAMILY = {"wearable": {"en": "Wristband", "zh": "手环"}}
 _BY = {"en": {"sex": "sex", "age_group": "age group", "community_type": "community type"},
        "zh": {"sex": "性别", "age_group": "年龄组", "community_type": "社区类型"}}
 
@@ -261,6 +286,62 @@ def _decision_summary(dc: pd.DataFrame, bands: dict, w: dict) -> list[str]:
     return lines
 
 
+def _left_out_section(m: dict, spec, w: dict, lang: str) -> list[str]:
+    """The predictors the fit left out (``predictors_left_out``), with the rule and its counts."""
+    from workbench.risk.models import LEFT_OUT_REASONS
+
+    left = m.get("predictors_left_out") or []
+    if not left:
+        return []
+    rule = spec.min_observed
+    return [w["left_out_text"].format(rows=left[0]["min_rows"], events=left[0]["min_events"],
+                                      why=rule["text"][lang], source=rule["source"][lang]), "",
+            _table(pd.DataFrame({w["col_name"]: [x["name"] for x in left],
+                                 w["col_label"]: [spec.label(x["name"], lang) for x in left],
+                                 w["col_rows"]: [x["rows"] for x in left], w["col_yes"]: [x["events"] for x in left],
+                                 w["col_no"]: [x["non_events"] for x in left],
+                                 w["col_reason"]: [LEFT_OUT_REASONS[x["reason"]][lang] for x in left]})), ""]
+
+
+def _span(values) -> str:
+    low, high = min(values), max(values)
+    return f"{low}" if low == high else f"{low}–{high}"
+
+
+def _limits_wear(m: dict, spec, w: dict, lang: str, *, no_wear) -> str:
+    """The limits' lines on wristband data and on every predictor left out of the fit."""
+    left = m.get("predictors_left_out") or []
+    t = m["training"]
+    days = next((p.options.get("days") for p in spec.predictors if p.options.get("indicator") == "no_data"), "–")
+    lines, families = [], {}
+    for x in left:
+        if x["source"] in _FAMILY:
+            families.setdefault(x["source"], []).append(x)
+        else:
+            lines.append(w["left_one"].format(what=spec.label(x["name"], lang), rows=x["rows"], yes=x["events"],
+                                              no=x["non_events"], min_rows=x["min_rows"], min_events=x["min_events"]))
+    for source, xs in families.items():
+        counted = [x for x in xs if x["reason"] != "family_left_out"] or xs
+        lines.insert(0, w["left_family"].format(
+            what=_FAMILY[source][lang], rows=_span([x["rows"] for x in counted]),
+            yes=_span([x["events"] for x in counted]), no=_span([x["non_events"] for x in counted]),
+            min_rows=xs[0]["min_rows"], min_events=xs[0]["min_events"]))
+    if "wearable" not in families and any(p.source == "wearable" for p in spec.predictors if p.name in m["predictors"]):
+        lines.insert(0, w["wear_limit"].format(no_wear=no_wear, n=t["n"], days=days))
+    return "".join(lines)
+
+
+def _left_in_validation(report, kind: str, w: dict) -> list[str]:
+    """How often each predictor was left out by the fits of the validation (decided per split)."""
+    left = getattr(report, "left_out", None)
+    if left is None or not len(left) or not (left["kind"] == kind).any():
+        return []
+    fits = len(report.by_split[report.by_split["kind"] == kind])
+    k = left[left["kind"] == kind].groupby("name", sort=False).size()
+    return [w["left_validation"].format(items=w["comma"].join(
+        w["left_fits"].format(name=f"`{name}`", k=int(n), of=fits) for name, n in k.items())), ""]
+
+
 @validate_params({"lang": Options("en", "zh")})
 def model_card(saved_model, report, *, lang: str = "en") -> str:
     """The model card of a saved model and its validation, in Markdown.
@@ -292,7 +373,7 @@ def model_card(saved_model, report, *, lang: str = "en") -> str:
     >>> from workbench.risk._toy import toy_report, toy_saved
     >>> card = model_card(toy_saved(), toy_report(), lang="zh")
     >>> card.splitlines()[0]
-    '# 模型说明卡：第8-12周复评时未见好转（not_improving_logistic@1.0）'
+    '# 模型说明卡：第8-12周复评时未见好转（not_improving_logistic@1.1）'
     >>> "不是自杀风险评分" in card
     True
     """
@@ -328,9 +409,11 @@ def model_card(saved_model, report, *, lang: str = "en") -> str:
         source=spec.outcome.source_text.get(lang) or o["source"]), ""]
 
     pt = spec.predictors_table(lang)
+    pt = pt[pt["name"].isin(m["predictors"])]  # those the model was fitted with
     out += [f"## {w['predictors']}", "", w["predictors_text"].format(k=len(m["predictors"])), "",
             _table(pd.DataFrame({w["col_name"]: pt["name"], w["col_label"]: pt["label"],
                                  w["col_kind"]: pt["kind"].map(_KIND[lang]), w["col_source"]: pt["details"]})), "",
+            *_left_out_section(m, spec, w, lang),
             w["excluded"], "",
             _table(pd.DataFrame({w["col_what"]: [e["what"][lang] for e in spec.excluded],
                                  w["col_why"]: [e["why"][lang] for e in spec.excluded]})), ""]
@@ -344,7 +427,8 @@ def model_card(saved_model, report, *, lang: str = "en") -> str:
         w["col_emax"]: [_f(r.get("emax")) for _, r in perf.iterrows()]})
     dc = report.decision_curve[report.decision_curve["kind"] == kind]
     out += [f"## {w['performance']}", "", w["performance_text"].format(cut=pd.Timestamp(report.cut).date()), "",
-            _table(rows), "", w["decision"], "", *_decision_summary(dc, m["bands"], w), ""]
+            _table(rows), "", *_left_in_validation(report, kind, w), w["decision"], "",
+            *_decision_summary(dc, m["bands"], w), ""]
 
     rule = report.attrs.get("subgroup_rule", {})
     sg = report.subgroups[report.subgroups["kind"] == kind]
@@ -364,8 +448,8 @@ def model_card(saved_model, report, *, lang: str = "en") -> str:
     out += [f"## {w['limits']}", "", w["limits_text"].format(
         source=source, n=t["n"], events=t["events"], from_week=o["weeks"][0], to_week=o["weeks"][1],
         no_review=int(steps.get("no_review_in_window", 0)), no_baseline=int(steps.get("no_baseline", 0)),
-        population=int(steps.get("population", 0)), no_wear="–" if no_wear is None else no_wear,
-        days=next((p.options.get("days") for p in spec.predictors if p.options.get("indicator") == "no_data"), "–"),
+        population=int(steps.get("population", 0)),
+        wear=_limits_wear(m, spec, w, lang, no_wear="–" if no_wear is None else no_wear),
         medium_from=m["bands"]["medium_from"], high_from=m["bands"]["high_from"], how=spec.how_to_choose[lang]), ""]
 
     folder = saved_model.folder.as_posix() if saved_model.folder is not None else "<model folder>"

@@ -35,6 +35,7 @@ import pandas as pd
 
 from workbench.params import Date, NonEmptyStr, Options, validate_params
 from workbench.risk.artefact import Recalibrated, SavedModel, _iso, data_version
+from workbench.risk.models import single_threaded
 
 __all__ = ["METHODS", "PREDICTION_COLUMNS", "predict", "prediction_id", "recalibrate", "recalibration_fit"]
 
@@ -88,7 +89,8 @@ def predict(tables, saved_model: SavedModel, *, on, by: str, wearable_days: pd.D
         - ``risk`` (Float64 in [0, 1]), ``band`` (string: ``low``, ``medium``, ``high``, by the
           spec's cut-offs ``medium_from`` and ``high_from``);
         - ``reason_1`` .. ``reason_3`` (string: predictor names raising this person's risk most,
-          :func:`workbench.risk.reasons.top_reasons`; blank when fewer raise it);
+          :func:`workbench.risk.reasons.top_reasons`; blank when fewer raise it; never a predictor
+          the fit left out: the model reads exactly ``saved_model.predictors``);
         - ``predicted_on`` (date), ``predicted_by`` (string).
 
         ``attrs``: ``reasons_method`` (``exact_log_odds`` or ``one_at_a_time``), ``model``.
@@ -119,9 +121,10 @@ def predict(tables, saved_model: SavedModel, *, on, by: str, wearable_days: pd.D
         raise TypeError(f"saved_model must be a SavedModel (workbench.risk.artefact.load_model). "
                         f"Got {type(saved_model).__name__} instead.")
     frame = model_frame(tables, spec=_spec_of(saved_model), wearable_days=wearable_days)
-    X = frame.X[saved_model.predictors]
-    risk = saved_model.predict_risk(X) if len(X) else np.zeros(0)
-    reasons = top_reasons(saved_model, X, n=3) if len(X) else None
+    X = frame.X[saved_model.predictors]  # exactly the predictors the model was fitted with
+    with single_threaded():  # one BLAS/OpenMP thread, as when fitting (workbench.risk.models)
+        risk = saved_model.predict_risk(X) if len(X) else np.zeros(0)
+        reasons = top_reasons(saved_model, X, n=3) if len(X) else None
     n, model = len(X), saved_model.model
     decisions = X.index.astype(str)
     out = pd.DataFrame({
@@ -277,7 +280,7 @@ def recalibrate(saved_model: SavedModel, tables, *, site: str, created, method: 
     >>> base = toy_saved()
     >>> new = recalibrate(base, load_sample(), site="district_b", created="2026-02-01")
     >>> new.model
-    'not_improving_logistic@1.0-recal-district_b'
+    'not_improving_logistic@1.1-recal-district_b'
     >>> r = new.metadata["recalibration"]
     >>> abs(r["mean_risk_after"] - r["observed_rate"]) < 1e-9
     True
@@ -290,7 +293,8 @@ def recalibrate(saved_model: SavedModel, tables, *, site: str, created, method: 
     frame = model_frame(tables, spec=_spec_of(saved_model), wearable_days=wearable_days)
     known = frame.y.notna().to_numpy(bool)
     X, y = frame.X[known][saved_model.predictors], frame.y[known].astype(int).to_numpy()
-    lp = saved_model.log_odds(X)
+    with single_threaded():
+        lp = saved_model.log_odds(X)
     a, b = recalibration_fit(lp, y, method=method)
     pipeline = saved_model.pipeline
     if isinstance(pipeline, Recalibrated):  # recalibrating again composes with the first
@@ -299,7 +303,8 @@ def recalibrate(saved_model: SavedModel, tables, *, site: str, created, method: 
         base = pipeline
     new = Recalibrated(base, intercept=a, slope=b)
     before = 1 / (1 + np.exp(-lp))
-    after = np.asarray(new.predict_proba(X))[:, 1]
+    with single_threaded():
+        after = np.asarray(new.predict_proba(X))[:, 1]
     version = f"{saved_model.version}-recal-{site}"
     model_id = saved_model.metadata["model_id"]
     days = pd.to_datetime(frame.info["assessed_on"])[known]

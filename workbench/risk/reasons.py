@@ -9,7 +9,9 @@ What a counsellor is shown as a reason is something the person HAS that raises t
   person has it (value 1 / True): "no stroke" or "stroke = 0" is never a reason for a higher risk,
   even when, compared with the average person, not having it moves the log-odds up;
 - a blank (not recorded) value is never a reason: "not recorded" is not a cause, even though the
-  model's missing-indicator may move the estimate.
+  model's missing-indicator may move the estimate;
+- a predictor the fit left out (the spec's ``min_observed`` rule: recorded for too few training
+  referrals) is never a reason: only the predictors the model was fitted with get a contribution.
 
 :func:`contributions` stays exact (every predictor, whatever its value); only :func:`top_reasons`
 applies these rules.
@@ -152,6 +154,10 @@ def _unwrap(model) -> tuple[Any, float, dict | None, list[str] | None]:
         model = model.pipeline
     if isinstance(model, Recalibrated):
         slope, model = model.slope, model.base
+    if predictors is None and (hasattr(model, "predictors_") or hasattr(model, "feature_names_in_")):
+        from workbench.risk.models import fitted_predictors
+
+        predictors = fitted_predictors(model)  # a bare pipeline: what it was fitted with
     return model, slope, reference, predictors
 
 
@@ -170,7 +176,9 @@ def contributions(model, X: pd.DataFrame, *, reference: pd.DataFrame | Mapping |
     Returns
     -------
     DataFrame
-        One column per predictor (float64, log-odds), indexed like ``X``; ``attrs["method"]`` is
+        One column per predictor the model was fitted with (float64, log-odds; a predictor the
+        spec's ``min_observed`` rule left out of the fit has none, so it is never a reason),
+        indexed like ``X``; ``attrs["method"]`` is
         ``exact_log_odds`` or ``one_at_a_time``, ``attrs["baseline"]`` (exact method) the
         log-odds of the training-mean person, so that ``baseline + row sum`` is the log-odds.
 

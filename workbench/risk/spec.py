@@ -11,11 +11,13 @@ Examples
 --------
 >>> spec = load_spec("not_improving")
 >>> spec.id, spec.version, spec.outcome.id
-('not_improving', '1.0', 'not_improving_12w')
+('not_improving', '1.1', 'not_improving_12w')
 >>> spec.outcome.from_week, spec.outcome.to_week, spec.outcome.phq9_below, spec.outcome.min_fall
 (8, 12, 10.0, 0.5)
 >>> spec.band([0.05, 0.2, 0.5]).tolist()
 ['low', 'medium', 'high']
+>>> spec.min_observed["rows"], spec.min_observed["events"]
+(100, 10)
 """
 
 from __future__ import annotations
@@ -81,7 +83,11 @@ class ModelSpec:
     """A validated model spec (build it with :func:`load_spec`). Every text shown to people is
     a mapping with a non-empty ``en`` and ``zh`` (``name``, ``population``, ``how_to_choose``,
     ``never``, the outcome's text and source, each predictor's label, and each ``excluded``
-    entry's ``what`` and ``why``: ``spec.excluded[0]["why"]["zh"]``)."""
+    entry's ``what`` and ``why``: ``spec.excluded[0]["why"]["zh"]``).
+
+    ``min_observed``: the rule that leaves a predictor out of a fit (:func:`workbench.risk.models.fit`):
+    ``rows`` and ``events`` (whole numbers >= 1), ``text['en'|'zh']`` (why) and
+    ``source['en'|'zh']`` (the citations)."""
 
     id: str
     version: str
@@ -96,6 +102,7 @@ class ModelSpec:
     how_to_choose: Mapping[str, str]
     never: Mapping[str, str]
     path: Path
+    min_observed: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def names(self) -> list[str]:
@@ -223,6 +230,27 @@ def _predictor(raw: Any, i: int, problems: list[str]) -> Predictor | None:
     return Predictor(name=name, kind=kind, source=source, label=label, options=options)
 
 
+def _min_observed(raw: Any, problems: list[str]) -> dict[str, Any]:
+    """The ``min_observed`` section: ``rows``, ``events`` (whole numbers >= 1), its text and source."""
+    if not isinstance(raw, Mapping):
+        problems.append("min_observed: must be a mapping with rows, events, en, zh and source (en, zh): the rule "
+                        f"that leaves a predictor recorded for too few referrals out of a fit, got {raw!r}")
+        raw = {}
+    out: dict[str, Any] = {}
+    for key in ("rows", "events"):
+        value = raw.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            problems.append(f"min_observed.{key}: must be a whole number >= 1, got {value!r}")
+            value = 0
+        out[key] = value
+    out["text"] = _text(raw, "min_observed", problems)
+    out["source"] = _text(raw.get("source"), "min_observed.source", problems)
+    unknown = sorted(set(raw) - {"rows", "events", "en", "zh", "source"})
+    if unknown:
+        problems.append(f"min_observed: unknown key(s) {unknown}")
+    return out
+
+
 def _fraction(raw: Mapping, key: str, problems: list[str]) -> float:
     value = raw.get(key) if isinstance(raw, Mapping) else None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
@@ -333,18 +361,20 @@ def load_spec(name_or_path: str | Path = "not_improving") -> ModelSpec:
     if medium == medium and high == high and not medium < high:
         p.append(f"bands.high_from: {high} must be above medium_from {medium}")
     how = _text(bands.get("how_to_choose"), "bands.how_to_choose", p)
+    min_observed = _min_observed(raw.get("min_observed"), p)
     never = _text(raw.get("never"), "never", p)
     if never["en"] and "not a suicide-risk score" not in never["en"]:
         p.append("never.en: must say plainly that this is not a suicide-risk score")
     unknown = sorted(set(raw) - {"id", "version", "name", "outcome", "population", "predictors", "excluded",
-                                 "bands", "never"})
+                                 "bands", "never", "min_observed"})
     if unknown:
         p.append(f"{', '.join(unknown)}: unknown section(s)")
     if p:
         raise SpecError(f"{path.name}: {len(p)} problem(s) in the model spec:\n" + "\n".join(f"- {x}" for x in p))
     return ModelSpec(id=spec_id, version=version, name=name, outcome=outcome, tiers=tuple(int(t) for t in tiers),
                      population=population, predictors=tuple(predictors), excluded=tuple(excluded),
-                     medium_from=medium, high_from=high, how_to_choose=how, never=never, path=path)
+                     medium_from=medium, high_from=high, how_to_choose=how, never=never, path=path,
+                     min_observed=min_observed)
 
 
 def _as_spec(spec: "str | Path | ModelSpec") -> ModelSpec:

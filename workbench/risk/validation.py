@@ -30,6 +30,7 @@ Examples
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -40,10 +41,10 @@ import pandas as pd
 from workbench.params import Options, Predicate, validate_params
 from workbench.risk.dataset import ModelFrame, model_frame
 from workbench.risk.metrics import c_statistic, calibration, calibration_curve, net_benefit, val_prob
-from workbench.risk.models import KINDS, fit, single_threaded
+from workbench.risk.models import KINDS, fit, predict_risk
 from workbench.risk.spec import ModelSpec, _as_spec
 
-__all__ = ["GROUPINGS", "SUBGROUP_RULE", "ValidationReport", "community_predictions", "default_cut",
+__all__ = ["GROUPINGS", "LEFT_OUT_COLUMNS", "SUBGROUP_RULE", "ValidationReport", "community_predictions", "default_cut",
            "performance", "subgroups", "temporal_predictions", "validate"]
 
 #: The declared rule for calling a subgroup worse (or too small to judge).
@@ -89,14 +90,17 @@ def _predictions(frame: ModelFrame, rows: np.ndarray, risk: np.ndarray, *, kind:
     return out
 
 
-def _fit_predict(frame: ModelFrame, train: np.ndarray, test: np.ndarray, *, kind: str) -> np.ndarray:
+def _fit_predict(frame: ModelFrame, train: np.ndarray, test: np.ndarray, *, kind: str,
+                 split: str = "") -> tuple[np.ndarray, pd.DataFrame]:
+    """Fit on the training rows (the spec's ``min_observed`` rule decided on them alone) and
+    predict the test rows; also the predictors that fit left out (``split`` column added)."""
     sub = ModelFrame(frame.X.iloc[train], frame.y.iloc[train], frame.info.iloc[train], frame.exclusions, frame.spec)
     y = sub.y.astype(int).to_numpy()
     if y.min() == y.max():
         raise ValueError(f"The training rows hold only one outcome ({y[0]}): the {kind} model cannot be fitted.")
     model = fit(sub, kind=kind)
-    with single_threaded():
-        return model.predict_proba(frame.X.iloc[test])[:, 1]
+    left = model.left_out_.assign(kind=kind, split=split)
+    return predict_risk(model, frame.X.iloc[test]), left
 
 
 @validate_params({"kind": Options(*KINDS)})
@@ -118,7 +122,8 @@ def temporal_predictions(frame: ModelFrame, *, kind: str, cut: Any = None,
     DataFrame
         ``PREDICTION_COLUMNS``: ``decision_id, kind, scheme ("temporal"), split`` (e.g.
         ``"test from 2025-09-02"``), ``y, p`` and the context columns; ``attrs["cut"]``,
-        ``attrs["n_train"]``.
+        ``attrs["n_train"]``, ``attrs["left_out"]`` (the predictors the fit on the earlier rows
+        left out by the spec's ``min_observed`` rule: records with the keys :data:`LEFT_OUT_COLUMNS`).
     """
     f = _known(frame)
     cut = default_cut(frame) if cut is None else pd.Timestamp(cut)
@@ -127,10 +132,11 @@ def temporal_predictions(frame: ModelFrame, *, kind: str, cut: Any = None,
     if outcome_known_by_cut:
         train &= day + pd.Timedelta(days=7 * (f.spec.outcome.to_week + 1)) <= cut
     test = (day >= cut).to_numpy(bool)
-    risk = _fit_predict(f, np.flatnonzero(train.to_numpy(bool)), np.flatnonzero(test), kind=kind)
-    out = _predictions(f, np.flatnonzero(test), risk, kind=kind, scheme="temporal",
-                       split=f"test from {cut.date().isoformat()}")
-    out.attrs.update(cut=cut, n_train=int(train.sum()), outcome_known_by_cut=outcome_known_by_cut)
+    split = f"test from {cut.date().isoformat()}"
+    risk, left = _fit_predict(f, np.flatnonzero(train.to_numpy(bool)), np.flatnonzero(test), kind=kind, split=split)
+    out = _predictions(f, np.flatnonzero(test), risk, kind=kind, scheme="temporal", split=split)
+    out.attrs.update(cut=cut, n_train=int(train.sum()), outcome_known_by_cut=outcome_known_by_cut,
+                     left_out=_left_records(left.assign(scheme="temporal")))
     return out
 
 
@@ -141,16 +147,38 @@ def community_predictions(frame: ModelFrame, *, kind: str) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        ``PREDICTION_COLUMNS`` with ``scheme`` "community" and ``split`` the community left out.
+        ``PREDICTION_COLUMNS`` with ``scheme`` "community" and ``split`` the community left out;
+        ``attrs["left_out"]``: the predictors each fit left out (decided on its own training
+        rows, the other communities), records with the keys :data:`LEFT_OUT_COLUMNS`.
     """
     f = _known(frame)
-    parts = []
+    parts, left = [], []
     community = f.info["community"].astype(object).to_numpy()
     for c in sorted(pd.unique(community[pd.notna(community)])):
         test = community == c
-        risk = _fit_predict(f, np.flatnonzero(~test), np.flatnonzero(test), kind=kind)
+        risk, lo = _fit_predict(f, np.flatnonzero(~test), np.flatnonzero(test), kind=kind, split=str(c))
         parts.append(_predictions(f, np.flatnonzero(test), risk, kind=kind, scheme="community", split=str(c)))
-    return pd.concat(parts, ignore_index=True)
+        left.append(lo.assign(scheme="community"))
+    out = pd.concat(parts, ignore_index=True)
+    out.attrs.update(left_out=_left_records(pd.concat(left, ignore_index=True)))
+    return out
+
+
+#: Columns of the left-out table of a validation (``ValidationReport.left_out``).
+LEFT_OUT_COLUMNS = ["kind", "scheme", "split", "name", "source", "rows", "events", "non_events", "min_rows",
+                    "min_events", "reason"]
+
+
+def _left_table(left: pd.DataFrame | list) -> pd.DataFrame:
+    left = pd.DataFrame(left) if isinstance(left, list) else left
+    return left.reindex(columns=LEFT_OUT_COLUMNS).reset_index(drop=True)
+
+
+def _left_records(left: pd.DataFrame) -> list[dict]:
+    """The left-out table as plain records (kept in ``DataFrame.attrs``, which pandas compares
+    and copies: no DataFrame there)."""
+    return [{c: (v.item() if hasattr(v, "item") else (None if v is pd.NA else v)) for c, v in row.items()}
+            for row in _left_table(left).astype(object).to_dict("records")]
 
 
 def _figures(y: pd.Series, p: pd.Series) -> dict[str, Any]:
@@ -202,6 +230,24 @@ def _label(by: str, group: Any, lang: str) -> str:
     return f"aged {g}" if by == "age_group" else {"female": "women", "male": "men"}.get(g, g)
 
 
+def _decimals(value: float, bound: float, holds, *, digits: int = 2, both: bool = False) -> int:
+    """How many decimals (``digits`` or more, at most 10) to show ``value`` with (and ``bound``,
+    when ``both``) so that ``holds`` reads on the shown numbers as it holds on the numbers: a slope
+    of 0.797 is shown as 0.797 < 0.8, not as 0.80 < 0.8.
+
+    >>> _decimals(0.797, 0.8, operator.lt), _decimals(0.7996, 0.8, operator.lt), _decimals(0.62, 0.8, operator.lt)
+    (3, 4, 2)
+    >>> _decimals(0.2004, 0.2, operator.gt), _decimals(0.7051, 0.7054, operator.lt, both=True)
+    (4, 4)
+    """
+    truth = bool(holds(value, bound))
+    for d in range(digits, 11):
+        shown = float(f"{value:.{d}f}")
+        if bool(holds(shown, float(f"{bound:.{d}f}") if both else bound)) == truth:
+            return d
+    return 10
+
+
 def _statement(row: dict, overall_auc: float) -> tuple[str, str, str]:
     """(verdict, en, zh) for one subgroup row by :data:`SUBGROUP_RULE`."""
     who_en, who_zh = _label(row["by"], row["group"], "en"), _label(row["by"], row["group"], "zh")
@@ -218,19 +264,22 @@ def _statement(row: dict, overall_auc: float) -> tuple[str, str, str]:
                 f"事件和非事件各需至少{rule['min_events']}例）。" + (f"校准{note_zh}。" if note_zh else ""))
     reasons_en, reasons_zh = [], []
     if row["auc_upper"] < overall_auc:
-        reasons_en.append(f"C statistic {row['auc']:.2f} ({row['auc_lower']:.2f}-{row['auc_upper']:.2f}) entirely "
-                          f"below the overall {overall_auc:.2f}")
-        reasons_zh.append(f"C统计量{row['auc']:.2f}（{row['auc_lower']:.2f}-{row['auc_upper']:.2f}）整体低于总体的"
-                          f"{overall_auc:.2f}，区分高低风险的能力较差")
+        d = _decimals(row["auc_upper"], overall_auc, operator.lt, both=True)
+        auc = f"{row['auc']:.{d}f}（{row['auc_lower']:.{d}f}-{row['auc_upper']:.{d}f}）"
+        reasons_en.append(f"C statistic {auc.replace('（', ' (').replace('）', ')')} entirely below the overall "
+                          f"{overall_auc:.{d}f}")
+        reasons_zh.append(f"C统计量{auc}整体低于总体的{overall_auc:.{d}f}，区分高低风险的能力较差")
     if row["slope"] < rule["slope_below"]:
-        reasons_en.append(f"calibration slope {row['slope']:.2f} < {rule['slope_below']} (risks too extreme)")
-        reasons_zh.append(f"校准斜率{row['slope']:.2f}＜{rule['slope_below']}（风险估计过于极端）")
+        slope = f"{row['slope']:.{_decimals(row['slope'], rule['slope_below'], operator.lt)}f}"
+        reasons_en.append(f"calibration slope {slope} < {rule['slope_below']} (risks too extreme)")
+        reasons_zh.append(f"校准斜率{slope}＜{rule['slope_below']}（风险估计过于极端）")
     if abs(row["citl"]) > rule["citl_beyond"]:
         side_en = "too low" if row["citl"] > 0 else "too high"
         side_zh = "偏低" if row["citl"] > 0 else "偏高"
-        reasons_en.append(f"calibration-in-the-large {row['citl']:+.2f} beyond +-{rule['citl_beyond']} (risks {side_en}: "
+        citl = f"{row['citl']:+.{_decimals(abs(row['citl']), rule['citl_beyond'], operator.gt)}f}"
+        reasons_en.append(f"calibration-in-the-large {citl} beyond +-{rule['citl_beyond']} (risks {side_en}: "
                           f"observed {row['observed']:.0%}, predicted {row['mean_predicted']:.0%} on average)")
-        reasons_zh.append(f"整体校准截距{row['citl']:+.2f}超出±{rule['citl_beyond']}（风险估计{side_zh}："
+        reasons_zh.append(f"整体校准截距{citl}超出±{rule['citl_beyond']}（风险估计{side_zh}："
                           f"实际{row['observed']:.0%}，平均预测{row['mean_predicted']:.0%}）")
     if reasons_en:
         return ("worse", f"{who_en.capitalize()} ({where_en}): the model is WORSE for this group: "
@@ -290,6 +339,8 @@ class ValidationReport:
     subgroups : :func:`subgroups`
     exclusions : the model frame's exclusions
     cut : the temporal cut date
+    left_out : the predictors each fit left out by the spec's ``min_observed`` rule, decided on
+        that fit's training rows only: :data:`LEFT_OUT_COLUMNS` (one row per split and predictor)
     """
 
     predictions: pd.DataFrame
@@ -302,6 +353,7 @@ class ValidationReport:
     cut: pd.Timestamp
     spec: ModelSpec
     attrs: dict = field(default_factory=dict)
+    left_out: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=LEFT_OUT_COLUMNS))
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -353,6 +405,7 @@ def validate(tables, *, spec: "str | Path | ModelSpec" = "not_improving", kinds:
     for kind in kinds:
         parts.append(temporal_predictions(frame, kind=kind, cut=cut))
         parts.append(community_predictions(frame, kind=kind))
+    left_out = _left_table([r for p in parts for r in p.attrs["left_out"]])
     pred = pd.concat(parts, ignore_index=True)
     curves, decisions = [], []
     for (kind, scheme), g in pred.groupby(["kind", "scheme"], sort=False):
@@ -365,4 +418,5 @@ def validate(tables, *, spec: "str | Path | ModelSpec" = "not_improving", kinds:
     return ValidationReport(predictions=pred, performance=performance(pred),
                             by_split=performance(pred, by=("kind", "scheme", "split")), calibration_curve=curve,
                             decision_curve=dc, subgroups=subgroups(pred), exclusions=frame.exclusions, cut=cut,
-                            spec=spec, attrs={"model": spec.model_id, "subgroup_rule": dict(SUBGROUP_RULE)})
+                            spec=spec, attrs={"model": spec.model_id, "subgroup_rule": dict(SUBGROUP_RULE)},
+                            left_out=left_out)

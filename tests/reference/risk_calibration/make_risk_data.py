@@ -1,8 +1,9 @@
 """Write the input of make_reference.R: out-of-sample predicted risks and outcomes (p, y).
 
 Datasets: the sample's temporal validation of the logistic and of the boosted model, its
-leave-one-community-out validation of the logistic model (``workbench.risk.validation``), and a
-small hand-made set with tied risks.
+leave-one-community-out validation of the logistic model (``workbench.risk.validation``; the frame
+with the sample's ``wearable_days``, as the programme builds it), and a small hand-made set with
+tied risks.
 
 Run from the repository root: ``.venv/bin/python tests/reference/risk_calibration/make_risk_data.py``,
 then ``Rscript tests/reference/risk_calibration/make_reference.R``.
@@ -23,7 +24,8 @@ def frames() -> pd.DataFrame:
     from workbench.risk.validation import community_predictions, temporal_predictions
     from workbench.sample import load_sample
 
-    frame = model_frame(load_sample())
+    tables = load_sample()
+    frame = model_frame(tables, wearable_days=tables.wearable_days)
     parts = [temporal_predictions(frame, kind="logistic").assign(dataset="temporal_logistic"),
              temporal_predictions(frame, kind="boosting").assign(dataset="temporal_boosting"),
              community_predictions(frame, kind="logistic").assign(dataset="community_logistic")]
