@@ -10,7 +10,9 @@
 Raw wristband readings (Open mHealth JSON / JSON Lines, or a CSV export) go to partitioned Parquet
 under ``--store``, never into the registry; a file with bad readings is refused whole (every
 reading named by row, column, value and rule) unless ``--keep-rejected``, which stores the good
-ones and keeps the refused ones with their rule under ``rejected/`` (nothing is lost).
+ones and keeps the refused ones with their rule under ``rejected/`` (nothing is lost). A reading
+already stored by an earlier upload (an overlapping export) is not stored again; one that
+contradicts a stored reading (same device, kind and start, another value) is refused by name.
 ``features`` computes the daily features and alert states of every resident in the store for the
 days asked (reading the days before them for the personal baseline) and saves them to the
 registry's ``wearable_days`` as the signed-in user (their caseload's residents).
