@@ -192,6 +192,9 @@ def epochs(readings: pd.DataFrame) -> Epochs:
     d0 = int(min(lm.min(), e_min.min() if len(sl) else lm.min())) // DAY
     n_days = int(max(lm.max(), e_min.max() if len(sl) else lm.max())) // DAY - d0 + 1
     a["m"] = lm - d0 * DAY                                 # local minutes since midnight of day d0
+    from workbench.wearables.feature_settings import _rr_range
+
+    a["rr_range"] = _rr_range() if bool((a["kind"] == 1).any()) else (0.0, 0.0)
     del lm
     n_res = len(a["residents"])
     per_block = max(1, _GRID_CELLS // (n_days * DAY))
@@ -287,9 +290,7 @@ def _block(a: dict, sl: np.ndarray, e_m: np.ndarray, lo: int, hi: int, n_days: i
 
 def _rr(a: dict, key: np.ndarray, grid: int) -> tuple[np.ndarray, np.ndarray]:
     """RR beats: per slot, the beats and the sum of squared successive differences (in time order)."""
-    from workbench.wearables.feature_settings import _rr_range
-
-    low, high = _rr_range()
+    low, high = a["rr_range"]
     rr = np.flatnonzero(a["kind"] == 1)
     rv = a["value"][rr]
     rr = rr[(rv >= low) & (rv <= high)]
