@@ -262,6 +262,10 @@ def test_validate_returns_every_table(tables, frame):
     assert set(r.subgroups["by"]) == {"sex", "age_group", "community_type"}
     assert len(r.decision_curve) == 2 * 2 * 3
     assert r.cut == default_cut(frame) and "Validation of not_improving@1.1" in r._repr_html_()
+    # no wearable_days here: the wristband means are blank for everyone, left out of every fit
+    fits = r.left_out.groupby("name").size()
+    assert fits["wear_rmssd"] == fits["no_wearable_data"] == len(r.by_split)
+    assert "Left out by the spec's min_observed rule" in r._repr_html_()
 
 
 def test_fitting_is_single_threaded_and_gives_the_same_model(frame, monkeypatch):

@@ -59,9 +59,9 @@ WORDS: dict[str, dict[str, str]] = {
         "predictors": "Predictors",
         "predictors_text": "{k} predictors, each known on the screening day:",
         "excluded": "Deliberately not predictors:",
-        "left_out_text": ("Left out of this fit by the spec's rule (`min_observed`: at least {rows} training referrals "
-                          "with the predictor recorded, and at least {events} not improving and {events} improving "
-                          "among them): {why} Source: {source}"),
+        "left_out_text": ("The predictors below were left out of this fit by the spec's rule (`min_observed`: at "
+                          "least {rows} training referrals with the predictor recorded, and at least {events} not "
+                          "improving and {events} improving among them). {why} Source: {source}"),
         "col_rows": "recorded for", "col_yes": "not improving", "col_no": "improving", "col_reason": "why left out",
         "wear_limit": ("- Wristband data: {no_wear} of the {n} training referrals had none in the {days} days "
                        "before screening; the wearable predictors say little, and the model is not validated for "
@@ -159,7 +159,7 @@ WORDS: dict[str, dict[str, str]] = {
         "predictors_text": "共{k}个预测因子，都是筛查当天已知的信息：",
         "excluded": "有意不作为预测因子的信息：",
         "left_out_text": ("按模型说明中的规则（`min_observed`：训练用的转介中至少{rows}例有该项记录，且其中未见好转和好转的"
-                          "各至少{events}例），以下预测因子未纳入这次建模：{why}来源：{source}"),
+                          "各至少{events}例），下表中的预测因子未纳入这次建模。{why}来源：{source}"),
         "col_rows": "有记录的转介数", "col_yes": "未见好转", "col_no": "好转", "col_reason": "未纳入的原因",
         "wear_limit": ("- 手环数据：{n}例训练转介中有{no_wear}例在筛查前{days}天没有手环数据；手环相关预测因子作用很小，"
                        "对有手环的居民模型尚未验证。\n"),

@@ -370,8 +370,13 @@ class ValidationReport:
         return s.loc[s["verdict"] != "not_worse", f"statement_{lang}"].tolist()
 
     def _repr_html_(self) -> str:
+        left = ""
+        if len(self.left_out):
+            fits = self.left_out.groupby("name", sort=False).size()
+            left = ("<p>Left out by the spec's min_observed rule (fits, of "
+                    f"{len(self.by_split)}): " + ", ".join(f"{n} ({k})" for n, k in fits.items()) + "</p>")
         return (f"<h4>Validation of {self.spec.model_id} (temporal cut {self.cut.date()})</h4>"
-                + self.summary.to_html(index=False))
+                + self.summary.to_html(index=False) + left)
 
 
 _KINDS_RULE = Predicate(lambda v: not isinstance(v, str) and len(list(v)) > 0 and all(k in KINDS for k in v)
