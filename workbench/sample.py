@@ -42,7 +42,9 @@ answers, medication, the stability the SMD policy suggested and the one staff re
 the steps of the community rehabilitation ladder; where each referral came from, the hospital's
 fast-track dates of tier-3 referrals, the psychiatric case reviews of referrals not improving,
 mental-health crises and psychiatric admissions of residents in care with the community contact
-after discharge, and the programme's mental-health literacy questions) and are
+after discharge, and the programme's mental-health literacy questions; the daily features and
+alert states of a wristband pilot of older residents living alone, from September to December
+2025, and the early-warning risk model's predictions stored beside the tiers) and are
 calibrated to the figures of the service model (DESIGN.md); see `workbench/synth/params.yaml`
 for every parameter and where it comes from.
 
@@ -62,9 +64,10 @@ instruments, the `default` stepped-care policy, one year of follow-up after the 
 python -m workbench.sample
 ```
 
-(the same as `python -m workbench.synth --n {n} --seed {seed} --out data_samples`, plus this
-catalogue). The test suite regenerates the folder with this exact command and checks that every
-file is byte-for-byte identical to the committed one, so the sample cannot drift from the
+(the same as `python -m workbench.synth --n {n} --seed {seed} --out data_samples`, plus the
+wristband pilot's `wearable_days` and the risk model's `risk_predictions`, made as the programme
+makes them: `workbench/sample_early_warning.py`, and this catalogue). The test suite regenerates
+the folder with this exact command and checks that every file is byte-for-byte identical to the committed one, so the sample cannot drift from the
 generator or the declarations. If you change either on purpose, rerun the command and commit
 the new files.
 
@@ -75,11 +78,12 @@ the new files.
 
 def write_sample(folder: str | Path, *, n: int = SAMPLE_N, seed: int = SAMPLE_SEED) -> Path:
     """Generate the sample community and write its analysis tables (CSV) and ``CATALOGUE.md`` to ``folder``."""
+    from workbench.sample_early_warning import add_early_warning
     from workbench.synth import community
     from workbench.tables import write
 
     folder = Path(folder)
-    tables = community(n, seed=seed).tables()
+    tables = add_early_warning(community(n, seed=seed).tables(), seed=seed)
     write(tables, folder, formats=("csv",), overwrite=True)
     (folder / CATALOGUE).write_text(catalogue(tables, n=n, seed=seed), encoding="utf-8", newline="\n")
     return folder
