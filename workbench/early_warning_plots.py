@@ -43,7 +43,7 @@ EARLY_WARNING_PLOT_WORDS = {
                  "treat_all": {"en": "Everyone", "zh": "所有人"},
                  "treat_none": {"en": "No one", "zh": "无人"}},
     "band_line": {"en": "{band} band from {cut:.0%}", "zh": "{band}风险段起点 {cut:.0%}"},
-    "band": {"medium": {"en": "Medium", "zh": "中"}, "high": {"en": "High", "zh": "高"}},
+    "band": {"low": {"en": "Low", "zh": "低"}, "medium": {"en": "Medium", "zh": "中"}, "high": {"en": "High", "zh": "高"}},
     "kind": {"logistic": {"en": "penalised logistic", "zh": "惩罚逻辑回归"},
              "boosting": {"en": "gradient-boosted", "zh": "梯度提升"}},
     "scheme": {"temporal": {"en": "temporal", "zh": "时间外推"},
@@ -175,7 +175,7 @@ def decision_curve_plot(report, *, kind: str = "logistic", scheme: str = "tempor
     spec = getattr(report, "spec", None)
     cuts = bands if bands is not None else ({"medium": spec.medium_from, "high": spec.high_from} if spec else {})
     for band, cut in cuts.items():
-        if band in EARLY_WARNING_PLOT_WORDS["band"] and cut and float(cut) > 0:
+        if band in ("medium", "high") and cut and float(cut) > 0:
             ax.axvline(float(cut), color="0.75", linewidth=1, linestyle=":")
             ax.text(float(cut), high * 1.1, _w("band_line", lang, band=_named("band", band, lang), cut=float(cut)) + " ",
                     fontsize=8, va="top", ha="right", rotation=90, color="0.35")
