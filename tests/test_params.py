@@ -220,7 +220,11 @@ MODULES = ["workbench.epi", "workbench.table1", "workbench.economics", "workbenc
            "workbench.outcomes.cms159", "workbench.outcomes.registry", "workbench.outcomes.worklist",
            "workbench.outcomes.talking_therapies", "workbench.synth.core", "workbench.instruments", "workbench.i18n",
            "workbench.server", "workbench.ui.quality", "workbench.ui.explorer", "workbench.regression",
-           "workbench.bodymind", "workbench.smd"]
+           "workbench.bodymind", "workbench.smd", "workbench.wearables.alerts", "workbench.wearables.epochs",
+           "workbench.wearables.evaluation", "workbench.wearables.features", "workbench.wearables.ingest",
+           "workbench.wearables.store", "workbench.risk.card", "workbench.risk.models", "workbench.risk.predict",
+           "workbench.risk.validation", "workbench.synth.wearables", "workbench.scale._wearables",
+           "workbench.early_warning_plots"]
 
 
 def _declared() -> list[tuple[str, object, object]]:
