@@ -82,7 +82,7 @@ def _same(a, b) -> bool:
 
 def _refuse(table: str, problems: list[tuple]) -> None:
     if problems:
-        from workbench.registry.store import RecordProblems
+        from workbench.registry.record_problems import RecordProblems
 
         raise RecordProblems(table, [p[1:] for p in problems])
 

@@ -25,6 +25,7 @@ from workbench.registry.access import AccessDenied, can_read_answers, require_ro
 from workbench.registry import pg_security
 from workbench.registry.engine import make_engine
 from workbench.registry.imports import CONDITIONS, ImportProblems, validate_residents
+from workbench.registry.record_problems import RecordProblems
 from workbench.registry.schema import (EVENT_KINDS, REFERRAL_SOURCES, ROLES, access_approvals, assessments, caseloads,
                                        communities, consents, contacts, enrolments, events, literacy, measurements,
                                        referrals, residents, risk_predictions, smd_followups, smd_register, smd_rehab,
@@ -1136,13 +1137,6 @@ _PAIRS = (("referrals", "appointment_on", "referred_on", lambda a, b: a >= b, "i
           ("referrals", "hospital_seen_on", "referred_on", lambda a, b: a >= b,
            "is before the referral (referred_on {})"),
           ("literacy", "n_correct", "n_asked", lambda a, b: a <= b, "is more than the questions asked (n_asked {})"))
-
-
-class RecordProblems(ProblemsError):
-    """Rows that cannot be recorded; nothing was written. ``problems``: table, row, column, value, rule."""
-
-    def __init__(self, table: str, problems: list[tuple]):
-        super().__init__([(table, *p) for p in problems], context=table)
 
 
 def _typed_rows(table: sa.Table, frame: pd.DataFrame, who: str, by: str) -> list[dict]:

@@ -146,10 +146,10 @@ def reference_values(pipeline, X: pd.DataFrame) -> dict[str, Any]:
 
 def _unwrap(model) -> tuple[Any, float, dict | None, list[str] | None]:
     """(pipeline, slope, stored reference, predictors) of a SavedModel, a Recalibrated or a Pipeline."""
-    from workbench.risk.artefact import Recalibrated, SavedModel
+    from workbench.risk._linear import Recalibrated
 
     reference, predictors, slope = None, None, 1.0
-    if isinstance(model, SavedModel):
+    if _is_saved(model):
         reference, predictors = model.metadata.get("reference"), model.predictors
         model = model.pipeline
     if isinstance(model, Recalibrated):
@@ -217,7 +217,7 @@ def contributions(model, X: pd.DataFrame, *, reference: pd.DataFrame | Mapping |
         out.attrs.update(method="exact_log_odds",
                          baseline=float(slope * (float(lr.intercept_[0]) + coef @ mean)) + _shift(model))
         return out
-    from workbench.risk.artefact import log_odds
+    from workbench.risk._linear import log_odds
 
     here = log_odds(pipeline, X)
     changed = []
@@ -235,10 +235,16 @@ def contributions(model, X: pd.DataFrame, *, reference: pd.DataFrame | Mapping |
     return out
 
 
-def _shift(model) -> float:
-    from workbench.risk.artefact import Recalibrated, SavedModel
+def _is_saved(model) -> bool:
+    """A :class:`workbench.risk.artefact.SavedModel` (told by its parts, so that this module does
+    not import ``artefact``, which imports it)."""
+    return hasattr(model, "pipeline") and isinstance(getattr(model, "metadata", None), dict)
 
-    model = model.pipeline if isinstance(model, SavedModel) else model
+
+def _shift(model) -> float:
+    from workbench.risk._linear import Recalibrated
+
+    model = model.pipeline if _is_saved(model) else model
     return model.intercept if isinstance(model, Recalibrated) else 0.0
 
 
@@ -263,9 +269,7 @@ def _binary_names(model, X: pd.DataFrame, binary) -> set[str]:
         if unknown:
             raise ValueError(f"binary names {unknown} that are not predictors (columns of X).")
         return set(binary)
-    from workbench.risk.artefact import SavedModel
-
-    spec = model.spec if isinstance(model, SavedModel) else None
+    spec = getattr(model, "spec", None) if _is_saved(model) else None
     if spec is not None:
         return set(spec.of_kind("binary"))
     out = set()

@@ -41,7 +41,8 @@ import pandas as pd
 from workbench._declarations import IDENT, load_policy_file, texts, unknown_keys, whole
 from workbench._errors import RowProblemsError
 from workbench.params import FRAME, Either, Instance, Options, Predicate, validate_params
-from workbench.wearables.features import DAY_NS, Z_COLUMNS, FeatureSettings, load_feature_settings
+from workbench.wearables._arrays import DAY_NS
+from workbench.wearables.feature_settings import Z_COLUMNS, FeatureSettings, load_feature_settings
 
 __all__ = ["ALERT_STATES", "AlertRule", "WEAR_STATES", "WearablePolicy", "WearablePolicyError", "alert_reason",
            "apply_alerts", "load_wearable_policy"]

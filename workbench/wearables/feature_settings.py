@@ -14,11 +14,16 @@ from typing import Any, Mapping
 
 from workbench._declarations import read_yaml, refuse, unknown_keys, whole
 
-__all__ = ["FeatureSettings", "FeatureSettingsError", "load_feature_settings"]
+__all__ = ["FeatureSettings", "FeatureSettingsError", "Z_COLUMNS", "load_feature_settings"]
 
 _DATA = Path(__file__).resolve().parents[1] / "data"
 
 # --- settings ------------------------------------------------------------------------------------
+
+#: Feature -> its z column (:func:`workbench.wearables.features.personal_baseline`; the alert
+#: rules name these columns).
+Z_COLUMNS = {"rmssd": "rmssd_z", "resting_hr": "resting_hr_z", "steps": "steps_z", "sleep_minutes": "sleep_z"}
+
 
 class FeatureSettingsError(ValueError):
     """The ``features:`` settings break a rule; the message names every key that is wrong."""

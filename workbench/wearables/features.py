@@ -69,7 +69,7 @@ from workbench._errors import RowProblemsError
 from workbench.params import FRAME, Date, Either, Instance, Optional, Options, Predicate, Sequence, validate_params
 from workbench.wearables._arrays import (DAY_NS, KINDS, MIN_NS, factor_codes, group_starts, kind_rows, lowest_mean,
                                          offset_table, reading_arrays, sorted_by, window_median_mad)
-from workbench.wearables.feature_settings import FeatureSettings, FeatureSettingsError, load_feature_settings
+from workbench.wearables.feature_settings import Z_COLUMNS, FeatureSettings, FeatureSettingsError, load_feature_settings
 
 __all__ = ["BASELINE_COLUMNS", "FEATURE_COLUMNS", "FeatureSettings", "FeatureSettingsError", "KINDS",
            "WEARABLE_DAYS_COLUMNS", "Z_COLUMNS", "daily_features", "load_feature_settings", "personal_baseline",
@@ -78,8 +78,6 @@ __all__ = ["BASELINE_COLUMNS", "FEATURE_COLUMNS", "FeatureSettings", "FeatureSet
 #: The columns :func:`daily_features` returns.
 FEATURE_COLUMNS = ("resident_id", "day", "device_id", "wear_minutes", "night_wear_minutes", "resting_hr", "rmssd",
                    "steps", "sleep_minutes", "sleep_midpoint", "sleep_regularity", "wear_state")
-#: Feature -> its z column (:func:`personal_baseline`).
-Z_COLUMNS = {"rmssd": "rmssd_z", "resting_hr": "resting_hr_z", "steps": "steps_z", "sleep_minutes": "sleep_z"}
 #: The columns :func:`personal_baseline` adds.
 BASELINE_COLUMNS = ("baseline_days", *Z_COLUMNS.values())
 #: The analysis table ``wearable_days``, in order.
