@@ -26,7 +26,7 @@ __all__ = ["PILOT", "add_early_warning", "episodes", "pilot_residents", "pilot_s
 
 #: The wristband pilot of the sample: who, when, and the date the predictions were made.
 PILOT = {"min_age": 65, "lives_alone": True, "max_residents": 60, "start": "2025-09-01", "end": "2025-12-31",
-         "mood_from_phq9": 10, "mood_days": 14, "predicted_on": "2026-12-31", "model_created": "2026-12-31",
+         "mood_days": 14, "mood_full_at": 24, "predicted_on": "2026-12-31", "model_created": "2026-12-31",
          "by": "admin"}
 
 
@@ -46,18 +46,24 @@ def pilot_residents(tables, *, seed: int) -> pd.DataFrame:
 
 
 def episodes(tables, people: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The periods the pilot's streams respond to (``resident_id, start, end, severity``): low mood
-    within ``PILOT["mood_days"]`` days of a stored PHQ-9 score of 10 or more (severity rising
-    with the score), illness from 2 days before a hospital stay, emergency visit or cardiovascular
-    event to the end of the stay (at least 3 days)."""
+    """The periods the pilot's streams respond to (``resident_id, start, end, severity``; low mood
+    also with the stored PHQ-9 ``band``): low mood within ``PILOT["mood_days"]`` days of a stored
+    PHQ-9 at or above its declared screen-positive threshold (10, Kroenke 2001), severity rising
+    with the score to 1 at ``PILOT["mood_full_at"]`` (illustrative; at least 0.2); illness from 2 days before a hospital
+    stay, emergency visit or cardiovascular event to the end of the stay (at least 3 days)."""
+    from workbench.instruments import get_instrument
+
+    phq9 = get_instrument("phq9")
     s = tables.scores
     phq = s[(s["instrument"] == "phq9") & s["resident_id"].isin(people["resident_id"]) & s["score"].notna()]
-    phq = phq[phq["score"] >= PILOT["mood_from_phq9"]]
+    phq = phq[phq["score"] >= phq9.screen_positive]
     when = pd.to_datetime(phq["assessed_on"])
     half = pd.Timedelta(days=PILOT["mood_days"])
+    below = phq9.screen_positive - 1
+    above = (phq["score"].to_numpy(float) - below) / (PILOT["mood_full_at"] - below)
     mood = pd.DataFrame({"resident_id": phq["resident_id"].to_numpy(), "start": (when - half).to_numpy(),
-                         "end": (when + half).to_numpy(),
-                         "severity": np.clip((phq["score"].to_numpy(float) - 9) / 15, 0.2, 1.0)})
+                         "end": (when + half).to_numpy(), "severity": np.clip(above, 0.2, 1.0),
+                         "band": phq["band"].to_numpy()})
     e = tables.events
     ill = e[e["kind"].isin(["hospitalisation", "er_visit", "cardiovascular_event"]) & e["resident_id"].isin(people["resident_id"])]
     on = pd.to_datetime(ill["event_on"])
