@@ -1,0 +1,1 @@
+"""Community maps: where need is high and services are far (issue 18)."""
