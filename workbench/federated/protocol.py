@@ -13,7 +13,7 @@ Examples
 >>> import numpy as np
 >>> a = Answer(site="north", task="ping", values={"n": 3}, arrays={"x": np.arange(3.0)})
 >>> a.nbytes  # the arrays' bytes plus the JSON values' bytes
-35
+31
 >>> Answer.from_dict(a.to_dict()) == a
 True
 """
