@@ -350,9 +350,13 @@ def test_committed_sample_equals_the_documented_command(tmp_path):
     args = _quoted(catalogue, "workbench.sample")
     assert "--out" not in args          # the documented command writes data_samples/ itself
     assert sample.main([*args, "--out", str(tmp_path)]) == 0
-    committed = sorted(p.name for p in SAMPLE.iterdir())
-    assert sorted(p.name for p in tmp_path.iterdir()) == committed    # no file more, none missing
+    def files(folder: Path) -> list[str]:  # with the synthetic geography in geo/ (workbench.geo.sample_data)
+        return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+
+    committed = files(SAMPLE)
+    assert files(tmp_path) == committed    # no file more, none missing
     assert "CATALOGUE.md" in committed and "assessments.csv" in committed
+    assert {"geo/communities.geojson", "geo/service_points.geojson", "geo/homes.csv", "geo/README.md"} <= set(committed)
     for name in committed:
         assert (tmp_path / name).read_bytes() == (SAMPLE / name).read_bytes(), (
             f"data_samples/{name} differs from what the documented command generates: "
@@ -372,7 +376,7 @@ def test_the_generator_command_in_the_catalogue_writes_the_same_tables(tmp_path)
     args[args.index("--out") + 1] = str(tmp_path)
     assert main(args) == 0
     written = sorted(p.name for p in tmp_path.iterdir())
-    assert written == sorted(p.name for p in SAMPLE.iterdir() if p.name != "CATALOGUE.md")
+    assert written == sorted(p.name for p in SAMPLE.iterdir() if p.name not in ("CATALOGUE.md", "geo"))
     # "... plus the wristband pilot's wearable_days and the risk model's risk_predictions"
     # (workbench/sample_early_warning.py): the generator writes those two tables empty.
     added = {"wearable_days.csv", "risk_predictions.csv", "tables.json"}

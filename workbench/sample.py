@@ -77,7 +77,8 @@ the new files.
 
 
 def write_sample(folder: str | Path, *, n: int = SAMPLE_N, seed: int = SAMPLE_SEED) -> Path:
-    """Generate the sample community and write its analysis tables (CSV) and ``CATALOGUE.md`` to ``folder``."""
+    """Generate the sample community and write its analysis tables (CSV), ``CATALOGUE.md`` and its
+    synthetic geography (``geo/``: :mod:`workbench.geo.sample_data`) to ``folder``."""
     from workbench.sample_early_warning import add_early_warning
     from workbench.synth import community
     from workbench.tables import write
@@ -85,6 +86,9 @@ def write_sample(folder: str | Path, *, n: int = SAMPLE_N, seed: int = SAMPLE_SE
     folder = Path(folder)
     tables = add_early_warning(community(n, seed=seed).tables(), seed=seed)
     write(tables, folder, formats=("csv",), overwrite=True)
+    from workbench.geo.sample_data import write_geo_sample  # synthetic boundaries, service points, homes
+
+    write_geo_sample(tables.residents, folder / "geo", seed=seed)
     (folder / CATALOGUE).write_text(catalogue(tables, n=n, seed=seed), encoding="utf-8", newline="\n")
     return folder
 
