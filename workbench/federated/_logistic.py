@@ -11,7 +11,11 @@ every site builds the same design:
   events (as :func:`workbench.risk.models.observed_counts` on the pooled frame);
 - imputation: the pooled MEAN of the recorded values (a median cannot be computed from sums;
   this is the one deliberate difference from the pipeline), plus a missing indicator for every
-  predictor blank somewhere in the pooled data;
+  predictor blank for at least the spec's ``min_observed`` rows with at least its events of the
+  less frequent outcome among them (the pipeline adds one for every predictor blank at least
+  once; an indicator of 3 blanks fitted without a penalty is an infinite coefficient: the blanks
+  were all non-events in the sample, and the spec's own rule says a weight learned from a
+  handful of people is noise);
 - standardisation: the pooled mean and the pooled population SD (``ddof=0``, as
   ``StandardScaler``) of the imputed column, from per-site counts, sums and sums of squared
   deviations about the site mean combined exactly (Chan et al. 1979); the indicators are
@@ -42,7 +46,7 @@ import zlib
 import numpy as np
 import pandas as pd
 
-__all__ = ["agree", "design_matrix", "predict", "sgd", "site_data", "site_seed", "summarise", "terms"]
+__all__ = ["agree", "aliased", "design_matrix", "drop_columns", "predict", "sgd", "site_data", "site_seed", "summarise", "terms"]
 
 
 def site_data(tables, *, spec="not_improving"):
@@ -127,7 +131,7 @@ def agree(summaries: list[tuple[dict, dict]], *, spec="not_improving", categorie
             family = [q.name for q in spec.predictors if q.source == p.source and "indicator" not in q.options]
             if family and all(reason[f] for f in family):
                 reason[p.name] = "family_left_out"
-    prep = {"spec": spec.model_id, "n": n, "events": events, "penalty": float(penalty), "numeric": [],
+    prep = {"spec": spec.id, "n": n, "events": events, "penalty": float(penalty), "numeric": [],
             "categories": [], "left_out": {k: v for k, v in reason.items() if v}, "constant": [],
             "columns": ["intercept"]}
     indicators = []
@@ -140,7 +144,8 @@ def agree(summaries: list[tuple[dict, dict]], *, spec="not_improving", categorie
             prep["constant"].append(name)
             continue
         entry = {"name": name, "impute": float(mean[i]), "mean": float(mean[i]), "scale": scale, "indicator": None}
-        if missing:
+        missing_events = events - evs[name]
+        if missing and missing >= min_rows and min(missing_events, missing - missing_events) >= min_events:
             q = missing / n
             entry["indicator"] = {"mean": q, "scale": float(np.sqrt(q * (1 - q)))}
             indicators.append(name)
@@ -156,7 +161,42 @@ def agree(summaries: list[tuple[dict, dict]], *, spec="not_improving", categorie
             continue
         prep["categories"].append({"name": c, "levels": kept, "reference": kept[0]})
         prep["columns"] += [f"{c}_{level}" for level in kept[1:]]
+    prep["design_columns"] = list(prep["columns"])
+    prep["aliased"] = []
     return prep
+
+
+def aliased(information: np.ndarray, columns: list[str], *, tol: float = 1e-7) -> list[str]:
+    """Columns that are linear combinations of the columns before them (R's ``glm`` gives their
+    coefficients as NA), from the pooled information ``Z' W Z``: taken in order, a column is
+    aliased when its variance left after the columns kept before it is below ``tol`` times its
+    own (the sequential pivoting of R's QR with its tolerance 1e-7).
+
+    >>> Z = np.array([[1., 0., 0.], [1., 1., 1.], [1., 0., 0.], [1., 1., 1.]])
+    >>> aliased(Z.T @ Z, ["intercept", "a", "b"])
+    ['b']
+    """
+    kept: list[int] = []
+    out = []
+    for j, name in enumerate(columns):
+        h = information[j, j]
+        if kept:
+            k = information[np.ix_(kept, kept)]
+            c = information[kept, j]
+            h = h - c @ np.linalg.solve(k, c)
+        if h <= tol * information[j, j] or information[j, j] <= 0:
+            out.append(name)
+        else:
+            kept.append(j)
+    return out
+
+
+def drop_columns(prep: dict, names: list[str]) -> dict:
+    """The preprocessing with ``names`` left out of the design (``aliased``)."""
+    out = dict(prep)
+    out["aliased"] = [*prep.get("aliased", []), *names]
+    out["columns"] = [c for c in prep["columns"] if c not in names]
+    return out
 
 
 def design_matrix(X: pd.DataFrame, prep: dict) -> np.ndarray:
@@ -177,7 +217,8 @@ def design_matrix(X: pd.DataFrame, prep: dict) -> np.ndarray:
         v = X[c["name"]].astype(object)
         text = np.where(pd.isna(v), "missing", v.astype(str)).astype(object)
         cols += [(text == level).astype(float) for level in c["levels"][1:]]
-    return np.column_stack(cols)
+    full = list(prep.get("design_columns", prep["columns"]))
+    return np.column_stack(cols)[:, [full.index(c) for c in prep["columns"]]]
 
 
 def terms(Z: np.ndarray, y: np.ndarray, beta: np.ndarray):
