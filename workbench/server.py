@@ -241,7 +241,8 @@ def main(argv: list[str] | None = None) -> None:
     Every option also reads an environment variable: ``PORT``, ``WORKBENCH_LANG``,
     ``WORKBENCH_CULL_IDLE_TIMEOUT``, ``WORKBENCH_CULL_INTERVAL``, ``WORKBENCH_POOL_SIZE``; the token
     is ``WORKBENCH_TOKEN`` (a random one if unset), the registry ``WORKBENCH_DB`` (unset: the sample
-    registry, with the apps' working day ``WORKBENCH_TODAY`` set to :data:`SAMPLE_WORKING_DAY`).
+    registry, with the apps' working day ``WORKBENCH_TODAY`` set to :data:`SAMPLE_WORKING_DAY` and the quality
+    app's community map ``WORKBENCH_GEO`` set to the sample's ``data_samples/geo``, each unless already set).
 
     This is the one-person embedded set-up: the apps act as one registry user, the one the server
     is started for (:func:`acting_user`), put in ``WORKBENCH_USER`` for the apps' kernels. The
@@ -288,6 +289,8 @@ def main(argv: list[str] | None = None) -> None:
         # The sample's follow-up runs through 2025: the apps' working day is set inside it so the
         # follow-up list has something to show in a workshop (a real registry uses the real date).
         os.environ.setdefault("WORKBENCH_TODAY", SAMPLE_WORKING_DAY)
+        # The sample's synthetic map (boundaries, service points, homes) for the quality app's map.
+        os.environ.setdefault("WORKBENCH_GEO", str(folder / "geo"))
     user, how = acting_user(registry_url, named=os.environ.get("WORKBENCH_USER", ""), sample=sample)
     os.environ["WORKBENCH_USER"] = user  # the apps' kernels act as this registry user, and only as them
     os.environ.update(server_environment(lang=args.lang, token=token))
@@ -296,6 +299,8 @@ def main(argv: list[str] | None = None) -> None:
           "For several staff each signing in as themselves, see README \"Multi-staff\" (JupyterHub).", flush=True)
     print(f"Sample data: {folder}", flush=True)
     print(f"Registry:    {registry_url}", flush=True)
+    if os.environ.get("WORKBENCH_GEO"):
+        print(f"Map:         {os.environ['WORKBENCH_GEO']} (WORKBENCH_GEO; the quality app's community map)", flush=True)
     if os.environ.get("WORKBENCH_TODAY"):
         print(f"Working day: {os.environ['WORKBENCH_TODAY']} (WORKBENCH_TODAY; the apps' date)", flush=True)
     print(f"Apps:        language {args.lang} (?lang=zh or ?lang=en per page), {pool_size} preheated "

@@ -18,17 +18,20 @@ function html(tag, cls, text) {
   if (text !== undefined) e.textContent = text;
   return e;
 }
-function marker(symbol, x, y, colour, r) {
+function marker(symbol, x, y, colour, r, line = 1.5) {
   if (symbol === "square") {
-    return svg("rect", {x: x - r, y: y - r, width: 2 * r, height: 2 * r, fill: colour, stroke: "#fff", "stroke-width": 1.5});
+    return svg("rect", {x: x - r, y: y - r, width: 2 * r, height: 2 * r, fill: colour, stroke: "#fff", "stroke-width": line});
   }
   if (symbol === "cross") {
-    const a = r, b = r / 2.6;
+    const a = r * 1.15, b = a / 2.6;
     const d = `M${x - b},${y - a} h${2 * b} v${a - b} h${a - b} v${2 * b} h${-(a - b)} v${a - b} h${-2 * b} ` +
               `v${-(a - b)} h${-(a - b)} v${-2 * b} h${a - b} Z`;
-    return svg("path", {d, fill: colour, stroke: "#fff", "stroke-width": 1.5});
+    return svg("path", {d, fill: colour, stroke: "#fff", "stroke-width": line});
   }
-  return svg("circle", {cx: x, cy: y, r, fill: colour, stroke: "#fff", "stroke-width": 1.5});
+  return svg("circle", {cx: x, cy: y, r, fill: colour, stroke: "#fff", "stroke-width": line});
+}
+function overlaps(a, b) {
+  return !(a.x + a.width < b.x || b.x + b.width < a.x || a.y + a.height < b.y || b.y + b.height < a.y);
 }
 
 function render({ model, el }) {
@@ -40,7 +43,11 @@ function render({ model, el }) {
   chooserLabel.htmlFor = `${uid}-measure`;
   const chooser = html("select", "wb-map-measure");
   chooser.id = `${uid}-measure`;
-  controls.append(chooserLabel, chooser);
+  const zoomIn = html("button", "wb-map-zoom-in", "+"), zoomOut = html("button", "wb-map-zoom-out", "−");
+  const zoomReset = html("button", "wb-map-zoom-reset");
+  const zoomBox = html("span", "wb-map-zoom");
+  for (const b of [zoomIn, zoomOut, zoomReset]) { b.type = "button"; zoomBox.append(b); }
+  controls.append(chooserLabel, chooser, zoomBox);
 
   const body = html("div", "wb-map-body");
   const figure = html("div", "wb-map-figure");
@@ -54,8 +61,9 @@ function render({ model, el }) {
   const baseLayer = svg("g", {class: "wb-map-base"});
   const areaLayer = svg("g", {class: "wb-map-areas"});
   const labelLayer = svg("g", {class: "wb-map-labels", "aria-hidden": "true"});
+  const outline = svg("path", {class: "wb-map-outline", fill: "none", "fill-rule": "evenodd", "aria-hidden": "true"});
   const pointLayer = svg("g", {class: "wb-map-points"});
-  map.append(defs, baseLayer, areaLayer, labelLayer, pointLayer);
+  map.append(defs, baseLayer, areaLayer, outline, labelLayer, pointLayer);
   figure.append(map);
 
   const side = html("div", "wb-map-side");
@@ -68,6 +76,78 @@ function render({ model, el }) {
   el.append(root);
 
   const paths = new Map();
+  let view = null;      // the part of the map shown: [x, y, width, height] in view-box units
+  let dragged = false;  // a drag pans the map and is not a click
+
+  function full() { return model.get("view_box").map(Number); }
+  function zoomLevel() { return view ? view[2] / full()[2] : 1; }
+  function setView(v) {
+    view = v;
+    map.setAttribute("viewBox", v.join(" "));
+    sizeMarks();
+    placeLabels();
+  }
+  function zoom(factor) {
+    const box = full(), [x, y, w, h] = view || box;
+    const width = Math.min(box[2], Math.max(box[2] / 16, w / factor));
+    if (width >= box[2] - 1e-6) { setView(box); return; }
+    const k = width / w, cx = x + w / 2, cy = y + h / 2;
+    setView([cx - (w * k) / 2, cy - (h * k) / 2, w * k, h * k]);
+  }
+  function sizeMarks() {
+    const k = zoomLevel();
+    pattern.setAttribute("patternTransform", `rotate(45) scale(${k})`);
+    for (const text of labelLayer.children) {
+      text.setAttribute("font-size", 13 * k);
+      text.setAttribute("stroke-width", 3 * k);
+    }
+    pointLayer.replaceChildren();
+    for (const p of model.get("points")) {
+      const g = svg("g", {class: "wb-map-point", "data-kind": p.kind, "data-point": p.point_id});
+      const title = svg("title");
+      title.textContent = p.title;
+      g.append(title, marker(p.symbol, p.x, p.y, p.colour, 5 * k, 1.5 * k));
+      pointLayer.append(g);
+    }
+  }
+  // a community's name is written where it fits inside the area and clashes with no other name
+  // (larger areas first); the others are named by their hover title and the details panel
+  function placeLabels() {
+    if (!map.isConnected || map.getBoundingClientRect().width === 0) return;
+    const placed = [];
+    const labels = [...labelLayer.children].map(t => [t, paths.get(t.dataset.community).getBBox()]);
+    labels.sort((a, b) => b[1].width * b[1].height - a[1].width * a[1].height);
+    for (const [text, area] of labels) {
+      text.removeAttribute("visibility");
+      const box = text.getBBox();
+      const fits = box.width <= area.width * 0.95 && box.height <= area.height * 0.95;
+      if (!fits || placed.some(p => overlaps(p, box))) {
+        text.setAttribute("visibility", "hidden");
+      } else {
+        placed.push(box);
+      }
+    }
+  }
+  new ResizeObserver(() => placeLabels()).observe(map);
+  zoomIn.addEventListener("click", () => zoom(2));
+  zoomOut.addEventListener("click", () => zoom(0.5));
+  zoomReset.addEventListener("click", () => setView(full()));
+  let start = null;
+  map.addEventListener("pointerdown", (event) => {
+    start = {x: event.clientX, y: event.clientY, view: (view || full()).slice()};
+    dragged = false;
+  });
+  map.addEventListener("pointermove", (event) => {
+    if (!start || zoomLevel() >= 1) return;
+    const dx = event.clientX - start.x, dy = event.clientY - start.y;
+    if (!dragged && Math.hypot(dx, dy) < 5) return;
+    dragged = true;
+    const k = start.view[2] / map.getBoundingClientRect().width;
+    view = [start.view[0] - dx * k, start.view[1] - dy * k, start.view[2], start.view[3]];
+    map.setAttribute("viewBox", view.join(" "));
+  });
+  window.addEventListener("pointerup", () => { if (start && dragged) placeLabels(); start = null; });
+  map.addEventListener("click", (event) => { if (dragged) { event.stopPropagation(); dragged = false; } }, true);
 
   function choose(community) {
     const now = model.get("selected");
@@ -76,8 +156,6 @@ function render({ model, el }) {
   }
 
   function drawShapes() {
-    const box = model.get("view_box");
-    map.setAttribute("viewBox", box.join(" "));
     map.setAttribute("aria-label", `${model.get("texts").map_title}: ${model.get("texts").map_areas}`);
     baseLayer.replaceChildren();
     const base = model.get("basemap");
@@ -100,23 +178,21 @@ function render({ model, el }) {
       areaLayer.append(path);
       paths.set(area.community, path);
       const text = svg("text", {x: area.lx, y: area.ly, class: "wb-map-label", "text-anchor": "middle",
-                                "dominant-baseline": "middle"});
+                                "dominant-baseline": "middle", "data-community": area.community});
       text.textContent = area.label;
       labelLayer.append(text);
     }
-    pointLayer.replaceChildren();
-    for (const p of model.get("points")) {
-      const g = svg("g", {class: "wb-map-point", "data-kind": p.kind, "data-point": p.point_id});
-      const title = svg("title");
-      title.textContent = p.title;
-      g.append(title, marker(p.symbol, p.x, p.y, p.colour, 5));
-      pointLayer.append(g);
-    }
+    setView(full());
   }
 
   function drawChooser() {
     const texts = model.get("texts");
     chooserLabel.textContent = texts.map_measure;
+    zoomIn.setAttribute("aria-label", texts.map_zoom_in);
+    zoomIn.title = texts.map_zoom_in;
+    zoomOut.setAttribute("aria-label", texts.map_zoom_out);
+    zoomOut.title = texts.map_zoom_out;
+    zoomReset.textContent = texts.map_zoom_reset;
     chooser.replaceChildren();
     for (const [id, label] of model.get("measures")) {
       const option = html("option", "", label);
@@ -180,6 +256,9 @@ function render({ model, el }) {
       path.classList.toggle("wb-map-selected", community === selected);
       path.setAttribute("aria-pressed", community === selected ? "true" : "false");
     }
+    // the chosen community's outline is drawn above its neighbours
+    const chosen = selected ? paths.get(selected) : null;
+    if (chosen) { outline.setAttribute("d", chosen.getAttribute("d")); } else { outline.removeAttribute("d"); }
     details.replaceChildren();
     const info = selected ? model.get("details")[selected] : null;
     if (!info) {
@@ -211,6 +290,7 @@ function render({ model, el }) {
   function redraw() { drawShapes(); drawChooser(); paint(); }
   for (const name of ["areas", "points", "view_box", "basemap"]) model.on(`change:${name}`, redraw);
   for (const name of ["measures", "texts"]) model.on(`change:${name}`, () => { drawChooser(); paint(); });
+  model.on("change:areas", placeLabels);
   for (const name of ["measure", "styles", "point_legend"]) model.on(`change:${name}`, paint);
   model.on("change:details", showSelected);
   model.on("change:selected", showSelected);
@@ -230,9 +310,11 @@ CSS = r"""
 .wb-map-area { stroke: #3d4852; stroke-width: 1; vector-effect: non-scaling-stroke; cursor: pointer; }
 .wb-map-area:hover { stroke-width: 2.5; }
 .wb-map-area:focus { outline: none; stroke: #1f4e9c; stroke-width: 3.5; }
-.wb-map-area.wb-map-selected { stroke: #111; stroke-width: 3.5; }
-.wb-map-label { font-size: 13px; font-weight: 600; fill: #111; stroke: #fff; stroke-width: 3px;
-  paint-order: stroke; pointer-events: none; }
+.wb-map-outline { stroke: #111; stroke-width: 3.5; vector-effect: non-scaling-stroke; pointer-events: none; }
+.wb-map-label { font-weight: 600; fill: #111; stroke: #fff; paint-order: stroke; pointer-events: none; }
+.wb-map-zoom { display: inline-flex; gap: 0.3em; margin-left: 0.6em; }
+.wb-map-zoom button { min-width: 2.2em; min-height: 32px; font-size: 1em; }
+.wb-map-svg { touch-action: none; }
 .wb-map-point { pointer-events: all; }
 .wb-map-side { flex: 0 1 300px; min-width: 220px; }
 .wb-map-legend-heading, .wb-map-details-heading { font-size: 1em; margin: 0.2em 0 0.3em; }
@@ -244,7 +326,7 @@ CSS = r"""
 .wb-map-details { border-top: 1px solid #c5ccd3; margin-top: 0.5em; padding-top: 0.4em; }
 .wb-map-values { border-collapse: collapse; }
 .wb-map-values th { text-align: left; font-weight: normal; padding: 0.15em 1em 0.15em 0; }
-.wb-map-values td { font-weight: 600; padding: 0.15em 0; }
+.wb-map-values td { font-weight: 600; padding: 0.15em 0; white-space: nowrap; }
 .wb-map-values tr.wb-map-current th, .wb-map-values tr.wb-map-current td { background: #eef3fa; }
 .wb-map-close { margin-top: 0.4em; }
 .wb-map :focus-visible { outline: 3px solid #1f4e9c; outline-offset: 2px; }

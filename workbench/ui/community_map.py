@@ -58,8 +58,10 @@ def _declared() -> dict:
     from workbench._declarations import load_yaml
 
     data = load_yaml(TEXTS.read_text(encoding="utf-8"))
-    for group in ("texts", "kinds", "measures", "formats"):
+    for group in ("texts", "kinds", "measures", "details", "formats"):
         for key, entry in data[group].items():
+            if group in ("texts", "formats") and set(entry) != {"zh", "en"}:  # e.g. an unquoted ", " in a {...}
+                raise ValueError(f"community_map.yaml: {group}.{key} must have exactly zh and en; got {sorted(entry)}")
             missing = [lang for lang in ("zh", "en") if not str(entry.get(lang, "")).strip()]
             if missing:
                 raise ValueError(f"community_map.yaml: {group}.{key} has no text in {missing}")
@@ -68,7 +70,15 @@ def _declared() -> dict:
                 or len(entry["palette"]) < 5:
             raise ValueError(f"community_map.yaml: measures.{key} needs a known format, classes nice or rank "
                              "and a palette of at least 5 colours")
+    for key, entry in data["details"].items():
+        if entry["format"] not in data["formats"]:
+            raise ValueError(f"community_map.yaml: details.{key} needs a known format")
     return data
+
+
+def _spec(column: str) -> dict:
+    declared = _declared()
+    return declared["measures"].get(column) or declared["details"][column]
 
 
 def map_word(key: str, lang: str) -> str:
@@ -99,12 +109,12 @@ def _number(value: float, decimals: int) -> str:
 
 def _shown(value: float, measure: str) -> float:
     """The value in the unit shown (metres are shown as km)."""
-    return value / 1000 if _declared()["measures"][measure]["format"] == "km" else value
+    return value / 1000 if _spec(measure)["format"] == "km" else value
 
 
 def value_text(value, measure: str, lang: str) -> str:
-    """``value`` of ``measure`` as the map writes it; a blank (NaN, None) is the measure's blank
-    words, never 0.
+    """``value`` of ``measure`` (a map measure or a details column of ``community_map.yaml``) as
+    the map writes it; a blank (NaN, None, NA) is the measure's blank words, never 0.
 
     Examples
     --------
@@ -113,7 +123,7 @@ def value_text(value, measure: str, lang: str) -> str:
     >>> value_text(2350.0, "median_distance_m", "zh"), value_text(2, "blind_spot_rank", "zh")
     ('2.4 公里', '第 2 位')
     """
-    spec = _declared()["measures"][measure]
+    spec = _spec(measure)
     if _blank(value):
         return spec["blank"][lang]
     number = _number(_shown(float(value), measure), int(spec["decimals"]))
@@ -176,6 +186,8 @@ def _decimals_for(classes, measure: str) -> int:
     """Enough decimals to tell the class boundaries apart (at least the measure's own)."""
     decimals = int(_declared()["measures"][measure]["decimals"])
     for low, high in classes:
+        if low == high:  # one value (a rank, or every community alike): written as values are
+            continue
         for x in (low, high):
             shown = _shown(x, measure)
             while decimals < 3 and abs(round(shown, decimals) - shown) > 1e-9:
@@ -232,11 +244,13 @@ def _check_frame(frame) -> list[str]:
     measures = [m for m in map_measures() if m in frame.columns]
     if not measures:
         problems.append((None, "measure", None, f"is missing: the map needs at least one of the measures {map_measures()}"))
-    for m in measures:
+    for m in measures + [d for d in _declared()["details"] if d in frame.columns]:
         if not (pd.api.types.is_numeric_dtype(frame[m]) or frame[m].isna().all()):
             problems.append((None, m, str(frame[m].dtype), "must be numbers (a blank is NaN)"))
     if missing:
         raise MapDataError(problems, context="the map frame")
+    declared = _declared()["measures"]
+    shown = [m for m in measures if not (declared[m].get("omit_when_all_blank") and frame[m].isna().all())]
     seen = set()
     for row, (community, label, geometry) in enumerate(zip(frame["community"], frame["label"], frame["geometry"])):
         if _blank(community) or not str(community).strip():
@@ -252,7 +266,7 @@ def _check_frame(frame) -> list[str]:
             problems.append((row, "geometry", geometry.geom_type, "is not a valid polygon (repair it, e.g. with shapely.make_valid)"))
     if problems:
         raise MapDataError(problems, context="the map frame")
-    return measures
+    return shown or measures[:1]
 
 
 def _check_points(points, kinds) -> None:
@@ -299,8 +313,12 @@ class CommunityMap(anywidget.AnyWidget):
     frame : GeoDataFrame
         One row per community: ``community``, ``label`` (its name in ``lang``), ``geometry``
         (polygons in a projected CRS) and one or more map measures (:func:`map_measures`; NaN is
-        a blank, drawn hatched and written as the measure's blank words). Columns ``name_zh`` and
-        ``name_en``, when present, name the communities after a language switch.
+        a blank, drawn hatched and written as the measure's blank words; the distance and the
+        blind-spot rank are not offered when blank for every community, i.e. without homes).
+        The details columns of ``community_map.yaml`` (``n_screened``, the age-standardised
+        rates, ``share_far`` with ``frame.attrs["far_m"]``) are shown in the details panel when
+        present. Columns ``name_zh`` and ``name_en``, when present, name the communities after
+        a language switch.
     lang : {"zh", "en"}
     service_points : GeoDataFrame, optional
         ``point_id``, ``kind`` (health_station, counselling_room or hospital), ``name_zh`` /
@@ -369,6 +387,9 @@ class CommunityMap(anywidget.AnyWidget):
         self._frame = pd.DataFrame(frame.drop(columns="geometry")).reset_index(drop=True)
         self._labels = {c: str(x) for c, x in zip(self._frame["community"], self._frame["label"])}
         self._present = present
+        self._extra = [d for d in _declared()["details"] if d in frame.columns]
+        far = frame.attrs.get("far_m")
+        self._far_km = None if _blank(far) else _number(float(far) / 1000, 1 if float(far) % 1000 else 0)
         self._points = service_points
         x0, y0, x1, y1 = frame.total_bounds
         if service_points is not None and len(service_points):
@@ -419,16 +440,20 @@ class CommunityMap(anywidget.AnyWidget):
                 "fill": {c: None if _blank(v) else colours[_class_of(float(v), classes)]
                          for c, v in zip(f["community"], values)},
                 "text": {c: value_text(v, m, lang) for c, v in zip(f["community"], values)},
-                "heading": f"{spec[lang]} ({spec['unit'][lang]})",
+                "heading": declared["formats"]["heading"][lang].format(label=spec[lang], unit=spec["unit"][lang]),
                 "legend": _legend(m, classes, lang),
                 "blank": spec["blank"][lang] if values.isna().any() else "",
                 "note": map_word(note, lang)}
         details = {}
         for row in f.to_dict("records"):
             c = str(row["community"])
-            details[c] = {"heading": map_word("map_details_of", lang).format(community=self._labels[c]),
-                          "rows": [[declared["measures"][m][lang], value_text(row[m], m, lang), m]
-                                   for m in self._present]}
+            rows = [[declared["measures"][m][lang], value_text(row[m], m, lang), m] for m in self._present]
+            for d in self._extra:
+                label = declared["details"][d][lang]
+                if "{far_km}" in label and self._far_km is None:
+                    continue
+                rows.append([label.format(far_km=self._far_km), value_text(row[d], d, lang), d])
+            details[c] = {"heading": map_word("map_details_of", lang).format(community=self._labels[c]), "rows": rows}
         points = []
         if self._points is not None:
             for row, geometry in zip(self._points.drop(columns="geometry").to_dict("records"), self._points.geometry):
@@ -448,7 +473,8 @@ class CommunityMap(anywidget.AnyWidget):
             self.styles = styles
             self.details = details
             self.texts = {k: map_word(k, lang) for k in ("map_title", "map_measure", "map_legend", "map_services",
-                                                         "map_details_hint", "map_close", "map_areas")}
+                                                         "map_details_hint", "map_close", "map_areas", "map_zoom_in",
+                                                         "map_zoom_out", "map_zoom_reset")}
 
     @traitlets.validate("measure")
     def _valid_measure(self, proposal):

@@ -106,6 +106,9 @@ class QualityBoard(w.VBox):
         :meth:`from_registry` passes a new read of the registry.
     dpi : int
         Resolution of the control chart.
+    map_section : QualityMap, optional
+        The community map (:class:`workbench.ui.quality_map.QualityMap`), shown after the chart,
+        redrawn on *Refresh* and relabelled with the board.
 
     Attributes
     ----------
@@ -136,7 +139,7 @@ class QualityBoard(w.VBox):
                      name="QualityBoard")
     def __init__(self, result: pd.DataFrame, *, lang: str, month: str | None = None, today: dt.date | None = None,
                  min_count: int = 5, indicators=None, suppressed: pd.DataFrame | None = None,
-                 reload: Callable[[], Any] | None = None, dpi: int = 80):
+                 reload: Callable[[], Any] | None = None, dpi: int = 80, map_section: w.Widget | None = None):
         months = sorted(result["period"].unique())
         check("QualityBoard", "result", result, Predicate(lambda _: bool(months), "a result of compute with at least "
                                                                                   "one month"))
@@ -172,8 +175,10 @@ class QualityBoard(w.VBox):
         chooser = w.HBox([self.chart_indicator, self.definition_button],
                          layout=w.Layout(flex_flow="row wrap", align_items="center"))
         chooser.add_class("wb-controls")
+        #: The community map section (None: no map on this board).
+        self.map_section = map_section
         super().__init__([filters, self.message, self.alerts, self.table, self.chart_heading, chooser,
-                          self.definition, self.chart, self.note])
+                          self.definition, self.chart, *([map_section] if map_section is not None else []), self.note])
         self.add_class("wb-quality")
         self._use(result, suppressed)
         if month is None:
@@ -195,23 +200,33 @@ class QualityBoard(w.VBox):
 
     @classmethod
     def from_tables(cls, tables, *, lang: str, today: dt.date | None = None, month: str | None = None,
-                    min_count: int = 5, indicators=None, reload: Callable[[], Any] | None = None) -> "QualityBoard":
+                    min_count: int = 5, indicators=None, reload: Callable[[], Any] | None = None,
+                    with_map: bool = False, geography: Any = None) -> "QualityBoard":
         """The board on the analysis tables ``tables`` (:func:`board_result`: the months from the
-        first screening up to ``today``)."""
+        first screening up to ``today``); ``with_map``: with the community map of the same tables
+        on ``geography`` (:func:`workbench.ui.quality_map.load_geography`; None: the section says
+        no map is configured)."""
         result, suppressed = board_result(tables, today=today, min_count=min_count, indicators=indicators)
+        section = None
+        if with_map:
+            from workbench.ui.quality_map import QualityMap
+
+            section = QualityMap(tables, lang=lang, geography=geography, min_count=min_count)
         return cls(result, lang=lang, month=month, today=today, min_count=min_count, indicators=indicators,
-                   suppressed=suppressed, reload=reload)
+                   suppressed=suppressed, reload=reload, map_section=section)
 
     @classmethod
     def from_registry(cls, registry, *, user: str, lang: str, today: dt.date | None = None, min_count: int = 5,
-                      indicators=None) -> "QualityBoard":
+                      indicators=None, with_map: bool = False, geography: Any = None) -> "QualityBoard":
         """The board on what ``user`` (an analyst or administrator) may read of ``registry``,
         pseudonymised (:meth:`Registry.analysis_tables
-        <workbench.registry.store.Registry.analysis_tables>`, audited); *Refresh* reads it again."""
+        <workbench.registry.store.Registry.analysis_tables>`, audited); *Refresh* reads it again
+        (and redraws the map, with ``with_map``: see :meth:`from_tables`)."""
         def read():
             return registry.analysis_tables(as_user=user, pseudonymised=True)
 
-        return cls.from_tables(read(), lang=lang, today=today, min_count=min_count, indicators=indicators, reload=read)
+        return cls.from_tables(read(), lang=lang, today=today, min_count=min_count, indicators=indicators, reload=read,
+                               with_map=with_map, geography=geography)
 
     def _use(self, result: pd.DataFrame, suppressed: pd.DataFrame | None) -> None:
         """Show ``result`` (filters keep their choices where they still apply)."""
@@ -242,7 +257,8 @@ class QualityBoard(w.VBox):
         if self._reload is None:
             return
         self.message.info(t("quality_reading", self.lang))
-        result, suppressed = board_result(self._reload(), today=self.today, min_count=self.min_count,
+        tables = self._reload()
+        result, suppressed = board_result(tables, today=self.today, min_count=self.min_count,
                                           indicators=self._indicators)
         month, community, categories = self.month.value, self.community.value, self.categories.value
         charted = self.chart_indicator.value
@@ -259,6 +275,8 @@ class QualityBoard(w.VBox):
         self._write_note()
         self.refresh()
         self.redraw_chart()
+        if self.map_section is not None:
+            self.map_section.update(tables)
         if not self.message.value:
             self.message.ok(t("quality_refreshed", self.lang).format(time=dt.datetime.now().strftime("%H:%M:%S")))
 
@@ -282,6 +300,8 @@ class QualityBoard(w.VBox):
             self.chart_heading.value = f"<h2>{html.escape(t('quality_chart_title', lang))}</h2>"
         finally:
             self._quiet = False
+        if self.map_section is not None:
+            self.map_section.set_language(lang)
         self._write_note()
         self.refresh()
         self.redraw_chart()
