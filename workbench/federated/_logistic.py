@@ -25,6 +25,9 @@ every site builds the same design:
   blank), or the levels a plan fixes (the spec declares none for ``community_type``); the first
   is the reference, the others 0/1 columns (the pipeline keeps every level and lets the penalty
   resolve the redundancy);
+- aliasing: a column that is a linear combination of the columns before it in the pooled data
+  (the sample's ``last_dbp`` indicator: blank exactly when ``last_sbp`` is) is left out, decided
+  from the pooled information at zero (:func:`aliased`; R's ``glm`` gives such coefficients as NA);
 - penalty: none by default, or a fixed ridge ``penalty / 2 * |beta|^2`` on every coefficient but
   the intercept (the pipeline's cross-validated ``C`` needs the rows of held-out folds; a fixed
   penalty keeps Newton exact).

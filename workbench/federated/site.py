@@ -46,8 +46,12 @@ Small counts (``min_count``, the site's own setting; a request cannot change it)
   that answers releases sums over all its rows (score, information, gradient, Hessian), never
   cells. The coordinator reports which sites took part; the fit is exactly the pooled fit of
   those sites. Note that sums over all rows are not free of small counts: the information of a
-  0/1 covariate at ``beta = 0`` contains how many of the site's subjects have it. The rule here
-  protects small sites and small event counts, not rare covariate values.
+  0/1 covariate at ``beta = 0`` contains how many of the site's subjects have it, and
+  ``logistic_summary`` releases, per predictor, how many of the site's referrals have it recorded
+  (so how many are blank) and, per category, how many have each level: the exact pooled
+  preprocessing needs them. The rule here protects small sites and small event counts, not rare
+  covariate values or rare blanks; a site that must hide those too cannot take part in an exact
+  logistic fit without secure aggregation (not provided).
 - Errors name the column and the rule broken and how many rows break it, never a row's values.
 
 Examples
