@@ -103,7 +103,8 @@ def blind_spots(need: pd.DataFrame, access: pd.DataFrame, *, measure: str | None
     d["far_in_need"] = d["need"] * pd.to_numeric(d["far"], errors="coerce").astype(float)
     d["high_need"] = (d["need_ratio"] >= min_need_ratio - 1e-12).where(d["need"].notna())
     d["far_away"] = (d["share_far"] >= min_far_share).where(d["share_far"].notna())
-    d["blind_spot"] = (d["high_need"].fillna(False).astype(bool) & d["far_away"].fillna(False).astype(bool))
+    d["high_need"], d["far_away"] = d["high_need"].astype("boolean"), d["far_away"].astype("boolean")
+    d["blind_spot"] = (d["high_need"].fillna(False) & d["far_away"].fillna(False)).astype(bool)
     judged = d["need"].notna() & d["share_far"].notna()
     d["_judged"] = ~judged
     d = d.sort_values(["_judged", "far_in_need", "share_far", "community"], ascending=[True, False, False, True],
@@ -123,7 +124,6 @@ def blind_spots(need: pd.DataFrame, access: pd.DataFrame, *, measure: str | None
         return f"{need_words}; {far_words}"
 
     d["reason"] = [reason(r) for _, r in d.iterrows()]
-    d["high_need"], d["far_away"] = d["high_need"].astype("boolean"), d["far_away"].astype("boolean")
     out = d[_COLUMNS]
     out.attrs.update(measure=measure, value=value, overall=overall, min_need_ratio=min_need_ratio,
                      min_far_share=min_far_share, far_m=access.attrs.get("far_m"), settings=str(s.get("version")))
