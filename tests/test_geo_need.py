@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workbench.geo.need import MEASURES, eb_smooth, need_by_community, need_frame
+from workbench.geo.need import MEASURES, eb_prior, eb_smooth, need_by_community, need_frame
 from workbench.prevalence import screen_positive
 from workbench.sample import load_sample
 
@@ -48,9 +48,7 @@ def test_eb_smooth_hand_worked_example():
     """
     got = eb_smooth([2, 12, 16], [20, 40, 40])
     assert got == pytest.approx([0.3 - 0.2 / 6, 0.3, 0.3 + 0.1 * 2 / 7], abs=1e-15)
-    from workbench.geo.need import _prior
-
-    a, b = _prior(np.array([2.0, 12, 16]), np.array([20.0, 40, 40]))
+    a, b = eb_prior([2, 12, 16], [20, 40, 40])
     assert a == pytest.approx(0.003, abs=1e-15) and b == pytest.approx(0.3, abs=1e-15)
 
 

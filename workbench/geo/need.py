@@ -44,7 +44,7 @@ import pandas as pd
 
 from workbench.params import ALPHA, TABLES, Interval, Options, validate_params
 
-__all__ = ["MEASURES", "eb_smooth", "need_by_community", "need_frame"]
+__all__ = ["MEASURES", "eb_prior", "eb_smooth", "need_by_community", "need_frame"]
 
 #: The measures of need, in map order.
 MEASURES = ("screen_positive", "tier_2_3")
@@ -65,8 +65,7 @@ def eb_smooth(cases, n) -> np.ndarray:
     Returns
     -------
     ndarray
-        The smoothed rate of each area; ``.attrs``-free: the prior is returned by
-        :func:`eb_parameters`-style arithmetic in the Notes.
+        The smoothed rate of each area (the prior itself: :func:`eb_prior`).
 
     Notes
     -----
@@ -101,20 +100,29 @@ def eb_smooth(cases, n) -> np.ndarray:
     if not (np.isfinite(x).all() and np.isfinite(m).all() and (m > 0).all() and (x >= 0).all()):
         raise ValueError("eb_smooth: every n must be > 0 and every count >= 0 (no missing values); got "
                          f"cases {x.tolist()}, n {m.tolist()}")
-    a, b = _prior(x, m)
+    a, b = eb_prior(x, m)
     r = x / m
     if a == 0:
         return np.full_like(r, b)
     return b + a * (r - b) / (a + b / m)
 
 
-def _prior(x: np.ndarray, m: np.ndarray) -> tuple[float, float]:
-    """Marshall's method-of-moments prior: between-area variance ``a`` and overall rate ``b``."""
+def eb_prior(cases, n) -> tuple[float, float]:
+    """Marshall's method-of-moments prior of :func:`eb_smooth`: between-area variance ``a``
+    (0 when the moment estimate is negative) and overall rate ``b``.
+
+    Examples
+    --------
+    >>> a, b = eb_prior([2, 12, 16], [20, 40, 40])
+    >>> round(a, 6), round(b, 6)
+    (0.003, 0.3)
+    """
+    x, m = np.asarray(cases, dtype=float), np.asarray(n, dtype=float)
     total = m.sum()
     b = x.sum() / total
     s2 = float(np.sum(m * (x / m - b) ** 2) / total)
     a = s2 - b / (total / len(m))
-    return max(a, 0.0), float(b)
+    return float(max(a, 0.0)), float(b)
 
 
 def need_frame(tables, *, instruments: Sequence[str] = ("phq9", "gad7")) -> pd.DataFrame:
@@ -246,18 +254,17 @@ def need_by_community(tables, *, standard: str = "china_2020_census", min_count:
         smoothed = np.full(len(n), np.nan)
         if shown.any():
             smoothed[shown] = eb_smooth(cases[shown], n[shown])
-            a, b = _prior(cases[shown].astype(float), n[shown].astype(float))
+            a, b = eb_prior(cases[shown], n[shown])
             prior[measure] = {"a": a, "b": b}
         part = pd.DataFrame({
             "community": counts.index.to_numpy(object), "measure": measure, "n": n,
-            "cases": pd.array(np.where(shown | (n == 0), cases, 0), dtype="Int64"),
+            "cases": pd.array([c if s or k == 0 else pd.NA for c, s, k in zip(cases.tolist(), shown, n)], dtype="Int64"),
             "crude": np.where(shown, crude, np.nan), "adjusted": np.where(shown, adj["adjusted"], np.nan),
             "ci_low": np.where(shown, adj["ci_low"], np.nan), "ci_high": np.where(shown, adj["ci_high"], np.nan),
             "smoothed": smoothed, "suppressed": ~shown & (n > 0),
             "suppressed_reason": [None if s or k == 0 else "small count" if c in primary else "protects a hidden count"
                                   for s, k, c in zip(shown, n, counts.index)],
             "missing": missing.to_numpy(int), "note": adj["note"].fillna("").to_numpy(object)})
-        part.loc[part["suppressed"], "cases"] = pd.NA
         parts.append(part)
     out = pd.concat(parts, ignore_index=True)[_COLUMNS]
     out.attrs.update(standard=standard, alpha=alpha, min_count=min_count, instruments=list(instruments),
