@@ -11,7 +11,7 @@ Run settings (``[tool.flwr.app.config]`` of the app's ``pyproject.toml``, overri
     refused task, a withheld count).
 ``results``
     Where the results are written (JSON, on the coordinator's machine): ``run_id``, ``sites``
-    (node id -> site name), ``results`` (what ``run_plan`` returned), ``requests`` (the raw
+    (node id -> site name), ``results`` (per analysis step, what ``run_plan`` returned), ``requests`` (the raw
     requests' answers), ``rounds`` (per request: task, seconds, bytes sent and received), and
     ``error`` (a traceback) when the run failed.
 ``log``
@@ -146,7 +146,9 @@ def _answer_json(answer: Answer) -> dict:
 
 
 def run_steps(plan: list, ask) -> dict:
-    """Run a plan (see the module docstring) with ``ask``: ``{"results": ..., "requests": [...]}``.
+    """Run a plan (see the module docstring) with ``ask``: ``{"results": [...], "requests": [...]}``
+    (``results``: one entry per analysis step, as :func:`~workbench.federated.analyses.run_plan`
+    gives them; ``requests``: per raw request, every site's answer).
 
     Examples
     --------
@@ -166,7 +168,7 @@ def run_steps(plan: list, ask) -> dict:
     if analyses:
         from workbench.federated.analyses import run_plan
 
-        results = run_plan(analyses, ask)
+        results = run_plan(analyses, ask)["results"]
     requests = []
     for item in raw:
         request = Request(task=str(item.get("task")), params=dict(item.get("params") or {}))
