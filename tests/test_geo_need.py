@@ -215,3 +215,14 @@ def test_parameters_are_checked():
         need_by_community(sample(), min_count=0)
     with pytest.raises(ParameterError, match="standard"):
         need_by_community(sample(), standard="world")
+
+
+def test_a_community_missing_an_age_group_has_no_adjusted_rate_and_says_why():
+    t = sample()
+    d = need_frame(t)
+    gone = d.loc[(d["community"] == "urban-02") & (d["age_group"] == "80+"), "resident_id"]
+    assert len(gone) > 0
+    need = need_by_community(t.subset(set(t.residents["resident_id"]) - set(gone)))
+    row = need[(need["community"] == "urban-02") & (need["measure"] == "screen_positive")].iloc[0]
+    assert np.isnan(row["adjusted"]) and np.isnan(row["ci_low"]) and "age group 80+ has no residents" in row["note"]
+    assert not np.isnan(row["crude"]) and not np.isnan(row["smoothed"])   # the rest is still shown
