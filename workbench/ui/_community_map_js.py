@@ -18,6 +18,14 @@ function html(tag, cls, text) {
   if (text !== undefined) e.textContent = text;
   return e;
 }
+// a heading for assistive technology that is not one of the page's h3 elements (the quality
+// board's category headings are its h3s)
+function heading(cls, text) {
+  const e = html("div", cls, text);
+  e.setAttribute("role", "heading");
+  e.setAttribute("aria-level", "3");
+  return e;
+}
 function marker(symbol, x, y, colour, r, line = 1.5) {
   if (symbol === "square") {
     return svg("rect", {x: x - r, y: y - r, width: 2 * r, height: 2 * r, fill: colour, stroke: "#fff", "stroke-width": line});
@@ -106,7 +114,7 @@ function render({ model, el }) {
       const g = svg("g", {class: "wb-map-point", "data-kind": p.kind, "data-point": p.point_id});
       const title = svg("title");
       title.textContent = p.title;
-      g.append(title, marker(p.symbol, p.x, p.y, p.colour, 5 * k, 1.5 * k));
+      g.append(title, marker(p.symbol, p.x, p.y, p.colour, 6 * k, 1.5 * k));
       pointLayer.append(g);
     }
   }
@@ -218,7 +226,7 @@ function render({ model, el }) {
     chooser.value = measure;
     const texts = model.get("texts");
     legend.replaceChildren();
-    legend.append(html("h3", "wb-map-legend-heading", style.heading));
+    legend.append(heading("wb-map-legend-heading", style.heading));
     const list = html("ul", "wb-map-classes");
     for (const item of style.legend) {
       const li = html("li");
@@ -235,7 +243,7 @@ function render({ model, el }) {
     legend.append(list, html("p", "wb-map-note", style.note));
     const kinds = model.get("point_legend");
     if (kinds.length) {
-      legend.append(html("h3", "wb-map-legend-heading", texts.map_services));
+      legend.append(heading("wb-map-legend-heading", texts.map_services));
       const points = html("ul", "wb-map-kinds");
       for (const k of kinds) {
         const li = html("li");
@@ -266,7 +274,7 @@ function render({ model, el }) {
       return;
     }
     const measure = model.get("measure");
-    details.append(html("h3", "wb-map-details-heading", info.heading));
+    details.append(heading("wb-map-details-heading", info.heading));
     const table = html("table", "wb-map-values");
     const tbody = html("tbody");
     for (const [label, text, id] of info.rows) {
@@ -309,7 +317,8 @@ CSS = r"""
   border-radius: 4px; }
 .wb-map-area { stroke: #3d4852; stroke-width: 1; vector-effect: non-scaling-stroke; cursor: pointer; }
 .wb-map-area:hover { stroke-width: 2.5; }
-.wb-map-area:focus { outline: none; stroke: #1f4e9c; stroke-width: 3.5; }
+.wb-map .wb-map-area:focus, .wb-app .wb-map .wb-map-area:focus-visible { outline: none !important; stroke: #1f4e9c;
+  stroke-width: 3.5; }
 .wb-map-outline { stroke: #111; stroke-width: 3.5; vector-effect: non-scaling-stroke; pointer-events: none; }
 .wb-map-label { font-weight: 600; fill: #111; stroke: #fff; paint-order: stroke; pointer-events: none; }
 .wb-map-zoom { display: inline-flex; gap: 0.3em; margin-left: 0.6em; }
@@ -317,7 +326,7 @@ CSS = r"""
 .wb-map-svg { touch-action: none; }
 .wb-map-point { pointer-events: all; }
 .wb-map-side { flex: 0 1 300px; min-width: 220px; }
-.wb-map-legend-heading, .wb-map-details-heading { font-size: 1em; margin: 0.2em 0 0.3em; }
+.wb-map-legend-heading, .wb-map-details-heading { font-size: 1em; font-weight: 700; margin: 0.5em 0 0.3em; }
 .wb-map-classes, .wb-map-kinds { list-style: none; margin: 0 0 0.4em; padding: 0; }
 .wb-map-classes li, .wb-map-kinds li { display: flex; align-items: center; gap: 0.5em; margin: 0.15em 0; }
 .wb-map-swatch { display: inline-block; width: 1.6em; height: 1em; border: 1px solid #3d4852; flex: none; }
