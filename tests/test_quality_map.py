@@ -6,6 +6,8 @@ geography (or with one that cannot be read) the section says so in one sentence.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import shutil
 
 import pytest
 
@@ -101,11 +103,23 @@ def test_a_geography_that_does_not_fit_is_one_sentence(sample, caplog):
     assert "rural-02" in caplog.text  # the details in the server log, not on the page
 
 
-def test_load_geography_reads_workbench_geo(monkeypatch, tmp_path):
+def test_load_geography_reads_workbench_geo(sample, monkeypatch, tmp_path):
     monkeypatch.setenv("WORKBENCH_GEO", str(SAMPLE_DIR / "geo"))
     g = load_geography()
     assert sorted(g.communities["community"]) == sorted(sample_geography().communities["community"])
     assert g.homes is not None and len(g.homes) == 3000
+    assert g.basemap is None  # the sample has none
+    # a local basemap beside the boundaries: embedded, drawn under the communities
+    folder = tmp_path / "geo"
+    shutil.copytree(SAMPLE_DIR / "geo", folder)
+    (folder / "basemap.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(16))
+    x0, y0, x1, y1 = g.communities.total_bounds
+    (folder / "basemap.json").write_text(json.dumps({"bounds": [x0, y0, x1, y1]}), encoding="utf-8")
+    monkeypatch.setenv("WORKBENCH_GEO", str(folder))
+    local = load_geography()
+    assert local.basemap["href"].startswith("data:image/png;base64,")
+    drawn = QualityMap(sample[0], lang="en", geography=local).map
+    assert drawn.basemap["width"] > 0 and drawn.basemap["href"] == local.basemap["href"]
     monkeypatch.setenv("WORKBENCH_GEO", str(tmp_path / "nowhere"))
     assert isinstance(load_geography(), FileNotFoundError)
     monkeypatch.delenv("WORKBENCH_GEO")
