@@ -8,7 +8,9 @@ Voila app and on a machine without a network. It draws the communities of a map 
 of the measure chosen, with a legend (the unit, the classes, and a hatched swatch for a blank:
 a suppressed small count is never drawn as 0), service points as markers by kind, a hover title
 per community (its name and value), and a details panel with every measure of the community
-clicked (``selected``). The areas can be reached with Tab and chosen with Enter.
+clicked (``selected``). The areas can be reached with Tab and chosen with Enter (Escape clears);
+buttons zoom in and out (a drag then moves the map); a community's name is written on the map
+where it fits, and is always in its hover title.
 
 The coordinates are projected in Python: the frame's CRS coordinates (metres) are scaled into
 the SVG view box with y flipped (north up), so the browser only draws. The words (zh/en) and the
