@@ -12,7 +12,7 @@ programs (``flower-superlink``, ``flower-supernode``, ``flwr``); nothing here do
 - :class:`Federation`: a context manager starting the SuperLink and the SuperNodes as
   subprocesses on free loopback ports (Flower's home folders in a private folder, telemetry and
   update checks off, runtime dependency installation off), waiting on conditions (the port
-  answers; the SuperLink has activated every node), :meth:`Federation.run` a plan and collecting
+  answers; ``flwr supernode ls`` lists every node online), :meth:`Federation.run` a plan and collecting
   the results, and stopping every process it started (by process group) on exit. When anything
   fails, :class:`FederationError` carries the end of every process's log.
 - :func:`run_on_superlink`: the same ``flwr run`` for a coordinator whose SuperLink and sites
@@ -42,7 +42,7 @@ import time
 from pathlib import Path
 from typing import Mapping
 
-__all__ = ["Federation", "FederationError", "flower_env", "free_port", "node_config_text",
+__all__ = ["Federation", "FederationError", "flower_env", "free_port", "node_config_text", "online_nodes",
            "prepare_site_registries", "run_on_superlink"]
 
 LOOPBACK = "127.0.0.1"
@@ -150,6 +150,27 @@ def _connection_toml(superlink: str, *, insecure: bool, root_certificates: str |
     return "\n".join(lines) + "\n"
 
 
+def _connection(folder: Path, superlink: str, *, insecure: bool, root_certificates: str | None) -> Path:
+    """``folder/flwr-cli``: the ``flwr`` command's own home with the SuperLink connection ``workbench``."""
+    home = Path(folder) / "flwr-cli"
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    (home / "config.toml").write_text(_connection_toml(superlink, insecure=insecure,
+                                                        root_certificates=root_certificates), encoding="utf-8")
+    return home
+
+
+def online_nodes(home) -> int:
+    """How many SuperNodes the SuperLink of the connection in ``home`` (see :func:`run_on_superlink`)
+    lists as online (``flwr supernode ls``; 0 when it cannot be asked yet)."""
+    try:
+        done = subprocess.run([_program("flwr"), "supernode", "ls", "workbench", "--format", "json"],
+                              env=flower_env(home), cwd=home, capture_output=True, text=True, timeout=300)
+    except subprocess.TimeoutExpired:
+        return 0
+    nodes = _json_output(done.stdout).get("nodes") or []
+    return sum(1 for node in nodes if node.get("status") == "online")
+
+
 def _json_output(text: str) -> dict:
     start = text.find("{")
     try:
@@ -173,10 +194,7 @@ def run_on_superlink(plan: list, *, superlink: str, folder, nodes: int = 0, inse
     from workbench.federated.flower_app import app_dir
 
     folder = Path(folder)
-    home = folder / "flwr-cli"
-    home.mkdir(parents=True, exist_ok=True, mode=0o700)
-    (home / "config.toml").write_text(_connection_toml(superlink, insecure=insecure,
-                                                        root_certificates=root_certificates), encoding="utf-8")
+    home = _connection(folder, superlink, insecure=insecure, root_certificates=root_certificates)
     runs = folder / "runs"
     runs.mkdir(parents=True, exist_ok=True)
     number = len(list(runs.iterdir())) + 1
@@ -285,17 +303,17 @@ class Federation:
         """The end of every process's log."""
         return "".join(f"\n--- {name} ({path}) ---\n{_tail(path)}" for name, path in self.logs.items())
 
-    def _wait(self, what: str, ready) -> None:
+    def _wait(self, what: str, ready, every: float = 0.2) -> None:
         deadline = time.monotonic() + self.start_timeout
         while not ready():
             self.alive()
             if time.monotonic() > deadline:
                 raise FederationError(f"{what} not ready within {self.start_timeout:g} s" + self.report())
-            time.sleep(0.2)
+            time.sleep(every)
 
     def start(self) -> "Federation":
         """Start the SuperLink, wait until it answers, start the SuperNodes, wait until the
-        SuperLink has activated all of them."""
+        SuperLink lists all of them online."""
         port = free_port()
         self.superlink = f"{LOOPBACK}:{port}"
         self._start("superlink", [_program("flower-superlink"), "--insecure", "--host", LOOPBACK, "--port", str(port),
@@ -306,9 +324,8 @@ class Federation:
                                               "--host", LOOPBACK, "--port", str(free_port()),
                                               "--node-config", node_config_text(config)],
                         self.folder / "sites" / name / "flwr-home")
-        log = self.logs["superlink"]
-        self._wait(f"{len(self.sites)} SuperNodes",
-                   lambda: _tail(log, 10 ** 6).count("[Fleet.ActivateNode] Activated node_id=") >= len(self.sites))
+        home = _connection(self.folder / "coordinator", self.superlink, insecure=True, root_certificates=None)
+        self._wait(f"{len(self.sites)} SuperNodes online", lambda: online_nodes(home) >= len(self.sites), every=1.0)
         return self
 
     def stop(self) -> None:
