@@ -14,9 +14,9 @@ import pytest
 import traitlets
 from shapely.geometry import MultiPolygon, Point, Polygon, box
 
+from workbench.geo.geography import read_basemap
 from workbench.ui._community_map_js import CSS, ESM
-from workbench.ui.community_map import (CommunityMap, MapDataError, class_breaks, map_word, read_basemap,
-                                        value_text)
+from workbench.ui.community_map import CommunityMap, MapDataError, map_word
 
 CRS = "EPSG:4547"  # CGCS2000 / 3-degree Gauss-Kruger CM 114E, metres
 X0, Y0 = 500_000.0, 3_300_000.0
@@ -86,7 +86,7 @@ def test_every_value_in_the_hover_titles_and_details():
     m = CommunityMap(frame("zh"), lang="zh")
     assert m.area_title("north") == "北社区: 8.3%"
     assert m.details_rows("sw") == [("筛查阳性率", "15.2%"), ("2-3级（需要干预）比例", "人数少，不显示"),
-                                    ("到最近服务点的距离（中位数）", "2.4 公里"), ("服务盲点排名", "第 1 位")]
+                                    ("到最近服务点的距离中位数", "2.4 公里"), ("服务盲点排名", "第 1 位")]
     assert m.details["sw"]["heading"] == "西南社区的各项数值"
 
 
@@ -116,6 +116,9 @@ def test_the_blind_spot_rank_is_one_class_per_rank_darkest_first():
     # a community that is not a blind spot is said so, not hatched as "too few"
     blank = CommunityMap(frame("zh", blind_spot_rank=[1.0, np.nan, 2.0]), lang="zh", measure="blind_spot_rank")
     assert blank.area_title("sw") == "西南社区: 不是盲点"
+    # ... and drawn grey (a known "no"), not hatched (a value hidden)
+    assert blank.styles["blind_spot_rank"]["fill"]["sw"] == "#e8e8e8"
+    assert blank.legend() == [("#a63603", "第 1 位"), ("#fdae6b", "第 2 位"), ("#e8e8e8", "不是盲点")]
 
 
 def test_selecting_a_community_and_unknown_ones():
@@ -175,15 +178,6 @@ def test_refused_input_names_row_column_value_and_rule():
         [["service_points", 1, "kind", "pharmacy"]]
     with pytest.raises(ValueError, match="The 'lang' parameter of CommunityMap"):
         CommunityMap(frame(), lang="fr")
-
-
-def test_class_breaks_and_value_words():
-    assert class_breaks([0.4, 1.9]) == [(0.0, 0.5), (0.5, 1.0), (1.0, 1.5), (1.5, 2.0)]
-    assert class_breaks([120.0, 980.0, 2630.0]) == [(0.0, 1000.0), (1000.0, 2000.0), (2000.0, 3000.0)]
-    assert class_breaks(list(range(1, 10)), rule="rank") == [(0.0, 2.0), (2.0, 4.0), (4.0, 6.0), (6.0, 8.0),
-                                                                    (8.0, 10.0)]
-    assert value_text(None, "tier_2_3", "zh") == "人数少，不显示"
-    assert value_text(0.0, "tier_2_3", "en") == "0.0%"  # a real 0 stays 0
 
 
 def test_a_local_basemap_only(tmp_path):

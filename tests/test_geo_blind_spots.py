@@ -23,7 +23,8 @@ from workbench.geo.access import settings
 from workbench.geo.blind_spots import blind_spots
 from workbench.geo.geography import GeoDataError, sample_geography, sample_homes
 from workbench.geo.layers import MAP_MEASURES, map_frame
-from workbench.geo_plots import class_breaks, community_map, geo_words
+from workbench.geo.legend import legend_word, measure_heading, measure_label, value_text
+from workbench.geo_plots import community_map, figure_word
 from workbench.sample import load_sample
 
 
@@ -127,12 +128,6 @@ def test_map_frame_without_homes_has_blank_distances():
 
 # --- the static map ---------------------------------------------------------------------------
 
-def test_class_breaks():
-    assert class_breaks([0.4, 9.7]) == [0.0, 2.0, 4.0, 6.0, 8.0, 10.0]
-    assert class_breaks([573.5, 8050.7]) == [0.0, 2000.0, 4000.0, 6000.0, 8000.0, 10000.0]
-    assert class_breaks([np.nan, 3.0]) == [3.0, 3.0] and class_breaks([np.nan]) == []
-
-
 def _texts(fig) -> list[str]:
     axes = [a for ax in fig.axes for a in (ax, *ax.child_axes)]      # with the town's inset
     texts = [t.get_text() for ax in axes for t in ax.texts] + [t.get_text() for t in fig.texts]
@@ -152,22 +147,22 @@ def test_the_static_map_words_glyphs_and_no_warning(measure, lang, caplog):
         fig.savefig(io.BytesIO(), format="png", dpi=40)
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     title = fig.axes[0].get_title()
-    assert title == geo_words("titles", measure, lang)
+    assert title == figure_word("title", lang).format(label=measure_label(measure, lang))
     texts = _texts(fig)
-    assert geo_words("legend", measure, lang) in texts
+    assert measure_heading(measure, lang) in texts
     for kind in ("health_station", "counselling_room", "hospital"):
-        assert geo_words("kinds", kind, lang) in texts
+        assert legend_word(kind, lang) in texts
     for label in frame["label"]:
         assert any(t.startswith(label) for t in texts), label
     if measure in ("screen_positive", "tier_2_3"):
         if frame[measure].isna().any():
-            assert geo_words("words", "suppressed", lang) in texts       # the hatched swatch in the legend
-            assert any(t.endswith(geo_words("words", "suppressed_short", lang)) for t in texts)  # on the area
+            assert value_text(None, measure, lang) in texts       # the hatched swatch in the legend
+            assert any(t.endswith("\n" + value_text(None, measure, lang, short=True)) for t in texts)  # on the area
             hatched = [c for ax in fig.axes for c in ax.collections if c.get_hatch()]
             assert hatched
         assert any("Marshall 1991" in t for t in texts)
     if measure == "blind_spot_rank":
-        assert geo_words("words", "rank", lang).format(rank=1) in texts
+        assert value_text(1, measure, lang) in texts
     if lang == "zh":
         font = font_manager.FontProperties(family=matplotlib.rcParams["font.sans-serif"][0])
         assert font.get_name() in CJK_FONTS or matplotlib.rcParams["font.sans-serif"][0] in CJK_FONTS

@@ -4,6 +4,7 @@ that names the table, row, column, value and rule."""
 
 from __future__ import annotations
 
+import base64
 import json
 
 import geopandas as gpd
@@ -13,8 +14,8 @@ import pytest
 import shapely
 
 from workbench.geo import sample_data
-from workbench.geo.geography import (GeoDataError, Geography, read_geography, read_homes, sample_geography,
-                                     sample_homes, site_geography)
+from workbench.geo.geography import (GeoDataError, Geography, read_basemap, read_geography, read_homes,
+                                     sample_geography, sample_homes, site_geography)
 from workbench.sample import SAMPLE_DIR, SAMPLE_SEED
 
 GEO = SAMPLE_DIR / "geo"
@@ -277,6 +278,35 @@ def test_site_geography_from_the_environment(tmp_path, monkeypatch, good):
     monkeypatch.setenv("WORKBENCH_GEO", str(tmp_path / "nowhere"))
     with pytest.raises(FileNotFoundError, match="WORKBENCH_GEO"):
         site_geography()
+
+
+def test_site_basemap_both_files_or_none(tmp_path, monkeypatch, good):
+    b, s = good
+    folder = tmp_path / "site"
+    folder.mkdir()
+    (folder / "communities.geojson").write_bytes(b.read_bytes())
+    (folder / "service_points.geojson").write_bytes(s.read_bytes())
+    monkeypatch.setenv("WORKBENCH_GEO", str(folder))
+    assert site_geography().basemap is None and Geography(None, None, None).basemap is None
+    png = b"\x89PNG\r\n\x1a\n" + bytes(16)
+    (folder / "basemap.png").write_bytes(png)
+    with pytest.raises(GeoDataError) as err:                     # an image without its bounds
+        site_geography()
+    assert problems_of(err)[0][:3] == ("basemap", None, "basemap.json")
+    (folder / "basemap.json").write_text(json.dumps({"bounds": [500_000, 3_300_000, 499_000, 3_302_000]}))
+    with pytest.raises(GeoDataError, match="must be \\[min x, min y, max x, max y\\]") as err:
+        site_geography()
+    assert problems_of(err)[0][2:4] == ("bounds", [500_000, 3_300_000, 499_000, 3_302_000])
+    (folder / "basemap.json").write_text(json.dumps({"bounds": [500_000, 3_300_000, 502_000, 3_302_000]}))
+    g = site_geography()
+    assert g.basemap == {"href": "data:image/png;base64," + base64.b64encode(png).decode(),
+                         "bounds": [500_000.0, 3_300_000.0, 502_000.0, 3_302_000.0]}
+    assert "a basemap" in repr(g)
+    (folder / "basemap.png").unlink()                            # bounds without an image
+    with pytest.raises(GeoDataError, match="basemap.png"):
+        site_geography()
+    with pytest.raises(ValueError, match="The 'image' parameter of read_basemap must be a PNG file"):
+        read_basemap(folder / "basemap.json", bounds=(0, 0, 1, 1))
 
 
 def test_sample_rural_homes_are_far_from_town():

@@ -224,7 +224,8 @@ MODULES = ["workbench.epi", "workbench.table1", "workbench.economics", "workbenc
            "workbench.wearables.evaluation", "workbench.wearables.features", "workbench.wearables.ingest",
            "workbench.wearables.store", "workbench.risk.card", "workbench.risk.models", "workbench.risk.predict",
            "workbench.risk.validation", "workbench.synth.wearables", "workbench.scale._wearables",
-           "workbench.early_warning_plots"]
+           "workbench.early_warning_plots", "workbench.geo.need", "workbench.geo.layers", "workbench.geo.legend",
+           "workbench.geo.geography", "workbench.geo_plots", "workbench.ui.community_map"]
 
 
 def _declared() -> list[tuple[str, object, object]]:

@@ -14,7 +14,8 @@ import pytest
 from workbench.geo.geography import GeoDataError, sample_geography, sample_homes
 from workbench.geo.layers import MAP_MEASURES, map_frame
 from workbench.sample import SAMPLE_DIR, load_sample
-from workbench.ui.community_map import map_measures, map_word, value_text
+from workbench.geo.legend import map_measures, value_text
+from workbench.ui.community_map import map_word
 from workbench.ui.quality import QualityBoard
 from workbench.ui.quality_map import QualityMap, load_geography
 

@@ -26,7 +26,8 @@ from conftest import ANALYST, CULL_IDLE_TIMEOUT, CULL_INTERVAL, REPO, TIMEOUT, A
     copy_registry
 from http_util import free_port
 
-from workbench.ui.community_map import map_measures, map_word
+from workbench.geo.legend import map_measures
+from workbench.ui.community_map import map_word
 
 pytestmark = pytest.mark.slow
 

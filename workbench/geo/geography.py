@@ -28,6 +28,10 @@ Examples
 
 from __future__ import annotations
 
+import base64
+import json
+import math
+import numbers
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,9 +41,10 @@ import numpy as np
 import pandas as pd
 
 from workbench._errors import RowProblemsError
+from workbench.params import Predicate, validate_params
 
 __all__ = ["COMMUNITY_COLUMNS", "Geography", "GeoDataError", "KINDS", "OVERLAP_M2", "POINT_COLUMNS",
-           "read_geography", "read_homes", "sample_geography", "sample_homes", "site_geography"]
+           "read_basemap", "read_geography", "read_homes", "sample_geography", "sample_homes", "site_geography"]
 
 #: Properties every community boundary has.
 COMMUNITY_COLUMNS = ("community", "name_zh", "name_en")
@@ -76,16 +81,83 @@ class Geography:
         The CRS of both (projected, metres).
     homes : GeoDataFrame, optional
         A home point per resident (:func:`read_homes`), when the site supplies them.
+    basemap : dict, optional
+        A local image drawn under the communities (:func:`read_basemap`: ``href``, a PNG data
+        URI, and ``bounds`` in :attr:`crs`), when the site supplies one. Never a tile URL.
     """
 
     communities: object
     service_points: object
     crs: object
     homes: object = field(default=None)
+    basemap: dict | None = field(default=None)
 
     def __repr__(self) -> str:
         return (f"Geography({len(self.communities)} communities, {len(self.service_points)} service points, "
-                f"{self.crs.to_string()}{'' if self.homes is None else f', {len(self.homes)} homes'})")
+                f"{self.crs.to_string()}{'' if self.homes is None else f', {len(self.homes)} homes'}"
+                f"{'' if self.basemap is None else ', a basemap'})")
+
+
+_PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _is_png(path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(8) == _PNG
+
+
+#: Where a basemap image lies in the map's CRS.
+_BOUNDS = Predicate(lambda b: len(b) == 4 and all(isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_))
+                                                 and math.isfinite(x) for x in b) and b[0] < b[2] and b[1] < b[3],
+                   "(min x, min y, max x, max y) with min < max")
+
+
+@validate_params({"image": Predicate(_is_png, "a PNG file"), "bounds": _BOUNDS})
+def read_basemap(image, *, bounds) -> dict:
+    """A local basemap: the PNG file ``image`` embedded as a data URI, drawn over ``bounds`` =
+    (min x, min y, max x, max y) in the map's CRS. Never a URL: nothing is fetched to draw it.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> png = pathlib.Path(tempfile.mkdtemp()) / "base.png"
+    >>> _ = png.write_bytes(b"\\x89PNG\\r\\n\\x1a\\n" + b"0" * 8)
+    >>> base = read_basemap(png, bounds=(0, 0, 10, 10))
+    >>> base["href"][:22], base["bounds"]
+    ('data:image/png;base64,', [0.0, 0.0, 10.0, 10.0])
+    """
+    data = Path(image).read_bytes()
+    return {"href": "data:image/png;base64," + base64.b64encode(data).decode("ascii"),
+            "bounds": [float(x) for x in bounds]}
+
+
+def _site_basemap(folder: Path) -> dict | None:
+    """``basemap.png`` with its ``basemap.json`` (``{"bounds": [min x, min y, max x, max y]}``), both or none."""
+    image, about = folder / "basemap.png", folder / "basemap.json"
+    if not image.is_file() and not about.is_file():
+        return None
+    problems, bounds = [], None
+    if not image.is_file():
+        problems.append(("basemap", None, "basemap.png", None, "is missing: basemap.json gives the bounds of the "
+                         "image basemap.png beside it"))
+    elif not _is_png(image):
+        problems.append(("basemap", None, "basemap.png", None, "is not a PNG file"))
+    if not about.is_file():
+        problems.append(("basemap", None, "basemap.json", None, "is missing: basemap.png needs its bounds in the "
+                         'map\'s CRS, {"bounds": [min x, min y, max x, max y]}'))
+    else:
+        try:
+            bounds = json.loads(about.read_text(encoding="utf-8"))
+        except ValueError as err:
+            problems.append(("basemap", None, "basemap.json", None, f"is not valid JSON ({err})"))
+        else:
+            bounds = bounds.get("bounds") if isinstance(bounds, dict) else None
+            if not _BOUNDS.accepts(bounds):
+                problems.append(("basemap", None, "bounds", bounds, "must be [min x, min y, max x, max y] in the "
+                                 "map's CRS with min < max"))
+    if problems:
+        raise GeoDataError(problems, context="the basemap")
+    return read_basemap(image, bounds=tuple(bounds))
 
 
 def _read(path, table: str):
@@ -421,7 +493,11 @@ def site_geography(*, communities=None, residents: pd.DataFrame | None = None) -
     """The site's geography from the folder named by ``WORKBENCH_GEO``, or None when it is not set.
 
     The folder holds ``communities.geojson`` and ``service_points.geojson`` (or ``.shp``
-    files of those names) and optionally ``homes.csv`` (then in :attr:`Geography.homes`).
+    files of those names), optionally ``homes.csv`` (then in :attr:`Geography.homes`) and
+    optionally a local basemap: ``basemap.png`` with ``basemap.json``, ``{"bounds": [min x,
+    min y, max x, max y]}`` in the map's CRS (then in :attr:`Geography.basemap`,
+    :func:`read_basemap`; one without the other, or bounds that are not a box, is a
+    :class:`GeoDataError`).
     ``communities`` and ``residents`` are passed to the checks (:func:`read_geography`,
     :func:`read_homes`).
 
@@ -449,4 +525,5 @@ def site_geography(*, communities=None, residents: pd.DataFrame | None = None) -
     g = read_geography(find("communities"), find("service_points"), communities=communities)
     if (folder / "homes.csv").is_file():
         g.homes = read_homes(folder / "homes.csv", g, residents=residents)
+    g.basemap = _site_basemap(folder)
     return g

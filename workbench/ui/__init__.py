@@ -23,6 +23,8 @@ _LAZY = {
                      "ScreeningStation", "TierCard", "screening_summary"], "workbench.ui.screening"),
     **dict.fromkeys(["SmdBanner", "SmdCard", "SmdFollowUpForm", "SmdSection", "smd_table_html"], "workbench.ui.smd"),
     **dict.fromkeys(["CaseloadFinder", "ChronicCard", "VisitView", "follow_up_questionnaire"], "workbench.ui.visit"),
+    "CommunityMap": "workbench.ui.community_map",
+    "QualityMap": "workbench.ui.quality_map",
 }
 
 __all__ = sorted(_LAZY)

@@ -13,35 +13,32 @@ buttons zoom in and out (a drag then moves the map); a community's name is writt
 where it fits, and is always in its hover title.
 
 The coordinates are projected in Python: the frame's CRS coordinates (metres) are scaled into
-the SVG view box with y flipped (north up), so the browser only draws. The words (zh/en) and the
-measures' units, number formats and colours are declared once in
-``workbench/i18n/community_map.yaml``. A basemap is possible only from a local image the site
-supplies (:func:`read_basemap`: a PNG and its bounds in the map CRS, embedded as a data URI),
-never from a tile URL.
-
-Classes: "nice" equal steps (1, 2, 2.5 or 5 times a power of ten, about four classes) over the
-values shown, or one class per rank for the blind-spot rank (:func:`class_breaks`).
+the SVG view box with y flipped (north up), so the browser only draws. The measures' names,
+units, value words, classes and colours are those of the report map: both come from
+:mod:`workbench.geo.legend` (declared once in ``workbench/data/geo_measures.yaml``); the widget's
+own words (buttons, hints) are in ``workbench/i18n/community_map.yaml``. A basemap is possible
+only from a local image the site supplies (:func:`workbench.geo.geography.read_basemap`: a PNG
+and its bounds in the map CRS, embedded as a data URI), never from a tile URL.
 """
 
 from __future__ import annotations
 
-import base64
 import functools
 import json
-import math
 from pathlib import Path
 from typing import Mapping
 
 import anywidget
-import numpy as np
 import pandas as pd
 import traitlets
 
 from workbench._errors import RowProblemsError
+from workbench.geo.legend import HATCH, declaration, legend_word, map_legend, map_measures, value_text
+from workbench.geo.legend import is_blank as _blank
 from workbench.instruments import LANG
-from workbench.params import Interval, Optional, Predicate, check, validate_params
+from workbench.params import Optional, Predicate, check, validate_params
 
-__all__ = ["CommunityMap", "MapDataError", "class_breaks", "map_measures", "map_word", "read_basemap", "value_text"]
+__all__ = ["CommunityMap", "MapDataError", "map_word"]
 
 TEXTS = Path(__file__).resolve().parents[1] / "i18n" / "community_map.yaml"
 #: Width of the SVG view box (its height follows the map's shape, at most :data:`MAX_HEIGHT`).
@@ -55,182 +52,25 @@ class MapDataError(RowProblemsError):
 
 
 @functools.lru_cache(maxsize=None)
-def _declared() -> dict:
-    """``community_map.yaml``, checked: every text, kind and measure in zh and en."""
+def _texts() -> dict:
+    """The widget's words (``community_map.yaml``), checked: each in zh and en exactly."""
     from workbench._declarations import load_yaml
 
-    data = load_yaml(TEXTS.read_text(encoding="utf-8"))
-    for group in ("texts", "kinds", "measures", "details", "formats"):
-        for key, entry in data[group].items():
-            if group in ("texts", "formats") and set(entry) != {"zh", "en"}:  # e.g. an unquoted ", " in a {...}
-                raise ValueError(f"community_map.yaml: {group}.{key} must have exactly zh and en; got {sorted(entry)}")
-            missing = [lang for lang in ("zh", "en") if not str(entry.get(lang, "")).strip()]
-            if missing:
-                raise ValueError(f"community_map.yaml: {group}.{key} has no text in {missing}")
-    for key, entry in data["measures"].items():
-        if entry["format"] not in data["formats"] or entry["classes"] not in ("nice", "rank") \
-                or len(entry["palette"]) < 5:
-            raise ValueError(f"community_map.yaml: measures.{key} needs a known format, classes nice or rank "
-                             "and a palette of at least 5 colours")
-    for key, entry in data["details"].items():
-        if entry["format"] not in data["formats"]:
-            raise ValueError(f"community_map.yaml: details.{key} needs a known format")
-    return data
-
-
-def _spec(column: str) -> dict:
-    declared = _declared()
-    return declared["measures"].get(column) or declared["details"][column]
+    texts = load_yaml(TEXTS.read_text(encoding="utf-8"))["texts"]
+    for key, entry in texts.items():
+        if set(entry) != {"zh", "en"} or any(not str(entry[lang]).strip() for lang in ("zh", "en")):
+            # e.g. an unquoted ", " in a {...}
+            raise ValueError(f"community_map.yaml: texts.{key} must have a text in zh and en exactly; got {entry}")
+    return texts
 
 
 def map_word(key: str, lang: str) -> str:
-    """A word of the map in ``lang``.
+    """A word of the map widget in ``lang``.
 
     >>> map_word("map_title", "zh"), map_word("map_title", "en")
     ('社区地图', 'Community map')
     """
-    return _declared()["texts"][key][lang]
-
-
-def map_measures() -> list[str]:
-    """The declared map measures, in the chooser's order.
-
-    >>> map_measures()
-    ['screen_positive', 'tier_2_3', 'median_distance_m', 'blind_spot_rank']
-    """
-    return list(_declared()["measures"])
-
-
-def _blank(value) -> bool:
-    return value is None or (isinstance(value, (float, np.floating)) and math.isnan(value)) or value is pd.NA
-
-
-def _number(value: float, decimals: int) -> str:
-    return f"{value:,.{decimals}f}"
-
-
-def _shown(value: float, measure: str) -> float:
-    """The value in the unit shown (metres are shown as km)."""
-    return value / 1000 if _spec(measure)["format"] == "km" else value
-
-
-def value_text(value, measure: str, lang: str) -> str:
-    """``value`` of ``measure`` (a map measure or a details column of ``community_map.yaml``) as
-    the map writes it; a blank (NaN, None, NA) is the measure's blank words, never 0.
-
-    Examples
-    --------
-    >>> value_text(12.345, "screen_positive", "en"), value_text(float("nan"), "screen_positive", "en")
-    ('12.3%', 'Too few residents: not shown')
-    >>> value_text(2350.0, "median_distance_m", "zh"), value_text(2, "blind_spot_rank", "zh")
-    ('2.4 公里', '第 2 位')
-    """
-    spec = _spec(measure)
-    if _blank(value):
-        return spec["blank"][lang]
-    number = _number(_shown(float(value), measure), int(spec["decimals"]))
-    return _declared()["formats"][spec["format"]][lang].format(value=number)
-
-
-def class_breaks(values, *, rule: str = "nice", k: int = 4) -> list[tuple[float, float]]:
-    """The classes ``(low, high)`` of a map's colours for ``values`` (blanks ignored).
-
-    ``rule="nice"``: about ``k`` classes of equal width, the width 1, 2, 2.5 or 5 times a power of
-    ten, the first starting at a multiple of the width at or below the smallest value (a value on
-    a boundary belongs to the class above; the highest value to the last class). ``rule="rank"``:
-    one class per distinct value (up to 7; more are grouped as for "nice"). No values: no classes.
-
-    Examples
-    --------
-    >>> class_breaks([8.3, 11.0, 15.2, float("nan")])
-    [(8.0, 10.0), (10.0, 12.0), (12.0, 14.0), (14.0, 16.0)]
-    >>> class_breaks([5.0, 5.0])
-    [(5.0, 5.0)]
-    >>> class_breaks([3, 1, 2], rule="rank")
-    [(1.0, 1.0), (2.0, 2.0), (3.0, 3.0)]
-    >>> class_breaks([float("nan")])
-    []
-    """
-    check("class_breaks", "k", k, Interval(int, 1, 6))
-    v = np.asarray([float(x) for x in values if not _blank(x)], dtype=float)
-    if v.size == 0:
-        return []
-    distinct = np.unique(v)
-    if rule == "rank" and distinct.size <= 7:
-        return [(float(x), float(x)) for x in distinct]
-    low, high = float(v.min()), float(v.max())
-    if high == low:
-        return [(low, high)]
-    raw = (high - low) / k
-    magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw * (1 - 1e-12))
-    start = math.floor(low / step + 1e-9) * step
-    n = max(1, math.ceil((high - start) / step - 1e-9))
-    return [(float(round(start + i * step, 10)), float(round(start + (i + 1) * step, 10))) for i in range(n)]
-
-
-def _class_of(value: float, classes: list[tuple[float, float]]) -> int:
-    found = 0
-    for i, (low, _) in enumerate(classes):
-        if value >= low - 1e-9:
-            found = i
-    return found
-
-
-def _palette(measure: str, n: int) -> list[str]:
-    spec = _declared()["measures"][measure]
-    colours = list(spec["palette"])
-    picked = [colours[3]] if n == 1 else [colours[round(i * (len(colours) - 1) / (n - 1))] for i in range(n)]
-    return picked[::-1] if spec.get("reverse") else picked
-
-
-def _decimals_for(classes, measure: str) -> int:
-    """Enough decimals to tell the class boundaries apart (at least the measure's own)."""
-    decimals = int(_declared()["measures"][measure]["decimals"])
-    for low, high in classes:
-        if low == high:  # one value (a rank, or every community alike): written as values are
-            continue
-        for x in (low, high):
-            shown = _shown(x, measure)
-            while decimals < 3 and abs(round(shown, decimals) - shown) > 1e-9:
-                decimals += 1
-    return decimals
-
-
-def _legend(measure: str, classes, lang: str) -> list[dict]:
-    spec, formats = _declared()["measures"][measure], _declared()["formats"]
-    colours, decimals = _palette(measure, len(classes)), _decimals_for(classes, measure)
-    unit = formats[spec["format"]][lang]
-    items = []
-    for colour, (low, high) in zip(colours, classes):
-        if low == high:
-            text = unit.format(value=_number(_shown(low, measure), decimals))
-        else:
-            text = unit.format(value=formats["range"][lang].format(low=_number(_shown(low, measure), decimals),
-                                                                   high=_number(_shown(high, measure), decimals)))
-        items.append({"colour": colour, "label": text})
-    return items
-
-
-def read_basemap(image, *, bounds) -> dict:
-    """A local basemap for :class:`CommunityMap`: the PNG file ``image`` embedded as a data URI,
-    drawn over ``bounds`` = (min x, min y, max x, max y) in the map's CRS. Never a URL.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> png = pathlib.Path(tempfile.mkdtemp()) / "base.png"
-    >>> _ = png.write_bytes(b"\\x89PNG\\r\\n\\x1a\\n" + b"0" * 8)
-    >>> read_basemap(png, bounds=(0, 0, 10, 10))["href"][:22]
-    'data:image/png;base64,'
-    """
-    data = Path(image).read_bytes()
-    check("read_basemap", "image", str(image), Predicate(lambda _: data[:8] == b"\x89PNG\r\n\x1a\n", "a PNG file"))
-    check("read_basemap", "bounds", bounds, Predicate(
-        lambda b: len(b) == 4 and all(isinstance(x, (int, float)) and math.isfinite(x) for x in b)
-        and b[0] < b[2] and b[1] < b[3], "(min x, min y, max x, max y) with min < max"))
-    return {"href": "data:image/png;base64," + base64.b64encode(data).decode("ascii"),
-            "bounds": [float(x) for x in bounds]}
+    return _texts()[key][lang]
 
 
 def _check_frame(frame) -> list[str]:
@@ -246,12 +86,12 @@ def _check_frame(frame) -> list[str]:
     measures = [m for m in map_measures() if m in frame.columns]
     if not measures:
         problems.append((None, "measure", None, f"is missing: the map needs at least one of the measures {map_measures()}"))
-    for m in measures + [d for d in _declared()["details"] if d in frame.columns]:
+    for m in measures + [d for d in declaration()["details"] if d in frame.columns]:
         if not (pd.api.types.is_numeric_dtype(frame[m]) or frame[m].isna().all()):
             problems.append((None, m, str(frame[m].dtype), "must be numbers (a blank is NaN)"))
     if missing:
         raise MapDataError(problems, context="the map frame")
-    declared = _declared()["measures"]
+    declared = declaration()["measures"]
     shown = [m for m in measures if not (declared[m].get("omit_when_all_blank") and frame[m].isna().all())]
     seen = set()
     for row, (community, label, geometry) in enumerate(zip(frame["community"], frame["label"], frame["geometry"])):
@@ -328,7 +168,8 @@ class CommunityMap(anywidget.AnyWidget):
     measure : str, optional
         The measure shown first (default: the first one in ``frame``).
     basemap : dict, optional
-        A local image from :func:`read_basemap`.
+        A local image from :func:`workbench.geo.geography.read_basemap` (a site's
+        ``Geography.basemap``).
 
     Attributes
     ----------
@@ -380,7 +221,7 @@ class CommunityMap(anywidget.AnyWidget):
         present = _check_frame(frame)
         check("CommunityMap", "measure", measure, Optional(Predicate(lambda m: m in present,
                                                                      f"one of the frame's measures {present}")))
-        kinds = _declared()["kinds"]
+        kinds = declaration()["kinds"]
         if service_points is not None:
             _check_points(service_points, kinds)
             if service_points.crs != frame.crs:
@@ -389,9 +230,9 @@ class CommunityMap(anywidget.AnyWidget):
         self._frame = pd.DataFrame(frame.drop(columns="geometry")).reset_index(drop=True)
         self._labels = {c: str(x) for c, x in zip(self._frame["community"], self._frame["label"])}
         self._present = present
-        self._extra = [d for d in _declared()["details"] if d in frame.columns]
+        self._extra = [d for d in declaration()["details"] if d in frame.columns]
         far = frame.attrs.get("far_m")
-        self._far_km = None if _blank(far) else _number(float(far) / 1000, 1 if float(far) % 1000 else 0)
+        self._far_km = None if _blank(far) else f"{float(far) / 1000:,.{1 if float(far) % 1000 else 0}f}"
         self._points = service_points
         x0, y0, x1, y1 = frame.total_bounds
         if service_points is not None and len(service_points):
@@ -429,22 +270,19 @@ class CommunityMap(anywidget.AnyWidget):
     def _write(self, lang: str) -> None:
         """Every word, colour and value text in ``lang`` (all measures at once: the browser
         switches measure without asking the kernel)."""
-        declared = _declared()
+        declared = declaration()
         f = self._frame
         styles = {}
         for m in self._present:
-            values = f[m].astype(float)
-            classes = class_breaks(values, rule=declared["measures"][m]["classes"])
-            colours = _palette(m, len(classes))
-            spec = declared["measures"][m]
-            note = "map_rank_note" if spec["classes"] == "rank" else "map_classes_note"
+            drawn = map_legend(f[m].astype(float).tolist(), measure=m, lang=lang)
+            note = "map_rank_note" if declared["measures"][m]["classes"] == "rank" else "map_classes_note"
             styles[m] = {
-                "fill": {c: None if _blank(v) else colours[_class_of(float(v), classes)]
-                         for c, v in zip(f["community"], values)},
-                "text": {c: value_text(v, m, lang) for c, v in zip(f["community"], values)},
-                "heading": declared["formats"]["heading"][lang].format(label=spec[lang], unit=spec["unit"][lang]),
-                "legend": _legend(m, classes, lang),
-                "blank": spec["blank"][lang] if values.isna().any() else "",
+                "fill": dict(zip(f["community"], drawn.fills)),
+                "text": dict(zip(f["community"], drawn.texts)),
+                "heading": drawn.heading,
+                # the hatched swatch is drawn by the script from "blank"
+                "legend": [{"colour": colour, "label": words} for colour, words in drawn.items if colour != HATCH],
+                "blank": drawn.blank,
                 "note": map_word(note, lang)}
         details = {}
         for row in f.to_dict("records"):
@@ -474,9 +312,10 @@ class CommunityMap(anywidget.AnyWidget):
             self.measures = [[m, declared["measures"][m][lang]] for m in self._present]
             self.styles = styles
             self.details = details
-            self.texts = {k: map_word(k, lang) for k in ("map_title", "map_measure", "map_legend", "map_services",
-                                                         "map_details_hint", "map_close", "map_areas", "map_zoom_in",
-                                                         "map_zoom_out", "map_zoom_reset")}
+            self.texts = {"map_services": legend_word("services", lang)} | {
+                k: map_word(k, lang) for k in ("map_title", "map_measure", "map_legend", "map_details_hint",
+                                               "map_close", "map_areas", "map_zoom_in", "map_zoom_out",
+                                               "map_zoom_reset")}
 
     @traitlets.validate("measure")
     def _valid_measure(self, proposal):

@@ -13,10 +13,7 @@ the section says so, never with a traceback. The board's *Refresh* redraws it fr
 from __future__ import annotations
 
 import html
-import json
 import logging
-import os
-from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
@@ -24,7 +21,7 @@ import ipywidgets as w
 from workbench.instruments import LANG
 from workbench.params import Interval, check
 from workbench.ui._base import FieldMessage
-from workbench.ui.community_map import CommunityMap, map_word, read_basemap
+from workbench.ui.community_map import CommunityMap, map_word
 
 __all__ = ["QualityMap", "load_geography"]
 
@@ -36,10 +33,9 @@ def load_geography() -> Any:
     that reading it raised (logged here; :class:`QualityMap` shows a plain sentence for it). The
     quality app reads it once per kernel, before the page is known.
 
-    A local basemap, when the folder has ``basemap.png`` and ``basemap.json`` (``{"bounds":
-    [min x, min y, max x, max y]}`` in the map's CRS), is read too
-    (:func:`~workbench.ui.community_map.read_basemap`) and kept as the geography's ``basemap``
-    attribute; the map draws it under the communities. Nothing else is ever fetched for it.
+    A local basemap, when the folder has ``basemap.png`` and ``basemap.json``, is read with it
+    (``Geography.basemap``, :func:`~workbench.geo.geography.site_geography`); the map draws it
+    under the communities. Nothing is ever fetched for it.
 
     Examples
     --------
@@ -51,20 +47,10 @@ def load_geography() -> Any:
     from workbench.geo.geography import site_geography
 
     try:
-        geography = site_geography()
-        if geography is not None:
-            geography.basemap = _basemap(Path(os.environ["WORKBENCH_GEO"]))
-        return geography
+        return site_geography()
     except Exception as err:  # noqa: BLE001 - the app shows one sentence; the details go to the log
         log.exception("The site geography (WORKBENCH_GEO) cannot be read")
         return err
-
-
-def _basemap(folder: Path) -> dict | None:
-    image, bounds = folder / "basemap.png", folder / "basemap.json"
-    if not image.is_file() or not bounds.is_file():
-        return None
-    return read_basemap(image, bounds=tuple(json.loads(bounds.read_text(encoding="utf-8"))["bounds"]))
 
 
 class QualityMap(w.VBox):
@@ -137,10 +123,10 @@ class QualityMap(w.VBox):
             from workbench.geo.layers import map_frame
 
             g = self.geography
-            frame = map_frame(tables, g, homes=getattr(g, "homes", None), lang=self.lang, min_count=self.min_count)
+            frame = map_frame(tables, g, homes=g.homes, lang=self.lang, min_count=self.min_count)
             drawn = CommunityMap(frame, lang=self.lang, service_points=g.service_points,
                                  measure=measure if measure in frame.columns else None,
-                                 basemap=getattr(g, "basemap", None))
+                                 basemap=g.basemap)
             if selected in set(frame["community"]):
                 drawn.selected = selected
         except Exception:  # noqa: BLE001 - the app shows one sentence; the details go to the log
