@@ -24,14 +24,17 @@ min-count=5 log="/srv/wb/federated.jsonl"``):
 
 Flower starts a new ClientApp process for every message, so the site is built once per run:
 the first request of a run reads the registry (or data) and keeps the built site in ``cache``
-(a pickle, 0600, written and read only by this node; the previous run's file is deleted);
-later requests of the run load it. A request the node cannot take (not a workbench request,
+(a pickle, 0600 in a 0700 folder, written and read only by this node, named by the site and the
+run; the site's previous run's file is deleted, the last one stays until the next run or until
+the folder is emptied); later requests of the run load it (the site's own prepared frames too,
+saved again when a request added one). A request the node cannot take (not a workbench request,
 bad node configuration, registry unreachable) gets an answer with ``values["error"]``, like any
 refusal, and is journalled.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 import time
@@ -108,14 +111,15 @@ def _cache_folder(config: dict) -> Path | None:
 def _site(config: dict, run_id: int):
     """The run's site: from the cache when an earlier request of the run built it."""
     folder = _cache_folder(config)
-    path = folder / f"site-{run_id}.pickle" if folder else None
+    stem = hashlib.sha256(str(config["site"]).encode("utf-8")).hexdigest()[:12]  # one site's files, whatever its name
+    path = folder / f"site-{stem}-{run_id}.pickle" if folder else None
     if path is not None and path.exists():
         with open(path, "rb") as handle:
             return pickle.load(handle), path
     site = site_from_config(config)
     if path is not None:
         _save(site, path)
-        for old in folder.glob("site-*.pickle"):
+        for old in folder.glob(f"site-{stem}-*.pickle"):
             if old != path:
                 old.unlink(missing_ok=True)
     return site, path
