@@ -17,6 +17,8 @@
     workbench wearables ingest FILE... --store DIR | features --store DIR --from DAY --through DAY
     workbench risk fit --model DIR --created DAY | card --model DIR --out FILE | predict --model DIR --on DAY
     (the early-warning commands: workbench/cli_early_warning.py)
+    workbench federated link --port N | node --superlink HOST:PORT --site NAME | run --plan FILE --results FILE
+    (federated analysis over Flower: workbench/cli_federated.py)
 
 ``report`` reads the analysis tables of ``--data`` (a folder written by ``workbench export``, or
 ``data_samples`` for the sample), else of the registry as ``--user`` may see them (pseudonymised).
@@ -120,6 +122,9 @@ def _parser() -> argparse.ArgumentParser:
     from workbench.cli_early_warning import add_parsers
 
     add_parsers(sub, add)
+    from workbench.cli_federated import add_parsers as add_federated
+
+    add_federated(sub, add)
     sub.add_parser("serve", help="serve JupyterLab and the Voila staff apps on 127.0.0.1", add_help=False)
     sub.add_parser("sample", help="regenerate the sample community (python -m workbench.sample)", add_help=False)
     return parser
@@ -184,6 +189,10 @@ def main(argv: list[str] | None = None) -> int:
         return _report(args)
     if args.command in ("wearables", "risk"):
         return _early_warning(args)
+    if args.command == "federated":
+        from workbench.cli_federated import run as federated
+
+        return federated(args)
 
     from workbench.problems import ProblemsError
     from workbench.registry.access import AccessDenied
