@@ -13,7 +13,7 @@
     workbench users add NAME --role ROLE [--login LOGIN] | users list
     workbench users deactivate NAME | users activate NAME | users set-login NAME LOGIN
     workbench serve [--port N] | sample [--out FOLDER]
-    workbench report quality --month YYYY-MM --out FILE [--lang en|zh] [--data FOLDER]
+    workbench report quality --month YYYY-MM --out FILE [--lang en|zh] [--data FOLDER] [--geo FOLDER]
     workbench wearables ingest FILE... --store DIR | features --store DIR --from DAY --through DAY
     workbench risk fit --model DIR --created DAY | card --model DIR --out FILE | predict --model DIR --on DAY
     (the early-warning commands: workbench/cli_early_warning.py)
@@ -21,7 +21,10 @@
     (federated analysis over Flower: workbench/cli_federated.py)
 
 ``report`` reads the analysis tables of ``--data`` (a folder written by ``workbench export``, or
-``data_samples`` for the sample), else of the registry as ``--user`` may see them (pseudonymised).
+``data_samples`` for the sample), else of the registry as ``--user`` may see them (pseudonymised);
+with ``--geo FOLDER`` (else the ``WORKBENCH_GEO`` folder, if set: communities.geojson,
+service_points.geojson, optional homes.csv; ``data_samples/geo`` for the sample) it adds the
+community map, the geography checked against the communities of the data.
 
 ``--db URL`` and ``--user NAME`` go before or after the subcommand. The registry is ``--db`` (a
 SQLite path or URL, or a PostgreSQL URL), else ``WORKBENCH_DB``, else a SQLite file under the
@@ -119,6 +122,9 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--lang", choices=["en", "zh"], default="en")
     rep.add_argument("--data", default=None, help="a folder of analysis tables (an export, or data_samples for the "
                                                  "sample); default: the registry, as --user may see it")
+    rep.add_argument("--geo", default=None, help="a geography folder (communities.geojson, service_points.geojson, "
+                                                "optional homes.csv; data_samples/geo for the sample) for the "
+                                                "community map; default: $WORKBENCH_GEO, else no map")
     from workbench.cli_early_warning import add_parsers
 
     add_parsers(sub, add)
@@ -336,6 +342,18 @@ def _early_warning(args) -> int:
         return _refused(err)
 
 
+def _report_geography(args, tables):
+    """The community map's geography: ``--geo``, else ``WORKBENCH_GEO``, else None; checked
+    against the communities of ``tables`` (homes against the map only: resident ids are pseudonyms)."""
+    from workbench.geo.geography import site_geography
+    from workbench.report_map import folder_geography
+
+    communities = tables["communities"] if len(tables["communities"]) else tables["residents"]
+    if args.geo is not None:
+        return folder_geography(args.geo, communities=communities)
+    return site_geography(communities=communities)
+
+
 def _report(args) -> int:
     from workbench.problems import ProblemsError
     from workbench.registry.access import AccessDenied
@@ -351,7 +369,8 @@ def _report(args) -> int:
 
             registry = Registry(args.db)
             tables = registry.analysis_tables(as_user=_need_user(args, registry), pseudonymised=True)
-        path = write_quality_report(tables, month=args.month, out=args.out, lang=args.lang)
+        path = write_quality_report(tables, month=args.month, out=args.out, lang=args.lang,
+                                    geography=_report_geography(args, tables))
     except (ProblemsError, AccessDenied, FileNotFoundError, ValueError, TypeError) as err:
         return _refused(err)
     print(path)

@@ -11,7 +11,10 @@ signal (special cause). Counts from 1 to ``min_count - 1`` (default 5) are hidde
 :func:`workbench.epi.suppress` (with its complementary suppression across the communities of each
 indicator) *before* anything is rendered, the charts included; a value and interval that would
 reveal a hidden count are hidden with it. The report says where the data come from and which
-stepped-care policy versions the tier decisions in them were made under.
+stepped-care policy versions the tier decisions in them were made under. Given a geography, a
+"Community map" section (:mod:`workbench.report_map`) shows the static maps of need, distance and
+blind spots and the ranked blind-spot table, with the same ``min_count``; without one, a note says
+no map is configured.
 """
 
 from __future__ import annotations
@@ -197,10 +200,12 @@ def _counts(row, ind, lang: str, min_count: int) -> tuple[str, str]:
 
 @validate_params({"result": FRAME, "month": Instance(str, name="a YYYY-MM text"), "lang": LANG, "min_count": MIN_COUNT})
 def quality_html(result: pd.DataFrame, *, month: str, lang: str = "en", min_count: int = 5, indicators=None,
-                 charts: bool = True) -> str:
+                 charts: bool = True, community_map: str | None = None) -> str:
     """The report of ``month`` as one HTML text (suppression applied here, before anything is
     rendered). ``result`` may hold the months before ``month``: the control charts show them
-    (months after ``month`` are left out). ``charts=False`` leaves the images out."""
+    (months after ``month`` are left out). ``charts=False`` leaves the images out.
+    ``community_map``: the "Community map" section (:func:`workbench.report_map.map_section`,
+    made with the same ``min_count``); None: a one-line note that no map is configured."""
     t = _TEXT[lang]
     spec = load_indicators(indicators if indicators is not None else result.attrs.get("indicators"))
     history = result[result["period"] <= month]
@@ -273,6 +278,11 @@ def quality_html(result: pd.DataFrame, *, month: str, lang: str = "en", min_coun
                              f"<td class=\"words\">{e(shown_variation)}</td>"
                              f"<td class=\"words\">{e(view.rules_text(row.get('rules'), lang))}</td></tr>")
             parts.append("</table></section>")
+    if community_map is None:
+        from workbench.report_map import map_section
+
+        community_map = map_section(None, None, lang=lang)
+    parts.append(community_map)
     parts.append(f"<p class=\"note\">{e(t['note'])}</p>")
     parts.append(f"<p class=\"note\">{e(words('quality_read_alert', lang))}</p></body></html>")
     return "\n".join(parts)
@@ -310,7 +320,7 @@ def data_note(attrs: dict, *, lang: str, version: str) -> str:
 
 @validate_params({"month": MONTH, "lang": LANG, "min_count": MIN_COUNT, "history": HISTORY})
 def write_quality_report(tables, *, month: str, out: str | Path, lang: str = "en", min_count: int = 5,
-                         history: int = 24, indicators=None) -> Path:
+                         history: int = 24, indicators=None, geography=None, homes=None) -> Path:
     """Compute the indicators for ``month`` and the months before it from ``tables`` and write
     the HTML report to ``out``.
 
@@ -332,6 +342,13 @@ def write_quality_report(tables, *, month: str, out: str | Path, lang: str = "en
         (:func:`report_months`: none before the first screening).
     indicators : path or IndicatorSet, optional
         The declarations (default: the shipped ``quality_indicators.yaml``).
+    geography : workbench.geo.geography.Geography, optional
+        Boundaries and service points: the report gets a "Community map" section
+        (:func:`workbench.report_map.map_section`, same ``min_count``); None: a note that no map
+        is configured.
+    homes : GeoDataFrame, optional
+        A home per resident (default ``geography.homes``): the distance and blind-spot maps and
+        the ranked blind-spot table; without homes only the need map.
 
     Returns
     -------
@@ -339,9 +356,12 @@ def write_quality_report(tables, *, month: str, out: str | Path, lang: str = "en
         ``out``.
     """
     from workbench.quality import compute
+    from workbench.report_map import map_section
 
     result = compute(tables, months=report_months(tables, month=month, history=history), indicators=indicators)
-    text = quality_html(result, month=month, lang=lang, min_count=min_count, indicators=indicators)
+    section = map_section(tables, geography, homes=homes, lang=lang, min_count=min_count)
+    text = quality_html(result, month=month, lang=lang, min_count=min_count, indicators=indicators,
+                        community_map=section)
     out = Path(out)
     out.write_text(text, encoding="utf-8")
     return out
