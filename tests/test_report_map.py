@@ -107,7 +107,7 @@ def test_the_reports_min_count_hides_what_the_map_frame_hides(sample, geo, min_c
     need_alt = alts(text)[0]
     label = names(g, "en")
     for community in frame["community"]:
-        assert (f"{label[community]} {blank}" in need_alt) == (community in hidden)
+        assert (f"{label[community]}: {blank}" in need_alt) == (community in hidden)
     for community, cells in table_rows(text):
         assert (cells[2] == blank) == (community in hidden)
         if community in hidden:
