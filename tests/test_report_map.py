@@ -13,11 +13,11 @@ import sys
 
 import pytest
 
-from workbench.geo.geography import GeoDataError, sample_geography, sample_homes
+from workbench.geo.geography import GeoDataError, sample_geography, sample_homes, site_geography
 from workbench.geo.layers import map_frame
 from workbench.geo.legend import value_text
 from workbench.report import write_quality_report
-from workbench.report_map import MAP_MEASURES, folder_geography, map_section
+from workbench.report_map import MAP_MEASURES, map_section
 from workbench.sample import SAMPLE_DIR, load_sample
 
 MONTH = "2025-06"
@@ -131,11 +131,12 @@ def test_without_a_geography_the_report_says_no_map_is_configured(sample, tmp_pa
     assert map_section(None, None, lang="zh").count("没有社区地图") == 1
 
 
-def test_a_folder_is_read_as_the_site_geography(monkeypatch):
+def test_a_folder_given_is_read_before_workbench_geo(monkeypatch):
     monkeypatch.setenv("WORKBENCH_GEO", "/nowhere")
-    g = folder_geography(SAMPLE_DIR / "geo")
+    g = site_geography(folder=SAMPLE_DIR / "geo")
     assert len(g.communities) == 6 and len(g.homes) == 3000
-    assert os.environ["WORKBENCH_GEO"] == "/nowhere"  # put back
+    with pytest.raises(FileNotFoundError, match="WORKBENCH_GEO=/nowhere: no such folder"):
+        site_geography()
 
 
 def cli(*args):
@@ -162,7 +163,7 @@ def test_the_cli_refuses_a_broken_geo_folder_and_writes_nothing(tmp_path):
     data["features"][row - 1]["properties"]["community"] = "rural-99"
     path.write_text(json.dumps(data), encoding="utf-8")
     with pytest.raises(GeoDataError):
-        folder_geography(folder, communities=load_sample()["communities"])
+        site_geography(folder=folder, communities=load_sample()["communities"])
     done = cli("--out", str(tmp_path / "r.html"), "--geo", str(folder))
     assert done.returncode == 1 and not (tmp_path / "r.html").exists()
     assert f"boundaries, row {row}, column 'community': value 'rural-99' is not a community of the registry" in done.stderr

@@ -346,12 +346,9 @@ def _report_geography(args, tables):
     """The community map's geography: ``--geo``, else ``WORKBENCH_GEO``, else None; checked
     against the communities of ``tables`` (homes against the map only: resident ids are pseudonyms)."""
     from workbench.geo.geography import site_geography
-    from workbench.report_map import folder_geography
 
     communities = tables["communities"] if len(tables["communities"]) else tables["residents"]
-    if args.geo is not None:
-        return folder_geography(args.geo, communities=communities)
-    return site_geography(communities=communities)
+    return site_geography(folder=args.geo, communities=communities)
 
 
 def _report(args) -> int:

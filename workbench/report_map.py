@@ -1,7 +1,7 @@
 """The "Community map" section of the standalone quality report (:mod:`workbench.report`).
 
 When a geography is configured (:func:`workbench.geo.geography.site_geography`, or a folder given
-to ``workbench report quality --geo FOLDER``: :func:`folder_geography`), :func:`map_section`
+to ``workbench report quality --geo FOLDER``: its ``folder=``), :func:`map_section`
 draws the static community maps (:func:`workbench.geo_plots.community_map`) of
 :func:`workbench.geo.layers.map_frame`, the same frame the app's map draws:
 
@@ -29,15 +29,12 @@ Examples
 
 from __future__ import annotations
 
-import contextlib
 import html
-import os
-from pathlib import Path
 
 from workbench.geo.legend import is_blank as _blank
 from workbench.params import Interval, Options, validate_params
 
-__all__ = ["MAP_MEASURES", "blind_spot_rows", "folder_geography", "map_section"]
+__all__ = ["MAP_MEASURES", "blind_spot_rows", "map_section"]
 
 #: The report's maps, in order; the last two need homes.
 MAP_MEASURES = ("tier_2_3", "median_distance_m", "blind_spot_rank")
@@ -83,54 +80,6 @@ _TEXT = {
            "at_or_above": "不低于总体水平", "times": "不低于总体水平的 {ratio:g} 倍",
            "smoothed": "经验贝叶斯平滑", "adjusted": "年龄标化"},
 }
-
-
-@contextlib.contextmanager
-def _env(name: str, value: str):
-    before = os.environ.get(name)
-    os.environ[name] = value
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = before
-
-
-def folder_geography(folder, *, communities=None, residents=None):
-    """The geography of ``folder``, read and checked exactly as
-    :func:`workbench.geo.geography.site_geography` reads the ``WORKBENCH_GEO`` folder
-    (``communities.geojson``, ``service_points.geojson``, optional ``homes.csv`` and basemap).
-
-    Parameters
-    ----------
-    folder : path
-        The geography folder.
-    communities, residents : optional
-        Passed to the checks (the registry's communities table; residents to match homes to).
-
-    Returns
-    -------
-    workbench.geo.geography.Geography
-
-    Raises
-    ------
-    FileNotFoundError
-        No such folder.
-    workbench.geo.geography.GeoDataError
-        Every problem of the files (table, row, column, value, rule).
-
-    Examples
-    --------
-    >>> from workbench.sample import SAMPLE_DIR
-    >>> folder_geography(SAMPLE_DIR / "geo")
-    Geography(6 communities, 9 service points, EPSG:4547, 3000 homes)
-    """
-    from workbench.geo.geography import ENV, site_geography
-
-    with _env(ENV, str(Path(folder))):
-        return site_geography(communities=communities, residents=residents)
 
 
 def blind_spot_rows(frame, *, lang: str, min_count: int) -> list[dict]:

@@ -268,6 +268,31 @@ class App:
         return self.page.inner_text(selector)
 
 
+
+def offline_app(browser, base: str, url: str, *, timeout: float = TIMEOUT, **options):
+    """``(context, app)``: a new browser context (Chinese locale; ``options`` for
+    ``browser.new_context``) and page for ``url`` in which every request to a host other than the
+    server at ``base`` is aborted and recorded in ``app.external_requests``, with the console and
+    page errors kept; every wait of the context defaults to ``timeout`` seconds."""
+    local = urllib.parse.urlsplit(base).netloc
+    context = browser.new_context(locale="zh-CN", **options)
+    context.set_default_timeout(timeout * 1000)
+    page = context.new_page()
+    app = App(page=page, url=url, render_seconds=float("nan"))
+
+    def route(route_):
+        if urllib.parse.urlsplit(route_.request.url).netloc == local:
+            route_.continue_()
+        else:
+            app.external_requests.append(route_.request.url)
+            route_.abort()
+
+    context.route("**/*", route)
+    page.on("console", lambda m: app.console.append(f"{m.type}: {m.text}"))
+    page.on("pageerror", lambda e: app.page_errors.append(str(e)))
+    return context, app
+
+
 @pytest.fixture
 def open_app(server, browser, request):
     """``open_app(name, lang=None, folder="notebooks/apps", wait_for=".jupyter-widgets", token=True,
@@ -279,24 +304,10 @@ def open_app(server, browser, request):
               wait_for: str | None = ".jupyter-widgets", token: bool = True, timeout: float = TIMEOUT,
               analyst: bool = False, **query) -> App:
         serving = request.getfixturevalue("analyst_server") if analyst else server
-        local = urllib.parse.urlsplit(serving.base).netloc
-        context = browser.new_context(locale="zh-CN")
-        context.set_default_timeout(timeout * 1000)  # every wait of the test, too
-        contexts.append(context)
-        page = context.new_page()
         url = serving.url(serving.app_path(name, folder), token=token, lang=lang, **query)
-        app = App(page=page, url=url, render_seconds=float("nan"))
-
-        def route(route_):
-            if urllib.parse.urlsplit(route_.request.url).netloc == local:
-                route_.continue_()
-            else:
-                app.external_requests.append(route_.request.url)
-                route_.abort()
-
-        context.route("**/*", route)
-        page.on("console", lambda m: app.console.append(f"{m.type}: {m.text}"))
-        page.on("pageerror", lambda e: app.page_errors.append(str(e)))
+        context, app = offline_app(browser, serving.base, url, timeout=timeout)
+        contexts.append(context)
+        page = app.page
         start = time.perf_counter()
         page.goto(url, wait_until="commit", timeout=timeout * 1000)
         if wait_for:

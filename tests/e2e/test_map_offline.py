@@ -19,11 +19,10 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.parse
 
 import pytest
-from conftest import ANALYST, CULL_IDLE_TIMEOUT, CULL_INTERVAL, REPO, TIMEOUT, App, Server, _wait_until_ready, \
-    copy_registry
+from conftest import ANALYST, CULL_IDLE_TIMEOUT, CULL_INTERVAL, REPO, App, Server, _wait_until_ready, copy_registry, \
+    offline_app
 from http_util import free_port
 
 from workbench.geo.legend import map_measures
@@ -72,24 +71,10 @@ def open_quality(map_server, browser):
     contexts = []
 
     def open_(lang: str) -> App:
-        local = urllib.parse.urlsplit(map_server.base).netloc
-        context = browser.new_context(locale="zh-CN", viewport={"width": 1200, "height": 900})
-        context.set_default_timeout(TIMEOUT * 1000)
-        contexts.append(context)
-        page = context.new_page()
         url = map_server.url(map_server.app_path("quality"), lang=lang)
-        app = App(page=page, url=url, render_seconds=float("nan"))
-
-        def route(route_):
-            if urllib.parse.urlsplit(route_.request.url).netloc == local:
-                route_.continue_()
-            else:
-                app.external_requests.append(route_.request.url)
-                route_.abort()
-
-        context.route("**/*", route)
-        page.on("console", lambda m: app.console.append(f"{m.type}: {m.text}"))
-        page.on("pageerror", lambda e: app.page_errors.append(str(e)))
+        context, app = offline_app(browser, map_server.base, url, viewport={"width": 1200, "height": 900})
+        contexts.append(context)
+        page = app.page
         start = time.perf_counter()
         page.goto(url, wait_until="commit")
         page.wait_for_function("document.querySelectorAll('.wb-quality-map path.wb-map-area').length >= 6")

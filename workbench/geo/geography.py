@@ -489,8 +489,9 @@ def sample_homes(geography: Geography | None = None):
                       residents=_sample_residents())
 
 
-def site_geography(*, communities=None, residents: pd.DataFrame | None = None) -> Geography | None:
-    """The site's geography from the folder named by ``WORKBENCH_GEO``, or None when it is not set.
+def site_geography(*, folder=None, communities=None, residents: pd.DataFrame | None = None) -> Geography | None:
+    """The site's geography from ``folder``, else from the folder named by ``WORKBENCH_GEO``, or
+    None when neither is given (``workbench report quality --geo FOLDER`` passes its folder).
 
     The folder holds ``communities.geojson`` and ``service_points.geojson`` (or ``.shp``
     files of those names), optionally ``homes.csv`` (then in :attr:`Geography.homes`) and
@@ -508,12 +509,13 @@ def site_geography(*, communities=None, residents: pd.DataFrame | None = None) -
     >>> site_geography() is None
     True
     """
-    folder = os.environ.get(ENV)
+    named = f"{folder}" if folder else f"{ENV}={os.environ.get(ENV)}"
+    folder = folder or os.environ.get(ENV)
     if not folder:
         return None
     folder = Path(folder)
     if not folder.is_dir():
-        raise FileNotFoundError(f"{ENV}={folder}: no such folder (it should hold communities.geojson and "
+        raise FileNotFoundError(f"{named}: no such folder (it should hold communities.geojson and "
                                 "service_points.geojson)")
 
     def find(stem: str) -> Path:
