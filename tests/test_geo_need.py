@@ -78,7 +78,7 @@ def test_eb_smooth_refuses_what_it_cannot_smooth(cases, n):
 # --- age standardisation against R -------------------------------------------------------------
 
 def _make_inputs():
-    spec = importlib.util.spec_from_file_location("geo_make_inputs", REF / "make_inputs.py")
+    spec = importlib.util.spec_from_file_location("geo_make_inputs", REF / "make_geo_inputs.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -90,7 +90,7 @@ def test_the_r_inputs_are_the_sample_s_counts():
     now = made.age_counts()
     now["age_group"] = now["age_group"].astype(str)
     pd.testing.assert_frame_equal(now.reset_index(drop=True), committed, check_dtype=False,
-                                  obj="rerun tests/reference/geo/make_inputs.py and make_reference.R")
+                                  obj="rerun tests/reference/geo/make_geo_inputs.py and make_reference.R")
     pd.testing.assert_frame_equal(made.std_pop(), pd.read_csv(REF / "std_pop.csv"), check_dtype=False)
 
 

@@ -1,8 +1,8 @@
 # Independent reference values for workbench/geo/need.py (direct age standardisation per
 # community), computed by epitools::ageadjust.direct.
 #
-# Run from the repository root, after the inputs (see make_inputs.py):
-#     .venv/bin/python tests/reference/geo/make_inputs.py
+# Run from the repository root, after the inputs (see make_geo_inputs.py):
+#     .venv/bin/python tests/reference/geo/make_geo_inputs.py
 #     Rscript tests/reference/geo/make_reference.R
 #
 #   age_counts.csv    inputs: measure, community, age_group, count, pop (the sample's counts)

@@ -2,7 +2,7 @@
 
 Run from the repository root (then ``Rscript tests/reference/geo/make_reference.R``):
 
-    .venv/bin/python tests/reference/geo/make_inputs.py
+    .venv/bin/python tests/reference/geo/make_geo_inputs.py
 
 Writes ``age_counts.csv`` (measure, community, age_group, count, pop: residents with a known
 outcome and an age group, from ``workbench.geo.need.need_frame`` of the committed sample) and
