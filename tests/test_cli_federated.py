@@ -24,7 +24,7 @@ def test_a_node_reads_its_registry_as_its_analyst(tmp_path):
                                  "--db", "sqlite:////srv/r.sqlite", "--user", "fed", "--min-count", "10",
                                  "--log", str(tmp_path / "j.jsonl"), "--insecure"])
     argv = node_argv(args, args.db, args.user)
-    assert argv[0].endswith("flower-supernode") and argv[argv.index("--superlink") + 1] == "127.0.0.1:9092"
+    assert argv[1:3] == ["-m", "workbench.federated._supernode"] and argv[argv.index("--superlink") + 1] == "127.0.0.1:9092"
     assert "--insecure" in argv
     assert argv[-1] == (f'site="urban" registry="sqlite:////srv/r.sqlite" user="fed" min-count=10 '
                         f'log="{tmp_path / "j.jsonl"}"')

@@ -112,7 +112,9 @@ def node_argv(args, db: str | None = None, user: str | None = None) -> list[str]
     config.update({"min-count": args.min_count, "log": args.log and str(Path(args.log).resolve()),
                    "cache": args.cache and str(Path(args.cache).resolve()),
                    "key-file": args.key_file and str(Path(args.key_file).resolve())})
-    argv = [_bin("flower-supernode"), "--superlink", args.superlink, "--host", "127.0.0.1", "--port", str(args.port)]
+    from workbench.federated.deploy import SUPERNODE
+
+    argv = [*SUPERNODE, "--superlink", args.superlink, "--host", "127.0.0.1", "--port", str(args.port)]
     argv += ["--insecure"] if args.insecure else ["--root-certificates", args.root_certificates]
     return argv + ["--node-config", node_config_text(config)]
 
