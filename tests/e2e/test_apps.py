@@ -325,7 +325,7 @@ def test_a_visit_is_saved_once_and_found_in_the_registry(server, open_app, lang)
     assert "152/94 mmHg" in page.inner_text(".wb-app")
     answer(page, lang, [f"{n}. {phq2.item_text(n, lang)}" for n in (1, 2)], phq2.answer_label(0, lang))
     answer(page, lang, [f"{n}. {gad2.item_text(n, lang)}" for n in (1, 2)], gad2.answer_label(1, lang))
-    page.wait_for_selector(f".wb-card:has-text('GAD-2')")
+    page.wait_for_selector(".wb-card:has-text('GAD-2')")
     assert page.locator(".wb-banner").count() == 0
     unlabelled = page.evaluate("""() => [...document.querySelectorAll('.wb-app input, .wb-app select, .wb-app textarea')]
         .filter(el => el.offsetParent !== null)
