@@ -187,13 +187,16 @@ def analyst_server(server, tmp_path_factory) -> Server:
     yield from _serve(root, server.registry_url, base_dir / "server.log", user=ANALYST)
 
 
-def _serve(root: Path, registry_url: str, log_path: Path, *, user: str):
+def _serve(root: Path, registry_url: str, log_path: Path, *, user: str, sample: bool = False):
     """``python -m workbench.server`` for ``root`` and ``registry_url``, acting as registry user ``user``
     (``WORKBENCH_USER``, as ``make run WORKBENCH_USER=...`` sets it); yields the :class:`Server` once
-    ready, stops it after."""
+    ready, stops it after. ``sample=True``: the registry is given as ``make run`` finds the sample
+    registry (``WORKBENCH_SAMPLE_DB``, ``WORKBENCH_DB`` unset), so the server sets up what it sets up
+    for the sample (its working day, its map)."""
     port, token = free_port(), "e2e-" + secrets.token_hex(16)
     env = {k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_") and k != "JUPYTERHUB_USER"}
-    env.update(WORKBENCH_TOKEN=token, WORKBENCH_DB=registry_url, WORKBENCH_USER=user,
+    env.update({"WORKBENCH_SAMPLE_DB" if sample else "WORKBENCH_DB": registry_url})
+    env.update(WORKBENCH_TOKEN=token, WORKBENCH_USER=user,
                WORKBENCH_CULL_IDLE_TIMEOUT=str(CULL_IDLE_TIMEOUT), WORKBENCH_CULL_INTERVAL=str(CULL_INTERVAL),
                WORKBENCH_POOL_SIZE="1", PYTHONUNBUFFERED="1")
     with log_path.open("wb") as log:

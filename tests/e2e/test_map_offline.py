@@ -11,19 +11,12 @@ Zhou.
 
 from __future__ import annotations
 
-import os
 import re
-import secrets
 import shutil
-import signal
-import subprocess
-import sys
 import time
 
 import pytest
-from conftest import ANALYST, CULL_IDLE_TIMEOUT, CULL_INTERVAL, REPO, App, Server, _wait_until_ready, copy_registry, \
-    offline_app
-from http_util import free_port
+from conftest import ANALYST, REPO, App, _serve, copy_registry, offline_app
 
 from workbench.geo.legend import map_measures
 from workbench.ui.community_map import map_word
@@ -41,27 +34,7 @@ def map_server(tmp_path_factory):
     sample_url = sample_registry_url()
     prepare_registry(sample_url)  # filled once per machine, then reused
     registry_url = copy_registry(sample_url, base / "registry.sqlite")
-    port, token = free_port(), "e2e-" + secrets.token_hex(16)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_") and k != "JUPYTERHUB_USER"}
-    env.update(WORKBENCH_TOKEN=token, WORKBENCH_SAMPLE_DB=registry_url, WORKBENCH_USER=ANALYST,
-               WORKBENCH_CULL_IDLE_TIMEOUT=str(CULL_IDLE_TIMEOUT), WORKBENCH_CULL_INTERVAL=str(CULL_INTERVAL),
-               WORKBENCH_POOL_SIZE="1", PYTHONUNBUFFERED="1")
-    log_path = base / "server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "workbench.server", "--port", str(port),
-                                    "--root", str(base / "root")], cwd=REPO, env=env, stdout=log,
-                                   stderr=subprocess.STDOUT)
-    running = Server(f"http://127.0.0.1:{port}", token, base / "root", registry_url, log_path, process)
-    try:
-        _wait_until_ready(running)
-        yield running
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+    yield from _serve(base / "root", registry_url, base / "server.log", user=ANALYST, sample=True)
 
 
 @pytest.fixture
